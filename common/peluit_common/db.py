@@ -1,0 +1,49 @@
+"""A psycopg connection pool as a nameko dependency.
+
+Queries wait through the eventlet hub (``peluit_common.green``), so a slow
+query in one worker does not stall the others.
+"""
+
+from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
+from psycopg_pool import ConnectionPool
+
+from .settings import db_conninfo, env_int
+
+
+def make_pool(conninfo: str | None = None, *, min_size: int = 1, max_size: int | None = None) -> ConnectionPool:
+    pool = ConnectionPool(
+        conninfo or db_conninfo(),
+        min_size=min_size,
+        max_size=max_size or env_int("PELUIT_DB_POOL_SIZE", 10),
+        open=False,
+        kwargs={"autocommit": False},
+    )
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+class Database(DependencyProvider):
+    """Gives each worker the service's connection pool.
+
+    ``migrate`` is called once at start-up with a connection; it must be
+    idempotent (``CREATE ... IF NOT EXISTS``).
+    """
+
+    def __init__(self, migrate=None):
+        self.migrate = migrate
+        self.pool: ConnectionPool | None = None
+
+    def setup(self):
+        self.pool = make_pool()
+        if self.migrate is not None:
+            with self.pool.connection() as conn:
+                self.migrate(conn)
+
+    def stop(self):
+        if self.pool is not None:
+            self.pool.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.pool

@@ -1,0 +1,75 @@
+"""Configuration from the environment (12-factor).
+
+Development gets safe local defaults (keys under ``.keys/``); with
+``PELUIT_ENV=production`` a missing secret is a start-up error that names it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def production() -> bool:
+    return os.environ.get("PELUIT_ENV", "development") == "production"
+
+
+def env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    if default is None:
+        raise ConfigError(f"environment variable {name} is required")
+    return default
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+def env_float(name: str, default: float) -> float:
+    return float(env(name, str(default)))
+
+
+def keys_dir() -> Path:
+    return Path(env("PELUIT_KEYS_DIR", ".keys")).resolve()
+
+
+def secret_bytes(name: str, dev_filename: str) -> bytes:
+    """Read a secret from the file named by ``{name}`` (``..._FILE`` style).
+
+    In development the file defaults to ``$PELUIT_KEYS_DIR/{dev_filename}``;
+    in production the variable must be set.
+    """
+    path = os.environ.get(name)
+    if not path:
+        if production():
+            raise ConfigError(f"{name} must name a key file in production")
+        path = str(keys_dir() / dev_filename)
+    try:
+        return Path(path).read_bytes().strip()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{name}: key file {path} not found (run `make keys`)") from exc
+
+
+def db_conninfo(prefix: str = "PELUIT_DB") -> str:
+    """libpq connection string for this service's own database and role."""
+    parts = {
+        "host": env(f"{prefix}_HOST", "127.0.0.1"),
+        "port": env(f"{prefix}_PORT", "5432"),
+        "dbname": env(f"{prefix}_NAME"),
+        "user": env(f"{prefix}_USER"),
+        "application_name": env("PELUIT_SERVICE", "peluit"),
+    }
+    password = os.environ.get(f"{prefix}_PASSWORD")
+    if password:
+        parts["password"] = password
+    return " ".join(f"{k}={_quote(v)}" for k, v in parts.items())
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

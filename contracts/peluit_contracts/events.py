@@ -1,0 +1,74 @@
+"""Domain event envelope (v1) used on the bus and by the notification-log RPC.
+
+CloudEvents-shaped. ``position`` is the cases notification id: consumers that
+need order and exactly-once track it; others dedupe on ``id``. Envelopes carry
+no identity and no report text.
+"""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from .fields import Int, Pattern, Strict, Text
+from .reports import tenant_field
+
+ENVELOPE_VERSION = "1.0"
+DOMAIN_EXCHANGE = "peluit.domain"
+SOURCE_CASES = "peluit/cases"
+
+
+class CaseRegisteredV1(Strict):
+    case_id = fields.UUID(required=True)
+    tenant = tenant_field(required=True)
+    registration_number = Text(required=True, max_len=40, multiline=False)
+    category = Text(required=True, max_len=64, multiline=False)
+    channel = Text(required=True, max_len=16, multiline=False)
+    anonymous = fields.Boolean(required=True)
+    registered_at = fields.AwareDateTime(required=True)
+
+
+DATA_SCHEMAS = {("case.registered", 1): CaseRegisteredV1}
+
+
+class EnvelopeSchema(Strict):
+    specversion = Pattern(r"1\.0", "code", required=True, max_len=8)
+    id = Text(required=True, max_len=100, multiline=False)
+    source = Text(required=True, max_len=100, multiline=False)
+    type = Pattern(r"[a-z_]+(\.[a-z_]+)+", "code", required=True, max_len=100)
+    dataversion = Int(required=True)
+    time = fields.AwareDateTime(required=True)
+    subject = Text(required=True, max_len=100, multiline=False)
+    tenant = tenant_field(required=True)
+    position = Int(required=True)
+    data = fields.Dict(required=True)
+
+
+def routing_key(event_type: str, version: int) -> str:
+    return f"{event_type}.v{version}"
+
+
+def load_envelope(body: dict) -> dict:
+    """Validate an envelope and, where its type is known, its data."""
+    envelope = EnvelopeSchema().load(body)
+    schema = DATA_SCHEMAS.get((envelope["type"], envelope["dataversion"]))
+    if schema is not None:
+        envelope["data"] = schema().load(envelope["data"])
+    return envelope
+
+
+def dump_envelope(*, event_id, event_type, version, time, subject, tenant, position, data) -> dict:
+    schema = DATA_SCHEMAS[(event_type, version)]
+    return {
+        "specversion": ENVELOPE_VERSION,
+        "id": event_id,
+        "source": SOURCE_CASES,
+        "type": event_type,
+        "dataversion": version,
+        "time": time.isoformat(),
+        "subject": subject,
+        "tenant": tenant,
+        "position": position,
+        "data": schema().dump(data),
+    }
+
+

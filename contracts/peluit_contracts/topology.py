@@ -1,0 +1,42 @@
+"""The broker topology, declared up front by every service at start-up.
+
+nameko declares a handler's queue only when that handler first starts, so an
+event published earlier is confirmed and dropped. Declaring every consumer
+queue from this one table (by publishers and consumers alike) closes that gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import DOMAIN_EXCHANGE
+
+INTEGRATION_EXCHANGE = "peluit.integration"
+
+
+@dataclass(frozen=True)
+class ReliableQueue:
+    """A quorum queue with staged retry queues and a dead-letter (parking) queue."""
+
+    name: str
+    exchange: str
+    bindings: tuple[str, ...]
+    arguments: dict = field(default_factory=lambda: {"x-queue-type": "quorum"})
+
+    def retry_queue(self, delay_ms: int) -> str:
+        return f"{self.name}.retry.{delay_ms}ms"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dead"
+
+
+EXCHANGES = {DOMAIN_EXCHANGE: "topic", INTEGRATION_EXCHANGE: "topic"}
+
+NOTIFICATIONS_CASE_EVENTS = ReliableQueue(
+    name="notifications.case-events",
+    exchange=DOMAIN_EXCHANGE,
+    bindings=("case.#",),
+)
+
+RELIABLE_QUEUES = (NOTIFICATIONS_CASE_EVENTS,)

@@ -1,0 +1,1 @@
+"""Run Peluit on one machine (``make run``) and in the system tests."""

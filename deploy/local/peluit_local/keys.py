@@ -1,0 +1,49 @@
+"""Development keys, one folder per service so that no service can even read
+another's secrets: ``.keys/<service>/``. Git-ignored. Production mounts real
+secrets and points the ``PELUIT_*_FILE`` variables at them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from nacl.public import PrivateKey
+
+
+def _write(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+
+
+def ensure_keys(root: Path) -> Path:
+    """Create what is missing; never overwrite (that would orphan identities)."""
+    root = Path(root)
+    vault, intake = root / "identity-vault", root / "intake"
+    if not (vault / "vault-x25519.key").exists():
+        key = PrivateKey.generate()
+        _write(vault / "vault-x25519.key", bytes(key).hex())
+        if (intake / "vault-x25519.pub").exists():
+            (intake / "vault-x25519.pub").unlink()
+        _write(intake / "vault-x25519.pub", bytes(key.public_key).hex())
+    if not (vault / "vault-kek.key").exists():
+        _write(vault / "vault-kek.key", secrets.token_hex(32))
+    if not (intake / "intake-secret.key").exists():
+        _write(intake / "intake-secret.key", secrets.token_hex(64))
+    for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
+        pw = root / service / "db.password"
+        if not pw.exists():
+            _write(pw, secrets.token_urlsafe(24))
+    return root
+
+
+def db_password(root: Path, service: str) -> str:
+    return (Path(root) / service / "db.password").read_text().strip()
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(ensure_keys(Path(sys.argv[1] if len(sys.argv) > 1 else ".keys")).resolve())

@@ -1,0 +1,59 @@
+"""``make run``: provision, seed the demo province, start the five services,
+print the portal URL, and stop everything cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from .bootstrap import MissingServer
+from .system import SERVICES, System
+
+
+def main() -> int:
+    system = System(base_port=int(os.environ.get("PELUIT_BASE_PORT", "8000")))
+    try:
+        system.provision()
+    except MissingServer as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    system.admin_command("cases", "-m", "peluit_cases.admin", "seed-demo")
+
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        system.start_all()
+        print()
+        print("Peluit is running (demo province Jawa Timur: 35, 35.73, 35.07, 35.78).")
+        print(f"  portal / reporter API : {system.url('intake')}   (POST /api/v1/reports)")
+        print(f"  officer API (cases)   : {system.url('cases')}")
+        print(f"  statistics            : {system.url('reporting')}/api/v1/public/stats")
+        print(f"  metrics               : {', '.join(system.url(s.name) + '/metrics' for s in SERVICES)}")
+        print(f"  logs                  : {system.log_dir}/<service>.log")
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stopping:
+            for name, proc in list(system.processes.items()):
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping (see its log)", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("\nstopping Peluit ...", flush=True)
+        system.stop_all()
+        print("stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

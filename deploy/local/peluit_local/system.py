@@ -1,0 +1,150 @@
+"""Start the five services as separate ``nameko run`` processes.
+
+Used by ``make run``, the system tests and the benchmarks, so all three run
+Peluit the same way. Each process gets only its own database role and its own
+key folder.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import bootstrap
+from .keys import db_password, ensure_keys
+
+REPO = Path(__file__).resolve().parents[3]
+NAMEKO_CONFIG = REPO / "deploy" / "nameko.yaml"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # folder under services/ and the key folder
+    module: str  # nameko entry module
+    port_offset: int
+
+
+SERVICES = (
+    Service("intake", "peluit_intake.service", 0),
+    Service("cases", "peluit_cases.service", 1),
+    Service("identity-vault", "peluit_vault.service", 2),
+    Service("notifications", "peluit_notifications.service", 3),
+    Service("reporting", "peluit_reporting.service", 4),
+)
+BY_NAME = {s.name: s for s in SERVICES}
+
+
+@dataclass
+class System:
+    """One Peluit deployment on this machine."""
+
+    prefix: str = "peluit"
+    vhost: str = "/"
+    base_port: int = 8000
+    keys_dir: Path = REPO / ".keys"
+    log_dir: Path = REPO / "var" / "log"
+    extra_env: dict = field(default_factory=dict)
+    processes: dict = field(default_factory=dict)
+
+    # -- provisioning -----------------------------------------------------
+
+    def provision(self, log=print) -> None:
+        bootstrap.ensure_servers(log)
+        ensure_keys(self.keys_dir)
+        bootstrap.create_databases(self.prefix, {s.name: db_password(self.keys_dir, s.name) for s in SERVICES})
+        if self.vhost != "/":
+            bootstrap.create_vhost(self.vhost)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def amqp_uri(self) -> str:
+        vhost = "" if self.vhost == "/" else self.vhost
+        return f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.base_port + BY_NAME[service].port_offset}"
+
+    def dbname(self, service: str) -> str:
+        return bootstrap.db_ident(self.prefix, service)
+
+    def env(self, service: str) -> dict:
+        svc = BY_NAME[service]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PELUIT_")}
+        env.update({
+            "PELUIT_SERVICE": service,
+            "AMQP_URI": self.amqp_uri,
+            "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.base_port + svc.port_offset}",
+            "PELUIT_DB_NAME": self.dbname(service),
+            "PELUIT_DB_USER": self.dbname(service),
+            "PELUIT_DB_PASSWORD": db_password(self.keys_dir, service),
+            "PELUIT_KEYS_DIR": str(self.keys_dir / service),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.extra_env)
+        return env
+
+    # -- processes --------------------------------------------------------
+
+    def admin_command(self, service: str, *argv: str) -> None:
+        subprocess.run([sys.executable, *argv], env=self.env(service), check=True, cwd=REPO)
+
+    def start(self, service: str) -> subprocess.Popen:
+        svc = BY_NAME[service]
+        log = open(self.log_dir / f"{service}.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "peluit_common.run_service", "--config", str(NAMEKO_CONFIG), svc.module],
+            env=self.env(service), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the runner, which stops them in order
+        )
+        log.close()
+        self.processes[service] = proc
+        return proc
+
+    def wait_ready(self, service: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self.processes[service]
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{service} exited with {proc.returncode}; see {self.log_dir / (service + '.log')}")
+            try:
+                with urllib.request.urlopen(self.url(service) + "/metrics", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{service} did not become ready in {timeout:.0f} s")
+
+    def start_all(self, services=None) -> None:
+        names = services or [s.name for s in SERVICES]
+        for name in names:
+            self.start(name)
+        for name in names:
+            self.wait_ready(name)
+
+    def kill(self, service: str) -> None:
+        """``kill -9``: no clean-up, no acks, as in a crash."""
+        proc = self.processes.pop(service)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop(self, service: str, timeout: float = 20) -> None:
+        proc = self.processes.pop(service, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop_all(self) -> None:
+        # the edge first, so nothing new comes in while the rest drains
+        for service in ("intake", "reporting", "notifications", "cases", "identity-vault"):
+            self.stop(service)

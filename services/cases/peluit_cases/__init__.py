@@ -1,0 +1,1 @@
+"""Peluit cases service. Entry module: ``peluit_cases.service``."""

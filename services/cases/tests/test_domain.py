@@ -1,0 +1,104 @@
+"""Aggregate rules on the library's in-memory store: milliseconds, no broker."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from peluit_cases.application import CasesApplication
+from peluit_cases.domain import Case, DomainError
+
+
+def _hex(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def command(n: int = 1, tenant: str = "35.73", **overrides) -> dict:
+    cmd = {
+        "version": 1, "submission_id": _hex(f"sub-{n}"), "fingerprint": _hex(f"fp-{n}"),
+        "receipt_hash": _hex(f"rcpt-{n}"), "tenant": tenant, "category": "korupsi", "channel": "web",
+        "report": {"what": "Dana hibah dipotong 20%", "where": "Dinas Sosial", "when": "Oktober 2026"},
+        "reporter_ref": None, "anonymous": True,
+    }
+    cmd.update(overrides)
+    return cmd
+
+
+@pytest.fixture
+def app():
+    return CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+
+
+def test_registration_numbers_are_sequential_per_tenant_and_year(app):
+    a = app.register_report(command(1), now=NOW)
+    b = app.register_report(command(2), now=NOW)
+    c = app.register_report(command(3, tenant="35.07"), now=NOW)
+    d = app.register_report(command(4), now=datetime(2027, 1, 2, tzinfo=timezone.utc))
+    assert [a.registration_number, b.registration_number] == ["WBS/35.73/2026/000001", "WBS/35.73/2026/000002"]
+    assert c.registration_number == "WBS/35.07/2026/000001"
+    assert d.registration_number == "WBS/35.73/2027/000001"
+
+
+def test_year_follows_the_tenant_timezone(app):
+    # 31 Dec 2026 18:00 UTC is already 1 Jan 2027 in Jakarta (UTC+7)
+    r = app.register_report(command(1), now=datetime(2026, 12, 31, 18, 0, tzinfo=timezone.utc))
+    assert r.registration_number.endswith("/2027/000001")
+
+
+def test_repeat_submission_returns_the_first_registration(app):
+    first = app.register_report(command(1), now=NOW)
+    again = app.register_report(command(1), now=NOW)
+    assert first.created and not again.created
+    assert again.case_id == first.case_id and again.registration_number == first.registration_number
+    assert app.register_report(command(2), now=NOW).registration_number.endswith("000002")
+
+
+def test_reused_idempotency_key_for_another_report_is_refused(app):
+    app.register_report(command(1), now=NOW)
+    with pytest.raises(DomainError) as err:
+        app.register_report(command(1, fingerprint=_hex("other")), now=NOW)
+    assert err.value.code == "idempotency_key_reused"
+
+
+def test_receipt_hash_opens_the_case_and_nothing_else(app):
+    r = app.register_report(command(1), now=NOW)
+    view = app.reporter_view(_hex("rcpt-1"))
+    assert view["registration_number"] == r.registration_number
+    assert view["status"]["code"] == "diterima"
+    assert [t["status"] for t in view["timeline"]] == ["diterima"]
+    assert app.reporter_view(_hex("rcpt-2")) is None
+
+
+def test_case_holds_reporter_ref_and_nothing_else_about_the_reporter(app):
+    r = app.register_report(command(1, reporter_ref="r" * 32, anonymous=False), now=NOW)
+    case: Case = app.repository.get(r.case_id)
+    assert case.reporter_ref == "r" * 32
+    assert not {"identity", "name", "nik", "email", "phone"} & set(vars(case))
+
+
+def test_domain_events_are_public_envelopes_without_text(app):
+    app.register_report(command(1), now=NOW)
+    page = app.domain_events(after=0)
+    assert [e["type"] for e in page["events"]] == ["case.registered"]
+    env = page["events"][0]
+    assert env["data"]["registration_number"] == "WBS/35.73/2026/000001"
+    assert "Dana hibah" not in repr(env)
+    assert page["next"] >= env["position"]
+    assert app.domain_events(after=page["next"])["events"] == []
+
+
+def test_sequence_is_snapshotted_so_loads_stay_flat(app):
+    from peluit_cases.domain import RegistrationSequence
+
+    for n in range(250):
+        app.register_report(command(n), now=NOW)
+    seq_id = RegistrationSequence.create_id("35.73", 2026)
+    snapshots = list(app.snapshots.get(seq_id, desc=True, limit=1))
+    assert snapshots and snapshots[0].originator_version >= 200
+    assert app.register_report(command(999), now=NOW).registration_number.endswith("000251")

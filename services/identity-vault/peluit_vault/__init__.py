@@ -1,0 +1,1 @@
+"""Peluit identity vault. Entry module: ``peluit_vault.service``."""

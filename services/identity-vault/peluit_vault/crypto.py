@@ -1,0 +1,76 @@
+"""Envelope encryption of reporter identities.
+
+- In transit: intake seals identity to the vault's X25519 public key
+  (libsodium sealed box); only this process holds the private key.
+- At rest: a fresh 256-bit data key per reporter encrypts the identity with
+  XChaCha20-Poly1305; the data key is wrapped with AES-256-GCM under a
+  key-encryption key (KEK) that lives outside the database. Both ciphertexts
+  are bound to the reporter_ref as associated data, so rows cannot be swapped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nacl.bindings import (
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
+)
+from nacl.public import PrivateKey, PublicKey, SealedBox
+
+XCHACHA_NONCE = 24
+GCM_NONCE = 12
+
+
+class DecryptionError(Exception):
+    """A ciphertext was altered or a key is wrong. Carries no detail on purpose."""
+
+
+def kek_id(kek: bytes) -> str:
+    return hashlib.sha256(b"peluit-kek-id" + kek).hexdigest()[:16]
+
+
+def seal(public_key: bytes, plaintext: bytes) -> bytes:
+    return SealedBox(PublicKey(public_key)).encrypt(plaintext)
+
+
+def unseal(private_key: bytes, sealed: bytes) -> bytes:
+    try:
+        return SealedBox(PrivateKey(private_key)).decrypt(sealed)
+    except Exception:
+        raise DecryptionError() from None
+
+
+@dataclass(frozen=True)
+class SealedRecord:
+    kek_id: str
+    wrapped_dek: bytes  # nonce || AES-GCM(kek, dek)
+    ciphertext: bytes  # nonce || XChaCha20-Poly1305(dek, identity)
+
+
+def encrypt_record(kek: bytes, reporter_ref: str, plaintext: bytes) -> SealedRecord:
+    aad = reporter_ref.encode()
+    dek = os.urandom(32)
+    nonce = os.urandom(XCHACHA_NONCE)
+    ciphertext = nonce + crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, dek)
+    wrap_nonce = os.urandom(GCM_NONCE)
+    wrapped = wrap_nonce + AESGCM(kek).encrypt(wrap_nonce, dek, aad)
+    return SealedRecord(kek_id(kek), wrapped, ciphertext)
+
+
+def decrypt_record(kek: bytes, reporter_ref: str, record: SealedRecord) -> bytes:
+    aad = reporter_ref.encode()
+    try:
+        dek = AESGCM(kek).decrypt(record.wrapped_dek[:GCM_NONCE], record.wrapped_dek[GCM_NONCE:], aad)
+        nonce, body = record.ciphertext[:XCHACHA_NONCE], record.ciphertext[XCHACHA_NONCE:]
+        return crypto_aead_xchacha20poly1305_ietf_decrypt(body, aad, nonce, dek)
+    except Exception:
+        raise DecryptionError() from None
+
+
+def generate_keypair() -> tuple[bytes, bytes]:
+    key = PrivateKey.generate()
+    return bytes(key), bytes(key.public_key)

@@ -1,0 +1,1 @@
+"""Peluit intake service. Entry module: ``peluit_intake.service``."""

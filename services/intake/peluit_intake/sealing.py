@@ -1,0 +1,12 @@
+"""Seal identity to the vault's public key (libsodium sealed box)."""
+
+from __future__ import annotations
+
+import json
+
+from nacl.public import PublicKey, SealedBox
+
+
+def seal_identity(vault_public_key: bytes, identity: dict) -> bytes:
+    plaintext = json.dumps(identity, ensure_ascii=False, sort_keys=True).encode()
+    return SealedBox(PublicKey(vault_public_key)).encrypt(plaintext)

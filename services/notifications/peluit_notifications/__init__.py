@@ -1,0 +1,1 @@
+"""Peluit notifications service. Entry module: ``peluit_notifications.service``."""

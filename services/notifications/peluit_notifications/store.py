@@ -1,0 +1,45 @@
+"""Officer notifications, recorded exactly once per domain event."""
+
+from __future__ import annotations
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS processed_event (
+    event_id text PRIMARY KEY,
+    processed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS officer_notification (
+    id bigserial PRIMARY KEY,
+    event_id text NOT NULL UNIQUE REFERENCES processed_event(event_id),
+    tenant text NOT NULL,
+    case_id uuid NOT NULL,
+    registration_number text NOT NULL,
+    kind text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    delivered_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS officer_notification_pending ON officer_notification (tenant) WHERE delivered_at IS NULL;
+"""
+
+
+def migrate(conn) -> None:
+    with conn.transaction():
+        conn.execute(SCHEMA)
+
+
+def record(conn, envelope: dict) -> bool:
+    """Apply one envelope; False when it was already processed (redelivery)."""
+    with conn.transaction():
+        fresh = conn.execute(
+            "INSERT INTO processed_event (event_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1",
+            (envelope["id"],),
+        ).fetchone()
+        if fresh is None:
+            return False
+        if envelope["type"] == "case.registered":
+            data = envelope["data"]
+            conn.execute(
+                "INSERT INTO officer_notification (event_id, tenant, case_id, registration_number, kind) "
+                "VALUES (%s, %s, %s, %s, 'case_registered')",
+                (envelope["id"], data["tenant"], data["case_id"], data["registration_number"]),
+            )
+    return True

@@ -1,0 +1,1 @@
+"""Peluit reporting service. Entry module: ``peluit_reporting.service``."""
