@@ -98,7 +98,10 @@ def read_json(request, limit: int):
         raise HttpError(415, "unsupported_media_type", {
             "id": "Kirim data sebagai application/json.",
             "en": "Send the body as application/json."})
-    raw = request.stream.read(limit + 1)
+    # werkzeug hides a chunked body (no Content-Length) behind an empty stream;
+    # eventlet's input decodes chunks itself, so read that, still bounded
+    stream = request.stream if length is not None else request.environ["wsgi.input"]
+    raw = stream.read(limit + 1)
     if len(raw) > limit:
         raise HttpError(413, "payload_too_large", {
             "id": f"Ukuran data melebihi batas {limit} byte.",
