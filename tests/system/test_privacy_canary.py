@@ -1,0 +1,116 @@
+"""The privacy canary: identity markers go in through every path intake has;
+afterwards they appear nowhere outside the vault (and not in clear inside it):
+no table of any database, no log line, no broker message, no metric, no reply."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+
+import psycopg
+import requests
+from psycopg import sql
+
+from peluit_local.testing import admin_connect, eventually, sample_report, submit
+
+SERVICES = ("intake", "cases", "identity-vault", "notifications", "reporting")
+
+
+def encodings(needle: str) -> set[bytes]:
+    """The needle as UTF-8, hex, and base64/urlsafe-base64 at all three byte alignments."""
+    raw = needle.encode()
+    out = {raw, raw.hex().encode(), raw.hex().upper().encode()}
+    for pad in range(3):
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            coded = enc(b"\0" * pad + raw)
+            core = coded[4 if pad else 0:-4]
+            if len(core) >= 12:
+                out.add(core)
+    return out
+
+
+def table_dump(system, service: str) -> bytes:
+    chunks = []
+    with admin_connect(system, service) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
+        ).fetchall()
+        assert tables or service == "intake"
+        for schema, table in tables:
+            rows = conn.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(
+                sql.Identifier(schema), sql.Identifier(table))).fetchall()
+            chunks.extend(r[0].encode() for r in rows)
+    return b"\n".join(chunks)
+
+
+def test_identity_never_appears_outside_the_vault_in_clear(system):
+    marker = secrets.token_hex(12)
+    nik = "35" + "".join(secrets.choice("0123456789") for _ in range(14))
+    nip = "19" + "".join(secrets.choice("0123456789") for _ in range(16))
+    phone = "+628" + "".join(secrets.choice("0123456789") for _ in range(10))
+    identity = {"name": f"Canary {marker}", "email": f"c{marker}@example.id", "nik": nik, "nip": nip,
+                "phone": phone, "address": f"Jalan {marker} No. 7, Malang"}
+    needles = [marker, nik, nip, phone.lstrip("+")]
+
+    replies: list[bytes] = []
+    key = str(uuid.uuid4())
+    first = submit(system, sample_report(identity=identity), key=key)
+    assert first.status_code == 201
+    again = submit(system, sample_report(identity=identity), key=key)  # the replay path
+    assert again.json()["registration_number"] == first.json()["registration_number"]
+    other = submit(system, sample_report(tenant="35.78", identity=identity))  # no key: random path
+    assert other.status_code == 201
+    replies += [first.content, again.content, other.content]
+    # error paths must not echo what the reporter typed
+    for bad in (
+        {**identity, "email": f"{marker}-not-an-email"},
+        {**identity, "nik": nik + "9"},
+        {**identity, "phone": f"tel {marker}"},
+        {**identity, "unexpected": marker},
+    ):
+        resp = submit(system, sample_report(identity=bad), key=str(uuid.uuid4()))
+        assert resp.status_code == 400
+        replies.append(resp.content)
+    resp = submit(system, sample_report(tenant="99.99", identity=identity))
+    assert resp.status_code == 422
+    replies.append(resp.content)
+    status = requests.post(system.url("intake") + "/api/v1/reports/status",
+                           json={"receipt": first.json()["receipt"]}, timeout=10)
+    assert status.status_code == 200
+    replies.append(status.content)
+
+    # the identity did reach the vault, sealed, once per submission
+    with admin_connect(system, "identity-vault") as conn:
+        assert conn.execute("SELECT count(*) FROM peluit.reporter").fetchone()[0] >= 2
+    # and the case travelled on through the bus and the log
+    number = first.json()["registration_number"]
+    with admin_connect(system, "notifications") as conn:
+        assert eventually(lambda: conn.execute(
+            "SELECT count(*) FROM peluit.officer_notification WHERE registration_number = %s",
+            (number,)).fetchone()[0] == 1)
+    with admin_connect(system, "reporting") as conn:
+        assert eventually(lambda: conn.execute(
+            "SELECT count(*) FROM peluit.case_summary WHERE registration_number = %s", (number,)).fetchone()[0])
+
+    places: dict[str, bytes] = {}
+    for service in SERVICES:
+        places[f"database {service}"] = table_dump(system, service)
+        places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
+        places[f"metrics {service}"] = requests.get(system.url(service) + "/metrics", timeout=5).content
+    places["broker messages"] = b"\n".join(system.tap.drain())
+    places["http replies"] = b"\n".join(replies)
+    assert len(places["broker messages"]) > 1000  # the tap did see the traffic
+
+    hits = [
+        (place, needle)
+        for needle in needles
+        for place, blob in places.items()
+        for pattern in encodings(needle)
+        if pattern in blob
+    ]
+    assert hits == []
+
+    # sanity: the search would have found it (the marker really was sent)
+    assert any(p in first.request.body for p in encodings(marker))
