@@ -5,6 +5,7 @@ Logs are kept under ``test-artifacts/`` for inspection."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import secrets
@@ -39,8 +40,9 @@ def _free_base_port() -> int:
     raise RuntimeError("no free port range")
 
 
-@pytest.fixture(scope="session")
-def system():
+@contextlib.contextmanager
+def running_system(services=None):
+    """A fresh Peluit: own databases, vhost (firehose tapped), ports and keys."""
     tag = secrets.token_hex(4)
     artifacts = REPO / "test-artifacts" / f"system-{tag}"
     sys_ = System(
@@ -55,7 +57,7 @@ def system():
     sys_.tap = tap
     sys_.admin_command("cases", "-m", "peluit_cases.admin", "seed-demo")
     try:
-        sys_.start_all()
+        sys_.start_all(services)
         yield sys_
     finally:
         sys_.stop_all()
@@ -68,3 +70,7 @@ def system():
             shutil.rmtree(artifacts, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def system():
+    with running_system() as sys_:
+        yield sys_

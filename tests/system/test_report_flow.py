@@ -8,7 +8,14 @@ import uuid
 
 import requests
 
-from peluit_local.testing import admin_connect, count_cases, eventually, sample_report, submit
+from peluit_local.testing import (
+    admin_connect,
+    count_cases,
+    eventually,
+    non_json_log_lines,
+    sample_report,
+    submit,
+)
 
 
 def test_report_is_registered_acknowledged_and_followed(system):
@@ -89,16 +96,12 @@ def test_status_by_receipt_and_only_by_receipt(system):
 
 
 def test_every_service_exposes_prometheus_metrics_and_writes_json_logs(system):
-    import json
-
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
         resp = requests.get(system.url(service) + "/metrics", timeout=5)
         assert resp.status_code == 200
         assert "# TYPE peluit_entrypoint_duration_seconds histogram" in resp.text
-        lines = (system.log_dir / f"{service}.log").read_text().splitlines()
-        assert lines, service
-        for line in lines:
-            json.loads(line)  # every line is a JSON object
+        assert (system.log_dir / f"{service}.log").read_text().strip(), service
+    assert non_json_log_lines(system) == []
     cases_metrics = requests.get(system.url("cases") + "/metrics", timeout=5).text
     assert "peluit_relay_published_total" in cases_metrics
     reporting_metrics = requests.get(system.url("reporting") + "/metrics", timeout=5).text

@@ -81,3 +81,18 @@ def eventually(check, timeout: float = 20, interval: float = 0.2):
         if time.monotonic() > deadline:
             return result
         time.sleep(interval)
+
+
+def non_json_log_lines(system) -> list[str]:
+    """Log lines that are not JSON objects (a raw traceback, a banner)."""
+    import json
+
+    bad = []
+    for path in sorted(system.log_dir.glob("*.log")):
+        for line in path.read_text().splitlines():
+            try:
+                if not isinstance(json.loads(line), dict):
+                    bad.append(f"{path.name}: {line[:200]}")
+            except ValueError:
+                bad.append(f"{path.name}: {line[:200]}")
+    return bad

@@ -15,13 +15,13 @@ import time
 import eventlet
 from eventlet import tpool
 from marshmallow import ValidationError
-from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
 from peluit_common.metrics import EntrypointMetrics, metrics_response
+from peluit_common.rpc import UNAVAILABLE_ERRORS, call
 from peluit_common.settings import env_float, env_int, secret_bytes
 from peluit_common.web import HttpError, http, json_endpoint, json_response, read_json
 from peluit_contracts.i18n import bilingual_errors, text
@@ -80,8 +80,7 @@ class Catalogue(DependencyProvider):
 
     def get(self, cases) -> dict:
         if self.data is None or time.monotonic() - self.loaded_at > self.ttl:
-            with eventlet.Timeout(RPC_TIMEOUT):
-                data = cases.catalogue()
+            data = call(cases.catalogue, timeout=RPC_TIMEOUT)
             self.data = {t["code"]: {c["code"] for c in t["categories"]} for t in data["tenants"]}
             self.loaded_at = time.monotonic()
         return self.data
@@ -90,9 +89,8 @@ class Catalogue(DependencyProvider):
 def _call(method, payload):
     """An RPC with a deadline; any broker-side trouble is a 503 to the reporter."""
     try:
-        with eventlet.Timeout(RPC_TIMEOUT):
-            return method(payload)
-    except (eventlet.Timeout, UnknownService, RemoteError, OSError) as exc:
+        return call(method, payload, timeout=RPC_TIMEOUT)
+    except UNAVAILABLE_ERRORS as exc:
         log.warning("rpc failed: %s", type(exc).__name__)
         raise HttpError(503, "unavailable", UNAVAILABLE) from None
 
@@ -212,15 +210,14 @@ class IntakeService:
     @json_endpoint
     def tenants(self, request):
         try:
-            with eventlet.Timeout(RPC_TIMEOUT):
-                return json_response(200, self.cases.catalogue())
-        except (eventlet.Timeout, UnknownService, RemoteError):
+            return json_response(200, call(self.cases.catalogue, timeout=RPC_TIMEOUT))
+        except UNAVAILABLE_ERRORS:
             raise HttpError(503, "unavailable", UNAVAILABLE) from None
 
     def _catalogue(self) -> dict:
         try:
             return self.catalogue.get(self.cases)
-        except (eventlet.Timeout, UnknownService, RemoteError, OSError):
+        except UNAVAILABLE_ERRORS:
             raise HttpError(503, "unavailable", UNAVAILABLE) from None
 
     @http("GET", "/metrics")

@@ -14,6 +14,7 @@ from prometheus_client import Gauge
 from peluit_common import green  # noqa: F401
 from peluit_common.db import Database
 from peluit_common.metrics import EntrypointMetrics, metrics_response
+from peluit_common.rpc import call
 from peluit_common.settings import env_float
 from peluit_common.web import http, json_endpoint, json_response
 from peluit_contracts.events import load_envelope
@@ -43,8 +44,7 @@ class ReportingService:
             position = projection.lock_position(conn)
             if position is None:
                 return False  # another instance is following
-            with eventlet.Timeout(RPC_TIMEOUT):
-                page = self.cases.domain_events(after=position, limit=500)
+            page = call(self.cases.domain_events, after=position, limit=500, timeout=RPC_TIMEOUT)
             for envelope in page["events"]:
                 projection.apply(conn, load_envelope(envelope))
             if page["next"] != position:
