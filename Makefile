@@ -10,7 +10,6 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip<26"
 	$(PY) -m pip install --quiet -c constraints.txt $(PACKAGES) -r requirements-dev.txt
 	touch $(STAMP)
 

@@ -8,6 +8,7 @@ waiting query yields to other green threads. ``make bench`` shows the effect.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import psycopg.waiting
@@ -21,8 +22,12 @@ def _eventlet_patched() -> bool:
 
 
 def cooperate() -> bool:
-    """Route psycopg's waits through the eventlet hub when it is patched."""
-    if _eventlet_patched():
+    """Route psycopg's waits through the eventlet hub when it is patched.
+
+    ``PELUIT_PSYCOPG_WAIT=c`` keeps psycopg's blocking C wait: only for the
+    benchmark that shows what this module prevents.
+    """
+    if _eventlet_patched() and os.environ.get("PELUIT_PSYCOPG_WAIT", "selector") != "c":
         psycopg.waiting.wait = psycopg.waiting.wait_selector
         return True
     return False

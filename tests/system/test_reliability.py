@@ -13,9 +13,7 @@ from kombu import Connection, Queue
 from peluit_common.amqp import ConfirmedPublisher
 from peluit_contracts.events import DOMAIN_EXCHANGE
 from peluit_contracts.topology import NOTIFICATIONS_CASE_EVENTS
-from peluit_local.testing import admin_connect, eventually, sample_report, submit
-
-from .conftest import running_system
+from peluit_local.testing import admin_connect, eventually, running_system, sample_report, submit
 
 
 def dead_lettered(system) -> float:

@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import random
+import secrets
+import shutil
+import socket
 import time
 import uuid
 
@@ -12,6 +17,7 @@ import requests
 from kombu import Connection, Exchange, Queue
 
 from . import bootstrap
+from .system import REPO, System
 
 
 class Tap:
@@ -42,6 +48,50 @@ class Tap:
         with contextlib.suppress(Exception):
             self.queue(self.channel).delete()
         self.conn.release()
+
+
+def _free_base_port() -> int:
+    for _ in range(100):
+        base = random.randrange(20000, 29990, 10)
+        try:
+            for offset in range(5):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port range")
+
+
+@contextlib.contextmanager
+def running_system(services=None, extra_env=None, tap=True):
+    """A fresh Peluit: own databases, vhost (firehose tapped), ports and keys."""
+    tag = secrets.token_hex(4)
+    artifacts = REPO / "test-artifacts" / f"system-{tag}"
+    sys_ = System(
+        prefix=f"pt{tag}", vhost=f"peluit-test-{tag}", base_port=_free_base_port(),
+        keys_dir=artifacts / "keys", log_dir=artifacts / "logs",
+        extra_env=extra_env if extra_env is not None else {
+            "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.3"},
+    )
+    sys_.provision()
+    if tap:
+        bootstrap.rabbitmqctl("trace_on", "-p", sys_.vhost)
+        sys_.tap = Tap(sys_.amqp_uri)
+    sys_.admin_command("cases", "-m", "peluit_cases.admin", "seed-demo")
+    try:
+        sys_.start_all(services)
+        yield sys_
+    finally:
+        sys_.stop_all()
+        if tap:
+            sys_.tap.close()
+            bootstrap.rabbitmqctl("trace_off", "-p", sys_.vhost)
+        bootstrap.delete_vhost(sys_.vhost)
+        bootstrap.drop_databases(sys_.prefix)
+        shutil.rmtree(artifacts / "keys", ignore_errors=True)
+        if os.environ.get("PELUIT_KEEP_ARTIFACTS") != "1" and not os.environ.get("CI"):
+            shutil.rmtree(artifacts, ignore_errors=True)
 
 
 def admin_connect(system, service: str) -> psycopg.Connection:
