@@ -1,0 +1,197 @@
+"""``make bench``: figures, never assertions. Each figure is printed beside
+the limit it chases, measured in the same run on the same machine.
+
+(a) end-to-end acknowledged submissions/s and p50/p99 latency at 1, 10 and 50
+    concurrent submitters, with where the time goes (per-service entrypoint
+    latency from the services' own Prometheus histograms, Argon2id cost);
+(b) raw single-row committed inserts/s into PostgreSQL, and the ratio a/b;
+(c) 20 concurrent slow database requests against one service versus one
+    alone, with psycopg waiting through the eventlet hub and, for contrast,
+    with its default blocking C wait.
+"""
+
+from __future__ import annotations
+
+import eventlet
+
+eventlet.monkey_patch()
+
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+
+import psycopg  # noqa: E402
+
+import peluit_common  # noqa: E402,F401
+
+from . import bootstrap  # noqa: E402
+from .system import NAMEKO_CONFIG, REPO  # noqa: E402
+from .testing import running_system, sample_report  # noqa: E402
+
+LEVELS = ((1, 60), (10, 400), (50, 1000))  # (concurrent submitters, submissions per run)
+RUNS = int(os.environ.get("PELUIT_BENCH_RUNS", "3"))
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def scrape(system, service) -> dict[str, tuple[float, float]]:
+    """{entrypoint: (sum seconds, count)} from a service's /metrics."""
+    host, port = system.url(service).split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    out: dict[str, list[float]] = {}
+    for kind in ("sum", "count"):
+        for m in re.finditer(rf'peluit_entrypoint_duration_seconds_{kind}\{{entrypoint="(\w+)",service="\w+"\}} ([0-9.e+-]+)', text):
+            out.setdefault(m.group(1), [0.0, 0.0])[0 if kind == "sum" else 1] = float(m.group(2))
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def submit_load(system, concurrency: int, total: int) -> tuple[float, list[float], int]:
+    host, port = system.url("intake").split("//")[1].split(":")
+    latencies: list[float] = []
+    errors = [0]
+    remaining = [total]
+
+    def submitter(i):
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            body = json.dumps(sample_report(identity={"name": f"Bench {i}", "email": f"bench{i}@example.id"}))
+            t0 = time.perf_counter()
+            conn.request("POST", "/api/v1/reports", body=body,
+                         headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status == 201:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                errors[0] += 1
+
+    pool = eventlet.GreenPool(concurrency)
+    t0 = time.perf_counter()
+    for i in range(concurrency):
+        pool.spawn(submitter, i)
+    pool.waitall()
+    return time.perf_counter() - t0, latencies, errors[0]
+
+
+def bench_end_to_end(system) -> float:
+    print("(a) end-to-end acknowledged submissions (identity sealed + vault + durable case), "
+          f"median of {RUNS} runs")
+    print(f"    {'conc':>4} {'subs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}   "
+          "avg ms per entrypoint: intake.submit_report | vault.store_identity | cases.register_report")
+    best = 0.0
+    submit_load(system, 10, 50)  # warm-up
+    for concurrency, total in LEVELS:
+        rates, p50s, p99s, errs, split = [], [], [], 0, []
+        for _ in range(RUNS):
+            before = {s: scrape(system, s) for s in ("intake", "identity-vault", "cases")}
+            elapsed, lat, err = submit_load(system, concurrency, total)
+            after = {s: scrape(system, s) for s in ("intake", "identity-vault", "cases")}
+            rates.append(len(lat) / elapsed)
+            p50s.append(pct(lat, 50) * 1000)
+            p99s.append(pct(lat, 99) * 1000)
+            errs += err
+
+            def avg(service, ep):
+                s1, c1 = after[service].get(ep, (0, 0))
+                s0, c0 = before[service].get(ep, (0, 0))
+                return (s1 - s0) / (c1 - c0) * 1000 if c1 > c0 else float("nan")
+
+            split.append((avg("intake", "submit_report"), avg("identity-vault", "store_identity"),
+                          avg("cases", "register_report")))
+        med = statistics.median(rates)
+        best = max(best, med)
+        parts = [statistics.median(x[i] for x in split) for i in range(3)]
+        print(f"    {concurrency:>4} {med:>8.1f} {statistics.median(p50s):>8.1f} {statistics.median(p99s):>8.1f}"
+              f" {errs:>6}   {parts[0]:.1f} | {parts[1]:.1f} | {parts[2]:.1f}")
+    print("    target at 50 concurrent on 2 cores: >= 150 subs/s with p99 < 150 ms")
+    return best
+
+
+def bench_argon2():
+    from peluit_intake.receipts import ReceiptKeys
+
+    keys = ReceiptKeys(os.urandom(32))
+    n = 30
+    t0 = time.perf_counter()
+    for _ in range(n):
+        keys.lookup_hash("1234567812345678")
+    per = (time.perf_counter() - t0) / n * 1000
+    print(f"    Argon2id receipt hash (m=19 MiB, t=2): {per:.1f} ms CPU each -> at most "
+          f"{2000 / per:.0f} hashes/s on 2 cores before anything else runs")
+
+
+def bench_raw_inserts(system) -> float:
+    n = 2000
+    with psycopg.connect(bootstrap.admin_dsn(system.dbname("cases")), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, state bytea NOT NULL)")
+        payload = os.urandom(400)
+        rates = []
+        for _ in range(RUNS):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                conn.execute("INSERT INTO bench_raw (state) VALUES (%s)", (payload,))
+            rates.append(n / (time.perf_counter() - t0))
+        conn.execute("DROP TABLE bench_raw")
+    rate = statistics.median(rates)
+    print(f"(b) raw single-row committed inserts into PostgreSQL (one client): {rate:.0f} rows/s")
+    return rate
+
+
+def bench_slow_queries(system):
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    print("(c) 20 concurrent `SELECT pg_sleep(0.5)` RPCs against one nameko service vs one alone")
+    for mode in ("green", "c"):
+        env = system.env("cases")
+        env.update({"PELUIT_PSYCOPG_WAIT": mode, "PELUIT_MAX_WORKERS": "25", "PELUIT_DB_POOL_SIZE": "25",
+                    "WEB_SERVER_ADDRESS": f"127.0.0.1:{system.base_port + 9}", "PELUIT_SERVICE": "bench"})
+        proc = subprocess.Popen([sys.executable, "-m", "peluit_common.run_service", "--config", str(NAMEKO_CONFIG),
+                                 "peluit_local.bench_service"], env=env, cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with ClusterRpcProxy({"AMQP_URI": system.amqp_uri}) as rpc:
+                for _ in range(100):
+                    try:
+                        label = rpc.bench_slow.slow(0.0)
+                        break
+                    except Exception:
+                        time.sleep(0.2)
+                t0 = time.perf_counter()
+                rpc.bench_slow.slow(0.5)
+                one = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                calls = [rpc.bench_slow.slow.call_async(0.5) for _ in range(20)]
+                for c in calls:
+                    c.result()
+                twenty = time.perf_counter() - t0
+            print(f"    {label:<32} one: {one:5.2f} s   twenty: {twenty:5.2f} s   ratio {twenty / one:4.1f}x")
+        finally:
+            proc.terminate()
+            proc.wait(20)
+
+
+def main() -> int:
+    print(f"Peluit benchmarks on {os.cpu_count()} cores ({time.strftime('%Y-%m-%d %H:%M')})\n")
+    with running_system(extra_env={"PELUIT_RPC_TIMEOUT": "30"}, tap=False) as system:
+        rate = bench_end_to_end(system)
+        bench_argon2()
+        raw = bench_raw_inserts(system)
+        print(f"    ratio a/b (best end-to-end rate / raw inserts): {rate / raw:.3f}")
+        bench_slow_queries(system)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
