@@ -65,10 +65,18 @@ def db_conninfo(prefix: str = "PELUIT_DB") -> str:
         "user": env(f"{prefix}_USER"),
         "application_name": env("PELUIT_SERVICE", "peluit"),
     }
-    password = os.environ.get(f"{prefix}_PASSWORD")
+    password = db_password(prefix)
     if password:
         parts["password"] = password
     return " ".join(f"{k}={_quote(v)}" for k, v in parts.items())
+
+
+def db_password(prefix: str = "PELUIT_DB") -> str | None:
+    """``{prefix}_PASSWORD``, or the content of the file ``{prefix}_PASSWORD_FILE``."""
+    path = os.environ.get(f"{prefix}_PASSWORD_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.environ.get(f"{prefix}_PASSWORD") or None
 
 
 def _quote(value: str) -> str:

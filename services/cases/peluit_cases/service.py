@@ -18,7 +18,7 @@ from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
 from peluit_common.amqp import ConfirmedPublisher, declare_topology
 from peluit_common.db import Database
 from peluit_common.metrics import EntrypointMetrics, metrics_response
-from peluit_common.settings import env, env_float
+from peluit_common.settings import db_password, env, env_float
 from peluit_common.web import http
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import RegisterReportCommand
@@ -39,7 +39,7 @@ def eventsourcing_env() -> dict:
         "POSTGRES_HOST": env("PELUIT_DB_HOST", "127.0.0.1"),
         "POSTGRES_PORT": env("PELUIT_DB_PORT", "5432"),
         "POSTGRES_USER": env("PELUIT_DB_USER"),
-        "POSTGRES_PASSWORD": env("PELUIT_DB_PASSWORD", "unused-with-trust-auth"),
+        "POSTGRES_PASSWORD": db_password() or "",
         "POSTGRES_SCHEMA": env("PELUIT_DB_SCHEMA", "peluit"),
         "POSTGRES_POOL_SIZE": env("PELUIT_DB_POOL_SIZE", "10"),
         "POSTGRES_MAX_OVERFLOW": "10",

@@ -1,0 +1,30 @@
+"""The deployment manifests name the same services, modules, ports and
+secrets as the local runner (which the system tests exercise)."""
+
+from __future__ import annotations
+
+import yaml
+
+from peluit_local.system import REPO, SERVICES
+
+
+def test_kubernetes_deployments_match_the_services():
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy/k8s/peluit.yaml").read_text()) if d]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == {s.name for s in SERVICES}
+    for svc in SERVICES:
+        container = deployments[svc.name]["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"] == [svc.module]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["WEB_SERVER_ADDRESS"].endswith(f":{8000 + svc.port_offset}")
+        # only the vault mounts the vault's private key and KEK
+        vault_keys = {"PELUIT_VAULT_PRIVATE_KEY_FILE", "PELUIT_VAULT_KEK_FILE"}
+        assert (vault_keys <= set(env)) == (svc.name == "identity-vault")
+
+
+def test_compose_services_mount_only_their_own_keys():
+    compose = yaml.safe_load((REPO / "deploy/compose/compose.yaml").read_text())
+    for svc in SERVICES:
+        spec = compose["services"][svc.name]
+        assert spec["command"] == [svc.module]
+        assert spec["secrets"] == [svc.name.replace("-", "_") + "_keys"]
