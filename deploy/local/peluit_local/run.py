@@ -49,10 +49,18 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        print("\nstopping Peluit ...", flush=True)
+        _say("\nstopping Peluit ...")
         system.stop_all()
-        print("stopped.")
+        _say("stopped.")
     return 0
+
+
+def _say(text: str) -> None:
+    # the terminal (or a pipe) may be gone already; stopping must go on anyway
+    try:
+        print(text, flush=True)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

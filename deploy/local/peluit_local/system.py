@@ -23,6 +23,16 @@ REPO = Path(__file__).resolve().parents[3]
 NAMEKO_CONFIG = REPO / "deploy" / "nameko.yaml"
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the service if the runner itself dies (no orphans)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 @dataclass(frozen=True)
 class Service:
     name: str  # folder under services/ and the key folder
@@ -101,6 +111,7 @@ class System:
             [sys.executable, "-m", "peluit_common.run_service", "--config", str(NAMEKO_CONFIG), svc.module],
             env=self.env(service), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the runner, which stops them in order
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self.processes[service] = proc
@@ -144,7 +155,17 @@ class System:
             proc.kill()
             proc.wait()
 
-    def stop_all(self) -> None:
-        # the edge first, so nothing new comes in while the rest drains
-        for service in ("intake", "reporting", "notifications", "cases", "identity-vault"):
-            self.stop(service)
+    def stop_all(self, timeout: float = 20) -> None:
+        # the edge first, so nothing new comes in; then the rest together
+        self.stop("intake", timeout)
+        rest = [(n, p) for n, p in self.processes.items() if p.poll() is None]
+        for _, proc in rest:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for _, proc in rest:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.processes.clear()
