@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from .domain import (
     STATUS_LABELS,
+    AccessLog,
     Case,
     DomainError,
     ReceiptIndex,
@@ -39,7 +40,7 @@ class Registration:
 
 class CasesApplication(Application):
     name = "cases"
-    snapshotting_intervals = {Case: 50, RegistrationSequence: 100}
+    snapshotting_intervals = {Case: 50, RegistrationSequence: 100, AccessLog: 100}
 
     def __init__(self, *args, timezone: str = "Asia/Jakarta", **kwargs):
         super().__init__(*args, **kwargs)
@@ -66,6 +67,7 @@ class CasesApplication(Application):
                     submission_id=cmd["submission_id"], fingerprint=cmd["fingerprint"], tenant=cmd["tenant"],
                     registration_number=number, category=cmd["category"], channel=cmd["channel"],
                     report=dict(cmd["report"]), reporter_ref=cmd.get("reporter_ref"), anonymous=cmd["anonymous"],
+                    assisted_by=cmd.get("assisted_by"),
                 )
                 index = ReceiptIndex(receipt_hash=cmd["receipt_hash"], case_id=case.id)
                 try:
@@ -105,19 +107,72 @@ class CasesApplication(Application):
         return self.repository.get(index.case_id)
 
     def reporter_view(self, receipt_hash: str) -> dict | None:
-        """What the reporter may see: number, status and the visible timeline."""
+        """What the reporter may see: number, status, the visible timeline and
+        the dialogue. No officer names, no internal notes."""
         case = self.case_for_receipt(receipt_hash)
         if case is None:
             return None
         return {
             "registration_number": case.registration_number,
-            "tenant": case.tenant,
+            "tenant": case.handling_tenant,
             "status": {"code": case.status, "label": STATUS_LABELS[case.status]},
-            "timeline": [
-                {"at": item["at"], "status": item["status"], "label": STATUS_LABELS[item["status"]]}
-                for item in case.timeline
-            ],
+            "timeline": case.reporter_timeline(),
+            "messages": case.reporter_messages(),
+            "information_due": case.information_due,
         }
+
+    def reporter_writes(self, receipt_hash: str, text: str, attachments: list | None = None) -> Case | None:
+        """A reporter's message; retried on a concurrent officer command (the
+        reporter has no version to send)."""
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            case = self.case_for_receipt(receipt_hash)
+            if case is None:
+                return None
+            case.reporter_writes(text, attachments)
+            try:
+                self.save(case)
+            except IntegrityError:
+                continue
+            return case
+        raise DomainError("registration_contended")
+
+    # -- officer commands ---------------------------------------------------
+
+    def get_case(self, case_id: UUID) -> Case:
+        try:
+            case = self.repository.get(case_id)
+        except AggregateNotFoundError:
+            raise DomainError("not_found") from None
+        if not isinstance(case, Case):
+            raise DomainError("not_found")
+        return case
+
+    def execute(self, case_id: UUID, expected_version: int | None, command: str, actor: dict, **args) -> Case:
+        """Run one aggregate command under optimistic concurrency: a stale
+        ``expected_version`` or a concurrent writer is ``stale_version``."""
+        case = self.get_case(case_id)
+        if expected_version is not None and case.version != expected_version:
+            raise DomainError("stale_version")
+        getattr(case, command)(actor=actor, **args)
+        try:
+            self.save(case)
+        except IntegrityError:
+            raise DomainError("stale_version") from None
+        return case
+
+    def record_access(self, case_id: UUID, officer_id: str, tenant: str, roles: list, action: str,
+                      allowed: bool) -> None:
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            try:
+                log: AccessLog = self.repository.get(AccessLog.create_id(case_id))
+            except AggregateNotFoundError:
+                log = AccessLog(case_id=case_id)
+            log.accessed(officer_id=officer_id, tenant=tenant, roles=list(roles), action=action, allowed=allowed)
+            try:
+                self.save(log)
+                return
+            except IntegrityError:
+                continue
 
     def domain_events(self, after: int, limit: int = 500) -> dict:
         """A page of the notification log as public envelopes.

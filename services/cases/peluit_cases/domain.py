@@ -3,10 +3,15 @@
 Ids are derived (uuid5) so that the same submission, the same tenant-year
 sequence and the same receipt always land on the same aggregate: a duplicate
 is then an optimistic-concurrency conflict in the event store, not a second case.
+
+Every workflow event records who acted (``actor``) and, where DOMAIN.md asks
+for it, why (``reason``). Illegal transitions raise ``DomainError`` with a
+stable code; nothing is recorded then.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -14,11 +19,34 @@ from eventsourcing.domain import Aggregate, event
 NS_CASE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
 NS_SEQUENCE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f02")
 NS_RECEIPT = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f03")
+NS_ACCESS = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f04")
 
-# Reporter-visible statuses with their bilingual labels.
+# Statuses with the bilingual label the reporter and officers see.
 STATUS_LABELS = {
     "diterima": {"id": "Laporan diterima dan terdaftar", "en": "Report received and registered"},
+    "verifikasi": {"id": "Sedang diverifikasi", "en": "Under verification"},
+    "menunggu_informasi": {"id": "Menunggu informasi tambahan dari pelapor",
+                           "en": "Waiting for more information from the reporter"},
+    "dilimpahkan": {"id": "Dilimpahkan ke instansi yang berwenang", "en": "Forwarded to the competent authority"},
+    "ditolak": {"id": "Ditolak", "en": "Rejected"},
+    "diarsipkan": {"id": "Diarsipkan", "en": "Archived"},
+    "penelaahan": {"id": "Dalam penelaahan", "en": "Under analysis"},
+    "investigasi": {"id": "Dalam investigasi", "en": "Under investigation"},
+    "hasil": {"id": "Hasil pemeriksaan telah ditetapkan", "en": "Findings established"},
+    "tindak_lanjut": {"id": "Pemantauan tindak lanjut", "en": "Follow-up monitoring"},
+    "selesai": {"id": "Selesai", "en": "Closed"},
 }
+TERMINAL = {"dilimpahkan", "ditolak", "diarsipkan", "selesai"}
+
+# PP 94/2021 discipline sanctions by level.
+SANCTIONS = {
+    "ringan": {"teguran_lisan", "teguran_tertulis", "pernyataan_tidak_puas_tertulis"},
+    "sedang": {"pemotongan_tukin_25_persen"},
+    "berat": {"penurunan_jabatan", "pembebasan_dari_jabatan", "pemberhentian_dengan_hormat"},
+}
+TUKIN_MONTHS = {6, 9, 12}
+RECOMMENDATION_KINDS = {"sanksi_disiplin", "rujukan_aph", "pemulihan_kerugian", "perbaikan_administrasi"}
+EXTERNAL_BODIES = {"kepolisian", "kejaksaan", "kpk", "instansi_lain", "ombudsman", "bpk"}
 
 
 class DomainError(Exception):
@@ -29,27 +57,355 @@ class DomainError(Exception):
         self.code = code
 
 
+def _require(condition: bool, code: str) -> None:
+    if not condition:
+        raise DomainError(code)
+
+
+def _reason(reason: str | None) -> str:
+    _require(bool(reason and reason.strip()), "reason_required")
+    return reason.strip()
+
+
+def validate_recommendation(rec: dict) -> dict:
+    """Structured recommendation; a discipline sanction must name a PP 94/2021 sanction."""
+    kind = rec.get("kind")
+    _require(kind in RECOMMENDATION_KINDS, "invalid_recommendation")
+    out = {"kind": kind, "details": (rec.get("details") or "").strip()}
+    if kind == "sanksi_disiplin":
+        sanction = rec.get("sanction") or {}
+        level, type_ = sanction.get("level"), sanction.get("type")
+        _require(level in SANCTIONS and type_ in SANCTIONS[level], "invalid_sanction")
+        out["sanction"] = {"level": level, "type": type_}
+        if type_ == "pemotongan_tukin_25_persen":
+            _require(sanction.get("months") in TUKIN_MONTHS, "invalid_sanction")
+            out["sanction"]["months"] = sanction["months"]
+        if level == "berat" and type_ != "pemberhentian_dengan_hormat":
+            out["sanction"]["months"] = 12
+    elif kind == "pemulihan_kerugian":
+        amount = rec.get("amount")
+        _require(isinstance(amount, int) and amount > 0, "invalid_recommendation")
+        out["amount"] = amount
+    if kind != "sanksi_disiplin":
+        _require(bool(out["details"]), "invalid_recommendation")
+    return out
+
+
 class Case(Aggregate):
     """One report's life at an Inspektorat."""
+
+    class Event(Aggregate.Event):
+        def mutate(self, aggregate):
+            # the library updates modified_on only after a method body ran;
+            # history entries need the time of the event being applied
+            if aggregate is not None:
+                aggregate._event_at = self.timestamp
+            return super().mutate(aggregate)
+
+    class Registered(Aggregate.Created):
+        # v2 added ``assisted_by``: the penerima who typed in a walk-in, letter
+        # or phone report on the reporter's behalf (None for self-service).
+        class_version = 2
+        submission_id: str
+        fingerprint: str
+        tenant: str
+        registration_number: str
+        category: str
+        channel: str
+        report: dict
+        reporter_ref: str | None
+        anonymous: bool
+        assisted_by: dict | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["assisted_by"] = None
 
     @staticmethod
     def create_id(submission_id: str, **_) -> UUID:
         return uuid5(NS_CASE, submission_id)
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, submission_id: str, fingerprint: str, tenant: str, registration_number: str,
-                 category: str, channel: str, report: dict, reporter_ref: str | None, anonymous: bool):
+                 category: str, channel: str, report: dict, reporter_ref: str | None, anonymous: bool,
+                 assisted_by: dict | None = None):
         self.submission_id = submission_id
         self.fingerprint = fingerprint
         self.tenant = tenant
+        self.handling_tenant = tenant
         self.registration_number = registration_number
         self.category = category
         self.channel = channel
         self.report = report
         self.reporter_ref = reporter_ref
         self.anonymous = anonymous
+        self.assisted_by = assisted_by
         self.status = "diterima"
-        self.timeline = [{"at": self.created_on.isoformat(), "status": "diterima"}]
+        self.history: list[dict] = []  # every step, for officers and auditors
+        self.messages: list[dict] = []  # the anonymous dialogue, reporter-visible
+        self.evidence: list[dict] = []
+        self.recommendations: list[dict] = []
+        self.findings: dict | None = None
+        self.investigation: dict | None = None
+        self.forwarded_to: dict | None = None
+        self.information_due: str | None = None
+        self.recused: list[str] = []  # a list: snapshots are JSON
+        self.escalations: list[dict] = []
+        self._step("registered", {"id": "system"}, status="diterima")
+
+    # -- helpers ------------------------------------------------------------
+
+    def _step(self, kind: str, actor: dict, *, status: str | None = None, reason: str | None = None,
+              visible: bool = True, **details) -> None:
+        """Append to the history (called from event-applying methods only)."""
+        if status is not None:
+            self.status = status
+        self.history.append({
+            "at": self._at(), "kind": kind, "actor": actor, "status": self.status,
+            "reason": reason, "reporter_visible": visible and status is not None, **details,
+        })
+
+    def _at(self) -> str:
+        return getattr(self, "_event_at", None) and self._event_at.isoformat() or self.created_on.isoformat()
+
+    def _open(self) -> None:
+        _require(self.status not in TERMINAL, "case_closed")
+
+    def _in(self, *statuses: str) -> None:
+        _require(self.status in statuses, "illegal_transition")
+
+    def _actor_may_act(self, actor: dict) -> None:
+        _require(actor.get("officer_id") not in self.recused, "officer_recused")
+
+    # -- verification ---------------------------------------------------------
+
+    def start_verification(self, actor: dict) -> None:
+        self._in("diterima")
+        self._actor_may_act(actor)
+        self._verification_started(actor=actor)
+
+    @event("VerificationStarted")
+    def _verification_started(self, actor: dict) -> None:
+        self._step("verification_started", actor, status="verifikasi")
+
+    def request_information(self, actor: dict, question: str, due_on: date) -> None:
+        self._in("verifikasi")
+        self._actor_may_act(actor)
+        _require(bool(question and question.strip()), "question_required")
+        self._information_requested(actor=actor, question=question.strip(), due_on=due_on.isoformat())
+
+    @event("InformationRequested")
+    def _information_requested(self, actor: dict, question: str, due_on: str) -> None:
+        self.information_due = due_on
+        self.messages.append({"at": self._at(), "from": "inspektorat", "text": question,
+                              "kind": "question", "due_on": due_on})
+        self._step("information_requested", actor, status="menunggu_informasi", due_on=due_on)
+
+    def reporter_writes(self, text: str, attachments: list[dict] | None = None) -> None:
+        """A message from the reporter (through the receipt); answers an open
+        request for information, which puts the case back into verification."""
+        self._open()
+        _require(bool(text and text.strip()), "message_required")
+        self._reporter_message(text=text.strip(), attachments=list(attachments or []))
+
+    @event("ReporterMessage")
+    def _reporter_message(self, text: str, attachments: list) -> None:
+        self.messages.append({"at": self._at(), "from": "pelapor", "text": text,
+                              "kind": "message", "attachments": attachments})
+        self.evidence.extend(attachments)
+        if self.status == "menunggu_informasi":
+            self.information_due = None
+            self._step("information_received", {"id": "reporter"}, status="verifikasi")
+
+    def message_reporter(self, actor: dict, text: str) -> None:
+        self._open()
+        self._actor_may_act(actor)
+        _require(bool(text and text.strip()), "message_required")
+        self._officer_message(actor=actor, text=text.strip())
+
+    @event("OfficerMessage")
+    def _officer_message(self, actor: dict, text: str) -> None:
+        self.messages.append({"at": self._at(), "from": "inspektorat", "text": text,
+                              "kind": "message", "officer_id": actor.get("officer_id")})
+        self._step("message_to_reporter", actor)
+
+    def add_note(self, actor: dict, text: str) -> None:
+        """An internal working note; never shown to the reporter."""
+        self._actor_may_act(actor)
+        _require(bool(text and text.strip()), "message_required")
+        self._note_added(actor=actor, text=text.strip())
+
+    @event("NoteAdded")
+    def _note_added(self, actor: dict, text: str) -> None:
+        self._step("note", actor, visible=False, text=text)
+
+    # -- verification outcomes ------------------------------------------------
+
+    def forward(self, actor: dict, destination_kind: str, destination: str, reason: str) -> None:
+        """Pelimpahan: to another tenant (it continues there) or to an external body."""
+        self._in("diterima", "verifikasi", "menunggu_informasi", "penelaahan")
+        self._actor_may_act(actor)
+        reason = _reason(reason)
+        _require(destination_kind in ("tenant", "external"), "invalid_destination")
+        if destination_kind == "external":
+            _require(destination in EXTERNAL_BODIES, "invalid_destination")
+        else:
+            _require(destination != self.handling_tenant, "invalid_destination")
+        self._forwarded(actor=actor, destination_kind=destination_kind, destination=destination, reason=reason)
+
+    @event("Forwarded")
+    def _forwarded(self, actor: dict, destination_kind: str, destination: str, reason: str) -> None:
+        self.forwarded_to = {"kind": destination_kind, "destination": destination}
+        if destination_kind == "tenant":
+            # the receiving Inspektorat starts again from registration
+            self.handling_tenant = destination
+            self._step("forwarded", actor, status="diterima", reason=reason, destination=self.forwarded_to)
+        else:
+            self._step("forwarded", actor, status="dilimpahkan", reason=reason, destination=self.forwarded_to)
+
+    def reject(self, actor: dict, reason: str) -> None:
+        self._in("diterima", "verifikasi", "penelaahan")
+        self._actor_may_act(actor)
+        self._rejected(actor=actor, reason=_reason(reason))
+
+    @event("Rejected")
+    def _rejected(self, actor: dict, reason: str) -> None:
+        self._step("rejected", actor, status="ditolak", reason=reason)
+
+    def archive(self, actor: dict, reason: str) -> None:
+        self._in("diterima", "verifikasi", "menunggu_informasi", "penelaahan")
+        self._actor_may_act(actor)
+        self._archived(actor=actor, reason=_reason(reason))
+
+    @event("Archived")
+    def _archived(self, actor: dict, reason: str) -> None:
+        self.information_due = None
+        self._step("archived", actor, status="diarsipkan", reason=reason)
+
+    def accept(self, actor: dict, note: str | None = None) -> None:
+        self._in("verifikasi")
+        self._actor_may_act(actor)
+        self._accepted(actor=actor, note=(note or "").strip() or None)
+
+    @event("Accepted")
+    def _accepted(self, actor: dict, note: str | None) -> None:
+        self._step("accepted", actor, status="penelaahan", note=note)
+
+    # -- investigation, findings, follow-up ------------------------------------
+
+    def start_investigation(self, actor: dict, team: list[str], plan: str, due_on: date) -> None:
+        self._in("penelaahan")
+        self._actor_may_act(actor)
+        _require(bool(team) and all(isinstance(t, str) and t for t in team), "team_required")
+        _require(not set(team) & set(self.recused), "officer_recused")
+        _require(bool(plan and plan.strip()), "plan_required")
+        self._investigation_started(actor=actor, team=list(dict.fromkeys(team)), plan=plan.strip(),
+                                    due_on=due_on.isoformat())
+
+    @event("InvestigationStarted")
+    def _investigation_started(self, actor: dict, team: list, plan: str, due_on: str) -> None:
+        self.investigation = {"team": team, "plan": plan, "due_on": due_on}
+        self._step("investigation_started", actor, status="investigasi", due_on=due_on)
+
+    def record_findings(self, actor: dict, outcome: str, summary: str, recommendations: list[dict]) -> None:
+        self._in("investigasi")
+        self._actor_may_act(actor)
+        _require(outcome in ("terbukti", "tidak_terbukti"), "invalid_outcome")
+        _require(bool(summary and summary.strip()), "summary_required")
+        recs = [validate_recommendation(r) for r in recommendations]
+        _require(outcome == "terbukti" or not recs, "recommendations_need_proof")
+        for n, rec in enumerate(recs, start=1):
+            rec["id"] = f"R{n}"
+        self._findings_recorded(actor=actor, outcome=outcome, summary=summary.strip(), recommendations=recs)
+
+    @event("FindingsRecorded")
+    def _findings_recorded(self, actor: dict, outcome: str, summary: str, recommendations: list) -> None:
+        self.findings = {"outcome": outcome, "summary": summary}
+        self.recommendations = [{**r, "done": False, "done_note": None} for r in recommendations]
+        status = "tindak_lanjut" if recommendations else "hasil"
+        self._step("findings_recorded", actor, status=status, outcome=outcome)
+
+    def complete_recommendation(self, actor: dict, recommendation_id: str, note: str) -> None:
+        self._in("tindak_lanjut")
+        self._actor_may_act(actor)
+        rec = next((r for r in self.recommendations if r["id"] == recommendation_id), None)
+        _require(rec is not None, "unknown_recommendation")
+        _require(not rec["done"], "already_done")
+        self._recommendation_completed(actor=actor, recommendation_id=recommendation_id, note=_reason(note))
+
+    @event("RecommendationCompleted")
+    def _recommendation_completed(self, actor: dict, recommendation_id: str, note: str) -> None:
+        for rec in self.recommendations:
+            if rec["id"] == recommendation_id:
+                rec["done"], rec["done_note"] = True, note
+        self._step("recommendation_completed", actor, recommendation_id=recommendation_id, note=note)
+
+    def close(self, actor: dict, reason: str, feedback: str) -> None:
+        self._in("hasil", "tindak_lanjut")
+        self._actor_may_act(actor)
+        _require(all(r["done"] for r in self.recommendations), "follow_up_open")
+        _require(bool(feedback and feedback.strip()), "feedback_required")
+        self._closed(actor=actor, reason=_reason(reason), feedback=feedback.strip())
+
+    @event("Closed")
+    def _closed(self, actor: dict, reason: str, feedback: str) -> None:
+        self.messages.append({"at": self._at(), "from": "inspektorat", "text": feedback,
+                              "kind": "feedback"})
+        self._step("closed", actor, status="selesai", reason=reason)
+
+    # -- conflicts of interest ------------------------------------------------
+
+    def recuse(self, actor: dict, reason: str) -> None:
+        _require(bool(actor.get("officer_id")), "officer_required")
+        _require(actor["officer_id"] not in self.recused, "already_recused")
+        self._recused(actor=actor, reason=_reason(reason))
+
+    @event("OfficerRecused")
+    def _recused(self, actor: dict, reason: str) -> None:
+        self.recused.append(actor["officer_id"])
+        self._step("recused", actor, visible=False, reason=reason)
+
+    def escalate(self, actor: dict, to_tenant: str, reason: str) -> None:
+        """The handling Inspektorat is itself reported (or otherwise conflicted):
+        the province takes the case over."""
+        self._open()
+        _require(to_tenant != self.handling_tenant, "invalid_destination")
+        self._escalated(actor=actor, to_tenant=to_tenant, reason=_reason(reason))
+
+    @event("Escalated")
+    def _escalated(self, actor: dict, to_tenant: str, reason: str) -> None:
+        self.escalations.append({"from": self.handling_tenant, "to": to_tenant})
+        self.handling_tenant = to_tenant
+        self._step("escalated", actor, visible=False, reason=reason, to_tenant=to_tenant)
+
+    # -- views --------------------------------------------------------------
+
+    def reporter_timeline(self) -> list[dict]:
+        return [{"at": h["at"], "status": h["status"], "label": STATUS_LABELS[h["status"]]}
+                for h in self.history if h["reporter_visible"]]
+
+    def reporter_messages(self) -> list[dict]:
+        return [{k: v for k, v in m.items() if k != "officer_id"} for m in self.messages]
+
+
+class AccessLog(Aggregate):
+    """Every officer access to a case's content, allowed or refused: one log
+    per case, apart from the case so that reading does not bump its version."""
+
+    @staticmethod
+    def create_id(case_id: UUID) -> UUID:
+        return uuid5(NS_ACCESS, str(case_id))
+
+    @event("Opened")
+    def __init__(self, case_id: UUID):
+        self.case_id = case_id
+        self.count = 0
+        self.refused = 0
+
+    @event("Accessed")
+    def accessed(self, officer_id: str, tenant: str, roles: list, action: str, allowed: bool) -> None:
+        self.count += 1
+        self.refused += 0 if allowed else 1
 
 
 class RegistrationSequence(Aggregate):

@@ -1,0 +1,208 @@
+"""The Inspektorat workflow on the aggregate: in memory, no broker, no HTTP."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from peluit_cases.application import CasesApplication
+from peluit_cases.domain import Case, DomainError
+
+from .test_domain import NOW, _hex, command
+
+PENELAAH = {"officer_id": "o-penelaah", "username": "sari", "roles": ["penelaah"], "tenant": "35.73"}
+INSPEKTUR = {"officer_id": "o-inspektur", "username": "agus", "roles": ["inspektur"], "tenant": "35.73"}
+IRBAN = {"officer_id": "o-irban", "username": "dewi", "roles": ["investigator"], "tenant": "35.73"}
+DUE = date(2026, 12, 7)
+
+
+@pytest.fixture
+def app():
+    return CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+@pytest.fixture
+def case_id(app):
+    return app.register_report(command(1), now=NOW).case_id
+
+
+def run(app, case_id, cmd, actor, **args):
+    case = app.get_case(case_id)
+    return app.execute(case_id, case.version, cmd, actor, **args)
+
+
+def test_full_lifecycle_records_who_when_and_why(app, case_id):
+    run(app, case_id, "start_verification", PENELAAH)
+    run(app, case_id, "accept", PENELAAH, note="Lengkap 5W+1H, berkadar pengawasan")
+    run(app, case_id, "start_investigation", INSPEKTUR, team=["o-irban"], plan="Klarifikasi dan audit dokumen",
+        due_on=DUE)
+    run(app, case_id, "record_findings", IRBAN, outcome="terbukti", summary="Pemotongan terbukti",
+        recommendations=[
+            {"kind": "sanksi_disiplin", "sanction": {"level": "sedang", "type": "pemotongan_tukin_25_persen",
+                                                     "months": 9}},
+            {"kind": "pemulihan_kerugian", "amount": 45_000_000, "details": "TGR atas potongan dana hibah"},
+        ])
+    case = app.get_case(case_id)
+    assert case.status == "tindak_lanjut"
+    assert case.recommendations[0]["sanction"] == {"level": "sedang", "type": "pemotongan_tukin_25_persen",
+                                                   "months": 9}
+    with pytest.raises(DomainError, match="follow_up_open"):
+        run(app, case_id, "close", INSPEKTUR, reason="Selesai", feedback="Terima kasih")
+    run(app, case_id, "complete_recommendation", INSPEKTUR, recommendation_id="R1", note="SK PPK terbit")
+    run(app, case_id, "complete_recommendation", INSPEKTUR, recommendation_id="R2", note="Disetor ke kas daerah")
+    run(app, case_id, "close", INSPEKTUR, reason="Tindak lanjut tuntas",
+        feedback="Laporan Anda terbukti dan telah ditindaklanjuti.")
+    case = app.get_case(case_id)
+    assert case.status == "selesai"
+    kinds = [h["kind"] for h in case.history]
+    assert kinds == ["registered", "verification_started", "accepted", "investigation_started", "findings_recorded",
+                     "recommendation_completed", "recommendation_completed", "closed"]
+    assert all(h["actor"] for h in case.history)
+    assert case.history[-1]["reason"] == "Tindak lanjut tuntas"
+    assert case.history[-1]["actor"]["officer_id"] == "o-inspektur"
+    # timestamps are the events' own, in order
+    times = [datetime.fromisoformat(h["at"]) for h in case.history]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    # the reporter sees statuses and the feedback, not who did what
+    view = app.reporter_view(_hex("rcpt-1"))
+    assert [t["status"] for t in view["timeline"]][-1] == "selesai"
+    assert view["messages"][-1]["kind"] == "feedback"
+    assert "o-inspektur" not in repr(view) and "agus" not in repr(view)
+
+
+@pytest.mark.parametrize("cmd,args", [
+    ("accept", {}),
+    ("start_investigation", {"team": ["o-irban"], "plan": "x", "due_on": DUE}),
+    ("record_findings", {"outcome": "terbukti", "summary": "x", "recommendations": []}),
+    ("close", {"reason": "x", "feedback": "y"}),
+    ("request_information", {"question": "Kapan?", "due_on": DUE}),
+])
+def test_illegal_transitions_are_refused_and_record_nothing(app, case_id, cmd, args):
+    before = app.get_case(case_id).version
+    with pytest.raises(DomainError) as err:
+        run(app, case_id, cmd, INSPEKTUR, **args)
+    assert err.value.code == "illegal_transition"
+    assert app.get_case(case_id).version == before
+
+
+@pytest.mark.parametrize("cmd,args", [
+    ("reject", {"reason": "  "}),
+    ("archive", {"reason": ""}),
+    ("forward", {"destination_kind": "external", "destination": "kpk", "reason": None}),
+])
+def test_reason_is_mandatory(app, case_id, cmd, args):
+    run(app, case_id, "start_verification", PENELAAH)
+    with pytest.raises(DomainError, match="reason_required"):
+        run(app, case_id, cmd, PENELAAH, **args)
+
+
+def test_information_request_and_answer_through_the_dialogue(app, case_id):
+    run(app, case_id, "start_verification", PENELAAH)
+    run(app, case_id, "request_information", PENELAAH, question="Mohon sebutkan tanggal pencairan.", due_on=DUE)
+    assert app.get_case(case_id).status == "menunggu_informasi"
+    view = app.reporter_view(_hex("rcpt-1"))
+    assert view["messages"][-1] == {**view["messages"][-1], "from": "inspektorat", "kind": "question",
+                                    "due_on": "2026-12-07"}
+    app.reporter_writes(_hex("rcpt-1"), "Pencairan tanggal 12 Oktober 2026.")
+    case = app.get_case(case_id)
+    assert case.status == "verifikasi" and case.information_due is None
+    assert [m["from"] for m in case.messages] == ["inspektorat", "pelapor"]
+    # a reporter message outside a request is simply part of the dialogue
+    app.reporter_writes(_hex("rcpt-1"), "Ada bukti kuitansi.")
+    assert app.get_case(case_id).status == "verifikasi"
+
+
+def test_forward_to_another_tenant_continues_there_external_ends_here(app, case_id):
+    run(app, case_id, "start_verification", PENELAAH)
+    run(app, case_id, "forward", PENELAAH, destination_kind="tenant", destination="35.07",
+        reason="Lokusnya di Kabupaten Malang")
+    case = app.get_case(case_id)
+    assert (case.tenant, case.handling_tenant, case.status) == ("35.73", "35.07", "diterima")
+    other = app.register_report(command(2), now=NOW).case_id
+    run(app, other, "forward", PENELAAH, destination_kind="external", destination="kpk", reason="Kewenangan KPK")
+    assert app.get_case(other).status == "dilimpahkan"
+    with pytest.raises(DomainError, match="invalid_destination"):
+        run(app, case_id, "forward", PENELAAH, destination_kind="external", destination="dukun", reason="x")
+
+
+@pytest.mark.parametrize("rec,code", [
+    ({"kind": "sanksi_disiplin", "sanction": {"level": "ringan", "type": "pemberhentian_dengan_hormat"}},
+     "invalid_sanction"),
+    ({"kind": "sanksi_disiplin", "sanction": {"level": "sedang", "type": "pemotongan_tukin_25_persen",
+                                              "months": 7}}, "invalid_sanction"),
+    ({"kind": "pemulihan_kerugian", "amount": -5, "details": "x"}, "invalid_recommendation"),
+    ({"kind": "hukuman_mati"}, "invalid_recommendation"),
+])
+def test_recommendations_follow_pp_94_2021(app, case_id, rec, code):
+    for cmd, actor, args in [("start_verification", PENELAAH, {}), ("accept", PENELAAH, {}),
+                             ("start_investigation", INSPEKTUR, {"team": ["o-irban"], "plan": "p", "due_on": DUE})]:
+        run(app, case_id, cmd, actor, **args)
+    with pytest.raises(DomainError, match=code):
+        run(app, case_id, "record_findings", IRBAN, outcome="terbukti", summary="s", recommendations=[rec])
+
+
+def test_not_proven_has_no_recommendations_and_closes_from_findings(app, case_id):
+    for cmd, actor, args in [("start_verification", PENELAAH, {}), ("accept", PENELAAH, {}),
+                             ("start_investigation", INSPEKTUR, {"team": ["o-irban"], "plan": "p", "due_on": DUE})]:
+        run(app, case_id, cmd, actor, **args)
+    with pytest.raises(DomainError, match="recommendations_need_proof"):
+        run(app, case_id, "record_findings", IRBAN, outcome="tidak_terbukti", summary="s",
+            recommendations=[{"kind": "perbaikan_administrasi", "details": "SOP"}])
+    run(app, case_id, "record_findings", IRBAN, outcome="tidak_terbukti", summary="Tidak cukup bukti",
+        recommendations=[])
+    assert app.get_case(case_id).status == "hasil"
+    run(app, case_id, "close", INSPEKTUR, reason="Tidak terbukti", feedback="Laporan tidak terbukti.")
+
+
+def test_a_recused_officer_can_no_longer_act(app, case_id):
+    run(app, case_id, "recuse", PENELAAH, reason="Terlapor adalah atasan langsung saya")
+    with pytest.raises(DomainError, match="officer_recused"):
+        run(app, case_id, "start_verification", PENELAAH)
+    run(app, case_id, "start_verification", INSPEKTUR)
+
+
+def test_stale_expected_version_is_refused(app, case_id):
+    version = app.get_case(case_id).version
+    app.execute(case_id, version, "add_note", PENELAAH, text="catatan 1")
+    with pytest.raises(DomainError, match="stale_version"):
+        app.execute(case_id, version, "add_note", INSPEKTUR, text="catatan 2")
+    assert app.get_case(case_id).version == version + 1
+
+
+def test_internal_notes_and_escalation_are_not_shown_to_the_reporter(app, case_id):
+    run(app, case_id, "add_note", PENELAAH, text="Terlapor pejabat Inspektorat sendiri")
+    run(app, case_id, "escalate", PENELAAH, to_tenant="35", reason="Terlapor di Inspektorat Kota Malang")
+    assert app.get_case(case_id).handling_tenant == "35"
+    view = app.reporter_view(_hex("rcpt-1"))
+    assert "Terlapor" not in repr(view)
+    assert [t["status"] for t in view["timeline"]] == ["diterima"]
+
+
+def test_long_cases_load_from_snapshots(app, case_id):
+    for n in range(120):
+        run(app, case_id, "add_note", PENELAAH, text=f"catatan {n}")
+    snapshot = next(iter(app.snapshots.get(case_id, desc=True, limit=1)))
+    assert snapshot.originator_version >= 100
+    assert app.get_case(case_id).version == 121
+
+
+def test_v1_registered_events_are_upcast_on_read(app):
+    """A Registered event stored before ``assisted_by`` existed still loads."""
+    import json
+    import uuid
+
+    case_id = uuid.uuid4()
+    state = {"submission_id": _hex("old"), "fingerprint": _hex("fp"), "tenant": "35.78",
+             "registration_number": "WBS/35.78/2025/000007", "category": "pungli", "channel": "web",
+             "report": {"what": "Pungutan liar di loket", "where": "Kecamatan", "when": "2025"},
+             "reporter_ref": None, "anonymous": True, "originator_topic": "peluit_cases.domain:Case",
+             "timestamp": {"_type_": "datetime_iso", "_data_": "2025-06-01T02:00:00+00:00"}}
+    app.recorder.insert_events([StoredEvent(
+        originator_id=case_id, originator_version=1, topic="peluit_cases.domain:Case.Registered",
+        state=json.dumps(state).encode())])
+    case: Case = app.repository.get(case_id)
+    assert case.assisted_by is None and case.registration_number == "WBS/35.78/2025/000007"
+    assert case.status == "diterima"
+    assert case.created_on == datetime(2025, 6, 1, 2, 0, tzinfo=timezone.utc)
