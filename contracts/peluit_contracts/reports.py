@@ -57,6 +57,12 @@ class ReceiptSchema(Strict):
     receipt = Pattern(RECEIPT_PATTERN, "receipt", required=True, strip=" -", max_len=40)
 
 
+class ReporterMessageSchema(ReceiptSchema):
+    """``POST /api/v1/reports/messages`` body: the receipt opens the dialogue."""
+
+    text = Text(required=True, max_len=5000)
+
+
 class RegisterReportCommand(Strict):
     """intake -> cases ``register_report`` RPC (v1). No identity: only the
     vault's opaque ``reporter_ref``."""

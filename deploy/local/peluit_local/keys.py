@@ -9,6 +9,10 @@ import secrets
 from pathlib import Path
 
 from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+
+# services that verify officer tokens hold the public key only; cases signs
+OFFICER_TOKEN_VERIFIERS = ("cases", "intake", "reporting")
 
 
 def _write(path: Path, value: str) -> None:
@@ -32,11 +36,29 @@ def ensure_keys(root: Path) -> Path:
         _write(vault / "vault-kek.key", secrets.token_hex(32))
     if not (intake / "intake-secret.key").exists():
         _write(intake / "intake-secret.key", secrets.token_hex(64))
+    _ensure_officer_keys(root)
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
         pw = root / service / "db.password"
         if not pw.exists():
             _write(pw, secrets.token_urlsafe(24))
     return root
+
+
+def _ensure_officer_keys(root: Path) -> None:
+    cases = root / "cases"
+    signing = cases / "officer-token.key"
+    if not signing.exists():
+        _write(signing, bytes(SigningKey.generate()).hex())
+        # public keys of an earlier signing key would refuse every new token
+        for service in OFFICER_TOKEN_VERIFIERS:
+            (root / service / "officer-token.pub").unlink(missing_ok=True)
+    public = bytes(SigningKey(bytes.fromhex(signing.read_text().strip())).verify_key).hex()
+    for service in OFFICER_TOKEN_VERIFIERS:
+        if not (root / service / "officer-token.pub").exists():
+            _write(root / service / "officer-token.pub", public)
+    if not (cases / "officer-totp.key").exists():
+        # losing it means re-enrolling every officer's authenticator, never regenerate it in use
+        _write(cases / "officer-totp.key", secrets.token_hex(32))
 
 
 def db_password(root: Path, service: str) -> str:

@@ -2,28 +2,111 @@
 
     peluit-cases migrate        create tables (idempotent)
     peluit-cases seed-demo      the demo province: Jawa Timur and three kota/kabupaten
+    peluit-cases create-officer --tenant 35 --username admin --display-name "..." \\
+                                --role province_admin [--role ...]
+                                an officer account; the password comes from
+                                PELUIT_NEW_OFFICER_PASSWORD or a prompt, and the
+                                TOTP secret is printed once
+
+Run it with the cases service's environment (database variables and
+``PELUIT_KEYS_DIR=.keys/cases`` or ``PELUIT_OFFICER_TOTP_KEY_FILE``).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
+import sys
+import warnings
 
 import psycopg
+import pyotp
 
-from peluit_common.settings import db_conninfo
+from peluit_common.settings import ConfigError, db_conninfo
 
 from . import catalogue
 
 
 def main(argv=None) -> int:
+    # officers imports eventlet (via peluit_common.web); its deprecation notice is noise in a CLI
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    from peluit_common.auth import ROLES
+
+    from . import officers
+
     parser = argparse.ArgumentParser(prog="peluit-cases")
-    parser.add_argument("command", choices=["migrate", "seed-demo"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    commands.add_parser("migrate", help="create tables (idempotent)")
+    commands.add_parser("seed-demo", help="the demo province: Jawa Timur and three kota/kabupaten")
+    create = commands.add_parser("create-officer", help="create an officer account with TOTP")
+    create.add_argument("--tenant", required=True, help="region code, e.g. 35 or 35.73")
+    create.add_argument("--username", required=True)
+    create.add_argument("--display-name", required=True)
+    create.add_argument("--role", action="append", required=True, choices=ROLES, dest="roles",
+                        help="repeat for several roles")
     args = parser.parse_args(argv)
+
+    if args.command == "create-officer":
+        return _create_officer(args)
     with psycopg.connect(db_conninfo()) as conn:
         catalogue.migrate(conn)
+        officers.migrate(conn)
         if args.command == "seed-demo":
             catalogue.seed_demo(conn)
             print("demo tenants:", ", ".join(code for code, _, _ in catalogue.DEMO_TENANTS))
+    return 0
+
+
+def _read_password() -> str | None:
+    password = os.environ.get("PELUIT_NEW_OFFICER_PASSWORD")
+    if password:
+        return password
+    password = getpass.getpass("Kata sandi / Password: ")
+    if getpass.getpass("Ulangi kata sandi / Repeat the password: ") != password:
+        print("Kata sandi tidak sama. / The passwords do not match.", file=sys.stderr)
+        return None
+    return password
+
+
+def _create_officer(args) -> int:
+    from . import officers
+
+    # the key is read before anything is written: no account without its second factor
+    try:
+        totp_key = officers.load_totp_key()
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    password = _read_password()
+    if password is None:
+        return 2
+    with psycopg.connect(db_conninfo()) as conn:
+        catalogue.migrate(conn)
+        officers.migrate(conn)
+        with conn.transaction():
+            known = conn.execute("SELECT 1 FROM tenant WHERE code = %s", (args.tenant,)).fetchone()
+        if known is None:
+            # a warning, not a refusal: a fresh deployment may create its first admin before its tenants
+            print(f"Peringatan: tenant {args.tenant} belum ada di katalog. / "
+                  f"Warning: tenant {args.tenant} is not in the catalogue yet.", file=sys.stderr)
+        try:
+            officer_id, secret = officers.create_officer(
+                conn, totp_key, tenant=args.tenant, username=args.username,
+                display_name=args.display_name, password=password, roles=args.roles)
+        except officers.OfficerError as err:
+            print(f"{err.message['id']} / {err.message['en']}", file=sys.stderr)
+            return 2
+    uri = pyotp.TOTP(secret).provisioning_uri(name=args.username, issuer_name="Peluit")
+    print(f"officer: {officer_id} ({args.username}, tenant {args.tenant}, roles {', '.join(args.roles)})")
+    print()
+    print("PENTING: simpan rahasia ini SEKARANG di aplikasi autentikator (mis. Google Authenticator,")
+    print("Aegis, FreeOTP). Rahasia ini hanya ditampilkan sekali dan tidak dapat dilihat lagi.")
+    print("IMPORTANT: store this secret NOW in an authenticator app (e.g. Google Authenticator,")
+    print("Aegis, FreeOTP). It is shown only once and cannot be retrieved again.")
+    print()
+    print(f"otpauth URI: {uri}")
+    print(f"secret (base32): {secret}")
     return 0
 
 

@@ -16,17 +16,30 @@ from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
 from peluit_common.amqp import ConfirmedPublisher, declare_topology
+from peluit_common.auth import TokenIssuer, TokenVerifier, bearer_token, load_signing_key, load_verify_key
 from peluit_common.db import Database
 from peluit_common.metrics import EntrypointMetrics, metrics_response
-from peluit_common.settings import db_password, env, env_float
-from peluit_common.web import http
+from peluit_common.settings import db_password, env, env_float, env_int, secret_bytes
+from peluit_common.web import HttpError, http, json_endpoint, json_response, read_json
+from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import RegisterReportCommand
 
-from . import catalogue
+from . import case_index, catalogue, officer_api, officers
 from .application import CasesApplication
 from .domain import DomainError
+from .openapi import OPENAPI
 from .relay import relay_once
+
+LOGIN_FAILED = {"id": "Nama pengguna, kata sandi atau kode OTP salah.",
+                "en": "Wrong username, password or one-time code."}
+
+
+def migrate(conn) -> None:
+    catalogue.migrate(conn)
+    officers.migrate(conn)
+    officer_api.migrate(conn)
+    case_index.migrate(conn)
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +84,30 @@ class Relay(DependencyProvider):
         return self.publisher
 
 
+class OfficerKeys(DependencyProvider):
+    """Signs officer tokens (only cases holds this key) and keeps the TOTP
+    secret key; both from files, never from the database."""
+
+    def setup(self):
+        self.issuer = TokenIssuer(load_signing_key())
+        self.verifier = TokenVerifier(load_verify_key())
+        self.totp_key = bytes.fromhex(secret_bytes("PELUIT_OFFICER_TOTP_KEY_FILE", "officer-totp.key").decode())
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def claims(self, request):
+        return self.verifier.verify(bearer_token(request))
+
+
 class CasesService:
     name = "cases"
 
     metrics = EntrypointMetrics()
-    db = Database(migrate=catalogue.migrate)
+    db = Database(migrate=migrate)
     app = CasesApp()
     publisher = Relay()
+    keys = OfficerKeys()
 
     @rpc
     def register_report(self, command: dict) -> dict:
@@ -108,6 +138,17 @@ class CasesService:
         return self.app.reporter_view(receipt_hash)
 
     @rpc
+    def reporter_message(self, receipt_hash: str, text: str) -> dict:
+        """A message from the reporter, authenticated by the receipt's hash."""
+        if not isinstance(receipt_hash, str) or len(receipt_hash) != 64 or not isinstance(text, str):
+            return {"error": "invalid_command"}
+        try:
+            case = self.app.reporter_writes(receipt_hash, text)
+        except DomainError as err:
+            return {"error": err.code}
+        return {"error": "not_found"} if case is None else {"status": case.status}
+
+    @rpc
     def catalogue(self) -> dict:
         with self.db.connection() as conn:
             return catalogue.load(conn)
@@ -122,6 +163,95 @@ class CasesService:
         # keep going while there is a backlog, so a burst drains at full speed
         while relay_once(self.db, self.app, self.publisher) > 0:
             eventlet.sleep(0)
+
+    @timer(interval=env_float("PELUIT_RELAY_INTERVAL", 0.2))
+    def index_cases(self):
+        while case_index.follow_once(self.db, self.app) > 0:
+            eventlet.sleep(0)
+
+    # -- officer HTTP API -----------------------------------------------------
+
+    @http("POST", "/api/v1/officer/login")
+    @json_endpoint
+    def officer_login(self, request):
+        try:
+            creds = api_contract.Login().load(read_json(request, 4096))
+        except ValidationError:
+            raise HttpError(401, "invalid_credentials", LOGIN_FAILED) from None
+        with self.db.connection() as conn:
+            try:
+                officer = officers.authenticate(conn, self.keys.totp_key, creds["username"], creds["password"],
+                                                creds["totp"])
+            except officers.LoginFailed:
+                # locked, inactive and unknown look the same from outside
+                raise HttpError(401, "invalid_credentials", LOGIN_FAILED) from None
+        ttl = env_int("PELUIT_OFFICER_TOKEN_TTL", 900)
+        token = self.keys.issuer.issue(str(officer.id), officer.tenant, officer.roles, officer.username,
+                                       ttl_seconds=ttl)
+        return json_response(200, {"token": token, "token_type": "Bearer", "expires_in": ttl,
+                                   "officer": {"id": str(officer.id), "tenant": officer.tenant,
+                                               "roles": list(officer.roles), "username": officer.username}})
+
+    @http("GET", "/api/v1/cases")
+    @json_endpoint
+    def list_cases(self, request):
+        claims = self.keys.claims(request)
+        args = request.args
+        try:
+            page = max(1, int(args.get("page", 1)))
+            per_page = min(100, max(1, int(args.get("per_page", 25))))
+        except ValueError:
+            raise HttpError(400, "validation_failed", officer_api.INVALID) from None
+        with self.db.connection() as conn:
+            tenants = officer_api.visible_tenants(conn, claims)
+            result = case_index.search(conn, tenants, status=args.get("status"), category=args.get("category"),
+                                       number=args.get("number"), page=page, per_page=per_page)
+        return json_response(200, result)
+
+    @http("GET", "/api/v1/cases/<string:case_id>")
+    @json_endpoint
+    def get_case(self, request, case_id):
+        claims = self.keys.claims(request)
+        with self.db.connection() as conn:
+            case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read")
+        return json_response(200, officer_api.case_document(case), headers={"ETag": f'"{case.version}"'})
+
+    @http("POST", "/api/v1/cases/<string:case_id>/<string:command>")
+    @json_endpoint
+    def case_command(self, request, case_id, command):
+        claims = self.keys.claims(request)
+        body = read_json(request, 64 * 1024)
+        with self.db.connection() as conn:
+            case = officer_api.run_command(self.app, conn, claims, case_id, command, body,
+                                           request.headers.get("If-Match"), self._parent_tenant)
+        return json_response(200, {"case_id": str(case.id), "version": case.version, "status": case.status},
+                             headers={"ETag": f'"{case.version}"'})
+
+    @http("POST", "/api/v1/audit-grants")
+    @json_endpoint
+    def grant_audit(self, request):
+        claims = self.keys.claims(request)
+        if not claims.has_role("province_admin"):
+            raise HttpError(403, "forbidden", officer_api.FORBIDDEN)
+        try:
+            grant = api_contract.AuditGrant().load(read_json(request, 4096))
+        except ValidationError as err:
+            raise HttpError(400, "validation_failed", officer_api.INVALID, bilingual_errors(err.messages)) from None
+        with self.db.connection() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO audit_grant (officer_id, tenant, expires_at, reason, granted_by)"
+                " VALUES (%s, %s, now() + make_interval(days => %s), %s, %s)",
+                (grant["officer_id"], grant["tenant"], grant["days"], grant["reason"], claims.officer_id))
+        return json_response(201, {"officer_id": grant["officer_id"], "tenant": grant["tenant"], "days": grant["days"]})
+
+    @http("GET", "/api/v1/openapi.json")
+    def openapi(self, request):
+        return json_response(200, OPENAPI)
+
+    def _parent_tenant(self, code: str) -> str | None:
+        with self.db.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT parent_code FROM tenant WHERE code = %s", (code,)).fetchone()
+        return row[0] if row else None
 
     @http("GET", "/metrics")
     def metrics_endpoint(self, request):

@@ -8,6 +8,7 @@ go out only after cases has committed the report.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import random
 import time
@@ -29,6 +30,7 @@ from peluit_contracts.reports import (
     REGISTER_REPORT_VERSION,
     STORE_IDENTITY_VERSION,
     ReceiptSchema,
+    ReporterMessageSchema,
     ReportSubmissionSchema,
 )
 
@@ -86,13 +88,24 @@ class Catalogue(DependencyProvider):
         return self.data
 
 
-def _call(method, payload):
+def _call(method, *args):
     """An RPC with a deadline; any broker-side trouble is a 503 to the reporter."""
     try:
-        return call(method, payload, timeout=RPC_TIMEOUT)
+        return call(method, *args, timeout=RPC_TIMEOUT)
     except UNAVAILABLE_ERRORS as exc:
         log.warning("rpc failed: %s", type(exc).__name__)
         raise HttpError(503, "unavailable", UNAVAILABLE) from None
+
+
+@contextlib.contextmanager
+def answer_no_sooner():
+    """Receipt-authenticated answers, found or not, take about the same time."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        floor = env_float("PELUIT_STATUS_MIN_SECONDS", 0.4) + random.uniform(0, 0.05)
+        eventlet.sleep(max(0.0, floor - (time.monotonic() - started)))
 
 
 def _field_error(status: int, code: str, field: str, message_code: str) -> HttpError:
@@ -188,8 +201,7 @@ class IntakeService:
     @http("POST", "/api/v1/reports/status")
     @json_endpoint
     def report_status(self, request):
-        started = time.monotonic()
-        try:
+        with answer_no_sooner():
             data = read_json(request, 4096)
             try:
                 receipt = ReceiptSchema().load(data)["receipt"]
@@ -201,10 +213,29 @@ class IntakeService:
             if view is None:
                 raise HttpError(404, "not_found", NOT_FOUND)
             return json_response(200, view)
-        finally:
-            # found or not, answer after about the same time
-            floor = env_float("PELUIT_STATUS_MIN_SECONDS", 0.4) + random.uniform(0, 0.05)
-            eventlet.sleep(max(0.0, floor - (time.monotonic() - started)))
+
+    @http("POST", "/api/v1/reports/messages")
+    @json_endpoint
+    def reporter_message(self, request):
+        """The reporter answers a question or writes to the Inspektorat."""
+        with answer_no_sooner():
+            data = read_json(request, 16 * 1024)
+            try:
+                body = ReporterMessageSchema().load(data)
+            except ValidationError as err:
+                raise HttpError(400, "validation_failed", VALIDATION_FAILED,
+                                bilingual_errors(err.messages)) from None
+            receipt_hash = tpool.execute(self.secrets.receipts.lookup_hash, body["receipt"])
+            result = _call(self.cases.reporter_message, receipt_hash, body["text"])
+            if result.get("error") == "not_found":
+                raise HttpError(404, "not_found", NOT_FOUND)
+            if result.get("error") == "case_closed":
+                raise HttpError(409, "case_closed", {"id": "Kasus sudah ditutup.", "en": "The case is closed."})
+            if result.get("error"):
+                log.error("cases refused a reporter message: %s", result["error"])
+                raise HttpError(500, "internal_error", UNAVAILABLE)
+            return json_response(201, {"status": result["status"], "message": {
+                "id": "Pesan Anda telah diterima Inspektorat.", "en": "The Inspektorat received your message."}})
 
     @http("GET", "/api/v1/tenants")
     @json_endpoint
