@@ -90,7 +90,9 @@ def declare_topology(amqp_uri: str, delays: tuple[int, ...] | None = None,
 @dataclass
 class ConfirmedPublisher:
     """Publishes persistent messages and returns only once the broker
-    confirmed them; an unroutable (mandatory) or nacked message raises."""
+    confirmed them; a nacked message raises, and so does an unroutable one
+    unless ``mandatory=False`` (the public integration exchange, whose
+    subscribers bind their own queues)."""
 
     amqp_uri: str
 
@@ -99,7 +101,7 @@ class ConfirmedPublisher:
 
     def publish(self, body, *, exchange_name: str, routing_key: str, headers: dict | None = None,
                 message_id: str | None = None, content_type: str | None = None,
-                content_encoding: str | None = None) -> None:
+                content_encoding: str | None = None, mandatory: bool = True) -> None:
         kwargs = {}
         if content_type is not None:
             kwargs.update(content_type=content_type, content_encoding=content_encoding)
@@ -108,7 +110,7 @@ class ConfirmedPublisher:
         with producers[self.connection].acquire(block=True, timeout=10) as producer:
             producer.publish(
                 body, exchange=exchange_name, routing_key=routing_key, headers=headers or {},
-                message_id=message_id, delivery_mode=2, mandatory=True, retry=True,
+                message_id=message_id, delivery_mode=2, mandatory=mandatory, retry=True,
                 retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
                 **kwargs,
             )

@@ -27,7 +27,57 @@ class CaseRegisteredV1(Strict):
     registered_at = fields.AwareDateTime(required=True)
 
 
-DATA_SCHEMAS = {("case.registered", 1): CaseRegisteredV1}
+class CaseStatusChangedV1(Strict):
+    """Any workflow step that changed a case's status or handling tenant."""
+
+    case_id = fields.UUID(required=True)
+    tenant = tenant_field(required=True)  # the handling tenant after the step
+    origin_tenant = tenant_field(required=True)
+    status = Text(required=True, max_len=32, multiline=False)
+    step = Text(required=True, max_len=40, multiline=False)
+    changed_at = fields.AwareDateTime(required=True)
+
+
+# -- integration events: a public API for other pemda systems (see docs/asyncapi.yaml)
+
+
+class CaseForwardedV1(Strict):
+    case_id = fields.UUID(required=True)
+    registration_number = Text(required=True, max_len=40, multiline=False)
+    from_tenant = tenant_field(required=True)
+    destination_kind = Text(required=True, max_len=10, multiline=False)
+    destination = Text(required=True, max_len=32, multiline=False)
+    forwarded_at = fields.AwareDateTime(required=True)
+
+
+class SanctionRecommendedV1(Strict):
+    case_id = fields.UUID(required=True)
+    registration_number = Text(required=True, max_len=40, multiline=False)
+    tenant = tenant_field(required=True)
+    recommendation_id = Text(required=True, max_len=8, multiline=False)
+    level = Text(required=True, max_len=8, multiline=False)
+    sanction = Text(required=True, max_len=40, multiline=False)
+    months = fields.Integer(allow_none=True, load_default=None)
+    recommended_at = fields.AwareDateTime(required=True)
+
+
+class CaseClosedV1(Strict):
+    case_id = fields.UUID(required=True)
+    registration_number = Text(required=True, max_len=40, multiline=False)
+    tenant = tenant_field(required=True)
+    outcome = Text(allow_none=True, load_default=None, max_len=16, multiline=False)
+    closed_at = fields.AwareDateTime(required=True)
+
+
+DATA_SCHEMAS = {
+    ("case.registered", 1): CaseRegisteredV1,
+    ("case.status_changed", 1): CaseStatusChangedV1,
+    ("case.forwarded", 1): CaseForwardedV1,
+    ("case.sanction_recommended", 1): SanctionRecommendedV1,
+    ("case.closed", 1): CaseClosedV1,
+}
+# which envelope types go on the public integration exchange (the rest stay internal)
+INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed"}
 
 
 class EnvelopeSchema(Strict):
@@ -56,12 +106,13 @@ def load_envelope(body: dict) -> dict:
     return envelope
 
 
-def dump_envelope(*, event_id, event_type, version, time, subject, tenant, position, data) -> dict:
+def dump_envelope(*, event_id, event_type, version, time, subject, tenant, position, data,
+                  source: str = SOURCE_CASES) -> dict:
     schema = DATA_SCHEMAS[(event_type, version)]
     return {
         "specversion": ENVELOPE_VERSION,
         "id": event_id,
-        "source": SOURCE_CASES,
+        "source": source,
         "type": event_type,
         "dataversion": version,
         "time": time.isoformat(),

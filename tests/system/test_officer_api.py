@@ -197,3 +197,34 @@ def test_openapi_lists_every_command(system):
     assert doc["openapi"].startswith("3.")
     assert "/api/v1/cases/{case_id}/close" in doc["paths"]
     assert "/api/v1/officer/login" in doc["paths"]
+
+
+def test_workflow_events_reach_reporting_and_the_integration_exchange(system, staff):
+    from kombu import Connection, Exchange, Queue
+
+    with Connection(system.amqp_uri) as conn:
+        tap = Queue(f"test.lapor.{uuid.uuid4().hex[:6]}", exchange=Exchange("peluit.integration", "topic",
+                                                                            durable=True),
+                    routing_key="case.#", durable=True)
+        tap(conn.channel()).declare()
+        case_id, _ = new_case(system)
+        sari = login(system, staff, "sari.penelaah")
+        assert command(system, sari, case_id, "start-verification", {}, 1).status_code == 200
+        assert command(system, sari, case_id, "forward", {"destination_kind": "external", "destination": "kpk",
+                                                          "reason": "Kewenangan KPK"}, 2).status_code == 200
+        with admin_connect(system, "reporting") as db:
+            assert eventually(lambda: db.execute("SELECT status FROM peluit.case_summary WHERE case_id = %s",
+                                                 (case_id,)).fetchone() == ("dilimpahkan",))
+            per_status = dict(db.execute("SELECT status, sum(count) FROM peluit.tenant_status_count"
+                                         " WHERE tenant = '35.73' GROUP BY status").fetchall())
+            actual = dict(db.execute("SELECT status, count(*) FROM peluit.case_summary WHERE tenant = '35.73'"
+                                     " GROUP BY status").fetchall())
+            assert {k: v for k, v in per_status.items() if v} == actual
+        bound = tap(conn.channel())
+        msg = eventually(lambda: bound.get(no_ack=True))
+        assert msg is not None
+        body = msg.payload
+        assert body["type"] == "case.forwarded" and body["dataversion"] == 1
+        assert body["data"]["destination"] == "kpk" and body["data"]["case_id"] == case_id
+        assert "what" not in repr(body) and "Dana hibah" not in repr(body)
+        bound.delete()

@@ -17,6 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from .domain import (
+    CASE_TOPIC,
     STATUS_LABELS,
     AccessLog,
     Case,
@@ -25,7 +26,7 @@ from .domain import (
     RegistrationSequence,
     registration_number,
 )
-from .envelopes import to_envelope
+from .envelopes import to_envelopes
 
 MAX_SAVE_ATTEMPTS = 20
 
@@ -178,15 +179,26 @@ class CasesApplication(Application):
         """A page of the notification log as public envelopes.
 
         ``next`` is the last position read, also past internal events that
-        have no envelope, so a follower always advances.
+        have no envelope, so a follower always advances. A case touched in
+        the page is loaded once (from a snapshot) as it was just before its
+        first event here, then moved forward event by event in memory.
         """
         notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        envelopes, last = [], after
+        envelopes, last, cases = [], after, {}
         for notification in notifications:
             last = notification.id
-            envelope = to_envelope(notification.id, self.mapper.to_domain_event(notification))
-            if envelope is not None:
-                envelopes.append(envelope)
+            event = self.mapper.to_domain_event(notification)
+            case, before = None, None
+            if isinstance(event, Case.Registered):
+                case = cases[event.originator_id] = event.mutate(None)
+            elif notification.topic.startswith(CASE_TOPIC):
+                case = cases.get(event.originator_id)
+                if case is None:
+                    case = self.repository.get(event.originator_id, version=event.originator_version - 1)
+                    cases[event.originator_id] = case
+                before = (case.status, case.handling_tenant)
+                event.mutate(case)
+            envelopes.extend(to_envelopes(notification.id, event, before, case))
         return {"events": envelopes, "next": last, "head": self.max_position()}
 
     def max_position(self) -> int:

@@ -6,7 +6,7 @@ Listing never scans events; opening one case reads the aggregate itself."""
 from __future__ import annotations
 
 
-from .domain import Case
+from .domain import CASE_TOPIC, Case
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS case_index (
@@ -25,9 +25,6 @@ CREATE INDEX IF NOT EXISTS case_index_tenant_status ON case_index (handling_tena
 INSERT INTO relay_position (name, position) VALUES ('case_index', 0) ON CONFLICT DO NOTHING;
 """
 
-CASE_TOPIC_PREFIX = "peluit_cases.domain:Case."
-
-
 def migrate(conn) -> None:
     with conn.transaction():
         conn.execute(SCHEMA)
@@ -43,7 +40,7 @@ def follow_once(pool, app, batch: int = 500) -> int:
         notifications = app.recorder.select_notifications(start=row[0], limit=batch, inclusive_of_start=False)
         if not notifications:
             return 0
-        case_ids = {n.originator_id for n in notifications if n.topic.startswith(CASE_TOPIC_PREFIX)}
+        case_ids = {n.originator_id for n in notifications if n.topic.startswith(CASE_TOPIC)}
         for case_id in case_ids:
             upsert(conn, app.repository.get(case_id))
         conn.execute("UPDATE relay_position SET position = %s WHERE name = 'case_index'", (notifications[-1].id,))

@@ -20,6 +20,7 @@ NS_CASE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
 NS_SEQUENCE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f02")
 NS_RECEIPT = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f03")
 NS_ACCESS = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f04")
+CASE_TOPIC = "peluit_cases.domain:Case."  # stored topics of the case's events start so
 
 # Statuses with the bilingual label the reporter and officers see.
 STATUS_LABELS = {

@@ -1,7 +1,9 @@
 """Stored events -> public envelopes (``peluit_contracts.events``).
 
 Only what other services need crosses: never report text, never the
-reporter_ref, never a receipt hash.
+reporter_ref, never a receipt hash. The relay sends ``INTEGRATION_TYPES``
+(forwarded, sanction recommended, closed) to ``peluit.integration`` for other
+pemda systems and the rest to ``peluit.domain``; followers of the log see all.
 """
 
 from __future__ import annotations
@@ -10,25 +12,54 @@ from peluit_contracts.events import dump_envelope
 
 from .domain import Case
 
+# workflow events that may change status or handling tenant, by the step they record
+STEPS = {
+    Case.VerificationStarted: "verification_started", Case.InformationRequested: "information_requested",
+    Case.ReporterMessage: "information_received", Case.Forwarded: "forwarded", Case.Rejected: "rejected",
+    Case.Archived: "archived", Case.Accepted: "accepted", Case.InvestigationStarted: "investigation_started",
+    Case.FindingsRecorded: "findings_recorded", Case.Closed: "closed", Case.Escalated: "escalated",
+}
 
-def to_envelope(position: int, domain_event) -> dict | None:
-    if isinstance(domain_event, Case.Registered):
-        return dump_envelope(
-            event_id=f"{domain_event.originator_id}:{domain_event.originator_version}",
-            event_type="case.registered",
-            version=1,
-            time=domain_event.timestamp,
-            subject=str(domain_event.originator_id),
-            tenant=domain_event.tenant,
-            position=position,
-            data={
-                "case_id": domain_event.originator_id,
-                "tenant": domain_event.tenant,
-                "registration_number": domain_event.registration_number,
-                "category": domain_event.category,
-                "channel": domain_event.channel,
-                "anonymous": domain_event.anonymous,
-                "registered_at": domain_event.timestamp,
-            },
-        )
-    return None
+
+def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Case | None) -> list[dict]:
+    """Envelopes for one stored event. ``case`` is the aggregate *after* the
+    event, ``before`` its (status, handling_tenant) before it."""
+    base = {"event_id": f"{event.originator_id}:{event.originator_version}", "time": event.timestamp,
+            "subject": str(event.originator_id), "position": position}
+    if isinstance(event, Case.Registered):
+        return [dump_envelope(
+            **base, event_type="case.registered", version=1, tenant=event.tenant,
+            data={"case_id": event.originator_id, "tenant": event.tenant,
+                  "registration_number": event.registration_number, "category": event.category,
+                  "channel": event.channel, "anonymous": event.anonymous, "registered_at": event.timestamp})]
+    step = STEPS.get(type(event))
+    if step is None or case is None:
+        return []
+    out = []
+    if before != (case.status, case.handling_tenant):
+        out.append(dump_envelope(
+            **base, event_type="case.status_changed", version=1, tenant=case.handling_tenant,
+            data={"case_id": event.originator_id, "tenant": case.handling_tenant, "origin_tenant": case.tenant,
+                  "status": case.status, "step": step, "changed_at": event.timestamp}))
+    common = {"case_id": event.originator_id, "registration_number": case.registration_number}
+    if isinstance(event, Case.Forwarded):
+        out.append(dump_envelope(
+            **{**base, "event_id": base["event_id"] + ":forwarded"}, event_type="case.forwarded", version=1,
+            tenant=before[1], data={**common, "from_tenant": before[1], "destination_kind": event.destination_kind,
+                                    "destination": event.destination, "forwarded_at": event.timestamp}))
+    elif isinstance(event, Case.FindingsRecorded):
+        for rec in event.recommendations:
+            if rec.get("kind") == "sanksi_disiplin":
+                out.append(dump_envelope(
+                    **{**base, "event_id": f"{base['event_id']}:{rec['id']}"}, event_type="case.sanction_recommended",
+                    version=1, tenant=case.handling_tenant,
+                    data={**common, "tenant": case.handling_tenant, "recommendation_id": rec["id"],
+                          "level": rec["sanction"]["level"], "sanction": rec["sanction"]["type"],
+                          "months": rec["sanction"].get("months"), "recommended_at": event.timestamp}))
+    elif isinstance(event, Case.Closed):
+        out.append(dump_envelope(
+            **{**base, "event_id": base["event_id"] + ":closed"}, event_type="case.closed", version=1,
+            tenant=case.handling_tenant,
+            data={**common, "tenant": case.handling_tenant, "outcome": (case.findings or {}).get("outcome"),
+                  "closed_at": event.timestamp}))
+    return out

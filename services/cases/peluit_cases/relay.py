@@ -13,7 +13,8 @@ import logging
 
 from prometheus_client import Counter, Gauge
 
-from peluit_contracts.events import DOMAIN_EXCHANGE, routing_key
+from peluit_contracts.events import DOMAIN_EXCHANGE, INTEGRATION_TYPES, routing_key
+from peluit_contracts.topology import INTEGRATION_EXCHANGE
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,11 @@ def relay_once(pool, app, publisher, batch: int = 200) -> int:
         position = row[0]
         page = app.domain_events(after=position, limit=batch)
         for envelope in page["events"]:
+            public = envelope["type"] in INTEGRATION_TYPES
             publisher.publish(
-                envelope, exchange_name=DOMAIN_EXCHANGE,
+                envelope, exchange_name=INTEGRATION_EXCHANGE if public else DOMAIN_EXCHANGE,
                 routing_key=routing_key(envelope["type"], envelope["dataversion"]),
-                message_id=envelope["id"],
+                message_id=envelope["id"], mandatory=not public,
             )
             RELAY_PUBLISHED.inc()
         if page["next"] != position:

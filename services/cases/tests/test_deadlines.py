@@ -328,8 +328,11 @@ def test_due_notices_late_satisfaction_still_owes_the_breach_and_pause_owes_none
     assert by_code(deadlines)["verification"].state == "paused"
     notices = due_notices(deadlines, now)
     assert ("verification", "breached") not in notices
-    assert notices == [("verification", "approaching"), ("information_request", "approaching"),
-                       ("information_request", "breached")]
+    # Oldest first: the reporter's 14 days ran out on 23 November; the paused verification
+    # clock moved with the pause (15 working days) and is due today.
+    assert notices == [("information_request", "approaching"), ("information_request", "breached"),
+                       ("verification", "approaching")]
+    assert by_code(deadlines)["verification"].due_at == end_of(2026, 11, 30)
 
 
 # --- packs -------------------------------------------------------------------

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS tracking (
 INSERT INTO tracking (upstream, position) VALUES ('cases', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS case_summary (
     case_id uuid PRIMARY KEY,
-    tenant text NOT NULL,
+    tenant text NOT NULL,  -- the handling tenant: it changes with pelimpahan and escalation
     registration_number text NOT NULL,
     category text NOT NULL,
     channel text NOT NULL,
@@ -65,6 +65,22 @@ def apply(conn, envelope: dict) -> None:
             )
 
 
+    elif envelope["type"] == "case.status_changed":
+        d = envelope["data"]
+        previous = conn.execute(
+            "SELECT tenant, status FROM case_summary WHERE case_id = %s FOR UPDATE", (d["case_id"],)).fetchone()
+        if previous is None or previous == (d["tenant"], d["status"]):
+            return
+        conn.execute("UPDATE case_summary SET tenant = %s, status = %s WHERE case_id = %s",
+                     (d["tenant"], d["status"], d["case_id"]))
+        conn.execute("UPDATE tenant_status_count SET count = count - 1 WHERE tenant = %s AND status = %s", previous)
+        conn.execute(
+            "INSERT INTO tenant_status_count (tenant, status, count) VALUES (%s, %s, 1) "
+            "ON CONFLICT (tenant, status) DO UPDATE SET count = tenant_status_count.count + 1",
+            (d["tenant"], d["status"]),
+        )
+
+
 def advance(conn, position: int) -> None:
     conn.execute("UPDATE tracking SET position = %s WHERE upstream = %s", (position, UPSTREAM))
 
@@ -85,5 +101,5 @@ def public_counts(conn) -> list[dict]:
     """Counts per tenant and status; any count below 5 is shown as "<5"."""
     with conn.transaction():
         rows = conn.execute(
-            "SELECT tenant, status, count FROM tenant_status_count ORDER BY tenant, status").fetchall()
+            "SELECT tenant, status, count FROM tenant_status_count WHERE count > 0 ORDER BY tenant, status").fetchall()
     return [{"tenant": t, "status": s, "count": c if c >= SMALL_CELL else f"<{SMALL_CELL}"} for t, s, c in rows]
