@@ -6,7 +6,10 @@ Listing never scans events; opening one case reads the aggregate itself."""
 from __future__ import annotations
 
 
+from datetime import datetime, timezone
+
 from .domain import CASE_TOPIC, Case
+from .scheduler import next_deadline_at
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS case_index (
@@ -21,6 +24,8 @@ CREATE TABLE IF NOT EXISTS case_index (
     updated_at timestamptz NOT NULL,
     version integer NOT NULL
 );
+ALTER TABLE case_index ADD COLUMN IF NOT EXISTS next_deadline_at timestamptz;
+CREATE INDEX IF NOT EXISTS case_index_next_deadline ON case_index (next_deadline_at) WHERE next_deadline_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_tenant_status ON case_index (handling_tenant, status, registered_at DESC);
 INSERT INTO relay_position (name, position) VALUES ('case_index', 0) ON CONFLICT DO NOTHING;
 """
@@ -30,7 +35,7 @@ def migrate(conn) -> None:
         conn.execute(SCHEMA)
 
 
-def follow_once(pool, app, batch: int = 500) -> int:
+def follow_once(pool, app, config=None, batch: int = 500) -> int:
     """Index the next page of the log; returns notifications read (0 = idle or another instance)."""
     with pool.connection() as conn, conn.transaction():
         row = conn.execute(
@@ -41,21 +46,25 @@ def follow_once(pool, app, batch: int = 500) -> int:
         if not notifications:
             return 0
         case_ids = {n.originator_id for n in notifications if n.topic.startswith(CASE_TOPIC)}
+        now = datetime.now(timezone.utc)
         for case_id in case_ids:
-            upsert(conn, app.repository.get(case_id))
+            case = app.repository.get(case_id)
+            upsert(conn, case, next_deadline_at(case, *config(case.handling_tenant), now) if config else None)
         conn.execute("UPDATE relay_position SET position = %s WHERE name = 'case_index'", (notifications[-1].id,))
         return len(notifications)
 
 
-def upsert(conn, case: Case) -> None:
+def upsert(conn, case: Case, next_deadline: datetime | None = None) -> None:
     conn.execute(
         "INSERT INTO case_index (case_id, handling_tenant, origin_tenant, registration_number, category, channel,"
-        " status, registered_at, updated_at, version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " status, registered_at, updated_at, version, next_deadline_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (case_id) DO UPDATE SET handling_tenant = EXCLUDED.handling_tenant,"
-        " status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, version = EXCLUDED.version"
+        " status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, version = EXCLUDED.version,"
+        " next_deadline_at = EXCLUDED.next_deadline_at"
         " WHERE case_index.version < EXCLUDED.version",
         (case.id, case.handling_tenant, case.tenant, case.registration_number, case.category, case.channel,
-         case.status, case.created_on, case.modified_on, case.version),
+         case.status, case.created_on, case.modified_on, case.version, next_deadline),
     )
 
 

@@ -24,6 +24,14 @@ CREATE TABLE IF NOT EXISTS category (
     active boolean NOT NULL DEFAULT true,
     PRIMARY KEY (tenant_code, code)
 );
+ALTER TABLE tenant ADD COLUMN IF NOT EXISTS deadline_pack text NOT NULL DEFAULT 'lapor';
+ALTER TABLE tenant ADD COLUMN IF NOT EXISTS information_request_days integer;
+CREATE TABLE IF NOT EXISTS tenant_holiday (
+    tenant_code text NOT NULL REFERENCES tenant(code),
+    day date NOT NULL,
+    name text NOT NULL,
+    PRIMARY KEY (tenant_code, day)
+);
 CREATE TABLE IF NOT EXISTS relay_position (
     name text PRIMARY KEY,
     position bigint NOT NULL

@@ -11,7 +11,7 @@ stable code; nothing is recorded then.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -151,6 +151,7 @@ class Case(Aggregate):
         self.forwarded_to: dict | None = None
         self.information_due: str | None = None
         self.recused: list[str] = []  # a list: snapshots are JSON
+        self.deadline_notices: list[list[str]] = []  # [rule, "approaching"|"breached"], each once
         self.escalations: list[dict] = []
         self._step("registered", {"id": "system"}, status="diterima")
 
@@ -294,19 +295,20 @@ class Case(Aggregate):
 
     # -- investigation, findings, follow-up ------------------------------------
 
-    def start_investigation(self, actor: dict, team: list[str], plan: str, due_on: date) -> None:
+    def start_investigation(self, actor: dict, team: list[str], plan: str, due_on: date,
+                            field_check: bool = False) -> None:
         self._in("penelaahan")
         self._actor_may_act(actor)
         _require(bool(team) and all(isinstance(t, str) and t for t in team), "team_required")
         _require(not set(team) & set(self.recused), "officer_recused")
         _require(bool(plan and plan.strip()), "plan_required")
         self._investigation_started(actor=actor, team=list(dict.fromkeys(team)), plan=plan.strip(),
-                                    due_on=due_on.isoformat())
+                                    due_on=due_on.isoformat(), field_check=bool(field_check))
 
     @event("InvestigationStarted")
-    def _investigation_started(self, actor: dict, team: list, plan: str, due_on: str) -> None:
-        self.investigation = {"team": team, "plan": plan, "due_on": due_on}
-        self._step("investigation_started", actor, status="investigasi", due_on=due_on)
+    def _investigation_started(self, actor: dict, team: list, plan: str, due_on: str, field_check: bool) -> None:
+        self.investigation = {"team": team, "plan": plan, "due_on": due_on, "field_check": field_check}
+        self._step("investigation_started", actor, status="investigasi", due_on=due_on, field_check=field_check)
 
     def record_findings(self, actor: dict, outcome: str, summary: str, recommendations: list[dict]) -> None:
         self._in("investigasi")
@@ -379,6 +381,46 @@ class Case(Aggregate):
         self.handling_tenant = to_tenant
         self._step("escalated", actor, visible=False, reason=reason, to_tenant=to_tenant)
 
+    # -- deadlines --------------------------------------------------------------
+
+    def clock_events(self):
+        """The case's history in the vocabulary of ``deadlines.CLOCK_EVENTS``."""
+        from .deadlines import ClockEvent
+
+        out = []
+        for h in self.history:
+            kinds = CLOCK_KINDS.get(h["kind"], ())
+            if h["kind"] == "registered":
+                kinds = ("registered", "acknowledged")  # the receipt is the acknowledgement
+            elif h["kind"] == "forwarded" and h["status"] == "diterima":
+                kinds = ("registered",)  # the receiving Inspektorat's clocks start afresh
+            elif h["kind"] == "investigation_started" and h.get("field_check"):
+                kinds = ("investigation_started", "field_investigation_started")
+            out.extend(ClockEvent(kind, datetime.fromisoformat(h["at"])) for kind in kinds)
+        return out
+
+    def deadlines(self, pack, calendar, now: datetime, tz: str = "Asia/Jakarta"):
+        from .deadlines import compute_deadlines
+
+        return compute_deadlines(pack, self.clock_events(), calendar, tz, now=now)
+
+    def pending_notices(self, pack, calendar, now: datetime, tz: str = "Asia/Jakarta") -> list[tuple[str, str]]:
+        from .deadlines import due_notices
+
+        done = {tuple(n) for n in self.deadline_notices}
+        return [n for n in due_notices(self.deadlines(pack, calendar, now, tz), now) if n not in done]
+
+    def notice_deadline(self, rule: str, notice: str, due_at: str) -> None:
+        """A deadline is approaching or breached: recorded once per rule and kind."""
+        _require(notice in ("approaching", "breached"), "invalid_notice")
+        _require([rule, notice] not in self.deadline_notices, "already_noticed")
+        self._deadline_noticed(rule=rule, notice=notice, due_at=due_at)
+
+    @event("DeadlineNoticed")
+    def _deadline_noticed(self, rule: str, notice: str, due_at: str) -> None:
+        self.deadline_notices.append([rule, notice])
+        self._step(f"deadline_{notice}", {"id": "system"}, visible=False, rule=rule, due_at=due_at)
+
     # -- views --------------------------------------------------------------
 
     def reporter_timeline(self) -> list[dict]:
@@ -387,6 +429,18 @@ class Case(Aggregate):
 
     def reporter_messages(self) -> list[dict]:
         return [{k: v for k, v in m.items() if k != "officer_id"} for m in self.messages]
+
+
+# history kinds -> deadline clock events (see Case.clock_events for the special cases)
+CLOCK_KINDS = {
+    "verification_started": ("verification_started",),
+    "information_requested": ("information_requested",),
+    "information_received": ("information_received",),
+    "investigation_started": ("investigation_started",),
+    "findings_recorded": ("investigation_completed",),
+    "message_to_reporter": ("feedback_sent",),
+    "closed": ("closed",), "rejected": ("closed",), "archived": ("closed",), "forwarded": ("closed",),
+}
 
 
 class AccessLog(Aggregate):

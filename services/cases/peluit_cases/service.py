@@ -25,7 +25,7 @@ from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import RegisterReportCommand
 
-from . import case_index, catalogue, officer_api, officers
+from . import case_index, catalogue, officer_api, officers, scheduler
 from .application import CasesApplication
 from .domain import DomainError
 from .openapi import OPENAPI
@@ -100,6 +100,20 @@ class OfficerKeys(DependencyProvider):
         return self.verifier.verify(bearer_token(request))
 
 
+class DeadlineConfig(DependencyProvider):
+    """Each tenant's deadline pack and working calendar (shared, cached),
+    read through the service's own Database provider."""
+
+    def setup(self):
+        self.config = None
+
+    def get_dependency(self, worker_ctx):
+        if self.config is None:
+            database = next(d for d in self.container.dependencies if isinstance(d, Database))
+            self.config = scheduler.TenantDeadlines(database.pool)
+        return self.config
+
+
 class CasesService:
     name = "cases"
 
@@ -108,6 +122,7 @@ class CasesService:
     app = CasesApp()
     publisher = Relay()
     keys = OfficerKeys()
+    deadline_config = DeadlineConfig()
 
     @rpc
     def register_report(self, command: dict) -> dict:
@@ -166,7 +181,12 @@ class CasesService:
 
     @timer(interval=env_float("PELUIT_RELAY_INTERVAL", 0.2))
     def index_cases(self):
-        while case_index.follow_once(self.db, self.app) > 0:
+        while case_index.follow_once(self.db, self.app, self.deadline_config) > 0:
+            eventlet.sleep(0)
+
+    @timer(interval=env_float("PELUIT_DEADLINE_INTERVAL", 30))
+    def deadlines(self):
+        while scheduler.run_once(self.db, self.app, self.deadline_config) >= 200:
             eventlet.sleep(0)
 
     # -- officer HTTP API -----------------------------------------------------
