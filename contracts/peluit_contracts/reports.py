@@ -41,6 +41,8 @@ class ReportFieldsSchema(Strict):
     when = Text(required=True, max_len=200)
     who = Text(max_len=1000)
     how = Text(max_len=5000)
+    # the terlapor works at the Inspektorat itself: the province must handle it
+    terlapor_inspektorat = Bool(load_default=False)
 
 
 class ReportSubmissionSchema(ReportFieldsSchema):
@@ -63,6 +65,18 @@ class ReporterMessageSchema(ReceiptSchema):
     text = Text(required=True, max_len=5000)
 
 
+class AssistedReportSchema(ReportSubmissionSchema):
+    """``POST /api/v1/assisted-reports``: a penerima types in a walk-in,
+    letter or telephone report on the reporter's behalf."""
+
+    channel = Pattern("walk_in|letter|phone", "code", required=True, max_len=16)
+
+
+class AssistedBy(Strict):
+    officer_id = Pattern(r"[0-9a-f\-]{36}", "code", required=True, max_len=36)
+    username = Pattern(r"[a-z0-9._\-]{3,64}", "code", required=True, max_len=64)
+
+
 class RegisterReportCommand(Strict):
     """intake -> cases ``register_report`` RPC (v1). No identity: only the
     vault's opaque ``reporter_ref``."""
@@ -77,6 +91,7 @@ class RegisterReportCommand(Strict):
     report = Nested(ReportFieldsSchema, required=True)
     reporter_ref = Pattern(r"[A-Za-z0-9_\-]{20,64}", "code", allow_none=True, load_default=None)
     anonymous = Bool(required=True)
+    assisted_by = Nested(AssistedBy, allow_none=True, load_default=None)
 
 
 REGISTER_REPORT_VERSION = 1

@@ -5,11 +5,19 @@ Logs are kept under ``test-artifacts/`` for inspection."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import psycopg
+import pyotp
 import pytest
+import requests
 
-from peluit_local.testing import running_system
+from peluit_cases import officers
+from peluit_local import bootstrap
+from peluit_local.testing import admin_connect, running_system
+
+PASSWORD = "kata-sandi-yang-panjang-sekali"
 
 
 def pytest_collection_modifyitems(items):
@@ -23,3 +31,45 @@ def pytest_collection_modifyitems(items):
 def system():
     with running_system() as sys_:
         yield sys_
+
+
+@pytest.fixture(scope="session")
+def staff(system):
+    """Officers in two kota and the province, created as the cases role would."""
+    totp_key = bytes.fromhex((system.keys_dir / "cases" / "officer-totp.key").read_text().strip())
+    people = {}
+    with psycopg.connect(bootstrap.admin_dsn(system.dbname("cases"))) as conn:
+        conn.execute("SET search_path = peluit")
+        for name, tenant, roles in [
+            ("sari.penelaah", "35.73", ["penelaah"]), ("agus.inspektur", "35.73", ["inspektur"]),
+            ("dewi.irban", "35.73", ["investigator"]), ("budi.kabmalang", "35.07", ["inspektur"]),
+            ("rina.auditor", "35", ["auditor"]), ("prov.admin", "35", ["province_admin", "inspektur"]),
+            ("tono.penerima", "35.73", ["penerima"]),
+        ]:
+            officer_id, secret = officers.create_officer(
+                conn, totp_key, tenant=tenant, username=f"{name}.{uuid.uuid4().hex[:6]}", display_name=name,
+                password=PASSWORD, roles=roles)
+            people[name] = {"id": str(officer_id), "secret": secret}
+        conn.commit()
+    return people
+
+
+def _login(system, staff, name) -> dict:
+    """A bearer header; usernames are looked up from the officer id."""
+    person = staff[name]
+    if "headers" in person:
+        return person["headers"]
+    with admin_connect(system, "cases") as conn:
+        username = conn.execute("SELECT username FROM peluit.officer WHERE id = %s", (person["id"],)).fetchone()[0]
+    resp = requests.post(system.url("cases") + "/api/v1/officer/login", timeout=10, json={
+        "username": username, "password": PASSWORD, "totp": pyotp.TOTP(person["secret"]).now()})
+    assert resp.status_code == 200, resp.text
+    person["headers"] = {"Authorization": f"Bearer {resp.json()['token']}"}
+    return person["headers"]
+
+
+
+@pytest.fixture(scope="session")
+def login(system, staff):
+    """login(name) -> Authorization header for one of the ``staff``."""
+    return lambda name: _login(system, staff, name)

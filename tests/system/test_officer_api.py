@@ -7,50 +7,11 @@ from __future__ import annotations
 import uuid
 
 import eventlet
-import psycopg
-import pyotp
-import pytest
 import requests
 
-from peluit_cases import officers
-from peluit_local import bootstrap
 from peluit_local.testing import admin_connect, eventually, sample_report, submit
 
 PASSWORD = "kata-sandi-yang-panjang-sekali"
-
-
-@pytest.fixture(scope="module")
-def staff(system):
-    """Officers in two kota and the province, created as the cases role would."""
-    totp_key = bytes.fromhex((system.keys_dir / "cases" / "officer-totp.key").read_text().strip())
-    people = {}
-    with psycopg.connect(bootstrap.admin_dsn(system.dbname("cases"))) as conn:
-        conn.execute("SET search_path = peluit")
-        for name, tenant, roles in [
-            ("sari.penelaah", "35.73", ["penelaah"]), ("agus.inspektur", "35.73", ["inspektur"]),
-            ("dewi.irban", "35.73", ["investigator"]), ("budi.kabmalang", "35.07", ["inspektur"]),
-            ("rina.auditor", "35", ["auditor"]), ("prov.admin", "35", ["province_admin", "inspektur"]),
-        ]:
-            officer_id, secret = officers.create_officer(
-                conn, totp_key, tenant=tenant, username=f"{name}.{uuid.uuid4().hex[:6]}", display_name=name,
-                password=PASSWORD, roles=roles)
-            people[name] = {"id": str(officer_id), "secret": secret}
-        conn.commit()
-    return people
-
-
-def login(system, staff, name) -> dict:
-    """A bearer header; usernames are looked up from the officer id."""
-    person = staff[name]
-    if "headers" in person:
-        return person["headers"]
-    with admin_connect(system, "cases") as conn:
-        username = conn.execute("SELECT username FROM peluit.officer WHERE id = %s", (person["id"],)).fetchone()[0]
-    resp = requests.post(system.url("cases") + "/api/v1/officer/login", timeout=10, json={
-        "username": username, "password": PASSWORD, "totp": pyotp.TOTP(person["secret"]).now()})
-    assert resp.status_code == 200, resp.text
-    person["headers"] = {"Authorization": f"Bearer {resp.json()['token']}"}
-    return person["headers"]
 
 
 def new_case(system, tenant="35.73") -> tuple[str, str]:
@@ -74,7 +35,7 @@ def command(system, headers, case_id, name, body, version):
     return requests.post(f"{system.url('cases')}/api/v1/cases/{case_id}/{name}", json=body, headers=h, timeout=15)
 
 
-def test_login_needs_password_and_a_fresh_totp(system, staff):
+def test_login_needs_password_and_a_fresh_totp(system, staff, login):
     with admin_connect(system, "cases") as conn:
         username = conn.execute("SELECT username FROM peluit.officer WHERE id = %s",
                                 (staff["sari.penelaah"]["id"],)).fetchone()[0]
@@ -88,22 +49,22 @@ def test_login_needs_password_and_a_fresh_totp(system, staff):
                         timeout=10).status_code == 401
 
 
-def test_tenant_walls_answer_404_and_are_recorded(system, staff):
+def test_tenant_walls_answer_404_and_are_recorded(system, staff, login):
     case_id, _ = new_case(system, "35.73")
-    own = get(system, login(system, staff, "sari.penelaah"), case_id)
+    own = get(system, login("sari.penelaah"), case_id)
     assert own.status_code == 200 and own.headers["ETag"] == '"1"'
     assert own.json()["report"]["what"].startswith("Dana hibah")
-    other = get(system, login(system, staff, "budi.kabmalang"), case_id)
-    missing = get(system, login(system, staff, "budi.kabmalang"), str(uuid.uuid4()))
+    other = get(system, login("budi.kabmalang"), case_id)
+    missing = get(system, login("budi.kabmalang"), str(uuid.uuid4()))
     assert other.status_code == missing.status_code == 404
     assert other.json() == missing.json()
-    listing = requests.get(system.url("cases") + "/api/v1/cases", headers=login(system, staff, "budi.kabmalang"),
+    listing = requests.get(system.url("cases") + "/api/v1/cases", headers=login("budi.kabmalang"),
                            timeout=10).json()
     assert case_id not in {c["case_id"] for c in listing["items"]}
     # the auditor sees nothing without a grant, then the tenant it was granted
-    auditor = login(system, staff, "rina.auditor")
+    auditor = login("rina.auditor")
     assert get(system, auditor, case_id).status_code == 404
-    grant = requests.post(system.url("cases") + "/api/v1/audit-grants", headers=login(system, staff, "prov.admin"),
+    grant = requests.post(system.url("cases") + "/api/v1/audit-grants", headers=login("prov.admin"),
                           json={"officer_id": staff["rina.auditor"]["id"], "tenant": "35.73", "days": 7,
                                 "reason": "Pemeriksaan BPKP 2026"}, timeout=10)
     assert grant.status_code == 201
@@ -118,9 +79,9 @@ def test_tenant_walls_answer_404_and_are_recorded(system, staff):
     assert any(e["officer_id"] == staff["sari.penelaah"]["id"] and e["allowed"] is True for e in entries)
 
 
-def test_workflow_over_http_with_if_match_roles_and_the_reporters_answer(system, staff):
+def test_workflow_over_http_with_if_match_roles_and_the_reporters_answer(system, staff, login):
     case_id, receipt = new_case(system)
-    sari, agus = login(system, staff, "sari.penelaah"), login(system, staff, "agus.inspektur")
+    sari, agus = login("sari.penelaah"), login("agus.inspektur")
     assert command(system, sari, case_id, "start-verification", {}, None).status_code == 428
     assert command(system, sari, case_id, "start-verification", {}, 7).status_code == 409
     assert command(system, sari, case_id, "start-investigation",
@@ -156,7 +117,7 @@ def test_workflow_over_http_with_if_match_roles_and_the_reporters_answer(system,
     assert command(system, agus, case_id, "start-investigation", {**team, "team": [staff["budi.kabmalang"]["id"]]},
                    v + 1).json()["error"]["code"] == "team_required"  # not an investigator of this tenant
     assert command(system, agus, case_id, "start-investigation", team, v + 1).status_code == 200
-    dewi = login(system, staff, "dewi.irban")
+    dewi = login("dewi.irban")
     findings = {"outcome": "terbukti", "summary": "Pemotongan terbukti",
                 "recommendations": [{"kind": "sanksi_disiplin",
                                      "sanction": {"level": "berat", "type": "pembebasan_dari_jabatan"}}]}
@@ -171,9 +132,9 @@ def test_workflow_over_http_with_if_match_roles_and_the_reporters_answer(system,
                                                (case_id,)).fetchone() == ("selesai",))
 
 
-def test_concurrent_conflicting_commands_have_one_winner_each(system, staff):
+def test_concurrent_conflicting_commands_have_one_winner_each(system, staff, login):
     case_id, _ = new_case(system)
-    officers_ = [login(system, staff, "sari.penelaah"), login(system, staff, "agus.inspektur")]
+    officers_ = [login("sari.penelaah"), login("agus.inspektur")]
     version = get(system, officers_[0], case_id).json()["version"]
     start = version
     outcomes = {200: 0, 409: 0}
@@ -199,7 +160,7 @@ def test_openapi_lists_every_command(system):
     assert "/api/v1/officer/login" in doc["paths"]
 
 
-def test_workflow_events_reach_reporting_and_the_integration_exchange(system, staff):
+def test_workflow_events_reach_reporting_and_the_integration_exchange(system, staff, login):
     from kombu import Connection, Exchange, Queue
 
     with Connection(system.amqp_uri) as conn:
@@ -208,7 +169,7 @@ def test_workflow_events_reach_reporting_and_the_integration_exchange(system, st
                     routing_key="case.#", durable=True)
         tap(conn.channel()).declare()
         case_id, _ = new_case(system)
-        sari = login(system, staff, "sari.penelaah")
+        sari = login("sari.penelaah")
         assert command(system, sari, case_id, "start-verification", {}, 1).status_code == 200
         assert command(system, sari, case_id, "forward", {"destination_kind": "external", "destination": "kpk",
                                                           "reason": "Kewenangan KPK"}, 2).status_code == 200
@@ -228,3 +189,42 @@ def test_workflow_events_reach_reporting_and_the_integration_exchange(system, st
         assert body["data"]["destination"] == "kpk" and body["data"]["case_id"] == case_id
         assert "what" not in repr(body) and "Dana hibah" not in repr(body)
         bound.delete()
+
+
+def test_assisted_intake_by_a_penerima_with_a_printable_slip(system, staff, login):
+    url = system.url("intake") + "/api/v1/assisted-reports"
+    body = {**sample_report(), "channel": "walk_in", "identity": {"name": "Pelapor Datang Langsung"}}
+    tono = login("tono.penerima")
+    assert requests.post(url, json=body, timeout=15).status_code == 401
+    assert requests.post(url, json=body, headers=login("sari.penelaah"), timeout=15).status_code == 403
+    other_tenant = requests.post(url, json={**body, "tenant": "35.07"}, headers=tono, timeout=15)
+    assert other_tenant.status_code == 422
+    slip = requests.post(url + "?format=html", json=body,
+                         headers={**tono, "Idempotency-Key": str(uuid.uuid4())}, timeout=15)
+    assert slip.status_code == 201 and slip.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in slip.headers["Content-Security-Policy"]
+    assert "<script" not in slip.text
+    import re
+
+    receipt = re.search(r"\d{4}-\d{4}-\d{4}-\d{4}", slip.text).group(0)
+    number = re.search(r"WBS/35\.73/\d{4}/\d{6}", slip.text).group(0)
+    status = requests.post(system.url("intake") + "/api/v1/reports/status", json={"receipt": receipt}, timeout=10)
+    assert status.json()["registration_number"] == number
+    with admin_connect(system, "cases") as conn:
+        row = eventually(lambda: conn.execute(
+            "SELECT case_id, channel FROM peluit.case_index WHERE registration_number = %s", (number,)).fetchone())
+    assert row[1] == "walk_in"
+    doc = get(system, login("sari.penelaah"), str(row[0])).json()
+    assert doc["channel"] == "walk_in"
+    assert "Pelapor Datang Langsung" not in repr(doc)
+
+
+def test_a_report_against_the_inspektorat_itself_is_handled_by_the_province(system, staff, login):
+    out = submit(system, sample_report(terlapor_inspektorat=True), key=str(uuid.uuid4())).json()
+    with admin_connect(system, "cases") as conn:
+        row = eventually(lambda: conn.execute(
+            "SELECT case_id, handling_tenant FROM peluit.case_index WHERE registration_number = %s",
+            (out["registration_number"],)).fetchone())
+    assert row[1] == "35"
+    assert get(system, login("sari.penelaah"), str(row[0])).status_code == 404  # not Kota Malang's any more
+    assert get(system, login("prov.admin"), str(row[0])).status_code == 200

@@ -45,7 +45,7 @@ def table_dump(system, service: str) -> bytes:
     return b"\n".join(chunks)
 
 
-def test_identity_never_appears_outside_the_vault_in_clear(system):
+def test_identity_never_appears_outside_the_vault_in_clear(system, login):
     marker = secrets.token_hex(12)
     nik = "35" + "".join(secrets.choice("0123456789") for _ in range(14))
     nip = "19" + "".join(secrets.choice("0123456789") for _ in range(16))
@@ -80,6 +80,19 @@ def test_identity_never_appears_outside_the_vault_in_clear(system):
                            json={"receipt": first.json()["receipt"]}, timeout=10)
     assert status.status_code == 200
     replies.append(status.content)
+    # assisted intake by a penerima: same sealing path, plus the printable slip
+    assisted = requests.post(system.url("intake") + "/api/v1/assisted-reports?format=html",
+                             json={**sample_report(), "channel": "phone", "identity": identity},
+                             headers=login("tono.penerima"), timeout=15)
+    assert assisted.status_code == 201
+    replies.append(assisted.content)
+    # what officers see of those cases: the list and each case document
+    officer = login("sari.penelaah")
+    listing = requests.get(system.url("cases") + "/api/v1/cases?per_page=100", headers=officer, timeout=10)
+    replies.append(listing.content)
+    for item in listing.json()["items"][:20]:
+        replies.append(requests.get(f"{system.url('cases')}/api/v1/cases/{item['case_id']}", headers=officer,
+                                    timeout=10).content)
 
     # the identity did reach the vault, sealed, once per submission
     with admin_connect(system, "identity-vault") as conn:

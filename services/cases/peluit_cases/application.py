@@ -52,9 +52,12 @@ class CasesApplication(Application):
 
     # -- commands ---------------------------------------------------------
 
-    def register_report(self, cmd: dict, now: datetime | None = None) -> Registration:
+    def register_report(self, cmd: dict, now: datetime | None = None, escalate_to: str | None = None) -> Registration:
         """Register a report once per ``submission_id``; a repeat returns the
-        first registration (idempotent), or refuses a different report."""
+        first registration (idempotent), or refuses a different report.
+
+        ``escalate_to``: when the reporter says the terlapor works at the
+        Inspektorat itself, the case goes to this (parent) tenant at once."""
         existing = self._existing(cmd)
         if existing is not None:
             return existing
@@ -70,6 +73,9 @@ class CasesApplication(Application):
                     report=dict(cmd["report"]), reporter_ref=cmd.get("reporter_ref"), anonymous=cmd["anonymous"],
                     assisted_by=cmd.get("assisted_by"),
                 )
+                if escalate_to and cmd["report"].get("terlapor_inspektorat"):
+                    case.escalate({"id": "system"}, escalate_to, "Terlapor berada di Inspektorat penerima laporan / "
+                                                                 "the terlapor works at the receiving Inspektorat")
                 index = ReceiptIndex(receipt_hash=cmd["receipt_hash"], case_id=case.id)
                 try:
                     self.save(sequence, case, index)

@@ -140,7 +140,7 @@ class CasesService:
         if problem:
             return {"error": problem}
         try:
-            result = self.app.register_report(cmd)
+            result = self.app.register_report(cmd, escalate_to=self._parent_tenant(cmd["tenant"]))
         except DomainError as err:
             return {"error": err.code}
         return {"case_id": str(result.case_id), "registration_number": result.registration_number,

@@ -206,3 +206,13 @@ def test_v1_registered_events_are_upcast_on_read(app):
     assert case.assisted_by is None and case.registration_number == "WBS/35.78/2025/000007"
     assert case.status == "diterima"
     assert case.created_on == datetime(2025, 6, 1, 2, 0, tzinfo=timezone.utc)
+
+
+def test_a_report_against_the_inspektorat_itself_goes_to_the_province(app):
+    cmd = command(9)
+    cmd["report"] = {**cmd["report"], "terlapor_inspektorat": True}
+    case = app.get_case(app.register_report(cmd, now=NOW, escalate_to="35").case_id)
+    assert (case.tenant, case.handling_tenant) == ("35.73", "35")
+    assert case.history[-1]["kind"] == "escalated" and case.history[-1]["actor"] == {"id": "system"}
+    plain = app.get_case(app.register_report(command(10), now=NOW, escalate_to="35").case_id)
+    assert plain.handling_tenant == "35.73"

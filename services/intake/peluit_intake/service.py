@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import random
 import time
@@ -21,6 +22,7 @@ from nameko.rpc import RpcProxy
 from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
+from peluit_common.auth import TokenVerifier, bearer_token, load_verify_key
 from peluit_common.metrics import EntrypointMetrics, metrics_response
 from peluit_common.rpc import UNAVAILABLE_ERRORS, call
 from peluit_common.settings import env_float, env_int, secret_bytes
@@ -29,6 +31,7 @@ from peluit_contracts.i18n import bilingual_errors, text
 from peluit_contracts.reports import (
     REGISTER_REPORT_VERSION,
     STORE_IDENTITY_VERSION,
+    AssistedReportSchema,
     ReceiptSchema,
     ReporterMessageSchema,
     ReportSubmissionSchema,
@@ -36,6 +39,7 @@ from peluit_contracts.reports import (
 
 from .receipts import IDEMPOTENCY_KEY, Argon2Params, ReceiptKeys, format_receipt
 from .sealing import seal_identity
+from .slip import printable_slip
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,16 @@ class Secrets(DependencyProvider):
         )
         self.vault_public_key = bytes.fromhex(
             secret_bytes("PELUIT_VAULT_PUBLIC_KEY_FILE", "vault-x25519.pub").decode())
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
+class OfficerKeys(DependencyProvider):
+    """The public key that verifies officer tokens (signed by cases)."""
+
+    def setup(self):
+        self.verifier = TokenVerifier(load_verify_key())
 
     def get_dependency(self, worker_ctx):
         return self
@@ -108,6 +122,16 @@ def answer_no_sooner():
         eventlet.sleep(max(0.0, floor - (time.monotonic() - started)))
 
 
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        REPORTS_REFUSED.labels("idempotency_key").inc()
+        raise HttpError(400, "validation_failed", VALIDATION_FAILED, {"Idempotency-Key": [{
+            "id": "Idempotency-Key harus 16-128 karakter huruf, angka, '-' atau '_'.",
+            "en": "Idempotency-Key must be 16-128 letters, digits, '-' or '_'."}]})
+    return key
+
+
 def _field_error(status: int, code: str, field: str, message_code: str) -> HttpError:
     return HttpError(status, code, VALIDATION_FAILED, {field: [text(message_code)]})
 
@@ -117,6 +141,7 @@ class IntakeService:
 
     metrics = EntrypointMetrics()
     secrets = Secrets()
+    officer_keys = OfficerKeys()
     catalogue = Catalogue()
     # expiration: a request still queued after the reporter was told to retry is dropped
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
@@ -125,19 +150,38 @@ class IntakeService:
     @http("POST", "/api/v1/reports")
     @json_endpoint
     def submit_report(self, request):
+        report = self._load(request, ReportSubmissionSchema)
+        return self._register(report, _idempotency_key(request), channel="web", assisted_by=None)
+
+    @http("POST", "/api/v1/assisted-reports")
+    @json_endpoint
+    def submit_assisted_report(self, request):
+        """A penerima registers a walk-in, letter or telephone report on the
+        reporter's behalf; same path as the portal, plus a printable slip."""
+        claims = self.officer_keys.verifier.verify(bearer_token(request))
+        if not claims.has_role("penerima"):
+            raise HttpError(403, "forbidden", {"id": "Hanya petugas penerima yang dapat mencatat laporan.",
+                                               "en": "Only intake officers (penerima) can record reports."})
+        report = self._load(request, AssistedReportSchema)
+        if report["tenant"] != claims.tenant:
+            raise _field_error(422, "unknown_tenant", "tenant", "unknown_tenant")
+        channel = report.pop("channel")
+        response = self._register(report, _idempotency_key(request), channel=channel,
+                                  assisted_by={"officer_id": claims.officer_id, "username": claims.username})
+        if request.args.get("format") == "html":
+            return printable_slip(json.loads(response.get_data()), response.status_code)
+        return response
+
+    def _load(self, request, schema):
         data = read_json(request, env_int("PELUIT_MAX_BODY_BYTES", 64 * 1024))
-        idempotency_key = request.headers.get("Idempotency-Key")
-        if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-            REPORTS_REFUSED.labels("idempotency_key").inc()
-            raise HttpError(400, "validation_failed", VALIDATION_FAILED, {"Idempotency-Key": [{
-                "id": "Idempotency-Key harus 16-128 karakter huruf, angka, '-' atau '_'.",
-                "en": "Idempotency-Key must be 16-128 letters, digits, '-' or '_'."}]})
         try:
-            report = ReportSubmissionSchema().load(data)
+            return schema().load(data)
         except ValidationError as err:
             REPORTS_REFUSED.labels("validation").inc()
             raise HttpError(400, "validation_failed", VALIDATION_FAILED, bilingual_errors(err.messages)) from None
-        del data
+
+    def _register(self, report: dict, idempotency_key: str | None, channel: str, assisted_by: dict | None):
+        """Seal, store the identity, register durably, answer with the receipt."""
         identity = report.pop("identity", None)
         sealed = seal_identity(self.secrets.vault_public_key, identity) if identity else None
         del identity  # from here on only ciphertext
@@ -169,8 +213,9 @@ class IntakeService:
         result = _call(self.cases.register_report, {
             "version": REGISTER_REPORT_VERSION, "submission_id": submission_id,
             "fingerprint": keys.fingerprint({"tenant": tenant, "category": category, **report}),
-            "receipt_hash": receipt_hash, "tenant": tenant, "category": category, "channel": "web",
+            "receipt_hash": receipt_hash, "tenant": tenant, "category": category, "channel": channel,
             "report": report, "reporter_ref": reporter_ref, "anonymous": reporter_ref is None,
+            "assisted_by": assisted_by,
         })
         error = result.get("error")
         if error in ("unknown_tenant", "unknown_category"):
@@ -186,7 +231,7 @@ class IntakeService:
             raise HttpError(500, "internal_error", UNAVAILABLE)
 
         replayed = not result["created"]
-        REPORTS_ACCEPTED.labels("web", str(replayed).lower()).inc()
+        REPORTS_ACCEPTED.labels(channel, str(replayed).lower()).inc()
         return json_response(201, {
             "registration_number": result["registration_number"],
             "receipt": format_receipt(receipt),
