@@ -83,6 +83,13 @@ class AuditGrant(Strict):
     reason = Text(required=True, max_len=2000)
 
 
+class NewOfficer(Strict):
+    tenant = tenant_field(required=True)
+    username = Pattern(r"[a-z0-9._\-]{3,64}", "code", required=True, max_len=64)
+    display_name = Text(required=True, max_len=200, multiline=False)
+    roles = fields.List(Pattern(r"[a-z_]{3,20}", "code", max_len=20), required=True)
+
+
 # command path -> (aggregate method, roles allowed, body schema)
 COMMANDS = {
     "start-verification": ("start_verification", {"penelaah", "inspektur"}, Empty),

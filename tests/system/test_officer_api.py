@@ -228,3 +228,22 @@ def test_a_report_against_the_inspektorat_itself_is_handled_by_the_province(syst
     assert row[1] == "35"
     assert get(system, login("sari.penelaah"), str(row[0])).status_code == 404  # not Kota Malang's any more
     assert get(system, login("prov.admin"), str(row[0])).status_code == 200
+
+
+def test_admins_staff_their_own_tenant_only(system, staff, login):
+    import pyotp
+
+    url = system.url("cases") + "/api/v1/officers"
+    name = f"baru.{uuid.uuid4().hex[:6]}"
+    new = {"tenant": "35.73", "username": name, "display_name": "Petugas Baru", "roles": ["penelaah"]}
+    assert requests.post(url, json=new, headers=login("sari.penelaah"), timeout=10).status_code == 403
+    created = requests.post(url, json=new, headers=login("prov.admin"), timeout=15)
+    assert created.status_code == 201
+    out = created.json()
+    assert out["totp_uri"].startswith("otpauth://totp/")
+    signin = requests.post(system.url("cases") + "/api/v1/officer/login", timeout=10, json={
+        "username": name, "password": out["initial_password"], "totp": pyotp.TOTP(out["totp_secret"]).now()})
+    assert signin.status_code == 200 and signin.json()["officer"]["roles"] == ["penelaah"]
+    # a kota's penelaah cannot make admins anywhere
+    assert requests.post(url, json={**new, "username": name + "x", "roles": ["province_admin"]},
+                         headers={"Authorization": f"Bearer {signin.json()['token']}"}, timeout=10).status_code == 403

@@ -139,6 +139,19 @@ def snapshot_figures(dbname: str, case_id) -> tuple[int, int, int]:
     return count, latest[0] if latest else 0, total
 
 
+def snapshot_split(app: CasesApplication, case_id, n: int = 10) -> tuple[float, float]:
+    """Median ms to fetch the latest snapshot row, and to decode it into an event."""
+    fetch, decode = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        row = app.snapshots.recorder.select_events(case_id, desc=True, limit=1)[0]
+        t1 = time.perf_counter()
+        app.mapper.to_domain_event(row)
+        fetch.append((t1 - t0) * 1000)
+        decode.append((time.perf_counter() - t1) * 1000)
+    return statistics.median(fetch), statistics.median(decode)
+
+
 def one_run(run: int) -> dict:
     """{(size, mode): {"p50", "p99", "loads", "rate", "snap"}} for one run."""
     token = uuid.uuid4().hex[:10]
@@ -164,7 +177,8 @@ def one_run(run: int) -> dict:
                 n = SLOW_LOADS if (mode == "no snapshots" and size >= 10_000) else LOADS
                 loads = time_loads(app, case_id, n)
                 results[(size, mode)] = {"p50": pct(loads, 50), "p99": pct(loads, 99), "loads": n,
-                                         "rate": rate, "snap": snap}
+                                         "rate": rate, "snap": snap,
+                                         "split": snapshot_split(app, case_id) if snap and snap[0] else None}
     finally:
         for app in apps:
             try:
@@ -179,25 +193,30 @@ def one_run(run: int) -> dict:
 def bench_case_loads(runs: int = 3) -> None:
     per_run = [one_run(r) for r in range(runs)]
     print(f"(d) loading a case with CasesApplication.repository.get(case_id) on PostgreSQL, "
-          f"median of {runs} runs")
-    print(f"    {'events':>6}  {'store':<12} {'p50 ms':>8} {'p99 ms':>8} {'loads':>5}   {'append ev/s':>11}   "
-          "latest snapshot (version, KiB) | snapshots of the case (count, MiB)")
+          f"median of {runs} runs (append: execute = load+command+save per event, batch = {BATCH} per save)")
+    print(f"    {'events':>6}  {'store':<12} {'p50 ms':>8} {'p99 ms':>8} {'loads':>5}   {'append ev/s':>18}   "
+          f"{'latest snapshot':<20} all snapshots of the case")
     for size in SIZES:
         for mode in ("snapshots", "no snapshots"):
             rows = [r[(size, mode)] for r in per_run]
             p50 = statistics.median(x["p50"] for x in rows)
             p99 = statistics.median(x["p99"] for x in rows)
             rate = statistics.median(x["rate"] for x in rows)
-            how = "execute" if size <= BATCH else f"batch {BATCH}"
+            how = "execute" if size <= BATCH else "batch"
             snap = rows[-1]["snap"]
             if snap is None:
                 tail = "-"
             elif snap[0] is None:
                 tail = "none taken"
             else:
-                tail = f"v{snap[0]}, {snap[2] / 1024:.0f} KiB | {snap[1]}, {snap[3] / 2 ** 20:.1f} MiB"
+                tail = f"{f'v{snap[0]}, {snap[2] / 1024:.0f} KiB':<20} {snap[1]}, {snap[3] / 2 ** 20:.1f} MiB"
             print(f"    {size:>6}  {mode:<12} {p50:>8.2f} {p99:>8.2f} {rows[0]['loads']:>5}   "
-                  f"{rate:>11.0f}   {tail}" + (f"   ({how})" if mode == "snapshots" else ""))
+                  f"{f'{rate:.0f} ({how})':>18}   {tail}")
+    split = [r[(SIZES[-1], "snapshots")]["split"] for r in per_run]
+    if all(split):
+        print(f"    at {SIZES[-1]:,} events with snapshots: fetching the latest snapshot row "
+              f"{statistics.median(x[0] for x in split):.1f} ms, decoding it "
+              f"{statistics.median(x[1] for x in split):.1f} ms (the snapshot holds the whole history)")
     print(f"    {TARGET}")
 
 

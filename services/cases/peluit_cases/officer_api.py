@@ -185,3 +185,20 @@ def run_command(app, conn, claims: OfficerClaims, case_id: str, name: str, body:
         return app.execute(case.id, version, method, actor(claims), **args)
     except DomainError as err:
         raise domain_error(err) from None
+
+
+ADMIN_GRANTABLE = {
+    # a tenant admin staffs its own Inspektorat; only the province creates admins
+    "tenant_admin": {"penerima", "penelaah", "investigator", "inspektur", "auditor"},
+    "province_admin": {"penerima", "penelaah", "investigator", "inspektur", "auditor", "tenant_admin",
+                       "province_admin"},
+}
+
+
+def may_create(claims: OfficerClaims, tenant: str, roles: list[str]) -> bool:
+    allowed: set[str] = set()
+    if claims.has_role("province_admin"):
+        allowed |= ADMIN_GRANTABLE["province_admin"]
+    elif claims.has_role("tenant_admin") and tenant == claims.tenant:
+        allowed |= ADMIN_GRANTABLE["tenant_admin"]
+    return bool(roles) and set(roles) <= allowed

@@ -80,6 +80,11 @@ OPENAPI = {
                             "schema": {"type": "string", "format": "uuid"}}],
             "responses": {"200": {"description": "The case; ETag is its version"}, **_errors}}},
         **{f"/api/v1/cases/{{case_id}}/{path}": _command(path, roles) for path, (_, roles, _) in COMMANDS.items()},
+        "/api/v1/officers": {"post": {
+            "summary": "Create an officer (tenant admin: own tenant; province admin: any). "
+                       "Returns the initial password and TOTP secret once",
+            "security": [{"bearer": []}],
+            "responses": {"201": {"description": "Created"}, **_errors}}},
         "/api/v1/audit-grants": {"post": {
             "summary": "Grant an auditor read access to a tenant for some days (province admin)",
             "security": [{"bearer": []}],

@@ -6,8 +6,10 @@ Thin adapter: RPC/HTTP/timer entrypoints translate to the application.
 from __future__ import annotations
 
 import logging
+import secrets
 
 import eventlet
+import pyotp
 from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
@@ -263,6 +265,30 @@ class CasesService:
                 " VALUES (%s, %s, now() + make_interval(days => %s), %s, %s)",
                 (grant["officer_id"], grant["tenant"], grant["days"], grant["reason"], claims.officer_id))
         return json_response(201, {"officer_id": grant["officer_id"], "tenant": grant["tenant"], "days": grant["days"]})
+
+    @http("POST", "/api/v1/officers")
+    @json_endpoint
+    def create_officer(self, request):
+        """A tenant admin (own tenant) or the province admin adds an officer.
+        The initial password and the TOTP secret are shown once, here."""
+        claims = self.keys.claims(request)
+        try:
+            new = api_contract.NewOfficer().load(read_json(request, 4096))
+        except ValidationError as err:
+            raise HttpError(400, "validation_failed", officer_api.INVALID, bilingual_errors(err.messages)) from None
+        if not officer_api.may_create(claims, new["tenant"], new["roles"]):
+            raise HttpError(403, "forbidden", officer_api.FORBIDDEN)
+        password = secrets.token_urlsafe(18)
+        with self.db.connection() as conn:
+            officer_id, totp_secret = officers.create_officer(
+                conn, self.keys.totp_key, tenant=new["tenant"], username=new["username"],
+                display_name=new["display_name"], password=password, roles=new["roles"],
+                created_by=claims.officer_id)
+        return json_response(201, {
+            "officer_id": str(officer_id), "initial_password": password, "totp_secret": totp_secret,
+            "totp_uri": pyotp.TOTP(totp_secret).provisioning_uri(name=new["username"], issuer_name="Peluit"),
+            "message": {"id": "Sampaikan kata sandi awal dan kode TOTP ini secara langsung; keduanya tidak ditampilkan lagi.",
+                        "en": "Hand over the initial password and TOTP secret in person; they are not shown again."}})
 
     @http("GET", "/api/v1/openapi.json")
     def openapi(self, request):
