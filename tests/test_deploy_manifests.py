@@ -28,3 +28,12 @@ def test_compose_services_mount_only_their_own_keys():
         spec = compose["services"][svc.name]
         assert spec["command"] == [svc.module]
         assert spec["secrets"] == [svc.name.replace("-", "_") + "_keys"]
+
+
+def test_only_cases_holds_the_officer_token_signing_key():
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy/k8s/peluit.yaml").read_text()) if d]
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        env = {e["name"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert ("PELUIT_OFFICER_TOKEN_KEY_FILE" in env) == (d["metadata"]["name"] == "cases")
