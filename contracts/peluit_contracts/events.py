@@ -38,7 +38,7 @@ class CaseStatusChangedV1(Strict):
     changed_at = fields.AwareDateTime(required=True)
 
 
-# -- integration events: a public API for other pemda systems (see docs/asyncapi.yaml)
+# -- integration events: a public API for other pemda systems (see contracts/asyncapi.yaml)
 
 
 class CaseForwardedV1(Strict):
