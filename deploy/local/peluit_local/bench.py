@@ -212,6 +212,10 @@ def main() -> int:
         raw = bench_raw_inserts(system)
         print(f"    ratio a/b (best end-to-end rate / raw inserts): {rate / raw:.3f}")
         bench_slow_queries(system)
+    print()
+    from .bench_cases import bench_case_loads
+
+    bench_case_loads(RUNS)
     return 0
 
 

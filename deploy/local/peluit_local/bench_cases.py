@@ -216,7 +216,7 @@ def bench_case_loads(runs: int = 3) -> None:
     if all(split):
         print(f"    at {SIZES[-1]:,} events with snapshots: fetching the latest snapshot row "
               f"{statistics.median(x[0] for x in split):.1f} ms, decoding it "
-              f"{statistics.median(x[1] for x in split):.1f} ms (the snapshot holds the whole history)")
+              f"{statistics.median(x[1] for x in split):.1f} ms")
     print(f"    {TARGET}")
 
 

@@ -25,6 +25,9 @@ from .domain import (
     ReceiptIndex,
     RegistrationSequence,
     registration_number,
+    reporter_messages,
+    reporter_timeline,
+    transcript,
 )
 from .envelopes import to_envelopes
 
@@ -119,14 +122,23 @@ class CasesApplication(Application):
         case = self.case_for_receipt(receipt_hash)
         if case is None:
             return None
+        case, history, messages = self.transcript(case.id)
         return {
             "registration_number": case.registration_number,
             "tenant": case.handling_tenant,
             "status": {"code": case.status, "label": STATUS_LABELS[case.status]},
-            "timeline": case.reporter_timeline(),
-            "messages": case.reporter_messages(),
+            "timeline": reporter_timeline(history),
+            "messages": reporter_messages(messages),
             "information_due": case.information_due,
         }
+
+    def transcript(self, case_id: UUID) -> tuple[Case, list[dict], list[dict]]:
+        """The case with its full history and dialogue, replayed from every
+        event (snapshots keep command loads flat; this read is the long one)."""
+        case, history, messages = transcript(self.events.get(case_id))
+        if not isinstance(case, Case):
+            raise DomainError("not_found")
+        return case, history, messages
 
     def reporter_writes(self, receipt_hash: str, text: str, attachments: list | None = None) -> Case | None:
         """A reporter's message; retried on a concurrent officer command (the

@@ -101,6 +101,7 @@ class Case(Aggregate):
             # history entries need the time of the event being applied
             if aggregate is not None:
                 aggregate._event_at = self.timestamp
+                aggregate._last_step = aggregate._last_message = None
             return super().mutate(aggregate)
 
     class Registered(Aggregate.Created):
@@ -142,8 +143,14 @@ class Case(Aggregate):
         self.anonymous = anonymous
         self.assisted_by = assisted_by
         self.status = "diterima"
-        self.history: list[dict] = []  # every step, for officers and auditors
-        self.messages: list[dict] = []  # the anonymous dialogue, reporter-visible
+        # The full history and the dialogue are NOT kept here: they grow with
+        # every event and would make snapshots (and loads) grow with the case.
+        # ``transcript()`` rebuilds them from the events; each event leaves its
+        # entry in _last_step / _last_message for that. Only the compact clock
+        # needed by deadlines stays.
+        self.clock: list[list] = []
+        self._last_step: dict | None = None
+        self._last_message: dict | None = None
         self.evidence: list[dict] = []
         self.recommendations: list[dict] = []
         self.findings: dict | None = None
@@ -159,13 +166,20 @@ class Case(Aggregate):
 
     def _step(self, kind: str, actor: dict, *, status: str | None = None, reason: str | None = None,
               visible: bool = True, **details) -> None:
-        """Append to the history (called from event-applying methods only)."""
+        """Record one step (called from event-applying methods only)."""
         if status is not None:
             self.status = status
-        self.history.append({
+        self._last_step = {
             "at": self._at(), "kind": kind, "actor": actor, "status": self.status,
             "reason": reason, "reporter_visible": visible and status is not None, **details,
-        })
+        }
+        if kind in CLOCK_KINDS or kind == "registered":
+            extra = {"forwarded": self.status, "investigation_started": details.get("field_check")}.get(kind)
+            if not (self.clock and self.clock[-1][0] == kind == "message_to_reporter"):  # only the first counts
+                self.clock.append([kind, self._at(), extra])
+
+    def _message(self, **message) -> None:
+        self._last_message = {"at": self._at(), **message}
 
     def _at(self) -> str:
         return getattr(self, "_event_at", None) and self._event_at.isoformat() or self.created_on.isoformat()
@@ -199,8 +213,7 @@ class Case(Aggregate):
     @event("InformationRequested")
     def _information_requested(self, actor: dict, question: str, due_on: str) -> None:
         self.information_due = due_on
-        self.messages.append({"at": self._at(), "from": "inspektorat", "text": question,
-                              "kind": "question", "due_on": due_on})
+        self._message(**{"from": "inspektorat", "text": question, "kind": "question", "due_on": due_on})
         self._step("information_requested", actor, status="menunggu_informasi", due_on=due_on)
 
     def reporter_writes(self, text: str, attachments: list[dict] | None = None) -> None:
@@ -212,8 +225,7 @@ class Case(Aggregate):
 
     @event("ReporterMessage")
     def _reporter_message(self, text: str, attachments: list) -> None:
-        self.messages.append({"at": self._at(), "from": "pelapor", "text": text,
-                              "kind": "message", "attachments": attachments})
+        self._message(**{"from": "pelapor", "text": text, "kind": "message", "attachments": attachments})
         self.evidence.extend(attachments)
         if self.status == "menunggu_informasi":
             self.information_due = None
@@ -227,8 +239,8 @@ class Case(Aggregate):
 
     @event("OfficerMessage")
     def _officer_message(self, actor: dict, text: str) -> None:
-        self.messages.append({"at": self._at(), "from": "inspektorat", "text": text,
-                              "kind": "message", "officer_id": actor.get("officer_id")})
+        self._message(**{"from": "inspektorat", "text": text, "kind": "message",
+                         "officer_id": actor.get("officer_id")})
         self._step("message_to_reporter", actor)
 
     def add_note(self, actor: dict, text: str) -> None:
@@ -352,8 +364,7 @@ class Case(Aggregate):
 
     @event("Closed")
     def _closed(self, actor: dict, reason: str, feedback: str) -> None:
-        self.messages.append({"at": self._at(), "from": "inspektorat", "text": feedback,
-                              "kind": "feedback"})
+        self._message(**{"from": "inspektorat", "text": feedback, "kind": "feedback"})
         self._step("closed", actor, status="selesai", reason=reason)
 
     # -- conflicts of interest ------------------------------------------------
@@ -384,19 +395,19 @@ class Case(Aggregate):
     # -- deadlines --------------------------------------------------------------
 
     def clock_events(self):
-        """The case's history in the vocabulary of ``deadlines.CLOCK_EVENTS``."""
+        """The case's steps in the vocabulary of ``deadlines.CLOCK_EVENTS``."""
         from .deadlines import ClockEvent
 
         out = []
-        for h in self.history:
-            kinds = CLOCK_KINDS.get(h["kind"], ())
-            if h["kind"] == "registered":
+        for kind, at, extra in self.clock:
+            kinds = CLOCK_KINDS.get(kind, ())
+            if kind == "registered":
                 kinds = ("registered", "acknowledged")  # the receipt is the acknowledgement
-            elif h["kind"] == "forwarded" and h["status"] == "diterima":
+            elif kind == "forwarded" and extra == "diterima":
                 kinds = ("registered",)  # the receiving Inspektorat's clocks start afresh
-            elif h["kind"] == "investigation_started" and h.get("field_check"):
+            elif kind == "investigation_started" and extra:
                 kinds = ("investigation_started", "field_investigation_started")
-            out.extend(ClockEvent(kind, datetime.fromisoformat(h["at"])) for kind in kinds)
+            out.extend(ClockEvent(k, datetime.fromisoformat(at)) for k in kinds)
         return out
 
     def deadlines(self, pack, calendar, now: datetime, tz: str = "Asia/Jakarta"):
@@ -421,14 +432,27 @@ class Case(Aggregate):
         self.deadline_notices.append([rule, notice])
         self._step(f"deadline_{notice}", {"id": "system"}, visible=False, rule=rule, due_at=due_at)
 
-    # -- views --------------------------------------------------------------
 
-    def reporter_timeline(self) -> list[dict]:
-        return [{"at": h["at"], "status": h["status"], "label": STATUS_LABELS[h["status"]]}
-                for h in self.history if h["reporter_visible"]]
 
-    def reporter_messages(self) -> list[dict]:
-        return [{k: v for k, v in m.items() if k != "officer_id"} for m in self.messages]
+def transcript(events) -> tuple[Case | None, list[dict], list[dict]]:
+    """Replay a case's events: the case, its full history and its dialogue."""
+    case, history, messages = None, [], []
+    for event in events:
+        case = event.mutate(case)
+        if case._last_step:
+            history.append(case._last_step)
+        if case._last_message:
+            messages.append(case._last_message)
+    return case, history, messages
+
+
+def reporter_timeline(history: list[dict]) -> list[dict]:
+    return [{"at": h["at"], "status": h["status"], "label": STATUS_LABELS[h["status"]]}
+            for h in history if h["reporter_visible"]]
+
+
+def reporter_messages(messages: list[dict]) -> list[dict]:
+    return [{k: v for k, v in m.items() if k != "officer_id"} for m in messages]
 
 
 # history kinds -> deadline clock events (see Case.clock_events for the special cases)

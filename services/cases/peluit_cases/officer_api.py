@@ -111,7 +111,8 @@ def load_visible_case(app, conn, claims: OfficerClaims, case_id: str, action: st
     return case
 
 
-def case_document(case: Case) -> dict:
+def case_document(app, case: Case) -> dict:
+    case, history, messages = app.transcript(case.id)
     return {
         "case_id": str(case.id),
         "version": case.version,
@@ -123,8 +124,8 @@ def case_document(case: Case) -> dict:
         "channel": case.channel,
         "anonymous": case.anonymous,
         "report": case.report,
-        "history": case.history,
-        "messages": case.messages,
+        "history": history,
+        "messages": messages,
         "investigation": case.investigation,
         "findings": case.findings,
         "recommendations": case.recommendations,

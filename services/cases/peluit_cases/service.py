@@ -236,7 +236,7 @@ class CasesService:
         claims = self.keys.claims(request)
         with self.db.connection() as conn:
             case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read")
-        return json_response(200, officer_api.case_document(case), headers={"ETag": f'"{case.version}"'})
+        return json_response(200, officer_api.case_document(self.app, case), headers={"ETag": f'"{case.version}"'})
 
     @http("POST", "/api/v1/cases/<string:case_id>/<string:command>")
     @json_endpoint

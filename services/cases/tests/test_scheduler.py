@@ -44,7 +44,7 @@ def test_first_response_is_due_in_three_working_days_and_noticed_once(app):
                                                              ("first_response", "breached")}
     assert notice_case(app, case_id, config, later) == []  # never twice
     assert notice_case(app, case_id, config, later + timedelta(days=30)) == []
-    kinds = [h["kind"] for h in app.get_case(case_id).history]
+    kinds = [h["kind"] for h in app.transcript(case_id)[1]]
     assert kinds.count("deadline_breached") == 1
 
 
@@ -65,7 +65,7 @@ def test_unanswered_information_request_archives_the_case(app):
     notices = notice_case(app, case_id, config, case.modified_on + timedelta(days=15))
     assert ("information_request", "breached") in notices
     case = app.get_case(case_id)
-    assert case.status == "diarsipkan" and case.history[-1]["actor"]["id"] == "system"
+    assert case.status == "diarsipkan" and app.transcript(case_id)[1][-1]["actor"]["id"] == "system"
     assert next_deadline_at(case, *config("35.73"), case.modified_on) is None
 
 
@@ -94,7 +94,7 @@ def test_two_scheduler_instances_record_each_notice_once(pg_env):
             for case_id in ids:
                 notice_case(app, case_id, config, later)
         for case_id in ids:
-            kinds = [h["kind"] for h in one.get_case(case_id).history]
+            kinds = [h["kind"] for h in one.transcript(case_id)[1]]
             assert kinds.count("deadline_breached") == kinds.count("deadline_approaching") == 1
     finally:
         one.close()
