@@ -90,7 +90,7 @@ class CasesApplication(Application):
                         return existing
                     continue
                 return Registration(case.id, number, case.status, True)
-        raise DomainError("registration_contended")
+        raise DomainError("contended")
 
     def _existing(self, cmd: dict) -> Registration | None:
         try:
@@ -153,7 +153,7 @@ class CasesApplication(Application):
             except IntegrityError:
                 continue
             return case
-        raise DomainError("registration_contended")
+        raise DomainError("contended")
 
     # -- officer commands ---------------------------------------------------
 
