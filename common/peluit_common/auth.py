@@ -35,6 +35,8 @@ MAX_TOKEN_CHARS = 4096
 TENANT_RE = re.compile(r"[0-9]{2}(\.[0-9]{2})?")
 _BEARER_RE = re.compile(r"Bearer +([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)", re.IGNORECASE)
 _REQUIRED = ["iss", "aud", "sub", "exp", "iat", "nbf", "jti"]
+# claims issue() sets itself; extra_claims may not replace them
+_RESERVED = frozenset(_REQUIRED) | {"tenant", "roles", "username"}
 
 _MESSAGES = {
     "missing_token": {"id": "Token akses tidak ada. Silakan masuk terlebih dahulu.",
@@ -65,6 +67,8 @@ class OfficerClaims:
     username: str
     token_id: str
     expires_at: datetime
+    # a short-lived token cases issues right after a fresh TOTP code (dual-control approvals)
+    step_up: bool = False
 
     def has_role(self, *roles: str) -> bool:
         """True when the officer holds at least one of ``roles``."""
@@ -85,8 +89,12 @@ class TokenIssuer:
         self._key = Ed25519PrivateKey.from_private_bytes(bytes(private_key_bytes_32))
 
     def issue(self, officer_id: str, tenant: str, roles: Iterable[str], username: str,
-              ttl_seconds: int = DEFAULT_TTL_SECONDS, *, now: datetime | None = None) -> str:
-        """A signed token for an officer who has just proven password and TOTP."""
+              ttl_seconds: int = DEFAULT_TTL_SECONDS, *, now: datetime | None = None,
+              extra_claims: dict | None = None) -> str:
+        """A signed token for an officer who has just proven password and TOTP.
+
+        ``extra_claims`` adds claims such as ``{"amr": ["pwd", "otp"], "step_up": True}``
+        for a step-up token; the standard and officer claims cannot be replaced."""
         if not officer_id or not isinstance(officer_id, str):
             raise ValueError("officer_id must be a non-empty string")
         if not isinstance(tenant, str) or not TENANT_RE.fullmatch(tenant):
@@ -95,12 +103,15 @@ class TokenIssuer:
             raise ValueError("username must be a non-empty string")
         if not 0 < int(ttl_seconds) <= MAX_TTL_SECONDS:
             raise ValueError(f"ttl_seconds must be within 1..{MAX_TTL_SECONDS}")
+        extra = dict(extra_claims or {})
+        if set(extra) & _RESERVED:
+            raise ValueError("extra_claims may not replace standard or officer claims")
         issued = int((now or datetime.now(timezone.utc)).timestamp())
         payload = {
             "iss": ISSUER, "aud": AUDIENCE, "sub": officer_id, "tenant": tenant,
             "roles": list(_check_roles(roles)), "username": username,
             "iat": issued, "nbf": issued, "exp": issued + int(ttl_seconds),
-            "jti": secrets.token_urlsafe(16),
+            "jti": secrets.token_urlsafe(16), **extra,
         }
         return jwt.encode(payload, self._key, algorithm=ALGORITHM, headers={"typ": "JWT"})
 
@@ -149,8 +160,11 @@ def _claims(claims: dict) -> OfficerClaims:
         roles = _check_roles(roles)
     except (ValueError, TypeError):
         raise AuthError("invalid_token") from None
+    # step-up only when both say so: a stray "step_up" claim alone proves no second factor
+    amr = claims.get("amr")
+    step_up = claims.get("step_up") is True and isinstance(amr, list) and "otp" in amr
     return OfficerClaims(officer_id=sub, tenant=tenant, roles=roles, username=username, token_id=jti,
-                         expires_at=datetime.fromtimestamp(int(claims["exp"]), timezone.utc))
+                         expires_at=datetime.fromtimestamp(int(claims["exp"]), timezone.utc), step_up=step_up)
 
 
 def bearer_token(request) -> str:

@@ -27,6 +27,10 @@ class CaseRegisteredV1(Strict):
     registered_at = fields.AwareDateTime(required=True)
 
 
+# statuses after which a case is over for its Inspektorat (retention starts)
+TERMINAL_STATUSES = frozenset({"selesai", "ditolak", "diarsipkan", "dilimpahkan"})
+
+
 class CaseStatusChangedV1(Strict):
     """Any workflow step that changed a case's status or handling tenant."""
 
@@ -36,6 +40,16 @@ class CaseStatusChangedV1(Strict):
     status = Text(required=True, max_len=32, multiline=False)
     step = Text(required=True, max_len=40, multiline=False)
     changed_at = fields.AwareDateTime(required=True)
+
+
+class CaseMessageForReporterV1(Strict):
+    """The Inspektorat wrote to the reporter (question, message or closing
+    feedback). Carries no text: the reporter reads it with the receipt."""
+
+    case_id = fields.UUID(required=True)
+    tenant = tenant_field(required=True)
+    kind = Pattern(r"question|message|feedback", "code", required=True, max_len=10)
+    sent_at = fields.AwareDateTime(required=True)
 
 
 # -- integration events: a public API for other pemda systems (see contracts/asyncapi.yaml)
@@ -72,6 +86,7 @@ class CaseClosedV1(Strict):
 DATA_SCHEMAS = {
     ("case.registered", 1): CaseRegisteredV1,
     ("case.status_changed", 1): CaseStatusChangedV1,
+    ("case.message_for_reporter", 1): CaseMessageForReporterV1,
     ("case.forwarded", 1): CaseForwardedV1,
     ("case.sanction_recommended", 1): SanctionRecommendedV1,
     ("case.closed", 1): CaseClosedV1,

@@ -39,4 +39,11 @@ NOTIFICATIONS_CASE_EVENTS = ReliableQueue(
     bindings=("case.#",),
 )
 
-RELIABLE_QUEUES = (NOTIFICATIONS_CASE_EVENTS,)
+# the vault learns when a case ends (retention clock), nothing else
+VAULT_CASE_EVENTS = ReliableQueue(
+    name="identity-vault.case-events",
+    exchange=DOMAIN_EXCHANGE,
+    bindings=("case.status_changed.v1",),
+)
+
+RELIABLE_QUEUES = (NOTIFICATIONS_CASE_EVENTS, VAULT_CASE_EVENTS)

@@ -44,7 +44,9 @@ def staff(system):
             ("sari.penelaah", "35.73", ["penelaah"]), ("agus.inspektur", "35.73", ["inspektur"]),
             ("dewi.irban", "35.73", ["investigator"]), ("budi.kabmalang", "35.07", ["inspektur"]),
             ("rina.auditor", "35", ["auditor"]), ("prov.admin", "35", ["province_admin", "inspektur"]),
-            ("tono.penerima", "35.73", ["penerima"]),
+            ("tono.penerima", "35.73", ["penerima"]), ("yuni.auditor", "35", ["auditor"]),
+            # disclosure: a second inspektur, and one officer holding both sides of dual control
+            ("wati.inspektur", "35.73", ["inspektur"]), ("hadi.kepala", "35.73", ["investigator", "inspektur"]),
         ]:
             officer_id, secret = officers.create_officer(
                 conn, totp_key, tenant=tenant, username=f"{name}.{uuid.uuid4().hex[:6]}", display_name=name,

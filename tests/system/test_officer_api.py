@@ -62,10 +62,10 @@ def test_tenant_walls_answer_404_and_are_recorded(system, staff, login):
                            timeout=10).json()
     assert case_id not in {c["case_id"] for c in listing["items"]}
     # the auditor sees nothing without a grant, then the tenant it was granted
-    auditor = login("rina.auditor")
+    auditor = login("yuni.auditor")  # an auditor no other test grants anything
     assert get(system, auditor, case_id).status_code == 404
     grant = requests.post(system.url("cases") + "/api/v1/audit-grants", headers=login("prov.admin"),
-                          json={"officer_id": staff["rina.auditor"]["id"], "tenant": "35.73", "days": 7,
+                          json={"officer_id": staff["yuni.auditor"]["id"], "tenant": "35.73", "days": 7,
                                 "reason": "Pemeriksaan BPKP 2026"}, timeout=10)
     assert grant.status_code == 201
     assert get(system, auditor, case_id).status_code == 200

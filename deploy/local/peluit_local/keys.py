@@ -11,8 +11,9 @@ from pathlib import Path
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-# services that verify officer tokens hold the public key only; cases signs
-OFFICER_TOKEN_VERIFIERS = ("cases", "intake", "reporting")
+# services that verify officer tokens hold the public key only; cases signs.
+# The vault checks the officer of a disclosure command itself, not trusting cases.
+OFFICER_TOKEN_VERIFIERS = ("cases", "intake", "reporting", "identity-vault")
 
 
 def _write(path: Path, value: str) -> None:

@@ -11,7 +11,8 @@ import sys
 from .keys import ensure_keys
 from .system import System
 
-ADMIN_MODULES = {"cases": "peluit_cases.admin", "reporting": "peluit_reporting.admin"}
+ADMIN_MODULES = {"cases": "peluit_cases.admin", "reporting": "peluit_reporting.admin",
+                 "identity-vault": "peluit_vault.admin"}
 
 
 def main(argv=None) -> int:

@@ -96,6 +96,8 @@ class System:
             "PELUIT_KEYS_DIR": str(self.keys_dir / service),
             "PYTHONUNBUFFERED": "1",
         })
+        if service == "identity-vault":
+            env["PELUIT_VAULT_SMTP_PORT"] = str(self.smtp_port)
         env.update(self.extra_env)
         return env
 
@@ -131,7 +133,28 @@ class System:
                 time.sleep(0.2)
         raise RuntimeError(f"{service} did not become ready in {timeout:.0f} s")
 
+    @property
+    def smtp_port(self) -> int:
+        return self.base_port + 5
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.log_dir.parent / "mail"
+
+    def start_mail_sink(self) -> None:
+        """A local SMTP server (aiosmtpd) that keeps what the vault relays in a
+        Maildir: the demo's and the tests' stand-in for the pemda mail server."""
+        if "mail" in self.processes:
+            return
+        log = open(self.log_dir / "mail.log", "ab")
+        self.processes["mail"] = subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.smtp_port}",
+             "-c", "aiosmtpd.handlers.Mailbox", str(self.mail_dir)],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+        log.close()
+
     def start_all(self, services=None) -> None:
+        self.start_mail_sink()
         names = services or [s.name for s in SERVICES]
         for name in names:
             self.start(name)

@@ -16,6 +16,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from peluit_contracts.events import TERMINAL_STATUSES
+
 NS_CASE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
 NS_SEQUENCE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f02")
 NS_RECEIPT = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f03")
@@ -37,7 +39,7 @@ STATUS_LABELS = {
     "tindak_lanjut": {"id": "Pemantauan tindak lanjut", "en": "Follow-up monitoring"},
     "selesai": {"id": "Selesai", "en": "Closed"},
 }
-TERMINAL = {"dilimpahkan", "ditolak", "diarsipkan", "selesai"}
+TERMINAL = TERMINAL_STATUSES
 
 # PP 94/2021 discipline sanctions by level.
 SANCTIONS = {

@@ -21,6 +21,10 @@ STEPS = {
 }
 
 
+# what the Inspektorat wrote to the reporter (the text stays in the case)
+MESSAGE_KINDS = {Case.InformationRequested: "question", Case.OfficerMessage: "message", Case.Closed: "feedback"}
+
+
 def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Case | None) -> list[dict]:
     """Envelopes for one stored event. ``case`` is the aggregate *after* the
     event, ``before`` its (status, handling_tenant) before it."""
@@ -32,10 +36,17 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             data={"case_id": event.originator_id, "tenant": event.tenant,
                   "registration_number": event.registration_number, "category": event.category,
                   "channel": event.channel, "anonymous": event.anonymous, "registered_at": event.timestamp})]
+    out = []
+    kind = MESSAGE_KINDS.get(type(event))
+    if kind is not None:
+        out.append(dump_envelope(
+            **{**base, "event_id": base["event_id"] + ":message"}, event_type="case.message_for_reporter",
+            version=1, tenant=case.handling_tenant,
+            data={"case_id": event.originator_id, "tenant": case.handling_tenant, "kind": kind,
+                  "sent_at": event.timestamp}))
     step = STEPS.get(type(event))
     if step is None or case is None:
-        return []
-    out = []
+        return out
     if before != (case.status, case.handling_tenant):
         out.append(dump_envelope(
             **base, event_type="case.status_changed", version=1, tenant=case.handling_tenant,

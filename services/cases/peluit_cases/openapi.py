@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from peluit_contracts.disclosure import LEGAL_BASES
 from peluit_contracts.officer_api import COMMANDS
 
 _error = {"$ref": "#/components/schemas/Error"}
@@ -38,6 +39,75 @@ def _command(path: str, roles: set[str]) -> dict:
     }
 
 
+def _json_body(required: list[str], properties: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False, "required": required, "properties": properties}}}}
+
+
+_request_id = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
+_disclosure_errors = {
+    **_errors,
+    "403": {"description": "Not allowed by dual control (role, tenant, self-approval, not the requester, "
+                           "wrong or reused one-time code); the vault records the attempt",
+            "content": {"application/json": {"schema": _error}}},
+    "404": {"description": "No such request (or case)", "content": {"application/json": {"schema": _error}}},
+    "409": {"description": "Expired, already decided, not approved, already viewed, view window closed",
+            "content": {"application/json": {"schema": _error}}},
+    "422": {"description": "Anonymous report, identity erased under retention, unusable key",
+            "content": {"application/json": {"schema": _error}}},
+    "503": {"description": "The identity vault cannot be reached", "content": {"application/json": {"schema": _error}}},
+}
+
+# Disclosure of a reporter's identity: the identity vault decides and records every step.
+_DISCLOSURE_PATHS = {
+    "/api/v1/cases/{case_id}/disclosure-requests": {"post": {
+        "summary": "Request disclosure of the reporter's identity (investigator of the case's tenant); "
+                   "expires after PELUIT_DISCLOSURE_REQUEST_HOURS (72)",
+        "security": [{"bearer": []}],
+        "parameters": [{"name": "case_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}}],
+        "requestBody": _json_body(["reason", "legal_basis"], {
+            "reason": {"type": "string", "minLength": 10, "maxLength": 2000},
+            "legal_basis": {"type": "string", "enum": list(LEGAL_BASES)}}),
+        "responses": {"201": {"description": "Filed",
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Disclosure"}}}},
+                      **_disclosure_errors}}},
+    "/api/v1/disclosure-requests/{request_id}/approve": {"post": {
+        "summary": "Approve (an inspektur of the same tenant, not the requester) with a fresh TOTP code; "
+                   "allows one view within PELUIT_DISCLOSURE_VIEW_MINUTES (30)",
+        "security": [{"bearer": []}], "parameters": _request_id,
+        "requestBody": _json_body(["totp"], {"totp": {"type": "string", "pattern": "^[0-9]{6}$"}}),
+        "responses": {"200": {"description": "Approved",
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Disclosure"}}}},
+                      **_disclosure_errors}}},
+    "/api/v1/disclosure-requests/{request_id}/refuse": {"post": {
+        "summary": "Refuse (an inspektur of the same tenant, not the requester)",
+        "security": [{"bearer": []}], "parameters": _request_id,
+        "requestBody": _json_body(["reason"], {"reason": {"type": "string", "maxLength": 2000}}),
+        "responses": {"200": {"description": "Refused",
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Disclosure"}}}},
+                      **_disclosure_errors}}},
+    "/api/v1/disclosure-requests/{request_id}/view": {"post": {
+        "summary": "The one view by the requester: the identity (JSON) sealed to the X25519 public key of the "
+                   "officer's own client (libsodium sealed box); only that client's private key opens it",
+        "security": [{"bearer": []}], "parameters": _request_id,
+        "requestBody": _json_body(["public_key"], {"public_key": {
+            "type": "string", "description": "32-byte X25519 public key, base64", "contentEncoding": "base64"}}),
+        "responses": {"200": {"description": "Sealed identity", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["request_id", "sealed_identity"], "properties": {
+                "request_id": {"type": "string", "format": "uuid"},
+                "sealed_identity": {"type": "string", "contentEncoding": "base64"},
+                "format": {"type": "string"}}}}}},
+            **_disclosure_errors}}},
+    "/api/v1/disclosure-events": {"get": {
+        "summary": "The vault's disclosure events of one tenant (requests, approvals, refusals, expiries, views, "
+                   "refused attempts), never an identity: auditors with a live grant, inspektur of the tenant",
+        "security": [{"bearer": []}],
+        "parameters": [{"name": "tenant", "in": "query", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "Events, oldest first"}, **_disclosure_errors}}},
+}
+
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Peluit officer API", "version": "1.0.0",
@@ -53,6 +123,12 @@ OPENAPI = {
                 "fields": {"type": "object", "additionalProperties": {
                     "type": "array", "items": {"$ref": "#/components/schemas/Text"}}}},
                 "required": ["code", "message"]}}, "required": ["error"]},
+            "Disclosure": {"type": "object", "properties": {
+                "request_id": {"type": "string", "format": "uuid"}, "case_id": {"type": "string", "format": "uuid"},
+                "tenant": {"type": "string"},
+                "status": {"type": "string", "enum": ["pending", "approved", "refused", "expired", "viewed"]},
+                "legal_basis": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"},
+                "view_until": {"type": ["string", "null"], "format": "date-time"}}},
             "CommandResult": {"type": "object", "properties": {
                 "case_id": {"type": "string", "format": "uuid"}, "version": {"type": "integer"},
                 "status": {"type": "string"}}, "required": ["case_id", "version", "status"]},
@@ -89,5 +165,6 @@ OPENAPI = {
             "summary": "Grant an auditor read access to a tenant for some days (province admin)",
             "security": [{"bearer": []}],
             "responses": {"201": {"description": "Granted"}, **_errors}}},
+        **_DISCLOSURE_PATHS,
     },
 }

@@ -13,7 +13,7 @@ import pyotp
 from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
@@ -27,7 +27,7 @@ from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import RegisterReportCommand
 
-from . import case_index, catalogue, officer_api, officers, scheduler
+from . import case_index, catalogue, disclosure_api, officer_api, officers, scheduler
 from .application import CasesApplication
 from .domain import DomainError
 from .openapi import OPENAPI
@@ -44,6 +44,8 @@ def migrate(conn) -> None:
     case_index.migrate(conn)
 
 log = logging.getLogger(__name__)
+
+RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
 
 
 def eventsourcing_env() -> dict:
@@ -125,6 +127,8 @@ class CasesService:
     publisher = Relay()
     keys = OfficerKeys()
     deadline_config = DeadlineConfig()
+    # disclosure only: the vault decides and records; a queued request past the deadline is dropped
+    vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
 
     @rpc
     def register_report(self, command: dict) -> dict:
@@ -289,6 +293,50 @@ class CasesService:
             "totp_uri": pyotp.TOTP(totp_secret).provisioning_uri(name=new["username"], issuer_name="Peluit"),
             "message": {"id": "Sampaikan kata sandi awal dan kode TOTP ini secara langsung; keduanya tidak ditampilkan lagi.",
                         "en": "Hand over the initial password and TOTP secret in person; they are not shown again."}})
+
+    # -- identity disclosure under dual control (the vault decides; disclosure_api.py)
+
+    @http("POST", "/api/v1/cases/<string:case_id>/disclosure-requests")
+    @json_endpoint
+    def request_disclosure(self, request, case_id):
+        token = bearer_token(request)
+        claims = self.keys.verifier.verify(token)
+        out = disclosure_api.request_disclosure(self.vault, RPC_TIMEOUT, self.app, self.db, claims, token, case_id,
+                                                read_json(request, 8192))
+        return json_response(201, out)
+
+    @http("POST", "/api/v1/disclosure-requests/<string:request_id>/approve")
+    @json_endpoint
+    def approve_disclosure(self, request, request_id):
+        token = bearer_token(request)
+        claims = self.keys.verifier.verify(token)
+        out = disclosure_api.approve(self.vault, RPC_TIMEOUT, self.db, self.keys, claims, token, request_id,
+                                     read_json(request, 1024))
+        return json_response(200, out)
+
+    @http("POST", "/api/v1/disclosure-requests/<string:request_id>/refuse")
+    @json_endpoint
+    def refuse_disclosure(self, request, request_id):
+        token = bearer_token(request)
+        self.keys.verifier.verify(token)  # a bad token is a 401 here, before the broker
+        out = disclosure_api.refuse(self.vault, RPC_TIMEOUT, token, request_id, read_json(request, 8192))
+        return json_response(200, out)
+
+    @http("POST", "/api/v1/disclosure-requests/<string:request_id>/view")
+    @json_endpoint
+    def view_disclosure(self, request, request_id):
+        token = bearer_token(request)
+        self.keys.verifier.verify(token)  # a bad token is a 401 here, before the broker
+        out = disclosure_api.view(self.vault, RPC_TIMEOUT, token, request_id, read_json(request, 1024))
+        return json_response(200, out)
+
+    @http("GET", "/api/v1/disclosure-events")
+    @json_endpoint
+    def disclosure_events(self, request):
+        token = bearer_token(request)
+        claims = self.keys.verifier.verify(token)
+        out = disclosure_api.events(self.vault, RPC_TIMEOUT, self.db, claims, token, request.args.get("tenant"))
+        return json_response(200, out)
 
     @http("GET", "/api/v1/openapi.json")
     def openapi(self, request):

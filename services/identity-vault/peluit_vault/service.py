@@ -11,35 +11,54 @@ import binascii
 import json
 import logging
 
+from datetime import datetime, timezone
+
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+from nameko.timer import timer
 from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
 from peluit_common.db import Database
 from peluit_common.metrics import EntrypointMetrics, metrics_response
-from peluit_common.settings import secret_bytes
+from peluit_common.amqp import reliable_consume
+from peluit_common.settings import env_float, secret_bytes
 from peluit_common.web import http
+from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
+from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.reports import IdentitySchema, StoreIdentityCommand
+from peluit_contracts.topology import VAULT_CASE_EVENTS
 
-from . import store
+from . import disclosure, relay, retention, store
 from .crypto import DecryptionError, unseal
+from .keyring import Keyring
+from .relay import SmtpSettings
+
+
+def migrate(conn) -> None:
+    store.migrate(conn)
+    relay.migrate(conn)
+
 
 log = logging.getLogger(__name__)
 
+RELAYED = Counter("peluit_vault_relayed_total", "Reporter notices relayed", ["outcome"])
+SHREDDED = Counter("peluit_vault_identities_shredded_total", "Identities crypto-shredded after retention")
 IDENTITIES_STORED = Counter("peluit_vault_identities_stored_total", "Identities stored (new)")
 SEALED_REFUSED = Counter("peluit_vault_sealed_refused_total", "Sealed identities refused", ["reason"])
 
 
 class VaultKeys(DependencyProvider):
-    """Keys come from files or the environment, never from a database."""
+    """Keys come from files or the environment, never from a database. The
+    KEK file may hold several keys during a rotation (first = current)."""
 
     def setup(self):
         self.private_key = bytes.fromhex(secret_bytes("PELUIT_VAULT_PRIVATE_KEY_FILE", "vault-x25519.key").decode())
-        self.kek = bytes.fromhex(secret_bytes("PELUIT_VAULT_KEK_FILE", "vault-kek.key").decode())
-        if len(self.private_key) != 32 or len(self.kek) != 32:
-            raise RuntimeError("vault keys must be 32 bytes (hex)")
+        if len(self.private_key) != 32:
+            raise RuntimeError("the vault's private key must be 32 bytes (hex)")
+        self.keyring = Keyring.load()
+        self.smtp = SmtpSettings.from_env()
 
     def get_dependency(self, worker_ctx):
         return self
@@ -49,8 +68,9 @@ class IdentityVault:
     name = "identity_vault"
 
     metrics = EntrypointMetrics()
-    db = Database(migrate=store.migrate)
+    db = Database(migrate=migrate)
     keys = VaultKeys()
+    disclosures = disclosure.Disclosure()
 
     @rpc
     def store_identity(self, command: dict) -> dict:
@@ -68,9 +88,75 @@ class IdentityVault:
             SEALED_REFUSED.labels("sealed_identity").inc()
             return {"error": "invalid_sealed_identity"}
         with self.db.connection() as conn:
-            reporter_ref = store.store_identity(conn, self.keys.kek, cmd["submission_id"], cmd["tenant"], plaintext)
+            reporter_ref = store.store_identity(conn, self.keys.keyring, cmd["submission_id"], cmd["tenant"],
+                                                plaintext)
         IDENTITIES_STORED.inc()
         return {"reporter_ref": reporter_ref}
+
+    # -- disclosure under dual control (see disclosure.py) ----------------------
+    # Each command carries the officer's own token, verified here. No reply holds
+    # an identity, except view's: sealed to the requester's key.
+
+    @rpc
+    def request_disclosure(self, command: dict) -> dict:
+        return disclosure.request_disclosure(self.disclosures, command)
+
+    @rpc
+    def approve_disclosure(self, command: dict) -> dict:
+        return disclosure.approve_disclosure(self.disclosures, command)
+
+    @rpc
+    def refuse_disclosure(self, command: dict) -> dict:
+        return disclosure.refuse_disclosure(self.disclosures, command)
+
+    @rpc
+    def view_disclosure(self, command: dict) -> dict:
+        return disclosure.view_disclosure(self.disclosures, command, self._read_identity)
+
+    @rpc
+    def disclosure_events(self, command: dict) -> dict:
+        return disclosure.disclosure_events(self.disclosures, command)
+
+    def _read_identity(self, reporter_ref: str) -> bytes | None:
+        with self.db.connection() as conn:
+            return store.read_identity(conn, self.keys.keyring, reporter_ref)
+
+    # -- contact relay and retention ------------------------------------------
+
+    @rpc
+    def relay_to_reporter(self, command: dict) -> dict:
+        """Tell the reporter of a case that there is news, through the contact
+        only the vault knows. Answers "sent", "no_contact_channel" or "erased"."""
+        try:
+            cmd = RelayToReporterCommand().load(command)
+        except ValidationError:
+            return {"error": "invalid_command"}
+        with self.db.connection() as conn:
+            try:
+                outcome = relay.relay_to_reporter(conn, self.keys.keyring, self.keys.smtp, str(cmd["case_id"]),
+                                                  cmd["template"], cmd["idempotency_key"])
+            except OSError as exc:  # SMTP unreachable: the caller retries with back-off
+                log.warning("smtp delivery failed: %s", type(exc).__name__)
+                return {"error": "delivery_failed"}
+        RELAYED.labels(outcome).inc()
+        return {"result": outcome}
+
+    @reliable_consume(VAULT_CASE_EVENTS)
+    def on_case_status(self, body):
+        """A case that ended starts its retention clock."""
+        envelope = load_envelope(body)
+        data = envelope["data"]
+        if envelope["type"] == "case.status_changed" and data["status"] in TERMINAL_STATUSES:
+            with self.db.connection() as conn:
+                retention.record_case_closed(conn, data["case_id"], data["changed_at"])
+
+    @timer(interval=env_float("PELUIT_VAULT_SHRED_INTERVAL", 3600))
+    def shred_expired(self):
+        with self.db.connection() as conn:
+            shredded = retention.shred_expired(conn, datetime.now(timezone.utc))
+        if shredded:
+            SHREDDED.inc(shredded)
+            log.info("crypto-shredded %s identities past retention", shredded)
 
     @http("GET", "/metrics")
     def metrics_endpoint(self, request):

@@ -17,6 +17,14 @@ CREATE TABLE IF NOT EXISTS officer_notification (
     created_at timestamptz NOT NULL DEFAULT now(),
     delivered_at timestamptz
 );
+CREATE TABLE IF NOT EXISTS reporter_notification (
+    id bigserial PRIMARY KEY,
+    event_id text NOT NULL UNIQUE REFERENCES processed_event(event_id),
+    case_id uuid NOT NULL,
+    template text NOT NULL,
+    outcome text NOT NULL,  -- sent | no_contact_channel | erased (the vault's answer; never an address)
+    created_at timestamptz NOT NULL DEFAULT now()
+);
 CREATE INDEX IF NOT EXISTS officer_notification_pending ON officer_notification (tenant) WHERE delivered_at IS NULL;
 """
 
@@ -26,7 +34,12 @@ def migrate(conn) -> None:
         conn.execute(SCHEMA)
 
 
-def record(conn, envelope: dict) -> bool:
+def processed(conn, event_id: str) -> bool:
+    with conn.transaction():
+        return conn.execute("SELECT 1 FROM processed_event WHERE event_id = %s", (event_id,)).fetchone() is not None
+
+
+def record(conn, envelope: dict, relay_outcome: str | None = None) -> bool:
     """Apply one envelope; False when it was already processed (redelivery)."""
     with conn.transaction():
         fresh = conn.execute(
@@ -42,4 +55,13 @@ def record(conn, envelope: dict) -> bool:
                 "VALUES (%s, %s, %s, %s, 'case_registered')",
                 (envelope["id"], data["tenant"], data["case_id"], data["registration_number"]),
             )
+        elif envelope["type"] == "case.message_for_reporter" and relay_outcome is not None:
+            conn.execute(
+                "INSERT INTO reporter_notification (event_id, case_id, template, outcome) VALUES (%s, %s, %s, %s)",
+                (envelope["id"], envelope["data"]["case_id"], reporter_template(envelope), relay_outcome),
+            )
     return True
+
+
+def reporter_template(envelope: dict) -> str:
+    return "case_closed" if envelope["data"]["kind"] == "feedback" else "new_message"

@@ -1,0 +1,126 @@
+"""Disclosure of a reporter's identity under dual control (v1).
+
+HTTP bodies of the officer API on cases, and the cases -> identity-vault RPC
+commands. Every command carries the officer's own bearer token: the vault
+verifies it itself, so cases cannot act for an officer it merely names. No
+schema here carries an identity; the one reply that does (``view``) carries it
+sealed to the requesting officer's X25519 key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from marshmallow import ValidationError
+
+from .fields import Int, Pattern, Strict, Text
+from .i18n import MESSAGES, encode
+from .reports import tenant_field
+
+DISCLOSURE_RPC_VERSION = 1
+
+# LPSK protection request, slander proven under the applicable regulation, court order
+LEGAL_BASES = ("lpsk_protection", "proven_slander", "court_order")
+
+# the bilingual texts of the two codes only these schemas raise
+MESSAGES.setdefault("legal_basis", (
+    "Dasar hukum harus salah satu dari: " + ", ".join(LEGAL_BASES) + ".",
+    "The legal basis must be one of: " + ", ".join(LEGAL_BASES) + "."))
+MESSAGES.setdefault("public_key", (
+    "Kunci publik harus 32 byte X25519 dalam base64.",
+    "The public key must be a 32-byte X25519 key in base64."))
+
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REPORTER_REF_RE = r"[A-Za-z0-9_\-]{20,64}"
+TOKEN_RE = r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"
+PUBLIC_KEY_BYTES = 32
+
+
+class PublicKey(Text):
+    """An X25519 public key, standard or URL-safe base64; loads as the base64 text."""
+
+    def __init__(self, **kwargs):
+        super().__init__(multiline=False, max_len=64, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            raw = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError(encode("public_key")) from None
+        # an all-zero key is a low-order point: a box to it would be readable by anyone
+        if len(raw) != PUBLIC_KEY_BYTES or raw == bytes(PUBLIC_KEY_BYTES):
+            raise ValidationError(encode("public_key"))
+        return base64.b64encode(raw).decode()
+
+
+def _legal_basis(**kwargs):
+    return Pattern("|".join(LEGAL_BASES), "legal_basis", max_len=32, **kwargs)
+
+
+# -- HTTP bodies (officer API on cases :8001) ---------------------------------
+
+class DisclosureRequestBody(Strict):
+    """``POST /api/v1/cases/{case_id}/disclosure-requests`` (investigator)."""
+
+    reason = Text(required=True, min_len=10, max_len=2000)
+    legal_basis = _legal_basis(required=True)
+
+
+class ApproveBody(Strict):
+    """``POST /api/v1/disclosure-requests/{id}/approve`` (inspektur): a fresh TOTP code."""
+
+    totp = Pattern(r"\d{6}", "code", required=True, max_len=6)
+
+
+class RefuseBody(Strict):
+    """``POST /api/v1/disclosure-requests/{id}/refuse`` (inspektur)."""
+
+    reason = Text(required=True, max_len=2000)
+
+
+class ViewBody(Strict):
+    """``POST /api/v1/disclosure-requests/{id}/view`` (the requester): the key
+    of the officer's own client; the identity comes back sealed to it."""
+
+    public_key = PublicKey(required=True)
+
+
+# -- RPC commands (cases -> identity_vault) ------------------------------------
+
+class _Command(Strict):
+    version = Int(required=True)
+    token = Pattern(TOKEN_RE, "code", required=True, max_len=4096)
+
+
+class RequestDisclosureCommand(_Command):
+    """``request_disclosure``: cases adds the case's reporter_ref and handling tenant."""
+
+    case_id = Pattern(UUID_RE, "code", required=True, max_len=36)
+    reporter_ref = Pattern(REPORTER_REF_RE, "code", required=True, max_len=64)
+    tenant = tenant_field(required=True)
+    reason = Text(required=True, min_len=10, max_len=2000)
+    legal_basis = _legal_basis(required=True)
+
+
+class ApproveDisclosureCommand(_Command):
+    """``approve_disclosure``: ``token`` must be a step-up token (fresh TOTP)."""
+
+    request_id = Pattern(UUID_RE, "code", required=True, max_len=36)
+
+
+class RefuseDisclosureCommand(_Command):
+    request_id = Pattern(UUID_RE, "code", required=True, max_len=36)
+    reason = Text(required=True, max_len=2000)
+
+
+class ViewDisclosureCommand(_Command):
+    request_id = Pattern(UUID_RE, "code", required=True, max_len=36)
+    public_key = PublicKey(required=True)
+
+
+class DisclosureEventsQuery(_Command):
+    """``disclosure_events``: the trail of one tenant, never an identity."""
+
+    tenant = tenant_field(required=True)

@@ -1,0 +1,118 @@
+"""Contact relay: the vault alone turns a reporter into an address.
+
+Other services ask "tell the reporter of case X that there is news"; the vault
+resolves the contact it holds, sends through its own outbound adapter (SMTP)
+and answers only "sent" or "no contact channel". The text is fixed by
+template code here, never supplied free-form, and never carries case content:
+a reporter's mailbox may be read by someone else.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from peluit_common.settings import env, env_int
+from peluit_contracts.relay import RELAY_TEMPLATES
+
+TEMPLATES = {  # keys: RELAY_TEMPLATES
+    "new_message": (
+        "Ada pesan baru untuk laporan Anda / New message about your report",
+        "Inspektorat telah mengirim pesan terkait laporan Anda. Buka halaman status laporan di portal WBS\n"
+        "dan masukkan tanda terima Anda untuk membacanya. Jangan membalas e-mail ini.\n\n"
+        "The Inspektorat has sent a message about your report. Open the report status page on the WBS portal\n"
+        "and enter your receipt to read it. Do not reply to this e-mail.\n",
+    ),
+    "case_closed": (
+        "Laporan Anda telah selesai ditangani / Your report has been concluded",
+        "Penanganan laporan Anda telah selesai. Tanggapan Inspektorat dapat dibaca di halaman status laporan\n"
+        "dengan tanda terima Anda.\n\n"
+        "The handling of your report has been concluded. Read the Inspektorat's feedback on the report status\n"
+        "page with your receipt.\n",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    timeout: float = 15.0
+
+    @classmethod
+    def from_env(cls) -> "SmtpSettings":
+        return cls(env("PELUIT_VAULT_SMTP_HOST", "127.0.0.1"), env_int("PELUIT_VAULT_SMTP_PORT", 8025),
+                   env("PELUIT_VAULT_SMTP_FROM", "wbs-noreply@peluit.invalid"))
+
+
+def contact_email(identity_json: bytes) -> str | None:
+    return json.loads(identity_json).get("email")
+
+
+def send_template(settings: SmtpSettings, to_addr: str, template: str, idempotency_key: str) -> str:
+    """Send one templated e-mail; the Message-ID derives from the idempotency
+    key so a receiving system can drop a duplicate after a retry."""
+    subject, body = TEMPLATES[template]
+    msg = EmailMessage()
+    msg["From"] = settings.sender
+    msg["To"] = to_addr
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(idstring=idempotency_key.replace(":", "."), domain="peluit.invalid")
+    msg.set_content(body)
+    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+        smtp.send_message(msg)
+    return msg["Message-ID"]
+
+
+RELAY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS relay_log (
+    idempotency_key text PRIMARY KEY,
+    case_id uuid NOT NULL,
+    template text NOT NULL,
+    outcome text NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+def migrate(conn) -> None:
+    with conn.transaction():
+        conn.execute(RELAY_SCHEMA)
+
+
+def relay_to_reporter(conn, keyring, settings: SmtpSettings, case_id: str, template: str, key: str) -> str:
+    """Deliver ``template`` to the reporter of ``case_id``, once per ``key``.
+
+    Returns "sent", "no_contact_channel" (anonymous, or no e-mail given) or
+    "erased" (crypto-shredded). A crash between sending and recording sends
+    again on retry; the Message-ID stays the same so mail systems can dedupe.
+    """
+    from . import store  # the keyring-aware store
+
+    with conn.transaction():
+        done = conn.execute("SELECT outcome FROM relay_log WHERE idempotency_key = %s", (key,)).fetchone()
+        row = None if done else conn.execute(
+            "SELECT reporter_ref FROM reporter WHERE case_id = %s", (case_id,)).fetchone()
+    if done:
+        return done[0]
+    outcome = "no_contact_channel"
+    if row is not None:
+        try:
+            identity = store.read_identity(conn, keyring, row[0])
+        except store.Erased:
+            identity, outcome = None, "erased"
+        address = contact_email(identity) if identity else None
+        if address:
+            send_template(settings, address, template, key)
+            outcome = "sent"
+    with conn.transaction():
+        conn.execute("INSERT INTO relay_log (idempotency_key, case_id, template, outcome) VALUES (%s, %s, %s, %s)"
+                     " ON CONFLICT DO NOTHING", (key, case_id, template, outcome))
+    return outcome
+
+if set(TEMPLATES) != set(RELAY_TEMPLATES):  # every template the contract names needs a text
+    raise RuntimeError("relay templates out of step with peluit_contracts.relay")

@@ -1,0 +1,339 @@
+"""Disclosure under dual control: the aggregate's rules on eventsourcing's
+in-memory store (explicit clock), and the RPC handlers with real officer
+tokens (step-up claims, one-time step-up, the identity sealed to the
+requester's key only)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from uuid import uuid4
+
+import pytest
+from nacl.public import PrivateKey, SealedBox
+from nacl.signing import SigningKey
+
+from peluit_common.auth import TokenIssuer, TokenVerifier
+from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
+from peluit_vault import disclosure, store
+from peluit_vault.disclosure import DisclosureApplication, DisclosureRequest, DomainError
+
+T0 = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+CASE = str(uuid4())
+REF = "r" * 32
+
+
+def officer(name: str, tenant: str = "35.73", *roles: str) -> dict:
+    return {"officer_id": str(uuid4()), "username": name, "roles": list(roles), "tenant": tenant}
+
+
+DEWI = officer("dewi", "35.73", "investigator")
+AGUS = officer("agus", "35.73", "inspektur")
+AGUS2 = officer("agus2", "35.73", "inspektur")
+BUDI = officer("budi", "35.07", "inspektur")
+SARI = officer("sari", "35.73", "penelaah")
+BOTH = officer("kepala", "35.73", "investigator", "inspektur")
+
+
+@pytest.fixture
+def app():
+    return DisclosureApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, request_hours=72, view_minutes=30)
+
+
+def file(app, by=DEWI, now=T0, **overrides) -> DisclosureRequest:
+    args = dict(case_id=CASE, reporter_ref=REF, tenant="35.73", reason="Permohonan perlindungan LPSK",
+                legal_basis="lpsk_protection", now=now)
+    args.update(overrides)
+    return app.request(by, **args)
+
+
+def refused(code: str, fn, *args, **kwargs):
+    with pytest.raises(DomainError) as info:
+        fn(*args, **kwargs)
+    assert info.value.code == code
+    return info.value
+
+
+def kinds(app, request_id) -> list[str]:
+    return [type(e).__name__ for e in app.events.get(request_id)]
+
+
+def attempts(app, request_id) -> list[tuple[str, str, str]]:
+    return [(e.by["username"], e.action, e.code) for e in app.events.get(request_id)
+            if isinstance(e, DisclosureRequest.AttemptRefused)]
+
+
+def approve(app, req, by=AGUS, now=None, step_up=True, token_id=None):
+    return app.approve(req.id, by, step_up=step_up, step_up_token_id=token_id or uuid4().hex,
+                       now=now or T0 + timedelta(hours=1))
+
+
+def reveal(ref: str) -> bytes:
+    assert ref == REF
+    return b"sealed:" + ref.encode()
+
+
+# -- the aggregate's rules --------------------------------------------------------
+
+def test_full_path_request_approve_view_once(app):
+    req = file(app)
+    assert req.status == "pending" and req.expires_at == T0 + timedelta(hours=72)
+    approved = approve(app, req, now=T0 + timedelta(hours=2))
+    assert approved.status == "approved" and approved.view_until == T0 + timedelta(hours=2, minutes=30)
+    assert app.view(req.id, DEWI, reveal, now=T0 + timedelta(hours=2, minutes=10)) == b"sealed:" + REF.encode()
+    assert app.get_request(req.id).status == "viewed"
+    refused("already_viewed", app.view, req.id, DEWI, reveal, now=T0 + timedelta(hours=2, minutes=11))
+    assert kinds(app, req.id) == ["Requested", "Approved", "Viewed", "AttemptRefused"]
+    assert attempts(app, req.id) == [("dewi", "view", "already_viewed")]
+
+
+def test_only_an_investigator_of_the_cases_tenant_may_request_and_refusals_are_kept(app):
+    refused("not_investigator", file, app, by=SARI)
+    refused("not_investigator", file, app, by=AGUS)
+    refused("other_tenant", file, app, by=officer("irban", "35.07", "investigator"))
+    refused("anonymous", file, app, reporter_ref=None)
+    refused("invalid_legal_basis", file, app, legal_basis="curiosity")
+    refused("reason_required", file, app, reason="   ")
+    register = app.repository.get(disclosure.DisclosureRegister.create_id("35.73"))
+    assert register.request_ids == []  # nothing was filed
+    trail = app.trail("35.73", now=T0)
+    assert [(e["type"], e["by"]["username"], e["action"], e["code"]) for e in trail] == [
+        ("attempt_refused", "sari", "request", "not_investigator"),
+        ("attempt_refused", "agus", "request", "not_investigator"),
+        ("attempt_refused", "irban", "request", "other_tenant"),
+        ("attempt_refused", "dewi", "request", "anonymous"),
+        ("attempt_refused", "dewi", "request", "invalid_legal_basis"),
+        ("attempt_refused", "dewi", "request", "reason_required"),
+    ]
+
+
+def test_self_approval_is_refused_even_with_both_roles(app):
+    req = file(app, by=BOTH)
+    refused("self_approval", approve, app, req, by=BOTH)
+    refused("self_approval", app.refuse, req.id, BOTH, "menarik sendiri", now=T0)
+    assert app.get_request(req.id).status == "pending"
+    assert attempts(app, req.id) == [("kepala", "approve", "self_approval"), ("kepala", "refuse", "self_approval")]
+
+
+def test_approval_from_another_tenant_or_without_the_role_is_refused(app):
+    req = file(app)
+    refused("other_tenant", approve, app, req, by=BUDI)
+    refused("other_tenant", app.refuse, req.id, BUDI, "bukan urusan", now=T0)
+    refused("not_inspektur", approve, app, req, by=SARI)
+    refused("not_inspektur", approve, app, req, by=officer("irban2", "35.73", "investigator"))
+    assert app.get_request(req.id).status == "pending"
+    assert [a[2] for a in attempts(app, req.id)] == ["other_tenant", "other_tenant", "not_inspektur", "not_inspektur"]
+
+
+def test_approval_without_step_up_is_refused(app):
+    req = file(app)
+    refused("step_up_required", approve, app, req, step_up=False)
+    assert app.get_request(req.id).status == "pending"
+    assert attempts(app, req.id) == [("agus", "approve", "step_up_required")]
+    assert approve(app, req).status == "approved"
+
+
+def test_a_step_up_token_approves_once(app):
+    first, second = file(app), file(app)
+    approve(app, first, token_id="jti-1")
+    refused("step_up_reused", approve, app, second, token_id="jti-1")
+    assert app.get_request(second.id).status == "pending"
+    assert approve(app, second, token_id="jti-2").status == "approved"
+
+
+def test_an_expired_request_cannot_be_approved_and_its_expiry_is_an_event(app):
+    req = file(app)
+    refused("expired", approve, app, req, now=T0 + timedelta(hours=72))
+    assert app.get_request(req.id).status == "expired"
+    refused("expired", approve, app, req, by=AGUS2, now=T0 + timedelta(hours=80))
+    refused("expired", app.refuse, req.id, AGUS, "terlambat", now=T0 + timedelta(hours=80))
+    refused("expired", app.view, req.id, DEWI, reveal, now=T0 + timedelta(hours=81))
+    assert kinds(app, req.id) == ["Requested", "Expired", "AttemptRefused", "AttemptRefused", "AttemptRefused",
+                                  "AttemptRefused"]
+    expired = [e for e in app.events.get(req.id) if isinstance(e, DisclosureRequest.Expired)]
+    assert expired[0].stage == "pending" and expired[0].deadline == T0 + timedelta(hours=72)
+
+
+def test_just_before_the_deadline_still_counts(app):
+    req = file(app)
+    assert approve(app, req, now=T0 + timedelta(hours=72) - timedelta(seconds=1)).status == "approved"
+
+
+def test_view_without_approval_is_refused(app):
+    req = file(app)
+    refused("not_approved", app.view, req.id, DEWI, lambda ref: pytest.fail("must not reveal"), now=T0)
+    app.refuse(req.id, AGUS, "Dasar hukum tidak memadai", now=T0 + timedelta(minutes=5))
+    refused("refused", app.view, req.id, DEWI, lambda ref: pytest.fail("must not reveal"), now=T0)
+    refused("already_decided", approve, app, req, by=AGUS2)
+    assert attempts(app, req.id) == [("dewi", "view", "not_approved"), ("dewi", "view", "refused"),
+                                     ("agus2", "approve", "already_decided")]
+
+
+def test_second_decision_is_refused(app):
+    req = file(app)
+    approve(app, req)
+    refused("already_decided", approve, app, req, by=AGUS2)
+    refused("already_decided", app.refuse, req.id, AGUS2, "terlambat", now=T0)
+
+
+def test_view_after_the_view_window_is_refused(app):
+    req = file(app)
+    approve(app, req, now=T0 + timedelta(hours=1))
+    refused("view_window_closed", app.view, req.id, DEWI, lambda ref: pytest.fail("must not reveal"),
+            now=T0 + timedelta(hours=1, minutes=30))
+    refused("expired", app.view, req.id, DEWI, reveal, now=T0 + timedelta(hours=1, minutes=31))
+    expired = [e for e in app.events.get(req.id) if isinstance(e, DisclosureRequest.Expired)]
+    assert len(expired) == 1 and expired[0].stage == "approved"
+
+
+def test_view_by_someone_else_is_refused(app):
+    req = file(app)
+    approve(app, req)
+    never = lambda ref: pytest.fail("must not reveal")  # noqa: E731
+    refused("not_requester", app.view, req.id, AGUS, never, now=T0 + timedelta(hours=1))
+    refused("not_requester", app.view, req.id, officer("dewi-lain", "35.73", "investigator"), never,
+            now=T0 + timedelta(hours=1))
+    moved = {**DEWI, "tenant": "35.07"}  # same officer id, token of another tenant
+    refused("other_tenant", app.view, req.id, moved, never, now=T0 + timedelta(hours=1))
+    assert app.get_request(req.id).status == "approved"
+    assert app.view(req.id, DEWI, reveal, now=T0 + timedelta(hours=1, minutes=1))
+
+
+def test_an_erased_identity_is_not_viewed_and_the_view_stays_unused(app):
+    req = file(app)
+    approve(app, req)
+
+    def gone(ref):
+        raise DomainError("erased")
+
+    refused("erased", app.view, req.id, DEWI, gone, now=T0 + timedelta(hours=1))
+    assert app.get_request(req.id).status == "approved"
+    assert attempts(app, req.id) == [("dewi", "view", "erased")]
+
+
+def test_unknown_request_is_not_found(app):
+    refused("not_found", app.view, uuid4(), DEWI, reveal, now=T0)
+    refused("not_found", approve, app, SimpleNamespace(id=uuid4()))
+
+
+def test_trail_lists_every_event_without_reporter_ref_and_marks_overdue_requests(app):
+    done = file(app)
+    approve(app, done, now=T0 + timedelta(hours=1))
+    app.view(done.id, DEWI, reveal, now=T0 + timedelta(hours=1, minutes=5))
+    refused("self_approval", approve, app, done, by=DEWI, now=T0 + timedelta(hours=2))
+    forgotten = file(app, now=T0 + timedelta(hours=2))
+    file(app, tenant="35.07", by=officer("irban", "35.07", "investigator"))
+    trail = app.trail("35.73", now=T0 + timedelta(days=4))
+    assert {e["request_id"] for e in trail} == {str(done.id), str(forgotten.id)}
+    assert [e["type"] for e in trail if e["request_id"] == str(done.id)] == [
+        "requested", "approved", "viewed", "attempt_refused"]
+    assert [e["type"] for e in trail if e["request_id"] == str(forgotten.id)] == ["requested", "expired"]
+    assert all(e["case_id"] == CASE for e in trail)
+    requested = next(e for e in trail if e["type"] == "requested")
+    assert requested["legal_basis"] == "lpsk_protection" and requested["reason"]
+    assert REF not in json.dumps(trail) and "reporter_ref" not in json.dumps(trail)
+    # the expiry was recorded once; listing again adds nothing
+    assert app.trail("35.73", now=T0 + timedelta(days=5)) == trail
+
+
+# -- the RPC handlers with real tokens ----------------------------------------------
+
+@pytest.fixture
+def rpc(app):
+    signing = SigningKey.generate()
+    issuer = TokenIssuer(bytes(signing))
+    vault = SimpleNamespace(app=app, verifier=TokenVerifier(bytes(signing.verify_key)))
+
+    def token(who: dict, step_up: bool = False) -> str:
+        extra = {"amr": ["pwd", "otp"], "step_up": True} if step_up else None
+        return issuer.issue(who["officer_id"], who["tenant"], who["roles"], who["username"],
+                            ttl_seconds=60 if step_up else 900, extra_claims=extra)
+
+    return SimpleNamespace(vault=vault, token=token, issuer=issuer)
+
+
+def cmd(**fields) -> dict:
+    return {"version": DISCLOSURE_RPC_VERSION, **fields}
+
+
+def test_step_up_claims_round_trip_and_cannot_replace_officer_claims(rpc):
+    plain = rpc.vault.verifier.verify(rpc.token(AGUS))
+    up = rpc.vault.verifier.verify(rpc.token(AGUS, step_up=True))
+    assert not plain.step_up and up.step_up and up.officer_id == AGUS["officer_id"]
+    # a step_up claim without an OTP method proves nothing
+    half = rpc.issuer.issue(AGUS["officer_id"], "35.73", ["inspektur"], "agus", extra_claims={"step_up": True})
+    assert not rpc.vault.verifier.verify(half).step_up
+    for reserved in ("sub", "tenant", "roles", "exp"):
+        with pytest.raises(ValueError):
+            rpc.issuer.issue(AGUS["officer_id"], "35.73", ["inspektur"], "agus", extra_claims={reserved: "x"})
+
+
+def test_rpc_flow_seals_the_identity_to_the_requesters_key_only(rpc, app):
+    identity = json.dumps({"name": "Budi Santoso", "nik": "3573012345678901"}).encode()
+    filed = disclosure.request_disclosure(rpc.vault, cmd(
+        token=rpc.token(DEWI), case_id=CASE, reporter_ref=REF, tenant="35.73",
+        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"))
+    assert filed["status"] == "pending" and "reporter_ref" not in filed and REF not in json.dumps(filed)
+    rid = filed["request_id"]
+
+    assert disclosure.approve_disclosure(rpc.vault, cmd(token=rpc.token(AGUS), request_id=rid)) == {
+        "error": "step_up_required"}
+    assert disclosure.approve_disclosure(rpc.vault, cmd(token="x.y.z", request_id=rid)) == {"error": "invalid_token"}
+    approved = disclosure.approve_disclosure(rpc.vault, cmd(token=rpc.token(AGUS, step_up=True), request_id=rid))
+    assert approved["status"] == "approved"
+
+    client = PrivateKey.generate()
+    public_key = base64.b64encode(bytes(client.public_key)).decode()
+    seen = []
+
+    def read(ref):
+        seen.append(ref)
+        return identity
+
+    assert disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(AGUS), request_id=rid, public_key=public_key),
+                                      read) == {"error": "not_requester"}
+    out = disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key), read)
+    assert seen == [REF]
+    assert identity not in json.dumps(out).encode() and b"Budi" not in json.dumps(out).encode()
+    assert SealedBox(client).decrypt(base64.b64decode(out["sealed_identity"])) == identity
+    again = disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key),
+                                       read)
+    assert again == {"error": "already_viewed"} and seen == [REF]
+
+
+def test_rpc_view_of_an_erased_identity(rpc, app):
+    req = file(app)
+    approve(app, req, now=datetime.now(timezone.utc))
+
+    def shredded(ref):
+        raise store.Erased()
+
+    key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
+    out = disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=str(req.id), public_key=key),
+                                     shredded)
+    assert out == {"error": "erased"}
+
+
+def test_rpc_refuses_malformed_commands_and_bad_keys(rpc, app):
+    assert disclosure.request_disclosure(rpc.vault, {"version": 1}) == {"error": "invalid_command"}
+    assert disclosure.request_disclosure(rpc.vault, None) == {"error": "invalid_command"}
+    zero = base64.b64encode(bytes(32)).decode()
+    short = base64.b64encode(bytes(range(1, 17))).decode()
+    for key in (zero, short, "not base64!"):
+        assert disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=str(uuid4()),
+                                                         public_key=key), reveal) == {"error": "invalid_command"}
+
+
+def test_rpc_event_list_is_for_inspektur_of_the_tenant_and_auditors(rpc, app):
+    file(app)
+    auditor = officer("rina", "35", "auditor")
+    assert disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(DEWI), tenant="35.73")) == {
+        "error": "forbidden"}
+    assert disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(BUDI), tenant="35.73")) == {
+        "error": "forbidden"}
+    own = disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(AGUS), tenant="35.73"))
+    audited = disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(auditor), tenant="35.73"))
+    assert [e["type"] for e in own["events"]] == ["requested"] and audited == own
+    assert REF not in json.dumps(own)

@@ -1,0 +1,211 @@
+"""Retention by crypto-shredding against the real PostgreSQL, with the clock
+run forward by passing ``now``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+from uuid import UUID, uuid5
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from peluit_vault import admin, retention, store
+from peluit_vault.keyring import Keyring
+
+ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
+NS_CASE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
+NOW = datetime.now(timezone.utc)
+KEK = Keyring([secrets.token_bytes(32)])
+MARKERS: list[str] = []
+
+
+def years(n: float) -> timedelta:
+    return timedelta(days=round(365.25 * n))
+
+
+@pytest.fixture(scope="module")
+def database():
+    name = f"pt_vault_{secrets.token_hex(6)}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def dsn(database):
+    return f"host=127.0.0.1 user=postgres dbname={database}"
+
+
+@pytest.fixture(scope="module")
+def conn(dsn):
+    with psycopg.connect(dsn) as conn:
+        store.migrate(conn)
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def inspect(dsn):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(autouse=True)
+def default_retention(monkeypatch):
+    monkeypatch.delenv("PELUIT_VAULT_RETENTION_YEARS", raising=False)  # the built-in default, 5 years
+
+
+def report(conn, tenant="35.73") -> tuple[str, UUID, bytes]:
+    """Store an identity; returns its reporter_ref, the case id cases derives, and the plaintext."""
+    marker = f"Canary{secrets.token_hex(8)}"
+    MARKERS.append(marker)
+    plain = json.dumps({"name": f"Siti {marker}", "phone": "+62 812 0000 0000", "nik": marker}).encode()
+    submission_id = secrets.token_hex(32)
+    ref = store.store_identity(conn, KEK, submission_id, tenant, plain)
+    return ref, uuid5(NS_CASE, submission_id), plain
+
+
+def state(inspect, ref):
+    return inspect.execute("SELECT wrapped_dek, ciphertext, shredded_at, case_closed_at FROM reporter "
+                           "WHERE reporter_ref = %s", (ref,)).fetchone()
+
+
+def audits(inspect, ref, action="identity_shredded"):
+    return inspect.execute("SELECT at, detail FROM vault_audit WHERE reporter_ref = %s AND action = %s",
+                           (ref, action)).fetchall()
+
+
+def test_expired_identity_is_shredded_and_reads_as_erased(conn, inspect):
+    ref, case_id, plain = report(conn)
+    assert store.read_identity(conn, KEK, ref) == plain
+    assert retention.record_case_closed(conn, case_id, NOW - years(6)) == 1
+
+    assert retention.shred_expired(conn, NOW) >= 1
+    wrapped, ciphertext, shredded_at, _ = state(inspect, ref)
+    assert wrapped is None and bytes(ciphertext) == b"" and shredded_at == NOW
+    with pytest.raises(store.Erased) as err:
+        store.read_identity(conn, KEK, ref)
+    assert err.value.shredded_at == NOW
+    [(at, detail)] = audits(inspect, ref)
+    assert at == NOW and detail["case_id"] == str(case_id) and detail["tenant"] == "35.73"
+    assert detail["retention_years"] == 5 and detail["kek_id"] == KEK.current_id
+
+    assert retention.shred_expired(conn, NOW) == 0  # twice is a no-op
+    assert len(audits(inspect, ref)) == 1
+    assert retention.record_case_closed(conn, case_id, NOW) == 0  # a shredded row stays shredded
+    # a retried store of the same submission gets the same reference, still erased
+    submission_id = inspect.execute("SELECT submission_id FROM reporter WHERE reporter_ref = %s", (ref,)).fetchone()[0]
+    assert store.store_identity(conn, KEK, submission_id, "35.73", plain) == ref
+    with pytest.raises(store.Erased):
+        store.read_identity(conn, KEK, ref)
+    assert store.rewrap(conn, Keyring([secrets.token_bytes(32), KEK.current])) >= 0
+    assert state(inspect, ref)[0] is None  # a rotation has no key to carry along
+
+
+def test_retention_runs_from_closure_per_tenant_and_the_clock_can_run_forward(conn, inspect):
+    retention.set_retention(conn, "35.07", 10)
+    assert retention.retention_years(conn, "35.07") == 10 and retention.retention_years(conn, "35.78") == 5
+    long_kept, long_case, long_plain = report(conn, "35.07")
+    recent, recent_case, _ = report(conn, "35.73")
+    open_case, _, open_plain = report(conn, "35.73")
+    boundary, boundary_case, _ = report(conn, "35.78")
+    retention.record_case_closed(conn, long_case, NOW - years(6))
+    retention.record_case_closed(conn, recent_case, NOW - years(4))
+    retention.record_case_closed(conn, boundary_case, (NOW - timedelta(seconds=1)).isoformat())
+    # exactly five calendar years after closure the key goes
+    boundary_due = inspect.execute("SELECT %s::timestamptz + interval '5 years'",
+                                   (NOW - timedelta(seconds=1),)).fetchone()[0]
+
+    retention.shred_expired(conn, NOW)
+    assert store.read_identity(conn, KEK, long_kept) == long_plain  # 10 years for 35.07
+    assert state(inspect, recent)[2] is None
+
+    retention.shred_expired(conn, NOW + years(1) + timedelta(days=1))
+    assert state(inspect, recent)[2] is not None and state(inspect, long_kept)[2] is None
+
+    retention.shred_expired(conn, boundary_due - timedelta(microseconds=1))
+    assert state(inspect, boundary)[2] is None
+    retention.shred_expired(conn, boundary_due)
+    assert state(inspect, boundary)[2] == boundary_due
+
+    retention.shred_expired(conn, NOW + years(4) + timedelta(days=1))
+    with pytest.raises(store.Erased):
+        store.read_identity(conn, KEK, long_kept)
+    assert audits(inspect, long_kept)[0][1]["retention_years"] == 10
+
+    retention.shred_expired(conn, NOW + years(100))  # a case never closed is never shredded
+    assert store.read_identity(conn, KEK, open_case) == open_plain
+    assert audits(inspect, open_case) == []
+
+
+def test_record_case_closed_is_idempotent_and_never_moves_closure_earlier(conn, inspect):
+    ref, case_id, _ = report(conn)
+    assert retention.record_case_closed(conn, str(case_id), NOW.isoformat()) == 1  # as it comes in an event
+    assert retention.record_case_closed(conn, case_id, NOW) == 0  # redelivered
+    assert retention.record_case_closed(conn, case_id, NOW - timedelta(days=3)) == 0
+    assert state(inspect, ref)[3] == NOW
+    assert retention.record_case_closed(conn, case_id, NOW + timedelta(days=1)) == 1
+    assert state(inspect, ref)[3] == NOW + timedelta(days=1)
+    assert len(audits(inspect, ref, "case_closed")) == 2
+    assert retention.record_case_closed(conn, uuid5(NS_CASE, "anonymous report, no vault row"), NOW) == 0
+    with pytest.raises(ValueError):
+        retention.record_case_closed(conn, case_id, NOW.replace(tzinfo=None))
+
+
+def test_the_default_comes_from_the_environment(conn, inspect, monkeypatch):
+    ref, case_id, _ = report(conn, "35.78")
+    retention.record_case_closed(conn, case_id, NOW - years(6))
+    monkeypatch.setenv("PELUIT_VAULT_RETENTION_YEARS", "7")
+    retention.shred_expired(conn, NOW)
+    assert state(inspect, ref)[2] is None
+    monkeypatch.setenv("PELUIT_VAULT_RETENTION_YEARS", "0")
+    with pytest.raises(Exception, match="at least 1"):
+        retention.shred_expired(conn, NOW)
+    monkeypatch.delenv("PELUIT_VAULT_RETENTION_YEARS")
+    retention.shred_expired(conn, NOW)
+    assert state(inspect, ref)[2] == NOW
+
+
+def test_set_retention_refuses_nonsense(conn):
+    for tenant, n in (("35.73", 0), ("Kota Malang", 5), ("35.73", -1)):
+        with pytest.raises(ValueError):
+            retention.set_retention(conn, tenant, n)
+
+
+def test_admin_cli_sets_retention_and_shreds_at_a_given_time(conn, inspect, database, monkeypatch, capsys):
+    monkeypatch.setenv("PELUIT_DB_NAME", database)
+    monkeypatch.setenv("PELUIT_DB_USER", "postgres")
+    ref, case_id, _ = report(conn, "35.01")
+    retention.record_case_closed(conn, case_id, NOW)
+    assert admin.main(["set-retention", "--tenant", "35.01", "--years", "2"]) == 0
+    assert admin.main(["shred-expired", "--now", (NOW + years(1)).isoformat()]) == 0
+    assert state(inspect, ref)[2] is None
+    assert admin.main(["shred-expired", "--now", (NOW + years(2) + timedelta(days=1)).isoformat()]) == 0
+    assert "shredded 1 identities" in capsys.readouterr().out
+    assert state(inspect, ref)[0] is None
+    with pytest.raises(SystemExit):
+        admin.main(["shred-expired", "--now", "2031-01-01T00:00:00"])  # no zone: refused
+    assert "time zone" in capsys.readouterr().err
+
+
+def test_privacy_no_identity_marker_anywhere_in_the_database(inspect):
+    assert len(MARKERS) >= 5
+    tables = inspect.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')").fetchall()
+    assert {("public", t) for t in ("reporter", "vault_audit", "retention_policy")} <= set(tables)
+    dump = "\n".join(
+        text for schema, table in tables
+        for (text,) in inspect.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(
+            sql.Identifier(schema), sql.Identifier(table))))
+    assert "identity_shredded" in dump
+    for marker in MARKERS:
+        for form in (marker, marker.encode().hex(), base64.b64encode(marker.encode()).decode()):
+            assert form not in dump

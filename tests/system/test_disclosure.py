@@ -1,0 +1,269 @@
+"""Disclosure of a reporter's identity under dual control, end to end: cases
+forwards, the identity vault decides and records, and the identity reaches
+only the requesting officer's client, sealed to its own X25519 key. A random
+marker in the identity is then searched in every broker message, every
+database (the vault's included: it must hold it only encrypted), every log
+and every reply."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+import uuid
+
+import pyotp
+import requests
+from nacl.public import PrivateKey, SealedBox
+from psycopg import sql
+
+from peluit_local.testing import admin_connect, eventually, sample_report, submit
+
+SERVICES = ("intake", "cases", "identity-vault", "notifications", "reporting")
+REASON = "Pelapor mengajukan permohonan perlindungan saksi ke LPSK"
+
+
+# -- search helpers (copied from test_privacy_canary: tests/system is no package under importlib mode)
+
+def encodings(needle: str) -> set[bytes]:
+    """The needle as UTF-8, hex, and base64/urlsafe-base64 at all three byte alignments."""
+    raw = needle.encode()
+    out = {raw, raw.hex().encode(), raw.hex().upper().encode()}
+    for pad in range(3):
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            coded = enc(b"\0" * pad + raw)
+            core = coded[4 if pad else 0:-4]
+            if len(core) >= 12:
+                out.add(core)
+    return out
+
+
+def table_dump(system, service: str) -> bytes:
+    chunks = []
+    with admin_connect(system, service) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            rows = conn.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(
+                sql.Identifier(schema), sql.Identifier(table))).fetchall()
+            chunks.extend(r[0].encode() for r in rows)
+    return b"\n".join(chunks)
+
+
+# -- helpers -------------------------------------------------------------------------
+
+_used_steps: dict[str, int] = {}
+
+
+def fresh_totp(staff, name: str) -> str:
+    """A code the server has not seen: the next 30 s step (login used the
+    current one at most; the ±1 window accepts the next), never one this module
+    already used for that officer."""
+    while True:
+        step = int(time.time()) // 30 + 1
+        if step > _used_steps.get(name, 0):
+            _used_steps[name] = step
+            return pyotp.TOTP(staff[name]["secret"]).at(step * 30)
+        time.sleep(1)
+
+
+def new_case(system, identity: dict | None) -> str:
+    body = sample_report(identity=identity) if identity else sample_report()
+    out = submit(system, body, key=str(uuid.uuid4()))
+    assert out.status_code == 201, out.text
+    with admin_connect(system, "cases") as conn:
+        row = eventually(lambda: conn.execute(
+            "SELECT case_id FROM peluit.case_index WHERE registration_number = %s",
+            (out.json()["registration_number"],)).fetchone())
+    assert row, "the case index follows the log"
+    return str(row[0])
+
+
+def post(system, headers, path, body):
+    return requests.post(system.url("cases") + path, json=body, headers=headers, timeout=20)
+
+
+def file_request(system, headers, case_id, **body):
+    return post(system, headers, f"/api/v1/cases/{case_id}/disclosure-requests",
+                {"reason": REASON, "legal_basis": "lpsk_protection", **body})
+
+
+def act(system, headers, request_id, action, body):
+    return post(system, headers, f"/api/v1/disclosure-requests/{request_id}/{action}", body)
+
+
+def error_code(resp) -> str:
+    return resp.json()["error"]["code"]
+
+
+def client_key() -> tuple[PrivateKey, str]:
+    key = PrivateKey.generate()
+    return key, base64.b64encode(bytes(key.public_key)).decode()
+
+
+def vault_events(system, request_id: str) -> list[dict]:
+    with admin_connect(system, "identity-vault") as conn:
+        rows = conn.execute("SELECT topic, convert_from(state, 'UTF8') FROM peluit.vault_events "
+                            "WHERE originator_id = %s ORDER BY originator_version", (request_id,)).fetchall()
+    return [{"topic": topic.rsplit(".", 1)[-1], **json.loads(state)} for topic, state in rows]
+
+
+# -- tests ---------------------------------------------------------------------------
+
+def test_dual_control_disclosure_end_to_end_with_the_identity_sealed_to_the_officer(system, staff, login):
+    marker = secrets.token_hex(12)
+    identity = {"name": f"Saksi {marker}", "email": f"s{marker}@example.id"}
+    case_id = new_case(system, identity)
+    dewi, agus = login("dewi.irban"), login("agus.inspektur")
+    replies: list[bytes] = []
+
+    # an officer who is not an investigator cannot file; the attempt is kept by the vault
+    penelaah = file_request(system, login("sari.penelaah"), case_id)
+    assert penelaah.status_code == 403 and error_code(penelaah) == "not_investigator"
+    bad_basis = file_request(system, dewi, case_id, legal_basis="rasa_ingin_tahu")
+    assert bad_basis.status_code == 400 and "legal_basis" in bad_basis.json()["error"]["fields"]
+
+    filed = file_request(system, dewi, case_id)
+    assert filed.status_code == 201, filed.text
+    request_id = filed.json()["request_id"]
+    assert filed.json()["status"] == "pending" and filed.json()["case_id"] == case_id
+    replies.append(filed.content)
+
+    # a wrong one-time code: refused, and the vault records the attempt without a step-up
+    wrong = act(system, agus, request_id, "approve", {"totp": "000000"})
+    assert wrong.status_code == 403 and error_code(wrong) == "totp_invalid"
+    approved = act(system, agus, request_id, "approve", {"totp": fresh_totp(staff, "agus.inspektur")})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved" and approved.json()["view_until"]
+    replies.append(approved.content)
+    again = act(system, login("wati.inspektur"), request_id, "approve", {"totp": fresh_totp(staff, "wati.inspektur")})
+    assert again.status_code == 409 and error_code(again) == "already_decided"
+
+    # only the requester views, once, and only their client's key opens it
+    key, public_key = client_key()
+    other = act(system, agus, request_id, "view", {"public_key": public_key})
+    assert other.status_code == 403 and error_code(other) == "not_requester"
+    seen = act(system, dewi, request_id, "view", {"public_key": public_key})
+    assert seen.status_code == 200, seen.text
+    sealed = base64.b64decode(seen.json()["sealed_identity"])
+    assert json.loads(SealedBox(key).decrypt(sealed)) == identity
+    second = act(system, dewi, request_id, "view", {"public_key": client_key()[1]})
+    assert second.status_code == 409 and error_code(second) == "already_viewed"
+    replies += [other.content, second.content, again.content, wrong.content]
+
+    topics = [e["topic"] for e in vault_events(system, request_id)]
+    assert topics == ["Requested", "AttemptRefused", "Approved", "AttemptRefused", "AttemptRefused", "Viewed",
+                      "AttemptRefused"]
+    codes = [e["code"] for e in vault_events(system, request_id) if e["topic"] == "AttemptRefused"]
+    assert codes == ["step_up_required", "already_decided", "not_requester", "already_viewed"]
+
+    # the auditor (with a grant) and the tenant's inspektur see the trail, never the identity
+    auditor = login("rina.auditor")
+    url = system.url("cases") + "/api/v1/disclosure-events"
+    assert requests.get(url, params={"tenant": "35.07"}, headers=auditor, timeout=10).status_code == 403
+    assert requests.get(url, params={"tenant": "35.73"}, headers=dewi, timeout=10).status_code == 403
+    grant = post(system, login("prov.admin"), "/api/v1/audit-grants",
+                 {"officer_id": staff["rina.auditor"]["id"], "tenant": "35.73", "days": 7,
+                  "reason": "Pemeriksaan pengungkapan identitas"})
+    assert grant.status_code == 201
+    trail = requests.get(url, params={"tenant": "35.73"}, headers=auditor, timeout=10)
+    assert trail.status_code == 200, trail.text
+    mine = [e for e in trail.json()["events"] if e["request_id"] == request_id]
+    assert [e["type"] for e in mine] == ["requested", "attempt_refused", "approved", "attempt_refused",
+                                         "attempt_refused", "viewed", "attempt_refused"]
+    assert mine[0]["legal_basis"] == "lpsk_protection" and mine[0]["reason"] == REASON
+    assert mine[0]["by"]["officer_id"] == staff["dewi.irban"]["id"]
+    assert mine[2]["by"]["officer_id"] == staff["agus.inspektur"]["id"]
+    assert any(e["type"] == "attempt_refused" and e["action"] == "request" and e["code"] == "not_investigator"
+               and e["case_id"] == case_id for e in trail.json()["events"])
+    assert "reporter_ref" not in trail.text
+    inspektur = requests.get(url, params={"tenant": "35.73"}, headers=agus, timeout=10)
+    assert inspektur.status_code == 200 and request_id in inspektur.text
+    replies += [trail.content, inspektur.content]
+
+    # the marker went in (so the search below can find it) ...
+    with admin_connect(system, "cases") as conn:
+        reporter_ref = conn.execute(
+            "SELECT convert_from(state, 'UTF8')::jsonb ->> 'reporter_ref' FROM peluit.cases_events "
+            "WHERE originator_id = %s AND originator_version = 1", (case_id,)).fetchone()[0]
+    assert reporter_ref and reporter_ref not in trail.text
+    # ... and is nowhere in clear: not on the broker, not in any database (the
+    # vault's included), log or reply other than the sealed box
+    places: dict[str, bytes] = {}
+    for service in SERVICES:
+        places[f"database {service}"] = table_dump(system, service)
+        places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
+    places["broker messages"] = b"\n".join(system.tap.drain())
+    places["http replies"] = b"\n".join(replies)
+    assert len(places["broker messages"]) > 1000
+    assert any(seen.json()["sealed_identity"].encode() in m for m in system.tap.seen)  # the box did cross, sealed
+    hits = [(place, needle) for needle in (marker,) for place, blob in places.items()
+            for pattern in encodings(needle) if pattern in blob]
+    assert hits == []
+
+
+def test_self_approval_is_refused(system, staff, login):
+    case_id = new_case(system, {"name": "Pelapor Satu"})
+    hadi = login("hadi.kepala")  # investigator and inspektur at once
+    filed = file_request(system, hadi, case_id)
+    assert filed.status_code == 201, filed.text
+    request_id = filed.json()["request_id"]
+    own = act(system, hadi, request_id, "approve", {"totp": fresh_totp(staff, "hadi.kepala")})
+    assert own.status_code == 403 and error_code(own) == "self_approval"
+    own_refusal = act(system, hadi, request_id, "refuse", {"reason": "Ditarik kembali"})
+    assert own_refusal.status_code == 403 and error_code(own_refusal) == "self_approval"
+    view = act(system, hadi, request_id, "view", {"public_key": client_key()[1]})
+    assert view.status_code == 409 and error_code(view) == "not_approved"
+    # a second inspektur may refuse; afterwards nothing opens it
+    refused = act(system, login("wati.inspektur"), request_id, "refuse", {"reason": "Dasar hukum belum terpenuhi"})
+    assert refused.status_code == 200 and refused.json()["status"] == "refused"
+    assert act(system, hadi, request_id, "view", {"public_key": client_key()[1]}).status_code == 409
+    codes = [e["code"] for e in vault_events(system, request_id) if e["topic"] == "AttemptRefused"]
+    assert codes == ["self_approval", "self_approval", "not_approved", "refused"]
+
+
+def test_read_without_approval_is_refused(system, staff, login):
+    case_id = new_case(system, {"name": "Pelapor Dua"})
+    dewi = login("dewi.irban")
+    request_id = file_request(system, dewi, case_id).json()["request_id"]
+    view = act(system, dewi, request_id, "view", {"public_key": client_key()[1]})
+    assert view.status_code == 409 and error_code(view) == "not_approved"
+    assert "sealed_identity" not in view.text
+    assert act(system, dewi, str(uuid.uuid4()), "view", {"public_key": client_key()[1]}).status_code == 404
+    assert act(system, dewi, "not-a-uuid", "view", {"public_key": client_key()[1]}).status_code == 404
+    bad_key = act(system, dewi, request_id, "view", {"public_key": base64.b64encode(bytes(32)).decode()})
+    assert bad_key.status_code == 400
+    assert act(system, {}, request_id, "view", {"public_key": client_key()[1]}).status_code == 401
+    assert [e["topic"] for e in vault_events(system, request_id)] == ["Requested", "AttemptRefused"]
+
+
+def test_approval_from_another_tenant_is_refused(system, staff, login):
+    case_id = new_case(system, {"name": "Pelapor Tiga"})
+    request_id = file_request(system, login("dewi.irban"), case_id).json()["request_id"]
+    budi = login("budi.kabmalang")  # inspektur of Kabupaten Malang, with a right code
+    other = act(system, budi, request_id, "approve", {"totp": fresh_totp(staff, "budi.kabmalang")})
+    assert other.status_code == 403 and error_code(other) == "other_tenant"
+    assert act(system, budi, request_id, "refuse", {"reason": "x"}).status_code == 403
+    # nor can it file for a case of another tenant: the case wall answers first (and logs it)
+    assert file_request(system, login("budi.kabmalang"), case_id).status_code == 404
+    events = vault_events(system, request_id)
+    assert [e["topic"] for e in events] == ["Requested", "AttemptRefused", "AttemptRefused"]
+    assert all(e["by"]["tenant"] == "35.07" for e in events[1:])
+
+
+def test_an_anonymous_report_has_nothing_to_disclose(system, staff, login):
+    case_id = new_case(system, None)
+    resp = file_request(system, login("dewi.irban"), case_id)
+    assert resp.status_code == 422 and error_code(resp) == "anonymous"
+    assert set(resp.json()["error"]["message"]) == {"id", "en"}
+
+
+def test_openapi_lists_the_disclosure_endpoints(system):
+    doc = requests.get(system.url("cases") + "/api/v1/openapi.json", timeout=10).json()
+    for path in ("/api/v1/cases/{case_id}/disclosure-requests", "/api/v1/disclosure-requests/{request_id}/approve",
+                 "/api/v1/disclosure-requests/{request_id}/refuse", "/api/v1/disclosure-requests/{request_id}/view",
+                 "/api/v1/disclosure-events"):
+        assert path in doc["paths"]
