@@ -216,6 +216,10 @@ def main() -> int:
     from .bench_cases import bench_case_loads
 
     bench_case_loads(RUNS)
+    print()
+    from .bench_vault import bench_vault
+
+    bench_vault(RUNS)
     return 0
 
 
