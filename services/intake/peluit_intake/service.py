@@ -37,6 +37,9 @@ from peluit_contracts.reports import (
     ReportSubmissionSchema,
 )
 
+from .channels import ChannelsMixin
+from .evidence_api import EvidenceMixin
+from .portal import PortalMixin
 from .receipts import IDEMPOTENCY_KEY, Argon2Params, ReceiptKeys, format_receipt
 from .sealing import seal_identity
 from .slip import printable_slip
@@ -136,7 +139,7 @@ def _field_error(status: int, code: str, field: str, message_code: str) -> HttpE
     return HttpError(status, code, VALIDATION_FAILED, {field: [text(message_code)]})
 
 
-class IntakeService:
+class IntakeService(PortalMixin, EvidenceMixin, ChannelsMixin):
     name = "intake"
 
     metrics = EntrypointMetrics()
