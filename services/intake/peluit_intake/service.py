@@ -39,6 +39,7 @@ from peluit_contracts.reports import (
 
 from .channels import ChannelsMixin
 from .evidence_api import EvidenceMixin
+from .openapi import OPENAPI
 from .portal import PortalMixin
 from .receipts import IDEMPOTENCY_KEY, Argon2Params, ReceiptKeys, format_receipt
 from .sealing import seal_identity
@@ -284,6 +285,10 @@ class IntakeService(PortalMixin, EvidenceMixin, ChannelsMixin):
                 raise HttpError(500, "internal_error", UNAVAILABLE)
             return json_response(201, {"status": result["status"], "message": {
                 "id": "Pesan Anda telah diterima Inspektorat.", "en": "The Inspektorat received your message."}})
+
+    @http("GET", "/api/v1/openapi.json")
+    def openapi(self, request):
+        return json_response(200, OPENAPI)
 
     @http("GET", "/api/v1/tenants")
     @json_endpoint
