@@ -6,7 +6,7 @@ PACKAGES := -e contracts -e common -e services/intake -e services/cases \
             -e services/identity-vault -e services/notifications -e services/reporting -e deploy/local
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit bench keys clean
+.PHONY: install run test test-unit bench keys clean browser-deps
 
 $(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,16 @@ install: $(STAMP)
 run: install
 	$(PY) -m peluit_local.run
 
-test: install
+test: install browser-deps
 	$(PY) -m pytest
+
+# Chromium from Debian (as root, if missing) and axe-core from npm, for the portal's browser test
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "note: chromium is not installed; the browser test will be skipped"
+	@test -d tests/browser/node_modules/axe-core || (cd tests/browser && npm ci --no-audit --no-fund --silent) || \
+		echo "note: npm could not install axe-core; the browser test will be skipped"
 
 test-unit: install
 	$(PY) -m pytest -m "not system"
