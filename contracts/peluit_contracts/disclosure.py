@@ -94,11 +94,20 @@ class _Command(Strict):
     token = Pattern(TOKEN_RE, "code", required=True, max_len=4096)
 
 
+SUBJECTS = ("identity", "evidence")
+
+
 class RequestDisclosureCommand(_Command):
-    """``request_disclosure``: cases adds the case's reporter_ref and handling tenant."""
+    """``request_disclosure``: cases adds the case's reporter_ref and handling tenant.
+
+    ``subject`` (added compatibly, default ``identity``): ``evidence`` asks for
+    the sealed original of one attachment, named by its ``original_ref``; such
+    a request needs no reporter_ref (anonymous reports have originals too)."""
 
     case_id = Pattern(UUID_RE, "code", required=True, max_len=36)
-    reporter_ref = Pattern(REPORTER_REF_RE, "code", required=True, max_len=64)
+    reporter_ref = Pattern(REPORTER_REF_RE, "code", allow_none=True, load_default=None, max_len=64)
+    subject = Pattern("|".join(SUBJECTS), "code", load_default="identity", max_len=16)
+    original_ref = Pattern(REPORTER_REF_RE, "code", allow_none=True, load_default=None, max_len=64)
     tenant = tenant_field(required=True)
     reason = Text(required=True, min_len=10, max_len=2000)
     legal_basis = _legal_basis(required=True)

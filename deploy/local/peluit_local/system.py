@@ -98,6 +98,10 @@ class System:
         })
         if service == "identity-vault":
             env["PELUIT_VAULT_SMTP_PORT"] = str(self.smtp_port)
+        if service == "intake":
+            # the e-mail channel: inbound SMTP listener, and replies through the local sink
+            env["PELUIT_MAIL_LISTEN"] = f"127.0.0.1:{self.mail_intake_port}"
+            env["PELUIT_INTAKE_SMTP_PORT"] = str(self.smtp_port)
         env.update(self.extra_env)
         return env
 
@@ -136,6 +140,11 @@ class System:
     @property
     def smtp_port(self) -> int:
         return self.base_port + 5
+
+    @property
+    def mail_intake_port(self) -> int:
+        """intake's inbound SMTP listener (mail to ``wbs+<tenant>@peluit.invalid``)."""
+        return self.base_port + 6
 
     @property
     def mail_dir(self) -> Path:

@@ -130,6 +130,9 @@ class CasesApplication(Application):
             "timeline": reporter_timeline(history),
             "messages": reporter_messages(messages),
             "information_due": case.information_due,
+            # what the reporter attached (labels they chose; never the content)
+            "evidence": [{"label": e["label"], "mime": e["mime"], "size": e["size"], "added_at": e.get("added_at")}
+                         for e in case.evidence if "evidence_id" in e],
         }
 
     def transcript(self, case_id: UUID) -> tuple[Case, list[dict], list[dict]]:
@@ -148,6 +151,21 @@ class CasesApplication(Application):
             if case is None:
                 return None
             case.reporter_writes(text, attachments)
+            try:
+                self.save(case)
+            except IntegrityError:
+                continue
+            return case
+        raise DomainError("contended")
+
+    def add_evidence(self, receipt_hash: str, items: list[dict]) -> Case | None:
+        """Record evidence metadata on the receipt's case (``Case.add_evidence``);
+        retried on a concurrent officer command, idempotent per evidence_id."""
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            case = self.case_for_receipt(receipt_hash)
+            if case is None:
+                return None
+            case.add_evidence(items)
             try:
                 self.save(case)
             except IntegrityError:

@@ -78,6 +78,11 @@ VAULT_ERRORS: dict[str, tuple[int, str, str]] = {
     "invalid_legal_basis": (422, "Dasar hukum tidak dikenal.", "Unknown legal basis."),
     "reason_required": (422, "Alasan wajib diisi.", "A reason is required."),
     "invalid_public_key": (422, "Kunci publik tidak dapat dipakai.", "The public key cannot be used."),
+    # disclosure of an evidence original (subject "evidence")
+    "unknown_original": (404, "Berkas asli bukti ini tidak ditemukan pada kasus ini.",
+                         "The original of this evidence is not found on this case."),
+    "original_erased": (422, "Berkas asli bukti sudah dihapus permanen sesuai masa retensi.",
+                        "The original file has been permanently erased under the retention policy."),
 }
 
 
@@ -170,6 +175,10 @@ def view(vault, timeout: float, token: str, request_id: str, body: dict) -> dict
     args = _load(ViewBody, body)
     reply = call_vault(vault, "view_disclosure", {"token": token, "request_id": request_id,
                                                   "public_key": args["public_key"]}, timeout)
+    if reply.get("subject") == "evidence":  # an attachment's original, byte for byte
+        return {"request_id": request_id, "subject": "evidence", "original_ref": reply["original_ref"],
+                "sealed_original": reply["sealed_original"],
+                "format": "libsodium sealed box (X25519, XSalsa20-Poly1305) of the original file's bytes"}
     return {"request_id": request_id, "sealed_identity": reply["sealed_identity"],
             "format": "libsodium sealed box (X25519, XSalsa20-Poly1305) of the identity as JSON"}
 

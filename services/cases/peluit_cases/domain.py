@@ -233,6 +233,27 @@ class Case(Aggregate):
             self.information_due = None
             self._step("information_received", {"id": "reporter"}, status="verifikasi")
 
+    def add_evidence(self, items: list[dict]) -> None:
+        """Attachments from the reporter (through the receipt): metadata only
+        (evidence_id, label, mime, size, sha256, original_ref); the stripped
+        bytes live in ``evidence_blob``, the original sealed in the vault. An
+        item already on the case is skipped, so a retried upload adds nothing."""
+        self._open()
+        known = {e.get("evidence_id") for e in self.evidence}
+        fresh = []
+        for item in items:
+            if item["evidence_id"] not in known:
+                known.add(item["evidence_id"])
+                fresh.append({k: item[k] for k in ("evidence_id", "label", "mime", "size", "sha256", "original_ref")})
+        if fresh:
+            self._evidence_added(items=fresh)
+
+    @event("EvidenceAdded")
+    def _evidence_added(self, items: list) -> None:
+        self.evidence.extend({**item, "added_at": self._at()} for item in items)
+        self._step("evidence_added", {"id": "reporter"}, visible=False,
+                   evidence=[{"evidence_id": i["evidence_id"], "label": i["label"]} for i in items])
+
     def message_reporter(self, actor: dict, text: str) -> None:
         self._open()
         self._actor_may_act(actor)

@@ -112,6 +112,8 @@ def load_visible_case(app, conn, claims: OfficerClaims, case_id: str, action: st
 
 
 def case_document(app, case: Case) -> dict:
+    from . import evidence  # evidence.py builds on this module
+
     case, history, messages = app.transcript(case.id)
     return {
         "case_id": str(case.id),
@@ -131,6 +133,8 @@ def case_document(app, case: Case) -> dict:
         "recommendations": case.recommendations,
         "forwarded_to": case.forwarded_to,
         "information_due": case.information_due,
+        # metadata of the stripped copies; the bytes are a separate download (evidence.py)
+        "evidence": evidence.listing(case),
         "registered_at": case.created_on.isoformat(),
         "updated_at": case.modified_on.isoformat(),
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from peluit_contracts.disclosure import LEGAL_BASES
 from peluit_contracts.officer_api import COMMANDS
 
+from .evidence import OPENAPI_PATHS as _EVIDENCE_PATHS
+
 _error = {"$ref": "#/components/schemas/Error"}
 _errors = {
     "400": {"description": "Invalid fields (bilingual, field by field)", "content": {"application/json": {"schema": _error}}},
@@ -89,14 +91,18 @@ _DISCLOSURE_PATHS = {
                       **_disclosure_errors}}},
     "/api/v1/disclosure-requests/{request_id}/view": {"post": {
         "summary": "The one view by the requester: the identity (JSON) sealed to the X25519 public key of the "
-                   "officer's own client (libsodium sealed box); only that client's private key opens it",
+                   "officer's own client (libsodium sealed box); only that client's private key opens it. For an "
+                   "evidence request (subject `evidence`) the reply holds `sealed_original`: the untouched file",
         "security": [{"bearer": []}], "parameters": _request_id,
         "requestBody": _json_body(["public_key"], {"public_key": {
             "type": "string", "description": "32-byte X25519 public key, base64", "contentEncoding": "base64"}}),
-        "responses": {"200": {"description": "Sealed identity", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["request_id", "sealed_identity"], "properties": {
+        "responses": {"200": {"description": "Sealed identity (or sealed original)", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["request_id"], "properties": {
                 "request_id": {"type": "string", "format": "uuid"},
                 "sealed_identity": {"type": "string", "contentEncoding": "base64"},
+                "subject": {"type": "string", "enum": ["evidence"]},
+                "original_ref": {"type": "string"},
+                "sealed_original": {"type": "string", "contentEncoding": "base64"},
                 "format": {"type": "string"}}}}}},
             **_disclosure_errors}}},
     "/api/v1/disclosure-events": {"get": {
@@ -128,7 +134,9 @@ OPENAPI = {
                 "tenant": {"type": "string"},
                 "status": {"type": "string", "enum": ["pending", "approved", "refused", "expired", "viewed"]},
                 "legal_basis": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"},
-                "view_until": {"type": ["string", "null"], "format": "date-time"}}},
+                "view_until": {"type": ["string", "null"], "format": "date-time"},
+                "subject": {"type": "string", "enum": ["identity", "evidence"]},
+                "original_ref": {"type": "string"}, "evidence_id": {"type": "string", "format": "uuid"}}},
             "CommandResult": {"type": "object", "properties": {
                 "case_id": {"type": "string", "format": "uuid"}, "version": {"type": "integer"},
                 "status": {"type": "string"}}, "required": ["case_id", "version", "status"]},
@@ -166,5 +174,6 @@ OPENAPI = {
             "security": [{"bearer": []}],
             "responses": {"201": {"description": "Granted"}, **_errors}}},
         **_DISCLOSURE_PATHS,
+        **_EVIDENCE_PATHS,
     },
 }

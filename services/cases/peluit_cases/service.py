@@ -27,7 +27,7 @@ from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import RegisterReportCommand
 
-from . import case_index, catalogue, disclosure_api, officer_api, officers, scheduler
+from . import case_index, catalogue, disclosure_api, evidence, officer_api, officers, scheduler
 from .application import CasesApplication
 from .domain import DomainError
 from .openapi import OPENAPI
@@ -42,6 +42,7 @@ def migrate(conn) -> None:
     officers.migrate(conn)
     officer_api.migrate(conn)
     case_index.migrate(conn)
+    evidence.migrate(conn)
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,16 @@ class CasesService:
         return {"error": "not_found"} if case is None else {"status": case.status}
 
     @rpc
+    def evidence_target(self, receipt_hash: str) -> dict:
+        """The case a receipt opens for evidence, and the room left on it (evidence.py)."""
+        return evidence.target(self.app, receipt_hash)
+
+    @rpc
+    def add_evidence(self, receipt_hash: str, items: list, version: int = 1) -> dict:
+        """Stripped evidence copies from intake: blobs first, then the case event (evidence.py)."""
+        return evidence.add(self.app, self.db, receipt_hash, items, version)
+
+    @rpc
     def catalogue(self) -> dict:
         with self.db.connection() as conn:
             return catalogue.load(conn)
@@ -241,6 +252,24 @@ class CasesService:
         with self.db.connection() as conn:
             case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read")
         return json_response(200, officer_api.case_document(self.app, case), headers={"ETag": f'"{case.version}"'})
+
+    @http("GET", "/api/v1/cases/<string:case_id>/evidence/<string:evidence_id>")
+    @json_endpoint
+    def download_evidence(self, request, case_id, evidence_id):
+        """The metadata-stripped copy of one attachment (tenant wall and access log as a read)."""
+        claims = self.keys.claims(request)
+        with self.db.connection() as conn:
+            return evidence.download(self.app, conn, claims, case_id, evidence_id)
+
+    @http("POST", "/api/v1/cases/<string:case_id>/evidence/<string:evidence_id>/disclosure-requests")
+    @json_endpoint
+    def request_evidence_disclosure(self, request, case_id, evidence_id):
+        """Dual-control disclosure of an attachment's untouched original (the vault decides)."""
+        token = bearer_token(request)
+        claims = self.keys.verifier.verify(token)
+        out = evidence.request_disclosure(self.vault, RPC_TIMEOUT, self.app, self.db, claims, token, case_id,
+                                          evidence_id, read_json(request, 8192))
+        return json_response(201, out)
 
     @http("POST", "/api/v1/cases/<string:case_id>/<string:command>")
     @json_endpoint

@@ -30,7 +30,7 @@ import psycopg
 
 from peluit_common.settings import ConfigError, db_conninfo
 
-from . import retention, store
+from . import evidence, retention, store
 from .crypto import DecryptionError
 from .keyring import Keyring, KeyringError
 
@@ -59,6 +59,7 @@ def main(argv=None) -> int:
         keyring = Keyring.load() if args.command == "rotate-kek" else None  # before any write
         with psycopg.connect(db_conninfo()) as conn:
             store.migrate(conn)
+            evidence.migrate(conn)
             if args.command == "migrate":
                 print("vault schema up to date")
             elif args.command == "rotate-kek":
@@ -66,7 +67,9 @@ def main(argv=None) -> int:
             elif args.command == "shred-expired":
                 now = args.now or datetime.now(timezone.utc)
                 count = retention.shred_expired(conn, now, batch=args.batch)
-                print(f"shredded {count} identities whose retention ended by {now.isoformat()}")
+                originals = evidence.shred_expired(conn, now, batch=args.batch)
+                print(f"shredded {count} identities and {originals} evidence originals whose retention ended by "
+                      f"{now.isoformat()}")
             elif args.command == "set-retention":
                 retention.set_retention(conn, args.tenant, args.years)
                 print(f"tenant {args.tenant}: identities are shredded {args.years} years after the case closes")
@@ -86,8 +89,10 @@ def _rotate(conn, keyring: Keyring, batch: int) -> int:
     print(f"current KEK {keyring.current_id}; older KEKs in the file: {', '.join(keyring.ids[1:]) or 'none'}")
     total = 0
     for attempt in range(SETTLE_ATTEMPTS):
-        total += store.rewrap(conn, keyring, batch=batch)
-        left = store.pending(conn, keyring)
+        total += store.rewrap(conn, keyring, batch=batch) + evidence.rewrap(conn, keyring, batch=batch)
+        left = dict(store.pending(conn, keyring))
+        for kek_id, n in evidence.pending(conn, keyring).items():  # evidence originals: same envelope, same KEKs
+            left[kek_id] = left.get(kek_id, 0) + n
         if not any(kek_id in keyring for kek_id in left):
             break
         time.sleep(SETTLE_SECONDS)

@@ -9,6 +9,9 @@ event-sourced log (application ``vault``, in the vault's database).
 - An approval allows ONE view by the requester within ``view_minutes``; the
   identity leaves this process only sealed to the X25519 key the requester's
   client chose (libsodium sealed box), so cases and the broker see ciphertext.
+- A request names its ``subject``: the reporter's ``identity`` (default) or
+  one ``evidence`` original (``original_ref``, see evidence.py) of the same
+  case; the view then returns that file, byte for byte, sealed the same way.
 - Request, approval, refusal, expiry and view are events; so is every refused
   attempt on an existing request (``AttemptRefused``), and a refused attempt to
   file one lands in the tenant's ``DisclosureRegister``. Auditors list these
@@ -86,17 +89,40 @@ def _utc(now: datetime | None) -> datetime:
 # -- aggregates -------------------------------------------------------------------
 
 class DisclosureRequest(Aggregate):
-    """One request to reveal the reporter of one case, from filing to its single view.
+    """One request to reveal the reporter of one case (or one evidence
+    original of it), from filing to its single view.
 
     Status: pending -> approved -> viewed, or pending -> refused, or
     pending/approved -> expired. Rule checks run in plain methods before an
     event is triggered; event bodies only apply state (they run on replay)."""
 
-    @event("Requested")
-    def __init__(self, case_id: str, reporter_ref: str, tenant: str, requested_by: dict, reason: str,
-                 legal_basis: str, requested_at: datetime, expires_at: datetime):
+    class Requested(Aggregate.Created):
+        # v2 added ``subject`` ("identity" | "evidence") and ``original_ref``
+        class_version = 2
+        case_id: str
+        reporter_ref: str | None
+        tenant: str
+        requested_by: dict
+        reason: str
+        legal_basis: str
+        requested_at: datetime
+        expires_at: datetime
+        subject: str
+        original_ref: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["subject"] = "identity"
+            state["original_ref"] = None
+
+    @event(Requested)
+    def __init__(self, case_id: str, reporter_ref: str | None, tenant: str, requested_by: dict, reason: str,
+                 legal_basis: str, requested_at: datetime, expires_at: datetime, subject: str = "identity",
+                 original_ref: str | None = None):
         self.case_id = case_id
         self.reporter_ref = reporter_ref
+        self.subject = subject
+        self.original_ref = original_ref
         self.tenant = tenant
         self.requested_by = requested_by
         self.reason = reason
@@ -131,12 +157,21 @@ class DisclosureRequest(Aggregate):
 
     @classmethod
     def file(cls, *, case_id: str, reporter_ref: str | None, tenant: str, by: dict, reason: str,
-             legal_basis: str, now: datetime, request_hours: float) -> DisclosureRequest:
+             legal_basis: str, now: datetime, request_hours: float, subject: str = "identity",
+             original_ref: str | None = None, original_case_id: str | None = None) -> DisclosureRequest:
+        """``original_case_id``: the case the vault's store says ``original_ref``
+        belongs to (None if unknown); an original is disclosed only within its case."""
         if "investigator" not in by["roles"]:
             raise DomainError("not_investigator")
         if by["tenant"] != tenant:
             raise DomainError("other_tenant")
-        if not reporter_ref:
+        if subject == "evidence":
+            if not original_ref or original_case_id != case_id:
+                raise DomainError("unknown_original")
+            reporter_ref = None  # not needed, not kept
+        elif subject != "identity":
+            raise DomainError("invalid_subject")
+        elif not reporter_ref:
             raise DomainError("anonymous")
         if legal_basis not in LEGAL_BASES:
             raise DomainError("invalid_legal_basis")
@@ -144,7 +179,8 @@ class DisclosureRequest(Aggregate):
             raise DomainError("reason_required")
         return cls(case_id=case_id, reporter_ref=reporter_ref, tenant=tenant, requested_by=by,
                    reason=reason.strip(), legal_basis=legal_basis, requested_at=now,
-                   expires_at=now + timedelta(hours=request_hours))
+                   expires_at=now + timedelta(hours=request_hours), subject=subject,
+                   original_ref=original_ref if subject == "evidence" else None)
 
     def expire_if_due(self, now: datetime) -> bool:
         """Record the expiry once, when it is first noticed (it carries its deadline)."""
@@ -260,14 +296,16 @@ class DisclosureApplication(Application):
     # -- commands ---------------------------------------------------------
 
     def request(self, by: dict, *, case_id: str, reporter_ref: str | None, tenant: str, reason: str,
-                legal_basis: str, now: datetime | None = None) -> DisclosureRequest:
+                legal_basis: str, now: datetime | None = None, subject: str = "identity",
+                original_ref: str | None = None, original_case_id: str | None = None) -> DisclosureRequest:
         now = _utc(now)
         for _ in range(MAX_SAVE_ATTEMPTS):
             register = self._register(tenant)
             try:
                 req = DisclosureRequest.file(case_id=case_id, reporter_ref=reporter_ref, tenant=tenant, by=by,
                                              reason=reason, legal_basis=legal_basis, now=now,
-                                             request_hours=self.request_hours)
+                                             request_hours=self.request_hours, subject=subject,
+                                             original_ref=original_ref, original_case_id=original_case_id)
             except DomainError as err:
                 # no request exists: the tenant's register keeps the refused attempt
                 register.attempt_refused(by=by, action="request", code=err.code, case_id=case_id, at=now)
@@ -297,15 +335,21 @@ class DisclosureApplication(Application):
         return self._command(request_id, by, "refuse", now, lambda req: (req.refuse(by, reason, now=now), []))[0]
 
     def view(self, request_id: UUID, by: dict, reveal: Callable[[str], bytes], *,
-             now: datetime | None = None) -> bytes:
+             now: datetime | None = None, reveal_original: Callable[[str], bytes] | None = None) -> bytes:
         """``reveal(reporter_ref)`` returns the identity already sealed to the
-        requester's key; it runs only after every rule passed, and its result
+        requester's key (``reveal_original(original_ref)`` the original, for an
+        evidence request); it runs only after every rule passed, and its result
         is handed back only once the ``Viewed`` event is stored."""
         now = _utc(now)
 
         def act(req: DisclosureRequest):
             req.check_view(by, now)
-            sealed = reveal(req.reporter_ref)  # may raise DomainError("erased"): then no Viewed event
+            if req.subject == "evidence":
+                if reveal_original is None:
+                    raise DomainError("unknown_original")
+                sealed = reveal_original(req.original_ref)  # may raise DomainError("original_erased")
+            else:
+                sealed = reveal(req.reporter_ref)  # may raise DomainError("erased"): then no Viewed event
             req.view(by, now)
             return sealed, []
 
@@ -406,8 +450,12 @@ def _public_officer(by: dict) -> dict:
 def _public_event(ev) -> dict:
     """One request event as auditors see it (the reporter_ref stays here)."""
     if isinstance(ev, DisclosureRequest.Requested):
-        return {"type": "requested", "at": ev.requested_at.isoformat(), "by": _public_officer(ev.requested_by),
-                "reason": ev.reason, "legal_basis": ev.legal_basis, "expires_at": ev.expires_at.isoformat()}
+        out = {"type": "requested", "at": ev.requested_at.isoformat(), "by": _public_officer(ev.requested_by),
+               "reason": ev.reason, "legal_basis": ev.legal_basis, "expires_at": ev.expires_at.isoformat(),
+               "subject": ev.subject}
+        if ev.subject == "evidence":
+            out["original_ref"] = ev.original_ref  # opaque; officers see it in the case document
+        return out
     if isinstance(ev, DisclosureRequest.Approved):
         return {"type": "approved", "at": ev.at.isoformat(), "by": _public_officer(ev.by),
                 "view_until": ev.view_until.isoformat(), "confirmed_with": "totp"}
@@ -488,19 +536,27 @@ def handle(disclosure, schema, action: str, command, fn) -> dict:
 
 
 def _summary(req: DisclosureRequest) -> dict:
-    return {"request_id": str(req.id), "case_id": req.case_id, "tenant": req.tenant, "status": req.status,
-            "legal_basis": req.legal_basis, "expires_at": req.expires_at.isoformat(),
-            "view_until": req.view_until.isoformat() if req.view_until else None}
+    out = {"request_id": str(req.id), "case_id": req.case_id, "tenant": req.tenant, "status": req.status,
+           "legal_basis": req.legal_basis, "expires_at": req.expires_at.isoformat(),
+           "view_until": req.view_until.isoformat() if req.view_until else None, "subject": req.subject}
+    if req.subject == "evidence":
+        out["original_ref"] = req.original_ref
+    return out
 
 
 def _request_id(cmd: dict) -> UUID:
     return UUID(cmd["request_id"])
 
 
-def request_disclosure(disclosure, command) -> dict:
+def request_disclosure(disclosure, command, original_case: Callable[[str], str | None] | None = None) -> dict:
+    """``original_case(original_ref)``: the case id the store holds that original
+    for (None if unknown); needed for ``subject: evidence``."""
     def fn(app, cmd, claims):
+        subject, original_ref = cmd["subject"], cmd["original_ref"]
+        owner = original_case(original_ref) if subject == "evidence" and original_ref and original_case else None
         return _summary(app.request(officer_of(claims), case_id=cmd["case_id"], reporter_ref=cmd["reporter_ref"],
-                                    tenant=cmd["tenant"], reason=cmd["reason"], legal_basis=cmd["legal_basis"]))
+                                    tenant=cmd["tenant"], reason=cmd["reason"], legal_basis=cmd["legal_basis"],
+                                    subject=subject, original_ref=original_ref, original_case_id=owner))
     return handle(disclosure, RequestDisclosureCommand, "request", command, fn)
 
 
@@ -517,27 +573,37 @@ def refuse_disclosure(disclosure, command) -> dict:
     return handle(disclosure, RefuseDisclosureCommand, "refuse", command, fn)
 
 
-def view_disclosure(disclosure, command, read_identity: Callable[[str], bytes | None]) -> dict:
+def view_disclosure(disclosure, command, read_identity: Callable[[str], bytes | None],
+                    read_original: Callable[[str], bytes | None] | None = None) -> dict:
     """``read_identity(reporter_ref)``: the clear identity from the store (None
-    or ``store.Erased`` when it is gone); it is sealed at once and dropped."""
+    or ``store.Erased`` when it is gone); ``read_original(original_ref)`` the
+    same for an evidence original. Either is sealed at once and dropped."""
 
     def fn(app, cmd, claims):
         public_key = base64.b64decode(cmd["public_key"])
 
-        def reveal(reporter_ref: str) -> bytes:
-            try:
-                plaintext = read_identity(reporter_ref)
-            except store.Erased:
-                raise DomainError("erased") from None
-            if plaintext is None:
-                raise DomainError("erased")
-            try:
-                return seal(public_key, plaintext)
-            except Exception:
-                # e.g. a low-order key libsodium refuses; nothing leaves in clear
-                raise DomainError("invalid_public_key") from None
+        def sealer(read: Callable[[str], bytes | None], gone: str) -> Callable[[str], bytes]:
+            def reveal(ref: str) -> bytes:
+                try:
+                    plaintext = read(ref)
+                except store.Erased:
+                    raise DomainError(gone) from None
+                if plaintext is None:
+                    raise DomainError(gone)
+                try:
+                    return seal(public_key, plaintext)
+                except Exception:
+                    # e.g. a low-order key libsodium refuses; nothing leaves in clear
+                    raise DomainError("invalid_public_key") from None
+            return reveal
 
-        sealed = app.view(_request_id(cmd), officer_of(claims), reveal)
+        request_id = _request_id(cmd)
+        sealed = app.view(request_id, officer_of(claims), sealer(read_identity, "erased"),
+                          reveal_original=sealer(read_original, "original_erased") if read_original else None)
+        req = app.get_request(request_id)
+        if req.subject == "evidence":
+            return {"request_id": cmd["request_id"], "subject": "evidence", "original_ref": req.original_ref,
+                    "sealed_original": base64.b64encode(sealed).decode()}
         return {"request_id": cmd["request_id"], "sealed_identity": base64.b64encode(sealed).decode()}
 
     return handle(disclosure, ViewDisclosureCommand, "view", command, fn)

@@ -30,7 +30,7 @@ from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.reports import IdentitySchema, StoreIdentityCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
 
-from . import disclosure, relay, retention, store
+from . import disclosure, evidence, relay, retention, store
 from .crypto import DecryptionError, unseal
 from .keyring import Keyring
 from .relay import SmtpSettings
@@ -39,6 +39,7 @@ from .relay import SmtpSettings
 def migrate(conn) -> None:
     store.migrate(conn)
     relay.migrate(conn)
+    evidence.migrate(conn)
 
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,20 @@ class IdentityVault:
         IDENTITIES_STORED.inc()
         return {"reporter_ref": reporter_ref}
 
+    @rpc
+    def store_evidence_original(self, command: dict) -> dict:
+        """An attachment's untouched original, sealed to this vault at intake:
+        unseal, encrypt at rest (evidence.py); returns {"original_ref"} or {"error"}."""
+        with self.db.connection() as conn:
+            return evidence.store_evidence_original(conn, self.keys.keyring, self.keys.private_key, command)
+
     # -- disclosure under dual control (see disclosure.py) ----------------------
     # Each command carries the officer's own token, verified here. No reply holds
     # an identity, except view's: sealed to the requester's key.
 
     @rpc
     def request_disclosure(self, command: dict) -> dict:
-        return disclosure.request_disclosure(self.disclosures, command)
+        return disclosure.request_disclosure(self.disclosures, command, original_case=self._original_case)
 
     @rpc
     def approve_disclosure(self, command: dict) -> dict:
@@ -111,7 +119,8 @@ class IdentityVault:
 
     @rpc
     def view_disclosure(self, command: dict) -> dict:
-        return disclosure.view_disclosure(self.disclosures, command, self._read_identity)
+        return disclosure.view_disclosure(self.disclosures, command, self._read_identity,
+                                          read_original=self._read_original)
 
     @rpc
     def disclosure_events(self, command: dict) -> dict:
@@ -120,6 +129,15 @@ class IdentityVault:
     def _read_identity(self, reporter_ref: str) -> bytes | None:
         with self.db.connection() as conn:
             return store.read_identity(conn, self.keys.keyring, reporter_ref)
+
+    def _original_case(self, original_ref: str) -> str | None:
+        with self.db.connection() as conn:
+            return evidence.original_case(conn, original_ref)
+
+    def _read_original(self, original_ref: str) -> bytes | None:
+        with self.db.connection() as conn:
+            found = evidence.read_original(conn, self.keys.keyring, original_ref)
+        return found[2] if found else None
 
     # -- contact relay and retention ------------------------------------------
 
@@ -149,11 +167,15 @@ class IdentityVault:
         if envelope["type"] == "case.status_changed" and data["status"] in TERMINAL_STATUSES:
             with self.db.connection() as conn:
                 retention.record_case_closed(conn, data["case_id"], data["changed_at"])
+                evidence.record_case_closed(conn, data["case_id"], data["changed_at"])
 
     @timer(interval=env_float("PELUIT_VAULT_SHRED_INTERVAL", 3600))
     def shred_expired(self):
         with self.db.connection() as conn:
             shredded = retention.shred_expired(conn, datetime.now(timezone.utc))
+            originals = evidence.shred_expired(conn, datetime.now(timezone.utc))
+        if originals:
+            log.info("crypto-shredded %s evidence originals past retention", originals)
         if shredded:
             SHREDDED.inc(shredded)
             log.info("crypto-shredded %s identities past retention", shredded)

@@ -37,10 +37,12 @@ from peluit_contracts.reports import (
     ReportSubmissionSchema,
 )
 
-from .channels import ChannelsMixin
-from .evidence_api import EvidenceMixin
+# the mixins by module, not by class name: `nameko run peluit_intake.service` takes every class in
+# this module's namespace that has entrypoints for a service of its own (and refuses one without a name)
+from . import channels as _channels
+from . import evidence_api as _evidence_api
+from . import portal as _portal
 from .openapi import OPENAPI
-from .portal import PortalMixin
 from .receipts import IDEMPOTENCY_KEY, Argon2Params, ReceiptKeys, format_receipt
 from .sealing import seal_identity
 from .slip import printable_slip
@@ -140,7 +142,7 @@ def _field_error(status: int, code: str, field: str, message_code: str) -> HttpE
     return HttpError(status, code, VALIDATION_FAILED, {field: [text(message_code)]})
 
 
-class IntakeService(PortalMixin, EvidenceMixin, ChannelsMixin):
+class IntakeService(_portal.PortalMixin, _evidence_api.EvidenceMixin, _channels.ChannelsMixin):
     name = "intake"
 
     metrics = EntrypointMetrics()
