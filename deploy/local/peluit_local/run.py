@@ -35,6 +35,8 @@ def main() -> int:
         print("Peluit is running (demo province Jawa Timur: 35, 35.73, 35.07, 35.78).")
         print(f"  portal / reporter API : {system.url('intake')}   (POST /api/v1/reports)")
         print(f"  officer API (cases)   : {system.url('cases')}")
+        print(f"  report by e-mail      : SMTP 127.0.0.1:{system.mail_intake_port} to wbs+35.73@peluit.invalid")
+        print(f"  mail sent to reporters: {system.mail_dir} (local SMTP sink)")
         print(f"  statistics            : {system.url('reporting')}/api/v1/public/stats")
         print(f"  metrics               : {', '.join(system.url(s.name) + '/metrics' for s in SERVICES)}")
         print(f"  logs                  : {system.log_dir}/<service>.log")
