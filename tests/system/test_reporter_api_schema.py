@@ -20,5 +20,5 @@ def test_reporter_api_keeps_its_contract(system, login):
          "--max-examples", "25", "--seed", "1", "--phases", "examples,coverage,fuzzing",
          "--suppress-health-check", "all", "--generation-deterministic", "-H", f"Authorization: {token}"],
         capture_output=True, text=True, timeout=600)
-    assert "Tested: 5" in out.stdout, out.stdout[-3000:]
-    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+    assert "Tested: 6" in out.stdout, out.stdout[-3000:]
+    assert out.returncode == 0, out.stdout[-12000:] + out.stderr[-2000:]

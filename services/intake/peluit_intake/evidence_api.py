@@ -107,7 +107,8 @@ def read_upload(request, limits: Limits) -> tuple[dict, list[tuple[str | None, b
         raise too_large from None
     except (ValueError, UnicodeError):
         raise HttpError(400, "malformed_multipart", MALFORMED) from None
-    unknown = {k for k in form if k != "receipt"} | {k for k in files if k != "file"}
+    # a part may come without a usable name (None): still just an unknown field
+    unknown = {str(k)[:64] for k in form if k != "receipt"} | {str(k)[:64] for k in files if k != "file"}
     if unknown:
         raise HttpError(400, "validation_failed", REFUSED, {k: [UNKNOWN_FIELD] for k in sorted(unknown)})
     uploads = []

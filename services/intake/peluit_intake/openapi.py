@@ -81,6 +81,18 @@ OPENAPI = {
                 "type": "object", "required": ["status"], "properties": {"status": {"type": "string"},
                                                                          "message": TEXT}}}}},
                           "404": _err("Unknown receipt"), "409": _err("The case is closed"), **JSON_ERRORS}}},
+        "/api/v1/reports/evidence": {"post": {
+            "summary": "Add evidence to a report by receipt (types decided by content; metadata stripped for "
+                       "investigators; originals sealed to the vault)",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["receipt", "file"],
+                "properties": {"receipt": RECEIPT,
+                               "file": {"type": "array", "maxItems": 5,
+                                        "items": {"type": "string", "format": "binary"}}}}}}},
+            "responses": {"201": {"description": "Accepted files", "content": {"application/json": {
+                "schema": {"type": "object"}}}},
+                          "404": _err("Unknown receipt"), "409": _err("The case is closed"),
+                          "422": _err("A file was refused"), **JSON_ERRORS}}},
         "/api/v1/tenants": {"get": {
             "summary": "Inspektorat tenants and their categories",
             "responses": {"200": {"description": "Catalogue", "content": {"application/json": {"schema": {

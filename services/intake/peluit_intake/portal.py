@@ -628,12 +628,18 @@ class _PortalEntrypoints:
         except HttpError:
             tenant_name = out["tenant"]
         slip = visit.t("slip_text", number=out["registration_number"], receipt=out["receipt"])
-        return kit.render(
-            visit, "tanda_terima.html", 201, page="lapor", registration_number=out["registration_number"],
-            receipt=out["receipt"], tenant_name=tenant_name, anonymous=out["anonymous"],
-            evidence_notes=evidence_notes, csrf=kit.csrf.issue(""), switch_url=None,
-            download_href="data:text/plain;charset=utf-8," + urllib.parse.quote(slip),
-            download_name="tanda-terima-" + out["registration_number"].replace("/", "-") + ".txt")
+        try:
+            return kit.render(
+                visit, "tanda_terima.html", 201, page="lapor", registration_number=out["registration_number"],
+                receipt=out["receipt"], tenant_name=tenant_name, anonymous=out["anonymous"],
+                evidence_notes=evidence_notes, csrf=kit.csrf.issue(""), switch_url=None,
+                download_href="data:text/plain;charset=utf-8," + urllib.parse.quote(slip),
+                download_name="tanda-terima-" + out["registration_number"].replace("/", "-") + ".txt")
+        except Exception as exc:  # the receipt exists only in this response: never lose it to a page error
+            log.error("receipt page failed: %s", type(exc).__name__)
+            from .slip import printable_slip
+
+            return printable_slip(out, 201)
 
     @http("GET", "/tanda-terima")
     @portal_page

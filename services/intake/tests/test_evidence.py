@@ -479,3 +479,25 @@ def test_long_labels_are_cut_to_120_characters_keeping_the_extension():
     label = evidence.sanitize_label("x" * 300 + ".docx", 1, ".docx")
     assert len(label) == 120 and label.endswith(".docx")
     assert len(evidence.sanitize_label("y" * 300, 1, ".pdf")) == 120
+
+
+def test_multipart_parts_without_a_usable_name_are_unknown_fields_not_a_crash():
+    """Found by schemathesis: a part named None next to a named one made sorting fail (500)."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from peluit_common.web import HttpError
+    from peluit_intake.evidence_api import read_upload
+
+    b = "b0undary"
+    raw = (f'--{b}\r\nContent-Disposition: form-data; name=" \x06\u00bf\\"\r\n\r\n1\r\n'
+           f'--{b}\r\nContent-Disposition: form-data; name="other"\r\n\r\n2\r\n--{b}--\r\n').encode()
+    env = EnvironBuilder(method="POST", data=raw, content_type=f"multipart/form-data; boundary={b}").get_environ()
+    from peluit_intake.evidence import Limits
+
+    try:
+        read_upload(Request(env), Limits())
+    except HttpError as err:
+        assert err.status == 400 and "other" in err.fields
+    else:
+        raise AssertionError("unknown fields must be refused")
