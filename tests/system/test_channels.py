@@ -11,7 +11,6 @@ nowhere outside the vault (and not in clear inside it)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import mailbox
 import re
@@ -22,45 +21,16 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import requests
-from psycopg import sql
 
 from peluit_intake.whatsapp import sign
-from peluit_local.testing import admin_connect, count_cases, eventually
+from peluit_local.testing import SERVICES, encodings, table_dump, admin_connect, count_cases, eventually
 
-SERVICES = ("intake", "cases", "identity-vault", "notifications", "reporting")
 RECEIPT = re.compile(r"\b\d{4}-\d{4}-\d{4}-\d{4}\b")
 NUMBER = re.compile(r"WBS/[\d.]+/\d{4}/\d{6}")
 WEBHOOK = "/api/v1/channels/whatsapp/webhook"
 
 
 # -- helpers (encodings / table_dump as in test_privacy_canary.py) ------------------------
-
-def encodings(needle: str) -> set[bytes]:
-    """The needle as UTF-8, hex, and base64/urlsafe-base64 at all three byte alignments."""
-    raw = needle.encode()
-    out = {raw, raw.hex().encode(), raw.hex().upper().encode()}
-    for pad in range(3):
-        for enc in (base64.b64encode, base64.urlsafe_b64encode):
-            coded = enc(b"\0" * pad + raw)
-            core = coded[4 if pad else 0:-4]
-            if len(core) >= 12:
-                out.add(core)
-    return out
-
-
-def table_dump(system, service: str) -> bytes:
-    chunks = []
-    with admin_connect(system, service) as conn:
-        tables = conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
-        ).fetchall()
-        for schema, table in tables:
-            rows = conn.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(
-                sql.Identifier(schema), sql.Identifier(table))).fetchall()
-            chunks.extend(r[0].encode() for r in rows)
-    return b"\n".join(chunks)
-
 
 def hits_outside_the_vault(system, needles, replies=b""):
     places = {}

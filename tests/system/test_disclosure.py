@@ -16,41 +16,10 @@ import uuid
 import pyotp
 import requests
 from nacl.public import PrivateKey, SealedBox
-from psycopg import sql
 
-from peluit_local.testing import admin_connect, eventually, sample_report, submit
+from peluit_local.testing import SERVICES, encodings, table_dump, admin_connect, eventually, sample_report, submit
 
-SERVICES = ("intake", "cases", "identity-vault", "notifications", "reporting")
 REASON = "Pelapor mengajukan permohonan perlindungan saksi ke LPSK"
-
-
-# -- search helpers (copied from test_privacy_canary: tests/system is no package under importlib mode)
-
-def encodings(needle: str) -> set[bytes]:
-    """The needle as UTF-8, hex, and base64/urlsafe-base64 at all three byte alignments."""
-    raw = needle.encode()
-    out = {raw, raw.hex().encode(), raw.hex().upper().encode()}
-    for pad in range(3):
-        for enc in (base64.b64encode, base64.urlsafe_b64encode):
-            coded = enc(b"\0" * pad + raw)
-            core = coded[4 if pad else 0:-4]
-            if len(core) >= 12:
-                out.add(core)
-    return out
-
-
-def table_dump(system, service: str) -> bytes:
-    chunks = []
-    with admin_connect(system, service) as conn:
-        tables = conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
-        ).fetchall()
-        for schema, table in tables:
-            rows = conn.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(
-                sql.Identifier(schema), sql.Identifier(table))).fetchall()
-            chunks.extend(r[0].encode() for r in rows)
-    return b"\n".join(chunks)
 
 
 # -- helpers -------------------------------------------------------------------------

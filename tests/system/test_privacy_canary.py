@@ -4,45 +4,13 @@ no table of any database, no log line, no broker message, no metric, no reply.""
 
 from __future__ import annotations
 
-import base64
 import secrets
 import uuid
 
-import psycopg
 import requests
-from psycopg import sql
 
-from peluit_local.testing import admin_connect, eventually, sample_report, submit
+from peluit_local.testing import SERVICES, encodings, table_dump, admin_connect, eventually, sample_report, submit
 
-SERVICES = ("intake", "cases", "identity-vault", "notifications", "reporting")
-
-
-def encodings(needle: str) -> set[bytes]:
-    """The needle as UTF-8, hex, and base64/urlsafe-base64 at all three byte alignments."""
-    raw = needle.encode()
-    out = {raw, raw.hex().encode(), raw.hex().upper().encode()}
-    for pad in range(3):
-        for enc in (base64.b64encode, base64.urlsafe_b64encode):
-            coded = enc(b"\0" * pad + raw)
-            core = coded[4 if pad else 0:-4]
-            if len(core) >= 12:
-                out.add(core)
-    return out
-
-
-def table_dump(system, service: str) -> bytes:
-    chunks = []
-    with admin_connect(system, service) as conn:
-        tables = conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
-        ).fetchall()
-        assert tables or service == "intake"
-        for schema, table in tables:
-            rows = conn.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(
-                sql.Identifier(schema), sql.Identifier(table))).fetchall()
-            chunks.extend(r[0].encode() for r in rows)
-    return b"\n".join(chunks)
 
 
 def test_identity_never_appears_outside_the_vault_in_clear(system, login):
