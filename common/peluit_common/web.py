@@ -6,6 +6,9 @@
   an unexpected error is a bare 500 that names no detail, logged by type only.
 - ``read_json``: enforces a body limit before reading (413), and malformed
   JSON is a bilingual 400.
+- ``SecureWsgiApp``: every response of the port carries ``SECURITY_HEADERS``
+  (a handler's own values win), and what werkzeug answers itself (unknown
+  route 404, wrong method 405) is a small bilingual JSON error like ours.
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ import logging
 
 from eventlet import wsgi
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import HttpOnlyProtocol, WebServer
-from werkzeug.wrappers import Response
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+from werkzeug.wrappers import Request, Response
+
+from peluit_contracts.i18n import text
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +33,49 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
+    # JSON and plain text need nothing; HTML pages (portal, slip) set their own policy
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
+
+_HEADER_NAMES = {name.lower() for name in SECURITY_HEADERS}
+
+
+class SecureWsgiApp(WsgiApp):
+    """nameko's WSGI app with werkzeug's own answers made ours: a routing
+    error is bilingual JSON, and no response leaves without the headers."""
+
+    def __call__(self, environ, start_response):
+        def secured_start_response(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers = list(headers) + [(k, v) for k, v in SECURITY_HEADERS.items() if k.lower() not in present]
+            return start_response(status, headers, exc_info)
+
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+        except RequestRedirect as exc:  # a 308 to the canonical URL: werkzeug's reply is fine
+            return exc.get_response(environ)(environ, secured_start_response)
+        except HTTPException as exc:
+            return routing_error(exc)(environ, secured_start_response)
+        request.path_values = values
+        return provider.handle_request(request)(environ, secured_start_response)
+
+
+def routing_error(exc: HTTPException) -> Response:
+    """werkzeug's 404/405 (or another routing refusal) as our bilingual JSON."""
+    status = exc.code or 400
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_request")
+    headers = {}
+    if status == 405 and getattr(exc, "valid_methods", None):
+        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return json_response(status, {"error": {"code": code, "message": text(code)}}, headers)
 
 
 class QuietWebServer(WebServer):
+    def get_wsgi_app(self):
+        return SecureWsgiApp(self)
+
     def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
         return wsgi.Server(
             sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=False,
@@ -39,6 +85,11 @@ class QuietWebServer(WebServer):
 
 class QuietHttpRequestHandler(HttpRequestHandler):
     server = QuietWebServer()
+
+    def response_from_exception(self, exc):
+        # nameko's own reply quotes the exception text; say nothing about it
+        log.error("unhandled error in an http entrypoint: %s", type(exc).__name__)
+        return json_response(500, {"error": {"code": "internal_error", "message": INTERNAL}})
 
 
 http = QuietHttpRequestHandler.decorator

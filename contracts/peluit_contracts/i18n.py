@@ -37,6 +37,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_category": ("Kategori ini tidak tersedia untuk Inspektorat yang dipilih.",
                          "This category is not offered by the chosen Inspektorat."),
     "invalid": ("Nilai tidak valid.", "Invalid value."),
+    # werkzeug's own routing answers, made bilingual by peluit_common.web
+    "not_found": ("Alamat tidak ditemukan.", "Not found."),
+    "method_not_allowed": ("Metode HTTP ini tidak diizinkan untuk alamat ini.",
+                           "This HTTP method is not allowed for this address."),
+    "bad_request": ("Permintaan tidak dapat diproses.", "The request cannot be processed."),
 }
 
 

@@ -10,6 +10,10 @@ case (``email``, ``whatsapp``). The address or phone number is identity: it
 exists in clear only in the memory of the request that received it, goes to
 the vault sealed, and into no log, metric or table of intake.
 
+Attachments (mail) and media (WhatsApp) become evidence after the report is
+registered, through ``EvidenceMixin.attach_channel_evidence``: the portal's
+checks and stripping, each file on its own, refusals reported to the sender.
+
 - ``mail_intake``: SMTP listener on ``PELUIT_MAIL_LISTEN``; one worker per message.
 - ``whatsapp``: ``/api/v1/channels/whatsapp/webhook`` (GET handshake, POST messages).
 """
@@ -25,11 +29,13 @@ from nameko.extensions import DependencyProvider
 
 from peluit_common.rpc import UNAVAILABLE_ERRORS, call
 from peluit_common.settings import env_float, secret_bytes
-from peluit_common.web import HttpError, http, json_endpoint
+from peluit_common.web import HttpError, http, json_endpoint, json_response
+from peluit_contracts.i18n import text
 
-from . import mail_intake, whatsapp
+from . import evidence, mail_intake, whatsapp
 
 WHATSAPP_WEBHOOK = "/api/v1/channels/whatsapp/webhook"
+WHATSAPP_WEBHOOK_DEV_MEDIA = "/api/v1/channels/whatsapp/dev-media"
 _BUSY = {"id": "Layanan sedang sibuk; coba lagi nanti.", "en": "The service is busy; try again later."}
 
 
@@ -89,8 +95,11 @@ class WhatsAppChannel(DependencyProvider):
         self.settings = whatsapp.WhatsAppSettings.from_env()
         self.store = whatsapp.ConversationStore(ttl=self.settings.state_ttl)
         self._graph = None
+        # inbound media: Meta's store in production, an in-memory stand-in with the recorder
+        self.media: whatsapp.GraphMedia = whatsapp.RecordingMedia()
         if self.settings.enabled and self.settings.outbound == "graph":
             self._graph = whatsapp.graph_outbound()
+            self.media = whatsapp.graph_media()
 
     def outbound(self) -> whatsapp.OutboundWhatsApp:
         # a recorder per webhook call, so a response shows only its own replies
@@ -133,7 +142,8 @@ class ChannelsMixin:
 
         return mail_intake.process_mail(
             envelope, settings=self.mail_channel.settings, secret=self.channel_keys.mail,
-            categories_of=categories_of, tenant_name=tenant_name, register=self._channel_register("email"))
+            categories_of=categories_of, tenant_name=tenant_name, register=self._channel_register("email"),
+            attach=self.attach_channel_evidence)
 
     # -- WhatsApp ---------------------------------------------------------------
 
@@ -157,5 +167,17 @@ class ChannelsMixin:
         outbound = channel.outbound()
         status, _ = whatsapp.process_webhook(
             messages, store=channel.store, outbound=outbound, secret=self.channel_keys.whatsapp,
-            catalogue=catalogue, register=self._channel_register("whatsapp"))
+            catalogue=catalogue, register=self._channel_register("whatsapp"),
+            media=channel.media, attach=self.attach_channel_evidence)
         return whatsapp.webhook_response(status, outbound)
+
+    @http("POST", WHATSAPP_WEBHOOK_DEV_MEDIA)
+    @json_endpoint
+    def whatsapp_dev_media(self, request):
+        """Record mode only: put bytes into the faked media store (signed like
+        the webhook); the answer is the media id a webhook message can name."""
+        channel = self.whatsapp_channel
+        if not channel.settings.enabled or not isinstance(channel.media, whatsapp.RecordingMedia):
+            raise HttpError(404, "not_found", text("not_found"))
+        raw = whatsapp.read_signed(channel.settings, request, evidence.Limits.from_env().max_file_bytes + 1024)
+        return json_response(201, {"id": channel.media.put(raw)})

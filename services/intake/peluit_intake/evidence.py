@@ -101,6 +101,11 @@ REFUSALS: dict[str, tuple[int, str, str]] = {
     "encrypted_file": (422, "Berkas ke-{n} terkunci kata sandi; kirim tanpa kata sandi.",
                        "File {n} is password-protected; send it without a password."),
     "corrupt_file": (422, "Berkas ke-{n} rusak atau tidak dapat dibaca.", "File {n} is damaged or unreadable."),
+    # channels (e-mail, WhatsApp): each attachment stands alone, so the upload limits are per file there
+    "over_report_limit": (413, "Berkas ke-{n} melampaui batas {max} berkas atau {mb} MB per laporan.",
+                          "File {n} goes over the limit of {max} files or {mb} MB per report."),
+    "evidence_quota": (413, "Berkas ke-{n} melampaui batas jumlah atau ukuran bukti kasus ini.",
+                       "File {n} goes over this case's limit on the number or size of evidence files."),
 }
 STATUS_PRIORITY = {413: 0, 415: 1, 422: 2, 400: 3}
 
@@ -716,3 +721,39 @@ def strip_all(files: list[tuple[str | None, bytes]], detected: list[Detected], l
     if refusals:
         raise Refused(refusals)
     return out
+
+
+def check_each(files: list[tuple[str | None, bytes]], limits: Limits, start: int = 1,
+               already: tuple[int, int] = (0, 0)) -> tuple[list[tuple[int, bytes, Detected]], list[Refusal]]:
+    """The channels' variant of ``check_all``: every file stands alone. Returns
+    ``([(index, data, detected)], [refusals])``; ``already`` is (files, bytes)
+    accepted earlier for the same report, counted against the upload limits."""
+    accepted, refusals = [], []
+    count, total = already
+    for n, (_, data) in enumerate(files, start):
+        try:
+            detected = check(data, n, limits)
+        except Refusal as refusal:
+            refusals.append(refusal)
+            continue
+        if count + 1 > limits.max_files or total + len(data) > limits.max_request_bytes:
+            refusals.append(Refusal("over_report_limit", n, max=limits.max_files, mb=_mb(limits.max_request_bytes)))
+            continue
+        count, total = count + 1, total + len(data)
+        accepted.append((n, data, detected))
+    return accepted, refusals
+
+
+def strip_each(checked: list[tuple[int, bytes, Detected]], limits: Limits) -> tuple[list[Prepared], list[Refusal]]:
+    """Strip every checked channel attachment; a file that fails is refused alone.
+    Labels are generic (``lampiran-<n>.<ext>``): a mail client or phone names a
+    file after its owner's documents, and the reporter never chose that name."""
+    out, refusals = [], []
+    for n, data, detected in checked:
+        try:
+            stripped = strip(data, detected, n, limits)
+        except Refusal as refusal:
+            refusals.append(refusal)
+            continue
+        out.append(Prepared(n, sanitize_label(None, n, detected.extension), detected.mime, data, stripped))
+    return out, refusals

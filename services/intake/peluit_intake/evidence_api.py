@@ -197,8 +197,7 @@ class EvidenceMixin:
                 raise refused_error(refused) from None
             return self._store_evidence_checked(receipt_hash, files, detected, limits)
 
-    def _store_evidence_checked(self, receipt_hash: str, files: list[tuple[str | None, bytes]],
-                                detected: list, limits: Limits) -> dict:
+    def _evidence_target(self, receipt_hash: str) -> dict:
         from .service import NOT_FOUND, UNAVAILABLE, _call
 
         target = _call(self.cases.evidence_target, receipt_hash)
@@ -209,6 +208,41 @@ class EvidenceMixin:
         if target.get("error"):
             log.error("cases refused an evidence lookup: %s", target["error"])
             raise HttpError(500, "internal_error", UNAVAILABLE)
+        return target
+
+    def attach_channel_evidence(self, receipt: str, files: list[tuple[str | None, bytes]]) -> list[dict]:
+        """Attachments of a report that came by e-mail or WhatsApp, after it was
+        registered: the same checks, stripping and sealing as an upload, but a
+        refused file never refuses the others (nor the report). Returns the
+        refusals (``{"n", "code", "id", "en"}``, by position only); raises
+        ``HttpError`` (>= 500: retry the whole delivery) when storing fails."""
+        limits = Limits.from_env()
+        if not files:
+            return []
+        with _upload_slots():
+            checked, refusals = tpool.execute(evidence.check_each, files, limits)
+            if checked:
+                receipt = ReceiptSchema().load({"receipt": receipt})["receipt"]  # as the status page normalises it
+                receipt_hash = tpool.execute(self.secrets.receipts.lookup_hash, receipt)
+                target = self._evidence_target(receipt_hash)
+                prepared, failed = tpool.execute(evidence.strip_each, checked, limits)
+                refusals += failed
+                kept, files_left, bytes_left = [], target["files_left"], target["bytes_left"]
+                for p in prepared:
+                    if files_left < 1 or len(p.stripped) > bytes_left:
+                        refusals.append(evidence.Refusal("evidence_quota", p.index))
+                        continue
+                    files_left, bytes_left = files_left - 1, bytes_left - len(p.stripped)
+                    kept.append(p)
+                if kept:
+                    self._store_prepared(receipt_hash, target, kept, limits)
+        for refusal in refusals:
+            EVIDENCE_REFUSED.labels(refusal.code).inc()
+        return [{"n": r.index, **r.message()} for r in sorted(refusals, key=lambda r: r.index or 0)]
+
+    def _store_evidence_checked(self, receipt_hash: str, files: list[tuple[str | None, bytes]],
+                                detected: list, limits: Limits) -> dict:
+        target = self._evidence_target(receipt_hash)
         if len(files) > target["files_left"]:
             EVIDENCE_REFUSED.labels("evidence_quota").inc()
             raise HttpError(413, "evidence_quota", QUOTA)
@@ -219,6 +253,12 @@ class EvidenceMixin:
         if sum(len(p.stripped) for p in prepared) > target["bytes_left"]:
             EVIDENCE_REFUSED.labels("evidence_quota").inc()
             raise HttpError(413, "evidence_quota", QUOTA)
+        self._store_prepared(receipt_hash, target, prepared, limits)
+        return {"evidence": [{"label": p.label, "mime": p.mime, "size": len(p.original)} for p in prepared],
+                "message": ACCEPTED}
+
+    def _store_prepared(self, receipt_hash: str, target: dict, prepared: list, limits: Limits) -> None:
+        from .service import NOT_FOUND, UNAVAILABLE, _call
 
         # Every file passed: from here on things are stored. The originals first, in the vault
         # (idempotent per case and file), then the stripped copies on the case (idempotent per
@@ -251,5 +291,3 @@ class EvidenceMixin:
                 raise HttpError(500, "internal_error", UNAVAILABLE)
         for p in prepared:
             EVIDENCE_ACCEPTED.labels(p.mime).inc()
-        return {"evidence": [{"label": p.label, "mime": p.mime, "size": len(p.original)} for p in prepared],
-                "message": ACCEPTED}

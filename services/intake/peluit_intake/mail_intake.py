@@ -68,7 +68,11 @@ Free mail cannot guarantee 5W+1H, so the mapping is:
   still does not fit is cut, and the reply says so;
 - ``where`` and ``when`` that the mail does not state become
   ``tidak disebutkan / not stated``; ``who`` and ``how`` stay empty;
-- attachments are not recorded (the reply points to the status page);
+- attachments go through the portal's evidence path once the report is
+  registered (type by content, limits, metadata stripped for officers, the
+  untouched original sealed to the vault, a generic label instead of the file
+  name); a refused attachment never loses the report: the reply names it by
+  position and says why, in both languages;
 - messages from the null sender (bounces) and ``Auto-Submitted`` messages
   (vacation replies) are accepted and dropped, never answered (no mail loops).
 
@@ -274,7 +278,8 @@ class ParsedMail:
     from_addr: str | None = None
     from_name: str | None = None
     automatic: bool = False
-    attachments: bool = False
+    # (file name, bytes) of every attachment; never shown by repr (names and content may identify)
+    attachments: list = field(default_factory=list, repr=False)
 
 
 def _header(msg, name: str) -> str:
@@ -312,7 +317,11 @@ def parse_mail(raw: bytes) -> ParsedMail:
         if part.is_multipart() or part is body:
             continue
         if part.get_content_disposition() == "attachment" or part.get_content_maintype() != "text":
-            out.attachments = True
+            try:
+                name = part.get_filename()
+            except Exception:  # a malformed parameter must not lose the report
+                name = None
+            out.attachments.append((name, part.get_payload(decode=True) or b""))
     return out
 
 
@@ -403,7 +412,7 @@ def idempotency_key(secret: bytes, sender: str, parsed_message_id: str | None, r
 
 def build_reply(settings: MailSettings, to_addr: str, tenant_name: str, registration_number: str,
                 receipt: str, key: str, in_reply_to: str | None, *, truncated: bool = False,
-                attachments: bool = False, missing_where_when: bool = False) -> EmailMessage:
+                attachments: int = 0, refused: list | tuple = (), missing_where_when: bool = False) -> EmailMessage:
     portal = f" ({settings.portal_url})" if settings.portal_url else ""
     notes_id, notes_en = [], []
     if missing_where_when:
@@ -412,8 +421,15 @@ def build_reply(settings: MailSettings, to_addr: str, tenant_name: str, registra
         notes_en.append("We did not find the place and/or time of the events in your e-mail. Add them\n"
                         "on the report status page if you know them.")
     if attachments:
-        notes_id.append("Lampiran e-mail tidak ikut tercatat. Unggah bukti melalui halaman status laporan.")
-        notes_en.append("E-mail attachments are not recorded. Upload evidence on the report status page.")
+        notes_id.append(f"{attachments} lampiran tercatat sebagai bukti. Metadata (lokasi, penulis, perangkat)\n"
+                        "dihapus dari salinan yang dibaca petugas; berkas asli disimpan tersegel.")
+        notes_en.append(f"{attachments} attachment(s) were recorded as evidence. Metadata (location, author,\n"
+                        "device) was removed from the copy officers read; the original is kept sealed.")
+    if refused:
+        notes_id.append("Lampiran berikut TIDAK tercatat (laporan tetap tercatat); kirim ulang dalam bentuk lain\n"
+                        "melalui halaman status laporan:\n" + "\n".join(f"  - {r['id']}" for r in refused))
+        notes_en.append("These attachments were NOT recorded (the report was); send them again in another form\n"
+                        "on the report status page:\n" + "\n".join(f"  - {r['en']}" for r in refused))
     if truncated:
         notes_id.append("Laporan Anda melebihi batas panjang; bagian akhirnya tidak tercatat. Kirim sisanya\n"
                         "sebagai pesan melalui halaman status laporan.")
@@ -526,13 +542,16 @@ def _validated(submission: dict) -> dict | Reply:
 def process_mail(envelope: Envelope, *, settings: MailSettings, secret: bytes,
                  categories_of: Callable[[str], set | None], tenant_name: Callable[[str], str],
                  register: Callable[[dict, str], dict],
+                 attach: Callable[[str, list], list] | None = None,
                  send: Callable[[MailSettings, EmailMessage], None] = send_reply) -> Reply:
     """Turn one accepted message into a registered report and a reply.
 
     ``register(report, idempotency_key)`` is the portal's path
     (``IntakeService._register``) and returns the 201 body or raises
-    ``HttpError``. Returns the SMTP reply to DATA: 250 only after the report is
-    durable and the receipt is on its way; 451 on anything temporary."""
+    ``HttpError``. ``attach(receipt, [(name, bytes)])`` stores the attachments
+    as evidence and returns the refused ones. Returns the SMTP reply to DATA:
+    250 only after the report and its evidence are durable and the receipt is
+    on its way; 451 on anything temporary (the retry replays both)."""
     if not envelope.sender:  # a bounce (DSN): never a report, never answered
         MAIL_OUTCOMES.labels("discarded").inc()
         return DISCARDED
@@ -577,9 +596,25 @@ def process_mail(envelope: Envelope, *, settings: MailSettings, secret: bytes,
         if err.code == "idempotency_key_reused":
             return KEY_REUSED
         return UNREADABLE
+    refused: list = []
+    if parsed.attachments:
+        if attach is None:
+            refused = [{"n": n, "id": f"Lampiran ke-{n} tidak diproses.", "en": f"Attachment {n} was not processed."}
+                       for n in range(1, len(parsed.attachments) + 1)]
+        else:
+            try:
+                refused = attach(result["receipt"], parsed.attachments)
+            except HttpError as err:
+                if err.status >= 500:
+                    MAIL_OUTCOMES.labels("deferred").inc()
+                    return TEMPORARY
+                # the case no longer takes evidence (closed meanwhile): the report stands, say so
+                refused = [{"n": n, "id": err.message["id"], "en": err.message["en"]}
+                           for n in range(1, len(parsed.attachments) + 1)]
     reply = build_reply(settings, address, tenant_name(envelope.tenant), result["registration_number"],
                         result["receipt"], key, parsed.message_id, truncated=mapped.truncated,
-                        attachments=parsed.attachments, missing_where_when=mapped.missing_where_when)
+                        attachments=len(parsed.attachments) - len(refused), refused=refused,
+                        missing_where_when=mapped.missing_where_when)
     try:
         send(settings, reply)
     except (OSError, smtplib.SMTPException) as exc:

@@ -16,6 +16,23 @@ confirm → registered through intake's own ``_register`` with channel
 last reply carries the registration number and the receipt. ``batal`` /
 ``cancel`` ends it at any step.
 
+Media (evidence)
+----------------
+Image, document, audio and video messages carry a media id. Before the
+report is confirmed, each one is fetched through the Cloud API media endpoint
+(``GET /{media-id}`` -> ``url``, then ``GET url``, both with the bearer token)
+and checked like a portal upload (type by content, per-file and per-report
+limits, zip bombs, pixel floods); the reply says at once whether it was taken.
+The conversation keeps only the media id and size, never the bytes (memory is
+per process and shared by every conversation). At confirmation the report is
+registered first, then every kept media item is fetched again and goes through
+the evidence path (``attach_channel_evidence``: stripped copy to cases, the
+untouched original sealed to the vault, a generic label, never the file name).
+A refused item never loses the report: the final reply names it by position.
+With ``PELUIT_WHATSAPP_OUTBOUND=record`` the media source is ``RecordingMedia``
+instead: bytes put there through ``POST /api/v1/channels/whatsapp/dev-media``
+(signed like the webhook) stand in for Meta's media store.
+
 State between messages
 ----------------------
 Process memory only, keyed by a keyed hash of the phone number (HMAC under a
@@ -63,6 +80,7 @@ import os
 import re
 import secrets
 import time
+import urllib.error
 import urllib.request
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -78,6 +96,7 @@ from peluit_common.web import SECURITY_HEADERS, HttpError, json_response
 from peluit_contracts.i18n import bilingual_errors, decode
 from peluit_contracts.reports import ReportSubmissionSchema
 
+from . import evidence
 from .mail_intake import clean_text
 
 log = logging.getLogger(__name__)
@@ -115,11 +134,26 @@ class _Text(_Lenient):
     body = fields.String(required=True, validate=validate.Length(max=65536))
 
 
+# a media id goes into a Graph API URL: digits and a few safe characters, no path tricks
+MEDIA_ID = r"[A-Za-z0-9_\-]{1,128}\Z"  # marshmallow's Regexp only anchors the start
+MEDIA_TYPES = ("image", "document", "audio", "video")
+
+
+class _Media(_Lenient):
+    # mime_type, filename, caption and sha256 are the sender's claims: never used (type by content,
+    # no file name kept)
+    id = fields.String(required=True, validate=validate.Regexp(MEDIA_ID))
+
+
 class _Message(_Lenient):
-    from_ = fields.String(data_key="from", required=True, validate=validate.Regexp(r"\d{6,15}"))
+    from_ = fields.String(data_key="from", required=True, validate=validate.Regexp(r"\d{6,15}\Z"))
     id = fields.String(required=True, validate=validate.Length(min=1, max=512))
     type = fields.String(required=True, validate=validate.Length(min=1, max=64))
     text = fields.Nested(_Text, load_default=None)
+    image = fields.Nested(_Media, load_default=None)
+    document = fields.Nested(_Media, load_default=None)
+    audio = fields.Nested(_Media, load_default=None)
+    video = fields.Nested(_Media, load_default=None)
 
 
 class _Value(_Lenient):
@@ -145,9 +179,10 @@ class Inbound:
     phone: str  # digits, as WhatsApp sends them; identity: never log it
     message_id: str
     text: str | None  # None: not a text message
+    media_id: str | None = None  # image/document/audio/video
 
     def __repr__(self) -> str:
-        return f"<Inbound text={self.text is not None}>"
+        return f"<Inbound text={self.text is not None} media={self.media_id is not None}>"
 
 
 def inbound_messages(payload: dict) -> list[Inbound]:
@@ -159,7 +194,8 @@ def inbound_messages(payload: dict) -> list[Inbound]:
                 continue
             for msg in change["value"]["messages"]:
                 text = msg["text"]["body"] if msg["type"] == "text" and msg["text"] else None
-                out.append(Inbound(msg["from_"], msg["id"], text))
+                media = msg.get(msg["type"]) if msg["type"] in MEDIA_TYPES else None
+                out.append(Inbound(msg["from_"], msg["id"], text, media["id"] if media else None))
     return out
 
 
@@ -178,8 +214,12 @@ WELCOME = (
 )
 EXPIRED = ("Percakapan sebelumnya berakhir karena tidak aktif. / "
            "Your previous conversation expired after inactivity.")
-TEXT_ONLY = ("Mohon kirim pesan teks. Bukti dapat diunggah di halaman status laporan setelah laporan tercatat.\n"
-             "Please send text. Evidence can be uploaded on the report status page once the report is registered.")
+TEXT_ONLY = ("Mohon kirim pesan teks, foto atau dokumen. Bukti juga dapat diunggah di halaman status laporan.\n"
+             "Please send text, a photo or a document. Evidence can also be uploaded on the report status page.")
+MEDIA_TAKEN = ("Lampiran ke-{n} diterima dan akan dilampirkan saat laporan dikirim.\n"
+               "Attachment {n} received; it will be attached when the report is sent.")
+MEDIA_UNAVAILABLE = ("Lampiran ke-{n} tidak dapat diambil dari WhatsApp; kirim ulang.\n"
+                     "Attachment {n} could not be fetched from WhatsApp; send it again.")
 CANCELLED = "Laporan dibatalkan; tidak ada yang disimpan. / Report cancelled; nothing was stored."
 INVALID_CHOICE = ("Pilihan tidak valid. Balas dengan nomor dari daftar. / "
                   "Invalid choice. Reply with a number from the list.")
@@ -249,6 +289,7 @@ class Conversation:
     categories: tuple = ()  # (code, name_id) as numbered in the menu sent
     category: str | None = None
     answers: tuple = ()  # ((field, text), ...): what, where, when, who
+    media: tuple = ()  # ((media id, size), ...) accepted so far; the bytes are fetched again at confirmation
 
     def report(self) -> dict:
         out = {"tenant": self.tenant, "category": self.category}
@@ -447,6 +488,80 @@ class RecordingWhatsApp(OutboundWhatsApp):
         self.sent.append({"to": to, "text": text})
 
 
+# -- inbound media ---------------------------------------------------------------------
+
+class MediaGone(Exception):
+    """The media id is unknown or expired at Meta (a 4xx): permanent, not retried."""
+
+
+class MediaTooLarge(Exception):
+    """Over the per-file limit: refused without reading it all."""
+
+
+class GraphMedia:
+    """Fetches inbound media through the Cloud API: ``GET /{media-id}`` gives a
+    short-lived ``url``, ``GET url`` the bytes; both with the bearer token.
+    Raises ``MediaGone``, ``MediaTooLarge``, or ``OSError`` (temporary)."""
+
+    def __init__(self, base_url: str, access_token: str, timeout: float = 20.0):
+        self.base_url, self.access_token, self.timeout = base_url.rstrip("/"), access_token, timeout
+
+    def _get(self, url: str):
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.access_token}"})
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310 (Graph API URLs only)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if 400 <= exc.code < 500 and exc.code != 429:
+                raise MediaGone(exc.code) from None
+            raise OSError(f"graph api answered {exc.code}") from None
+
+    def fetch(self, media_id: str, max_bytes: int) -> bytes:
+        if not re.fullmatch(MEDIA_ID, media_id):
+            raise MediaGone("media id")
+        with self._get(f"{self.base_url}/{media_id}") as resp:
+            try:
+                meta = json.loads(resp.read(64 * 1024))
+            except ValueError:
+                raise OSError("graph api sent no JSON") from None
+        url = meta.get("url") if isinstance(meta, dict) else None
+        # the token goes only to an https URL (Meta's CDN), or to the configured API's own scheme in tests
+        if not isinstance(url, str) or not url.startswith(("https://", self.base_url.split("://")[0] + "://")):
+            raise OSError("graph api sent no media url")
+        size = meta.get("file_size")
+        if isinstance(size, (int, str)) and str(size).isdigit() and int(size) > max_bytes:
+            raise MediaTooLarge()
+        with self._get(url) as resp:
+            data = resp.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise MediaTooLarge()
+        return data
+
+
+class RecordingMedia(GraphMedia):
+    """Development and tests: Meta's media store faked in memory. ``put`` (the
+    signed dev-media endpoint) returns a media id that a webhook can name."""
+
+    def __init__(self, max_items: int = 100):
+        self.items: OrderedDict = OrderedDict()
+        self.max_items = max_items
+
+    def put(self, data: bytes) -> str:
+        media_id = secrets.token_hex(16)
+        self.items[media_id] = data
+        while len(self.items) > self.max_items:
+            self.items.popitem(last=False)
+        return media_id
+
+    def fetch(self, media_id: str, max_bytes: int) -> bytes:
+        if media_id not in self.items:
+            raise MediaGone("unknown media id")
+        data = self.items[media_id]
+        if len(data) > max_bytes:
+            raise MediaTooLarge()
+        return data
+
+
 # -- settings -----------------------------------------------------------------------
 
 def _dev_secret(variable: str, filename: str) -> str | None:
@@ -512,6 +627,13 @@ def graph_outbound() -> OutboundWhatsApp:
                             env("PELUIT_WHATSAPP_PHONE_NUMBER_ID"), token)
 
 
+def graph_media() -> GraphMedia:
+    with open(env("PELUIT_WHATSAPP_ACCESS_TOKEN_FILE")) as fh:
+        token = fh.read().strip()
+    return GraphMedia(env("PELUIT_WHATSAPP_GRAPH_URL", "https://graph.facebook.com/v21.0"), token,
+                      timeout=env_float("PELUIT_WHATSAPP_MEDIA_TIMEOUT", 20.0))
+
+
 # -- the HTTP side ------------------------------------------------------------------
 
 DISABLED = HttpError(404, "not_found", {"id": "Kanal WhatsApp tidak aktif.", "en": "The WhatsApp channel is off."})
@@ -549,11 +671,9 @@ def read_raw(request, limit: int) -> bytes:
     return raw
 
 
-def parse_webhook(settings: WhatsAppSettings, request) -> list[Inbound]:
-    """Signature first, then JSON, then the schema; each failure is an HttpError."""
-    if not settings.enabled:
-        raise DISABLED
-    raw = read_raw(request, settings.max_body)
+def read_signed(settings: WhatsAppSettings, request, limit: int) -> bytes:
+    """The raw body, once ``X-Hub-Signature-256`` proved it came from Meta (401/403 otherwise)."""
+    raw = read_raw(request, limit)
     verdict = check_signature(settings.app_secret, raw, request.headers.get("X-Hub-Signature-256"))
     if verdict != "ok":
         WA_REFUSED.labels("signature_" + verdict).inc()
@@ -562,6 +682,14 @@ def parse_webhook(settings: WhatsAppSettings, request) -> list[Inbound]:
                 "id": "Tanda tangan X-Hub-Signature-256 wajib.", "en": "X-Hub-Signature-256 is required."})
         raise HttpError(403, "bad_signature", {
             "id": "Tanda tangan tidak cocok.", "en": "The signature does not match."})
+    return raw
+
+
+def parse_webhook(settings: WhatsAppSettings, request) -> list[Inbound]:
+    """Signature first, then JSON, then the schema; each failure is an HttpError."""
+    if not settings.enabled:
+        raise DISABLED
+    raw = read_signed(settings, request, settings.max_body)
     try:
         payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -585,17 +713,86 @@ def idempotency_key(secret: bytes, phone: str, message_id: str) -> str:
     return hmac.new(secret, "\x00".join((phone, message_id)).encode(), hashlib.sha256).hexdigest()
 
 
+def _refusal_text(refusal) -> str:
+    message = refusal.message()
+    return f"{message['id']}\n{message['en']}"
+
+
+def take_media(conv: Conversation, media_id: str, media: GraphMedia, limits: evidence.Limits) -> tuple:
+    """(conversation, reply) for one media message: fetched and checked at once
+    like an upload; only its id and size are kept."""
+    n = len(conv.media) + 1
+    try:
+        data = media.fetch(media_id, limits.max_file_bytes)
+    except MediaGone:
+        return conv, MEDIA_UNAVAILABLE.format(n=n)
+    except MediaTooLarge:
+        return conv, _refusal_text(evidence.Refusal("file_too_large", n, mb=evidence._mb(limits.max_file_bytes)))
+    except OSError as exc:
+        log.warning("whatsapp media not fetched: %s", type(exc).__name__)
+        raise TemporaryFailure("media") from None
+    already = (len(conv.media), sum(size for _, size in conv.media))
+    checked, refusals = evidence.check_each([(None, data)], limits, start=n, already=already)
+    if refusals:
+        return conv, _refusal_text(refusals[0])
+    return replace(conv, media=conv.media + ((media_id, len(data)),)), MEDIA_TAKEN.format(n=n)
+
+
+def attach_media(conv: Conversation, receipt: str, media: GraphMedia, limits: evidence.Limits,
+                 attach: Callable[[str, list], list]) -> list[str]:
+    """After registration: every kept media item through the evidence path;
+    the replies about what was recorded and what was not."""
+    files, gone = [], []
+    for n, (media_id, _) in enumerate(conv.media, 1):
+        try:
+            files.append((None, media.fetch(media_id, limits.max_file_bytes)))
+        except (MediaGone, MediaTooLarge):
+            files.append((None, b""))  # refused as empty below, by its position
+            gone.append(n)
+        except OSError as exc:
+            log.warning("whatsapp media not fetched: %s", type(exc).__name__)
+            raise TemporaryFailure("media") from None
+    try:
+        refused = attach(receipt, files)
+    except HttpError as err:
+        if err.status >= 500:
+            raise TemporaryFailure(err.code) from None
+        refused = [{"n": n, **err.message} for n in range(1, len(files) + 1)]
+    lines_id = [f"- {MEDIA_UNAVAILABLE.format(n=r['n']).splitlines()[0]}" if r["n"] in gone else f"- {r['id']}"
+                for r in refused]
+    lines_en = [f"- {MEDIA_UNAVAILABLE.format(n=r['n']).splitlines()[1]}" if r["n"] in gone else f"- {r['en']}"
+                for r in refused]
+    recorded = len(files) - len(refused)
+    out = []
+    if recorded:
+        out.append(f"{recorded} lampiran tercatat sebagai bukti; metadata (lokasi, penulis, perangkat) dihapus dari "
+                   "salinan yang dibaca petugas.\n"
+                   f"{recorded} attachment(s) recorded as evidence; metadata (location, author, device) was removed "
+                   "from the copy officers read.")
+    if refused:
+        out.append("Lampiran berikut TIDAK tercatat (laporan tetap tercatat):\n" + "\n".join(lines_id) + "\n"
+                   "These attachments were NOT recorded (the report was):\n" + "\n".join(lines_en))
+    return out
+
+
 def handle_message(msg: Inbound, *, store: ConversationStore, outbound: OutboundWhatsApp, secret: bytes,
-                   catalogue: Callable[[], list[dict]], register: Callable[[dict, str], dict]) -> str:
+                   catalogue: Callable[[], list[dict]], register: Callable[[dict, str], dict],
+                   media: GraphMedia | None = None, attach: Callable[[str, list], list] | None = None) -> str:
     """Process one message; returns the outcome label. Raises
     ``TemporaryFailure`` with nothing committed when it must be retried."""
     seen_key = store.key("message", msg.message_id)
     conv_key = store.key("phone", msg.phone)
+    limits = evidence.Limits.from_env()
     with store.lock(conv_key):
         if store.seen(seen_key):
             return "duplicate"
         conv, expired = store.get(conv_key)
-        step = advance(conv, msg.text, catalogue)
+        if msg.media_id is not None and media is not None and attach is not None:
+            step = advance(conv, None, catalogue) if conv is None else Step(conv, [])
+            conv, reply = take_media(step.conversation, msg.media_id, media, limits)
+            step = Step(conv, step.replies + [reply])
+        else:
+            step = advance(conv, msg.text, catalogue)
         replies = ([EXPIRED] if expired else []) + step.replies
         outcome = "advanced" if step.conversation is not None else "ended"
         if step.submit:
@@ -605,6 +802,8 @@ def handle_message(msg: Inbound, *, store: ConversationStore, outbound: Outbound
                                                                                           msg.message_id))
                 replies.append(receipt_message(result["registration_number"], result["receipt"]))
                 outcome = "replayed" if result.get("replayed") else "registered"
+                if step.conversation.media and media is not None and attach is not None:
+                    replies += attach_media(step.conversation, result["receipt"], media, limits, attach)
             except ValidationError:
                 replies.append(NOT_ACCEPTED)
                 outcome = "refused"

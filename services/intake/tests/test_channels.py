@@ -549,6 +549,52 @@ def test_an_unusable_display_name_is_dropped_not_the_report():
     assert intake.calls[0][0]["identity"] == {"email": "budi@example.id"}
 
 
+def with_attachments(*files):
+    msg = mail()
+    for name, data, ctype in files:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes()
+
+
+def test_attachments_go_to_evidence_and_refused_ones_are_named_in_the_reply():
+    intake, calls = FakeIntake(), []
+
+    def attach(receipt, files):
+        calls.append((receipt, files))
+        return [{"n": 2, "code": "unsupported_type", "id": "Jenis berkas ke-2 tidak diizinkan.",
+                 "en": "File 2 is of a type that is not accepted."}]
+
+    replies, deliver = collect()
+    raw = with_attachments(("foto.jpg", b"\xff\xd8\xffjpeg", "image/jpeg"), ("x.html", b"<html>", "text/html"))
+    with mail_sink(deliver) as sink:
+        assert run_mail(mi.Envelope("a@example.id", "35.73", raw), intake, sink, attach=attach) == mi.OK
+    (receipt, files), = calls
+    assert receipt == "1234-5678-9012-3456"
+    assert files == [("foto.jpg", b"\xff\xd8\xffjpeg"), ("x.html", b"<html>")]
+    body = mi.parse_mail(replies[0].data).body
+    assert "1 lampiran tercatat" in body and "1 attachment(s) were recorded" in body
+    assert "Jenis berkas ke-2 tidak diizinkan." in body and "File 2 is of a type that is not accepted." in body
+    assert "foto.jpg" not in body and "x.html" not in body
+
+
+def test_evidence_that_cannot_be_stored_defers_the_mail_and_a_closed_case_keeps_the_report():
+    raw = with_attachments(("a.txt", b"bukti transfer", "text/plain"))
+    replies, deliver = collect()
+    with mail_sink(deliver) as sink:
+        def down(receipt, files):
+            raise HttpError(503, "unavailable", {"id": "sibuk", "en": "busy"})
+        intake = FakeIntake()
+        assert run_mail(mi.Envelope("a@example.id", "35.73", raw), intake, sink, attach=down) == mi.TEMPORARY
+        assert len(intake.calls) == 1 and replies == []  # the retry replays the case and the evidence
+
+        def closed(receipt, files):
+            raise HttpError(409, "case_closed", {"id": "Kasus sudah ditutup.", "en": "The case is closed."})
+        assert run_mail(mi.Envelope("a@example.id", "35.73", raw), FakeIntake(), sink, attach=closed) == mi.OK
+    body = mi.parse_mail(replies[0].data).body
+    assert "Kasus sudah ditutup." in body and "The case is closed." in body and "Tanda terima" in body
+
+
 # -- WhatsApp: signature -------------------------------------------------------------------
 
 SECRET = b"app-secret-0123456789"
@@ -778,3 +824,157 @@ def test_settings_create_dev_secrets_and_refuse_record_mode_in_production(monkey
     monkeypatch.setenv("PELUIT_WHATSAPP_OUTBOUND", "record")
     with pytest.raises(Exception, match="development and tests only"):
         wa.WhatsAppSettings.from_env()
+
+
+# -- WhatsApp: media -------------------------------------------------------------------------
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16  # enough for the fake attach; real checks run in check_each below
+
+
+class FakeAttach:
+    def __init__(self, refuse=(), error=None):
+        self.calls, self.refuse, self.error = [], set(refuse), error
+
+    def __call__(self, receipt, files):
+        self.calls.append((receipt, files))
+        if self.error:
+            raise self.error
+        return [{"n": n, "code": "corrupt_file", "id": f"Berkas ke-{n} rusak.", "en": f"File {n} is damaged."}
+                for n in sorted(self.refuse)]
+
+
+def media_msg(media_id, mid, kind="image", phone="6281234567890", **extra):
+    return {"from": phone, "id": mid, "type": kind, kind: {"id": media_id, "mime_type": "image/jpeg", **extra}}
+
+
+def test_media_messages_are_parsed_with_their_id_and_path_tricks_are_refused():
+    got = wa.inbound_messages(payload(media_msg("1234567890", "w1"),
+                                      media_msg("abc_DEF-1", "w2", kind="document", filename="KTP Budi.pdf")))
+    assert [(m.message_id, m.text, m.media_id) for m in got] == [("w1", None, "1234567890"), ("w2", None, "abc_DEF-1")]
+    assert "KTP" not in repr(got)
+    for bad in ("../../me/accounts", "a/b", "", "x" * 129, "1?fields=url"):
+        with pytest.raises(ValidationError):
+            wa.inbound_messages(payload(media_msg(bad, "w3")))
+    with pytest.raises(ValidationError):  # the number is anchored at both ends too
+        wa.inbound_messages(payload(text_msg("halo", "w4", phone="6281234567890; DROP")))
+
+
+def test_media_before_confirmation_is_checked_at_once_and_attached_after_registration(monkeypatch):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "JPEG")
+    photo = buf.getvalue()
+    monkeypatch.setenv("PELUIT_EVIDENCE_MAX_FILES", "2")
+    store, intake, attach, media = wa.ConversationStore(), FakeIntake(), FakeAttach(refuse={2}), wa.RecordingMedia()
+    deps = dict(store=store, secret=b"w" * 32, catalogue=catalogue, register=intake.register, media=media,
+                attach=attach)
+
+    def send(mid, body=None, media_id=None):
+        outbox = Outbox()
+        outcome = wa.handle_message(wa.Inbound("6281234567890", mid, body, media_id), outbound=outbox, **deps)
+        return outcome, [m["text"] for m in outbox.sent]
+
+    first = media.put(photo)
+    outcome, texts = send("m1", media_id=first)  # media as the very first message: greeted, and kept
+    assert texts[0] == wa.WELCOME and "Pilih Inspektorat" in texts[1] and "Lampiran ke-1 diterima" in texts[2]
+    assert send("m1", media_id=first)[0] == "duplicate"
+    for mid, body in [("m2", "2"), ("m3", "2")]:
+        send(mid, body)
+    texts = send("m4", media_id=media.put(b"<html><script>x</script></html>"))[1]
+    assert texts == [wa.evidence.REFUSALS["unsupported_type"][1].format(n=2) + "\n"
+                     + wa.evidence.REFUSALS["unsupported_type"][2].format(n=2)]
+    assert "Lampiran ke-2 diterima" in send("m5", media_id=media.put(b"bukti transfer Rp 5 juta"))[1][0]
+    texts = send("m6", media_id=media.put(b"satu berkas lagi"))[1]
+    assert "ke-3" in texts[0] and "File 3" in texts[0]  # over the per-report limit of 2
+    assert wa.MEDIA_UNAVAILABLE.format(n=3) == send("m7", media_id="unknown")[1][0]
+    for mid, body in [("m8", "Pungutan Rp 50.000 untuk KTP"), ("m9", "Kelurahan"), ("m10", "Senin"), ("m11", "-")]:
+        send(mid, body)
+    assert attach.calls == []  # nothing stored before the report exists
+    outcome, texts = send("m12", "ya")
+    assert outcome == "registered" and "1234-5678-9012-3456" in texts[0]
+    (receipt, files), = attach.calls
+    assert receipt == "1234-5678-9012-3456" and files == [(None, photo), (None, b"bukti transfer Rp 5 juta")]
+    assert "1 lampiran tercatat" in texts[1] and "Berkas ke-2 rusak." in texts[2] and "File 2 is damaged." in texts[2]
+
+
+def test_media_that_cannot_be_stored_defers_the_confirmation():
+    store, intake, media = wa.ConversationStore(), FakeIntake(), wa.RecordingMedia()
+    attach = FakeAttach(error=HttpError(503, "unavailable", {"id": "sibuk", "en": "busy"}))
+    deps = dict(store=store, secret=b"w" * 32, catalogue=catalogue, register=intake.register, media=media,
+                attach=attach)
+    msgs = [("a1", "halo", None), ("a2", "2", None), ("a3", "1", None), ("a4", None, media.put(b"bukti teks")),
+            ("a5", "Dana hibah dipotong 20%", None), ("a6", "Dinas", None), ("a7", "Kemarin", None), ("a8", "-", None)]
+    for mid, body, media_id in msgs:
+        wa.handle_message(wa.Inbound("6281234567890", mid, body, media_id), outbound=Outbox(), **deps)
+    with pytest.raises(wa.TemporaryFailure):
+        wa.handle_message(wa.Inbound("6281234567890", "a9", "ya"), outbound=Outbox(), **deps)
+    attach.error = None
+    outbox = Outbox()
+    assert wa.handle_message(wa.Inbound("6281234567890", "a9", "ya"), outbound=outbox, **deps) == "replayed"
+    assert len(attach.calls) == 2 and "1 lampiran tercatat" in outbox.sent[-1]["text"]
+
+
+@contextlib.contextmanager
+def graph_api(token="tok-1", file_size=None, status=200):
+    """A local stand-in for the Graph API's media endpoints (real HTTP, real sockets)."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            if self.headers.get("Authorization") != f"Bearer {token}":
+                self.send_response(401)
+                self.end_headers()
+                return
+            if self.path.startswith("/v21.0/"):
+                if status != 200:
+                    self.send_response(status)
+                    self.end_headers()
+                    return
+                body = json.dumps({"url": f"http://127.0.0.1:{server.server_port}/cdn/x", "mime_type": "image/jpeg",
+                                   "file_size": file_size or 5, "id": self.path.rsplit("/", 1)[1]}).encode()
+            else:
+                body = b"bytes"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    gt = eventlet.spawn(server.serve_forever, 0.05)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v21.0", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        gt.wait()
+
+
+def test_graph_media_fetches_the_url_then_the_bytes_with_the_token():
+    with graph_api() as (base, seen):
+        assert wa.GraphMedia(base, "tok-1", timeout=5).fetch("123456", 100) == b"bytes"
+        assert seen == [("/v21.0/123456", "Bearer tok-1"), ("/cdn/x", "Bearer tok-1")]
+        with pytest.raises(wa.MediaGone):
+            wa.GraphMedia(base, "wrong", timeout=5).fetch("123456", 100)
+        with pytest.raises(wa.MediaGone):
+            wa.GraphMedia(base, "tok-1", timeout=5).fetch("../me", 100)
+        with pytest.raises(wa.MediaTooLarge):
+            wa.GraphMedia(base, "tok-1", timeout=5).fetch("123456", 4)  # read bounded
+    with graph_api(file_size=10_000_000) as (base, seen):
+        with pytest.raises(wa.MediaTooLarge):
+            wa.GraphMedia(base, "tok-1", timeout=5).fetch("123456", 1000)
+        assert [p for p, _ in seen] == ["/v21.0/123456"]  # refused before the download
+    with graph_api(status=404) as (base, _):
+        with pytest.raises(wa.MediaGone):
+            wa.GraphMedia(base, "tok-1", timeout=5).fetch("123456", 100)
+    with graph_api(status=503) as (base, _):
+        with pytest.raises(OSError):
+            wa.GraphMedia(base, "tok-1", timeout=5).fetch("123456", 100)

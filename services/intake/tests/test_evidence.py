@@ -501,3 +501,30 @@ def test_multipart_parts_without_a_usable_name_are_unknown_fields_not_a_crash():
         assert err.status == 400 and "other" in err.fields
     else:
         raise AssertionError("unknown fields must be refused")
+
+
+def test_channel_attachments_stand_alone_under_the_same_limits():
+    """check_each/strip_each (mail attachments, WhatsApp media): a bad file is refused by
+    position, the good ones pass stripped, with generic labels; counts and sizes carry over."""
+    limits = Limits(max_files=3, max_request_bytes=10_000)
+    photo = jpeg_with_gps()
+    files = [("Scan KTP " + MARKER + ".jpg", photo), ("x.jpg", b"<html><script>1</script></html>"),
+             ("b.txt", b"bukti transfer"), ("c.txt", b"satu lagi"), ("d.txt", b"terlalu banyak")]
+    checked, refusals = evidence.check_each(files, limits)
+    assert [n for n, _, _ in checked] == [1, 3, 4]
+    assert [(r.index, r.code) for r in refusals] == [(2, "unsupported_type"), (5, "over_report_limit")]
+    message = refusals[1].message()
+    assert "ke-5" in message["id"] and "File 5" in message["en"] and message["id"] != message["en"]
+    prepared, failed = evidence.strip_each(checked, limits)
+    assert failed == [] and [p.label for p in prepared] == ["lampiran-1.jpg", "lampiran-3.txt", "lampiran-4.txt"]
+    assert MARKER.encode() in photo and MARKER.encode() not in prepared[0].stripped
+    assert prepared[0].original == photo
+    # what a conversation accepted before counts against the same per-report limit
+    checked, refusals = evidence.check_each([(None, b"bukti")], limits, start=3, already=(3, 100))
+    assert checked == [] and [(r.index, r.code) for r in refusals] == [(3, "over_report_limit")]
+    # a file that only looks right is refused alone at stripping
+    broken = b"\xff\xd8\xff\xe0" + photo[4:200]
+    checked, refusals = evidence.check_each([(None, broken), (None, b"teks biasa")], limits)
+    prepared, failed = evidence.strip_each(checked, limits)
+    assert [p.index for p in prepared] == [2] and [(r.index, r.code) for r in refusals + failed] == [
+        (1, "corrupt_file")]
