@@ -38,6 +38,7 @@ def ensure_keys(root: Path) -> Path:
     if not (intake / "intake-secret.key").exists():
         _write(intake / "intake-secret.key", secrets.token_hex(64))
     _ensure_officer_keys(root)
+    _ensure_checkpoint_key(root)
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
         pw = root / service / "db.password"
         if not pw.exists():
@@ -60,6 +61,23 @@ def _ensure_officer_keys(root: Path) -> None:
     if not (cases / "officer-totp.key").exists():
         # losing it means re-enrolling every officer's authenticator, never regenerate it in use
         _write(cases / "officer-totp.key", secrets.token_hex(32))
+
+
+def _ensure_checkpoint_key(root: Path) -> None:
+    """Ed25519 key that signs the event chain's checkpoints (cases only). Its
+    public key goes to ``auditors/`` for handing to auditors out of band
+    (``peluit-verify --public-key``). Rotating: a new key gets a new key id;
+    keep the old public key, old checkpoints stay verifiable with it."""
+    cases = root / "cases"
+    signing = cases / "checkpoint.key"
+    if not signing.exists():
+        _write(signing, bytes(SigningKey.generate()).hex())
+        for path in (cases / "checkpoint.pub", root / "auditors" / "checkpoint.pub"):
+            path.unlink(missing_ok=True)
+    public = bytes(SigningKey(bytes.fromhex(signing.read_text().strip())).verify_key).hex()
+    for path in (cases / "checkpoint.pub", root / "auditors" / "checkpoint.pub"):
+        if not path.exists():
+            _write(path, public)
 
 
 def db_password(root: Path, service: str) -> str:

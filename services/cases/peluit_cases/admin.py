@@ -2,6 +2,9 @@
 
     peluit-cases migrate        create tables (idempotent)
     peluit-cases seed-demo      the demo province: Jawa Timur and three kota/kabupaten
+    peluit-cases export-bundle [--case ID] --out FILE
+                                audit bundle for ``peluit-verify``: the whole event
+                                log up to the newest signed checkpoint, or one case
     peluit-cases create-officer --tenant 35 --username admin --display-name "..." \\
                                 --role province_admin [--role ...]
                                 an officer account; the password comes from
@@ -19,13 +22,14 @@ import getpass
 import os
 import sys
 import warnings
+from uuid import UUID
 
 import psycopg
 import pyotp
 
 from peluit_common.settings import ConfigError, db_conninfo
 
-from . import catalogue
+from . import catalogue, chain
 
 
 def main(argv=None) -> int:
@@ -45,16 +49,55 @@ def main(argv=None) -> int:
     create.add_argument("--display-name", required=True)
     create.add_argument("--role", action="append", required=True, choices=ROLES, dest="roles",
                         help="repeat for several roles")
+    policy = commands.add_parser("set-disclosure-notice",
+                                 help="tenant policy: tell reporters when a disclosure is requested (on|off)")
+    policy.add_argument("tenant", help="region code, e.g. 35.73")
+    policy.add_argument("setting", choices=["on", "off"])
+    export = commands.add_parser("export-bundle",
+                                 help="audit bundle (peluit-audit-bundle/1) for peluit-verify: the whole log or one case")
+    export.add_argument("--case", type=UUID, help="one case's id; without it, the whole log")
+    export.add_argument("--out", required=True, help="file to write ('-' for standard output)")
     args = parser.parse_args(argv)
 
     if args.command == "create-officer":
         return _create_officer(args)
+    if args.command == "export-bundle":
+        return _export_bundle(args)
     with psycopg.connect(db_conninfo()) as conn:
         catalogue.migrate(conn)
         officers.migrate(conn)
+        chain.migrate(conn)  # the hash chain on the event table, once the service has created it
         if args.command == "seed-demo":
             catalogue.seed_demo(conn)
             print("demo tenants:", ", ".join(code for code, _, _ in catalogue.DEMO_TENANTS))
+        elif args.command == "set-disclosure-notice":
+            if not catalogue.set_disclosure_notice(conn, args.tenant, args.setting == "on"):
+                print(f"Tenant {args.tenant} tidak ada. / Tenant {args.tenant} does not exist.", file=sys.stderr)
+                return 2
+            print(f"tenant {args.tenant}: disclosure notice to reporters {args.setting}")
+    return 0
+
+
+def _export_bundle(args) -> int:
+    """Streams the bundle: a whole log does not fit in memory."""
+    from . import audit
+
+    with psycopg.connect(db_conninfo()) as conn, conn.transaction():
+        try:
+            chunks = audit.iter_bundle(conn, args.case)
+            first = next(chunks)
+        except audit.NotCheckpointed:
+            print("Belum ada checkpoint yang mencakup peristiwa ini. / No checkpoint covers these events yet.",
+                  file=sys.stderr)
+            return 2
+        out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
+        try:
+            out.write(first)
+            for chunk in chunks:
+                out.write(chunk)
+        finally:
+            if out is not sys.stdout:
+                out.close()
     return 0
 
 

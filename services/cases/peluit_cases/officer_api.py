@@ -112,9 +112,14 @@ def load_visible_case(app, conn, claims: OfficerClaims, case_id: str, action: st
 
 
 def case_document(app, case: Case) -> dict:
+    return case_document_from(*app.transcript(case.id))
+
+
+def case_document_from(case: Case, history: list[dict], messages: list[dict]) -> dict:
+    """The document for a replayed case: the current one, or one as of a
+    moment (``GET /api/v1/cases/{id}?as_of=``, audit.case_as_of)."""
     from . import evidence  # evidence.py builds on this module
 
-    case, history, messages = app.transcript(case.id)
     return {
         "case_id": str(case.id),
         "version": case.version,
@@ -155,7 +160,7 @@ def expected_version(if_match: str | None) -> int:
 
 
 def run_command(app, conn, claims: OfficerClaims, case_id: str, name: str, body: dict, if_match: str | None,
-                parent_tenant) -> Case:
+                parent_tenant, deadline_config=None) -> Case:
     spec = COMMANDS.get(name)
     if spec is None:
         raise HttpError(404, "not_found", NOT_FOUND)
@@ -186,10 +191,19 @@ def run_command(app, conn, claims: OfficerClaims, case_id: str, name: str, body:
         args["recommendations"] = [{k: v for k, v in r.items() if v is not None} for r in args["recommendations"]]
     if method == "accept":
         args = {"note": args.get("note")}
+    if method == "close" and deadline_config is not None:
+        args.update(closing_deadline_args(deadline_config, case))
     try:
         return app.execute(case.id, version, method, actor(claims), **args)
     except DomainError as err:
         raise domain_error(err) from None
+
+
+def closing_deadline_args(deadline_config, case: Case) -> dict:
+    """The tenant's pack and calendar at closing: ``Case.close`` records the
+    deadline outcomes in the event, for statistics that replay, not recompute."""
+    pack, calendar = deadline_config(case.handling_tenant)
+    return {"pack": pack, "calendar": calendar}
 
 
 ADMIN_GRANTABLE = {

@@ -113,6 +113,44 @@ _DISCLOSURE_PATHS = {
         "responses": {"200": {"description": "Events, oldest first"}, **_disclosure_errors}}},
 }
 
+_case_id = [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
+_hash = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+# Auditor replay and tamper evidence (audit.py); every call lands in the case's access log.
+_AUDIT_PATHS = {
+    "/api/v1/cases/{case_id}/timeline": {"get": {
+        "summary": "Every event of the case (type, version, time, actor, notification id, chain hash) and its "
+                   "access log (recorded as timeline)",
+        "security": [{"bearer": []}], "parameters": _case_id,
+        "responses": {"200": {"description": "Timeline", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["case_id", "events", "access_log"], "properties": {
+                "case_id": {"type": "string", "format": "uuid"},
+                "events": {"type": "array", "items": {"type": "object", "properties": {
+                    "type": {"type": "string"}, "version": {"type": "integer"},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "actor": {"type": ["object", "null"]}, "notification_id": {"type": "integer"},
+                    "event_hash": _hash}}},
+                "access_log": {"type": "array", "items": {"type": "object", "properties": {
+                    "timestamp": {"type": "string", "format": "date-time"}, "officer_id": {"type": "string"},
+                    "tenant": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}},
+                    "action": {"type": "string"}, "allowed": {"type": "boolean"},
+                    "notification_id": {"type": "integer"}, "event_hash": _hash}}}}}}}},
+            **_errors}}},
+    "/api/v1/cases/{case_id}/audit-bundle": {"get": {
+        "summary": "peluit-audit-bundle/1 of the case for the offline verifier `peluit-verify` (auditors with a "
+                   "live grant for the case's tenant; recorded as audit_bundle): the case's events in full, every "
+                   "other event up to the newest signed checkpoint only as notification id and hashes",
+        "security": [{"bearer": []}], "parameters": _case_id,
+        "responses": {"200": {"description": "The bundle (JSON attachment)", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["format", "scope", "public_keys", "checkpoints", "events"],
+                       "properties": {"format": {"const": "peluit-audit-bundle/1"}}}}}},
+            **_errors,
+            "403": {"description": "Not an auditor with a live grant for the case's tenant",
+                    "content": {"application/json": {"schema": _error}}},
+            "409": {"description": "No signed checkpoint covers the case yet; try again shortly",
+                    "content": {"application/json": {"schema": _error}}}}}},
+}
+
 
 OPENAPI = {
     "openapi": "3.1.0",
@@ -158,11 +196,19 @@ OPENAPI = {
                             ("page", "integer"), ("per_page", "integer"))],
             "responses": {"200": {"description": "A page of cases"}, **_errors}}},
         "/api/v1/cases/{case_id}": {"get": {
-            "summary": "One case with its full timeline (recorded in the access log)",
+            "summary": "One case with its full timeline (recorded in the access log); with `as_of`, the case "
+                       "replayed from its events up to that moment (recorded as read_as_of)",
             "security": [{"bearer": []}],
             "parameters": [{"name": "case_id", "in": "path", "required": True,
-                            "schema": {"type": "string", "format": "uuid"}}],
-            "responses": {"200": {"description": "The case; ETag is its version"}, **_errors}}},
+                            "schema": {"type": "string", "format": "uuid"}},
+                           {"name": "as_of", "in": "query", "required": False,
+                            "schema": {"type": "string", "format": "date-time"},
+                            "description": "ISO-8601 with an offset, e.g. 2026-12-02T08:00:00+07:00"}],
+            "responses": {"200": {"description": "The case; ETag is its version"},
+                          **{**_errors, "404": {"description": "No such case, outside your tenant (recorded), or "
+                                                               "not registered yet at as_of",
+                                                "content": {"application/json": {"schema": _error}}}}}}},
+        **_AUDIT_PATHS,
         **{f"/api/v1/cases/{{case_id}}/{path}": _command(path, roles) for path, (_, roles, _) in COMMANDS.items()},
         "/api/v1/officers": {"post": {
             "summary": "Create an officer (tenant admin: own tenant; province admin: any). "

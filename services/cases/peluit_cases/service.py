@@ -28,6 +28,7 @@ from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import RegisterReportCommand
 
 from . import case_index, catalogue, disclosure_api, evidence, officer_api, officers, scheduler
+from . import audit, chain  # tamper evidence and auditor replay
 from .application import CasesApplication
 from .domain import DomainError
 from .openapi import OPENAPI
@@ -43,6 +44,7 @@ def migrate(conn) -> None:
     officer_api.migrate(conn)
     case_index.migrate(conn)
     evidence.migrate(conn)
+    chain.migrate(conn)  # checkpoint tables; the chain trigger once the event table exists (CasesApp)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ def eventsourcing_env() -> dict:
 class CasesApp(DependencyProvider):
     def setup(self):
         self.app = CasesApplication(env=eventsourcing_env(), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
+        audit.install_chain()  # the event table exists now: hash-chain it before the first insert
 
     def stop(self):
         self.app.close()
@@ -128,6 +131,7 @@ class CasesService:
     publisher = Relay()
     keys = OfficerKeys()
     deadline_config = DeadlineConfig()
+    checkpoints = audit.Checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
     vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
 
@@ -201,6 +205,11 @@ class CasesService:
         while case_index.follow_once(self.db, self.app, self.deadline_config) > 0:
             eventlet.sleep(0)
 
+    @timer(interval=env_float("PELUIT_CHECKPOINT_INTERVAL", 60))
+    def checkpoint(self):
+        """Sign the event chain's head when it moved (chain.py)."""
+        self.checkpoints.run(self.db)
+
     @timer(interval=env_float("PELUIT_DEADLINE_INTERVAL", 30))
     def deadlines(self):
         while scheduler.run_once(self.db, self.app, self.deadline_config) >= 200:
@@ -248,10 +257,51 @@ class CasesService:
     @http("GET", "/api/v1/cases/<string:case_id>")
     @json_endpoint
     def get_case(self, request, case_id):
+        if "as_of" in request.args:
+            return self._case_as_of(request, case_id)
         claims = self.keys.claims(request)
         with self.db.connection() as conn:
             case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read")
         return json_response(200, officer_api.case_document(self.app, case), headers={"ETag": f'"{case.version}"'})
+
+    # -- auditor replay and tamper evidence (audit.py) ---------------------------
+
+    def _case_as_of(self, request, case_id):
+        """The case replayed from its events up to ``as_of``."""
+        claims = self.keys.claims(request)
+        as_of = audit.parse_as_of(request.args.get("as_of"))
+        with self.db.connection() as conn:
+            case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read_as_of")
+        replayed = audit.case_as_of(self.app, case.id, as_of)
+        if replayed is None or replayed[0] is None:
+            raise HttpError(404, "not_found", officer_api.NOT_FOUND)
+        document = officer_api.case_document_from(*replayed)
+        document["as_of"] = as_of.isoformat()
+        return json_response(200, document, headers={"ETag": f'"{replayed[0].version}"'})
+
+    @http("GET", "/api/v1/cases/<string:case_id>/timeline")
+    @json_endpoint
+    def case_timeline(self, request, case_id):
+        claims = self.keys.claims(request)
+        with self.db.connection() as conn:
+            case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="timeline")
+            return json_response(200, audit.timeline(self.app, conn, case.id))
+
+    @http("GET", "/api/v1/cases/<string:case_id>/audit-bundle")
+    @json_endpoint
+    def case_audit_bundle(self, request, case_id):
+        """peluit-audit-bundle/1 for one case, for ``peluit-verify`` (auditors with a grant)."""
+        claims = self.keys.claims(request)
+        with self.db.connection() as conn:
+            case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="audit_bundle")
+            if not audit.may_export(conn, claims, case):
+                raise HttpError(403, "forbidden", audit.AUDITORS_ONLY)
+            try:
+                with conn.transaction():
+                    body = "".join(audit.iter_bundle(conn, case.id))
+            except audit.NotCheckpointed:
+                raise HttpError(409, "not_checkpointed", audit.NOT_CHECKPOINTED) from None
+        return audit.bundle_response(body, case.id)
 
     @http("GET", "/api/v1/cases/<string:case_id>/evidence/<string:evidence_id>")
     @json_endpoint
@@ -278,7 +328,8 @@ class CasesService:
         body = read_json(request, 64 * 1024)
         with self.db.connection() as conn:
             case = officer_api.run_command(self.app, conn, claims, case_id, command, body,
-                                           request.headers.get("If-Match"), self._parent_tenant)
+                                           request.headers.get("If-Match"), self._parent_tenant,
+                                           deadline_config=self.deadline_config)
         return json_response(200, {"case_id": str(case.id), "version": case.version, "status": case.status},
                              headers={"ETag": f'"{case.version}"'})
 

@@ -1,0 +1,205 @@
+"""The hash-chain trigger, checkpoints and export on a real PostgreSQL
+(a throwaway database per test), checked by the offline verifier."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import eventlet
+import psycopg
+import pytest
+from psycopg import sql
+
+from peluit_cases import audit, chain
+from peluit_cases.application import CasesApplication
+from peluit_verify.chain import ZERO_HASH, event_hash
+from peluit_verify.verify import verify_bundle
+
+from .test_domain import NOW, command
+
+ADMIN_DSN = os.environ.get("PELUIT_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PENELAAH = {"officer_id": "o-penelaah", "username": "sari", "roles": ["penelaah"], "tenant": "35.73"}
+
+
+@pytest.fixture
+def dbname():
+    name = f"pt_chain_{secrets.token_hex(4)}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(f"{ADMIN_DSN} dbname={name}", autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA peluit")
+    yield name
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def app(dbname):
+    application = make_app(dbname)
+    yield application
+    application.close()
+
+
+def make_app(dbname) -> CasesApplication:
+    return CasesApplication(env={
+        "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": dbname, "POSTGRES_HOST": "127.0.0.1",
+        "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "", "POSTGRES_SCHEMA": "peluit",
+        "CREATE_TABLE": "y"})
+
+
+def connect(dbname) -> psycopg.Connection:
+    # autocommit: every ``conn.transaction()`` is then a real transaction, as on the service's pool
+    conn = psycopg.connect(f"{ADMIN_DSN} dbname={dbname}", autocommit=True)
+    conn.execute("SET search_path = peluit")
+    return conn
+
+
+def rows(conn):
+    with conn.transaction():
+        return conn.execute("SELECT notification_id, originator_id, originator_version, topic, state, prev_log_hash,"
+                            " prev_aggregate_hash, event_hash FROM cases_events ORDER BY notification_id").fetchall()
+
+
+def assert_chained(conn):
+    """Recompute every link in Python (peluit_verify's encoding) against the trigger's."""
+    prev, by_version = ZERO_HASH, {}
+    stored = rows(conn)
+    for nid, oid, version, topic, state, prev_log, prev_agg, digest in stored:
+        expected_agg = by_version.get((oid, version - 1), ZERO_HASH)
+        assert bytes(prev_log) == prev and bytes(prev_agg) == expected_agg, nid
+        assert bytes(digest) == event_hash(prev, expected_agg, nid, oid, version, topic, bytes(state)), nid
+        prev = by_version[(oid, version)] = bytes(digest)
+    return stored
+
+
+def signer():
+    return chain.CheckpointSigner(secrets.token_bytes(32))
+
+
+def test_existing_rows_are_chained_once_then_the_trigger_chains_every_insert(dbname):
+    before_upgrade = make_app(dbname)
+    first = before_upgrade.register_report(command(1), now=NOW).case_id
+    before_upgrade.register_report(command(2), now=NOW)
+    before_upgrade.execute(first, 1, "start_verification", PENELAAH)
+    # its prepared "SELECT *" plans would not survive the new columns: the service migrates at start
+    before_upgrade.close()
+    app = make_app(dbname)
+    with connect(dbname) as conn:
+        before = conn.execute("SELECT count(*) FROM cases_events").fetchone()[0]
+        assert chain.migrate(conn) is True
+        assert len(assert_chained(conn)) == before  # the migration chained what was there
+        third = app.register_report(command(3), now=NOW).case_id
+        app.execute(third, 1, "start_verification", PENELAAH)
+        app.execute(first, 2, "add_note", PENELAAH, text="catatan")
+        stored = assert_chained(conn)
+        assert len(stored) > before
+        assert chain.migrate(conn) is True  # idempotent: nothing re-hashed
+        assert rows(conn) == stored
+        nullable = conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'cases_events'"
+                                " AND column_name LIKE '%%hash' AND is_nullable = 'NO'").fetchone()[0]
+        assert nullable == 3
+    app.close()
+
+
+def test_checkpoints_sign_only_a_moved_head_and_bundles_verify(dbname, app):
+    with connect(dbname) as conn:
+        chain.migrate(conn)
+        case_id = app.register_report(command(1), now=NOW).case_id
+        app.register_report(command(2), now=NOW)
+        key = signer()
+        chain.register_key(conn, key)
+        made = chain.checkpoint_once(conn, key)
+        assert made and made["position"] == rows(conn)[-1][0]
+        assert chain.checkpoint_once(conn, key) is None  # the head did not move
+        app.execute(case_id, 1, "start_verification", PENELAAH)
+        assert chain.checkpoint_once(conn, key)["position"] > made["position"]
+        app.record_access(case_id, "o-auditor", "35", ["auditor"], "audit_bundle", True)  # after the newest checkpoint
+
+        with conn.transaction():
+            whole = audit.bundle(conn)
+        report = verify_bundle(whole, [key.public_key])
+        assert report.intact, report.problems
+        assert whole["genesis"] and report.checkpoints == 2 and report.full_events == len(whole["events"])
+        # the access log's events after the newest checkpoint are not covered yet
+        covered = [r for r in rows(conn) if r[0] <= whole["range"]["last"]]
+        assert len(whole["events"]) == len(covered) == len(rows(conn)) - 2
+
+        with conn.transaction():
+            one = audit.bundle(conn, case_id)
+        report = verify_bundle(one, [key.public_key])
+        assert report.intact, report.problems
+        full = [e for e in one["events"] if "state" in e]
+        assert {e["originator_id"] for e in full} == {str(case_id)}
+        assert [e["originator_version"] for e in full] == [1, 2]
+        # other cases' events are stubs: nothing but the chain
+        other = [e for e in one["events"] if "state" not in e]
+        assert other and all(set(e) == {"notification_id", "prev_log_hash", "event_hash"} for e in other)
+        assert b"sub-2" not in base64.b64decode(full[0]["state"])
+
+        # tampering in SQL, exported from the same transaction, rolled back
+        victim = full[1]["notification_id"]
+        with pytest.raises(Rollback), conn.transaction():
+            conn.execute("UPDATE cases_events SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+                         " 'o-penelaah', 'o-lain'), 'UTF8') WHERE notification_id = %s", (victim,))
+            problem = verify_bundle(audit.bundle(conn, case_id), [key.public_key]).first()
+            assert problem.kind == "altered" and f"notification {victim} (aggregate/case {case_id}, version 2)" \
+                in problem.en
+            raise Rollback
+        assert verify_bundle(audit.bundle(conn, case_id), [key.public_key]).intact
+
+
+class Rollback(Exception):
+    pass
+
+
+def test_timeline_and_as_of(dbname, app):
+    with connect(dbname) as conn:
+        chain.migrate(conn)
+        case_id = app.register_report(command(1)).case_id
+        between = datetime.now(timezone.utc)
+        app.execute(case_id, 1, "start_verification", PENELAAH)
+        line = audit.timeline(app, conn, case_id)
+        assert [e["type"] for e in line["events"]] == ["Case.Registered", "Case.VerificationStarted"]
+        assert line["events"][1]["actor"]["officer_id"] == "o-penelaah"
+        assert all(len(e["event_hash"]) == 64 and e["notification_id"] for e in line["events"])
+        case, history, _ = audit.case_as_of(app, case_id, between)
+        assert case.status == "diterima" and case.version == 1 and len(history) == 1
+        assert audit.case_as_of(app, case_id, datetime.now(timezone.utc))[0].status == "verifikasi"
+        assert audit.case_as_of(app, case_id, between - timedelta(days=1)) is None
+
+
+def test_concurrent_writers_and_other_insert_paths_keep_one_chain(dbname, app):
+    with connect(dbname) as conn:
+        chain.migrate(conn)
+    pool = eventlet.GreenPool(8)
+    tenants = ("35.73", "35.07", "35.78", "35")  # a sequence each: the writers really overlap
+    for n in range(40):
+        pool.spawn(app.register_report, command(100 + n, tenant=tenants[n % 4]), now=NOW)
+    # a raw INSERT (not eventsourcing) is chained the same way
+    with connect(dbname) as raw:
+        raw.execute("INSERT INTO cases_events (originator_id, originator_version, topic, state)"
+                    " VALUES (%s, 1, 'x:Y', '\\x7b7d')", (uuid.uuid4(),))
+    pool.waitall()
+    with connect(dbname) as conn:
+        # 4 sequences started, 3 events per registration, the raw row
+        assert len(assert_chained(conn)) == 4 + 40 * 3 + 1
+
+
+def test_inserts_that_would_fork_the_chain_are_refused(dbname, app):
+    app.register_report(command(1), now=NOW)
+    with connect(dbname) as conn:
+        chain.migrate(conn)
+        # an id before the head (as if drawn before the lock): refused, not forked
+        with pytest.raises(psycopg.errors.SerializationFailure), conn.transaction():
+            conn.execute("INSERT INTO cases_events (originator_id, originator_version, topic, state, notification_id)"
+                         " VALUES (%s, 1, 'x:Y', '\\x7b7d', 1)", (uuid.uuid4(),))
+        # an older snapshot than READ COMMITTED gives could miss the head
+        with pytest.raises(psycopg.errors.SerializationFailure), conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            conn.execute("INSERT INTO cases_events (originator_id, originator_version, topic, state)"
+                         " VALUES (%s, 1, 'x:Y', '\\x7b7d')", (uuid.uuid4(),))
+        assert_chained(conn)

@@ -1,0 +1,1 @@
+"""peluit-verify: checks a Peluit audit bundle offline (see ``cli.py``)."""

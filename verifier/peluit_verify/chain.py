@@ -1,0 +1,58 @@
+"""The byte encodings that the cases event store hashes and signs.
+
+The cases service computes ``event_hash`` in a PostgreSQL trigger
+(``peluit_cases.chain``) and signs checkpoints with these functions; the
+verifier recomputes both here. Each field is length-prefixed (8-byte
+big-endian length, then the bytes) after a versioned domain tag, so no two
+different field tuples can encode to the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from uuid import UUID
+
+EVENT_TAG = b"peluit-event/1"
+CHECKPOINT_TAG = b"peluit-checkpoint/1"
+ZERO_HASH = bytes(32)
+
+
+def _field(value: bytes) -> bytes:
+    return struct.pack(">q", len(value)) + value
+
+
+def _int8(value: int) -> bytes:
+    return struct.pack(">q", value)
+
+
+def event_hash(prev_log_hash: bytes, prev_aggregate_hash: bytes, notification_id: int, originator_id: UUID | str,
+               originator_version: int, topic: str | None, state: bytes | None) -> bytes:
+    """sha256 over the tag and the length-prefixed fields; a NULL topic or
+    state (never written by eventsourcing) counts as empty."""
+    oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+    data = b"".join([
+        _field(EVENT_TAG), _field(prev_log_hash), _field(prev_aggregate_hash), _field(_int8(notification_id)),
+        _field(oid.bytes), _field(_int8(originator_version)), _field((topic or "").encode("utf-8")),
+        _field(state or b""),
+    ])
+    return hashlib.sha256(data).digest()
+
+
+def checkpoint_message(position: int, head_hash: bytes, signed_at: str, key_id: str) -> bytes:
+    """What a checkpoint's Ed25519 signature covers. ``signed_at`` is the
+    exact ISO-8601 text stored in the bundle (see ``format_time``)."""
+    return b"".join([_field(CHECKPOINT_TAG), _field(_int8(position)), _field(head_hash),
+                     _field(signed_at.encode("ascii")), _field(key_id.encode("ascii"))])
+
+
+def key_id(public_key: bytes) -> str:
+    """Short name of a checkpoint key, so that rotated keys can coexist."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def format_time(moment) -> str:
+    """UTC, always with microseconds: the same text on signing and on export."""
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")

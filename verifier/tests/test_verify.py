@@ -1,0 +1,275 @@
+"""The verifier on bundles built here (pure: no database, no network).
+
+The trigger in the cases database computes the same hashes; that agreement
+is tested against PostgreSQL in services/cases/tests/test_chain.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from peluit_verify.chain import ZERO_HASH, checkpoint_message, event_hash, format_time, key_id
+from peluit_verify.cli import main
+from peluit_verify.verify import FORMAT, BundleError, verify_bundle
+
+CASE_A, CASE_B = uuid.UUID(int=0xA), uuid.UUID(int=0xB)
+
+
+def raw_public(private: Ed25519PrivateKey) -> bytes:
+    return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def chain(rows, first_prev=ZERO_HASH, heads=None):
+    """rows: [(notification_id, originator_id, version, topic, state)] -> event dicts,
+    hashed as the trigger does (``heads`` carries per-aggregate heads across calls)."""
+    heads = {} if heads is None else heads
+    out, prev = [], first_prev
+    for nid, oid, version, topic, state in rows:
+        prev_agg = heads.get((oid, version - 1), ZERO_HASH)
+        h = event_hash(prev, prev_agg, nid, oid, version, topic, state)
+        out.append({"notification_id": nid, "originator_id": str(oid), "originator_version": version,
+                    "topic": topic, "state": base64.b64encode(state).decode(), "prev_log_hash": prev.hex(),
+                    "prev_aggregate_hash": prev_agg.hex(), "event_hash": h.hex()})
+        heads[(oid, version)] = h
+        prev = h
+    return out
+
+
+def checkpoint(private, position, head_hex, when=None):
+    public = raw_public(private)
+    kid = key_id(public)
+    signed_at = format_time(when or datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc))
+    sig = private.sign(checkpoint_message(position, bytes.fromhex(head_hex), signed_at, kid))
+    return {"position": position, "head_hash": head_hex, "signed_at": signed_at, "key_id": kid,
+            "signature": sig.hex()}
+
+
+ROWS = [(1, CASE_A, 1, "peluit_cases.domain:Case.Registered", b'{"x":1}'),
+        (2, CASE_B, 1, "peluit_cases.domain:Case.Registered", b'{"x":2}'),
+        (4, CASE_A, 2, "peluit_cases.domain:Case.VerificationStarted", b'{"x":3}'),  # gap 3: a sequence gap
+        (5, CASE_B, 2, "peluit_cases.domain:Case.NoteAdded", b'{"x":4}'),
+        (6, CASE_A, 3, "peluit_cases.domain:Case.Accepted", b'{"x":5}'),
+        (7, CASE_B, 3, "peluit_cases.domain:Case.NoteAdded", b'{"x":6}')]
+
+
+@pytest.fixture(scope="module")
+def key():
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def bundle(key):
+    events = chain(ROWS)
+    return {"format": FORMAT, "created_at": "2026-12-02T01:00:00+00:00", "scope": {"kind": "log"}, "genesis": True,
+            "public_keys": {key_id(raw_public(key)): raw_public(key).hex()},
+            "checkpoints": [checkpoint(key, 4, events[2]["event_hash"]), checkpoint(key, 7, events[5]["event_hash"])],
+            "events": events}
+
+
+def first(report):
+    return report.first()
+
+
+def test_encoding_is_pinned():
+    # a change of the byte layout must be deliberate: it invalidates every stored chain
+    h = event_hash(ZERO_HASH, ZERO_HASH, 1, uuid.UUID(int=1), 1, "t", b"s")
+    assert h.hex() == "d80decbfcbb641ea77f8cc6296c481f65023c17898c531c664c4a9104dfcfb03"
+    # ... which is, spelled out: tag, prev log, prev aggregate, id, originator, version, topic, state
+    import hashlib
+    import struct
+
+    def f(b):
+        return struct.pack(">q", len(b)) + b
+
+    spelled = b"".join([f(b"peluit-event/1"), f(bytes(32)), f(bytes(32)), f(struct.pack(">q", 1)),
+                        f(uuid.UUID(int=1).bytes), f(struct.pack(">q", 1)), f(b"t"), f(b"s")])
+    assert hashlib.sha256(spelled).digest() == h
+    # length prefixes make field boundaries unambiguous
+    assert event_hash(ZERO_HASH, ZERO_HASH, 1, uuid.UUID(int=1), 1, "ab", b"c") != \
+        event_hash(ZERO_HASH, ZERO_HASH, 1, uuid.UUID(int=1), 1, "a", b"bc")
+    assert event_hash(ZERO_HASH, ZERO_HASH, 1, uuid.UUID(int=1), 1, None, None) == \
+        event_hash(ZERO_HASH, ZERO_HASH, 1, uuid.UUID(int=1), 1, "", b"")
+
+
+def test_intact_bundle_with_gaps_in_notification_ids(bundle, key):
+    report = verify_bundle(bundle, [raw_public(key)])
+    assert report.intact, report.problems
+    assert report.head["position"] == 7 and report.events == 6 and report.checkpoints == 2
+
+
+def test_altered_state_is_named(bundle, key):
+    bundle["events"][3]["state"] = base64.b64encode(b'{"x":40}').decode()
+    p = first(verify_bundle(bundle, [raw_public(key)]))
+    assert p.kind == "altered" and p.position == 5
+    assert f"notification 5 (aggregate/case {CASE_B}, version 2)" in p.en
+
+
+def test_deleted_event_is_missing(bundle, key):
+    del bundle["events"][3]
+    p = first(verify_bundle(bundle, [raw_public(key)]))
+    assert p.kind == "missing" and p.position == 6 and "after notification 4" in p.en
+    # a deleted event that a checkpoint names: its head is gone from the chain
+    del bundle["events"][2]
+    assert first(verify_bundle(bundle, [raw_public(key)])).en.startswith(
+        "Checkpoint head not found in chain: no event at notification 4")
+
+
+def test_deleted_first_event_is_missing_at_genesis(bundle, key):
+    del bundle["events"][0]
+    p = first(verify_bundle(bundle, [raw_public(key)]))
+    assert p.kind == "missing" and p.position == 2 and "start of the log" in p.en
+
+
+def test_deleted_last_event_leaves_the_checkpoint_head_without_event(bundle, key):
+    del bundle["events"][-1]
+    p = first(verify_bundle(bundle, [raw_public(key)]))
+    assert p.kind == "checkpoint_head" and "no event at notification 7" in p.en
+
+
+def test_swapped_notification_ids_are_reordered(bundle, key):
+    events = bundle["events"]
+    events[1]["notification_id"], events[3]["notification_id"] = events[3]["notification_id"], \
+        events[1]["notification_id"]
+    events[1], events[3] = events[3], events[1]  # the export reads in notification-id order
+    p = first(verify_bundle(bundle, [raw_public(key)]))
+    assert p.kind == "reordered" and p.position == 2 and "chained after notification 4" in p.en
+
+
+def test_events_out_of_order_in_the_document(bundle, key):
+    events = bundle["events"]
+    events[1], events[2] = events[2], events[1]
+    assert first(verify_bundle(bundle, [raw_public(key)])).kind == "reordered"
+
+
+def test_broken_aggregate_chain(bundle, key):
+    # a rewritten event that keeps the log link but points at a wrong aggregate predecessor
+    events = bundle["events"]
+    rows = [r for r in ROWS]
+    rebuilt = chain(rows[:4])
+    bad_prev_agg = bytes(32)
+    nid, oid, version, topic, state = rows[4]
+    prev = bytes.fromhex(rebuilt[3]["event_hash"])
+    h = event_hash(prev, bad_prev_agg, nid, oid, version, topic, state)
+    events[4].update(prev_aggregate_hash=bad_prev_agg.hex(), event_hash=h.hex())
+    events[5]["prev_log_hash"] = h.hex()
+    problems = verify_bundle(bundle, [raw_public(key)]).problems
+    assert any(p.kind == "aggregate_chain" and p.position == 6 for p in problems)
+
+
+def test_recomputed_chain_after_an_edit_fails_on_the_checkpoint(bundle, key):
+    rows = list(ROWS)
+    rows[3] = rows[3][:4] + (b'{"x":"changed"}',)
+    bundle["events"] = chain(rows)  # an attacker with database access re-hashes everything
+    p = first(verify_bundle(bundle, [raw_public(key)]))
+    assert p.kind == "checkpoint_head" and p.position == 7
+    assert "after the intact checkpoint at 4" in p.en
+
+
+def test_forged_signature_is_refused(bundle, key):
+    sig = bytearray(bytes.fromhex(bundle["checkpoints"][1]["signature"]))
+    sig[0] ^= 1
+    bundle["checkpoints"][1]["signature"] = sig.hex()
+    p = first(verify_bundle(bundle, [raw_public(key)]))
+    assert p.kind == "signature" and p.position == 7 and "wrong signature" in p.en
+
+
+def test_a_bundle_signed_by_its_own_key_fails_only_with_the_auditors_key(bundle, key):
+    forger = Ed25519PrivateKey.generate()
+    rows = list(ROWS)
+    rows[0] = rows[0][:4] + (b'{"x":"forged"}',)
+    events = chain(rows)
+    forged = {**bundle, "events": events, "public_keys": {key_id(raw_public(forger)): raw_public(forger).hex()},
+              "checkpoints": [checkpoint(forger, 7, events[-1]["event_hash"])]}
+    assert verify_bundle(forged).intact  # the bundle's own key proves nothing...
+    p = first(verify_bundle(forged, [raw_public(key)]))  # ...the key the auditor holds does
+    assert p.kind == "signature" and "did not give" in p.en
+
+
+def test_no_checkpoint_is_a_failure_and_later_events_a_warning(bundle, key):
+    no_cp = {**bundle, "checkpoints": []}
+    assert first(verify_bundle(no_cp, [raw_public(key)])).kind == "no_checkpoint"
+    early = {**bundle, "checkpoints": bundle["checkpoints"][:1]}
+    report = verify_bundle(early, [raw_public(key)])
+    assert report.intact and "notifications 5..7" in report.warnings[0][1]
+
+
+def stubbed(events, keep):
+    return [e if uuid.UUID(e["originator_id"]) in keep else
+            {k: e[k] for k in ("notification_id", "prev_log_hash", "event_hash")} for e in events]
+
+
+def test_case_scope_with_stubs_of_other_cases(key):
+    events = chain(ROWS)
+    case_events = stubbed(events, {CASE_A})
+    bundle = {"format": FORMAT, "scope": {"kind": "case", "case_id": str(CASE_A), "aggregates": [str(CASE_A)]},
+              "genesis": False, "public_keys": {key_id(raw_public(key)): raw_public(key).hex()},
+              "checkpoints": [checkpoint(key, 7, events[-1]["event_hash"])], "events": case_events}
+    assert verify_bundle(bundle, [raw_public(key)]).intact
+    assert all("state" not in e for e in case_events if e["event_hash"] in {events[1]["event_hash"]})
+    # a deleted event of another case still breaks the log chain
+    broken = copy.deepcopy(bundle)
+    del broken["events"][1]
+    assert first(verify_bundle(broken, [raw_public(key)])).kind == "missing"
+    # a case bundle without the case's registration: the aggregate chain starts at version 2
+    later = copy.deepcopy(bundle)
+    del later["events"][0]
+    assert first(verify_bundle(later, [raw_public(key)])).kind == "aggregate_chain"
+
+
+def test_unreadable_bundles_raise(bundle):
+    with pytest.raises(BundleError):
+        verify_bundle({"format": "other"})
+    bad = copy.deepcopy(bundle)
+    bad["events"][0]["event_hash"] = "zz"
+    with pytest.raises(BundleError):
+        verify_bundle(bad)
+
+
+def test_cli_exit_codes_and_messages(bundle, key, tmp_path, capsys):
+    path, pub = tmp_path / "bundle.json", tmp_path / "checkpoint.pub"
+    pub.write_text(raw_public(key).hex() + "\n")
+    path.write_text(json.dumps(bundle))
+    assert main([str(path), "--public-key", str(pub)]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("intact:") and "warning" not in out.err
+    assert main([str(path)]) == 0
+    assert "without --public-key" in capsys.readouterr().err
+    bundle["events"][0]["state"] = base64.b64encode(b"{}").decode()
+    path.write_text(json.dumps(bundle))
+    assert main([str(path), "--public-key", str(pub)]) == 1
+    assert capsys.readouterr().out.startswith(f"TAMPERED: Peristiwa diubah: notifikasi 1 (agregat/kasus {CASE_A}")
+    path.write_text("{not json")
+    assert main([str(path)]) == 2
+
+
+def test_console_module_runs_without_peluit_installed(bundle, key, tmp_path):
+    # the verifier needs nothing of Peluit: run it with only its own folder on the path
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-S", "-c",
+                          "import sys; sys.path[:0] = sys.argv[1:3]; from peluit_verify.cli import main;"
+                          "raise SystemExit(main([sys.argv[3]]))",
+                          str(here), _site_packages(), str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("intact:")
+
+
+def _site_packages() -> str:
+    import cryptography
+
+    from pathlib import Path
+
+    return str(Path(cryptography.__file__).resolve().parents[1])
