@@ -304,8 +304,10 @@ def test_rpc_flow_seals_the_identity_to_the_requesters_key_only(rpc, app):
 
 
 def test_rpc_view_of_an_erased_identity(rpc, app):
-    req = file(app)
-    approve(app, req, now=datetime.now(timezone.utc))
+    # the RPC path reads the wall clock, so the request is filed now, not at T0
+    now = datetime.now(timezone.utc)
+    req = file(app, now=now)
+    approve(app, req, now=now)
 
     def shredded(ref):
         raise store.Erased()
@@ -327,7 +329,7 @@ def test_rpc_refuses_malformed_commands_and_bad_keys(rpc, app):
 
 
 def test_rpc_event_list_is_for_inspektur_of_the_tenant_and_auditors(rpc, app):
-    file(app)
+    file(app, now=datetime.now(timezone.utc))  # the RPC path reads the wall clock
     auditor = officer("rina", "35", "auditor")
     assert disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(DEWI), tenant="35.73")) == {
         "error": "forbidden"}

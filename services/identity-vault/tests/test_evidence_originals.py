@@ -295,8 +295,9 @@ def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
 
 
 def test_rpc_view_of_a_shredded_original(rpc, app):
-    req = file_evidence(app)
-    app.approve(req.id, AGUS, step_up=True, step_up_token_id=uuid4().hex, now=datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)  # the RPC path reads the wall clock, so not T0
+    req = file_evidence(app, now=now)
+    app.approve(req.id, AGUS, step_up=True, step_up_token_id=uuid4().hex, now=now)
 
     def shredded(ref):
         raise store.Erased()
