@@ -42,13 +42,42 @@ class CaseStatusChangedV1(Strict):
     changed_at = fields.AwareDateTime(required=True)
 
 
-class CaseMessageForReporterV1(Strict):
-    """The Inspektorat wrote to the reporter (question, message or closing
-    feedback). Carries no text: the reporter reads it with the receipt."""
+class DeadlineOutcomeV1(Strict):
+    rule = Text(required=True, max_len=40, multiline=False)
+    due_at = fields.AwareDateTime(required=True)
+    met_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    met = fields.Boolean(required=True)
+
+
+class CaseDeadlineOutcomesV1(Strict):
+    """How the case's deadlines ended, computed by cases with the tenant's
+    pack at the moment of closing, so statistics never depend on today's
+    configuration (and a rebuild gives the same answer)."""
+
+    case_id = fields.UUID(required=True)
+    tenant = tenant_field(required=True)  # the handling tenant that closed the case
+    pack = Text(required=True, max_len=40, multiline=False)
+    deadlines = fields.List(fields.Nested(DeadlineOutcomeV1), required=True)
+    closed_at = fields.AwareDateTime(required=True)
+
+
+class CaseDeadlineBreachedV1(Strict):
+    """The scheduler recorded a breached deadline (open or later closed case)."""
 
     case_id = fields.UUID(required=True)
     tenant = tenant_field(required=True)
-    kind = Pattern(r"question|message|feedback", "code", required=True, max_len=10)
+    rule = Text(required=True, max_len=40, multiline=False)
+    due_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    noticed_at = fields.AwareDateTime(required=True)
+
+
+class CaseMessageForReporterV1(Strict):
+    """The Inspektorat wrote to the reporter (question, message, closing
+    feedback, or a notice such as a disclosure request). Carries no text: the reporter reads it with the receipt."""
+
+    case_id = fields.UUID(required=True)
+    tenant = tenant_field(required=True)
+    kind = Pattern(r"question|message|feedback|notice", "code", required=True, max_len=10)
     sent_at = fields.AwareDateTime(required=True)
 
 
@@ -90,6 +119,8 @@ DATA_SCHEMAS = {
     ("case.forwarded", 1): CaseForwardedV1,
     ("case.sanction_recommended", 1): SanctionRecommendedV1,
     ("case.closed", 1): CaseClosedV1,
+    ("case.deadline_outcomes", 1): CaseDeadlineOutcomesV1,
+    ("case.deadline_breached", 1): CaseDeadlineBreachedV1,
 }
 # which envelope types go on the public integration exchange (the rest stay internal)
 INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import mailbox
 import secrets
 import time
 import uuid
@@ -236,3 +237,56 @@ def test_openapi_lists_the_disclosure_endpoints(system):
                  "/api/v1/disclosure-requests/{request_id}/refuse", "/api/v1/disclosure-requests/{request_id}/view",
                  "/api/v1/disclosure-events"):
         assert path in doc["paths"]
+
+
+def test_tenant_policy_tells_the_reporter_of_a_disclosure_request(system, staff, login):
+    """With the tenant's disclosure notice on, the reporter reads of the request
+    on the status page (legal basis only, never the officer's reason) and hears
+    of it through the vault's contact relay; with it off, nothing is said."""
+    marker = secrets.token_hex(10)
+    address = f"n{marker}@example.id"
+    dewi = login("dewi.irban")
+    out = submit(system, sample_report(identity={"email": address, "name": f"Pelapor {marker}"}),
+                 key=str(uuid.uuid4()))
+    assert out.status_code == 201, out.text
+    receipt = out.json()["receipt"]
+    silent_case = new_case(system, {"name": f"Diam {marker}"})
+
+    def status_messages():
+        resp = requests.post(system.url("intake") + "/api/v1/reports/status", json={"receipt": receipt}, timeout=15)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["messages"]
+
+    with admin_connect(system, "cases") as conn:
+        case_id = str(eventually(lambda: conn.execute(
+            "SELECT case_id FROM peluit.case_index WHERE registration_number = %s",
+            (out.json()["registration_number"],)).fetchone())[0])
+        # policy off (the default): the request is filed and the reporter is not told
+        quiet = file_request(system, dewi, silent_case)
+        assert quiet.status_code == 201 and quiet.json()["reporter_notified"] is False
+        conn.execute("UPDATE peluit.tenant SET disclosure_notice = true WHERE code = '35.73'")
+        conn.commit()
+        try:
+            filed = file_request(system, dewi, case_id, legal_basis="court_order")
+        finally:
+            conn.execute("UPDATE peluit.tenant SET disclosure_notice = false WHERE code = '35.73'")
+            conn.commit()
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["reporter_notified"] is True
+
+    notices = [m for m in status_messages() if m["kind"] == "notice"]
+    assert len(notices) == 1
+    assert "perintah pengadilan" in notices[0]["text"] and "a court order" in notices[0]["text"]
+    assert REASON not in notices[0]["text"]
+
+    def delivered():
+        box = mailbox.Maildir(str(system.mail_dir), create=False) if system.mail_dir.exists() else []
+        return [m for m in box if m["To"] == address]
+
+    mails = eventually(delivered, timeout=20)
+    assert len(mails) == 1
+    assert "tanda terima" in mails[0].get_payload(decode=True).decode()
+    # the contact address stays in the vault and the mailbox only
+    assert not any(marker.encode() in blob for blob in system.tap.drain())
+    for service in ("cases", "notifications", "reporting"):  # intake has no database
+        assert marker.encode() not in table_dump(system, service), service

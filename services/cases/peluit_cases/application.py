@@ -143,14 +143,14 @@ class CasesApplication(Application):
             raise DomainError("not_found")
         return case, history, messages
 
-    def reporter_writes(self, receipt_hash: str, text: str, attachments: list | None = None) -> Case | None:
-        """A reporter's message; retried on a concurrent officer command (the
-        reporter has no version to send)."""
+    def _retrying(self, load, act) -> Case | None:
+        """Load, act, save; again on a concurrent writer (writers without a
+        version to send: the reporter, the system). None when ``load`` finds nothing."""
         for _ in range(MAX_SAVE_ATTEMPTS):
-            case = self.case_for_receipt(receipt_hash)
+            case = load()
             if case is None:
                 return None
-            case.reporter_writes(text, attachments)
+            act(case)
             try:
                 self.save(case)
             except IntegrityError:
@@ -158,20 +158,21 @@ class CasesApplication(Application):
             return case
         raise DomainError("contended")
 
+    def reporter_writes(self, receipt_hash: str, text: str, attachments: list | None = None) -> Case | None:
+        """A reporter's message; retried on a concurrent officer command."""
+        return self._retrying(lambda: self.case_for_receipt(receipt_hash),
+                              lambda case: case.reporter_writes(text, attachments))
+
     def add_evidence(self, receipt_hash: str, items: list[dict]) -> Case | None:
         """Record evidence metadata on the receipt's case (``Case.add_evidence``);
         retried on a concurrent officer command, idempotent per evidence_id."""
-        for _ in range(MAX_SAVE_ATTEMPTS):
-            case = self.case_for_receipt(receipt_hash)
-            if case is None:
-                return None
-            case.add_evidence(items)
-            try:
-                self.save(case)
-            except IntegrityError:
-                continue
-            return case
-        raise DomainError("contended")
+        return self._retrying(lambda: self.case_for_receipt(receipt_hash), lambda case: case.add_evidence(items))
+
+    def notice_disclosure_requested(self, case_id: UUID, request_id: str, legal_basis: str) -> Case:
+        """The reporter's notice of a disclosure request (tenant policy);
+        idempotent per request."""
+        return self._retrying(lambda: self.get_case(case_id),
+                              lambda case: case.notice_disclosure_requested(request_id, legal_basis))
 
     # -- officer commands ---------------------------------------------------
 

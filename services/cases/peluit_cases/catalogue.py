@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS category (
 );
 ALTER TABLE tenant ADD COLUMN IF NOT EXISTS deadline_pack text NOT NULL DEFAULT 'lapor';
 ALTER TABLE tenant ADD COLUMN IF NOT EXISTS information_request_days integer;
+-- tenant policy: tell the reporter (anonymous dialogue) when a disclosure of their identity is requested
+ALTER TABLE tenant ADD COLUMN IF NOT EXISTS disclosure_notice boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS tenant_holiday (
     tenant_code text NOT NULL REFERENCES tenant(code),
     day date NOT NULL,
@@ -86,6 +88,20 @@ def upsert_tenant(conn: psycopg.Connection, code: str, name: str, parent: str | 
 def seed_demo(conn: psycopg.Connection) -> None:
     for code, name, parent in DEMO_TENANTS:
         upsert_tenant(conn, code, name, parent)
+
+
+def disclosure_notice(conn: psycopg.Connection, tenant: str) -> bool:
+    """Whether the tenant's policy tells reporters of disclosure requests."""
+    with conn.transaction():
+        row = conn.execute("SELECT disclosure_notice FROM tenant WHERE code = %s", (tenant,)).fetchone()
+    return bool(row and row[0])
+
+
+def set_disclosure_notice(conn: psycopg.Connection, tenant: str, on: bool) -> bool:
+    """False when the tenant does not exist."""
+    with conn.transaction():
+        return conn.execute("UPDATE tenant SET disclosure_notice = %s WHERE code = %s RETURNING 1",
+                            (on, tenant)).fetchone() is not None
 
 
 def load(conn: psycopg.Connection) -> dict:

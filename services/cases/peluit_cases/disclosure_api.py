@@ -12,6 +12,7 @@ The identity vault decides and records everything; cases only:
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 from marshmallow import ValidationError
@@ -28,7 +29,9 @@ from peluit_contracts.disclosure import (
 )
 from peluit_contracts.i18n import bilingual_errors
 
-from . import officer_api, officers
+from . import catalogue, officer_api, officers
+
+log = logging.getLogger(__name__)
 
 STEP_UP_TTL_SECONDS = 60
 STEP_UP_CLAIMS = {"amr": ["pwd", "otp"], "step_up": True}
@@ -135,10 +138,28 @@ def request_disclosure(vault, timeout: float, app, db, claims: OfficerClaims, to
     args = _load(DisclosureRequestBody, body)
     if case.anonymous or not case.reporter_ref:
         raise vault_error("anonymous")
-    return _summary(call_vault(vault, "request_disclosure", {
+    summary = _summary(call_vault(vault, "request_disclosure", {
         "token": token, "case_id": str(case.id), "reporter_ref": case.reporter_ref,
         "tenant": case.handling_tenant, "reason": args["reason"], "legal_basis": args["legal_basis"],
     }, timeout))
+    summary["reporter_notified"] = _notify_reporter(app, db, case, summary)
+    return summary
+
+
+def _notify_reporter(app, db, case, summary: dict) -> bool:
+    """Per tenant policy, the reporter reads of the request in the case's
+    anonymous dialogue (and hears of it through the vault's contact relay).
+    The request is already on record in the vault, so a failure here is
+    reported in the reply, not raised."""
+    with db.connection() as conn:
+        if not catalogue.disclosure_notice(conn, case.handling_tenant):
+            return False
+    try:
+        app.notice_disclosure_requested(case.id, summary["request_id"], summary["legal_basis"])
+    except Exception:  # noqa: BLE001 - the officer must still learn the request id
+        log.exception("disclosure notice to the reporter failed for request %s", summary["request_id"])
+        return False
+    return True
 
 
 def approve(vault, timeout: float, db, keys, claims: OfficerClaims, token: str, request_id: str,

@@ -11,7 +11,7 @@ stable code; nothing is recorded then.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -50,6 +50,21 @@ SANCTIONS = {
 TUKIN_MONTHS = {6, 9, 12}
 RECOMMENDATION_KINDS = {"sanksi_disiplin", "rujukan_aph", "pemulihan_kerugian", "perbaikan_administrasi"}
 EXTERNAL_BODIES = {"kepolisian", "kejaksaan", "kpk", "instansi_lain", "ombudsman", "bpk"}
+
+
+# What the reporter is told when a tenant's policy notifies disclosure requests:
+# the legal basis (never the officer's free-text reason), Bahasa Indonesia first.
+DISCLOSURE_NOTICE_BASES = {
+    "lpsk_protection": ("permohonan perlindungan LPSK", "a witness-protection (LPSK) request"),
+    "proven_slander": ("laporan yang terbukti fitnah", "a report proven to be slander"),
+    "court_order": ("perintah pengadilan", "a court order"),
+}
+DISCLOSURE_NOTICE_TEXT = (
+    "Inspektorat telah mengajukan permintaan untuk membuka identitas pelapor laporan ini dengan dasar {basis_id}. "
+    "Identitas Anda hanya dapat dibuka bila pejabat kedua menyetujuinya, dan setiap langkah dicatat.\n"
+    "The Inspektorat has requested disclosure of the reporter's identity for this report on the basis of "
+    "{basis_en}. Your identity can only be disclosed if a second official approves, and every step is recorded."
+)
 
 
 class DomainError(Exception):
@@ -162,6 +177,7 @@ class Case(Aggregate):
         self.recused: list[str] = []  # a list: snapshots are JSON
         self.deadline_notices: list[list[str]] = []  # [rule, "approaching"|"breached"], each once
         self.escalations: list[dict] = []
+        self.disclosure_notices: list[str] = []  # request ids the reporter was told of
         self._step("registered", {"id": "system"}, status="diterima")
 
     # -- helpers ------------------------------------------------------------
@@ -378,15 +394,43 @@ class Case(Aggregate):
                 rec["done"], rec["done_note"] = True, note
         self._step("recommendation_completed", actor, recommendation_id=recommendation_id, note=note)
 
-    def close(self, actor: dict, reason: str, feedback: str) -> None:
+    def close(self, actor: dict, reason: str, feedback: str, pack=None, calendar=None,
+              now: datetime | None = None) -> None:
+        """Close after findings. With the tenant's deadline ``pack`` and
+        ``calendar`` the event also records how each deadline ended, so that
+        statistics replay this fact instead of recomputing it later."""
         self._in("hasil", "tindak_lanjut")
         self._actor_may_act(actor)
         _require(all(r["done"] for r in self.recommendations), "follow_up_open")
         _require(bool(feedback and feedback.strip()), "feedback_required")
-        self._closed(actor=actor, reason=_reason(reason), feedback=feedback.strip())
+        outcomes = None if pack is None else self.closing_deadlines(pack, calendar, now or datetime.now(timezone.utc))
+        self._closed(actor=actor, reason=_reason(reason), feedback=feedback.strip(), deadlines=outcomes)
 
-    @event("Closed")
-    def _closed(self, actor: dict, reason: str, feedback: str) -> None:
+    def closing_deadlines(self, pack, calendar, now: datetime) -> dict:
+        """{"pack", "rules": [{rule, due_at, met_at, met}]} as if closed at ``now``
+        (closing stops every clock); rules that never started are left out."""
+        from .deadlines import ClockEvent, compute_deadlines
+
+        clock = self.clock_events() + [ClockEvent("closed", now)]
+        rules = [{"rule": d.rule_code, "due_at": d.due_at.isoformat(),
+                  "met_at": d.satisfied_at.isoformat() if d.satisfied_at else None, "met": d.state == "satisfied"}
+                 for d in compute_deadlines(pack, clock, calendar, now=now) if d.state != "not_started"]
+        return {"pack": pack.code, "rules": rules}
+
+    class Closed(Event):
+        # v2 added ``deadlines`` (see ``close``); v1 events load with None
+        class_version = 2
+        actor: dict
+        reason: str
+        feedback: str
+        deadlines: dict | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["deadlines"] = None
+
+    @event(Closed)
+    def _closed(self, actor: dict, reason: str, feedback: str, deadlines: dict | None = None) -> None:
         self._message(**{"from": "inspektorat", "text": feedback, "kind": "feedback"})
         self._step("closed", actor, status="selesai", reason=reason)
 
@@ -414,6 +458,27 @@ class Case(Aggregate):
         self.escalations.append({"from": self.handling_tenant, "to": to_tenant})
         self.handling_tenant = to_tenant
         self._step("escalated", actor, visible=False, reason=reason, to_tenant=to_tenant)
+
+    # -- disclosure notice (tenant policy) ---------------------------------------
+
+    def notice_disclosure_requested(self, request_id: str, legal_basis: str) -> None:
+        """Tell the reporter, through the case's anonymous dialogue, that a
+        disclosure of their identity was requested; once per request."""
+        _require(legal_basis in DISCLOSURE_NOTICE_BASES, "invalid_legal_basis")
+        if request_id in getattr(self, "disclosure_notices", []):
+            return
+        self._disclosure_noticed(request_id=request_id, legal_basis=legal_basis)
+
+    @event("DisclosureNoticed")
+    def _disclosure_noticed(self, request_id: str, legal_basis: str) -> None:
+        if not hasattr(self, "disclosure_notices"):  # snapshots taken before this event existed
+            self.disclosure_notices = []
+        self.disclosure_notices.append(request_id)
+        basis_id, basis_en = DISCLOSURE_NOTICE_BASES[legal_basis]
+        self._message(**{"from": "inspektorat", "kind": "notice", "text": DISCLOSURE_NOTICE_TEXT.format(
+            basis_id=basis_id, basis_en=basis_en)})
+        self._step("disclosure_notice", {"id": "system"}, visible=False, request_id=request_id,
+                   legal_basis=legal_basis)
 
     # -- deadlines --------------------------------------------------------------
 

@@ -4,9 +4,13 @@ Only what other services need crosses: never report text, never the
 reporter_ref, never a receipt hash. The relay sends ``INTEGRATION_TYPES``
 (forwarded, sanction recommended, closed) to ``peluit.integration`` for other
 pemda systems and the rest to ``peluit.domain``; followers of the log see all.
+Deadline facts for statistics (``case.deadline_outcomes`` at closing,
+``case.deadline_breached`` from the scheduler) are internal.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from peluit_contracts.events import dump_envelope
 
@@ -22,7 +26,8 @@ STEPS = {
 
 
 # what the Inspektorat wrote to the reporter (the text stays in the case)
-MESSAGE_KINDS = {Case.InformationRequested: "question", Case.OfficerMessage: "message", Case.Closed: "feedback"}
+MESSAGE_KINDS = {Case.InformationRequested: "question", Case.OfficerMessage: "message", Case.Closed: "feedback",
+                 Case.DisclosureNoticed: "notice"}
 
 
 def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Case | None) -> list[dict]:
@@ -44,6 +49,14 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             version=1, tenant=case.handling_tenant,
             data={"case_id": event.originator_id, "tenant": case.handling_tenant, "kind": kind,
                   "sent_at": event.timestamp}))
+    if isinstance(event, Case.DeadlineNoticed) and event.notice == "breached" and case is not None:
+        # internal: lets reporting count breaches of cases that are still open
+        out.append(dump_envelope(
+            **{**base, "event_id": base["event_id"] + ":breached"}, event_type="case.deadline_breached", version=1,
+            tenant=case.handling_tenant,
+            data={"case_id": event.originator_id, "tenant": case.handling_tenant, "rule": event.rule,
+                  "due_at": datetime.fromisoformat(event.due_at) if event.due_at else None,
+                  "noticed_at": event.timestamp}))
     step = STEPS.get(type(event))
     if step is None or case is None:
         return out
@@ -73,4 +86,14 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             tenant=case.handling_tenant,
             data={**common, "tenant": case.handling_tenant, "outcome": (case.findings or {}).get("outcome"),
                   "closed_at": event.timestamp}))
+        if event.deadlines is not None:
+            # internal, beside the public case.closed v1 (whose closed schema cannot grow a field)
+            out.append(dump_envelope(
+                **{**base, "event_id": base["event_id"] + ":deadlines"}, event_type="case.deadline_outcomes",
+                version=1, tenant=case.handling_tenant,
+                data={"case_id": event.originator_id, "tenant": case.handling_tenant,
+                      "pack": event.deadlines["pack"], "closed_at": event.timestamp,
+                      "deadlines": [{**r, "due_at": datetime.fromisoformat(r["due_at"]),
+                                     "met_at": datetime.fromisoformat(r["met_at"]) if r["met_at"] else None}
+                                    for r in event.deadlines["rules"]]}))
     return out

@@ -102,3 +102,23 @@ def test_sequence_is_snapshotted_so_loads_stay_flat(app):
     snapshots = list(app.snapshots.get(seq_id, desc=True, limit=1))
     assert snapshots and snapshots[0].originator_version >= 200
     assert app.register_report(command(999), now=NOW).registration_number.endswith("000251")
+
+
+def test_disclosure_notice_is_told_once_per_request_and_starts_no_feedback_clock(app):
+    from peluit_cases.domain import DISCLOSURE_NOTICE_BASES
+    from peluit_contracts.disclosure import LEGAL_BASES
+
+    assert set(DISCLOSURE_NOTICE_BASES) == set(LEGAL_BASES)  # every basis an officer may give has a text
+    reg = app.register_report(command(1), now=NOW)
+    before = app.domain_events(after=0)["next"]
+    app.notice_disclosure_requested(reg.case_id, "req-1", "proven_slander")
+    app.notice_disclosure_requested(reg.case_id, "req-1", "proven_slander")  # a retry says nothing twice
+    case, history, messages = app.transcript(reg.case_id)
+    assert [m["kind"] for m in messages] == ["notice"]
+    assert "terbukti fitnah" in messages[0]["text"] and "proven to be slander" in messages[0]["text"]
+    assert history[-1]["kind"] == "disclosure_notice" and not history[-1]["reporter_visible"]
+    assert "feedback_sent" not in {c.kind for c in case.clock_events()}
+    events = app.domain_events(after=before)["events"]
+    assert [(e["type"], e["data"]["kind"]) for e in events] == [("case.message_for_reporter", "notice")]
+    with pytest.raises(DomainError):
+        app.notice_disclosure_requested(reg.case_id, "req-2", "rasa_ingin_tahu")

@@ -2,29 +2,76 @@
 
 Pulls the cases notification log page by page over RPC (never reads the cases
 database) and applies each page with its tracking position in one transaction.
+Serves officer statistics and exports (officer token), and public
+transparency statistics with small-cell suppression (no login).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from datetime import date
+
 import eventlet
+from eventlet import tpool
+from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Gauge
+from werkzeug.wrappers import Response
 
 from peluit_common import green  # noqa: F401
+from peluit_common.auth import TokenVerifier, bearer_token, load_verify_key
 from peluit_common.db import Database
 from peluit_common.metrics import EntrypointMetrics, metrics_response
 from peluit_common.rpc import call
 from peluit_common.settings import env_float
-from peluit_common.web import http, json_endpoint, json_response
+from peluit_common.web import SECURITY_HEADERS, HttpError, http, json_endpoint, json_response
 from peluit_contracts.events import load_envelope
 
-from . import projection
+from . import api, export, projection, stats
+
+log = logging.getLogger(__name__)
 
 PROJECTION_POSITION = Gauge("peluit_projection_position", "Last applied cases notification id", ["projection"])
 PROJECTION_LAG = Gauge("peluit_projection_lag_events", "Cases notifications not yet applied", ["projection"])
+PROJECTION_LAG_SECONDS = Gauge(
+    "peluit_projection_lag_seconds", "Seconds since the projection was last caught up with the log (0 when it is)",
+    ["projection"])
+PROJECTION_PROGRESS = Gauge(
+    "peluit_projection_progress_ratio", "Applied share of the cases notification log (climbs 0 to 1 in a rebuild)",
+    ["projection"])
+PROJECTION = "case_summary"
 
 RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
+NAME_TIMEOUT = 2.0
+
+
+class _Lag:
+    """When the follower was last caught up; read at scrape time."""
+
+    caught_up_at = time.monotonic()
+    behind = False
+
+    @classmethod
+    def seconds(cls) -> float:
+        return time.monotonic() - cls.caught_up_at if cls.behind else 0.0
+
+
+PROJECTION_LAG_SECONDS.labels(PROJECTION).set_function(_Lag.seconds)
+
+
+class OfficerVerifier(DependencyProvider):
+    """Verifies officer tokens with cases' public key (reporting cannot sign)."""
+
+    def setup(self):
+        self.verifier = TokenVerifier(load_verify_key())
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def claims(self, request):
+        return self.verifier.verify(bearer_token(request))
 
 
 class ReportingService:
@@ -33,6 +80,7 @@ class ReportingService:
     metrics = EntrypointMetrics()
     db = Database(migrate=projection.migrate)
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
+    officers = OfficerVerifier()
 
     @timer(interval=env_float("PELUIT_FOLLOW_INTERVAL", 0.25))
     def follow(self):
@@ -45,19 +93,88 @@ class ReportingService:
             if position is None:
                 return False  # another instance is following
             page = call(self.cases.domain_events, after=position, limit=500, timeout=RPC_TIMEOUT)
-            for envelope in page["events"]:
-                projection.apply(conn, load_envelope(envelope))
+            projection.apply_page(conn, [load_envelope(e) for e in page["events"]])
             if page["next"] != position:
                 projection.advance(conn, page["next"])
-        PROJECTION_POSITION.labels("case_summary").set(page["next"])
-        PROJECTION_LAG.labels("case_summary").set(max(page["head"] - page["next"], 0))
+        lag = max(page["head"] - page["next"], 0)
+        PROJECTION_POSITION.labels(PROJECTION).set(page["next"])
+        PROJECTION_LAG.labels(PROJECTION).set(lag)
+        PROJECTION_PROGRESS.labels(PROJECTION).set(page["next"] / page["head"] if page["head"] else 1.0)
+        if lag == 0:
+            _Lag.caught_up_at, _Lag.behind = time.monotonic(), False
+        else:
+            _Lag.behind = True
         return page["next"] != position
+
+    # -- public transparency statistics (no login) ------------------------------
 
     @http("GET", "/api/v1/public/stats")
     @json_endpoint
     def public_stats(self, request):
+        args = api.parse(api.PublicQuery, request)
         with self.db.connection() as conn:
-            return json_response(200, {"counts": projection.public_counts(conn), "small_cell_threshold": 5})
+            counts = stats.public_counts(conn, args.get("tenant"), args.get("year"))
+        return json_response(200, {"counts": counts, "small_cell_threshold": stats.SMALL_CELL,
+                                   "rule": stats.PUBLIC_RULE})
+
+    # -- officer statistics ---------------------------------------------------------
+
+    @http("GET", "/api/v1/stats")
+    @json_endpoint
+    def tenant_stats(self, request):
+        claims = self.officers.claims(request)
+        args = api.parse(api.StatsQuery, request)
+        tenant = api.require_tenant(claims, args.get("tenant"))
+        start, end = api.period(args)
+        with self.db.connection() as conn:
+            return json_response(200, {"tenant": tenant, **stats.tenant_stats(conn, [tenant], start, end)})
+
+    @http("GET", "/api/v1/stats/province")
+    @json_endpoint
+    def province_stats(self, request):
+        claims = self.officers.claims(request)
+        args = api.parse(api.ProvinceQuery, request)
+        province = api.require_province(claims, args.get("province"))
+        start, end = api.period(args)
+        with self.db.connection() as conn:
+            return json_response(200, stats.province_overview(conn, province, start, end))
+
+    @http("GET", "/api/v1/stats/export.<string:fmt>")
+    @json_endpoint
+    def export_stats(self, request, fmt):
+        if fmt not in ("csv", "xlsx", "pdf"):
+            raise HttpError(404, "not_found", {"id": "Format ekspor tidak dikenal (csv, xlsx, pdf).",
+                                               "en": "Unknown export format (csv, xlsx, pdf)."})
+        claims = self.officers.claims(request)
+        args = api.parse(api.ExportQuery, request)
+        tenant = api.require_tenant(claims, args.get("tenant"))
+        year = args.get("year") or date.today().year
+        with self.db.connection() as conn:
+            data = stats.tenant_stats(conn, [tenant], date(year, 1, 1), date(year, 12, 1))
+        name = f"laporan-berkala-{tenant}-{year}"
+        if fmt == "csv":
+            body, mime = export.to_csv(data), "text/csv; charset=utf-8"
+        else:
+            label = self._tenant_label(tenant)
+            # CPU-bound building runs in a real thread so the hub keeps serving
+            if fmt == "xlsx":
+                body = tpool.execute(export.to_xlsx, data, label)
+                mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            else:
+                body, mime = tpool.execute(export.to_pdf, data, label), "application/pdf"
+        headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+        return Response(body, status=200, content_type=mime, headers=headers)
+
+    def _tenant_label(self, tenant: str) -> str:
+        """"Inspektorat Kota Malang (35.73)" from cases' catalogue (configuration,
+        not case data); the code alone when cases does not answer in time."""
+        try:
+            catalogue = call(self.cases.catalogue, timeout=NAME_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - a label is not worth failing the export
+            log.warning("tenant name unavailable: %s", type(exc).__name__)
+            return tenant
+        names = {t["code"]: t["name"] for t in catalogue.get("tenants", [])}
+        return f"{names[tenant]} ({tenant})" if tenant in names else tenant
 
     @http("GET", "/metrics")
     def metrics_endpoint(self, request):

@@ -1,0 +1,223 @@
+"""projection.apply and the statistics on a real PostgreSQL database with
+hand-built envelopes (no broker, no nameko): values, idempotency of a
+replayed page, rebuild equality, public suppression, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from peluit_contracts.events import dump_envelope, load_envelope
+from peluit_reporting import export, projection, stats
+
+ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # Monday 09:00 in Jakarta
+
+
+@pytest.fixture(scope="module")
+def conn():
+    name = f"ptreporting_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={name}", autocommit=True) as c:
+            projection.migrate(c)
+            yield c
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class Log:
+    """A hand-built notification log: positions grow like the event store's."""
+
+    def __init__(self):
+        self.position, self.envelopes = 0, []
+
+    def add(self, case_id, version, event_type, tenant, at, data, suffix=""):
+        self.position += 1
+        self.envelopes.append(load_envelope(dump_envelope(
+            event_id=f"{case_id}:{version}{suffix}", event_type=event_type, version=1, time=at,
+            subject=str(case_id), tenant=tenant, position=self.position, data={"case_id": case_id, **data})))
+
+    def register(self, tenant, at, category="korupsi", channel="web"):
+        case_id = uuid.uuid4()
+        self.add(case_id, 1, "case.registered", tenant, at, {
+            "tenant": tenant, "registration_number": f"WBS/{tenant}/2026/{self.position + 1:06d}",
+            "category": category, "channel": channel, "anonymous": True, "registered_at": at})
+        return case_id
+
+    def step(self, case_id, version, tenant, status, step, at, origin=None):
+        self.add(case_id, version, "case.status_changed", tenant, at, {
+            "tenant": tenant, "origin_tenant": origin or tenant, "status": status, "step": step, "changed_at": at})
+
+
+def build_log() -> tuple[Log, dict]:
+    log, ids = Log(), {}
+    # A: verified after 1 day, accepted after 2, investigated, sanction, closed after 10 days
+    a = ids["a"] = log.register("35.73", T0)
+    log.step(a, 2, "35.73", "verifikasi", "verification_started", T0 + timedelta(days=1))
+    log.step(a, 3, "35.73", "penelaahan", "accepted", T0 + timedelta(days=2))
+    log.step(a, 4, "35.73", "investigasi", "investigation_started", T0 + timedelta(days=3))
+    log.step(a, 5, "35.73", "tindak_lanjut", "findings_recorded", T0 + timedelta(days=8))
+    log.add(a, 5, "case.sanction_recommended", "35.73", T0 + timedelta(days=8), {
+        "registration_number": "WBS/35.73/2026/000001", "tenant": "35.73", "recommendation_id": "R1",
+        "level": "sedang", "sanction": "pemotongan_tukin_25_persen", "months": 6,
+        "recommended_at": T0 + timedelta(days=8)}, ":R1")
+    closed = T0 + timedelta(days=10)
+    log.position += 1  # the envelopes of one stored event share its position
+    pos = log.position
+    for env_type, data, suffix in [
+        ("case.status_changed", {"tenant": "35.73", "origin_tenant": "35.73", "status": "selesai", "step": "closed",
+                                 "changed_at": closed}, ""),
+        ("case.closed", {"registration_number": "WBS/35.73/2026/000001", "tenant": "35.73", "outcome": "terbukti",
+                         "closed_at": closed}, ":closed"),
+        ("case.deadline_outcomes", {"tenant": "35.73", "pack": "lapor", "closed_at": closed, "deadlines": [
+            {"rule": "first_response", "due_at": T0 + timedelta(days=3), "met_at": T0 + timedelta(days=1),
+             "met": True},
+            {"rule": "investigation", "due_at": T0 + timedelta(days=7), "met_at": T0 + timedelta(days=8),
+             "met": False}]}, ":deadlines"),
+    ]:
+        log.envelopes.append(load_envelope(dump_envelope(
+            event_id=f"{a}:6{suffix}", event_type=env_type, version=1, time=closed, subject=str(a),
+            tenant="35.73", position=pos, data={"case_id": a, **data})))
+    # B: forwarded to an external body after 3 days
+    b = ids["b"] = log.register("35.73", T0 + timedelta(days=1), category="pungli", channel="email")
+    log.step(b, 2, "35.73", "dilimpahkan", "forwarded", T0 + timedelta(days=4))
+    log.add(b, 2, "case.forwarded", "35.73", T0 + timedelta(days=4), {
+        "registration_number": "x", "from_tenant": "35.73", "destination_kind": "external",
+        "destination": "kpk", "forwarded_at": T0 + timedelta(days=4)}, ":forwarded")
+    # C: still waiting, with a breached first response
+    c = ids["c"] = log.register("35.73", T0 + timedelta(days=40))
+    log.add(c, 2, "case.deadline_breached", "35.73", T0 + timedelta(days=45), {
+        "tenant": "35.73", "rule": "first_response", "due_at": T0 + timedelta(days=43),
+        "noticed_at": T0 + timedelta(days=45)}, ":breached")
+    # D: forwarded from Kabupaten Malang to Kota Malang (it counts where it is handled now)
+    d = ids["d"] = log.register("35.07", T0 + timedelta(days=2))
+    log.step(d, 2, "35.73", "diterima", "forwarded", T0 + timedelta(days=5), origin="35.07")
+    log.add(d, 2, "case.forwarded", "35.07", T0 + timedelta(days=5), {
+        "registration_number": "y", "from_tenant": "35.07", "destination_kind": "tenant",
+        "destination": "35.73", "forwarded_at": T0 + timedelta(days=5)}, ":forwarded")
+    # six more in Surabaya, for the public threshold
+    for i in range(6):
+        log.register("35.78", T0 + timedelta(hours=i), category="pengadaan")
+    return log, ids
+
+
+def apply_page(conn, envelopes):
+    with conn.transaction():
+        projection.apply_page(conn, envelopes)
+        projection.advance(conn, envelopes[-1]["position"])
+
+
+@pytest.fixture(scope="module")
+def built(conn):
+    log, ids = build_log()
+    projection.reset(conn)
+    for i in range(0, len(log.envelopes), 4):  # several pages
+        apply_page(conn, log.envelopes[i:i + 4])
+    return log, ids
+
+
+def test_officer_statistics_follow_the_definitions(conn, built):
+    s = stats.tenant_stats(conn, ["35.73"], date(2026, 1, 1), date(2026, 12, 1))
+    assert s["total"] == 4
+    assert s["by_status"] == {"diterima": 2, "dilimpahkan": 1, "selesai": 1}
+    assert s["by_category"] == {"korupsi": 3, "pungli": 1}
+    assert s["by_channel"] == {"email": 1, "web": 3}
+    assert s["by_month"] == {"2026-03": 3, "2026-04": 1}
+    t = s["timings"]
+    assert t["acknowledge"] == {"count": 1, "median_days": 1.0, "p90_days": 1.0}
+    # verified: A after 2 days, B forwarded after 3, D forwarded out of 35.07 after 3 (it now counts here)
+    assert t["verify"]["count"] == 3 and t["verify"]["median_days"] == 3.0
+    assert t["close"] == {"count": 1, "median_days": 10.0, "p90_days": 10.0}
+    assert s["deadlines"] == [
+        {"pack": "lapor", "rule": "first_response", "total": 1, "met": 1, "missed": 0, "compliance": 1.0},
+        {"pack": "lapor", "rule": "investigation", "total": 1, "met": 0, "missed": 1, "compliance": 0.0}]
+    assert s["breaches"] == [{"rule": "first_response", "count": 1}]
+    assert s["forwarded"] == [{"destination_kind": "external", "destination": "kpk", "count": 1}]
+    assert s["sanctions"] == [{"level": "sedang", "count": 1}]
+    # a period selects by registration month
+    march = stats.tenant_stats(conn, ["35.73"], date(2026, 3, 1), date(2026, 3, 1))
+    assert march["total"] == 3 and march["breaches"] == []
+    kab = stats.tenant_stats(conn, ["35.07"], date(2026, 1, 1), date(2026, 12, 1))
+    assert kab["total"] == 0 and kab["forwarded"] == [{"destination_kind": "tenant", "destination": "35.73",
+                                                         "count": 1}]
+
+
+def test_province_overview_sums_its_tenants(conn, built):
+    p = stats.province_overview(conn, "35", date(2026, 1, 1), date(2026, 12, 1))
+    assert p["overall"]["total"] == 10
+    assert {t["tenant"]: t["total"] for t in p["tenants"]} == {"35.73": 4, "35.78": 6}  # 35.07 has none left
+
+
+def test_a_replayed_page_changes_nothing(conn, built):
+    log, _ = built
+    before = projection.dump(conn)
+    apply_page(conn, log.envelopes)  # everything again, as if the tracking row had been lost
+    apply_page(conn, log.envelopes[3:9])
+    assert projection.dump(conn) == before
+
+
+def test_rebuild_from_zero_is_identical(conn, built):
+    log, _ = built
+    before = projection.dump(conn)
+    projection.reset(conn)
+    assert all(not rows for rows in projection.dump(conn).values())
+    apply_page(conn, log.envelopes)  # one page this time
+    assert projection.dump(conn) == before
+    projection.reset(conn)
+    with conn.transaction():
+        for e in log.envelopes:  # and envelope by envelope
+            projection.apply(conn, e)
+    assert projection.dump(conn) == before
+    assert projection.position(conn) == 0
+
+
+def test_public_counts_suppress_small_cells_and_publish_no_margins(conn, built):
+    counts = stats.public_counts(conn)
+    assert {"tenant": "35.78", "year": 2026, "category": "pengadaan", "status": "diterima", "count": 6} in counts
+    assert {"tenant": "35.73", "year": 2026, "category": "korupsi", "status": "selesai", "count": "<5"} in counts
+    assert all(c["count"] == "<5" or c["count"] >= 5 for c in counts)
+    assert all(set(c) == {"tenant", "year", "category", "status", "count"} for c in counts)
+    assert stats.public_counts(conn, "35.78", 2025) == []
+    assert {c["tenant"] for c in stats.public_counts(conn, "35.78", 2026)} == {"35.78"}
+
+
+def test_exports_read_back(conn, built):
+    s = stats.tenant_stats(conn, ["35.73"], date(2026, 1, 1), date(2026, 12, 1))
+    lines = list(csv.reader(io.StringIO(export.to_csv(s).decode("utf-8"))))
+    assert lines[0] == ["bagian", "kode", "nilai"]
+    assert ["status", "selesai", "1"] in lines and ["sanksi", "sedang", "1"] in lines
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(export.to_xlsx(s, "Inspektorat Kota Malang (35.73)")))
+    cells = [tuple(r) for r in wb.active.iter_rows(values_only=True)]
+    assert cells[0][0] == export.TITLE and ("kategori", "pungli", 1) in cells
+    pdf = export.to_pdf(s, "Inspektorat Kota Malang (35.73)")
+    assert pdf.startswith(b"%PDF")
+    assert export.TITLE in pdf_text(pdf) and "Kota Malang" in pdf_text(pdf)
+
+
+def test_a_spreadsheet_formula_in_a_code_is_neutralised():
+    assert export._cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
+    assert export._cell("korupsi") == "korupsi" and export._cell(None) == ""
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The decompressed content streams (enough to find a Latin-1 title)."""
+    import pikepdf
+
+    out = []
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        for page in doc.pages:
+            for stream in page.obj.Contents.as_list() if isinstance(page.obj.Contents, pikepdf.Array) else [
+                    page.obj.Contents]:
+                out.append(stream.read_bytes().decode("latin-1"))
+    return "".join(out)
