@@ -65,7 +65,10 @@ class Fresh:
         body = sample_report(tenant=self.tenant, category=category,
                              what=f"Dana hibah dipotong {self.marker_text}", how=f"Tunai {self.marker_text}",
                              identity={"name": f"Saksi {self.marker_identity}"})
-        out = submit(self.system, body, key=str(uuid.uuid4()))
+        key = str(uuid.uuid4())
+        # intake re-reads the catalogue on a miss at most every 2 s: a tenant made a moment ago may need one retry
+        # (a Response is falsy on 4xx/5xx; the idempotency key makes the retry safe)
+        out = eventually(lambda: submit(self.system, body, key=key), timeout=10, interval=0.5)
         assert out.status_code == 201, out.text
         with admin_connect(self.system, "cases") as conn:
             row = eventually(lambda: conn.execute("SELECT case_id FROM peluit.case_index WHERE registration_number = %s",

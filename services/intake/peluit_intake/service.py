@@ -93,6 +93,7 @@ class Catalogue(DependencyProvider):
     authoritatively, so a stale cache can only refuse, never admit wrongly."""
 
     ttl = 30.0
+    miss_refresh = 2.0  # a tenant or category configured a moment ago is accepted after at most this
 
     def setup(self):
         self.data, self.loaded_at = None, 0.0
@@ -100,8 +101,11 @@ class Catalogue(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self
 
-    def get(self, cases) -> dict:
-        if self.data is None or time.monotonic() - self.loaded_at > self.ttl:
+    def get(self, cases, missing: bool = False) -> dict:
+        """``missing``: the caller did not find what it looked for; reload unless
+        the copy is only seconds old (so a flood of bad codes cannot hammer cases)."""
+        age = time.monotonic() - self.loaded_at
+        if self.data is None or age > self.ttl or (missing and age > self.miss_refresh):
             data = call(cases.catalogue, timeout=RPC_TIMEOUT)
             self.data = {t["code"]: {c["code"] for c in t["categories"]} for t in data["tenants"]}
             self.loaded_at = time.monotonic()
@@ -194,6 +198,8 @@ class IntakeService(_portal.PortalMixin, _evidence_api.EvidenceMixin, _channels.
 
         tenant, category = report.pop("tenant"), report.pop("category")
         known = self._catalogue()
+        if category not in known.get(tenant, ()):
+            known = self._catalogue(missing=True)
         if tenant not in known:
             REPORTS_REFUSED.labels("unknown_tenant").inc()
             raise _field_error(422, "unknown_tenant", "tenant", "unknown_tenant")
@@ -300,9 +306,9 @@ class IntakeService(_portal.PortalMixin, _evidence_api.EvidenceMixin, _channels.
         except UNAVAILABLE_ERRORS:
             raise HttpError(503, "unavailable", UNAVAILABLE) from None
 
-    def _catalogue(self) -> dict:
+    def _catalogue(self, missing: bool = False) -> dict:
         try:
-            return self.catalogue.get(self.cases)
+            return self.catalogue.get(self.cases, missing)
         except UNAVAILABLE_ERRORS:
             raise HttpError(503, "unavailable", UNAVAILABLE) from None
 
