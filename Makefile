@@ -35,6 +35,9 @@ test-unit: install
 bench: install
 	$(PY) -m peluit_local.bench
 
+bench-province: install  # part (f) alone; the full province: PELUIT_BENCH_PROVINCE_SCALE=1 make bench-province
+	$(PY) -m peluit_local.bench_province
+
 keys: install
 	$(PY) -m peluit_local.keys .keys
 

@@ -7,7 +7,10 @@ the limit it chases, measured in the same run on the same machine.
 (b) raw single-row committed inserts/s into PostgreSQL, and the ratio a/b;
 (c) 20 concurrent slow database requests against one service versus one
     alone, with psycopg waiting through the eventlet hub and, for contrast,
-    with its default blocking C wait.
+    with its default blocking C wait;
+(d), (e) case loads and the vault (bench_cases, bench_vault);
+(f) a province (bench_province): generator, rebuild beside the raw log read,
+    statistics query latency, tenant-year export, hash-chain insert cost.
 """
 
 from __future__ import annotations
@@ -220,6 +223,10 @@ def main() -> int:
     from .bench_vault import bench_vault
 
     bench_vault(RUNS)
+    if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips part (f)
+        print(flush=True)
+        # its own process: no eventlet patching there, and it uses several processes itself
+        subprocess.run([sys.executable, "-m", "peluit_local.bench_province"], cwd=REPO, check=False)
     return 0
 
 

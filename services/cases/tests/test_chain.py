@@ -203,3 +203,31 @@ def test_inserts_that_would_fork_the_chain_are_refused(dbname, app):
             conn.execute("INSERT INTO cases_events (originator_id, originator_version, topic, state)"
                          " VALUES (%s, 1, 'x:Y', '\\x7b7d')", (uuid.uuid4(),))
         assert_chained(conn)
+
+
+def test_domain_event_pages_load_cases_in_one_query_and_match_any_page_size(app):
+    """``domain_events`` loads a page's cases together on PostgreSQL; the
+    envelopes must be those of the in-memory store, wherever pages split."""
+    memory = CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    for target in (app, memory):
+        ids = [target.register_report(command(n), now=NOW).case_id for n in range(1, 4)]
+        for case_id in ids:
+            target.execute(case_id, 1, "start_verification", PENELAAH)
+        target.execute(ids[0], 2, "add_note", PENELAAH, text="catatan")
+        target.execute(ids[1], 2, "reject", PENELAAH, reason="Bukan kewenangan Inspektorat")
+
+    def envelopes(application, limit):
+        out, position = [], 0
+        while True:
+            page = application.domain_events(after=position, limit=limit)
+            out += [{**{k: v for k, v in e.items() if k not in ("position", "time", "data")},
+                     "data": {k: v for k, v in e["data"].items() if not k.endswith("_at")}}  # times differ
+                    for e in page["events"]]
+            if page["next"] == position:
+                return out
+            position = page["next"]
+
+    expected = envelopes(memory, 1000)
+    assert [e["type"] for e in expected].count("case.status_changed") == 4  # three verifications, one rejection
+    for limit in (1, 2, 3, 5, 1000):
+        assert envelopes(app, limit) == expected, limit
