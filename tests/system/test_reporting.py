@@ -11,7 +11,7 @@ import secrets
 import subprocess
 import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -271,6 +271,7 @@ def test_rebuild_gives_identical_read_models(system, fresh):
         assert eventually(lambda: _snapshot(system)[0] == head, timeout=30)
         position, before = _snapshot(system)
         assert before["case_summary"] and before["deadline_outcome"] and before["sanction"]
+        rebuilt_at = datetime.now(timezone.utc)
         subprocess.run([sys.executable, "-m", "peluit_reporting.admin", "rebuild"], env=system.env("reporting"),
                        check=True, capture_output=True, timeout=60)
         assert eventually(lambda: _snapshot(system)[0] >= head, timeout=60), "the follower replays the log"
@@ -282,6 +283,11 @@ def test_rebuild_gives_identical_read_models(system, fresh):
     metrics = requests.get(system.url("reporting") + "/metrics", timeout=5).text
     assert 'peluit_projection_lag_seconds{projection="case_summary"} 0.0' in metrics
     assert 'peluit_projection_progress_ratio{projection="case_summary"} 1.0' in metrics
+    # the follower refreshes planner statistics once it has caught up after the rebuild
+    with admin_connect(system, "reporting") as conn:
+        assert eventually(lambda: conn.execute(
+            "SELECT last_analyze > %s FROM pg_stat_user_tables WHERE relname = 'case_summary'",
+            (rebuilt_at,)).fetchone()[0], timeout=20)
 
 
 def test_no_report_text_or_identity_in_reporting(system, fresh, login):

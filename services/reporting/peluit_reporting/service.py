@@ -52,6 +52,7 @@ class _Lag:
 
     caught_up_at = time.monotonic()
     behind = False
+    rebuilding = False
 
     @classmethod
     def seconds(cls) -> float:
@@ -96,12 +97,18 @@ class ReportingService:
             projection.apply_page(conn, [load_envelope(e) for e in page["events"]])
             if page["next"] != position:
                 projection.advance(conn, page["next"])
+        if position == 0 and page["next"] > 0:
+            _Lag.rebuilding = True  # a rebuild (or the first start) has begun
         lag = max(page["head"] - page["next"], 0)
         PROJECTION_POSITION.labels(PROJECTION).set(page["next"])
         PROJECTION_LAG.labels(PROJECTION).set(lag)
         PROJECTION_PROGRESS.labels(PROJECTION).set(page["next"] / page["head"] if page["head"] else 1.0)
         if lag == 0:
             _Lag.caught_up_at, _Lag.behind = time.monotonic(), False
+            if _Lag.rebuilding:  # fresh planner statistics, or the first queries plan for empty tables
+                _Lag.rebuilding = False
+                with self.db.connection() as conn, conn.transaction():
+                    conn.execute("ANALYZE " + ", ".join(projection.READ_MODELS))
         else:
             _Lag.behind = True
         return page["next"] != position
