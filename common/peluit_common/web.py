@@ -37,9 +37,6 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 
-_HEADER_NAMES = {name.lower() for name in SECURITY_HEADERS}
-
-
 class SecureWsgiApp(WsgiApp):
     """nameko's WSGI app with werkzeug's own answers made ours: a routing
     error is bilingual JSON, and no response leaves without the headers."""

@@ -34,7 +34,7 @@ import uuid
 import pytest
 import requests
 
-from peluit_local.testing import admin_connect, eventually, sample_report, submit
+from peluit_local.testing import admin_connect, eventually, sample_report, smtp_client, submit
 
 
 def snapshot(system) -> tuple:
@@ -318,22 +318,8 @@ def test_portal_refuses_oversized_wrong_type_and_malformed_bodies(system):
 
 # -- e-mail -----------------------------------------------------------------------------------
 
-def smtp(system):
-    import smtplib
-    import time
-
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return smtplib.SMTP("127.0.0.1", system.mail_intake_port, timeout=60)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def send_raw(system, sender: str, data: bytes) -> tuple[int, str]:
-    with smtp(system) as client:
+    with smtp_client(system) as client:
         client.ehlo("test")
         assert client.mail(sender)[0] == 250
         assert client.rcpt("wbs+35.73@peluit.invalid")[0] == 250
@@ -355,7 +341,7 @@ def test_mail_bad_input_is_refused_with_a_bilingual_5xx_and_stores_nothing(syste
     before = snapshot(system)
     sender = f"x{uuid.uuid4().hex[:8]}@example.id"
     # oversized: announced (SIZE) and actual
-    with smtp(system) as client:
+    with smtp_client(system) as client:
         client.ehlo("test")
         code, text = client.mail(sender, options=["SIZE=999999999"])
         assert_bilingual_smtp(code, text.decode(), 552)

@@ -15,7 +15,6 @@ import json
 import mailbox
 import re
 import secrets
-import smtplib
 import time
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -23,27 +22,15 @@ from email.utils import make_msgid
 import requests
 
 from peluit_intake.whatsapp import sign
-from peluit_local.testing import SERVICES, encodings, table_dump, admin_connect, count_cases, eventually
+from peluit_local.testing import (admin_connect, count_cases, encodings, eventually, hits_outside_the_vault,
+                                  smtp_client)
 
 RECEIPT = re.compile(r"\b\d{4}-\d{4}-\d{4}-\d{4}\b")
 NUMBER = re.compile(r"WBS/[\d.]+/\d{4}/\d{6}")
 WEBHOOK = "/api/v1/channels/whatsapp/webhook"
 
 
-# -- helpers (encodings / table_dump as in test_privacy_canary.py) ------------------------
-
-def hits_outside_the_vault(system, needles, replies=b""):
-    places = {}
-    for service in SERVICES:
-        places[f"database {service}"] = table_dump(system, service)  # the vault's: never in clear either
-        places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
-        places[f"metrics {service}"] = requests.get(system.url(service) + "/metrics", timeout=5).content
-    places["broker messages"] = b"\n".join(system.tap.drain())
-    places["http replies"] = replies
-    assert len(places["broker messages"]) > 1000  # the tap did see the traffic
-    return [(place, needle) for needle in needles for place, blob in places.items()
-            for pattern in encodings(needle) if pattern in blob]
-
+# -- helpers ------------------------------------------------------------------------------
 
 def case_row(system, number):
     with admin_connect(system, "cases") as conn:
@@ -75,17 +62,6 @@ def wait_for_vault_row(system, case_id):
 
 
 # -- e-mail -------------------------------------------------------------------------------
-
-def smtp_client(system) -> smtplib.SMTP:
-    deadline = time.monotonic() + 20
-    while True:  # the listener starts with intake's HTTP server, maybe a moment later
-        try:
-            return smtplib.SMTP("127.0.0.1", system.mail_intake_port, timeout=60)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
 
 def delivered_to(system, address):
     if not system.mail_dir.exists():

@@ -23,35 +23,9 @@ import requests
 from nacl.public import PrivateKey, SealedBox
 from PIL import ExifTags, Image
 
-from peluit_local.testing import SERVICES, encodings, table_dump, admin_connect, eventually, sample_report, submit
+from peluit_local.testing import (SERVICES, admin_connect, authored_pdf, encodings, eventually, gps_photo,
+                                  sample_report, submit, table_dump)
 
-
-
-def gps_photo(marker: str) -> bytes:
-    img = Image.new("RGB", (64, 48), (180, 40, 40))
-    exif = Image.Exif()
-    exif[ExifTags.Base.Artist] = marker
-    exif[ExifTags.Base.Make] = "KameraHP"
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef] = "S"
-    gps[ExifTags.GPS.GPSLatitude] = (7.0, 58.0, 30.0)
-    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-    gps[ExifTags.GPS.GPSLongitude] = (112.0, 37.0, 15.0)
-    out = io.BytesIO()
-    img.save(out, "JPEG", exif=exif)
-    return out.getvalue()
-
-
-def authored_pdf(marker: str) -> bytes:
-    pdf = pikepdf.new()
-    pdf.add_blank_page()
-    pdf.docinfo["/Author"] = marker
-    pdf.docinfo["/Title"] = f"Kuitansi {marker}"
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["dc:creator"] = [marker]
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
 
 
 def zip_bomb() -> bytes:

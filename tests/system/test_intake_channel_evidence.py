@@ -12,7 +12,6 @@ import json
 import mailbox
 import re
 import secrets
-import smtplib
 import time
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -22,47 +21,13 @@ import requests
 from PIL import ExifTags, Image
 
 from peluit_intake.whatsapp import sign
-from peluit_local.testing import SERVICES, admin_connect, count_cases, encodings, eventually, table_dump
+from peluit_local.testing import (admin_connect, authored_pdf, count_cases, encodings, eventually, gps_photo,
+                                  hits_outside_the_vault, smtp_client)
 
 RECEIPT = re.compile(r"\b\d{4}-\d{4}-\d{4}-\d{4}\b")
 NUMBER = re.compile(r"WBS/[\d.]+/\d{4}/\d{6}")
 WEBHOOK = "/api/v1/channels/whatsapp/webhook"
 HTML = b"<!DOCTYPE html><html><body><script>alert('x')</script></body></html>"
-
-
-def gps_photo(marker: str) -> bytes:
-    img = Image.new("RGB", (64, 48), (40, 120, 40))
-    exif = Image.Exif()
-    exif[ExifTags.Base.Artist] = marker
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef] = "S"
-    gps[ExifTags.GPS.GPSLatitude] = (7.0, 58.0, 30.0)
-    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-    gps[ExifTags.GPS.GPSLongitude] = (112.0, 37.0, 15.0)
-    out = io.BytesIO()
-    img.save(out, "JPEG", exif=exif)
-    return out.getvalue()
-
-
-def authored_pdf(marker: str) -> bytes:
-    pdf = pikepdf.new()
-    pdf.add_blank_page()
-    pdf.docinfo["/Author"] = marker
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
-
-
-def canary_hits(system, needles, replies: bytes) -> list:
-    places = {}
-    for service in SERVICES:
-        places[f"database {service}"] = table_dump(system, service)  # the vault's too: never in clear
-        places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
-        places[f"metrics {service}"] = requests.get(system.url(service) + "/metrics", timeout=5).content
-    places["broker messages"] = b"\n".join(system.tap.drain())
-    places["http replies"] = replies
-    return [(place, needle) for needle in needles for place, blob in places.items()
-            for pattern in encodings(needle) if pattern in blob]
 
 
 def case_of(system, number) -> str:
@@ -99,17 +64,6 @@ def assert_no_gps(jpeg: bytes) -> None:
 
 
 # -- e-mail -------------------------------------------------------------------------------
-
-def smtp_client(system) -> smtplib.SMTP:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return smtplib.SMTP("127.0.0.1", system.mail_intake_port, timeout=60)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
 
 def test_mail_attachments_become_stripped_evidence_and_a_refused_one_keeps_the_report(system, login):
     marker = "Canary" + secrets.token_hex(10)
@@ -149,7 +103,7 @@ def test_mail_attachments_become_stripped_evidence_and_a_refused_one_keeps_the_r
     status = requests.post(system.url("intake") + "/api/v1/reports/status",
                            json={"receipt": RECEIPT.search(body).group(0)}, timeout=15)
     assert [e["label"] for e in status.json()["evidence"]] == ["lampiran-1.jpg"]
-    assert canary_hits(system, [marker, address], officer_replies + status.content) == []
+    assert hits_outside_the_vault(system, [marker, address], officer_replies + status.content) == []
     assert any(p in msg.as_bytes() for p in encodings(marker))  # sanity: the search finds it in the mail
 
 
@@ -222,4 +176,4 @@ def test_whatsapp_media_become_stripped_evidence_under_the_same_limits(system, l
     assert vault_originals(system, case_id) == [("application/pdf", len(pdf)), ("image/jpeg", len(photo))]
 
     seen.append(officer_replies)
-    assert canary_hits(system, [marker, phone], b"\n".join(seen)) == []
+    assert hits_outside_the_vault(system, [marker, phone], b"\n".join(seen)) == []

@@ -20,13 +20,13 @@ import statistics
 import time
 
 import psycopg
-from psycopg import sql
 
 from peluit_cases import chain
 from peluit_cases.application import CasesApplication
 from peluit_cases.domain import Case
 
-ADMIN_DSN = os.environ.get("PELUIT_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+from .bench_cases import create_database, db_dsn, drop_database
+
 ACTOR = {"officer_id": "o-1", "username": "bench", "roles": ["penelaah"], "tenant": "35.73"}
 SAVES = 1000
 PREFILL = 100_000
@@ -35,16 +35,10 @@ BULK = 20_000
 
 def _database() -> str:
     name = f"pt_bench_chain_{secrets.token_hex(4)}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(f"{ADMIN_DSN} dbname={name}", autocommit=True) as conn:
+    create_database(name)
+    with psycopg.connect(db_dsn(name), autocommit=True) as conn:
         conn.execute("CREATE SCHEMA peluit")
     return name
-
-
-def _drop(name: str) -> None:
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _app(name: str) -> CasesApplication:
@@ -82,7 +76,7 @@ def _alternating(apps: dict, events_per_save: int, rounds: int = 4) -> dict:
 
 
 def _prefill(name: str, rows: int) -> None:
-    with psycopg.connect(f"{ADMIN_DSN} dbname={name}", autocommit=True) as conn:
+    with psycopg.connect(db_dsn(name), autocommit=True) as conn:
         conn.execute("INSERT INTO peluit.cases_events (originator_id, originator_version, topic, state)"
                      " SELECT gen_random_uuid(), 1, 'bench:Filler', convert_to('{}', 'UTF8')"
                      " FROM generate_series(1, %s)", (rows,))
@@ -95,7 +89,7 @@ def run_once() -> dict:
         apps = {"plain": _app(plain), "chained": _app(chained)}
         _prefill(chained, PREFILL)  # existing events: the migration chains them once
         started = time.perf_counter()
-        with psycopg.connect(f"{ADMIN_DSN} dbname={chained}") as conn:
+        with psycopg.connect(db_dsn(chained)) as conn:
             chain.migrate(conn)
         out["migrate"] = time.perf_counter() - started
         apps["chained"].close()
@@ -108,10 +102,10 @@ def run_once() -> dict:
             app.close()
         # the empty-table figure: fresh databases
         for name in (plain, chained):
-            _drop(name)
+            drop_database(name)
         plain, chained = _database(), _database()
         apps = {"plain": _app(plain), "chained": _app(chained)}
-        with psycopg.connect(f"{ADMIN_DSN} dbname={chained}") as conn:
+        with psycopg.connect(db_dsn(chained)) as conn:
             chain.migrate(conn)
         apps["chained"].close()
         apps["chained"] = _app(chained)
@@ -126,8 +120,8 @@ def run_once() -> dict:
             _prefill(name, BULK)
             out[f"{label} bulk"] = BULK / (time.perf_counter() - started)
     finally:
-        _drop(plain)
-        _drop(chained)
+        drop_database(plain)
+        drop_database(chained)
     return out
 
 

@@ -182,3 +182,70 @@ def table_dump(system, service: str) -> bytes:
                 sql.Identifier(schema), sql.Identifier(table))).fetchall()
             chunks.extend(r[0].encode() for r in rows)
     return b"\n".join(chunks)
+
+
+def hits_outside_the_vault(system, needles, replies: bytes = b"") -> list[tuple[str, str]]:
+    """(place, needle) for every needle found, in any encoding, in a database
+    (the vault's too: never in clear), log, metrics output, broker message or
+    the given replies."""
+    places = {}
+    for service in SERVICES:
+        places[f"database {service}"] = table_dump(system, service)
+        places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
+        places[f"metrics {service}"] = requests.get(system.url(service) + "/metrics", timeout=5).content
+    places["broker messages"] = b"\n".join(system.tap.drain())
+    places["http replies"] = replies
+    assert len(places["broker messages"]) > 1000  # the tap did see the traffic
+    return [(place, needle) for needle in needles for place, blob in places.items()
+            for pattern in encodings(needle) if pattern in blob]
+
+
+def smtp_client(system):
+    """A client of intake's mail listener, which may start a moment after its HTTP server."""
+    import smtplib
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return smtplib.SMTP("127.0.0.1", system.mail_intake_port, timeout=60)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def gps_photo(marker: str) -> bytes:
+    """A 64x48 JPEG whose EXIF names ``marker`` (Artist) and carries GPS tags."""
+    import io
+
+    from PIL import ExifTags, Image
+
+    img = Image.new("RGB", (64, 48), (180, 40, 40))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Artist] = marker
+    exif[ExifTags.Base.Make] = "KameraHP"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "S"
+    gps[ExifTags.GPS.GPSLatitude] = (7.0, 58.0, 30.0)
+    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
+    gps[ExifTags.GPS.GPSLongitude] = (112.0, 37.0, 15.0)
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def authored_pdf(marker: str) -> bytes:
+    """A one-page PDF naming ``marker`` as author and title, in the document info and XMP."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Author"] = marker
+    pdf.docinfo["/Title"] = f"Kuitansi {marker}"
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = [marker]
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()

@@ -26,7 +26,7 @@ from eventsourcing.persistence import StoredEvent
 from nameko.extensions import DependencyProvider
 from psycopg import sql
 
-from peluit_common.web import SECURITY_HEADERS, HttpError
+from peluit_common.web import HttpError
 from peluit_verify.chain import format_time
 from peluit_verify.verify import FORMAT
 
@@ -145,8 +145,7 @@ def bundle_response(body: str, case_id: UUID):
     from werkzeug.wrappers import Response
 
     return Response(body, status=200, content_type="application/json; charset=utf-8",
-                    headers={**SECURITY_HEADERS,
-                             "Content-Disposition": f'attachment; filename="audit-bundle-{case_id}.json"'})
+                    headers={"Content-Disposition": f'attachment; filename="audit-bundle-{case_id}.json"'})
 
 
 def bundle(conn, case_id: UUID | None = None, **kwargs) -> dict:

@@ -710,17 +710,24 @@ class Prepared:
 def strip_all(files: list[tuple[str | None, bytes]], detected: list[Detected], limits: Limits) -> list[Prepared]:
     """Strip every file of one upload (after ``check_all``); raises ``Refused``
     with all refusals, so nothing is stored when any file fails."""
+    out, refusals = _strip([(n, name, data, kind) for n, ((name, data), kind) in
+                            enumerate(zip(files, detected), 1)], limits)
+    if refusals:
+        raise Refused(refusals)
+    return out
+
+
+def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits) -> tuple[list[Prepared], list]:
+    """(index, name, data, detected) -> the stripped files and the refusals."""
     out, refusals = [], []
-    for n, ((name, data), kind) in enumerate(zip(files, detected), 1):
+    for n, name, data, kind in items:
         try:
             stripped = strip(data, kind, n, limits)
         except Refusal as refusal:
             refusals.append(refusal)
             continue
         out.append(Prepared(n, sanitize_label(name, n, kind.extension), kind.mime, data, stripped))
-    if refusals:
-        raise Refused(refusals)
-    return out
+    return out, refusals
 
 
 def check_each(files: list[tuple[str | None, bytes]], limits: Limits, start: int = 1,
@@ -748,12 +755,4 @@ def strip_each(checked: list[tuple[int, bytes, Detected]], limits: Limits) -> tu
     """Strip every checked channel attachment; a file that fails is refused alone.
     Labels are generic (``lampiran-<n>.<ext>``): a mail client or phone names a
     file after its owner's documents, and the reporter never chose that name."""
-    out, refusals = [], []
-    for n, data, detected in checked:
-        try:
-            stripped = strip(data, detected, n, limits)
-        except Refusal as refusal:
-            refusals.append(refusal)
-            continue
-        out.append(Prepared(n, sanitize_label(None, n, detected.extension), detected.mime, data, stripped))
-    return out, refusals
+    return _strip([(n, None, data, detected) for n, data, detected in checked], limits)

@@ -92,7 +92,7 @@ from prometheus_client import Counter
 from werkzeug.wrappers import Response
 
 from peluit_common.settings import ConfigError, env, env_float, env_int, keys_dir, production
-from peluit_common.web import SECURITY_HEADERS, HttpError, json_response
+from peluit_common.web import HttpError, json_response
 from peluit_contracts.i18n import bilingual_errors, decode
 from peluit_contracts.reports import ReportSubmissionSchema
 
@@ -652,8 +652,7 @@ def verification(settings: WhatsAppSettings, args) -> Response:
     if (args.get("hub.mode") == "subscribe"
             and hmac.compare_digest(token.encode(), settings.verify_token.encode())
             and re.fullmatch(r"[A-Za-z0-9_\-.]{1,256}", challenge)):
-        return Response(challenge, status=200, content_type="text/plain; charset=utf-8",
-                        headers=SECURITY_HEADERS)
+        return Response(challenge, status=200, content_type="text/plain; charset=utf-8")
     WA_REFUSED.labels("verify_token").inc()
     raise HttpError(403, "forbidden", {"id": "Token verifikasi salah.", "en": "Wrong verification token."})
 
