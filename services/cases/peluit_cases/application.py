@@ -45,6 +45,7 @@ class Registration:
 class CasesApplication(Application):
     name = "cases"
     snapshotting_intervals = {Case: 50, RegistrationSequence: 100, AccessLog: 100}
+    _envelope_log_exists = False  # until seen (then it stays: migrations never drop it)
 
     def __init__(self, *args, timezone: str = "Asia/Jakarta", **kwargs):
         super().__init__(*args, **kwargs)
@@ -213,12 +214,45 @@ class CasesApplication(Application):
                 continue
 
     def domain_events(self, after: int, limit: int = 500) -> dict:
-        """A page of the notification log as public envelopes.
+        """A page of the notification log as public envelopes: ``events``, and
+        ``next``, the position to ask after next time (also past positions
+        without envelopes, so a follower always advances). Positions whose
+        envelopes are kept (``envelope_log``) are read, up to ``limit`` of
+        them; past those, ``limit`` positions are derived from the events."""
+        kept = self._kept_envelopes(after, limit)
+        return kept if kept is not None else self.derive_envelopes(after, limit)
 
-        ``next`` is the last position read, also past internal events that
-        have no envelope, so a follower always advances. Only case events are
-        decoded. The cases a page touches are loaded together, each as it was
-        just before its first event here, then moved forward in memory.
+    def _kept_envelopes(self, after: int, limit: int) -> dict | None:
+        datastore = getattr(self.recorder, "datastore", None)
+        if datastore is None:
+            return None  # the in-memory store keeps nothing
+        from psycopg.sql import SQL, Identifier
+
+        schema = Identifier(datastore.schema)
+        with datastore.get_connection() as conn, conn.cursor() as cur:
+            if not self._envelope_log_exists:
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL AS ok", (f"{datastore.schema}.envelope_log",))
+                if not cur.fetchone()["ok"]:
+                    return None  # not migrated (a store opened without the service)
+                self._envelope_log_exists = True
+            cur.execute(SQL("SELECT position FROM {}.relay_position WHERE name = 'envelope_log'").format(schema))
+            row = cur.fetchone()
+            if row is None or row["position"] <= after:
+                return None  # nothing kept past ``after``: derive
+            kept = row["position"]  # committed together with every row up to it
+            cur.execute(SQL("SELECT position, envelopes FROM {}.envelope_log WHERE position > %s AND position <= %s "
+                            "ORDER BY position LIMIT %s").format(schema), (after, kept, limit))
+            rows = cur.fetchall()
+        events = [envelope for r in rows for envelope in r["envelopes"]]
+        return {"events": events, "next": rows[-1]["position"] if len(rows) == limit else kept,
+                "head": self.max_position()}
+
+    def derive_envelopes(self, after: int, limit: int = 500) -> dict:
+        """``domain_events`` from the events themselves, over ``limit`` positions.
+
+        Only case events are decoded. The cases a page touches are loaded
+        together, each as it was just before its first event here, then moved
+        forward in memory.
         """
         notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
         page = [(n, self.mapper.to_domain_event(n)) for n in notifications if n.topic.startswith(CASE_TOPIC)]

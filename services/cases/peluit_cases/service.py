@@ -27,7 +27,7 @@ from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import RegisterReportCommand
 
-from . import case_index, catalogue, disclosure_api, evidence, officer_api, officers, scheduler
+from . import case_index, catalogue, disclosure_api, envelope_log, evidence, officer_api, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
 from .application import CasesApplication
 from .domain import DomainError
@@ -43,6 +43,7 @@ def migrate(conn) -> None:
     officers.migrate(conn)
     officer_api.migrate(conn)
     case_index.migrate(conn)
+    envelope_log.migrate(conn)
     evidence.migrate(conn)
     chain.migrate(conn)  # checkpoint tables; the chain trigger once the event table exists (CasesApp)
 
@@ -198,6 +199,11 @@ class CasesService:
     def relay(self):
         # keep going while there is a backlog, so a burst drains at full speed
         while relay_once(self.db, self.app, self.publisher) > 0:
+            eventlet.sleep(0)
+
+    @timer(interval=env_float("PELUIT_RELAY_INTERVAL", 0.2))
+    def keep_envelopes(self):
+        while envelope_log.follow_once(self.db, self.app) > 0:
             eventlet.sleep(0)
 
     @timer(interval=env_float("PELUIT_RELAY_INTERVAL", 0.2))
