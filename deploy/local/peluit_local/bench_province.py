@@ -8,8 +8,11 @@ three years of simulated time; then, in the same run, it measures
 
 * the raw notification-log read rate (``recorder.select_notifications``, pages
   of 500 from 0 to head), the limit a rebuild chases;
-* a rebuild: the same pages through ``CasesApplication.domain_events`` ->
-  ``load_envelope`` -> reporting ``projection.apply_page`` into a fresh reporting
+* keeping envelopes: cases derives each position's public envelopes once
+  (``envelope_log``, a follower in the cases service); here over the whole
+  generated log at once, a figure of its own;
+* a rebuild: pages through ``CasesApplication.domain_events`` (kept
+  envelopes) -> reporting ``projection.apply_page`` into a fresh reporting
   database, tracking advanced per page in the same transaction (what the
   reporting follower does, minus the RPC hop and its JSON, which part (a)
   covers end to end); target rebuild/raw >= 0.5;
@@ -55,9 +58,11 @@ import heapq
 import math
 import multiprocessing
 import os
+import queue
 import random
 import statistics
 import sys
+import threading
 import time
 import warnings
 from datetime import date, datetime, timedelta, timezone
@@ -715,45 +720,75 @@ def fresh_reporting(dep: Deployment):
 
 
 def rebuild(app, conn, progress=None, budget: float | None = None) -> dict:
-    """What ``ReportingService._apply_next_page`` does per page, without the RPC
-    hop: read a page of envelopes, apply each, advance the tracking row, commit.
-    Stops early after ``budget`` seconds (``complete`` is then False)."""
-    from peluit_contracts.events import load_envelope
+    """What ``ReportingService._apply_next_page`` does, without the RPC hop:
+    ``projection.follow`` windows (pages read, applied together, tracking
+    advanced, committed) until the head. Stops early after ``budget`` seconds
+    (``complete`` is then False)."""
     from peluit_reporting import projection
 
-    split = {"domain_events": 0.0, "load_envelope": 0.0, "apply": 0.0, "commit": 0.0}
-    notifications = envelopes = pages = 0
-    t0 = time.perf_counter()
-    while True:
+    # time spent: reading pages (the read-ahead thread, in parallel), the follower waiting for them, applying
+    reading = {"read pages": 0.0}
+    split = {"waiting for pages": 0.0, "apply, tracking and commit": 0.0}
+    notifications = envelopes = windows = 0
+
+    def fetch(after):
         a = time.perf_counter()
-        with conn.transaction():
-            position = projection.lock_position(conn)
-            b = time.perf_counter()
-            page = app.domain_events(after=position, limit=PAGE)
-            c = time.perf_counter()
-            loaded = [load_envelope(e) for e in page["events"]]
-            d = time.perf_counter()
-            projection.apply_page(conn, loaded)  # as the service does: counts summed per page
-            if page["next"] != position:
-                projection.advance(conn, page["next"])
-            e = time.perf_counter()
-        f = time.perf_counter()
-        split["domain_events"] += c - b
-        split["load_envelope"] += d - c
-        split["apply"] += (e - d) + (b - a)
-        split["commit"] += f - e
-        if page["next"] == position:
+        page = app.domain_events(after=after, limit=PAGE)
+        reading["read pages"] += time.perf_counter() - a
+        return page
+
+    t0 = time.perf_counter()
+    # as the service reads ahead in a green thread: here a thread (waits for PostgreSQL free the GIL)
+    ahead = projection.ReadAhead(fetch, projection.position(conn), max(1, projection.WINDOW // PAGE),
+                                 lambda fn, *args: threading.Thread(target=fn, args=args, daemon=True).start(),
+                                 queue.Queue)
+
+    def next_page(after):
+        a = time.perf_counter()
+        try:
+            return ahead(after)
+        finally:
+            split["waiting for pages"] += time.perf_counter() - a
+
+    while True:
+        a, waited = time.perf_counter(), split["waiting for pages"]
+        step = projection.follow(conn, next_page)
+        split["apply, tracking and commit"] += time.perf_counter() - a - (split["waiting for pages"] - waited)
+        if step["next"] == step["start"]:
             break
-        pages += 1
-        notifications += page["next"] - position
-        envelopes += len(loaded)
-        if progress and pages % 200 == 0:
-            progress(page["next"], page["head"], time.perf_counter() - t0)
+        windows += 1
+        notifications += step["next"] - step["start"]
+        envelopes += step["envelopes"]
+        if progress and windows % 10 == 0:
+            progress(step["next"], step["head"], time.perf_counter() - t0)
         if budget is not None and time.perf_counter() - t0 > budget:
             break
-    return {"notifications": notifications, "envelopes": envelopes, "pages": pages,
-            "seconds": time.perf_counter() - t0, "split": split, "complete": page["next"] == position,
-            "position": page["next"], "head": page["head"]}
+    ahead.close()
+    if step["next"] == step["start"]:
+        projection.analyze(conn)  # as the service does when a rebuild has caught up
+    return {"notifications": notifications, "envelopes": envelopes, "windows": windows,
+            "seconds": time.perf_counter() - t0, "split": split, "reading": reading["read pages"], "complete": step["next"] == step["start"],
+            "position": step["next"], "head": step["head"]}
+
+
+def keep_envelopes(dep: Deployment, app) -> dict:
+    """What the cases service's ``keep_envelopes`` timer does a moment after
+    each save, here over the whole log at once: derive every position's
+    envelopes and keep them (``envelope_log``). Once per event, not per rebuild."""
+    from peluit_cases import envelope_log
+    from peluit_common.db import make_pool
+
+    pool = make_pool(dep.dsn("cases"), max_size=1)
+    try:
+        with pool.connection() as conn:
+            start = conn.execute("SELECT position FROM relay_position WHERE name = %s",
+                                 (envelope_log.NAME,)).fetchone()[0]
+        positions, t0 = 0, time.perf_counter()
+        while (n := envelope_log.follow_once(pool, app)) > 0:
+            positions += n
+        return {"start": start, "positions": positions, "seconds": time.perf_counter() - t0}
+    finally:
+        pool.close()
 
 
 def covered_months(conn, complete: bool) -> list[date]:
@@ -906,6 +941,8 @@ def _report_profile(profiler, what: str, top: int = 25) -> None:
 
 
 def main() -> int:
+    from peluit_reporting import projection
+
     s = scale()
     workers = int(os.environ.get("PELUIT_BENCH_PROVINCE_WORKERS", "2"))
     runs = int(os.environ.get("PELUIT_BENCH_PROVINCE_QUERY_RUNS", "200"))
@@ -920,15 +957,21 @@ def main() -> int:
           f"{'on' if info['chain'] else 'absent'}")
     budget = os.environ.get("PELUIT_BENCH_PROVINCE_REBUILD_SECONDS")
     skip = os.environ.get("PELUIT_BENCH_PROVINCE_REBUILD") == "skip"  # measure the read model as it is
+    migrate_cases(dep)  # tables a newer cases version adds to a province generated earlier
     app = cases_app(dep)
     try:
+        k = keep_envelopes(dep, app)
+        if k["positions"]:
+            print(f"    envelopes kept by cases (envelope_log, once per event as the service does after each save):"
+                  f" {k['positions'] / k['seconds']:,.0f} positions/s ({k['positions']:,} positions from "
+                  f"{k['start']:,}, {k['seconds']:.1f} s)", flush=True)
+        else:
+            print("    envelopes kept by cases (envelope_log): all already kept (earlier run)")
         n1, t1 = raw_read(app)
         print(f"    raw notification-log read (select_notifications, pages of {PAGE}): {n1 / t1:,.0f} events/s "
               f"({n1:,} events in {t1:.1f} s)", flush=True)
         if skip:
             conn = psycopg.connect(dep.dsn("reporting"))
-            from peluit_reporting import projection
-
             projection.migrate(conn)  # idempotent: columns a newer reporting version expects
             r = {"complete": projection.position(conn) >= info["head"], "position": projection.position(conn)}
             print(f"    rebuild skipped: the reporting read model as left, at {r['position']:,}/{info['head']:,}")
@@ -953,7 +996,9 @@ def main() -> int:
         print(f"    rebuild into a fresh reporting database, one process, no RPC: {rate:,.0f} events/s "
               f"({r['notifications']:,} events -> {r['envelopes']:,} envelopes, {r['seconds']:.1f} s{part})")
         total = sum(r["split"].values())
-        print("      where the time goes: " + ", ".join(f"{k} {v / total:.0%}" for k, v in r["split"].items()))
+        print("      where the follower's time goes: " + ", ".join(f"{k} {v / total:.0%}" for k, v in r["split"].items())
+              + f" ({r['windows']:,} windows of up to {projection.WINDOW:,} envelopes); reading the pages "
+              f"(domain_events, read ahead in a second thread meanwhile): {r['reading']:.1f} s")
         print(f"    ratio rebuild / raw read: {rate / raw:.3f}   (target >= 0.5)")
     months = covered_months(conn, r["complete"])
     qrng = random.Random(SEED)

@@ -28,8 +28,12 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from datetime import date, datetime
 from zoneinfo import ZoneInfo
+
+import orjson
+from psycopg.types.json import Jsonb
+
+from peluit_contracts.events import DATA_SCHEMAS, ENVELOPE_VERSION
 
 UPSTREAM = "cases"
 TIMEZONE = ZoneInfo(os.environ.get("PELUIT_TIMEZONE", "Asia/Jakarta"))
@@ -111,11 +115,14 @@ CREATE TABLE IF NOT EXISTS deadline_outcome (
 CREATE INDEX IF NOT EXISTS deadline_outcome_tenant_at ON deadline_outcome (tenant, at);
 """
 
+# envelopes a follower applies together (memory: ~1 KiB each while they are applied)
+WINDOW = int(os.environ.get("PELUIT_PROJECTION_WINDOW", "20000"))
+
 READ_MODELS = ("case_summary", "tenant_status_count", "case_count", "forwarded", "sanction", "deadline_outcome")
 
 # steps that end verification (time to verify) and the one that starts it (time to acknowledge)
-FIRST_RESPONSE_STEPS = {"verification_started"}
-VERIFIED_STEPS = {"accepted", "rejected", "archived", "forwarded"}
+FIRST_RESPONSE_STEPS = ["verification_started"]
+VERIFIED_STEPS = ["accepted", "rejected", "archived", "forwarded"]
 
 
 def migrate(conn) -> None:
@@ -131,112 +138,296 @@ def lock_position(conn) -> int | None:
     return None if row is None else row[0]
 
 
-def month_of(at: datetime) -> date:
-    return at.astimezone(TIMEZONE).date().replace(day=1)
+def follow(conn, fetch, window: int = WINDOW) -> dict | None:
+    """One step of a follower, in one transaction: lock the tracking row,
+    fetch pages from our position (``fetch(after)`` returns a
+    ``domain_events`` page) until ``window`` envelopes or the head, apply them
+    together, advance. A rebuild's window folds each case's moves into one
+    row write (a case lives within a few windows of the log); a follower that
+    is caught up applies what one page brought. None: another instance holds
+    the tracking row."""
+    with conn.transaction():
+        start = lock_position(conn)
+        if start is None:
+            return None
+        position, envelopes = start, []
+        while True:
+            page = fetch(position)
+            envelopes.extend(page["events"])
+            if page["next"] == position:
+                break
+            position = page["next"]
+            if len(envelopes) >= window or position >= page["head"]:
+                break
+        apply_page(conn, envelopes)
+        if position != start:
+            advance(conn, position)
+    return {"start": start, "next": position, "head": page["head"], "envelopes": len(envelopes)}
+
+
+class ReadAhead:
+    """``fetch`` with the following pages already asked for: a producer
+    (a green thread in the service, a thread in the benchmark) reads pages
+    in order into a bounded queue while the follower applies what it has, so
+    the cases side and the apply work at the same time. A page is only ever
+    used for the position it was read after; anything else is a plain fetch
+    (another instance moved the tracking row, or a failed window is retried)."""
+
+    _DONE = object()
+
+    def __init__(self, fetch, after: int, depth: int, spawn, make_queue):
+        self._fetch, self._stopped, self._ended = fetch, False, False
+        self._queue = make_queue(depth)
+        self._expect = after  # the position the next queued page was read after
+        spawn(self._produce, after)
+
+    def _produce(self, after: int) -> None:
+        try:
+            while not self._stopped:
+                page = self._fetch(after)
+                self._queue.put((after, page))
+                if page["next"] == after or page["next"] >= page["head"]:
+                    break  # caught up: the follower fetches for itself from here
+                after = page["next"]
+        except Exception as exc:  # noqa: BLE001 - handed to the follower, which raises it
+            self._queue.put((after, exc))
+        self._queue.put((None, self._DONE))
+
+    def __call__(self, after: int) -> dict:
+        if self._expect == after:
+            _, page = self._queue.get()
+            if page is self._DONE:
+                self._ended, self._expect = True, None
+            elif isinstance(page, Exception):
+                self._expect = None
+                raise page
+            else:
+                self._expect = page["next"]
+                return page
+        return self._fetch(after)
+
+    def close(self) -> None:
+        """Stop the producer (it ends after the page it is reading)."""
+        self._stopped, self._expect = True, None
+        while not self._ended:
+            _, page = self._queue.get()
+            self._ended = page is self._DONE
 
 
 def apply(conn, envelope: dict) -> None:
-    """Apply one loaded envelope (``peluit_contracts.events.load_envelope``)."""
+    """Apply one envelope (see ``apply_page``)."""
     apply_page(conn, [envelope])
 
 
 def apply_page(conn, envelopes: list[dict]) -> None:
-    """Apply loaded envelopes in order, inside the caller's transaction. Count
-    changes are summed over the page and written once per key at the end
-    (most of a page's cost would otherwise be counter upserts); a count that
-    reaches zero is deleted, so page boundaries never show in the tables."""
-    deltas: dict[tuple, int] = defaultdict(int)  # (tenant, month, category, channel, status) -> change
+    """Apply a page of envelopes in log order, inside the caller's transaction,
+    with one statement per envelope type instead of one per envelope (a
+    rebuild is a few thousand pages; per-envelope round trips were most of it).
+
+    Envelopes come as the cases RPC sends them (JSON values) or loaded by
+    ``load_envelope``. Each one's header is checked against the contract
+    registry here; its values are checked by PostgreSQL, which casts every
+    field into a typed, NOT NULL column: a bad envelope fails the statement
+    and the whole page rolls back with the tracking row.
+
+    Status moves: only a case's state before the page and after it matter to
+    the counts, so each case's moves in the page are folded into one update
+    (its last tenant and status, the first time of each kind of step) and
+    count changes are summed and written once per key; a count that reaches
+    zero is deleted, so page boundaries never show in the tables."""
+    by_type: dict[str, list[dict]] = defaultdict(list)
     for envelope in envelopes:
-        _apply(conn, envelope, deltas)
+        _check(envelope)
+        kind = envelope["type"]
+        if kind == "case.deadline_outcomes":
+            outcomes = dict(envelope["data"])
+            rules = outcomes.pop("deadlines")
+            if not isinstance(rules, list):
+                raise EnvelopeRejected("deadlines must be a list")
+            by_type[kind].extend({**outcomes, **rule, "position": envelope["position"]} for rule in rules)
+        elif kind in _APPLIED:
+            by_type[kind].append({**envelope["data"], "position": envelope["position"]})
+    deltas: dict[tuple, int] = defaultdict(int)  # (tenant, month, category, channel, status) -> change
+    with conn.cursor() as cur:
+        for kind, statement in _STATEMENTS:
+            rows = by_type.get(kind)
+            if not rows:
+                continue
+            cur.execute(statement, {"page": _Page(rows), "tz": TIMEZONE.key,
+                                    "first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS})
+            if kind == "case.registered":
+                for tenant, month, category, channel in cur.fetchall():
+                    deltas[(tenant, month, category, channel, "diterima")] += 1
+            elif kind == "case.status_changed":
+                for old_tenant, old_status, tenant, status, month, category, channel in cur.fetchall():
+                    if (old_tenant, old_status) != (tenant, status):
+                        deltas[(old_tenant, month, category, channel, old_status)] -= 1
+                        deltas[(tenant, month, category, channel, status)] += 1
     _flush(conn, deltas)
 
 
+class EnvelopeRejected(ValueError):
+    """An envelope that does not follow the contract (the page is not applied)."""
+
+
+def _check(envelope) -> None:
+    try:  # the common case in one expression: a rebuild checks a few million of these
+        position = envelope["position"]
+        if (envelope["specversion"] == ENVELOPE_VERSION and (envelope["type"], envelope["dataversion"]) in DATA_SCHEMAS
+                and type(position) is int and position > 0 and type(envelope["data"]) is dict):
+            return
+    except (KeyError, TypeError):
+        pass
+    raise EnvelopeRejected("not an envelope of a known type and version (specversion, type, dataversion, a positive"
+                           " integer position, a data object)")
+
+
+class _Page(Jsonb):
+    """A page's rows as one jsonb parameter (orjson writes the datetimes and
+    UUIDs of loaded envelopes, and is several times faster than json)."""
+
+    def __init__(self, obj):
+        super().__init__(obj, dumps=orjson.dumps)
+
+
+# the page's rows of one type, typed by PostgreSQL (a value that does not cast fails the page)
+_REGISTERED = """
+INSERT INTO case_summary (case_id, tenant, origin_tenant, registration_number, category, channel, anonymous,
+                          status, registered_at, month, position)
+SELECT p.case_id, p.tenant, p.tenant, p.registration_number, p.category, p.channel, p.anonymous,
+       'diterima', p.registered_at, date_trunc('month', p.registered_at AT TIME ZONE %(tz)s)::date, p.position
+FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, registration_number text, category text,
+                                       channel text, anonymous boolean, registered_at timestamptz, position bigint)
+ORDER BY p.position
+ON CONFLICT DO NOTHING
+RETURNING tenant, month, category, channel
+"""
+
+# each case's moves after its last applied one, folded: the row is updated
+# once, and both its old and new (tenant, status) returned
+_STATUS_CHANGED = """
+WITH p AS (
+    SELECT * FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, status text, step text,
+                                                    changed_at timestamptz, position bigint)
+), old AS (
+    SELECT c.case_id, c.tenant, c.status, c.position FROM case_summary c
+    WHERE c.case_id IN (SELECT case_id FROM p)  -- no FOR UPDATE: the tracking row lock admits one writer
+), moves AS (
+    SELECT p.case_id,
+           (array_agg(p.tenant ORDER BY p.position DESC))[1] AS tenant,
+           (array_agg(p.status ORDER BY p.position DESC))[1] AS status,
+           max(p.position) AS position,
+           (array_agg(p.changed_at ORDER BY p.position) FILTER (WHERE p.step = ANY(%(first_response)s)))[1]
+               AS first_response_at,
+           (array_agg(p.changed_at ORDER BY p.position) FILTER (WHERE p.step = ANY(%(verified)s)))[1]
+               AS verified_at,
+           (array_agg(p.changed_at ORDER BY p.position) FILTER (WHERE p.step = 'closed'))[1] AS closed_at
+    FROM p JOIN old ON old.case_id = p.case_id AND p.position > old.position
+    GROUP BY p.case_id
+)
+UPDATE case_summary c SET tenant = m.tenant, status = m.status, position = m.position,
+    first_response_at = coalesce(c.first_response_at, m.first_response_at),
+    verified_at = coalesce(c.verified_at, m.verified_at),
+    closed_at = coalesce(c.closed_at, m.closed_at)
+FROM moves m JOIN old ON old.case_id = m.case_id
+WHERE c.case_id = m.case_id
+RETURNING old.tenant, old.status, c.tenant, c.status, c.month, c.category, c.channel
+"""
+
+_FORWARDED = """
+INSERT INTO forwarded (case_id, position, from_tenant, destination_kind, destination, at)
+SELECT p.case_id, p.position, p.from_tenant, p.destination_kind, p.destination, p.forwarded_at
+FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, position bigint, from_tenant text, destination_kind text,
+                                       destination text, forwarded_at timestamptz)
+ORDER BY p.position
+ON CONFLICT DO NOTHING
+"""
+
+_SANCTION = """
+INSERT INTO sanction (case_id, recommendation_id, tenant, level, sanction, months, at)
+SELECT p.case_id, p.recommendation_id, p.tenant, p.level, p.sanction, p.months, p.recommended_at
+FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, recommendation_id text, tenant text, level text,
+                                       sanction text, months integer, recommended_at timestamptz, position bigint)
+ORDER BY p.position
+ON CONFLICT DO NOTHING
+"""
+
+# a case's last closing in the page wins (as applying them one by one would)
+_CLOSED = """
+UPDATE case_summary c SET outcome = p.outcome
+FROM (SELECT DISTINCT ON (case_id) case_id, outcome
+      FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, outcome text, closed_at timestamptz, position bigint)
+      ORDER BY case_id, position DESC) p
+WHERE c.case_id = p.case_id
+"""
+
+# one row per rule: the envelopes' rule lists are flattened in apply_page
+_DEADLINE_OUTCOMES = """
+INSERT INTO deadline_outcome (case_id, rule, source, tenant, pack, due_at, met_at, met, at)
+SELECT p.case_id, p.rule, 'closed', p.tenant, p.pack, p.due_at, p.met_at, p.met, p.closed_at
+FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, pack text, closed_at timestamptz, rule text,
+                                       due_at timestamptz, met_at timestamptz, met boolean, position bigint)
+ORDER BY p.position
+ON CONFLICT DO NOTHING
+"""
+
+_DEADLINE_BREACHED = """
+INSERT INTO deadline_outcome (case_id, rule, source, tenant, pack, due_at, met_at, met, at)
+SELECT p.case_id, p.rule, 'breached', p.tenant, NULL, p.due_at, NULL, false, p.noticed_at
+FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, rule text, due_at timestamptz,
+                                       noticed_at timestamptz, position bigint)
+ORDER BY p.position
+ON CONFLICT DO NOTHING
+"""
+
+_STATEMENTS = (  # registrations first: a case may register and move in one page
+    ("case.registered", _REGISTERED), ("case.status_changed", _STATUS_CHANGED), ("case.forwarded", _FORWARDED),
+    ("case.sanction_recommended", _SANCTION), ("case.closed", _CLOSED),
+    ("case.deadline_outcomes", _DEADLINE_OUTCOMES), ("case.deadline_breached", _DEADLINE_BREACHED),
+)
+_APPLIED = {kind for kind, _ in _STATEMENTS}
+
+
 def _flush(conn, deltas: dict[tuple, int]) -> None:
+    """Add the page's summed count changes, a statement per table, then drop
+    the counts a decrease took to zero (in a second statement: one statement
+    cannot reliably change a row twice)."""
     by_status: dict[tuple, int] = defaultdict(int)
     for (tenant, _month, _category, _channel, status), n in deltas.items():
         by_status[(tenant, status)] += n
-    changed = sorted((k, n) for k, n in deltas.items() if n)
-    statuses = sorted((k, n) for k, n in by_status.items() if n)
-    with conn.cursor() as cur:
-        if changed:
-            cur.executemany(
-                "INSERT INTO case_count (tenant, month, category, channel, status, count) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant, month, category, channel, status) "
-                "DO UPDATE SET count = case_count.count + EXCLUDED.count", [(*k, n) for k, n in changed])
-            cur.executemany(
-                "DELETE FROM case_count WHERE tenant = %s AND month = %s AND category = %s AND channel = %s "
-                "AND status = %s AND count = 0", [k for k, n in changed if n < 0])
-        if statuses:
-            cur.executemany(
-                "INSERT INTO tenant_status_count (tenant, status, count) VALUES (%s, %s, %s) "
-                "ON CONFLICT (tenant, status) DO UPDATE SET count = tenant_status_count.count + EXCLUDED.count",
-                [(*k, n) for k, n in statuses])
-            cur.executemany("DELETE FROM tenant_status_count WHERE tenant = %s AND status = %s AND count = 0",
-                            [k for k, n in statuses if n < 0])
+    for table, changes in (("case_count", deltas), ("tenant_status_count", by_status)):
+        changed = sorted((k, n) for k, n in changes.items() if n)
+        if not changed:
+            continue
+        add, drop = _COUNT_STATEMENTS[table]
+        conn.execute(add, [list(column) for column in zip(*(k + (n,) for k, n in changed))])
+        decreased = [k for k, n in changed if n < 0]
+        if decreased:
+            conn.execute(drop, [list(column) for column in zip(*decreased)])
 
 
-def _apply(conn, envelope: dict, deltas: dict[tuple, int]) -> None:
-    kind, d, position = envelope["type"], envelope["data"], envelope["position"]
-    if kind == "case.registered":
-        month = month_of(d["registered_at"])
-        inserted = conn.execute(
-            "INSERT INTO case_summary (case_id, tenant, origin_tenant, registration_number, category, channel,"
-            " anonymous, status, registered_at, month, position) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, 'diterima', %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (d["case_id"], d["tenant"], d["tenant"], d["registration_number"], d["category"], d["channel"],
-             d["anonymous"], d["registered_at"], month, position),
-        ).fetchone()
-        if inserted:
-            deltas[(d["tenant"], month, d["category"], d["channel"], "diterima")] += 1
+# keys are unique within a page's changes (summed above), as ON CONFLICT DO UPDATE needs
+_COUNT_STATEMENTS = {
+    "case_count": (
+        "INSERT INTO case_count AS c (tenant, month, category, channel, status, count) "
+        "SELECT * FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
+        "ON CONFLICT (tenant, month, category, channel, status) DO UPDATE SET count = c.count + EXCLUDED.count",
+        "DELETE FROM case_count WHERE count = 0 AND (tenant, month, category, channel, status) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[], %s::text[]))"),
+    "tenant_status_count": (
+        "INSERT INTO tenant_status_count AS c (tenant, status, count) "
+        "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
+        "ON CONFLICT (tenant, status) DO UPDATE SET count = c.count + EXCLUDED.count",
+        "DELETE FROM tenant_status_count WHERE count = 0 AND (tenant, status) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::text[]))"),
+}
 
-    elif kind == "case.status_changed":
-        step, at = d["step"], d["changed_at"]
-        # one round trip: lock the row as it was, update it, return what it was
-        previous = conn.execute(
-            "UPDATE case_summary c SET tenant = %s, status = %s, position = %s,"
-            " first_response_at = CASE WHEN %s THEN coalesce(c.first_response_at, %s) ELSE c.first_response_at END,"
-            " verified_at = CASE WHEN %s THEN coalesce(c.verified_at, %s) ELSE c.verified_at END,"
-            " closed_at = CASE WHEN %s THEN coalesce(c.closed_at, %s) ELSE c.closed_at END "
-            "FROM (SELECT case_id, tenant, status FROM case_summary WHERE case_id = %s AND position < %s FOR UPDATE) old "
-            "WHERE c.case_id = old.case_id RETURNING old.tenant, old.status, c.month, c.category, c.channel",
-            (d["tenant"], d["status"], position, step in FIRST_RESPONSE_STEPS, at, step in VERIFIED_STEPS, at,
-             step == "closed", at, d["case_id"], position)).fetchone()
-        if previous is None:
-            return  # unknown case, or this move (or a later one) is applied already
-        old_tenant, old_status, month, category, channel = previous
-        if (old_tenant, old_status) != (d["tenant"], d["status"]):
-            deltas[(old_tenant, month, category, channel, old_status)] -= 1
-            deltas[(d["tenant"], month, category, channel, d["status"])] += 1
 
-    elif kind == "case.forwarded":
-        conn.execute(
-            "INSERT INTO forwarded (case_id, position, from_tenant, destination_kind, destination, at) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (d["case_id"], position, d["from_tenant"], d["destination_kind"], d["destination"], d["forwarded_at"]))
-
-    elif kind == "case.sanction_recommended":
-        conn.execute(
-            "INSERT INTO sanction (case_id, recommendation_id, tenant, level, sanction, months, at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (d["case_id"], d["recommendation_id"], d["tenant"], d["level"], d["sanction"], d["months"],
-             d["recommended_at"]))
-
-    elif kind == "case.closed":
-        conn.execute("UPDATE case_summary SET outcome = %s WHERE case_id = %s", (d["outcome"], d["case_id"]))
-
-    elif kind == "case.deadline_outcomes":
-        for rule in d["deadlines"]:
-            conn.execute(
-                "INSERT INTO deadline_outcome (case_id, rule, source, tenant, pack, due_at, met_at, met, at) "
-                "VALUES (%s, %s, 'closed', %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (d["case_id"], rule["rule"], d["tenant"], d["pack"], rule["due_at"], rule["met_at"], rule["met"],
-                 d["closed_at"]))
-
-    elif kind == "case.deadline_breached":
-        conn.execute(
-            "INSERT INTO deadline_outcome (case_id, rule, source, tenant, pack, due_at, met_at, met, at) "
-            "VALUES (%s, %s, 'breached', %s, NULL, %s, NULL, false, %s) ON CONFLICT DO NOTHING",
-            (d["case_id"], d["rule"], d["tenant"], d["due_at"], d["noticed_at"]))
+def analyze(conn) -> None:
+    """Fresh planner statistics after a rebuild caught up (the first queries
+    would otherwise plan for the empty tables the rebuild started from)."""
+    with conn.transaction():
+        conn.execute("ANALYZE " + ", ".join(READ_MODELS))
 
 
 def advance(conn, position: int) -> None:

@@ -13,6 +13,7 @@ import time
 from datetime import date
 
 import eventlet
+from eventlet.queue import LightQueue
 from eventlet import tpool
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
@@ -27,7 +28,6 @@ from peluit_common.metrics import EntrypointMetrics, metrics_response
 from peluit_common.rpc import call
 from peluit_common.settings import env_float
 from peluit_common.web import HttpError, http, json_endpoint, json_response
-from peluit_contracts.events import load_envelope
 
 from . import api, export, projection, stats
 
@@ -44,6 +44,8 @@ PROJECTION_PROGRESS = Gauge(
 PROJECTION = "case_summary"
 
 RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
+PAGE = 500
+PAGES_AHEAD = max(1, projection.WINDOW // PAGE)
 NAME_TIMEOUT = 2.0
 
 
@@ -85,19 +87,25 @@ class ReportingService:
 
     @timer(interval=env_float("PELUIT_FOLLOW_INTERVAL", 0.25))
     def follow(self):
-        while self._apply_next_page():
-            eventlet.sleep(0)
+        with self.db.connection() as conn:
+            start = projection.position(conn)
+        # pages are read ahead while a window is applied (cases and reporting at work together)
+        ahead = projection.ReadAhead(self._fetch, start, PAGES_AHEAD, eventlet.spawn, LightQueue)
+        try:
+            while self._apply_next_page(ahead):
+                eventlet.sleep(0)
+        finally:
+            ahead.close()
 
-    def _apply_next_page(self) -> bool:
-        with self.db.connection() as conn, conn.transaction():
-            position = projection.lock_position(conn)
-            if position is None:
-                return False  # another instance is following
-            page = call(self.cases.domain_events, after=position, limit=500, timeout=RPC_TIMEOUT)
-            projection.apply_page(conn, [load_envelope(e) for e in page["events"]])
-            if page["next"] != position:
-                projection.advance(conn, page["next"])
-        if position == 0 and page["next"] > 0:
+    def _fetch(self, after: int) -> dict:
+        return call(self.cases.domain_events, after=after, limit=PAGE, timeout=RPC_TIMEOUT)
+
+    def _apply_next_page(self, fetch) -> bool:
+        with self.db.connection() as conn:
+            page = projection.follow(conn, fetch)
+        if page is None:
+            return False  # another instance is following
+        if page["start"] == 0 and page["next"] > 0:
             _Lag.rebuilding = True  # a rebuild (or the first start) has begun
         lag = max(page["head"] - page["next"], 0)
         PROJECTION_POSITION.labels(PROJECTION).set(page["next"])
@@ -105,13 +113,13 @@ class ReportingService:
         PROJECTION_PROGRESS.labels(PROJECTION).set(page["next"] / page["head"] if page["head"] else 1.0)
         if lag == 0:
             _Lag.caught_up_at, _Lag.behind = time.monotonic(), False
-            if _Lag.rebuilding:  # fresh planner statistics, or the first queries plan for empty tables
+            if _Lag.rebuilding:
                 _Lag.rebuilding = False
-                with self.db.connection() as conn, conn.transaction():
-                    conn.execute("ANALYZE " + ", ".join(projection.READ_MODELS))
+                with self.db.connection() as conn:
+                    projection.analyze(conn)
         else:
             _Lag.behind = True
-        return page["next"] != position
+        return page["next"] != page["start"]
 
     # -- public transparency statistics (no login) ------------------------------
 

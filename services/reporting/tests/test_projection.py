@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -163,6 +164,40 @@ def test_a_replayed_page_changes_nothing(conn, built):
     apply_page(conn, log.envelopes)  # everything again, as if the tracking row had been lost
     apply_page(conn, log.envelopes[3:9])
     assert projection.dump(conn) == before
+
+
+def test_any_page_size_and_the_wire_form_give_the_same_tables(conn, built):
+    """Moves of one case folded within a page must equal applying them one by
+    one; envelopes as the cases RPC sends them (JSON values, not loaded)
+    must give what loaded ones give."""
+    log, _ = built
+    before = projection.dump(conn)
+    wire = [json.loads(json.dumps(e, default=str)) for e in log.envelopes]
+    for size in (1, 2, 3, 5, 7, len(wire)):
+        projection.reset(conn)
+        for i in range(0, len(wire), size):
+            apply_page(conn, (wire if size % 2 else log.envelopes)[i:i + size])
+        assert projection.dump(conn) == before, f"pages of {size}"
+
+
+@pytest.mark.parametrize("spoil, error", [
+    (lambda e: e.update(type="case.unknown"), projection.EnvelopeRejected),
+    (lambda e: e.update(specversion="2.0"), projection.EnvelopeRejected),
+    (lambda e: e.update(position="12"), projection.EnvelopeRejected),
+    (lambda e: e["data"].update(case_id="not-a-uuid"), psycopg.errors.InvalidTextRepresentation),
+    (lambda e: e["data"].update(registered_at="yesterday-ish"), psycopg.errors.InvalidDatetimeFormat),
+    (lambda e: e["data"].pop("category"), psycopg.errors.NotNullViolation),
+])
+def test_a_bad_envelope_fails_its_whole_page(conn, built, spoil, error):
+    log, _ = built
+    before, at = projection.dump(conn), projection.position(conn)
+    page = [json.loads(json.dumps(e, default=str)) for e in build_log()[0].envelopes[:6]]
+    for e in page:
+        e["position"] += 1000
+    spoil(page[0])  # A's registration; the rest of the page is good
+    with pytest.raises(error):
+        apply_page(conn, page)
+    assert projection.dump(conn) == before and projection.position(conn) == at
 
 
 def test_rebuild_from_zero_is_identical(conn, built):
