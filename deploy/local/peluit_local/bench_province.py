@@ -765,7 +765,7 @@ def rebuild(app, conn, progress=None, budget: float | None = None) -> dict:
             break
     ahead.close()
     if step["next"] == step["start"]:
-        projection.analyze(conn)  # as the service does when a rebuild has caught up
+        projection.vacuum_analyze(conn)  # as the service does when a rebuild has caught up
     return {"notifications": notifications, "envelopes": envelopes, "windows": windows,
             "seconds": time.perf_counter() - t0, "split": split, "reading": reading["read pages"], "complete": step["next"] == step["start"],
             "position": step["next"], "head": step["head"]}

@@ -423,11 +423,17 @@ _COUNT_STATEMENTS = {
 }
 
 
-def analyze(conn) -> None:
-    """Fresh planner statistics after a rebuild caught up (the first queries
-    would otherwise plan for the empty tables the rebuild started from)."""
-    with conn.transaction():
-        conn.execute("ANALYZE " + ", ".join(READ_MODELS))
+def vacuum_analyze(conn) -> None:
+    """After a rebuild caught up: planner statistics (the first queries would
+    otherwise plan for the empty tables it started from) and the visibility
+    map, so the timing percentiles read the covering index alone at once
+    instead of when autovacuum comes round (measured: 31 -> 11 ms)."""
+    autocommit = conn.autocommit
+    conn.autocommit = True  # VACUUM runs outside a transaction
+    try:
+        conn.execute("VACUUM (ANALYZE) " + ", ".join(READ_MODELS))
+    finally:
+        conn.autocommit = autocommit
 
 
 def advance(conn, position: int) -> None:

@@ -116,7 +116,7 @@ class ReportingService:
             if _Lag.rebuilding:
                 _Lag.rebuilding = False
                 with self.db.connection() as conn:
-                    projection.analyze(conn)
+                    projection.vacuum_analyze(conn)
         else:
             _Lag.behind = True
         return page["next"] != page["start"]
