@@ -5,7 +5,9 @@ the read-model rows, under a row lock, so a crash or a second instance can
 neither skip nor double-apply an event. Each apply is also idempotent by
 itself (primary keys, and a per-case ``position`` guard for status moves), so
 even a replayed page changes nothing. Read models are disposable: ``reset``
-drops them to position zero and the follower rebuilds them.
+drops them to position zero and the follower rebuilds them. A follower step
+(``follow``) applies a window of pages at once, so a rebuild writes each case
+row about once per window instead of once per move.
 
 Everything here is a plain function over a psycopg connection (no nameko), so
 it can be tested and benchmarked on its own.
@@ -236,10 +238,25 @@ def apply_page(conn, envelopes: list[dict]) -> None:
     count changes are summed and written once per key; a count that reaches
     zero is deleted, so page boundaries never show in the tables."""
     by_type: dict[str, list[dict]] = defaultdict(list)
+    new_cases: dict[str, dict] = {}  # registered in this window: row as of the window's end
+    folded: dict[str, list[dict]] = defaultdict(list)  # the moves folded into those rows
     for envelope in envelopes:
         _check(envelope)
         kind = envelope["type"]
-        if kind == "case.deadline_outcomes":
+        if kind == "case.registered":
+            d = envelope["data"]
+            new_cases.setdefault(str(d["case_id"]), {
+                **d, "origin_tenant": d["tenant"], "status": "diterima", "position": envelope["position"],
+                "first_response_at": None, "verified_at": None, "closed_at": None})
+        elif kind == "case.status_changed":
+            move = {**envelope["data"], "position": envelope["position"]}
+            row = new_cases.get(str(move["case_id"]))
+            if row is None:
+                by_type[kind].append(move)
+            else:  # a case that registers and moves in one window is written once
+                _fold(row, move)
+                folded[str(move["case_id"])].append(move)
+        elif kind == "case.deadline_outcomes":
             outcomes = dict(envelope["data"])
             rules = outcomes.pop("deadlines")
             if not isinstance(rules, list):
@@ -248,6 +265,7 @@ def apply_page(conn, envelopes: list[dict]) -> None:
         elif kind in _APPLIED:
             by_type[kind].append({**envelope["data"], "position": envelope["position"]})
     deltas: dict[tuple, int] = defaultdict(int)  # (tenant, month, category, channel, status) -> change
+    by_type["case.registered"] = list(new_cases.values())
     with conn.cursor() as cur:
         for kind, statement in _STATEMENTS:
             rows = by_type.get(kind)
@@ -256,14 +274,33 @@ def apply_page(conn, envelopes: list[dict]) -> None:
             cur.execute(statement, {"page": _Page(rows), "tz": TIMEZONE.key,
                                     "first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS})
             if kind == "case.registered":
-                for tenant, month, category, channel in cur.fetchall():
-                    deltas[(tenant, month, category, channel, "diterima")] += 1
+                inserted = set()
+                for case_id, tenant, month, category, channel, status in cur.fetchall():
+                    inserted.add(str(case_id))
+                    deltas[(tenant, month, category, channel, status)] += 1
+                # known already (a window applied again): their moves go the ordinary way, guarded by position
+                late = [m for key, moves in folded.items() if key not in inserted for m in moves]
+                if late:
+                    by_type["case.status_changed"] = sorted(by_type["case.status_changed"] + late,
+                                                            key=lambda m: m["position"])
             elif kind == "case.status_changed":
                 for old_tenant, old_status, tenant, status, month, category, channel in cur.fetchall():
                     if (old_tenant, old_status) != (tenant, status):
                         deltas[(old_tenant, month, category, channel, old_status)] -= 1
                         deltas[(tenant, month, category, channel, status)] += 1
     _flush(conn, deltas)
+
+
+def _fold(row: dict, move: dict) -> None:
+    """A status move on a row of this window, as ``_STATUS_CHANGED`` would apply it."""
+    row["tenant"], row["status"], row["position"] = move["tenant"], move["status"], move["position"]
+    step, at = move["step"], move["changed_at"]
+    if step in FIRST_RESPONSE_STEPS and row["first_response_at"] is None:
+        row["first_response_at"] = at
+    if step in VERIFIED_STEPS and row["verified_at"] is None:
+        row["verified_at"] = at
+    if step == "closed" and row["closed_at"] is None:
+        row["closed_at"] = at
 
 
 class EnvelopeRejected(ValueError):
@@ -291,16 +328,20 @@ class _Page(Jsonb):
 
 
 # the page's rows of one type, typed by PostgreSQL (a value that does not cast fails the page)
+# cases registered in the window, with the moves folded into them (``_fold``)
 _REGISTERED = """
 INSERT INTO case_summary (case_id, tenant, origin_tenant, registration_number, category, channel, anonymous,
-                          status, registered_at, month, position)
-SELECT p.case_id, p.tenant, p.tenant, p.registration_number, p.category, p.channel, p.anonymous,
-       'diterima', p.registered_at, date_trunc('month', p.registered_at AT TIME ZONE %(tz)s)::date, p.position
-FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, registration_number text, category text,
-                                       channel text, anonymous boolean, registered_at timestamptz, position bigint)
+                          status, registered_at, month, position, first_response_at, verified_at, closed_at)
+SELECT p.case_id, p.tenant, p.origin_tenant, p.registration_number, p.category, p.channel, p.anonymous,
+       p.status, p.registered_at, date_trunc('month', p.registered_at AT TIME ZONE %(tz)s)::date, p.position,
+       p.first_response_at, p.verified_at, p.closed_at
+FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, origin_tenant text, registration_number text,
+                                       category text, channel text, anonymous boolean, status text,
+                                       registered_at timestamptz, position bigint, first_response_at timestamptz,
+                                       verified_at timestamptz, closed_at timestamptz)
 ORDER BY p.position
 ON CONFLICT DO NOTHING
-RETURNING tenant, month, category, channel
+RETURNING case_id, tenant, month, category, channel, status
 """
 
 # each case's moves after its last applied one, folded: the row is updated

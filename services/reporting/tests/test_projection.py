@@ -180,6 +180,18 @@ def test_any_page_size_and_the_wire_form_give_the_same_tables(conn, built):
         assert projection.dump(conn) == before, f"pages of {size}"
 
 
+def test_a_window_overlapping_what_is_applied_finishes_it(conn, built):
+    """The tracking row lost after part of the log was applied: the window
+    from zero holds registrations already applied and moves that are not."""
+    log, _ = built
+    before = projection.dump(conn)
+    for applied in (1, 2, 3, 4, 6, 9, 12):
+        projection.reset(conn)
+        apply_page(conn, log.envelopes[:applied])
+        apply_page(conn, log.envelopes)
+        assert projection.dump(conn) == before, f"{applied} applied first"
+
+
 @pytest.mark.parametrize("spoil, error", [
     (lambda e: e.update(type="case.unknown"), projection.EnvelopeRejected),
     (lambda e: e.update(specversion="2.0"), projection.EnvelopeRejected),
