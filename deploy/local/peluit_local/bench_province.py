@@ -958,6 +958,8 @@ def main() -> int:
     budget = os.environ.get("PELUIT_BENCH_PROVINCE_REBUILD_SECONDS")
     skip = os.environ.get("PELUIT_BENCH_PROVINCE_REBUILD") == "skip"  # measure the read model as it is
     migrate_cases(dep)  # tables a newer cases version adds to a province generated earlier
+    with psycopg.connect(dep.dsn("cases"), autocommit=True) as conn:
+        conn.execute("ANALYZE")  # as autovacuum would after the bulk load (it is off on some machines)
     app = cases_app(dep)
     try:
         k = keep_envelopes(dep, app)
