@@ -81,6 +81,16 @@ CREATE TABLE IF NOT EXISTS case_count (
     count bigint NOT NULL,
     PRIMARY KEY (tenant, month, category, channel, status)
 );
+-- the public statistics' grain (registration year, no channel): a province-year
+-- reads a few thousand rows instead of summing case_count's hundred thousand
+CREATE TABLE IF NOT EXISTS public_count (
+    tenant text NOT NULL,
+    year integer NOT NULL,
+    category text NOT NULL,
+    status text NOT NULL,
+    count bigint NOT NULL,
+    PRIMARY KEY (tenant, year, category, status)
+);
 CREATE TABLE IF NOT EXISTS forwarded (
     case_id uuid NOT NULL,
     position bigint NOT NULL,
@@ -120,7 +130,8 @@ CREATE INDEX IF NOT EXISTS deadline_outcome_tenant_at ON deadline_outcome (tenan
 # envelopes a follower applies together (memory: ~1 KiB each while they are applied)
 WINDOW = int(os.environ.get("PELUIT_PROJECTION_WINDOW", "20000"))
 
-READ_MODELS = ("case_summary", "tenant_status_count", "case_count", "forwarded", "sanction", "deadline_outcome")
+READ_MODELS = ("case_summary", "tenant_status_count", "case_count", "public_count", "forwarded", "sanction",
+               "deadline_outcome")
 
 # steps that end verification (time to verify) and the one that starts it (time to acknowledge)
 FIRST_RESPONSE_STEPS = ["verification_started"]
@@ -129,7 +140,15 @@ VERIFIED_STEPS = ["accepted", "rejected", "archived", "forwarded"]
 
 def migrate(conn) -> None:
     with conn.transaction():
+        if conn.execute("SELECT to_regclass('tracking') IS NOT NULL").fetchone()[0]:
+            # a follower holds still while a new table is derived at its position
+            conn.execute("SELECT position FROM tracking WHERE upstream = %s FOR UPDATE", (UPSTREAM,))
+        added = conn.execute("SELECT to_regclass('public_count') IS NULL").fetchone()[0]
         conn.execute(SCHEMA)
+        if added:  # an older read model: derive the new table from case_count, at the same position
+            conn.execute("INSERT INTO public_count (tenant, year, category, status, count) "
+                         "SELECT tenant, extract(year FROM month)::int, category, status, sum(count) FROM case_count "
+                         "GROUP BY 1, 2, 3, 4 HAVING sum(count) <> 0")
 
 
 def lock_position(conn) -> int | None:
@@ -434,9 +453,11 @@ def _flush(conn, deltas: dict[tuple, int]) -> None:
     the counts a decrease took to zero (in a second statement: one statement
     cannot reliably change a row twice)."""
     by_status: dict[tuple, int] = defaultdict(int)
-    for (tenant, _month, _category, _channel, status), n in deltas.items():
+    by_year: dict[tuple, int] = defaultdict(int)
+    for (tenant, month, category, _channel, status), n in deltas.items():
         by_status[(tenant, status)] += n
-    for table, changes in (("case_count", deltas), ("tenant_status_count", by_status)):
+        by_year[(tenant, month.year, category, status)] += n
+    for table, changes in (("case_count", deltas), ("tenant_status_count", by_status), ("public_count", by_year)):
         changed = sorted((k, n) for k, n in changes.items() if n)
         if not changed:
             continue
@@ -455,6 +476,12 @@ _COUNT_STATEMENTS = {
         "ON CONFLICT (tenant, month, category, channel, status) DO UPDATE SET count = c.count + EXCLUDED.count",
         "DELETE FROM case_count WHERE count = 0 AND (tenant, month, category, channel, status) IN "
         "(SELECT * FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[], %s::text[]))"),
+    "public_count": (
+        "INSERT INTO public_count AS c (tenant, year, category, status, count) "
+        "SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[], %s::bigint[]) "
+        "ON CONFLICT (tenant, year, category, status) DO UPDATE SET count = c.count + EXCLUDED.count",
+        "DELETE FROM public_count WHERE count = 0 AND (tenant, year, category, status) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[]))"),
     "tenant_status_count": (
         "INSERT INTO tenant_status_count AS c (tenant, status, count) "
         "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "

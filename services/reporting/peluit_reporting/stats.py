@@ -170,17 +170,16 @@ def public_counts(conn, tenant: str | None = None, year: int | None = None) -> l
     """Counts per tenant, registration year, category and status; any count
     below 5 is shown as "<5". No margins are published (see ``PUBLIC_RULE``):
     with a total beside the cells, a single suppressed cell could be backed out."""
-    where, params = ["true"], []
+    where, params = ["count > 0"], []
     if tenant:
         where.append("tenant = %s")
         params.append(tenant)
     if year:
-        where.append("month >= %s AND month < %s")
-        params += [date(year, 1, 1), date(year + 1, 1, 1)]
+        where.append("year = %s")
+        params.append(year)
     with conn.transaction():
         rows = conn.execute(
-            "SELECT tenant, extract(year FROM month)::int, category, status, sum(count) FROM case_count "
-            f"WHERE {' AND '.join(where)} GROUP BY 1, 2, 3, 4 HAVING sum(count) > 0 ORDER BY 1, 2, 3, 4",
-            params).fetchall()
+            f"SELECT tenant, year, category, status, count FROM public_count WHERE {' AND '.join(where)} "
+            "ORDER BY 1, 2, 3, 4", params).fetchall()
     return [{"tenant": t, "year": y, "category": c, "status": s,
              "count": int(n) if n >= SMALL_CELL else f"<{SMALL_CELL}"} for t, y, c, s, n in rows]

@@ -227,6 +227,16 @@ def test_rebuild_from_zero_is_identical(conn, built):
     assert projection.position(conn) == 0
 
 
+def test_an_older_read_model_gets_public_count_derived_by_migrate(conn, built):
+    before = projection.dump(conn)
+    assert before["public_count"]
+    conn.execute("DROP TABLE public_count")  # a read model from before the table existed
+    projection.migrate(conn)
+    assert projection.dump(conn) == before
+    projection.migrate(conn)  # and again: nothing added twice
+    assert projection.dump(conn) == before
+
+
 def test_public_counts_suppress_small_cells_and_publish_no_margins(conn, built):
     counts = stats.public_counts(conn)
     assert {"tenant": "35.78", "year": 2026, "category": "pengadaan", "status": "diterima", "count": 6} in counts
