@@ -148,9 +148,10 @@ def test_tenant_statistics_for_a_known_set_of_cases(system, fresh):
     assert s["forwarded"] == [{"destination_kind": "external", "destination": "kejaksaan", "count": 1},
                               {"destination_kind": "tenant", "destination": "35.07", "count": 1}]
     assert s["sanctions"] == [{"level": "ringan", "count": 1}]
-    # the closed case met every deadline of its tenant's pack (lapor) that had started
+    # every case that ended here (closed, forwarded to the kejaksaan, rejected) met every deadline of its
+    # tenant's pack (lapor) that had started; the one moved to 35.07 ended nothing
     assert {(d["pack"], d["rule"], d["met"], d["missed"]) for d in s["deadlines"]} == {
-        ("lapor", "first_response", 1, 0), ("lapor", "verification", 1, 0), ("lapor", "investigation", 1, 0)}
+        ("lapor", "first_response", 3, 0), ("lapor", "verification", 3, 0), ("lapor", "investigation", 1, 0)}
 
 
 def test_province_overview(system, fresh, login):

@@ -80,7 +80,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 REPO = Path(__file__).resolve().parents[3]
 FULL_CASES = 500_000
-GENERATOR_VERSION = 2  # bump when the generated data changes shape
+GENERATOR_VERSION = 3  # bump when the generated data changes shape (3: every ending records its deadlines)
 SEED = 20261202
 PAGE = 500
 START = datetime(2023, 12, 1, tzinfo=timezone.utc)
@@ -420,13 +420,14 @@ class Generator:
             yield rng.uniform(0.5, 4), lambda now: case.forward(
                 self._pick_o(live, "penelaah"), "external", rng.choice(["kepolisian", "kejaksaan", "kpk",
                                                                          "ombudsman", "instansi_lain"]),
-                "Kewenangan instansi lain")
+                "Kewenangan instansi lain", **self._closing(now))
         elif x < 0.20:
             yield rng.uniform(0.5, 5), lambda now: case.reject(self._pick_o(live, "penelaah"),
-                                                               "Tidak memenuhi unsur 4W+1H")
+                                                               "Tidak memenuhi unsur 4W+1H", **self._closing(now))
         elif x < 0.26:
             yield rng.uniform(0.5, 5), lambda now: case.archive(self._pick_o(live, "penelaah"),
-                                                                "Bukan pengaduan (permintaan informasi)")
+                                                                "Bukan pengaduan (permintaan informasi)",
+                                                                **self._closing(now))
         else:
             if rng.random() < 0.2:
                 yield rng.uniform(0.1, 2), lambda now: case.message_reporter(
@@ -435,7 +436,8 @@ class Generator:
                                                                "Lengkap 5W+1H, berkadar pengawasan")
 
     def _closing(self, now: datetime) -> dict:
-        """The service hands ``close`` the tenant's pack and calendar (where its signature takes them)."""
+        """The service hands every ending (close, reject, archive, external forward) the tenant's pack and
+        calendar (where ``close``'s signature takes them)."""
         if self._close_takes_pack is None:
             import inspect
 
@@ -550,7 +552,7 @@ class Generator:
         for rule, notice in pending:
             case.notice_deadline(rule, notice, due[rule].isoformat() if due.get(rule) else "")
         if ("information_request", "breached") in pending and case.status == "menunggu_informasi":
-            case.archive(SYSTEM, NO_ANSWER)
+            case.archive(SYSTEM, NO_ANSWER, **self._closing(now))
         return True
 
     def _officer_opens(self, live: _Live, now: datetime) -> None:

@@ -294,8 +294,11 @@ class Case(Aggregate):
 
     # -- verification outcomes ------------------------------------------------
 
-    def forward(self, actor: dict, destination_kind: str, destination: str, reason: str) -> None:
-        """Pelimpahan: to another tenant (it continues there) or to an external body."""
+    def forward(self, actor: dict, destination_kind: str, destination: str, reason: str, pack=None,
+                calendar=None, now: datetime | None = None) -> None:
+        """Pelimpahan: to another tenant (it continues there) or to an external
+        body (it ends here: with the tenant's ``pack`` the event records how
+        each deadline ended, as ``close`` does)."""
         self._in("diterima", "verifikasi", "menunggu_informasi", "penelaahan")
         self._actor_may_act(actor)
         reason = _reason(reason)
@@ -304,10 +307,26 @@ class Case(Aggregate):
             _require(destination in EXTERNAL_BODIES, "invalid_destination")
         else:
             _require(destination != self.handling_tenant, "invalid_destination")
-        self._forwarded(actor=actor, destination_kind=destination_kind, destination=destination, reason=reason)
+            pack = None  # the case goes on at the receiving Inspektorat, its clocks afresh
+        self._forwarded(actor=actor, destination_kind=destination_kind, destination=destination, reason=reason,
+                        deadlines=self._ending_deadlines(pack, calendar, now))
 
-    @event("Forwarded")
-    def _forwarded(self, actor: dict, destination_kind: str, destination: str, reason: str) -> None:
+    class Forwarded(Event):
+        # v2 added ``deadlines`` (an external pelimpahan ends the case); v1 events load with None
+        class_version = 2
+        actor: dict
+        destination_kind: str
+        destination: str
+        reason: str
+        deadlines: dict | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["deadlines"] = None
+
+    @event(Forwarded)
+    def _forwarded(self, actor: dict, destination_kind: str, destination: str, reason: str,
+                   deadlines: dict | None = None) -> None:
         self.forwarded_to = {"kind": destination_kind, "destination": destination}
         if destination_kind == "tenant":
             # the receiving Inspektorat starts again from registration
@@ -316,22 +335,39 @@ class Case(Aggregate):
         else:
             self._step("forwarded", actor, status="dilimpahkan", reason=reason, destination=self.forwarded_to)
 
-    def reject(self, actor: dict, reason: str) -> None:
+    def reject(self, actor: dict, reason: str, pack=None, calendar=None, now: datetime | None = None) -> None:
         self._in("diterima", "verifikasi", "penelaahan")
         self._actor_may_act(actor)
-        self._rejected(actor=actor, reason=_reason(reason))
+        self._rejected(actor=actor, reason=_reason(reason), deadlines=self._ending_deadlines(pack, calendar, now))
 
-    @event("Rejected")
-    def _rejected(self, actor: dict, reason: str) -> None:
+    class EndedHere(Event):
+        """An ending with a reason. v2 added ``deadlines`` (see ``close``); v1 events load with None."""
+        class_version = 2
+        actor: dict
+        reason: str
+        deadlines: dict | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["deadlines"] = None
+
+    class Rejected(EndedHere):
+        pass
+
+    @event(Rejected)
+    def _rejected(self, actor: dict, reason: str, deadlines: dict | None = None) -> None:
         self._step("rejected", actor, status="ditolak", reason=reason)
 
-    def archive(self, actor: dict, reason: str) -> None:
+    def archive(self, actor: dict, reason: str, pack=None, calendar=None, now: datetime | None = None) -> None:
         self._in("diterima", "verifikasi", "menunggu_informasi", "penelaahan")
         self._actor_may_act(actor)
-        self._archived(actor=actor, reason=_reason(reason))
+        self._archived(actor=actor, reason=_reason(reason), deadlines=self._ending_deadlines(pack, calendar, now))
 
-    @event("Archived")
-    def _archived(self, actor: dict, reason: str) -> None:
+    class Archived(EndedHere):
+        pass
+
+    @event(Archived)
+    def _archived(self, actor: dict, reason: str, deadlines: dict | None = None) -> None:
         self.information_due = None
         self._step("archived", actor, status="diarsipkan", reason=reason)
 
@@ -403,12 +439,17 @@ class Case(Aggregate):
         self._actor_may_act(actor)
         _require(all(r["done"] for r in self.recommendations), "follow_up_open")
         _require(bool(feedback and feedback.strip()), "feedback_required")
-        outcomes = None if pack is None else self.closing_deadlines(pack, calendar, now or datetime.now(timezone.utc))
-        self._closed(actor=actor, reason=_reason(reason), feedback=feedback.strip(), deadlines=outcomes)
+        self._closed(actor=actor, reason=_reason(reason), feedback=feedback.strip(),
+                     deadlines=self._ending_deadlines(pack, calendar, now))
+
+    def _ending_deadlines(self, pack, calendar, now: datetime | None) -> dict | None:
+        """How each deadline ended, for the event that ends the case (None without a pack)."""
+        return None if pack is None else self.closing_deadlines(pack, calendar, now or datetime.now(timezone.utc))
 
     def closing_deadlines(self, pack, calendar, now: datetime) -> dict:
-        """{"pack", "rules": [{rule, due_at, met_at, met}]} as if closed at ``now``
-        (closing stops every clock); rules that never started are left out."""
+        """{"pack", "rules": [{rule, due_at, met_at, met}]} as if the case ended
+        at ``now`` (closed, rejected, archived or forwarded out: an ending stops
+        every clock, as ``closed`` does); rules that never started are left out."""
         from .deadlines import ClockEvent, compute_deadlines
 
         clock = self.clock_events() + [ClockEvent("closed", now)]

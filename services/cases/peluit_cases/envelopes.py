@@ -25,6 +25,9 @@ STEPS = {
 }
 
 
+# the events that end a case, which record how its deadlines ended (with the tenant's pack)
+ENDINGS = (Case.Closed, Case.Rejected, Case.Archived, Case.Forwarded)
+
 # what the Inspektorat wrote to the reporter (the text stays in the case)
 MESSAGE_KINDS = {Case.InformationRequested: "question", Case.OfficerMessage: "message", Case.Closed: "feedback",
                  Case.DisclosureNoticed: "notice"}
@@ -86,14 +89,15 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             tenant=case.handling_tenant,
             data={**common, "tenant": case.handling_tenant, "outcome": (case.findings or {}).get("outcome"),
                   "closed_at": event.timestamp}))
-        if event.deadlines is not None:
-            # internal, beside the public case.closed v1 (whose closed schema cannot grow a field)
-            out.append(dump_envelope(
-                **{**base, "event_id": base["event_id"] + ":deadlines"}, event_type="case.deadline_outcomes",
-                version=1, tenant=case.handling_tenant,
-                data={"case_id": event.originator_id, "tenant": case.handling_tenant,
-                      "pack": event.deadlines["pack"], "closed_at": event.timestamp,
-                      "deadlines": [{**r, "due_at": datetime.fromisoformat(r["due_at"]),
-                                     "met_at": datetime.fromisoformat(r["met_at"]) if r["met_at"] else None}
-                                    for r in event.deadlines["rules"]]}))
+    if isinstance(event, ENDINGS) and event.deadlines is not None:
+        # internal, beside the public case.closed v1 (whose closed schema cannot grow a field);
+        # ``closed_at`` is when the case ended here, whichever way it ended
+        out.append(dump_envelope(
+            **{**base, "event_id": base["event_id"] + ":deadlines"}, event_type="case.deadline_outcomes",
+            version=1, tenant=case.handling_tenant,
+            data={"case_id": event.originator_id, "tenant": case.handling_tenant,
+                  "pack": event.deadlines["pack"], "closed_at": event.timestamp,
+                  "deadlines": [{**r, "due_at": datetime.fromisoformat(r["due_at"]),
+                                 "met_at": datetime.fromisoformat(r["met_at"]) if r["met_at"] else None}
+                                for r in event.deadlines["rules"]]}))
     return out

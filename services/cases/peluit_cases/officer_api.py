@@ -191,7 +191,9 @@ def run_command(app, conn, claims: OfficerClaims, case_id: str, name: str, body:
         args["recommendations"] = [{k: v for k, v in r.items() if v is not None} for r in args["recommendations"]]
     if method == "accept":
         args = {"note": args.get("note")}
-    if method == "close" and deadline_config is not None:
+    ends_here = method in ("close", "reject", "archive") or (method == "forward"
+                                                          and args.get("destination_kind") == "external")
+    if ends_here and deadline_config is not None:
         args.update(closing_deadline_args(deadline_config, case))
     try:
         return app.execute(case.id, version, method, actor(claims), **args)
@@ -200,8 +202,9 @@ def run_command(app, conn, claims: OfficerClaims, case_id: str, name: str, body:
 
 
 def closing_deadline_args(deadline_config, case: Case) -> dict:
-    """The tenant's pack and calendar at closing: ``Case.close`` records the
-    deadline outcomes in the event, for statistics that replay, not recompute."""
+    """The tenant's pack and calendar when a case ends here (closed, rejected,
+    archived, forwarded to an external body): the ending event records the
+    deadline outcomes, for statistics that replay, not recompute."""
     pack, calendar = deadline_config(case.handling_tenant)
     return {"pack": pack, "calendar": calendar}
 

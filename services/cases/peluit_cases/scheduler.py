@@ -95,7 +95,7 @@ def notice_case(app, case_id, config, now: datetime | None = None) -> list[tuple
     for rule, notice in pending:
         case.notice_deadline(rule, notice, due[rule].isoformat() if due.get(rule) else "")
     if ("information_request", "breached") in pending and case.status == "menunggu_informasi":
-        case.archive(SYSTEM, NO_ANSWER)
+        case.archive(SYSTEM, NO_ANSWER, pack=pack, calendar=calendar, now=now)
     try:
         app.save(case)
     except IntegrityError:

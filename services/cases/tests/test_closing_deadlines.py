@@ -98,3 +98,49 @@ def test_a_breach_notice_becomes_an_internal_envelope(app):
     assert breached[0]["data"]["rule"] == "first_response"
     assert breached[0]["data"]["due_at"] == datetime(2026, 11, 26, 16, 59, 59, tzinfo=timezone.utc)
     assert breached[0]["id"].endswith(":breached")
+
+
+@pytest.mark.parametrize("command_, args", [
+    ("reject", {"reason": "Bukan kewenangan pengawasan"}),
+    ("archive", {"reason": "Identitas terlapor tidak jelas"}),
+    ("forward", {"destination_kind": "external", "destination": "kpk", "reason": "Kewenangan KPK"}),
+])
+def test_every_ending_records_its_deadlines(app, command_, args):
+    """Compliance counts every case that ended, not only the closed ones
+    (rejected cases are often the quick ones)."""
+    case_id = app.register_report(command(5), now=NOW).case_id
+    run(app, case_id, "start_verification", PENELAAH)
+    pack, calendar = deadlines.load_packs()["lapor"], deadlines.load_calendar()
+    run(app, case_id, command_, PENELAAH, pack=pack, calendar=calendar, **args)
+    ended = list(app.events.get(case_id))[-1]
+    assert {r["rule"]: r["met"] for r in ended.deadlines["rules"]} == {"first_response": True, "verification": True}
+    outcomes = [e for e in _envelopes(app) if e["type"] == "case.deadline_outcomes"]
+    assert len(outcomes) == 1 and outcomes[0]["data"]["closed_at"] == ended.timestamp
+    assert {d["rule"] for d in outcomes[0]["data"]["deadlines"]} == {"first_response", "verification"}
+
+
+def test_a_pelimpahan_to_another_tenant_ends_nothing(app):
+    case_id = app.register_report(command(6), now=NOW).case_id
+    pack, calendar = deadlines.load_packs()["lapor"], deadlines.load_calendar()
+    run(app, case_id, "forward", PENELAAH, destination_kind="tenant", destination="35.07", reason="Lokus",
+        pack=pack, calendar=calendar)
+    assert list(app.events.get(case_id))[-1].deadlines is None
+    assert "case.deadline_outcomes" not in [e["type"] for e in _envelopes(app)]
+
+
+@pytest.mark.parametrize("command_, args, cls", [
+    ("reject", {"reason": "Bukan kewenangan"}, Case.Rejected),
+    ("archive", {"reason": "Tidak lengkap"}, Case.Archived),
+    ("forward", {"destination_kind": "external", "destination": "kpk", "reason": "KPK"}, Case.Forwarded),
+])
+def test_old_ending_events_without_deadlines_still_load(app, command_, args, cls):
+    case_id = app.register_report(command(7), now=NOW).case_id
+    run(app, case_id, command_, PENELAAH, **args)
+    stored = app.recorder.select_events(case_id)[-1]
+    state = app.mapper.transcoder.decode(stored.state)
+    assert state.pop("class_version") == 2
+    state.pop("deadlines")  # as v1 wrote it
+    old = type(stored)(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                       topic=stored.topic, state=app.mapper.transcoder.encode(state))
+    event = app.mapper.to_domain_event(old)
+    assert isinstance(event, cls) and event.deadlines is None and event.reason == args["reason"]

@@ -67,6 +67,9 @@ def test_unanswered_information_request_archives_the_case(app):
     case = app.get_case(case_id)
     assert case.status == "diarsipkan" and app.transcript(case_id)[1][-1]["actor"]["id"] == "system"
     assert next_deadline_at(case, *config("35.73"), case.modified_on) is None
+    # the archiving records how the deadlines ended, for compliance statistics
+    ended = {r["rule"]: r["met"] for r in list(app.events.get(case_id))[-1].deadlines["rules"]}
+    assert ended["information_request"] is False and ended["first_response"] is True
 
 
 @pytest.fixture

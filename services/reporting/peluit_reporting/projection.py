@@ -22,8 +22,9 @@ Read models (all rows carry their tenant; no report text, no identity):
   channel and status (the aggregate behind every count query).
 * ``forwarded``, ``sanction``: one row per pelimpahan / sanction recommended.
 * ``deadline_outcome``: per case and rule, how the deadline ended when the
-  case was closed (``source`` closed, computed by cases with the tenant's pack
-  at that moment) and every breach the scheduler noticed (``source`` breached).
+  case ended (``source`` closed: closed, rejected, archived or forwarded to an
+  external body, computed by cases with the tenant's pack at that moment) and
+  every breach the scheduler noticed (``source`` breached).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ CREATE INDEX IF NOT EXISTS sanction_tenant_at ON sanction (tenant, at);
 CREATE TABLE IF NOT EXISTS deadline_outcome (
     case_id uuid NOT NULL,
     rule text NOT NULL,
-    source text NOT NULL,  -- closed | breached
+    source text NOT NULL,  -- closed (the case ended, whichever way) | breached
     tenant text NOT NULL,
     pack text,             -- null for breaches (the notice does not name the pack)
     due_at timestamptz,

@@ -12,9 +12,9 @@ Definitions (README, "Reporting"):
   rejected, archived or forwarded). **Time to close**: registration to
   ``selesai``. Each is reported as count, median and p90 in days over the
   cases of the period that reached that step.
-* **Deadline compliance** per pack and rule: of the cases *closed* in the
-  period, how many met the rule (computed by cases with the tenant's pack at
-  closing); **breaches**: deadlines the scheduler noticed as breached in the
+* **Deadline compliance** per pack and rule: of the cases that *ended* in the
+  period (closed, rejected, archived or forwarded to an external body), how
+  many met the rule (computed by cases with the tenant's pack when it ended); **breaches**: deadlines the scheduler noticed as breached in the
   period, open cases included.
 * **Forwarded**: pelimpahan by the tenant in the period, per destination;
   **sanctions**: PP 94/2021 sanctions recommended in the period, per level.
@@ -112,7 +112,7 @@ def _stats(conn, tenants: list[str], start: date, end: date, per_tenant: bool = 
             **{name: counts[name] for name in ("by_status", "by_category", "by_channel", "by_month")},
         }
         result["timings"], timings = _timings(conn, tenants, start, end, per_tenant)
-        # compliance of the closed cases and the breaches noticed, in one scan
+        # compliance of the cases that ended and the breaches noticed, in one scan
         rows = conn.execute(
             "SELECT source, pack, rule, count(*), count(*) FILTER (WHERE met) FROM deadline_outcome "
             "WHERE tenant = ANY(%s) AND at >= %s AND at < %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
