@@ -13,8 +13,8 @@ import time
 from datetime import date
 
 import eventlet
-from eventlet.queue import LightQueue
 from eventlet import tpool
+from eventlet.queue import LightQueue
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
@@ -87,8 +87,10 @@ class ReportingService:
 
     @timer(interval=env_float("PELUIT_FOLLOW_INTERVAL", 0.25))
     def follow(self):
-        with self.db.connection() as conn:
-            start = projection.position(conn)
+        with self.db.connection() as conn, conn.transaction():
+            start = projection.lock_position(conn)
+        if start is None:
+            return  # another instance is following: no pages read ahead for nothing
         # pages are read ahead while a window is applied (cases and reporting at work together)
         ahead = projection.ReadAhead(self._fetch, start, PAGES_AHEAD, eventlet.spawn, LightQueue)
         try:
