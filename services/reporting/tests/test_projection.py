@@ -180,6 +180,31 @@ def test_any_page_size_and_the_wire_form_give_the_same_tables(conn, built):
         assert projection.dump(conn) == before, f"pages of {size}"
 
 
+def test_a_rebuild_by_follow_derives_the_counts_when_it_catches_up(conn, built):
+    log, _ = built
+    before = projection.dump(conn)
+    wire = [json.loads(json.dumps(e, default=str)) for e in log.envelopes]
+    head = wire[-1]["position"]
+
+    def fetch(after):  # pages of two log positions (a position's envelopes stay together)
+        positions = sorted({e["position"] for e in wire if e["position"] > after})[:2]
+        return {"events": [e for e in wire if e["position"] in positions],
+                "next": positions[-1] if positions else after, "head": head}
+
+    projection.reset(conn)
+    step = projection.follow(conn, fetch, window=4)
+    assert 0 < step["next"] < head
+    partial = projection.dump(conn)
+    assert partial["case_summary"] and not partial["case_count"]  # counts wait for the catch-up
+    while step["next"] != step["start"]:
+        step = projection.follow(conn, fetch, window=4)
+    assert projection.dump(conn) == before
+    # caught up, the follower keeps the counts window by window again
+    assert projection.follow(conn, fetch)["next"] == head
+    with conn.transaction():
+        assert conn.execute("SELECT counts_deferred FROM tracking").fetchone()[0] is False
+
+
 def test_a_window_overlapping_what_is_applied_finishes_it(conn, built):
     """The tracking row lost after part of the log was applied: the window
     from zero holds registrations already applied and moves that are not."""
