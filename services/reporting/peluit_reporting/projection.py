@@ -169,8 +169,9 @@ def follow(conn, fetch, window: int = WINDOW) -> dict | None:
     ``domain_events`` page) until ``window`` envelopes or the head, apply them
     together, advance. A rebuild's window folds each case's moves into one
     row write (a case lives within a few windows of the log); a follower that
-    is caught up applies what one page brought. None: another instance holds
-    the tracking row."""
+    is caught up applies what one page brought. During a rebuild the count
+    tables wait and are derived when it reaches the head (``derive_counts``).
+    None: another instance holds the tracking row."""
     with conn.transaction():
         row = conn.execute("SELECT position, counts_deferred FROM tracking WHERE upstream = %s "
                            "FOR UPDATE SKIP LOCKED", (UPSTREAM,)).fetchone()
