@@ -80,7 +80,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 REPO = Path(__file__).resolve().parents[3]
 FULL_CASES = 500_000
-GENERATOR_VERSION = 3  # bump when the generated data changes shape (3: every ending records its deadlines)
+GENERATOR_VERSION = 4  # bump when the generated data changes shape (4: every ending records its deadlines)
 SEED = 20261202
 PAGE = 500
 START = datetime(2023, 12, 1, tzinfo=timezone.utc)
@@ -290,7 +290,6 @@ class Generator:
         self.calendar = deadlines.WorkingCalendar.from_holidays(
             {y: list(days) for y, days in scheduler._national_holidays().items()})
         self.sequences: dict = {}
-        self._close_takes_pack = None
         self.touched: dict = {}
         self.heap: list = []
         self.seq = 0
@@ -348,12 +347,13 @@ class Generator:
         x = rng.random()
         if x < 0.05:
             yield rng.uniform(3, 20), lambda now: case.reject(self._pick_o(live, "inspektur"),
-                                                               "Hasil penelaahan: tidak berkadar pengawasan")
+                                                               "Hasil penelaahan: tidak berkadar pengawasan",
+                                                               **self._closing(now))
             return
         if x < 0.09:
             yield rng.uniform(3, 20), lambda now: case.forward(self._pick_o(live, "inspektur"), "external",
                                                                 rng.choice(["kejaksaan", "kepolisian", "kpk"]),
-                                                                "Unsur pidana, kewenangan APH")
+                                                                "Unsur pidana, kewenangan APH", **self._closing(now))
             return
         field_check = rng.random() < 0.3
         team = [o["officer_id"] for o in rng.sample(self._o(live, "investigator"), 2)]
@@ -436,15 +436,8 @@ class Generator:
                                                                "Lengkap 5W+1H, berkadar pengawasan")
 
     def _closing(self, now: datetime) -> dict:
-        """The service hands every ending (close, reject, archive, external forward) the tenant's pack and
-        calendar (where ``close``'s signature takes them)."""
-        if self._close_takes_pack is None:
-            import inspect
-
-            from peluit_cases.domain import Case
-
-            self._close_takes_pack = "pack" in inspect.signature(Case.close).parameters
-        return {"pack": self.pack, "calendar": self.calendar, "now": now} if self._close_takes_pack else {}
+        """What the service hands every ending (close, reject, archive, external forward): the tenant's pack."""
+        return {"pack": self.pack, "calendar": self.calendar, "now": now}
 
     def _o(self, live: _Live, role: str) -> list[dict]:
         return self.officers[live.case.handling_tenant][role]
@@ -869,23 +862,19 @@ def export_tenant_year(conn, tenant: str, year: int, runs: int = 5):
     return out, data["total"]
 
 
-def chain_cost(cases: int = 1500, rounds: int = 2) -> dict[str, float] | None:
+def chain_cost(cases: int = 1500, rounds: int = 2) -> dict[str, float]:
     """Events/s of the same generated workload into a throwaway event store
-    with and without the hash-chain trigger (alternating, median of ``rounds``).
-    None when cases has no chain module."""
-    try:
-        from peluit_cases import chain  # noqa: F401
-    except ImportError:
-        return None
+    with and without the hash-chain trigger (alternating, median of ``rounds``)."""
     from peluit_cases.service import migrate
+
+    from .bench_cases import create_database, drop_database
 
     rates: dict[str, list[float]] = {"with trigger": [], "without trigger": []}
     counts = {"35.73": cases}
     for r in range(rounds):
         for mode in rates:
             name = f"pt_bench_chain_{os.getpid()}_{r}_{mode.split()[0]}"
-            with psycopg.connect(bootstrap.ADMIN_DSN, autocommit=True) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create_database(name)
             try:
                 with psycopg.connect(bootstrap.admin_dsn(name), autocommit=True) as conn:
                     conn.execute("CREATE SCHEMA peluit")
@@ -914,8 +903,7 @@ def chain_cost(cases: int = 1500, rounds: int = 2) -> dict[str, float] | None:
                     _, events, seconds = pool.apply(_worker, ((env, counts, SEED + 7),))
                 rates[mode].append(events / seconds)
             finally:
-                with psycopg.connect(bootstrap.ADMIN_DSN, autocommit=True) as admin:
-                    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                drop_database(name)
     return {mode: statistics.median(v) for mode, v in rates.items()}
 
 
@@ -1016,10 +1004,9 @@ def main() -> int:
         print(f"      {label:<58} {pct(times, 50):>8.1f} {pct(times, 95):>8.1f} {pct(times, 99):>8.1f}")
     print("      target: p95 < 50 ms")
     cost = chain_cost()
-    if cost is not None:
-        on, off = cost["with trigger"], cost["without trigger"]
-        print(f"    hash-chain trigger, the same 1,500-case workload, one process, median of 2: {off:,.0f} events/s "
-              f"without, {on:,.0f} with (time per event x{off / on:.2f})")
+    on, off = cost["with trigger"], cost["without trigger"]
+    print(f"    hash-chain trigger, the same 1,500-case workload, one process, median of 2: {off:,.0f} events/s "
+          f"without, {on:,.0f} with (time per event x{off / on:.2f})")
     year = max((y for y in (2024, 2025) if date(y, 12, 1) in months), default=2024)
     tenant = max(tenant_counts(info["cases"]).items(), key=lambda kv: kv[1])[0]
     parts, cases_in_year = export_tenant_year(conn, tenant, year)

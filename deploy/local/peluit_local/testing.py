@@ -214,23 +214,30 @@ def smtp_client(system):
             time.sleep(0.2)
 
 
-def gps_photo(marker: str) -> bytes:
-    """A 64x48 JPEG whose EXIF names ``marker`` (Artist) and carries GPS tags."""
+def gps_photo(marker: str, size: tuple[int, int] = (64, 48), orientation: int | None = None) -> bytes:
+    """A JPEG that names ``marker`` in EXIF (Artist, ImageDescription), its
+    comment, ICC profile and XMP, and carries GPS tags; the left half is blue,
+    so a rotation for ``orientation`` shows."""
     import io
 
     from PIL import ExifTags, Image
 
-    img = Image.new("RGB", (64, 48), (180, 40, 40))
+    img = Image.new("RGB", size, (200, 30, 30))
+    img.paste((30, 30, 200), (0, 0, size[0] // 2, size[1]))
     exif = Image.Exif()
     exif[ExifTags.Base.Artist] = marker
+    exif[ExifTags.Base.ImageDescription] = f"Foto oleh {marker}"
     exif[ExifTags.Base.Make] = "KameraHP"
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
     gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
     gps[ExifTags.GPS.GPSLatitudeRef] = "S"
     gps[ExifTags.GPS.GPSLatitude] = (7.0, 58.0, 30.0)
     gps[ExifTags.GPS.GPSLongitudeRef] = "E"
     gps[ExifTags.GPS.GPSLongitude] = (112.0, 37.0, 15.0)
     out = io.BytesIO()
-    img.save(out, "JPEG", exif=exif)
+    img.save(out, "JPEG", exif=exif, comment=marker.encode(), icc_profile=b"ICC-" + marker.encode(),
+             xmp=f'<x:xmpmeta xmlns:x="adobe:ns:meta/">{marker}</x:xmpmeta>'.encode())
     return out.getvalue()
 
 

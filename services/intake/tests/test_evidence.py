@@ -16,6 +16,7 @@ from PIL import ExifTags, Image
 
 from peluit_intake import evidence
 from peluit_intake.evidence import Limits, Refusal, Refused
+from peluit_local.testing import gps_photo
 
 LIMITS = Limits()
 MARKER = "Canary" + secrets.token_hex(8)
@@ -24,22 +25,7 @@ MARKER = "Canary" + secrets.token_hex(8)
 # -- builders ---------------------------------------------------------------------
 
 def jpeg_with_gps(marker: str = MARKER, size=(40, 20), orientation: int = 6) -> bytes:
-    img = Image.new("RGB", size, (200, 30, 30))
-    img.paste((30, 30, 200), (0, 0, size[0] // 2, size[1]))  # left half blue: shows the rotation
-    exif = Image.Exif()
-    exif[ExifTags.Base.Artist] = marker
-    exif[ExifTags.Base.ImageDescription] = f"Foto oleh {marker}"
-    exif[ExifTags.Base.Make] = "KameraHP"
-    exif[ExifTags.Base.Orientation] = orientation
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef] = "S"
-    gps[ExifTags.GPS.GPSLatitude] = (7.0, 58.0, 30.0)
-    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-    gps[ExifTags.GPS.GPSLongitude] = (112.0, 37.0, 15.0)
-    out = io.BytesIO()
-    img.save(out, "JPEG", exif=exif, comment=marker.encode(), icc_profile=b"ICC-" + marker.encode(),
-             xmp=f'<x:xmpmeta xmlns:x="adobe:ns:meta/">{marker}</x:xmpmeta>'.encode())
-    return out.getvalue()
+    return gps_photo(marker, size, orientation)
 
 
 def png(size=(8, 6), **save) -> bytes:

@@ -150,9 +150,12 @@ def migrate(conn) -> None:
         added = conn.execute("SELECT to_regclass('public_count') IS NULL").fetchone()[0]
         conn.execute(SCHEMA)
         if added:  # an older read model: derive the new table from case_count, at the same position
-            conn.execute("INSERT INTO public_count (tenant, year, category, status, count) "
-                         "SELECT tenant, extract(year FROM month)::int, category, status, sum(count) FROM case_count "
-                         "GROUP BY 1, 2, 3, 4 HAVING sum(count) <> 0")
+            conn.execute(_PUBLIC_COUNT_FROM_CASE_COUNT)
+
+
+_PUBLIC_COUNT_FROM_CASE_COUNT = (
+    "INSERT INTO public_count (tenant, year, category, status, count) "
+    "SELECT tenant, extract(year FROM month)::int, category, status, sum(count) FROM case_count GROUP BY 1, 2, 3, 4")
 
 
 def lock_position(conn) -> int | None:
@@ -215,17 +218,17 @@ class ReadAhead:
         try:
             while not self._stopped:
                 page = self._fetch(after)
-                self._queue.put((after, page))
+                self._queue.put(page)
                 if page["next"] == after or page["next"] >= page["head"]:
                     break  # caught up: the follower fetches for itself from here
                 after = page["next"]
         except Exception as exc:  # noqa: BLE001 - handed to the follower, which raises it
-            self._queue.put((after, exc))
-        self._queue.put((None, self._DONE))
+            self._queue.put(exc)
+        self._queue.put(self._DONE)
 
     def __call__(self, after: int) -> dict:
         if self._expect == after:
-            _, page = self._queue.get()
+            page = self._queue.get()
             if page is self._DONE:
                 self._ended, self._expect = True, None
             elif isinstance(page, Exception):
@@ -240,8 +243,7 @@ class ReadAhead:
         """Stop the producer (it ends after the page it is reading)."""
         self._stopped, self._expect = True, None
         while not self._ended:
-            _, page = self._queue.get()
-            self._ended = page is self._DONE
+            self._ended = self._queue.get() is self._DONE
 
 
 def apply(conn, envelope: dict) -> None:
@@ -329,9 +331,7 @@ def derive_counts(conn) -> None:
                  "SELECT tenant, month, category, channel, status, count(*) FROM case_summary GROUP BY 1, 2, 3, 4, 5")
     conn.execute("INSERT INTO tenant_status_count (tenant, status, count) "
                  "SELECT tenant, status, sum(count) FROM case_count GROUP BY 1, 2")
-    conn.execute("INSERT INTO public_count (tenant, year, category, status, count) "
-                 "SELECT tenant, extract(year FROM month)::int, category, status, sum(count) FROM case_count "
-                 "GROUP BY 1, 2, 3, 4")
+    conn.execute(_PUBLIC_COUNT_FROM_CASE_COUNT)
     conn.execute("UPDATE tracking SET counts_deferred = false WHERE upstream = %s", (UPSTREAM,))
 
 
