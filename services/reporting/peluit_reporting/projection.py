@@ -67,9 +67,6 @@ ALTER TABLE case_summary ADD COLUMN IF NOT EXISTS verified_at timestamptz;
 ALTER TABLE case_summary ADD COLUMN IF NOT EXISTS closed_at timestamptz;
 ALTER TABLE case_summary ADD COLUMN IF NOT EXISTS outcome text;
 ALTER TABLE case_summary ADD COLUMN IF NOT EXISTS position bigint NOT NULL DEFAULT 0;  -- last status move applied
--- covering: the timing percentiles of a whole province read the index only
-CREATE INDEX IF NOT EXISTS case_summary_tenant_month_times ON case_summary (tenant, month)
-    INCLUDE (registered_at, first_response_at, verified_at, closed_at);
 CREATE TABLE IF NOT EXISTS tenant_status_count (
     tenant text NOT NULL,
     status text NOT NULL,
@@ -95,6 +92,21 @@ CREATE TABLE IF NOT EXISTS public_count (
     count bigint NOT NULL,
     PRIMARY KEY (tenant, year, category, status)
 );
+-- kept statistics (stats._stats), and for each tenant and month the last
+-- log position that changed its figures: a kept report is served while none
+-- of its tenant-months changed after the position it was computed at
+CREATE TABLE IF NOT EXISTS stats_changed (
+    tenant text NOT NULL,
+    month date NOT NULL,  -- registration month, or the month of the event for dated rows (local time)
+    position bigint NOT NULL,
+    PRIMARY KEY (tenant, month)
+);
+CREATE TABLE IF NOT EXISTS stats_cache (
+    key text PRIMARY KEY,
+    position bigint NOT NULL,
+    computed_at timestamptz NOT NULL,
+    result json NOT NULL  -- json, not jsonb: the figures come back in the order they were computed
+);
 CREATE TABLE IF NOT EXISTS forwarded (
     case_id uuid NOT NULL,
     position bigint NOT NULL,
@@ -104,7 +116,6 @@ CREATE TABLE IF NOT EXISTS forwarded (
     at timestamptz NOT NULL,
     PRIMARY KEY (case_id, position)
 );
-CREATE INDEX IF NOT EXISTS forwarded_tenant_at ON forwarded (from_tenant, at);
 CREATE TABLE IF NOT EXISTS sanction (
     case_id uuid NOT NULL,
     recommendation_id text NOT NULL,
@@ -115,7 +126,6 @@ CREATE TABLE IF NOT EXISTS sanction (
     at timestamptz NOT NULL,
     PRIMARY KEY (case_id, recommendation_id)
 );
-CREATE INDEX IF NOT EXISTS sanction_tenant_at ON sanction (tenant, at);
 CREATE TABLE IF NOT EXISTS deadline_outcome (
     case_id uuid NOT NULL,
     rule text NOT NULL,
@@ -128,8 +138,18 @@ CREATE TABLE IF NOT EXISTS deadline_outcome (
     at timestamptz NOT NULL,  -- closing or notice time
     PRIMARY KEY (case_id, rule, source)
 );
-CREATE INDEX IF NOT EXISTS deadline_outcome_tenant_at ON deadline_outcome (tenant, at);
 """
+
+# the read models' secondary indexes: a rebuild drops them and builds each
+# once when it catches up (one sort) instead of keeping them row by row
+INDEXES = {
+    # covering: the timing percentiles of a whole province read the index only
+    "case_summary_tenant_month_times": "ON case_summary (tenant, month) "
+                                       "INCLUDE (registered_at, first_response_at, verified_at, closed_at)",
+    "forwarded_tenant_at": "ON forwarded (from_tenant, at)",
+    "sanction_tenant_at": "ON sanction (tenant, at)",
+    "deadline_outcome_tenant_at": "ON deadline_outcome (tenant, at)",
+}
 
 # envelopes a follower applies together (memory: ~1 KiB each while they are applied)
 WINDOW = int(os.environ.get("PELUIT_PROJECTION_WINDOW", "20000"))
@@ -151,6 +171,41 @@ def migrate(conn) -> None:
         conn.execute(SCHEMA)
         if added:  # an older read model: derive the new table from case_count, at the same position
             conn.execute(_PUBLIC_COUNT_FROM_CASE_COUNT)
+        rebuilding = conn.execute("SELECT counts_deferred FROM tracking WHERE upstream = %s",
+                                  (UPSTREAM,)).fetchone()[0]
+        if rebuilding:  # a new database starts as a rebuild; a restart in the middle of one goes on with it
+            _begin_rebuild(conn)
+        else:
+            _create_indexes(conn)
+
+
+def _begin_rebuild(conn) -> None:
+    """The read models and the tracking row become UNLOGGED until the rebuild
+    catches up (no WAL for millions of row writes), and lose their secondary
+    indexes (each is built once at the end). A server crash meanwhile empties
+    all of them together, and the rebuild starts again from position 0
+    (``_claim``): never a position ahead of the rows it stands for."""
+    for name in INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+    for table in ("tracking", *READ_MODELS):
+        conn.execute(f"ALTER TABLE {table} SET UNLOGGED")  # nothing to do if it is already
+
+
+def _finish_rebuild(conn) -> None:
+    """At the head, in the transaction of the rebuild's last window: the count
+    tables derived, everything LOGGED again (one sequential rewrite each, in
+    the WAL, so replicas and physical backups have them), the indexes built."""
+    derive_counts(conn)
+    conn.execute("TRUNCATE stats_cache, stats_changed")  # nothing was kept or marked during the rebuild
+    for table in (*READ_MODELS, "tracking"):
+        conn.execute(f"ALTER TABLE {table} SET LOGGED")
+    _create_indexes(conn)
+    conn.execute("UPDATE tracking SET counts_deferred = false WHERE upstream = %s", (UPSTREAM,))
+
+
+def _create_indexes(conn) -> None:
+    for name, definition in INDEXES.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} {definition}")
 
 
 _PUBLIC_COUNT_FROM_CASE_COUNT = (
@@ -160,10 +215,21 @@ _PUBLIC_COUNT_FROM_CASE_COUNT = (
 
 def lock_position(conn) -> int | None:
     """Inside a transaction: our position, or None if another instance holds it."""
-    row = conn.execute(
-        "SELECT position FROM tracking WHERE upstream = %s FOR UPDATE SKIP LOCKED", (UPSTREAM,)
-    ).fetchone()
+    row = _claim(conn)
     return None if row is None else row[0]
+
+
+def _claim(conn) -> tuple[int, bool] | None:
+    """Inside a transaction: lock the tracking row and return (position,
+    rebuilding), or None if another instance holds it. A row that is not
+    there at all was emptied with the UNLOGGED read models by a server crash
+    during a rebuild: it is put back at position 0 for the next step."""
+    row = conn.execute("SELECT position, counts_deferred FROM tracking WHERE upstream = %s FOR UPDATE SKIP LOCKED",
+                       (UPSTREAM,)).fetchone()
+    if row is None:
+        conn.execute("INSERT INTO tracking (upstream, position, counts_deferred) VALUES (%s, 0, true) "
+                     "ON CONFLICT DO NOTHING", (UPSTREAM,))
+    return row
 
 
 def follow(conn, fetch, window: int = WINDOW) -> dict | None:
@@ -173,11 +239,11 @@ def follow(conn, fetch, window: int = WINDOW) -> dict | None:
     together, advance. A rebuild's window folds each case's moves into one
     row write (a case lives within a few windows of the log); a follower that
     is caught up applies what one page brought. During a rebuild the count
-    tables wait and are derived when it reaches the head (``derive_counts``).
+    tables wait, and the tables are UNLOGGED and without secondary indexes,
+    until it reaches the head (``_begin_rebuild``, ``_finish_rebuild``).
     None: another instance holds the tracking row."""
     with conn.transaction():
-        row = conn.execute("SELECT position, counts_deferred FROM tracking WHERE upstream = %s "
-                           "FOR UPDATE SKIP LOCKED", (UPSTREAM,)).fetchone()
+        row = _claim(conn)
         if row is None:
             return None
         start, deferred = row
@@ -194,7 +260,7 @@ def follow(conn, fetch, window: int = WINDOW) -> dict | None:
         if position != start:
             advance(conn, position)
         if deferred and position >= page["head"]:
-            derive_counts(conn)
+            _finish_rebuild(conn)
     return {"start": start, "next": position, "head": page["head"], "envelopes": len(envelopes)}
 
 
@@ -295,19 +361,25 @@ def apply_page(conn, envelopes: list[dict], counts: bool = True) -> None:
         elif kind in _APPLIED:
             by_type[kind].append({**envelope["data"], "position": envelope["position"]})
     deltas: dict[tuple, int] = defaultdict(int)  # (tenant, month, category, channel, status) -> change
+    changed: set[tuple] = set()  # (tenant, month) whose statistics this page changes
     by_type["case.registered"] = list(new_cases.values())
     with conn.cursor() as cur:
         for kind, statement in _STATEMENTS:
             rows = by_type.get(kind)
             if not rows:
                 continue
+            if counts and kind in _DATED:  # a rebuild marks nothing (kept statistics go when it ends)
+                statement += _DATED[kind]
             cur.execute(statement, {"page": _Page(rows), "tz": TIMEZONE.key,
                                     "first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS})
-            if kind == "case.registered":
+            if kind in _DATED and counts:
+                changed.update(cur.fetchall())
+            elif kind == "case.registered":
                 inserted = set()
                 for case_id, tenant, month, category, channel, status in cur.fetchall():
                     inserted.add(str(case_id))
                     deltas[(tenant, month, category, channel, status)] += 1
+                    changed.add((tenant, month))
                 # known already (a window applied again): their moves go the ordinary way, guarded by position
                 late = [m for key, moves in folded.items() if key not in inserted for m in moves]
                 if late:
@@ -315,11 +387,18 @@ def apply_page(conn, envelopes: list[dict], counts: bool = True) -> None:
                                                             key=lambda m: m["position"])
             elif kind == "case.status_changed":
                 for old_tenant, old_status, tenant, status, month, category, channel in cur.fetchall():
+                    changed.update(((old_tenant, month), (tenant, month)))  # timings change too
                     if (old_tenant, old_status) != (tenant, status):
                         deltas[(old_tenant, month, category, channel, old_status)] -= 1
                         deltas[(tenant, month, category, channel, status)] += 1
     if counts:
         _flush(conn, deltas)
+        if changed:
+            at = max(e["position"] for e in envelopes)  # above the position of any report computed before
+            conn.execute(
+                "INSERT INTO stats_changed AS s (tenant, month, position) SELECT t, m, %s FROM unnest(%s::text[], "
+                "%s::date[]) AS u(t, m) ON CONFLICT (tenant, month) DO UPDATE SET position = "
+                "greatest(s.position, EXCLUDED.position)", (at, *map(list, zip(*sorted(changed)))))
 
 
 def derive_counts(conn) -> None:
@@ -332,7 +411,6 @@ def derive_counts(conn) -> None:
     conn.execute("INSERT INTO tenant_status_count (tenant, status, count) "
                  "SELECT tenant, status, sum(count) FROM case_count GROUP BY 1, 2")
     conn.execute(_PUBLIC_COUNT_FROM_CASE_COUNT)
-    conn.execute("UPDATE tracking SET counts_deferred = false WHERE upstream = %s", (UPSTREAM,))
 
 
 def _fold(row: dict, move: dict) -> None:
@@ -472,6 +550,13 @@ _STATEMENTS = (  # registrations first: a case may register and move in one page
 )
 _APPLIED = {kind for kind, _ in _STATEMENTS}
 
+# the tenant-months the dated rows fall in, for the kept statistics (``stats_changed``)
+_MONTH = "date_trunc('month', {} AT TIME ZONE %(tz)s)::date"
+_DATED = {"case.forwarded": "RETURNING from_tenant, " + _MONTH.format("at"),
+          "case.sanction_recommended": "RETURNING tenant, " + _MONTH.format("at"),
+          "case.deadline_outcomes": "RETURNING tenant, " + _MONTH.format("at"),
+          "case.deadline_breached": "RETURNING tenant, " + _MONTH.format("at")}
+
 
 def _flush(conn, deltas: dict[tuple, int]) -> None:
     """Add the page's summed count changes, a statement per table, then drop
@@ -543,8 +628,9 @@ def reset(conn) -> None:
     with conn.transaction():
         lock = conn.execute("SELECT position FROM tracking WHERE upstream = %s FOR UPDATE", (UPSTREAM,))
         lock.fetchone()
-        conn.execute("TRUNCATE " + ", ".join(READ_MODELS))
+        conn.execute("TRUNCATE stats_cache, stats_changed, " + ", ".join(READ_MODELS))
         conn.execute("UPDATE tracking SET position = 0, counts_deferred = true WHERE upstream = %s", (UPSTREAM,))
+        _begin_rebuild(conn)
 
 
 def dump(conn) -> dict[str, list[tuple]]:

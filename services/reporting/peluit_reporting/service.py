@@ -99,6 +99,11 @@ class ReportingService:
         finally:
             ahead.close()
 
+    @timer(interval=3600)
+    def forget_kept_statistics(self):
+        with self.db.connection() as conn:
+            stats.forget_kept(conn)
+
     def _fetch(self, after: int) -> dict:
         return call(self.cases.domain_events, after=after, limit=PAGE, timeout=RPC_TIMEOUT)
 

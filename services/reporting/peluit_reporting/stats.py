@@ -22,7 +22,13 @@ Definitions (README, "Reporting"):
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
+
+from psycopg.pq import TransactionStatus
+from psycopg.types.json import Json
+
+from .projection import TIMEZONE, UPSTREAM
 
 SMALL_CELL = 5
 TIMINGS = {"acknowledge": "first_response_at", "verify": "verified_at", "close": "closed_at"}
@@ -30,8 +36,6 @@ TIMINGS = {"acknowledge": "first_response_at", "verify": "verified_at", "close":
 
 def month_range(start: date, end: date) -> tuple[date, date, datetime, datetime]:
     """First and last month (first days), and the half-open time window they cover."""
-    from .projection import TIMEZONE
-
     after_end = (end.replace(day=28) + timedelta(days=4)).replace(day=1)
     return (start, end, datetime.combine(start, time(0), TIMEZONE), datetime.combine(after_end, time(0), TIMEZONE))
 
@@ -95,40 +99,80 @@ def _timings(conn, tenants: list[str], start: date, end: date, per_tenant: bool)
     return overall, by_tenant
 
 
-def tenant_stats(conn, tenants: list[str], start: date, end: date) -> dict:
+def tenant_stats(conn, tenants: list[str], start: date, end: date, cached: bool = True) -> dict:
     """Officer statistics for cases of ``tenants`` registered in months ``start``..``end``."""
-    return _stats(conn, tenants, start, end)[0]
+    return _stats(conn, tenants, start, end, cached=cached)[0]
 
 
-def _stats(conn, tenants: list[str], start: date, end: date, per_tenant: bool = False) -> tuple[dict, list[dict]]:
-    """The statistics of ``tenants`` together and, asked for, a line per tenant (status counts and timings)."""
+def _stats(conn, tenants: list[str], start: date, end: date, per_tenant: bool = False,
+           cached: bool = True) -> tuple[dict, list[dict]]:
+    """The statistics of ``tenants`` together and, asked for, a line per
+    tenant (status counts and timings), from one snapshot of the read models.
+
+    Exact figures over a province-year read and sort ~140,000 cases (~0.5 s),
+    so a report is kept (``stats_cache``) with the log position it was
+    computed at, and served again while no window since has changed any of
+    its tenants' months (``stats_changed``): the same figures, never stale."""
     start, end, t0, t1 = month_range(start, end)
+    key = json.dumps([tenants, start.isoformat(), end.isoformat(), per_tenant])
+    outermost = conn.info.transaction_status == TransactionStatus.IDLE
     with conn.transaction():
-        counts = _breakdowns(conn, tenants, start, end)
-        result = {
-            "period": {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m")},
-            "tenants": tenants,
-            "total": sum(counts["by_status"].values()),
-            **{name: counts[name] for name in ("by_status", "by_category", "by_channel", "by_month")},
-        }
-        result["timings"], timings = _timings(conn, tenants, start, end, per_tenant)
-        # compliance of the cases that ended and the breaches noticed, in one scan
-        rows = conn.execute(
-            "SELECT source, pack, rule, count(*), count(*) FILTER (WHERE met) FROM deadline_outcome "
-            "WHERE tenant = ANY(%s) AND at >= %s AND at < %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            (tenants, t0, t1)).fetchall()
-        result["deadlines"] = [{"pack": p, "rule": r, "total": n, "met": m, "missed": n - m,
-                                "compliance": round(m / n, 4)} for src, p, r, n, m in rows if src == "closed"]
-        result["breaches"] = [{"rule": r, "count": n} for src, _, r, n, _ in rows if src == "breached"]
-        rows = conn.execute(
-            "SELECT destination_kind, destination, count(*) FROM forwarded WHERE from_tenant = ANY(%s) "
-            "AND at >= %s AND at < %s GROUP BY 1, 2 ORDER BY 1, 2", (tenants, t0, t1)).fetchall()
-        result["forwarded"] = [{"destination_kind": k, "destination": d, "count": n} for k, d, n in rows]
-        rows = conn.execute(
-            "SELECT level, count(*) FROM sanction WHERE tenant = ANY(%s) AND at >= %s AND at < %s "
-            "GROUP BY 1 ORDER BY array_position(ARRAY['ringan','sedang','berat'], level), 1",
-            (tenants, t0, t1)).fetchall()
-        result["sanctions"] = [{"level": lvl, "count": n} for lvl, n in rows]
+        if outermost:  # inside a caller's transaction its isolation stands
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        at, rebuilding = conn.execute("SELECT position, counts_deferred FROM tracking WHERE upstream = %s",
+                                      (UPSTREAM,)).fetchone() or (0, True)  # no row: emptied by a crash in a rebuild
+        if cached:
+            hit = conn.execute(
+                "SELECT result FROM stats_cache WHERE key = %s AND position >= (SELECT coalesce(max(position), 0) "
+                "FROM stats_changed WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s)",
+                (key, tenants, start, end)).fetchone()
+            if hit:
+                return hit[0]["result"], hit[0]["lines"]
+        result, lines = _compute(conn, tenants, start, end, t0, t1, per_tenant)
+    if cached and not rebuilding:  # figures of a rebuild in progress are partial: not kept
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO stats_cache AS c (key, position, computed_at, result) VALUES (%s, %s, now(), %s) "
+                "ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, computed_at = EXCLUDED.computed_at, "
+                "result = EXCLUDED.result WHERE c.position < EXCLUDED.position",
+                (key, at, Json({"result": result, "lines": lines})))
+    return result, lines
+
+
+def forget_kept(conn, older_than: timedelta = timedelta(days=1)) -> int:
+    """Drop kept reports computed before ``older_than`` ago (the table only
+    holds the periods people ask for; a report asked for again is computed again)."""
+    with conn.transaction():
+        return conn.execute("DELETE FROM stats_cache WHERE computed_at < now() - %s", (older_than,)).rowcount
+
+
+def _compute(conn, tenants, start, end, t0, t1, per_tenant) -> tuple[dict, list[dict]]:
+    """The figures themselves (``_stats``), inside the caller's transaction."""
+    counts = _breakdowns(conn, tenants, start, end)
+    result = {
+        "period": {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m")},
+        "tenants": tenants,
+        "total": sum(counts["by_status"].values()),
+        **{name: counts[name] for name in ("by_status", "by_category", "by_channel", "by_month")},
+    }
+    result["timings"], timings = _timings(conn, tenants, start, end, per_tenant)
+    # compliance of the cases that ended and the breaches noticed, in one scan
+    rows = conn.execute(
+        "SELECT source, pack, rule, count(*), count(*) FILTER (WHERE met) FROM deadline_outcome "
+        "WHERE tenant = ANY(%s) AND at >= %s AND at < %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        (tenants, t0, t1)).fetchall()
+    result["deadlines"] = [{"pack": p, "rule": r, "total": n, "met": m, "missed": n - m,
+                            "compliance": round(m / n, 4)} for src, p, r, n, m in rows if src == "closed"]
+    result["breaches"] = [{"rule": r, "count": n} for src, _, r, n, _ in rows if src == "breached"]
+    rows = conn.execute(
+        "SELECT destination_kind, destination, count(*) FROM forwarded WHERE from_tenant = ANY(%s) "
+        "AND at >= %s AND at < %s GROUP BY 1, 2 ORDER BY 1, 2", (tenants, t0, t1)).fetchall()
+    result["forwarded"] = [{"destination_kind": k, "destination": d, "count": n} for k, d, n in rows]
+    rows = conn.execute(
+        "SELECT level, count(*) FROM sanction WHERE tenant = ANY(%s) AND at >= %s AND at < %s "
+        "GROUP BY 1 ORDER BY array_position(ARRAY['ringan','sedang','berat'], level), 1",
+        (tenants, t0, t1)).fetchall()
+    result["sanctions"] = [{"level": lvl, "count": n} for lvl, n in rows]
     lines = []
     if per_tenant:
         empty = _timing_values([0, None, None] * len(TIMINGS))
@@ -148,9 +192,9 @@ def province_tenants(conn, province: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def province_overview(conn, province: str, start: date, end: date) -> dict:
+def province_overview(conn, province: str, start: date, end: date, cached: bool = True) -> dict:
     """The province's totals and one line per tenant."""
-    overall, lines = _stats(conn, province_tenants(conn, province), start, end, per_tenant=True)
+    overall, lines = _stats(conn, province_tenants(conn, province), start, end, per_tenant=True, cached=cached)
     return {"province": province, "overall": overall, "tenants": lines}
 
 

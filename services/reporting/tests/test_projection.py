@@ -4,6 +4,7 @@ replayed page, rebuild equality, public suppression, exports."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -180,29 +181,68 @@ def test_any_page_size_and_the_wire_form_give_the_same_tables(conn, built):
         assert projection.dump(conn) == before, f"pages of {size}"
 
 
-def test_a_rebuild_by_follow_derives_the_counts_when_it_catches_up(conn, built):
-    log, _ = built
-    before = projection.dump(conn)
+def paged(log):
+    """A ``fetch`` over the log: pages of two positions (a position's envelopes stay together)."""
     wire = [json.loads(json.dumps(e, default=str)) for e in log.envelopes]
     head = wire[-1]["position"]
 
-    def fetch(after):  # pages of two log positions (a position's envelopes stay together)
+    def fetch(after):
         positions = sorted({e["position"] for e in wire if e["position"] > after})[:2]
         return {"events": [e for e in wire if e["position"] in positions],
                 "next": positions[-1] if positions else after, "head": head}
+    return fetch, head
 
+
+def storage(conn) -> tuple[set[str], set[str]]:
+    """(the tracking and read-model tables that are UNLOGGED, the secondary indexes that exist)"""
+    with conn.transaction():
+        unlogged = {r[0] for r in conn.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relpersistence = 'u'",
+            (["tracking", *projection.READ_MODELS],)).fetchall()}
+        indexes = {r[0] for r in conn.execute("SELECT relname FROM pg_class WHERE relname = ANY(%s)",
+                                               (list(projection.INDEXES),)).fetchall()}
+    return unlogged, indexes
+
+
+def test_a_rebuild_by_follow_derives_the_counts_when_it_catches_up(conn, built):
+    log, _ = built
+    before = projection.dump(conn)
+    fetch, head = paged(log)
     projection.reset(conn)
     step = projection.follow(conn, fetch, window=4)
     assert 0 < step["next"] < head
     partial = projection.dump(conn)
     assert partial["case_summary"] and not partial["case_count"]  # counts wait for the catch-up
+    # no WAL and no secondary indexes while it runs ...
+    assert storage(conn) == ({"tracking", *projection.READ_MODELS}, set())
+    projection.migrate(conn)  # a restart in the middle goes on as a rebuild
+    assert storage(conn) == ({"tracking", *projection.READ_MODELS}, set())
     while step["next"] != step["start"]:
         step = projection.follow(conn, fetch, window=4)
     assert projection.dump(conn) == before
+    assert storage(conn) == (set(), set(projection.INDEXES))  # ... logged and indexed at the head
     # caught up, the follower keeps the counts window by window again
     assert projection.follow(conn, fetch)["next"] == head
     with conn.transaction():
         assert conn.execute("SELECT counts_deferred FROM tracking").fetchone()[0] is False
+
+
+def test_a_server_crash_during_a_rebuild_starts_it_again(conn, built):
+    """Crash recovery empties UNLOGGED tables: the read models and the
+    tracking row go together, and the follower starts again from zero."""
+    log, _ = built
+    before = projection.dump(conn)
+    fetch, head = paged(log)
+    projection.reset(conn)
+    assert projection.follow(conn, fetch, window=4)["next"] > 0
+    with conn.transaction():  # what PostgreSQL does to every unlogged table after a crash
+        conn.execute("TRUNCATE tracking, " + ", ".join(projection.READ_MODELS))
+    assert projection.follow(conn, fetch, window=4) is None  # the row is put back for the next step
+    assert projection.position(conn) == 0
+    step = {"next": 0, "start": None}
+    while step["next"] != step["start"]:
+        step = projection.follow(conn, fetch, window=4)
+    assert step["next"] == head and projection.dump(conn) == before
 
 
 def test_a_window_overlapping_what_is_applied_finishes_it(conn, built):
@@ -260,6 +300,69 @@ def test_an_older_read_model_gets_public_count_derived_by_migrate(conn, built):
     assert projection.dump(conn) == before
     projection.migrate(conn)  # and again: nothing added twice
     assert projection.dump(conn) == before
+
+
+def _mark_kept(conn) -> None:
+    """Mark every kept report: a later call that returns the mark was served from what was kept, one without it
+    computed its figures again."""
+    with conn.transaction():
+        conn.execute("UPDATE stats_cache SET result = json_build_object("
+                     "'result', (result->'result')::jsonb || '{\"kept\": true}', 'lines', result->'lines')")
+
+
+def test_kept_statistics_are_served_until_one_of_their_tenant_months_changes(conn, built):
+    log = copy.deepcopy(built[0])
+    year = (date(2026, 1, 1), date(2026, 12, 1))
+    may = (date(2026, 5, 1), date(2026, 5, 1))
+    try:
+        projection.reset(conn)
+        fetch, _ = paged(log)
+        assert projection.follow(conn, fetch, window=4)["next"] > 0
+        stats.province_overview(conn, "35", *year)
+        with conn.transaction():  # figures of a rebuild in progress are partial: not kept
+            assert conn.execute("SELECT count(*) FROM stats_cache").fetchone()[0] == 0
+        while (step := projection.follow(conn, fetch, window=4))["next"] != step["start"]:
+            pass
+
+        def same(kept, fresh):  # the same figures in the same order (json keeps it, jsonb would not)
+            assert json.dumps(kept) == json.dumps(fresh)
+            return kept
+
+        province = lambda cached=True: stats.province_overview(conn, "35", *year, cached=cached)  # noqa: E731
+        surabaya = lambda cached=True: stats.tenant_stats(conn, ["35.78"], *year, cached=cached)  # noqa: E731
+        malang_may = lambda cached=True: stats.tenant_stats(conn, ["35.73"], *may, cached=cached)  # noqa: E731
+        for report in (province, surabaya, malang_may):
+            same(report(), report(cached=False))
+        _mark_kept(conn)
+        kept = lambda report: report().get("overall", report()).get("kept", False)  # noqa: E731
+        assert kept(province) and kept(surabaya) and kept(malang_may)
+
+        def follow(*changes):  # new log positions, followed incrementally
+            for change in changes:
+                change()
+            fetch, head = paged(log)
+            assert projection.follow(conn, fetch)["next"] == head
+
+        # a case registered in January 2027 changes none of them
+        follow(lambda: log.register("35.73", datetime(2027, 1, 5, 3, 0, tzinfo=timezone.utc)))
+        assert kept(province) and kept(surabaya) and kept(malang_may)
+        # C (35.73, registered in April) acknowledged: the province-year again; Surabaya and May stay kept
+        c = [e for e in log.envelopes if e["type"] == "case.registered"][2]["data"]["case_id"]
+        follow(lambda: log.step(c, 3, "35.73", "verifikasi", "verification_started", T0 + timedelta(days=41)))
+        fresh = same(province(), province(cached=False))
+        assert fresh["overall"]["total"] == 10 and fresh["overall"]["timings"]["acknowledge"]["count"] == 2
+        assert not kept(province) and kept(surabaya) and kept(malang_may)
+        # a breach noticed in May (a dated row, of a case registered in April): May's report again
+        follow(lambda: log.add(c, 4, "case.deadline_breached", "35.73", T0 + timedelta(days=62), {
+            "tenant": "35.73", "rule": "verification", "due_at": T0 + timedelta(days=55),
+            "noticed_at": T0 + timedelta(days=62)}, ":breached"))
+        fresh = same(malang_may(), malang_may(cached=False))
+        assert fresh["total"] == 0 and fresh["breaches"] == [{"rule": "verification", "count": 1}]
+        assert not kept(malang_may) and kept(surabaya)
+    finally:  # the module's read model as ``built`` left it
+        projection.reset(conn)
+        for i in range(0, len(built[0].envelopes), 4):
+            apply_page(conn, built[0].envelopes[i:i + 4])
 
 
 def test_public_counts_suppress_small_cells_and_publish_no_margins(conn, built):
