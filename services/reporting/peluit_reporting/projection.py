@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS public_count (
     count bigint NOT NULL,
     PRIMARY KEY (tenant, year, category, status)
 );
--- kept statistics (stats._stats), and for each tenant and month the last
+-- kept statistics (stats._parts), and for each tenant and month the last
 -- log position that changed its figures: a kept report is served while none
 -- of its tenant-months changed after the position it was computed at
 CREATE TABLE IF NOT EXISTS stats_changed (
@@ -101,11 +101,13 @@ CREATE TABLE IF NOT EXISTS stats_changed (
     position bigint NOT NULL,
     PRIMARY KEY (tenant, month)
 );
-CREATE TABLE IF NOT EXISTS stats_cache (
-    key text PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS stats_cache (  -- one tenant's part of the reports of one period
+    key text PRIMARY KEY,  -- [tenant, first month, last month]
+    tenant text NOT NULL,
     position bigint NOT NULL,
     computed_at timestamptz NOT NULL,
-    result json NOT NULL  -- json, not jsonb: the figures come back in the order they were computed
+    counts json NOT NULL,
+    durations bytea NOT NULL  -- float64 days of each timing, one after the other
 );
 CREATE TABLE IF NOT EXISTS forwarded (
     case_id uuid NOT NULL,

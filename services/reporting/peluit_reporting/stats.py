@@ -23,8 +23,10 @@ Definitions (README, "Reporting"):
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 
+import numpy as np
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
 
@@ -40,147 +42,156 @@ def month_range(start: date, end: date) -> tuple[date, date, datetime, datetime]
     return (start, end, datetime.combine(start, time(0), TIMEZONE), datetime.combine(after_end, time(0), TIMEZONE))
 
 
-# the count breakdowns, all from one scan of case_count (GROUPING SETS); the
-# grouping() bits of (status, category, channel, month, tenant) name each set
-_BREAKDOWNS = {0b01111: "by_status", 0b10111: "by_category", 0b11011: "by_channel", 0b11101: "by_month",
-               0b01110: "tenant_status"}
+# -- a tenant's part of a report ------------------------------------------------
+# Every report, a tenant's or a province's, is assembled from one part per
+# tenant: the counts, which add up across tenants, and each timing's
+# durations, which merge (a median is not the sum of medians). Parts are
+# kept (``stats_cache``) with the log position they stand at and served
+# again while none of that tenant's months in the period changed since
+# (``stats_changed``, marked by the follower in each window's transaction):
+# the figures a fresh computation would give, never stale. A province-year
+# then recomputes only the tenants a window touched, not ~140,000 cases.
+
+_SETS = {0b0111: "by_status", 0b1011: "by_category", 0b1101: "by_channel", 0b1110: "by_month"}
+_LEVELS = ["ringan", "sedang", "berat"]  # PP 94/2021, lightest first
 
 
-def _breakdowns(conn, tenants: list[str], start: date, end: date) -> dict[str, dict]:
-    sets = "(status), (category), (channel), (month), (tenant, status)"
-    rows = conn.execute(
-        "SELECT grouping(status, category, channel, month, tenant), status, category, channel, month, tenant, "
-        f"sum(count) FROM case_count WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s GROUP BY GROUPING SETS "
-        f"({sets}) HAVING sum(count) > 0 ORDER BY 1, 6, 2, 3, 4, 5", (tenants, start, end)).fetchall()
-    out: dict[str, dict] = {name: {} for name in _BREAKDOWNS.values()}
-    for g, status, category, channel, month, tenant, n in rows:
-        name = _BREAKDOWNS[g]
-        if name == "tenant_status":
-            out[name].setdefault(tenant, {})[status] = int(n)
-        else:
-            key = {"by_status": status, "by_category": category, "by_channel": channel}.get(name)
-            out[name][key if key is not None else month.strftime("%Y-%m")] = int(n)
-    return out
+class _Part:
+    """One tenant's figures for one period (``counts``: JSON-able) and its
+    durations in days per timing (float64 arrays, unsorted)."""
+
+    def __init__(self, counts: dict, durations: dict[str, np.ndarray]):
+        self.counts, self.durations = counts, durations
+
+    @classmethod
+    def empty(cls) -> _Part:
+        return cls({**{name: {} for name in _SETS.values()}, "deadlines": [], "forwarded": [], "sanctions": {}},
+                   {name: np.empty(0) for name in TIMINGS})
+
+    def dump(self) -> tuple[Json, bytes]:
+        counts = {**self.counts, "timed": [len(self.durations[name]) for name in TIMINGS]}
+        return Json(counts), b"".join(self.durations[name].astype("<f8").tobytes() for name in TIMINGS)
+
+    @classmethod
+    def load(cls, counts: dict, durations: bytes) -> _Part:
+        values, durations_by_name, at = np.frombuffer(durations, dtype="<f8"), {}, 0
+        for name, n in zip(TIMINGS, counts.pop("timed")):
+            durations_by_name[name], at = values[at:at + n], at + n
+        return cls(counts, durations_by_name)
 
 
-def _timing_columns() -> str:
-    parts = []
-    for col in TIMINGS.values():
-        days = f"date_part('epoch', {col} - registered_at) / 86400"  # float8: sorts far faster than numeric
-        parts += [f"count({col})", f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {days})",
-                  f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {days})"]
-    return ", ".join(parts)
+def _compute_parts(conn, tenants: list[str], start: date, end: date, t0: datetime, t1: datetime) -> dict:
+    """The parts of ``tenants``, a statement per kind of figure for all of them."""
+    parts = {tenant: _Part.empty() for tenant in tenants}
+    rows = conn.execute(  # the four count breakdowns in one scan of case_count
+        "SELECT tenant, grouping(status, category, channel, month), status, category, channel, month, sum(count) "
+        "FROM case_count WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s GROUP BY GROUPING SETS "
+        "((tenant, status), (tenant, category), (tenant, channel), (tenant, month)) HAVING sum(count) > 0",
+        (tenants, start, end)).fetchall()
+    for tenant, g, status, category, channel, month, n in rows:
+        name = _SETS[g]
+        key = {"by_status": status, "by_category": category, "by_channel": channel}.get(name)
+        parts[tenant].counts[name][key if key is not None else month.strftime("%Y-%m")] = int(n)
+    durations = ", ".join(  # float8 days, unsorted: the percentiles partition them (numpy), no sort needed
+        f"array_agg(date_part('epoch', {col} - registered_at) / 86400) FILTER (WHERE {col} IS NOT NULL)"
+        for col in TIMINGS.values())
+    with conn.cursor(binary=True) as cur:  # float8[] in binary loads several times faster than as text
+        for tenant, *arrays in cur.execute(
+                f"SELECT tenant, {durations} FROM case_summary WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s "
+                "GROUP BY tenant", (tenants, start, end)):
+            parts[tenant].durations = {name: np.array(a or [], dtype=np.float64) for name, a in zip(TIMINGS, arrays)}
+    # compliance of the cases that ended and the breaches noticed, in one scan
+    for tenant, *row in conn.execute(
+            "SELECT tenant, source, pack, rule, count(*), count(*) FILTER (WHERE met) FROM deadline_outcome "
+            "WHERE tenant = ANY(%s) AND at >= %s AND at < %s GROUP BY 1, 2, 3, 4", (tenants, t0, t1)):
+        parts[tenant].counts["deadlines"].append(row)
+    for tenant, *row in conn.execute(
+            "SELECT from_tenant, destination_kind, destination, count(*) FROM forwarded WHERE from_tenant = ANY(%s) "
+            "AND at >= %s AND at < %s GROUP BY 1, 2, 3", (tenants, t0, t1)):
+        parts[tenant].counts["forwarded"].append(row)
+    for tenant, level, n in conn.execute(
+            "SELECT tenant, level, count(*) FROM sanction WHERE tenant = ANY(%s) AND at >= %s AND at < %s "
+            "GROUP BY 1, 2", (tenants, t0, t1)):
+        parts[tenant].counts["sanctions"][level] = n
+    return parts
 
 
-def _timing_values(row) -> dict:
-    out = {}
-    for i, name in enumerate(TIMINGS):
-        count, p50, p90 = row[3 * i:3 * i + 3]
-        out[name] = {"count": int(count), "median_days": None if p50 is None else round(float(p50), 2),
-                     "p90_days": None if p90 is None else round(float(p90), 2)}
-    return out
-
-
-def _timings(conn, tenants: list[str], start: date, end: date, per_tenant: bool) -> tuple[dict, dict[str, dict]]:
-    """Timings over all ``tenants`` together and, asked for, per tenant, in
-    one scan (grouping sets: at 500k cases several times faster than one
-    ungrouped percentile over the whole province)."""
-    sets, tenant = ("(tenant), ()", "tenant") if per_tenant else ("()", "NULL")
-    rows = conn.execute(
-        f"SELECT {tenant}, {_timing_columns()} FROM case_summary WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s "
-        f"GROUP BY GROUPING SETS ({sets})", (tenants, start, end)).fetchall()
-    overall = _timing_values([0, None, None] * len(TIMINGS))
-    by_tenant = {}
-    for row in rows:
-        if row[0] is None:
-            overall = _timing_values(row[1:])
-        else:
-            by_tenant[row[0]] = _timing_values(row[1:])
-    return overall, by_tenant
-
-
-def tenant_stats(conn, tenants: list[str], start: date, end: date, cached: bool = True) -> dict:
-    """Officer statistics for cases of ``tenants`` registered in months ``start``..``end``."""
-    return _stats(conn, tenants, start, end, cached=cached)[0]
-
-
-def _stats(conn, tenants: list[str], start: date, end: date, per_tenant: bool = False,
-           cached: bool = True) -> tuple[dict, list[dict]]:
-    """The statistics of ``tenants`` together and, asked for, a line per
-    tenant (status counts and timings), from one snapshot of the read models.
-
-    Exact figures over a province-year read and sort ~140,000 cases (~0.5 s),
-    so a report is kept (``stats_cache``) with the log position it was
-    computed at, and served again while no window since has changed any of
-    its tenants' months (``stats_changed``): the same figures, never stale."""
+def _parts(conn, tenants: list[str], start: date, end: date, cached: bool) -> list[_Part]:
+    """Each tenant's part, kept or computed, all from one snapshot of the read models."""
     start, end, t0, t1 = month_range(start, end)
-    key = json.dumps([tenants, start.isoformat(), end.isoformat(), per_tenant])
+    keys = {json.dumps([tenant, start.isoformat(), end.isoformat()]): tenant for tenant in tenants}
     outermost = conn.info.transaction_status == TransactionStatus.IDLE
     with conn.transaction():
         if outermost:  # inside a caller's transaction its isolation stands
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         at, rebuilding = conn.execute("SELECT position, counts_deferred FROM tracking WHERE upstream = %s",
                                       (UPSTREAM,)).fetchone() or (0, True)  # no row: emptied by a crash in a rebuild
+        kept = {}
         if cached:
-            hit = conn.execute(
-                "SELECT result FROM stats_cache WHERE key = %s AND position >= (SELECT coalesce(max(position), 0) "
-                "FROM stats_changed WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s)",
-                (key, tenants, start, end)).fetchone()
-            if hit:
-                return hit[0]["result"], hit[0]["lines"]
-        result, lines = _compute(conn, tenants, start, end, t0, t1, per_tenant)
-    if cached and not rebuilding:  # figures of a rebuild in progress are partial: not kept
-        with conn.transaction():
-            conn.execute(
-                "INSERT INTO stats_cache AS c (key, position, computed_at, result) VALUES (%s, %s, now(), %s) "
-                "ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, computed_at = EXCLUDED.computed_at, "
-                "result = EXCLUDED.result WHERE c.position < EXCLUDED.position",
-                (key, at, Json({"result": result, "lines": lines})))
-    return result, lines
+            kept = {tenant: _Part.load(counts, durations) for tenant, counts, durations in conn.execute(
+                "SELECT tenant, counts, durations FROM stats_cache c WHERE key = ANY(%s) AND position >= ("
+                "SELECT coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = c.tenant "
+                "AND s.month BETWEEN %s AND %s)", (list(keys), start, end))}
+        missing = [tenant for tenant in tenants if tenant not in kept]
+        computed = _compute_parts(conn, missing, start, end, t0, t1) if missing else {}
+    if cached and computed and not rebuilding:  # figures of a rebuild in progress are partial: not kept
+        rows = [(key, tenant, at, *computed[tenant].dump()) for key, tenant in keys.items() if tenant in computed]
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO stats_cache AS c (key, tenant, position, computed_at, counts, durations) "
+                "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, "
+                "computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, durations = EXCLUDED.durations "
+                "WHERE c.position < EXCLUDED.position", rows)
+    return [kept.get(tenant) or computed[tenant] for tenant in tenants]
 
 
-def forget_kept(conn, older_than: timedelta = timedelta(days=1)) -> int:
-    """Drop kept reports computed before ``older_than`` ago (the table only
-    holds the periods people ask for; a report asked for again is computed again)."""
-    with conn.transaction():
-        return conn.execute("DELETE FROM stats_cache WHERE computed_at < now() - %s", (older_than,)).rowcount
+def _timings(durations: list[np.ndarray]) -> dict:
+    """count, median and p90 in days (linear interpolation between the two
+    nearest durations, as PostgreSQL's percentile_cont)."""
+    values = np.concatenate(durations) if durations else np.empty(0)
+    if not len(values):
+        return {"count": 0, "median_days": None, "p90_days": None}
+    p50, p90 = np.percentile(values, [50, 90])
+    return {"count": len(values), "median_days": round(float(p50), 2), "p90_days": round(float(p90), 2)}
 
 
-def _compute(conn, tenants, start, end, t0, t1, per_tenant) -> tuple[dict, list[dict]]:
-    """The figures themselves (``_stats``), inside the caller's transaction."""
-    counts = _breakdowns(conn, tenants, start, end)
-    result = {
-        "period": {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m")},
-        "tenants": tenants,
-        "total": sum(counts["by_status"].values()),
-        **{name: counts[name] for name in ("by_status", "by_category", "by_channel", "by_month")},
+def _assemble(parts: list[_Part]) -> dict:
+    """The figures of several tenants' parts together."""
+    sums = {name: Counter() for name in _SETS.values()}
+    deadlines, forwarded, sanctions = defaultdict(lambda: [0, 0]), Counter(), Counter()
+    for part in parts:
+        for name in _SETS.values():
+            sums[name].update(part.counts[name])
+        for source, pack, rule, n, met in part.counts["deadlines"]:
+            deadlines[(source, pack or "", rule)][0] += n
+            deadlines[(source, pack or "", rule)][1] += met
+        forwarded.update({(kind, destination): n for kind, destination, n in part.counts["forwarded"]})
+        sanctions.update(part.counts["sanctions"])
+    outcomes = sorted(deadlines.items())
+    return {
+        "total": sum(sums["by_status"].values()),
+        **{name: dict(sorted(sums[name].items())) for name in _SETS.values()},
+        "timings": {name: _timings([part.durations[name] for part in parts]) for name in TIMINGS},
+        "deadlines": [{"pack": pack, "rule": rule, "total": n, "met": met, "missed": n - met,
+                       "compliance": round(met / n, 4)} for (source, pack, rule), (n, met) in outcomes
+                      if source == "closed"],
+        "breaches": [{"rule": rule, "count": n} for (source, _, rule), (n, _) in outcomes if source == "breached"],
+        "forwarded": [{"destination_kind": kind, "destination": destination, "count": n}
+                      for (kind, destination), n in sorted(forwarded.items())],
+        "sanctions": [{"level": level, "count": n} for level, n in sorted(
+            sanctions.items(), key=lambda item: (_LEVELS.index(item[0]) if item[0] in _LEVELS else 3, item[0]))],
     }
-    result["timings"], timings = _timings(conn, tenants, start, end, per_tenant)
-    # compliance of the cases that ended and the breaches noticed, in one scan
-    rows = conn.execute(
-        "SELECT source, pack, rule, count(*), count(*) FILTER (WHERE met) FROM deadline_outcome "
-        "WHERE tenant = ANY(%s) AND at >= %s AND at < %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-        (tenants, t0, t1)).fetchall()
-    result["deadlines"] = [{"pack": p, "rule": r, "total": n, "met": m, "missed": n - m,
-                            "compliance": round(m / n, 4)} for src, p, r, n, m in rows if src == "closed"]
-    result["breaches"] = [{"rule": r, "count": n} for src, _, r, n, _ in rows if src == "breached"]
-    rows = conn.execute(
-        "SELECT destination_kind, destination, count(*) FROM forwarded WHERE from_tenant = ANY(%s) "
-        "AND at >= %s AND at < %s GROUP BY 1, 2 ORDER BY 1, 2", (tenants, t0, t1)).fetchall()
-    result["forwarded"] = [{"destination_kind": k, "destination": d, "count": n} for k, d, n in rows]
-    rows = conn.execute(
-        "SELECT level, count(*) FROM sanction WHERE tenant = ANY(%s) AND at >= %s AND at < %s "
-        "GROUP BY 1 ORDER BY array_position(ARRAY['ringan','sedang','berat'], level), 1",
-        (tenants, t0, t1)).fetchall()
-    result["sanctions"] = [{"level": lvl, "count": n} for lvl, n in rows]
-    lines = []
-    if per_tenant:
-        empty = _timing_values([0, None, None] * len(TIMINGS))
-        for tenant in tenants:
-            by_status = counts["tenant_status"].get(tenant, {})
-            lines.append({"tenant": tenant, "total": sum(by_status.values()), "by_status": by_status,
-                          "timings": timings.get(tenant, empty)})
-    return result, lines
+
+
+def _period(start: date, end: date) -> dict:
+    start, end = month_range(start, end)[:2]
+    return {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m")}
+
+
+def tenant_stats(conn, tenants: list[str], start: date, end: date, cached: bool = True) -> dict:
+    """Officer statistics for cases of ``tenants`` registered in months ``start``..``end``."""
+    figures = _assemble(_parts(conn, tenants, start, end, cached))
+    return {"period": _period(start, end), "tenants": tenants, **figures}
 
 
 def province_tenants(conn, province: str) -> list[str]:
@@ -194,8 +205,22 @@ def province_tenants(conn, province: str) -> list[str]:
 
 def province_overview(conn, province: str, start: date, end: date, cached: bool = True) -> dict:
     """The province's totals and one line per tenant."""
-    overall, lines = _stats(conn, province_tenants(conn, province), start, end, per_tenant=True, cached=cached)
+    tenants = province_tenants(conn, province)
+    parts = _parts(conn, tenants, start, end, cached)
+    overall = {"period": _period(start, end), "tenants": tenants, **_assemble(parts)}
+    lines = []
+    for tenant, part in zip(tenants, parts):
+        by_status = dict(sorted(part.counts["by_status"].items()))
+        lines.append({"tenant": tenant, "total": sum(by_status.values()), "by_status": by_status,
+                      "timings": {name: _timings([part.durations[name]]) for name in TIMINGS}})
     return {"province": province, "overall": overall, "tenants": lines}
+
+
+def forget_kept(conn, older_than: timedelta = timedelta(days=1)) -> int:
+    """Drop kept parts computed before ``older_than`` ago (the table only
+    holds the periods people ask for; one asked for again is computed again)."""
+    with conn.transaction():
+        return conn.execute("DELETE FROM stats_cache WHERE computed_at < now() - %s", (older_than,)).rowcount
 
 
 # -- public transparency statistics -------------------------------------------
