@@ -830,6 +830,15 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
             return lambda: fn(conn, *a)
         return prepare
 
+    def one_changed(fn, args):  # kept, but for one tenant's part (as after a window that touched one tenant)
+        def prepare():
+            a = args()
+            fn(conn, *a)
+            with conn.transaction():
+                conn.execute("DELETE FROM stats_cache WHERE key = %s", (stats.part_key(rng.choice(codes), *a[1:]),))
+            return lambda: fn(conn, *a)
+        return prepare
+
     def plain(fn, args):
         def prepare():
             a = args()
@@ -842,6 +851,7 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
         "tenant_stats (1 tenant, month/quarter/year), computed": computed(stats.tenant_stats, tenant),
         "tenant_stats, kept": kept(stats.tenant_stats, tenant),
         "province_overview (35, 39 tenants), computed": computed(stats.province_overview, province),
+        "province_overview, one tenant's part computed": one_changed(stats.province_overview, province),
         "province_overview, kept": kept(stats.province_overview, province),
         "public_counts (all tenants, 1 year)": plain(stats.public_counts,
                                                      lambda: (None, rng.choice(years or [2024]))),
