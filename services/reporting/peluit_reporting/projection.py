@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS public_count (
     count bigint NOT NULL,
     PRIMARY KEY (tenant, year, category, status)
 );
--- kept statistics (stats._parts), and for each tenant and month the last
+-- kept statistics (stats._report), and for each tenant and month the last
 -- log position that changed its figures: a kept report is served while none
 -- of its tenant-months changed after the position it was computed at
 CREATE TABLE IF NOT EXISTS stats_changed (
@@ -108,6 +108,12 @@ CREATE TABLE IF NOT EXISTS stats_cache (  -- one tenant's part of the reports of
     computed_at timestamptz NOT NULL,
     counts json NOT NULL,
     durations bytea NOT NULL  -- float64 days of each timing, one after the other
+);
+CREATE TABLE IF NOT EXISTS stats_report (  -- a whole report, assembled from its tenants' parts
+    key text PRIMARY KEY,  -- [kind, tenants, first month, last month]
+    position bigint NOT NULL,
+    computed_at timestamptz NOT NULL,
+    result json NOT NULL  -- json, not jsonb: the figures come back in the order they were assembled
 );
 CREATE TABLE IF NOT EXISTS forwarded (
     case_id uuid NOT NULL,
@@ -198,7 +204,8 @@ def _finish_rebuild(conn) -> None:
     tables derived, everything LOGGED again (one sequential rewrite each, in
     the WAL, so replicas and physical backups have them), the indexes built."""
     derive_counts(conn)
-    conn.execute("TRUNCATE stats_cache, stats_changed")  # nothing was kept or marked during the rebuild
+    # nothing was kept or marked during the rebuild
+    conn.execute("TRUNCATE stats_report, stats_cache, stats_changed")
     for table in (*READ_MODELS, "tracking"):
         conn.execute(f"ALTER TABLE {table} SET LOGGED")
     _create_indexes(conn)
@@ -630,7 +637,7 @@ def reset(conn) -> None:
     with conn.transaction():
         lock = conn.execute("SELECT position FROM tracking WHERE upstream = %s FOR UPDATE", (UPSTREAM,))
         lock.fetchone()
-        conn.execute("TRUNCATE stats_cache, stats_changed, " + ", ".join(READ_MODELS))
+        conn.execute("TRUNCATE stats_report, stats_cache, stats_changed, " + ", ".join(READ_MODELS))
         conn.execute("UPDATE tracking SET position = 0, counts_deferred = true WHERE upstream = %s", (UPSTREAM,))
         _begin_rebuild(conn)
 

@@ -92,14 +92,19 @@ def _compute_parts(conn, tenants: list[str], start: date, end: date, t0: datetim
         name = _SETS[g]
         key = {"by_status": status, "by_category": category, "by_channel": channel}.get(name)
         parts[tenant].counts[name][key if key is not None else month.strftime("%Y-%m")] = int(n)
-    durations = ", ".join(  # float8 days, unsorted: the percentiles partition them (numpy), no sort needed
-        f"array_agg(date_part('epoch', {col} - registered_at) / 86400) FILTER (WHERE {col} IS NOT NULL)"
-        for col in TIMINGS.values())
-    with conn.cursor(binary=True) as cur:  # float8[] in binary loads several times faster than as text
-        for tenant, *arrays in cur.execute(
+    # float8 days, unsorted (the percentiles partition them), packed by PostgreSQL (float8send: 8 bytes,
+    # big-endian) so that no Python float is made for each case
+    durations = ", ".join(
+        f"string_agg(float8send(date_part('epoch', {col} - registered_at) / 86400), ''::bytea) "
+        f"FILTER (WHERE {col} IS NOT NULL)" for col in TIMINGS.values())
+    with conn.cursor(binary=True) as cur:
+        for tenant, *packed in cur.execute(
                 f"SELECT tenant, {durations} FROM case_summary WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s "
                 "GROUP BY tenant", (tenants, start, end)):
-            parts[tenant].durations = {name: np.array(a or [], dtype=np.float64) for name, a in zip(TIMINGS, arrays)}
+            parts[tenant].durations = {name: np.frombuffer(b or b"", dtype=">f8").astype(np.float64)
+                                       for name, b in zip(TIMINGS, packed)}
+    for part in parts.values():  # a tenant's own timings, for the lines of a province overview
+        part.counts["timings"] = {name: _timings([part.durations[name]]) for name in TIMINGS}
     # compliance of the cases that ended and the breaches noticed, in one scan
     for tenant, *row in conn.execute(
             "SELECT tenant, source, pack, rule, count(*), count(*) FILTER (WHERE met) FROM deadline_outcome "
@@ -121,10 +126,15 @@ def part_key(tenant: str, start: date, end: date) -> str:
     return json.dumps([tenant, start.isoformat(), end.isoformat()])
 
 
-def _parts(conn, tenants: list[str], start: date, end: date, cached: bool) -> list[_Part]:
-    """Each tenant's part, kept or computed, all from one snapshot of the read models."""
+def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached: bool, assemble) -> dict:
+    """``assemble(parts)``: the report of ``tenants`` from each one's part,
+    kept or computed, all from one snapshot of the read models. The report
+    itself is kept too (``stats_report``), and served while none of its
+    tenant-months changed after it; otherwise only the changed tenants'
+    parts are computed again."""
     start, end, t0, t1 = month_range(start, end)
     keys = {part_key(tenant, start, end): tenant for tenant in tenants}
+    report_key = json.dumps([kind, tenants, start.isoformat(), end.isoformat()])
     outermost = conn.info.transaction_status == TransactionStatus.IDLE
     with conn.transaction():
         if outermost:  # inside a caller's transaction its isolation stands
@@ -133,13 +143,20 @@ def _parts(conn, tenants: list[str], start: date, end: date, cached: bool) -> li
                                       (UPSTREAM,)).fetchone() or (0, True)  # no row: emptied by a crash in a rebuild
         kept = {}
         if cached:
+            report = conn.execute(
+                "SELECT result FROM stats_report WHERE key = %s AND position >= (SELECT coalesce(max(position), 0) "
+                "FROM stats_changed WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s)",
+                (report_key, tenants, start, end)).fetchone()
+            if report:
+                return report[0]
             kept = {tenant: _Part.load(counts, durations) for tenant, counts, durations in conn.execute(
                 "SELECT tenant, counts, durations FROM stats_cache c WHERE key = ANY(%s) AND position >= ("
                 "SELECT coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = c.tenant "
                 "AND s.month BETWEEN %s AND %s)", (list(keys), start, end))}
         missing = [tenant for tenant in tenants if tenant not in kept]
         computed = _compute_parts(conn, missing, start, end, t0, t1) if missing else {}
-    if cached and computed and not rebuilding:  # figures of a rebuild in progress are partial: not kept
+    report = assemble([kept.get(tenant) or computed[tenant] for tenant in tenants])
+    if cached and not rebuilding:  # figures of a rebuild in progress are partial: not kept
         rows = [(key, tenant, at, *computed[tenant].dump()) for key, tenant in keys.items() if tenant in computed]
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(
@@ -147,7 +164,11 @@ def _parts(conn, tenants: list[str], start: date, end: date, cached: bool) -> li
                 "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, "
                 "computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, durations = EXCLUDED.durations "
                 "WHERE c.position < EXCLUDED.position", rows)
-    return [kept.get(tenant) or computed[tenant] for tenant in tenants]
+            cur.execute(
+                "INSERT INTO stats_report AS r (key, position, computed_at, result) VALUES (%s, %s, now(), %s) "
+                "ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, computed_at = EXCLUDED.computed_at, "
+                "result = EXCLUDED.result WHERE r.position < EXCLUDED.position", (report_key, at, Json(report)))
+    return report
 
 
 def _timings(durations: list[np.ndarray]) -> dict:
@@ -181,7 +202,8 @@ def _assemble(parts: list[_Part]) -> dict:
     return {
         "total": sum(sums["by_status"].values()),
         **{name: dict(sorted(sums[name].items())) for name in _SETS.values()},
-        "timings": {name: _timings([part.durations[name] for part in parts]) for name in TIMINGS},
+        "timings": parts[0].counts["timings"] if len(parts) == 1 else
+                   {name: _timings([part.durations[name] for part in parts]) for name in TIMINGS},
         "deadlines": [{"pack": pack, "rule": rule, "total": n, "met": met, "missed": n - met,
                        "compliance": round(met / n, 4)} for (source, pack, rule), (n, met) in outcomes
                       if source == "closed"],
@@ -200,8 +222,8 @@ def _period(start: date, end: date) -> dict:
 
 def tenant_stats(conn, tenants: list[str], start: date, end: date, cached: bool = True) -> dict:
     """Officer statistics for cases of ``tenants`` registered in months ``start``..``end``."""
-    figures = _assemble(_parts(conn, tenants, start, end, cached))
-    return {"period": _period(start, end), "tenants": tenants, **figures}
+    return _report(conn, "tenants", tenants, start, end, cached,
+                   lambda parts: {"period": _period(start, end), "tenants": tenants, **_assemble(parts)})
 
 
 def province_tenants(conn, province: str) -> list[str]:
@@ -216,20 +238,23 @@ def province_tenants(conn, province: str) -> list[str]:
 def province_overview(conn, province: str, start: date, end: date, cached: bool = True) -> dict:
     """The province's totals and one line per tenant."""
     tenants = province_tenants(conn, province)
-    parts = _parts(conn, tenants, start, end, cached)
-    overall = {"period": _period(start, end), "tenants": tenants, **_assemble(parts)}
-    lines = []
-    for tenant, part in zip(tenants, parts):
-        by_status = dict(sorted(part.counts["by_status"].items()))
-        lines.append({"tenant": tenant, "total": sum(by_status.values()), "by_status": by_status,
-                      "timings": {name: _timings([part.durations[name]]) for name in TIMINGS}})
-    return {"province": province, "overall": overall, "tenants": lines}
+
+    def assemble(parts):
+        lines = []
+        for tenant, part in zip(tenants, parts):
+            by_status = dict(sorted(part.counts["by_status"].items()))
+            lines.append({"tenant": tenant, "total": sum(by_status.values()), "by_status": by_status,
+                          "timings": part.counts["timings"]})
+        return {"province": province, "overall": {"period": _period(start, end), "tenants": tenants,
+                                                  **_assemble(parts)}, "tenants": lines}
+    return _report(conn, "province", tenants, start, end, cached, assemble)
 
 
 def forget_kept(conn, older_than: timedelta = timedelta(days=1)) -> int:
     """Drop kept parts computed before ``older_than`` ago (the table only
     holds the periods people ask for; one asked for again is computed again)."""
     with conn.transaction():
+        conn.execute("DELETE FROM stats_report WHERE computed_at < now() - %s", (older_than,))
         return conn.execute("DELETE FROM stats_cache WHERE computed_at < now() - %s", (older_than,)).rowcount
 
 
