@@ -204,7 +204,11 @@ def _begin_rebuild(conn) -> None:
 def _finish_rebuild(conn) -> None:
     """At the head, in the transaction of the rebuild's last window: the count
     tables derived, everything LOGGED again (one sequential rewrite each, in
-    the WAL, so replicas and physical backups have them), the indexes built."""
+    the WAL, so replicas and physical backups have them), the indexes built.
+    Every reader of several tables reads ``tracking`` first: with that lock
+    taken first here, a reader either finishes before or waits holding
+    nothing, and no reader and this can deadlock over two tables."""
+    conn.execute("LOCK TABLE tracking IN ACCESS EXCLUSIVE MODE")
     derive_counts(conn)
     # nothing was kept or marked during the rebuild
     conn.execute("TRUNCATE stats_report, stats_cache, stats_changed")
@@ -650,6 +654,7 @@ def dump(conn) -> dict[str, list[tuple]]:
     """Every read-model table, fully ordered (rebuild tests compare these)."""
     out = {}
     with conn.transaction():
+        conn.execute("SELECT position FROM tracking")  # tracking first, as every reader (``_finish_rebuild``)
         for table in READ_MODELS:
             cols = [r[0] for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
