@@ -311,18 +311,23 @@ class Case(Aggregate):
         self._forwarded(actor=actor, destination_kind=destination_kind, destination=destination, reason=reason,
                         deadlines=self._ending_deadlines(pack, calendar, now))
 
-    class Forwarded(Event):
-        # v2 added ``deadlines`` (an external pelimpahan ends the case); v1 events load with None
+    class RecordsDeadlines(Event):
+        """An event that can end the case here (closing, rejection, archiving,
+        an external pelimpahan). v2 added ``deadlines``: how each deadline
+        ended, with the tenant's pack (see ``close``); v1 events load with None."""
         class_version = 2
-        actor: dict
-        destination_kind: str
-        destination: str
-        reason: str
         deadlines: dict | None
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["deadlines"] = None
+
+    class Forwarded(RecordsDeadlines):
+        # ``deadlines`` is None for a pelimpahan to another tenant: the case goes on there
+        actor: dict
+        destination_kind: str
+        destination: str
+        reason: str
 
     @event(Forwarded)
     def _forwarded(self, actor: dict, destination_kind: str, destination: str, reason: str,
@@ -340,16 +345,10 @@ class Case(Aggregate):
         self._actor_may_act(actor)
         self._rejected(actor=actor, reason=_reason(reason), deadlines=self._ending_deadlines(pack, calendar, now))
 
-    class EndedHere(Event):
-        """An ending with a reason. v2 added ``deadlines`` (see ``close``); v1 events load with None."""
-        class_version = 2
+    class EndedHere(RecordsDeadlines):
+        """An ending with a reason."""
         actor: dict
         reason: str
-        deadlines: dict | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict) -> None:
-            state["deadlines"] = None
 
     class Rejected(EndedHere):
         pass
@@ -458,17 +457,10 @@ class Case(Aggregate):
                  for d in compute_deadlines(pack, clock, calendar, now=now) if d.state != "not_started"]
         return {"pack": pack.code, "rules": rules}
 
-    class Closed(Event):
-        # v2 added ``deadlines`` (see ``close``); v1 events load with None
-        class_version = 2
+    class Closed(RecordsDeadlines):
         actor: dict
         reason: str
         feedback: str
-        deadlines: dict | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict) -> None:
-            state["deadlines"] = None
 
     @event(Closed)
     def _closed(self, actor: dict, reason: str, feedback: str, deadlines: dict | None = None) -> None:

@@ -137,7 +137,8 @@ def to_pdf(stats: dict, tenant_name: str) -> bytes:
     table("Waktu penanganan (hari sejak registrasi)", ["Ukuran", "Jumlah", "Median", "P90"],
           [[TIMING_ID[k], t["count"], _days(t["median_days"]), _days(t["p90_days"])]
            for k, t in stats["timings"].items()])
-    table("Kepatuhan tenggat (kasus yang berakhir: selesai, ditolak, diarsipkan, dilimpahkan ke luar)", ["Paket", "Aturan", "Terpenuhi", "Terlewat", "Kepatuhan"],
+    table("Kepatuhan tenggat (kasus yang berakhir: selesai, ditolak, diarsipkan, dilimpahkan ke luar)",
+          ["Paket", "Aturan", "Terpenuhi", "Terlewat", "Kepatuhan"],
           [[d["pack"], d["rule"], d["met"], d["missed"], f"{d['compliance'] * 100:.0f}%"]
            for d in stats["deadlines"]])
     table("Tenggat yang dilanggar (termasuk kasus berjalan)", ["Aturan", "Jumlah"],
