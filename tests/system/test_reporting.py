@@ -154,6 +154,23 @@ def test_tenant_statistics_for_a_known_set_of_cases(system, fresh):
         ("lapor", "first_response", 3, 0), ("lapor", "verification", 3, 0), ("lapor", "investigation", 1, 0)}
 
 
+def test_the_service_keeps_the_statistics_part_of_each_changed_tenant_month(system, fresh):
+    settled(system, fresh)
+    month = datetime.now(ZoneInfo("Asia/Jakarta")).date().replace(day=1)
+    with admin_connect(system, "reporting") as conn:
+        # the parts kept by the statistics queries above dropped: the timer, not a query, computes them again
+        assert conn.execute("DELETE FROM peluit.stats_month WHERE tenant = %s", (fresh.tenant,)).rowcount
+
+        def kept():  # every month of the tenant marked changed has its part kept at or after the change (autocommit)
+            stale = conn.execute(
+                "SELECT count(*) FROM peluit.stats_changed s LEFT JOIN peluit.stats_month m USING (tenant, month) WHERE "
+                "s.tenant = %s AND (m.position IS NULL OR m.position < s.position)", (fresh.tenant,)).fetchone()[0]
+            part = conn.execute("SELECT counts FROM peluit.stats_month WHERE tenant = %s AND month = %s",
+                                (fresh.tenant, month)).fetchone()
+            return stale == 0 and part is not None and sum(part[0]["by_status"].values()) == 10
+        assert eventually(kept, timeout=30), "the keep_statistics timer computed the tenant's part"
+
+
 def test_province_overview(system, fresh, login):
     settled(system, fresh)
     params = {k: v for k, v in year_params(fresh).items() if k != "tenant"}

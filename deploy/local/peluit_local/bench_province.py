@@ -817,7 +817,7 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
         i = rng.randrange(0, len(months) - n + 1)
         return months[i], months[i + n - 1]
 
-    def computed(fn, args):  # as the first call of a period, or the first after one of its tenant-months changed
+    def computed(fn, args):  # nothing kept: a rebuild has just caught up, the timer has not kept its months yet
         def prepare():
             a = args()
             return lambda: fn(conn, *a, cached=False)
@@ -830,13 +830,16 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
             return lambda: fn(conn, *a)
         return prepare
 
-    def one_changed(fn, args):  # kept, but for one tenant's part (as after a window that touched one tenant)
-        def prepare():
+    def assembled(fn, args, changed: int = 0):  # from the months' kept parts, ``changed`` of them computed again
+        def prepare():  # (as in the moment between a window that changed a tenant-month and the timer)
             a = args()
             fn(conn, *a)
-            with conn.transaction():  # what the follower's mark of one tenant-month does
+            with conn.transaction():
                 conn.execute("DELETE FROM stats_report")
-                conn.execute("DELETE FROM stats_cache WHERE key = %s", (stats.part_key(rng.choice(codes), *a[1:]),))
+                for _ in range(changed):
+                    month = rng.choice([m for m in months if a[1] <= m <= a[2]])
+                    conn.execute("DELETE FROM stats_month WHERE tenant = %s AND month = %s",
+                                 (rng.choice(a[0] if isinstance(a[0], list) else codes), month))
             return lambda: fn(conn, *a)
         return prepare
 
@@ -849,11 +852,14 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
     tenant = lambda: ([rng.choice(codes)], *period())  # noqa: E731
     province = lambda: ("35", *period())  # noqa: E731
     calls = {
-        "tenant_stats (1 tenant, month/quarter/year), computed": computed(stats.tenant_stats, tenant),
-        "tenant_stats, kept": kept(stats.tenant_stats, tenant),
-        "province_overview (35, 39 tenants), computed": computed(stats.province_overview, province),
-        "province_overview, one tenant's part computed": one_changed(stats.province_overview, province),
-        "province_overview, kept": kept(stats.province_overview, province),
+        "tenant_stats (1 tenant, month/quarter/year), nothing kept": computed(stats.tenant_stats, tenant),
+        "tenant_stats, from the months' kept parts": assembled(stats.tenant_stats, tenant),
+        "tenant_stats, one month's part computed": assembled(stats.tenant_stats, tenant, 1),
+        "tenant_stats, kept report": kept(stats.tenant_stats, tenant),
+        "province_overview (35, 39 tenants), nothing kept": computed(stats.province_overview, province),
+        "province_overview, from the months' kept parts": assembled(stats.province_overview, province),
+        "province_overview, one tenant-month's part computed": assembled(stats.province_overview, province, 1),
+        "province_overview, kept report": kept(stats.province_overview, province),
         "public_counts (all tenants, 1 year)": plain(stats.public_counts,
                                                      lambda: (None, rng.choice(years or [2024]))),
         "public_counts (1 tenant, all years)": plain(stats.public_counts, lambda: (rng.choice(codes), None)),
@@ -966,7 +972,7 @@ def _report_profile(profiler, what: str, top: int = 25) -> None:
 
 
 def main() -> int:
-    from peluit_reporting import projection
+    from peluit_reporting import projection, stats
 
     s = scale()
     workers = int(os.environ.get("PELUIT_BENCH_PROVINCE_WORKERS", "2"))
@@ -1027,6 +1033,11 @@ def main() -> int:
               + f" ({r['windows']:,} windows of up to {projection.WINDOW:,} envelopes); reading the pages "
               f"(domain_events, read ahead in a second thread meanwhile): {r['reading']:.1f} s")
         print(f"    ratio rebuild / raw read: {rate / raw:.3f}   (target >= 0.5)")
+    t0, parts = time.perf_counter(), 0
+    while n := stats.keep_months(conn):
+        parts += n
+    print(f"    statistics parts kept after the rebuild (what the service's keep_statistics timer does then): "
+          f"{parts:,} tenant-months in {time.perf_counter() - t0:.1f} s", flush=True)
     months = covered_months(conn, r["complete"])
     qrng = random.Random(SEED)
     profiler = _profiler()

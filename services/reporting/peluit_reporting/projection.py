@@ -101,13 +101,15 @@ CREATE TABLE IF NOT EXISTS stats_changed (
     position bigint NOT NULL,
     PRIMARY KEY (tenant, month)
 );
-CREATE TABLE IF NOT EXISTS stats_cache (  -- one tenant's part of the reports of one period
-    key text PRIMARY KEY,  -- [tenant, first month, last month]
+DROP TABLE IF EXISTS stats_cache;  -- kept parts per tenant and period, before stats_month
+CREATE TABLE IF NOT EXISTS stats_month (  -- one tenant's figures of one month: every report is assembled from these
     tenant text NOT NULL,
+    month date NOT NULL,
     position bigint NOT NULL,
     computed_at timestamptz NOT NULL,
     counts json NOT NULL,
-    durations bytea NOT NULL  -- float64 days of each timing, one after the other
+    durations bytea NOT NULL,  -- float64 days of each timing, one after the other
+    PRIMARY KEY (tenant, month)
 );
 CREATE TABLE IF NOT EXISTS stats_report (  -- a whole report, assembled from its tenants' parts
     key text PRIMARY KEY,  -- [kind, tenants, first month, last month]
@@ -181,6 +183,7 @@ def migrate(conn) -> None:
         conn.execute(SCHEMA)
         if added:  # an older read model: derive the new table from case_count, at the same position
             conn.execute(_PUBLIC_COUNT_FROM_CASE_COUNT)
+        _seed_changed(conn, 0)  # months without a kept part yet (an upgrade): kept by stats.keep_months
         rebuilding = conn.execute("SELECT counts_deferred FROM tracking WHERE upstream = %s",
                                   (UPSTREAM,)).fetchone()[0]
         if rebuilding:  # a new database starts as a rebuild; a restart in the middle of one goes on with it
@@ -201,7 +204,7 @@ def _begin_rebuild(conn) -> None:
         conn.execute(f"ALTER TABLE {table} SET UNLOGGED")  # nothing to do if it is already
 
 
-def _finish_rebuild(conn) -> None:
+def _finish_rebuild(conn, position: int) -> None:
     """At the head, in the transaction of the rebuild's last window: the count
     tables derived, everything LOGGED again (one sequential rewrite each, in
     the WAL, so replicas and physical backups have them), the indexes built.
@@ -210,12 +213,21 @@ def _finish_rebuild(conn) -> None:
     nothing, and no reader and this can deadlock over two tables."""
     conn.execute("LOCK TABLE tracking IN ACCESS EXCLUSIVE MODE")
     derive_counts(conn)
-    # nothing was kept or marked during the rebuild
-    conn.execute("TRUNCATE stats_report, stats_cache, stats_changed")
+    # nothing was marked during the rebuild: every tenant-month with cases is marked changed at the head, so
+    # stats.keep_months computes its part, and a part computed from an older read model is not valid
+    conn.execute("TRUNCATE stats_report, stats_month, stats_changed")
+    _seed_changed(conn, position)
     for table in (*READ_MODELS, "tracking"):
         conn.execute(f"ALTER TABLE {table} SET LOGGED")
     _create_indexes(conn)
     conn.execute("UPDATE tracking SET counts_deferred = false WHERE upstream = %s", (UPSTREAM,))
+
+
+def _seed_changed(conn, position: int) -> None:
+    """Mark every tenant-month that has cases as changed at ``position``
+    (unless marked already), so that its statistics part gets kept."""
+    conn.execute("INSERT INTO stats_changed (tenant, month, position) SELECT DISTINCT tenant, month, %s "
+                 "FROM case_count ON CONFLICT DO NOTHING", (position,))
 
 
 def _create_indexes(conn) -> None:
@@ -277,7 +289,7 @@ def follow(conn, fetch, window: int = WINDOW) -> dict | None:
         if position != start:
             advance(conn, position)
         if deferred and position >= page["head"]:
-            _finish_rebuild(conn)
+            _finish_rebuild(conn, position)
     return {"start": start, "next": position, "head": page["head"], "envelopes": len(envelopes)}
 
 
@@ -645,7 +657,7 @@ def reset(conn) -> None:
     with conn.transaction():
         lock = conn.execute("SELECT position FROM tracking WHERE upstream = %s FOR UPDATE", (UPSTREAM,))
         lock.fetchone()
-        conn.execute("TRUNCATE stats_report, stats_cache, stats_changed, " + ", ".join(READ_MODELS))
+        conn.execute("TRUNCATE stats_report, stats_month, stats_changed, " + ", ".join(READ_MODELS))
         conn.execute("UPDATE tracking SET position = 0, counts_deferred = true WHERE upstream = %s", (UPSTREAM,))
         _begin_rebuild(conn)
 

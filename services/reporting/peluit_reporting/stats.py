@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
@@ -42,30 +43,36 @@ def month_range(start: date, end: date) -> tuple[date, date, datetime, datetime]
     return (start, end, datetime.combine(start, time(0), TIMEZONE), datetime.combine(after_end, time(0), TIMEZONE))
 
 
-# -- a tenant's part of a report ------------------------------------------------
-# Every report, a tenant's or a province's, is assembled from one part per
-# tenant: the counts, which add up across tenants, and each timing's
-# durations, which merge (a median is not the sum of medians). Parts are
-# kept (``stats_cache``) with the log position they stand at and served
-# again while none of that tenant's months in the period changed since
-# (``stats_changed``, marked by the follower in each window's transaction):
-# the figures a fresh computation would give, never stale. A province-year
-# then recomputes only the tenants a window touched, not ~140,000 cases.
+# -- a tenant's month: the part every report is assembled from -----------------
+# Every report, a tenant's or a province's and for any period, is assembled
+# from one part per tenant and month: the counts, which add up, and each
+# timing's durations, which merge (a median is not the sum of medians).
+# Parts are kept (``stats_month``) with the log position they stand at. The
+# follower marks each tenant-month whose figures a window changed
+# (``stats_changed``, in the window's transaction), and ``keep_months``
+# computes those parts again shortly after, so a report finds its parts kept.
+# A part is used only while its tenant-month has not changed after its
+# position (otherwise the report computes it itself): the figures a fresh
+# computation would give, never stale.
 
-_SETS = {0b0111: "by_status", 0b1011: "by_category", 0b1101: "by_channel", 0b1110: "by_month"}
+_SETS = {0b011: "by_status", 0b101: "by_category", 0b110: "by_channel"}
+_COUNTS = (*_SETS.values(), "by_month")
 _LEVELS = ["ringan", "sedang", "berat"]  # PP 94/2021, lightest first
+KEEP_BATCH = 100  # tenant-months per keep_months transaction (a province has ~40 a month)
 
 
 class _Part:
-    """One tenant's figures for one period (``counts``: JSON-able) and its
-    durations in days per timing (float64 arrays, unsorted)."""
+    """Figures of one tenant and one month, or several added together
+    (``merge``). ``counts``: JSON-able; deadlines [source, pack, rule, total,
+    met] and forwarded [kind, destination, count] as lists. ``durations``:
+    days per timing, float64, unsorted."""
 
     def __init__(self, counts: dict, durations: dict[str, np.ndarray]):
         self.counts, self.durations = counts, durations
 
     @classmethod
     def empty(cls) -> _Part:
-        return cls({**{name: {} for name in _SETS.values()}, "deadlines": [], "forwarded": [], "sanctions": {}},
+        return cls({**{name: {} for name in _COUNTS}, "deadlines": [], "forwarded": [], "sanctions": {}},
                    {name: np.empty(0) for name in TIMINGS})
 
     def dump(self) -> tuple[Json, bytes]:
@@ -79,68 +86,139 @@ class _Part:
             durations_by_name[name], at = values[at:at + n], at + n
         return cls(counts, durations_by_name)
 
+    @classmethod
+    def merge(cls, parts: list[_Part]) -> _Part:
+        """The figures of ``parts`` together (other months, other tenants)."""
+        if len(parts) == 1:
+            return parts[0]
+        sums = {name: Counter() for name in _COUNTS}
+        deadlines, forwarded, sanctions = defaultdict(lambda: [0, 0]), Counter(), Counter()
+        for part in parts:
+            for name in _COUNTS:
+                sums[name].update(part.counts[name])
+            for source, pack, rule, n, met in part.counts["deadlines"]:
+                total = deadlines[(source, pack, rule)]
+                total[0], total[1] = total[0] + n, total[1] + met
+            forwarded.update({(kind, destination): n for kind, destination, n in part.counts["forwarded"]})
+            sanctions.update(part.counts["sanctions"])
+        return cls({**{name: dict(sums[name]) for name in _COUNTS},
+                    "deadlines": [[*key, n, met] for key, (n, met) in deadlines.items()],
+                    "forwarded": [[*key, n] for key, n in forwarded.items()], "sanctions": dict(sanctions)},
+                   {name: np.concatenate([part.durations[name] for part in parts]) for name in TIMINGS})
 
-def _compute_parts(conn, tenants: list[str], start: date, end: date, t0: datetime, t1: datetime) -> dict:
-    """The parts of ``tenants``, a statement per kind of figure for all of them."""
-    parts = {tenant: _Part.empty() for tenant in tenants}
-    rows = conn.execute(  # the four count breakdowns in one scan of case_count
-        "SELECT tenant, grouping(status, category, channel, month), status, category, channel, month, sum(count) "
-        "FROM case_count WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s GROUP BY GROUPING SETS "
-        "((tenant, status), (tenant, category), (tenant, channel), (tenant, month)) HAVING sum(count) > 0",
-        (tenants, start, end)).fetchall()
-    for tenant, g, status, category, channel, month, n in rows:
+
+def _months(start: date, end: date) -> list[date]:
+    months = [start]
+    while months[-1] < end:
+        months.append((months[-1].replace(day=28) + timedelta(days=4)).replace(day=1))
+    return months
+
+
+def _compute_months(conn, pairs: list[tuple[str, date]]) -> dict[tuple[str, date], _Part]:
+    """The parts of ``pairs`` (tenant, month), a statement per kind of figure
+    for all of them (each pair is an index range scan)."""
+    parts = {pair: _Part.empty() for pair in pairs}
+    tenants, months = [list(column) for column in zip(*pairs)]
+    pairs_sql = "unnest(%s::text[], %s::date[]) AS w(tenant, month)"
+    for tenant, month, g, status, category, channel, n in conn.execute(  # three breakdowns, one scan
+            f"SELECT w.tenant, w.month, grouping(c.status, c.category, c.channel), c.status, c.category, "
+            f"c.channel, sum(c.count) FROM {pairs_sql} JOIN case_count c ON c.tenant = w.tenant AND "
+            "c.month = w.month GROUP BY GROUPING SETS ((w.tenant, w.month, c.status), (w.tenant, w.month, "
+            "c.category), (w.tenant, w.month, c.channel)) HAVING sum(c.count) > 0", (tenants, months)):
         name = _SETS[g]
-        key = {"by_status": status, "by_category": category, "by_channel": channel}.get(name)
-        parts[tenant].counts[name][key if key is not None else month.strftime("%Y-%m")] = int(n)
+        parts[(tenant, month)].counts[name][{"by_status": status, "by_category": category,
+                                             "by_channel": channel}[name]] = int(n)
+    for (tenant, month), part in parts.items():
+        total = sum(part.counts["by_status"].values())
+        if total:
+            part.counts["by_month"][month.strftime("%Y-%m")] = total
     # float8 days, unsorted (the percentiles partition them), packed by PostgreSQL (float8send: 8 bytes,
     # big-endian) so that no Python float is made for each case
     durations = ", ".join(
-        f"string_agg(float8send(date_part('epoch', {col} - registered_at) / 86400), ''::bytea) "
-        f"FILTER (WHERE {col} IS NOT NULL)" for col in TIMINGS.values())
+        f"string_agg(float8send(date_part('epoch', c.{col} - c.registered_at) / 86400), ''::bytea) "
+        f"FILTER (WHERE c.{col} IS NOT NULL)" for col in TIMINGS.values())
     with conn.cursor(binary=True) as cur:
-        for tenant, *packed in cur.execute(
-                f"SELECT tenant, {durations} FROM case_summary WHERE tenant = ANY(%s) AND month BETWEEN %s AND %s "
-                "GROUP BY tenant", (tenants, start, end)):
-            parts[tenant].durations = {name: np.frombuffer(b or b"", dtype=">f8").astype(np.float64)
-                                       for name, b in zip(TIMINGS, packed)}
-    for part in parts.values():  # a tenant's own timings, for the lines of a province overview
-        part.counts["timings"] = {name: _timings([part.durations[name]]) for name in TIMINGS}
+        for tenant, month, *packed in cur.execute(
+                f"SELECT w.tenant, w.month, {durations} FROM {pairs_sql} JOIN case_summary c ON "
+                "c.tenant = w.tenant AND c.month = w.month GROUP BY 1, 2", (tenants, months)):
+            parts[(tenant, month)].durations = {name: np.frombuffer(b or b"", dtype=">f8").astype(np.float64)
+                                                for name, b in zip(TIMINGS, packed)}
+    # dated rows: the tenant's rows in the month's local-time window
+    windows = [month_range(month, month)[2:] for month in months]
+    dated_sql = ("unnest(%s::text[], %s::date[], %s::timestamptz[], %s::timestamptz[]) AS w(tenant, month, t0, t1) "
+                 "JOIN {} d ON d.{} = w.tenant AND d.at >= w.t0 AND d.at < w.t1")
+    params = (tenants, months, [w[0] for w in windows], [w[1] for w in windows])
     # compliance of the cases that ended and the breaches noticed, in one scan
-    for tenant, *row in conn.execute(
-            "SELECT tenant, source, pack, rule, count(*), count(*) FILTER (WHERE met) FROM deadline_outcome "
-            "WHERE tenant = ANY(%s) AND at >= %s AND at < %s GROUP BY 1, 2, 3, 4", (tenants, t0, t1)):
-        parts[tenant].counts["deadlines"].append(row)
-    for tenant, *row in conn.execute(
-            "SELECT from_tenant, destination_kind, destination, count(*) FROM forwarded WHERE from_tenant = ANY(%s) "
-            "AND at >= %s AND at < %s GROUP BY 1, 2, 3", (tenants, t0, t1)):
-        parts[tenant].counts["forwarded"].append(row)
-    for tenant, level, n in conn.execute(
-            "SELECT tenant, level, count(*) FROM sanction WHERE tenant = ANY(%s) AND at >= %s AND at < %s "
-            "GROUP BY 1, 2", (tenants, t0, t1)):
-        parts[tenant].counts["sanctions"][level] = n
+    for tenant, month, *row in conn.execute(
+            "SELECT w.tenant, w.month, d.source, coalesce(d.pack, ''), d.rule, count(*), count(*) FILTER "
+            f"(WHERE d.met) FROM {dated_sql.format('deadline_outcome', 'tenant')} GROUP BY 1, 2, 3, 4, 5", params):
+        parts[(tenant, month)].counts["deadlines"].append(row)
+    for tenant, month, *row in conn.execute(
+            "SELECT w.tenant, w.month, d.destination_kind, d.destination, count(*) FROM "
+            f"{dated_sql.format('forwarded', 'from_tenant')} GROUP BY 1, 2, 3, 4", params):
+        parts[(tenant, month)].counts["forwarded"].append(row)
+    for tenant, month, level, n in conn.execute(
+            f"SELECT w.tenant, w.month, d.level, count(*) FROM {dated_sql.format('sanction', 'tenant')} "
+            "GROUP BY 1, 2, 3", params):
+        parts[(tenant, month)].counts["sanctions"][level] = n
     return parts
 
 
-def part_key(tenant: str, start: date, end: date) -> str:
-    """A kept part's key (``start``, ``end``: first days of the months)."""
-    return json.dumps([tenant, start.isoformat(), end.isoformat()])
-
-
-def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached: bool, assemble) -> dict:
-    """``assemble(parts)``: the report of ``tenants`` from each one's part,
-    kept or computed, all from one snapshot of the read models. The report
-    itself is kept too (``stats_report``), and served while none of its
-    tenant-months changed after it; otherwise only the changed tenants'
-    parts are computed again."""
-    start, end, t0, t1 = month_range(start, end)
-    keys = {part_key(tenant, start, end): tenant for tenant in tenants}
-    report_key = json.dumps([kind, tenants, start.isoformat(), end.isoformat()])
+@contextmanager
+def _snapshot(conn):
+    """A transaction that sees one state of the read models, and the log
+    position and rebuild flag of that state."""
     outermost = conn.info.transaction_status == TransactionStatus.IDLE
     with conn.transaction():
         if outermost:  # inside a caller's transaction its isolation stands
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        at, rebuilding = conn.execute("SELECT position, counts_deferred FROM tracking WHERE upstream = %s",
-                                      (UPSTREAM,)).fetchone() or (0, True)  # no row: emptied by a crash in a rebuild
+        yield conn.execute("SELECT position, counts_deferred FROM tracking WHERE upstream = %s",
+                           (UPSTREAM,)).fetchone() or (0, True)  # no row: emptied by a crash in a rebuild
+
+
+def _keep(conn, at: int, computed: dict[tuple[str, date], _Part], report: tuple[str, dict] | None = None) -> None:
+    """Keep computed parts (and a report) at position ``at``, unless newer ones are kept already."""
+    rows = [(tenant, month, at, *part.dump()) for (tenant, month), part in computed.items()]
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO stats_month AS m (tenant, month, position, computed_at, counts, durations) "
+            "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (tenant, month) DO UPDATE SET position = "
+            "EXCLUDED.position, computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, "
+            "durations = EXCLUDED.durations WHERE m.position < EXCLUDED.position", rows)
+        if report:
+            cur.execute(
+                "INSERT INTO stats_report AS r (key, position, computed_at, result) VALUES (%s, %s, now(), %s) "
+                "ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, computed_at = EXCLUDED.computed_at, "
+                "result = EXCLUDED.result WHERE r.position < EXCLUDED.position", (report[0], at, Json(report[1])))
+
+
+def keep_months(conn, limit: int = KEEP_BATCH) -> int:
+    """Compute and keep the parts of up to ``limit`` tenant-months marked
+    changed after their kept part (or without one), latest months first.
+    Returns how many (the service calls it on a timer until none are left)."""
+    with _snapshot(conn) as (at, rebuilding):
+        if rebuilding:  # figures of a rebuild in progress are partial: not kept
+            return 0
+        pairs = conn.execute(
+            "SELECT s.tenant, s.month FROM stats_changed s LEFT JOIN stats_month m USING (tenant, month) "
+            "WHERE m.position IS NULL OR m.position < s.position ORDER BY s.month DESC, s.tenant LIMIT %s",
+            (limit,)).fetchall()
+        computed = _compute_months(conn, [tuple(pair) for pair in pairs]) if pairs else {}
+    if computed:
+        _keep(conn, at, computed)
+    return len(pairs)
+
+
+def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached: bool, assemble) -> dict:
+    """``assemble(parts)``: the report of ``tenants`` from each one's part
+    for the period (its months' parts merged), kept or computed, all from one
+    snapshot of the read models. The report itself is kept too
+    (``stats_report``), and served while none of its tenant-months changed
+    after it."""
+    start, end = month_range(start, end)[:2]
+    months = _months(start, end)
+    report_key = json.dumps([kind, tenants, start.isoformat(), end.isoformat()])
+    with _snapshot(conn) as (at, rebuilding):
         kept = {}
         if cached:
             report = conn.execute(
@@ -149,33 +227,24 @@ def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached:
                 (report_key, tenants, start, end)).fetchone()
             if report:
                 return report[0]
-            kept = {tenant: _Part.load(counts, durations) for tenant, counts, durations in conn.execute(
-                "SELECT tenant, counts, durations FROM stats_cache c WHERE key = ANY(%s) AND position >= ("
-                "SELECT coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = c.tenant "
-                "AND s.month BETWEEN %s AND %s)", (list(keys), start, end))}
-        missing = [tenant for tenant in tenants if tenant not in kept]
-        computed = _compute_parts(conn, missing, start, end, t0, t1) if missing else {}
-    report = assemble([kept.get(tenant) or computed[tenant] for tenant in tenants])
+            kept = {(tenant, month): _Part.load(counts, durations) for tenant, month, counts, durations in
+                    conn.execute(
+                        "SELECT m.tenant, m.month, m.counts, m.durations FROM stats_month m LEFT JOIN stats_changed "
+                        "s USING (tenant, month) WHERE m.tenant = ANY(%s) AND m.month BETWEEN %s AND %s AND "
+                        "m.position >= coalesce(s.position, 0)", (tenants, start, end))}
+        missing = [(tenant, month) for tenant in tenants for month in months if (tenant, month) not in kept]
+        computed = _compute_months(conn, missing) if missing else {}
+    months_of = {**kept, **computed}
+    report = assemble([_Part.merge([months_of[(tenant, month)] for month in months]) for tenant in tenants])
     if cached and not rebuilding:  # figures of a rebuild in progress are partial: not kept
-        rows = [(key, tenant, at, *computed[tenant].dump()) for key, tenant in keys.items() if tenant in computed]
-        with conn.transaction(), conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO stats_cache AS c (key, tenant, position, computed_at, counts, durations) "
-                "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, "
-                "computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, durations = EXCLUDED.durations "
-                "WHERE c.position < EXCLUDED.position", rows)
-            cur.execute(
-                "INSERT INTO stats_report AS r (key, position, computed_at, result) VALUES (%s, %s, now(), %s) "
-                "ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, computed_at = EXCLUDED.computed_at, "
-                "result = EXCLUDED.result WHERE r.position < EXCLUDED.position", (report_key, at, Json(report)))
+        _keep(conn, at, computed, (report_key, report))
     return report
 
 
-def _timings(durations: list[np.ndarray]) -> dict:
+def _timings(values: np.ndarray) -> dict:
     """count, median and p90 in days, as PostgreSQL's percentile_cont: linear
     interpolation between the two nearest durations (one partition finds
     them; np.percentile's own overhead was most of a province overview)."""
-    values = np.concatenate(durations) if len(durations) > 1 else durations[0] if durations else np.empty(0)
     n = len(values)
     if not n:
         return {"count": 0, "median_days": None, "p90_days": None}
@@ -188,30 +257,22 @@ def _timings(durations: list[np.ndarray]) -> dict:
 
 def _assemble(parts: list[_Part]) -> dict:
     """The figures of several tenants' parts together."""
-    sums = {name: Counter() for name in _SETS.values()}
-    deadlines, forwarded, sanctions = defaultdict(lambda: [0, 0]), Counter(), Counter()
-    for part in parts:
-        for name in _SETS.values():
-            sums[name].update(part.counts[name])
-        for source, pack, rule, n, met in part.counts["deadlines"]:
-            deadlines[(source, pack or "", rule)][0] += n
-            deadlines[(source, pack or "", rule)][1] += met
-        forwarded.update({(kind, destination): n for kind, destination, n in part.counts["forwarded"]})
-        sanctions.update(part.counts["sanctions"])
-    outcomes = sorted(deadlines.items())
+    part = _Part.merge(parts) if parts else _Part.empty()
+    counts = part.counts
+    outcomes = sorted(((source, pack, rule), (n, met)) for source, pack, rule, n, met in counts["deadlines"])
     return {
-        "total": sum(sums["by_status"].values()),
-        **{name: dict(sorted(sums[name].items())) for name in _SETS.values()},
-        "timings": parts[0].counts["timings"] if len(parts) == 1 else
-                   {name: _timings([part.durations[name] for part in parts]) for name in TIMINGS},
+        "total": sum(counts["by_status"].values()),
+        **{name: dict(sorted(counts[name].items())) for name in _COUNTS},
+        "timings": {name: _timings(part.durations[name]) for name in TIMINGS},
         "deadlines": [{"pack": pack, "rule": rule, "total": n, "met": met, "missed": n - met,
                        "compliance": round(met / n, 4)} for (source, pack, rule), (n, met) in outcomes
                       if source == "closed"],
         "breaches": [{"rule": rule, "count": n} for (source, _, rule), (n, _) in outcomes if source == "breached"],
         "forwarded": [{"destination_kind": kind, "destination": destination, "count": n}
-                      for (kind, destination), n in sorted(forwarded.items())],
+                      for (kind, destination), n in sorted(((kind, d), n) for kind, d, n in counts["forwarded"])],
         "sanctions": [{"level": level, "count": n} for level, n in sorted(
-            sanctions.items(), key=lambda item: (_LEVELS.index(item[0]) if item[0] in _LEVELS else 3, item[0]))],
+            counts["sanctions"].items(), key=lambda item: (_LEVELS.index(item[0]) if item[0] in _LEVELS else 3,
+                                                           item[0]))],
     }
 
 
@@ -244,18 +305,18 @@ def province_overview(conn, province: str, start: date, end: date, cached: bool 
         for tenant, part in zip(tenants, parts):
             by_status = dict(sorted(part.counts["by_status"].items()))
             lines.append({"tenant": tenant, "total": sum(by_status.values()), "by_status": by_status,
-                          "timings": part.counts["timings"]})
+                          "timings": {name: _timings(part.durations[name]) for name in TIMINGS}})
         return {"province": province, "overall": {"period": _period(start, end), "tenants": tenants,
                                                   **_assemble(parts)}, "tenants": lines}
     return _report(conn, "province", tenants, start, end, cached, assemble)
 
 
 def forget_kept(conn, older_than: timedelta = timedelta(days=1)) -> int:
-    """Drop kept parts computed before ``older_than`` ago (the table only
-    holds the periods people ask for; one asked for again is computed again)."""
+    """Drop whole reports kept since before ``older_than`` ago (the table only
+    holds the periods people ask for; one asked for again is assembled again
+    from the months' parts, which stay)."""
     with conn.transaction():
-        conn.execute("DELETE FROM stats_report WHERE computed_at < now() - %s", (older_than,))
-        return conn.execute("DELETE FROM stats_cache WHERE computed_at < now() - %s", (older_than,)).rowcount
+        return conn.execute("DELETE FROM stats_report WHERE computed_at < now() - %s", (older_than,)).rowcount
 
 
 # -- public transparency statistics -------------------------------------------
