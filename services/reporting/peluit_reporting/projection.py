@@ -117,6 +117,22 @@ CREATE TABLE IF NOT EXISTS stats_report (  -- a whole report, assembled from its
     computed_at timestamptz NOT NULL,
     result json NOT NULL  -- json, not jsonb: the figures come back in the order they were assembled
 );
+-- a rebuild's status moves and closings, kept here (UNLOGGED, no index: a crash empties them with the read
+-- models) and folded into case_summary once when it catches up (``_fold_staged``): one pass over them
+-- instead of an index lookup and a row update per move, window after window
+CREATE UNLOGGED TABLE IF NOT EXISTS rebuild_move (
+    case_id uuid NOT NULL,
+    tenant text NOT NULL,
+    status text NOT NULL,
+    step text,
+    changed_at timestamptz,
+    position bigint NOT NULL
+);
+CREATE UNLOGGED TABLE IF NOT EXISTS rebuild_closed (
+    case_id uuid NOT NULL,
+    outcome text,
+    position bigint NOT NULL
+);
 CREATE TABLE IF NOT EXISTS forwarded (
     case_id uuid NOT NULL,
     position bigint NOT NULL,
@@ -212,6 +228,7 @@ def _finish_rebuild(conn, position: int) -> None:
     taken first here, a reader either finishes before or waits holding
     nothing, and no reader and this can deadlock over two tables."""
     conn.execute("LOCK TABLE tracking IN ACCESS EXCLUSIVE MODE")
+    _fold_staged(conn)
     derive_counts(conn)
     # nothing was marked during the rebuild: every tenant-month with cases is marked changed at the head, so
     # stats.keep_months computes its part, and a part computed from an older read model is not valid
@@ -397,7 +414,9 @@ def apply_page(conn, envelopes: list[dict], counts: bool = True) -> None:
             rows = by_type.get(kind)
             if not rows:
                 continue
-            if counts and kind in _DATED:  # a rebuild marks nothing (kept statistics go when it ends)
+            if not counts:  # a rebuild: moves and closings wait for its end, and it marks nothing
+                statement = _STAGED.get(kind, statement)
+            elif kind in _DATED:
                 statement += _DATED[kind]
             cur.execute(statement, {"page": _Page(rows), "tz": TIMEZONE.key,
                                     "first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS})
@@ -414,7 +433,7 @@ def apply_page(conn, envelopes: list[dict], counts: bool = True) -> None:
                 if late:
                     by_type["case.status_changed"] = sorted(by_type["case.status_changed"] + late,
                                                             key=lambda m: m["position"])
-            elif kind == "case.status_changed":
+            elif kind == "case.status_changed" and counts:
                 for old_tenant, old_status, tenant, status, month, category, channel in cur.fetchall():
                     changed.update(((old_tenant, month), (tenant, month)))  # timings change too
                     if (old_tenant, old_status) != (tenant, status):
@@ -428,6 +447,16 @@ def apply_page(conn, envelopes: list[dict], counts: bool = True) -> None:
                 "INSERT INTO stats_changed AS s (tenant, month, position) SELECT t, m, %s FROM unnest(%s::text[], "
                 "%s::date[]) AS u(t, m) ON CONFLICT (tenant, month) DO UPDATE SET position = "
                 "greatest(s.position, EXCLUDED.position)", (at, *map(list, zip(*sorted(changed)))))
+
+
+def _fold_staged(conn) -> None:
+    """The moves and closings a rebuild staged, applied to case_summary in one
+    statement each (as the windows would have, each move after its case's
+    last applied one), then dropped."""
+    params = {"first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS}
+    conn.execute(_FOLD_MOVES.format(moves="rebuild_move"), params)
+    conn.execute(_FOLD_CLOSED.format(closings="rebuild_closed"))
+    conn.execute("TRUNCATE " + ", ".join(STAGING))
 
 
 def derive_counts(conn) -> None:
@@ -495,15 +524,12 @@ ON CONFLICT DO NOTHING
 RETURNING case_id, tenant, month, category, channel, status
 """
 
-# each case's moves after its last applied one, folded: the row is updated
-# once, and both its old and new (tenant, status) returned
-_STATUS_CHANGED = """
-WITH p AS (
-    SELECT * FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, status text, step text,
-                                                    changed_at timestamptz, position bigint)
-), old AS (
+# each case's moves after its last applied one, folded (``{moves}``: the
+# moves, from the page or staged by a rebuild): each row is updated once
+_FOLD_MOVES = """
+WITH old AS (
     SELECT c.case_id, c.tenant, c.status, c.position FROM case_summary c
-    WHERE c.case_id IN (SELECT case_id FROM p)  -- no FOR UPDATE: the tracking row lock admits one writer
+    WHERE c.case_id IN (SELECT case_id FROM {moves} AS q)  -- no FOR UPDATE: the tracking row lock admits one writer
 ), moves AS (
     SELECT p.case_id,
            (array_agg(p.tenant ORDER BY p.position DESC))[1] AS tenant,
@@ -514,7 +540,7 @@ WITH p AS (
            (array_agg(p.changed_at ORDER BY p.position) FILTER (WHERE p.step = ANY(%(verified)s)))[1]
                AS verified_at,
            (array_agg(p.changed_at ORDER BY p.position) FILTER (WHERE p.step = 'closed'))[1] AS closed_at
-    FROM p JOIN old ON old.case_id = p.case_id AND p.position > old.position
+    FROM {moves} AS p JOIN old ON old.case_id = p.case_id AND p.position > old.position
     GROUP BY p.case_id
 )
 UPDATE case_summary c SET tenant = m.tenant, status = m.status, position = m.position,
@@ -523,8 +549,13 @@ UPDATE case_summary c SET tenant = m.tenant, status = m.status, position = m.pos
     closed_at = coalesce(c.closed_at, m.closed_at)
 FROM moves m JOIN old ON old.case_id = m.case_id
 WHERE c.case_id = m.case_id
-RETURNING old.tenant, old.status, c.tenant, c.status, c.month, c.category, c.channel
 """
+_MOVES = """(SELECT * FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, status text, step text,
+                                                       changed_at timestamptz, position bigint))"""
+# both the old and the new (tenant, status) of each case, for the count changes
+_STATUS_CHANGED = (_FOLD_MOVES.format(moves=_MOVES)
+                   + "RETURNING old.tenant, old.status, c.tenant, c.status, c.month, c.category, c.channel")
+_STAGE_MOVES = f"INSERT INTO rebuild_move SELECT * FROM {_MOVES} AS p"
 
 _FORWARDED = """
 INSERT INTO forwarded (case_id, position, from_tenant, destination_kind, destination, at)
@@ -544,14 +575,15 @@ ORDER BY p.position
 ON CONFLICT DO NOTHING
 """
 
-# a case's last closing in the page wins (as applying them one by one would)
-_CLOSED = """
+# a case's last closing wins (as applying them one by one would)
+_FOLD_CLOSED = """
 UPDATE case_summary c SET outcome = p.outcome
-FROM (SELECT DISTINCT ON (case_id) case_id, outcome
-      FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, outcome text, closed_at timestamptz, position bigint)
-      ORDER BY case_id, position DESC) p
+FROM (SELECT DISTINCT ON (case_id) case_id, outcome FROM {closings} AS q ORDER BY case_id, position DESC) p
 WHERE c.case_id = p.case_id
 """
+_CLOSINGS = """(SELECT * FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, outcome text, position bigint))"""
+_CLOSED = _FOLD_CLOSED.format(closings=_CLOSINGS)
+_STAGE_CLOSED = f"INSERT INTO rebuild_closed SELECT * FROM {_CLOSINGS} AS p"
 
 # one row per rule: the envelopes' rule lists are flattened in apply_page
 _DEADLINE_OUTCOMES = """
@@ -578,6 +610,8 @@ _STATEMENTS = (  # registrations first: a case may register and move in one page
     ("case.deadline_outcomes", _DEADLINE_OUTCOMES), ("case.deadline_breached", _DEADLINE_BREACHED),
 )
 _APPLIED = {kind for kind, _ in _STATEMENTS}
+_STAGED = {"case.status_changed": _STAGE_MOVES, "case.closed": _STAGE_CLOSED}  # in a rebuild (``_fold_staged``)
+STAGING = ("rebuild_move", "rebuild_closed")
 
 # the tenant-months the dated rows fall in, for the kept statistics (``stats_changed``)
 _MONTH = "date_trunc('month', {} AT TIME ZONE %(tz)s)::date"
@@ -657,7 +691,7 @@ def reset(conn) -> None:
     with conn.transaction():
         lock = conn.execute("SELECT position FROM tracking WHERE upstream = %s FOR UPDATE", (UPSTREAM,))
         lock.fetchone()
-        conn.execute("TRUNCATE stats_report, stats_month, stats_changed, " + ", ".join(READ_MODELS))
+        conn.execute("TRUNCATE stats_report, stats_month, stats_changed, " + ", ".join((*READ_MODELS, *STAGING)))
         conn.execute("UPDATE tracking SET position = 0, counts_deferred = true WHERE upstream = %s", (UPSTREAM,))
         _begin_rebuild(conn)
 

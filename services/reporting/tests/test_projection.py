@@ -236,7 +236,7 @@ def test_a_server_crash_during_a_rebuild_starts_it_again(conn, built):
     projection.reset(conn)
     assert projection.follow(conn, fetch, window=4)["next"] > 0
     with conn.transaction():  # what PostgreSQL does to every unlogged table after a crash
-        conn.execute("TRUNCATE tracking, " + ", ".join(projection.READ_MODELS))
+        conn.execute("TRUNCATE tracking, " + ", ".join((*projection.READ_MODELS, *projection.STAGING)))
     assert projection.follow(conn, fetch, window=4) is None  # the row is put back for the next step
     assert projection.position(conn) == 0
     step = {"next": 0, "start": None}
