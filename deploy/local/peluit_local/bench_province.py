@@ -725,6 +725,7 @@ def rebuild(app, conn, progress=None, budget: float | None = None) -> dict:
     reading = {"read pages": 0.0}
     split = {"waiting for pages": 0.0, "apply, tracking and commit": 0.0}
     notifications = envelopes = windows = 0
+    finish = {}
 
     def fetch(after):
         a = time.perf_counter()
@@ -749,6 +750,8 @@ def rebuild(app, conn, progress=None, budget: float | None = None) -> dict:
         a, waited = time.perf_counter(), split["waiting for pages"]
         step = projection.follow(conn, next_page)
         split["apply, tracking and commit"] += time.perf_counter() - a - (split["waiting for pages"] - waited)
+        if step["finished"]:
+            finish = step["finished"]
         if step["next"] == step["start"]:
             break
         windows += 1
@@ -760,8 +763,10 @@ def rebuild(app, conn, progress=None, budget: float | None = None) -> dict:
             break
     ahead.close()
     if step["next"] == step["start"]:
+        a = time.perf_counter()
         projection.vacuum_analyze(conn)  # as the service does when a rebuild has caught up
-    return {"notifications": notifications, "envelopes": envelopes, "windows": windows,
+        finish["vacuum (analyze)"] = time.perf_counter() - a
+    return {"finish": finish, "notifications": notifications, "envelopes": envelopes, "windows": windows,
             "seconds": time.perf_counter() - t0, "split": split, "reading": reading["read pages"], "complete": step["next"] == step["start"],
             "position": step["next"], "head": step["head"]}
 
@@ -1032,6 +1037,8 @@ def main() -> int:
         print("      where the follower's time goes: " + ", ".join(f"{k} {v / total:.0%}" for k, v in r["split"].items())
               + f" ({r['windows']:,} windows of up to {projection.WINDOW:,} envelopes); reading the pages "
               f"(domain_events, read ahead in a second thread meanwhile): {r['reading']:.1f} s")
+        print("      its end (in the last window's transaction, then VACUUM), s: "
+              + ", ".join(f"{name} {secs:.1f}" for name, secs in r["finish"].items()))
         print(f"    ratio rebuild / raw read: {rate / raw:.3f}   (target >= 0.5)")
     t0, parts = time.perf_counter(), 0
     while n := stats.keep_months(conn):

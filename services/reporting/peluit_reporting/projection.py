@@ -30,6 +30,7 @@ Read models (all rows carry their tenant; no report text, no identity):
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
@@ -111,6 +112,14 @@ CREATE TABLE IF NOT EXISTS stats_month (  -- one tenant's figures of one month: 
     durations bytea NOT NULL,  -- float64 days of each timing, one after the other
     PRIMARY KEY (tenant, month)
 );
+CREATE TABLE IF NOT EXISTS stats_period (  -- one tenant's figures of one period, assembled from its months
+    key text PRIMARY KEY,  -- [tenant, first month, last month]
+    tenant text NOT NULL,
+    position bigint NOT NULL,
+    computed_at timestamptz NOT NULL,
+    counts json NOT NULL,
+    durations bytea NOT NULL
+);
 CREATE TABLE IF NOT EXISTS stats_report (  -- a whole report, assembled from its tenants' parts
     key text PRIMARY KEY,  -- [kind, tenants, first month, last month]
     position bigint NOT NULL,
@@ -182,6 +191,7 @@ RETIRED_INDEXES = ("deadline_outcome_tenant_at",)  # replaced by a covering one
 # envelopes a follower applies together (memory: ~1 KiB each while they are applied)
 WINDOW = int(os.environ.get("PELUIT_PROJECTION_WINDOW", "20000"))
 
+STATISTICS = ("stats_report", "stats_period", "stats_month", "stats_changed")  # kept statistics (stats.py)
 READ_MODELS = ("case_summary", "tenant_status_count", "case_count", "public_count", "forwarded", "sanction",
                "deadline_outcome")
 
@@ -220,24 +230,36 @@ def _begin_rebuild(conn) -> None:
         conn.execute(f"ALTER TABLE {table} SET UNLOGGED")  # nothing to do if it is already
 
 
-def _finish_rebuild(conn, position: int) -> None:
+def _finish_rebuild(conn, position: int) -> dict[str, float]:
     """At the head, in the transaction of the rebuild's last window: the count
     tables derived, everything LOGGED again (one sequential rewrite each, in
     the WAL, so replicas and physical backups have them), the indexes built.
     Every reader of several tables reads ``tracking`` first: with that lock
     taken first here, a reader either finishes before or waits holding
-    nothing, and no reader and this can deadlock over two tables."""
+    nothing, and no reader and this can deadlock over two tables.
+    Returns the seconds each part took (the service logs them)."""
+    seconds, t0 = {}, time.perf_counter()
+
+    def done(name):
+        nonlocal t0
+        seconds[name], t0 = time.perf_counter() - t0, time.perf_counter()
+
     conn.execute("LOCK TABLE tracking IN ACCESS EXCLUSIVE MODE")
     _fold_staged(conn)
+    done("fold staged moves")
     derive_counts(conn)
     # nothing was marked during the rebuild: every tenant-month with cases is marked changed at the head, so
     # stats.keep_months computes its part, and a part computed from an older read model is not valid
-    conn.execute("TRUNCATE stats_report, stats_month, stats_changed")
+    conn.execute("TRUNCATE " + ", ".join(STATISTICS))
     _seed_changed(conn, position)
+    done("derive counts")
     for table in (*READ_MODELS, "tracking"):
         conn.execute(f"ALTER TABLE {table} SET LOGGED")
+    done("set logged")
     _create_indexes(conn)
     conn.execute("UPDATE tracking SET counts_deferred = false WHERE upstream = %s", (UPSTREAM,))
+    done("build indexes")
+    return seconds
 
 
 def _seed_changed(conn, position: int) -> None:
@@ -305,9 +327,9 @@ def follow(conn, fetch, window: int = WINDOW) -> dict | None:
         apply_page(conn, envelopes, counts=not deferred)
         if position != start:
             advance(conn, position)
-        if deferred and position >= page["head"]:
-            _finish_rebuild(conn, position)
-    return {"start": start, "next": position, "head": page["head"], "envelopes": len(envelopes)}
+        finished = _finish_rebuild(conn, position) if deferred and position >= page["head"] else None
+    return {"start": start, "next": position, "head": page["head"], "envelopes": len(envelopes),
+            "finished": finished}
 
 
 class ReadAhead:
@@ -691,7 +713,7 @@ def reset(conn) -> None:
     with conn.transaction():
         lock = conn.execute("SELECT position FROM tracking WHERE upstream = %s FOR UPDATE", (UPSTREAM,))
         lock.fetchone()
-        conn.execute("TRUNCATE stats_report, stats_month, stats_changed, " + ", ".join((*READ_MODELS, *STAGING)))
+        conn.execute("TRUNCATE " + ", ".join((*STATISTICS, *READ_MODELS, *STAGING)))
         conn.execute("UPDATE tracking SET position = 0, counts_deferred = true WHERE upstream = %s", (UPSTREAM,))
         _begin_rebuild(conn)
 

@@ -120,6 +120,9 @@ class ReportingService:
             page = projection.follow(conn, fetch)
         if page is None:
             return False  # another instance is following
+        if page["finished"]:
+            log.info("rebuild caught up at %d; seconds: %s", page["next"],
+                     ", ".join(f"{name} {secs:.1f}" for name, secs in page["finished"].items()))
         if page["start"] == 0 and page["next"] > 0:
             _Lag.rebuilding = True  # a rebuild (or the first start) has begun
         lag = max(page["head"] - page["next"], 0)
@@ -131,7 +134,9 @@ class ReportingService:
             if _Lag.rebuilding:
                 _Lag.rebuilding = False
                 with self.db.connection() as conn:
+                    t0 = time.monotonic()
                     projection.vacuum_analyze(conn)
+                    log.info("read models vacuumed and analyzed after the rebuild in %.1f s", time.monotonic() - t0)
         else:
             _Lag.behind = True
         return page["next"] != page["start"]

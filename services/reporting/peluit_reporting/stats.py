@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
+import orjson
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
 
@@ -88,22 +89,28 @@ class _Part:
 
     @classmethod
     def merge(cls, parts: list[_Part]) -> _Part:
-        """The figures of ``parts`` together (other months, other tenants)."""
+        """The figures of ``parts`` together (other months, other tenants).
+        Plain dict loops: a province-year merges ~470 parts."""
         if len(parts) == 1:
             return parts[0]
-        sums = {name: Counter() for name in _COUNTS}
-        deadlines, forwarded, sanctions = defaultdict(lambda: [0, 0]), Counter(), Counter()
+        sums = {name: {} for name in _COUNTS}
+        deadlines, forwarded, sanctions = {}, {}, {}
         for part in parts:
+            counts = part.counts
             for name in _COUNTS:
-                sums[name].update(part.counts[name])
-            for source, pack, rule, n, met in part.counts["deadlines"]:
-                total = deadlines[(source, pack, rule)]
-                total[0], total[1] = total[0] + n, total[1] + met
-            forwarded.update({(kind, destination): n for kind, destination, n in part.counts["forwarded"]})
-            sanctions.update(part.counts["sanctions"])
-        return cls({**{name: dict(sums[name]) for name in _COUNTS},
-                    "deadlines": [[*key, n, met] for key, (n, met) in deadlines.items()],
-                    "forwarded": [[*key, n] for key, n in forwarded.items()], "sanctions": dict(sanctions)},
+                into = sums[name]
+                for key, n in counts[name].items():
+                    into[key] = into.get(key, 0) + n
+            for source, pack, rule, n, met in counts["deadlines"]:
+                key = (source, pack, rule)
+                total = deadlines.get(key)
+                deadlines[key] = (n, met) if total is None else (total[0] + n, total[1] + met)
+            for kind, destination, n in counts["forwarded"]:
+                forwarded[(kind, destination)] = forwarded.get((kind, destination), 0) + n
+            for level, n in counts["sanctions"].items():
+                sanctions[level] = sanctions.get(level, 0) + n
+        return cls({**sums, "deadlines": [[*key, n, met] for key, (n, met) in deadlines.items()],
+                    "forwarded": [[*key, n] for key, n in forwarded.items()], "sanctions": sanctions},
                    {name: np.concatenate([part.durations[name] for part in parts]) for name in TIMINGS})
 
 
@@ -176,8 +183,11 @@ def _snapshot(conn):
                            (UPSTREAM,)).fetchone() or (0, True)  # no row: emptied by a crash in a rebuild
 
 
-def _keep(conn, at: int, computed: dict[tuple[str, date], _Part], report: tuple[str, dict] | None = None) -> None:
-    """Keep computed parts (and a report) at position ``at``, unless newer ones are kept already."""
+def _keep(conn, at: int, computed: dict[tuple[str, date], _Part],
+          periods: dict[str, tuple[str, _Part]] | None = None, report: tuple[str, dict] | None = None) -> None:
+    """Keep computed month parts, tenant-period parts (``periods``: key ->
+    (tenant, part)) and a report at position ``at``, unless newer ones are
+    kept already."""
     rows = [(tenant, month, at, *part.dump()) for (tenant, month), part in computed.items()]
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
@@ -185,6 +195,12 @@ def _keep(conn, at: int, computed: dict[tuple[str, date], _Part], report: tuple[
             "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (tenant, month) DO UPDATE SET position = "
             "EXCLUDED.position, computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, "
             "durations = EXCLUDED.durations WHERE m.position < EXCLUDED.position", rows)
+        cur.executemany(
+            "INSERT INTO stats_period AS p (key, tenant, position, computed_at, counts, durations) "
+            "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, "
+            "computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, durations = EXCLUDED.durations "
+            "WHERE p.position < EXCLUDED.position",
+            [(key, tenant, at, *part.dump()) for key, (tenant, part) in (periods or {}).items()])
         if report:
             cur.execute(
                 "INSERT INTO stats_report AS r (key, position, computed_at, result) VALUES (%s, %s, now(), %s) "
@@ -209,17 +225,30 @@ def keep_months(conn, limit: int = KEEP_BATCH) -> int:
     return len(pairs)
 
 
+def _load_parts(conn, sql: str, params) -> list[tuple]:
+    """Kept parts: rows of (key columns..., counts text, durations) -> (key columns..., _Part).
+    Binary: durations come as bytes, not hex text (half of reading a
+    province-year's parts); counts as text for orjson (json's own parser
+    took a fifth of assembling one)."""
+    with conn.cursor(binary=True) as cur:
+        return [(*keys, _Part.load(orjson.loads(counts), durations))
+                for *keys, counts, durations in cur.execute(sql, params)]
+
+
 def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached: bool, assemble) -> dict:
     """``assemble(parts)``: the report of ``tenants`` from each one's part
-    for the period (its months' parts merged), kept or computed, all from one
-    snapshot of the read models. The report itself is kept too
-    (``stats_report``), and served while none of its tenant-months changed
-    after it."""
+    for the period, all from one snapshot of the read models. Kept three
+    ways, each used while none of its tenant-months changed after it: the
+    report itself (``stats_report``); each tenant's part for the period
+    (``stats_period``), else assembled from its months' parts, kept
+    (``stats_month``) or computed. A province-year after one tenant-month
+    changed merges 38 tenants' kept parts and one tenant's twelve months."""
     start, end = month_range(start, end)[:2]
     months = _months(start, end)
     report_key = json.dumps([kind, tenants, start.isoformat(), end.isoformat()])
+    keys = {tenant: json.dumps([tenant, start.isoformat(), end.isoformat()]) for tenant in tenants}
     with _snapshot(conn) as (at, rebuilding):
-        kept = {}
+        periods, kept = {}, {}
         if cached:
             report = conn.execute(
                 "SELECT result FROM stats_report WHERE key = %s AND position >= (SELECT coalesce(max(position), 0) "
@@ -227,17 +256,29 @@ def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached:
                 (report_key, tenants, start, end)).fetchone()
             if report:
                 return report[0]
-            kept = {(tenant, month): _Part.load(counts, durations) for tenant, month, counts, durations in
-                    conn.execute(
-                        "SELECT m.tenant, m.month, m.counts, m.durations FROM stats_month m LEFT JOIN stats_changed "
-                        "s USING (tenant, month) WHERE m.tenant = ANY(%s) AND m.month BETWEEN %s AND %s AND "
-                        "m.position >= coalesce(s.position, 0)", (tenants, start, end))}
-        missing = [(tenant, month) for tenant in tenants for month in months if (tenant, month) not in kept]
+            periods = dict(_load_parts(
+                conn, "SELECT p.tenant, p.counts::text, p.durations FROM stats_period p WHERE p.key = ANY(%s) AND "
+                "p.position >= (SELECT coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = p.tenant "
+                "AND s.month BETWEEN %s AND %s)", (list(keys.values()), start, end)))
+        rest = [tenant for tenant in tenants if tenant not in periods]
+        if cached and rest:
+            kept = {(tenant, month): part for tenant, month, part in _load_parts(
+                conn, "SELECT m.tenant, m.month, m.counts::text, m.durations FROM stats_month m LEFT JOIN "
+                "stats_changed s USING (tenant, month) WHERE m.tenant = ANY(%s) AND m.month BETWEEN %s AND %s "
+                "AND m.position >= coalesce(s.position, 0)", (rest, start, end))}
+        missing = [(tenant, month) for tenant in rest for month in months if (tenant, month) not in kept]
         computed = _compute_months(conn, missing) if missing else {}
     months_of = {**kept, **computed}
-    report = assemble([_Part.merge([months_of[(tenant, month)] for month in months]) for tenant in tenants])
+    assembled = {}
+    for tenant in rest:
+        part = _Part.merge([months_of[(tenant, month)] for month in months])
+        # the tenant's own timings, kept with its part (a province's lines need no partition of their own)
+        assembled[tenant] = _Part({**part.counts, "timings": {name: _timings(part.durations[name])
+                                                              for name in TIMINGS}}, part.durations)
+    report = assemble([periods.get(tenant) or assembled[tenant] for tenant in tenants])
     if cached and not rebuilding:  # figures of a rebuild in progress are partial: not kept
-        _keep(conn, at, computed, (report_key, report))
+        _keep(conn, at, computed, {keys[tenant]: (tenant, part) for tenant, part in assembled.items()},
+              (report_key, report))
     return report
 
 
@@ -256,14 +297,15 @@ def _timings(values: np.ndarray) -> dict:
 
 
 def _assemble(parts: list[_Part]) -> dict:
-    """The figures of several tenants' parts together."""
+    """The figures of several tenants' parts (for the period) together."""
     part = _Part.merge(parts) if parts else _Part.empty()
     counts = part.counts
     outcomes = sorted(((source, pack, rule), (n, met)) for source, pack, rule, n, met in counts["deadlines"])
     return {
         "total": sum(counts["by_status"].values()),
         **{name: dict(sorted(counts[name].items())) for name in _COUNTS},
-        "timings": {name: _timings(part.durations[name]) for name in TIMINGS},
+        "timings": parts[0].counts["timings"] if len(parts) == 1 else
+                   {name: _timings(part.durations[name]) for name in TIMINGS},
         "deadlines": [{"pack": pack, "rule": rule, "total": n, "met": met, "missed": n - met,
                        "compliance": round(met / n, 4)} for (source, pack, rule), (n, met) in outcomes
                       if source == "closed"],
@@ -305,18 +347,19 @@ def province_overview(conn, province: str, start: date, end: date, cached: bool 
         for tenant, part in zip(tenants, parts):
             by_status = dict(sorted(part.counts["by_status"].items()))
             lines.append({"tenant": tenant, "total": sum(by_status.values()), "by_status": by_status,
-                          "timings": {name: _timings(part.durations[name]) for name in TIMINGS}})
+                          "timings": part.counts["timings"]})
         return {"province": province, "overall": {"period": _period(start, end), "tenants": tenants,
                                                   **_assemble(parts)}, "tenants": lines}
     return _report(conn, "province", tenants, start, end, cached, assemble)
 
 
 def forget_kept(conn, older_than: timedelta = timedelta(days=1)) -> int:
-    """Drop whole reports kept since before ``older_than`` ago (the table only
-    holds the periods people ask for; one asked for again is assembled again
-    from the months' parts, which stay)."""
+    """Drop reports and tenant-period parts kept since before ``older_than``
+    ago (they hold the periods people ask for; one asked for again is
+    assembled again from the months' parts, which stay)."""
     with conn.transaction():
-        return conn.execute("DELETE FROM stats_report WHERE computed_at < now() - %s", (older_than,)).rowcount
+        conn.execute("DELETE FROM stats_report WHERE computed_at < now() - %s", (older_than,))
+        return conn.execute("DELETE FROM stats_period WHERE computed_at < now() - %s", (older_than,)).rowcount
 
 
 # -- public transparency statistics -------------------------------------------

@@ -302,24 +302,40 @@ def test_an_older_read_model_gets_public_count_derived_by_migrate(conn, built):
     assert projection.dump(conn) == before
 
 
-def _mark_kept(conn, mark: bool = True) -> None:
-    """Mark what is kept: each tenant-month part with a status of 1000 cases
-    (a report assembled from kept parts shows it, a part computed again does
-    not), each whole report with a key of its own. ``mark=False`` takes the
-    marks off the parts (json keeps the order of keys: so does this)."""
-    with conn.transaction():
-        for tenant, month, text in conn.execute("SELECT tenant, month, counts::text FROM stats_month").fetchall():
-            counts = json.loads(text)
-            if mark:
-                counts["by_status"]["kept"] = 1000
-            else:
-                counts["by_status"].pop("kept", None)
-            conn.execute("UPDATE stats_month SET counts = %s::json WHERE tenant = %s AND month = %s",
-                         (json.dumps(counts), tenant, month))
-        conn.execute("UPDATE stats_report SET result = (result::jsonb || '{\"kept_report\": true}')::json")
+@pytest.fixture
+def served(monkeypatch):
+    """``served(report)``: calls it and tells how it was served: "report"
+    (the kept report read back), or (tenant-period parts read back kept,
+    month parts read back kept, month parts computed). A spy around the real
+    functions, which run as they are."""
+    seen = []
+    load, compute = stats._load_parts, stats._compute_months
+
+    def loading(conn, sql, params):
+        rows = load(conn, sql, params)
+        seen.append(("periods" if "FROM stats_period" in sql else "months", len(rows)))
+        return rows
+
+    def computing(conn, pairs):
+        seen.append(("computed", len(pairs)))
+        return compute(conn, pairs)
+
+    monkeypatch.setattr(stats, "_load_parts", loading)
+    monkeypatch.setattr(stats, "_compute_months", computing)
+
+    def serve(report):
+        seen.clear()
+        report()
+        if not seen:
+            return "report"
+        counts = dict.fromkeys(("periods", "months", "computed"), 0)
+        for kind, n in seen:
+            counts[kind] += n
+        return counts["periods"], counts["months"], counts["computed"]
+    return serve
 
 
-def test_statistics_are_assembled_from_kept_tenant_parts_until_a_tenant_month_changes(conn, built):
+def test_statistics_are_assembled_from_kept_parts_until_a_tenant_month_changes(conn, built, served):
     log = copy.deepcopy(built[0])
     year = (date(2026, 1, 1), date(2026, 12, 1))
     may = (date(2026, 5, 1), date(2026, 5, 1))
@@ -343,14 +359,7 @@ def test_statistics_are_assembled_from_kept_tenant_parts_until_a_tenant_month_ch
         for report in (province, surabaya, malang_may):
             same(report(), report(cached=False))
 
-        def kept(report):  # "report": the kept report itself; else how many of its tenant parts were kept
-            figures = report()
-            if figures.get("kept_report"):
-                return "report"
-            return figures.get("overall", figures)["by_status"].get("kept", 0) // 1000
-
-        _mark_kept(conn)
-        assert (kept(province), kept(surabaya), kept(malang_may)) == ("report",) * 3
+        assert (served(province), served(surabaya), served(malang_may)) == ("report",) * 3
 
         def follow(*changes):  # new log positions, followed incrementally
             for change in changes:
@@ -360,27 +369,27 @@ def test_statistics_are_assembled_from_kept_tenant_parts_until_a_tenant_month_ch
 
         # a case registered in January 2027 changes none of them
         follow(lambda: log.register("35.73", datetime(2027, 1, 5, 3, 0, tzinfo=timezone.utc)))
-        assert (kept(province), kept(surabaya), kept(malang_may)) == ("report",) * 3
-        # C (35.73, registered in April) acknowledged: the province-year is assembled again from the kept
-        # parts of every tenant-month (two tenants have cases: 24) but 35.73's April, computed again
+        assert (served(province), served(surabaya), served(malang_may)) == ("report",) * 3
+        # C (35.73, registered in April) acknowledged: the province-year is assembled again from Surabaya's kept
+        # part for the year and 35.73's months, eleven kept and April computed again (two tenants have cases)
         assert stats.province_tenants(conn, "35") == ["35.73", "35.78"]
         c = [e for e in log.envelopes if e["type"] == "case.registered"][2]["data"]["case_id"]
         follow(lambda: log.step(c, 3, "35.73", "verifikasi", "verification_started", T0 + timedelta(days=41)))
-        assert (kept(province), kept(surabaya), kept(malang_may)) == (23, "report", "report")
-        _mark_kept(conn)
+        assert (served(province), served(surabaya), served(malang_may)) == ((1, 11, 1), "report", "report")
         fresh = province(cached=False)
         assert fresh["overall"]["total"] == 10 and fresh["overall"]["timings"]["acknowledge"]["count"] == 2
-        # a breach noticed in May (a dated row, of a case registered in April): May's part again
+        # a breach noticed in May (a dated row, of a case registered in April): May's part again, computed by
+        # the province's report and then read back kept by Malang's May
         follow(lambda: log.add(c, 4, "case.deadline_breached", "35.73", T0 + timedelta(days=62), {
             "tenant": "35.73", "rule": "verification", "due_at": T0 + timedelta(days=55),
             "noticed_at": T0 + timedelta(days=62)}, ":breached"))
-        assert (kept(province), kept(surabaya), kept(malang_may)) == (23, "report", 0)
+        assert (served(province), served(surabaya), served(malang_may)) == ((1, 11, 1), "report", (0, 1, 0))
         fresh = same(malang_may(), malang_may(cached=False))
         assert fresh["total"] == 0 and fresh["breaches"] == [{"rule": "verification", "count": 1}]
-        with conn.transaction():  # the marks gone: what is kept now equals a fresh computation
-            conn.execute("TRUNCATE stats_report")
-        _mark_kept(conn, mark=False)
-        for report in (province, surabaya, malang_may):
+        for report in (province, surabaya, malang_may):  # what is kept now equals a fresh computation
+            same(report(), report(cached=False))
+            with conn.transaction():
+                conn.execute("TRUNCATE stats_report")
             same(report(), report(cached=False))
     finally:  # the module's read model as ``built`` left it
         projection.reset(conn)
@@ -388,7 +397,7 @@ def test_statistics_are_assembled_from_kept_tenant_parts_until_a_tenant_month_ch
             apply_page(conn, built[0].envelopes[i:i + 4])
 
 
-def test_the_follower_keeps_each_changed_tenant_months_part_so_reports_compute_none(conn, built):
+def test_the_follower_keeps_each_changed_tenant_months_part_so_reports_compute_none(conn, built, served):
     log = copy.deepcopy(built[0])
     year = (date(2026, 1, 1), date(2026, 12, 1))
     province = lambda cached=True: stats.province_overview(conn, "35", *year, cached=cached)  # noqa: E731
@@ -412,19 +421,17 @@ def test_the_follower_keeps_each_changed_tenant_months_part_so_reports_compute_n
         assert stats.keep_months(conn, limit=2) == 2
         assert 2 + stats.keep_months(conn) == len(months)
         assert stats.keep_months(conn) == 0
-        _mark_kept(conn)
-        # the report computes the tenant-months without cases only (a kept part each, marked 1000)
-        assert province()["overall"]["by_status"]["kept"] == 1000 * len(months)
-        # one tenant-month changed: the follower's timer keeps it again, the others stay as kept
+        # the report computes the tenant-months without cases only (kept after that, as every part)
+        with_cases = sum(1 for _, month in months if month.year == 2026)
+        assert served(province) == (0, with_cases, 24 - with_cases)
+        # one tenant-month changed: the follower's timer keeps it again, and the report reads it back kept with
+        # the rest of 35.73's months (35.78's part for the year is unchanged)
         c = [e for e in log.envelopes if e["type"] == "case.registered"][2]["data"]["case_id"]
         log.step(c, 3, "35.73", "verifikasi", "verification_started", T0 + timedelta(days=41))
         fetch, head = paged(log)
         assert projection.follow(conn, fetch)["next"] == head
         assert (stats.keep_months(conn), stats.keep_months(conn)) == (1, 0)
-        assert province()["overall"]["by_status"]["kept"] == 1000 * (len(months) - 1)
-        with conn.transaction():
-            conn.execute("TRUNCATE stats_report")
-        _mark_kept(conn, mark=False)
+        assert served(province) == (1, 12, 0)
         assert json.dumps(province()) == json.dumps(province(cached=False))
     finally:  # the module's read model as ``built`` left it
         projection.reset(conn)
