@@ -835,16 +835,22 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
             return lambda: fn(conn, *a)
         return prepare
 
-    def assembled(fn, args, changed: int = 0):  # from the months' kept parts, ``changed`` of them computed again
-        def prepare():  # (as in the moment between a window that changed a tenant-month and the timer)
+    def assembled(fn, args, periods: bool, changed: int = 0):
+        """Not the kept report: from the tenants' kept parts for the period (``periods``) or else from
+        their months' parts; ``changed`` tenant-months computed again (as between a window that changed
+        them and the keep_statistics timer)."""
+        def prepare():
             a = args()
             fn(conn, *a)
             with conn.transaction():
                 conn.execute("DELETE FROM stats_report")
+                if not periods:
+                    conn.execute("DELETE FROM stats_period")
                 for _ in range(changed):
+                    tenant = rng.choice(a[0] if isinstance(a[0], list) else codes)
                     month = rng.choice([m for m in months if a[1] <= m <= a[2]])
-                    conn.execute("DELETE FROM stats_month WHERE tenant = %s AND month = %s",
-                                 (rng.choice(a[0] if isinstance(a[0], list) else codes), month))
+                    conn.execute("DELETE FROM stats_period WHERE tenant = %s", (tenant,))
+                    conn.execute("DELETE FROM stats_month WHERE tenant = %s AND month = %s", (tenant, month))
             return lambda: fn(conn, *a)
         return prepare
 
@@ -858,12 +864,13 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
     province = lambda: ("35", *period())  # noqa: E731
     calls = {
         "tenant_stats (1 tenant, month/quarter/year), nothing kept": computed(stats.tenant_stats, tenant),
-        "tenant_stats, from the months' kept parts": assembled(stats.tenant_stats, tenant),
-        "tenant_stats, one month's part computed": assembled(stats.tenant_stats, tenant, 1),
+        "tenant_stats, from its months' kept parts": assembled(stats.tenant_stats, tenant, False),
+        "tenant_stats, one month changed": assembled(stats.tenant_stats, tenant, True, 1),
         "tenant_stats, kept report": kept(stats.tenant_stats, tenant),
         "province_overview (35, 39 tenants), nothing kept": computed(stats.province_overview, province),
-        "province_overview, from the months' kept parts": assembled(stats.province_overview, province),
-        "province_overview, one tenant-month's part computed": assembled(stats.province_overview, province, 1),
+        "province_overview, from the months' kept parts": assembled(stats.province_overview, province, False),
+        "province_overview, from the tenants' kept parts": assembled(stats.province_overview, province, True),
+        "province_overview, one tenant-month changed": assembled(stats.province_overview, province, True, 1),
         "province_overview, kept report": kept(stats.province_overview, province),
         "public_counts (all tenants, 1 year)": plain(stats.public_counts,
                                                      lambda: (None, rng.choice(years or [2024]))),
