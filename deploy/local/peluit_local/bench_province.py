@@ -623,9 +623,12 @@ def _worker(args) -> tuple[int, int, float]:
     env, tenants, seed = args
     os.environ.update(env)
     from peluit_cases.application import CasesApplication
+    from peluit_cases.chain import migration_lock
     from peluit_cases.service import eventsourcing_env
+    from peluit_common.settings import db_conninfo
 
-    app = CasesApplication(env=eventsourcing_env(), timezone="Asia/Jakarta")
+    with migration_lock(db_conninfo()):  # as the service: the processes start together
+        app = CasesApplication(env=eventsourcing_env(), timezone="Asia/Jakarta")
     t0 = time.perf_counter()
     try:
         cases, events = Generator(app, tenants, seed).run()

@@ -18,8 +18,10 @@ from a file (never from the database) whenever the head has moved:
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
+import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from psycopg import sql
@@ -164,6 +166,20 @@ def _installed(conn, schema_name: str) -> bool:
         "         AND column_name IN ('prev_log_hash', 'prev_aggregate_hash', 'event_hash') AND is_nullable = 'NO')",
         (schema_name, EVENTS_TABLE, schema_name, EVENTS_TABLE)).fetchone()
     return row == (1, 3)
+
+
+@contextmanager
+def migration_lock(conninfo: str):
+    """Held while an instance creates the event store's tables: instances
+    starting together on a new database raced on CREATE TABLE IF NOT EXISTS
+    (PostgreSQL: "tuple concurrently updated"; seen with two generator
+    processes in the province bench)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
 def migrate(conn) -> bool:

@@ -21,7 +21,7 @@ from peluit_common.amqp import ConfirmedPublisher, declare_topology
 from peluit_common.auth import TokenIssuer, TokenVerifier, bearer_token, load_signing_key, load_verify_key
 from peluit_common.db import Database
 from peluit_common.metrics import EntrypointMetrics, metrics_response
-from peluit_common.settings import db_password, env, env_float, env_int, secret_bytes
+from peluit_common.settings import db_conninfo, db_password, env, env_float, env_int, secret_bytes
 from peluit_common.web import HttpError, http, json_endpoint, json_response, read_json
 from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
@@ -70,7 +70,8 @@ def eventsourcing_env() -> dict:
 
 class CasesApp(DependencyProvider):
     def setup(self):
-        self.app = CasesApplication(env=eventsourcing_env(), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
+        with chain.migration_lock(db_conninfo()):  # one starting instance creates tables at a time
+            self.app = CasesApplication(env=eventsourcing_env(), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
         audit.install_chain()  # the event table exists now: hash-chain it before the first insert
 
     def stop(self):
