@@ -192,7 +192,8 @@ def _keep(conn, at: int, computed: dict[tuple[str, date], _Part],
     """Keep computed month parts, tenant-period parts (``periods``: key ->
     (tenant, part)) and a report at position ``at``, unless newer ones are
     kept already."""
-    rows = [(tenant, month, at, *part.dump()) for (tenant, month), part in computed.items()]
+    # in key order: a report and the timer (or two instances) keeping the same parts never deadlock
+    rows = [(tenant, month, at, *part.dump()) for (tenant, month), part in sorted(computed.items())]
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO stats_month AS m (tenant, month, position, computed_at, counts, durations) "
@@ -204,7 +205,7 @@ def _keep(conn, at: int, computed: dict[tuple[str, date], _Part],
             "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, "
             "computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, durations = EXCLUDED.durations "
             "WHERE p.position < EXCLUDED.position",
-            [(key, tenant, at, *part.dump()) for key, (tenant, part) in (periods or {}).items()])
+            [(key, tenant, at, *part.dump()) for key, (tenant, part) in sorted((periods or {}).items())])
         if report:
             cur.execute(
                 "INSERT INTO stats_report AS r (key, position, computed_at, result) VALUES (%s, %s, now(), %s) "
