@@ -123,18 +123,19 @@ def _months(start: date, end: date) -> list[date]:
 
 def _compute_months(conn, pairs: list[tuple[str, date]]) -> dict[tuple[str, date], _Part]:
     """The parts of ``pairs`` (tenant, month), a statement per kind of figure
-    for all of them (each pair is an index range scan). Never prepared: the
-    best plan depends on how many pairs are asked for (one, or hundreds
-    after a rebuild), and psycopg's generic plan made one tenant-month
-    3.5 times slower after keep_months had run on the connection."""
+    for all of them. Each pair's rows are aggregated in a LATERAL subquery,
+    which PostgreSQL cannot flatten: an index range scan per pair whatever
+    the estimates. As a plain join, the plan flipped with the number of
+    pairs (a generic plan made one pair 3.5 times slower; a custom plan for
+    a province-year's 468 pairs hashed whole tables, twice as slow)."""
     parts = {pair: _Part.empty() for pair in pairs}
     tenants, months = [list(column) for column in zip(*pairs)]
-    pairs_sql = "unnest(%s::text[], %s::date[]) AS w(tenant, month)"
+    each = "FROM unnest(%s::text[], %s::date[]) AS w(tenant, month) CROSS JOIN LATERAL ({}) AS x"
     for tenant, month, g, status, category, channel, n in conn.execute(  # three breakdowns, one scan
-            f"SELECT w.tenant, w.month, grouping(c.status, c.category, c.channel), c.status, c.category, "
-            f"c.channel, sum(c.count) FROM {pairs_sql} JOIN case_count c ON c.tenant = w.tenant AND "
-            "c.month = w.month GROUP BY GROUPING SETS ((w.tenant, w.month, c.status), (w.tenant, w.month, "
-            "c.category), (w.tenant, w.month, c.channel)) HAVING sum(c.count) > 0", (tenants, months), prepare=False):
+            "SELECT w.tenant, w.month, x.* " + each.format(
+                "SELECT grouping(status, category, channel), status, category, channel, sum(count) FROM case_count "
+                "WHERE tenant = w.tenant AND month = w.month GROUP BY GROUPING SETS ((status), (category), (channel)) "
+                "HAVING sum(count) > 0"), (tenants, months)):
         name = _SETS[g]
         parts[(tenant, month)].counts[name][{"by_status": status, "by_category": category,
                                              "by_channel": channel}[name]] = int(n)
@@ -145,32 +146,32 @@ def _compute_months(conn, pairs: list[tuple[str, date]]) -> dict[tuple[str, date
     # float8 days, unsorted (the percentiles partition them), packed by PostgreSQL (float8send: 8 bytes,
     # big-endian) so that no Python float is made for each case
     durations = ", ".join(
-        f"string_agg(float8send(date_part('epoch', c.{col} - c.registered_at) / 86400), ''::bytea) "
-        f"FILTER (WHERE c.{col} IS NOT NULL)" for col in TIMINGS.values())
+        f"string_agg(float8send(date_part('epoch', {col} - registered_at) / 86400), ''::bytea) "
+        f"FILTER (WHERE {col} IS NOT NULL)" for col in TIMINGS.values())
     with conn.cursor(binary=True) as cur:
         for tenant, month, *packed in cur.execute(
-                f"SELECT w.tenant, w.month, {durations} FROM {pairs_sql} JOIN case_summary c ON "
-                "c.tenant = w.tenant AND c.month = w.month GROUP BY 1, 2", (tenants, months), prepare=False):
+                "SELECT w.tenant, w.month, x.* " + each.format(
+                    f"SELECT {durations} FROM case_summary WHERE tenant = w.tenant AND month = w.month"),
+                (tenants, months)):
             parts[(tenant, month)].durations = {name: np.frombuffer(b or b"", dtype=">f8").astype(np.float64)
                                                 for name, b in zip(TIMINGS, packed)}
     # dated rows: the tenant's rows in the month's local-time window
     windows = [month_range(month, month)[2:] for month in months]
-    dated_sql = ("unnest(%s::text[], %s::date[], %s::timestamptz[], %s::timestamptz[]) AS w(tenant, month, t0, t1) "
-                 "JOIN {} d ON d.{} = w.tenant AND d.at >= w.t0 AND d.at < w.t1")
+    dated = ("SELECT w.tenant, w.month, x.* FROM unnest(%s::text[], %s::date[], %s::timestamptz[], "
+             "%s::timestamptz[]) AS w(tenant, month, t0, t1) CROSS JOIN LATERAL ({}) AS x")
+    in_window = "WHERE {} = w.tenant AND at >= w.t0 AND at < w.t1"
     params = (tenants, months, [w[0] for w in windows], [w[1] for w in windows])
     # compliance of the cases that ended and the breaches noticed, in one scan
-    for tenant, month, *row in conn.execute(
-            "SELECT w.tenant, w.month, d.source, coalesce(d.pack, ''), d.rule, count(*), count(*) FILTER "
-            f"(WHERE d.met) FROM {dated_sql.format('deadline_outcome', 'tenant')} GROUP BY 1, 2, 3, 4, 5", params,
-            prepare=False):
+    for tenant, month, *row in conn.execute(dated.format(
+            "SELECT source, coalesce(pack, ''), rule, count(*), count(*) FILTER (WHERE met) FROM deadline_outcome "
+            + in_window.format("tenant") + " GROUP BY 1, 2, 3"), params):
         parts[(tenant, month)].counts["deadlines"].append(row)
-    for tenant, month, *row in conn.execute(
-            "SELECT w.tenant, w.month, d.destination_kind, d.destination, count(*) FROM "
-            f"{dated_sql.format('forwarded', 'from_tenant')} GROUP BY 1, 2, 3, 4", params, prepare=False):
+    for tenant, month, *row in conn.execute(dated.format(
+            "SELECT destination_kind, destination, count(*) FROM forwarded " + in_window.format("from_tenant")
+            + " GROUP BY 1, 2"), params):
         parts[(tenant, month)].counts["forwarded"].append(row)
-    for tenant, month, level, n in conn.execute(
-            f"SELECT w.tenant, w.month, d.level, count(*) FROM {dated_sql.format('sanction', 'tenant')} "
-            "GROUP BY 1, 2, 3", params, prepare=False):
+    for tenant, month, level, n in conn.execute(dated.format(
+            "SELECT level, count(*) FROM sanction " + in_window.format("tenant") + " GROUP BY 1"), params):
         parts[(tenant, month)].counts["sanctions"][level] = n
     return parts
 
