@@ -112,7 +112,9 @@ CREATE TABLE IF NOT EXISTS stats_month (  -- one tenant's figures of one month: 
     durations bytea NOT NULL,  -- float64 days of each timing, one after the other
     PRIMARY KEY (tenant, month)
 );
-CREATE TABLE IF NOT EXISTS stats_period (  -- one tenant's figures of one period, assembled from its months
+-- reports and tenant-period parts are caches (every row is checked against stats_changed before use):
+-- UNLOGGED, no WAL for the megabytes of durations a province-year writes; a crash empties them
+CREATE UNLOGGED TABLE IF NOT EXISTS stats_period (  -- one tenant's figures of one period, assembled from its months
     key text PRIMARY KEY,  -- [tenant, first month, last month]
     tenant text NOT NULL,
     position bigint NOT NULL,
@@ -120,12 +122,15 @@ CREATE TABLE IF NOT EXISTS stats_period (  -- one tenant's figures of one period
     counts json NOT NULL,
     durations bytea NOT NULL
 );
-CREATE TABLE IF NOT EXISTS stats_report (  -- a whole report, assembled from its tenants' parts
+CREATE UNLOGGED TABLE IF NOT EXISTS stats_report (  -- a whole report, assembled from its tenants' parts
     key text PRIMARY KEY,  -- [kind, tenants, first month, last month]
     position bigint NOT NULL,
     computed_at timestamptz NOT NULL,
     result json NOT NULL  -- json, not jsonb: the figures come back in the order they were assembled
 );
+ALTER TABLE stats_report SET UNLOGGED;  -- logged before (nothing to do when it is unlogged already)
+ALTER TABLE stats_period SET UNLOGGED;
+
 -- a rebuild's status moves and closings, kept here (UNLOGGED, no index: a crash empties them with the read
 -- models) and folded into case_summary once when it catches up (``_fold_staged``): one pass over them
 -- instead of an index lookup and a row update per move, window after window

@@ -196,6 +196,8 @@ def _keep(conn, at: int, computed: dict[tuple[str, date], _Part],
     # in key order: a report and the timer (or two instances) keeping the same parts never deadlock
     rows = [(tenant, month, at, *part.dump()) for (tenant, month), part in sorted(computed.items())]
     with conn.transaction(), conn.cursor() as cur:
+        # what is kept can be computed again: a commit need not wait for the WAL to reach the disk
+        cur.execute("SET LOCAL synchronous_commit = off")
         cur.executemany(
             "INSERT INTO stats_month AS m (tenant, month, position, computed_at, counts, durations) "
             "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (tenant, month) DO UPDATE SET position = "
