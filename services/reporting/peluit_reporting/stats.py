@@ -23,7 +23,6 @@ Definitions (README, "Reporting"):
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 
