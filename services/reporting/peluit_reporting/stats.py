@@ -125,8 +125,9 @@ def _compute_months(conn, pairs: list[tuple[str, date]]) -> dict[tuple[str, date
     for all of them. Each pair's rows are aggregated in a LATERAL subquery,
     which PostgreSQL cannot flatten: an index range scan per pair whatever
     the estimates. As a plain join, the plan flipped with the number of
-    pairs (a generic plan made one pair 3.5 times slower; a custom plan for
-    a province-year's 468 pairs hashed whole tables, twice as slow)."""
+    pairs (a generic plan made one pair ~3 times slower; for a
+    province-year's 468 pairs PostgreSQL hash-joined a sequential scan of
+    all of deadline_outcome, 1.2 s at full scale)."""
     parts = {pair: _Part.empty() for pair in pairs}
     tenants, months = [list(column) for column in zip(*pairs)]
     each = "FROM unnest(%s::text[], %s::date[]) AS w(tenant, month) CROSS JOIN LATERAL ({}) AS x"
