@@ -210,11 +210,13 @@ def migrate(conn) -> None:
         if conn.execute("SELECT to_regclass('tracking') IS NOT NULL").fetchone()[0]:
             # a follower holds still while a new table is derived at its position
             conn.execute("SELECT position FROM tracking WHERE upstream = %s FOR UPDATE", (UPSTREAM,))
-        added = conn.execute("SELECT to_regclass('public_count') IS NULL").fetchone()[0]
+        added, kept_months_added = conn.execute(
+            "SELECT to_regclass('public_count') IS NULL, to_regclass('stats_month') IS NULL").fetchone()
         conn.execute(SCHEMA)
         if added:  # an older read model: derive the new table from case_count, at the same position
             conn.execute(_PUBLIC_COUNT_FROM_CASE_COUNT)
-        _seed_changed(conn, 0)  # months without a kept part yet (an upgrade): kept by stats.keep_months
+        if kept_months_added:  # an older read model: its months get their parts from stats.keep_months
+            _seed_changed(conn, 0)
         rebuilding = conn.execute("SELECT counts_deferred FROM tracking WHERE upstream = %s",
                                   (UPSTREAM,)).fetchone()[0]
         if rebuilding:  # a new database starts as a rebuild; a restart in the middle of one goes on with it
@@ -445,8 +447,7 @@ def apply_page(conn, envelopes: list[dict], counts: bool = True) -> None:
                 statement = _STAGED.get(kind, statement)
             elif kind in _DATED:
                 statement += _DATED[kind]
-            cur.execute(statement, {"page": _Page(rows), "tz": TIMEZONE.key,
-                                    "first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS})
+            cur.execute(statement, {"page": _Page(rows), "tz": TIMEZONE.key, **_STEPS})
             if kind in _DATED and counts:
                 changed.update(cur.fetchall())
             elif kind == "case.registered":
@@ -480,8 +481,7 @@ def _fold_staged(conn) -> None:
     """The moves and closings a rebuild staged, applied to case_summary in one
     statement each (as the windows would have, each move after its case's
     last applied one), then dropped."""
-    params = {"first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS}
-    conn.execute(_FOLD_MOVES.format(moves="rebuild_move"), params)
+    conn.execute(_FOLD_MOVES.format(moves="rebuild_move"), _STEPS)
     conn.execute(_FOLD_CLOSED.format(closings="rebuild_closed"))
     conn.execute("TRUNCATE " + ", ".join(STAGING))
 
@@ -550,6 +550,8 @@ ORDER BY p.position
 ON CONFLICT DO NOTHING
 RETURNING case_id, tenant, month, category, channel, status
 """
+
+_STEPS = {"first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS}  # _FOLD_MOVES's parameters
 
 # each case's moves after its last applied one, folded (``{moves}``: the
 # moves, from the page or staged by a rebuild): each row is updated once

@@ -37,10 +37,14 @@ SMALL_CELL = 5
 TIMINGS = {"acknowledge": "first_response_at", "verify": "verified_at", "close": "closed_at"}
 
 
+def _next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 def month_range(start: date, end: date) -> tuple[date, date, datetime, datetime]:
     """First and last month (first days), and the half-open time window they cover."""
-    after_end = (end.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return (start, end, datetime.combine(start, time(0), TIMEZONE), datetime.combine(after_end, time(0), TIMEZONE))
+    return (start, end, datetime.combine(start, time(0), TIMEZONE),
+            datetime.combine(_next_month(end), time(0), TIMEZONE))
 
 
 # -- a tenant's month: the part every report is assembled from -----------------
@@ -116,7 +120,7 @@ class _Part:
 def _months(start: date, end: date) -> list[date]:
     months = [start]
     while months[-1] < end:
-        months.append((months[-1].replace(day=28) + timedelta(days=4)).replace(day=1))
+        months.append(_next_month(months[-1]))
     return months
 
 

@@ -292,6 +292,22 @@ def test_rebuild_from_zero_is_identical(conn, built):
     assert projection.position(conn) == 0
 
 
+def test_an_older_read_model_gets_every_month_marked_for_keeping_by_migrate(conn, built):
+    with conn.transaction():  # a read model from before stats_month existed
+        conn.execute("DROP TABLE stats_month")
+        conn.execute("TRUNCATE stats_changed")
+        months = conn.execute("SELECT DISTINCT tenant, month FROM case_count ORDER BY 1, 2").fetchall()
+    projection.migrate(conn)
+    with conn.transaction():
+        marked = conn.execute("SELECT tenant, month, position FROM stats_changed ORDER BY 1, 2").fetchall()
+    assert months and marked == [(*m, 0) for m in months]  # no part kept for them: keep_months computes them
+    with conn.transaction():
+        conn.execute("DELETE FROM stats_changed")  # marked once, not on every start
+    projection.migrate(conn)
+    with conn.transaction():
+        assert conn.execute("SELECT count(*) FROM stats_changed").fetchone()[0] == 0
+
+
 def test_an_older_read_model_gets_public_count_derived_by_migrate(conn, built):
     before = projection.dump(conn)
     assert before["public_count"]
