@@ -160,6 +160,10 @@ def test_the_service_keeps_the_statistics_part_of_each_changed_tenant_month(syst
     with admin_connect(system, "reporting") as conn:
         # the parts kept by the statistics queries above dropped: the timer, not a query, computes them again
         assert conn.execute("DELETE FROM peluit.stats_month WHERE tenant = %s", (fresh.tenant,)).rowcount
+        assert eventually(lambda: conn.execute(  # the year and quarters, once the timer has merged them
+            "SELECT count(*) FROM peluit.stats_block WHERE tenant = %s AND month <= %s",
+            (fresh.tenant, month)).fetchone()[0] >= 2, timeout=30)
+        conn.execute("DELETE FROM peluit.stats_block WHERE tenant = %s", (fresh.tenant,))
 
         def kept():  # every month of the tenant marked changed has its part kept at or after the change (autocommit)
             stale = conn.execute(
@@ -167,8 +171,12 @@ def test_the_service_keeps_the_statistics_part_of_each_changed_tenant_month(syst
                 "s.tenant = %s AND (m.position IS NULL OR m.position < s.position)", (fresh.tenant,)).fetchone()[0]
             part = conn.execute("SELECT counts FROM peluit.stats_month WHERE tenant = %s AND month = %s",
                                 (fresh.tenant, month)).fetchone()
-            return stale == 0 and part is not None and sum(part[0]["by_status"].values()) == 10
-        assert eventually(kept, timeout=30), "the keep_statistics timer computed the tenant's part"
+            # and its year, merged again from its months' parts
+            year = conn.execute("SELECT counts FROM peluit.stats_block WHERE tenant = %s AND month = %s AND months = 12",
+                                (fresh.tenant, month.replace(month=1))).fetchone()
+            return (stale == 0 and part is not None and sum(part[0]["by_status"].values()) == 10
+                    and year is not None and year[0]["by_status"] == part[0]["by_status"])
+        assert eventually(kept, timeout=30), "the keep_statistics timer computed the tenant's part and year"
 
 
 def test_province_overview(system, fresh, login):

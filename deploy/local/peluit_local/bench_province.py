@@ -838,22 +838,29 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
             return lambda: fn(conn, *a)
         return prepare
 
-    def assembled(fn, args, periods: bool, changed: int = 0):
+    def assembled(fn, args, periods: bool, changed: int = 0, blocks: bool = True):
         """Not the kept report: from the tenants' kept parts for the period (``periods``) or else from
-        their months' parts; ``changed`` tenant-months computed again (as between a window that changed
-        them and the keep_statistics timer)."""
+        their kept quarters, years (``blocks``: as the keep_statistics timer keeps them; else not merged
+        yet, as just after a rebuild) and months; ``changed`` tenant-months computed again (as between a
+        window that changed them and the keep_statistics timer)."""
         def prepare():
             a = args()
             fn(conn, *a)
+            while blocks and stats.keep_blocks(conn):  # merged again where an earlier run deleted them
+                pass
             with conn.transaction():
                 conn.execute("DELETE FROM stats_report")
                 if not periods:
                     conn.execute("DELETE FROM stats_period")
+                if not blocks:
+                    conn.execute("DELETE FROM stats_block")
                 for _ in range(changed):
                     tenant = rng.choice(a[0] if isinstance(a[0], list) else codes)
                     month = rng.choice([m for m in months if a[1] <= m <= a[2]])
                     conn.execute("DELETE FROM stats_period WHERE tenant = %s", (tenant,))
                     conn.execute("DELETE FROM stats_month WHERE tenant = %s AND month = %s", (tenant, month))
+                    conn.execute("DELETE FROM stats_block WHERE tenant = %s AND month <= %s AND %s < month + "
+                                 "make_interval(months => months)", (tenant, month, month))
             return lambda: fn(conn, *a)
         return prepare
 
@@ -867,11 +874,15 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
     province = lambda: ("35", *period())  # noqa: E731
     calls = {
         "tenant_stats (1 tenant, month/quarter/year), nothing kept": computed(stats.tenant_stats, tenant),
-        "tenant_stats, from its months' kept parts": assembled(stats.tenant_stats, tenant, False),
+        "tenant_stats, from its months' kept parts only": assembled(stats.tenant_stats, tenant, False, 0, False),
+        "tenant_stats, from its kept years, quarters and months": assembled(stats.tenant_stats, tenant, False),
         "tenant_stats, one month changed": assembled(stats.tenant_stats, tenant, True, 1),
         "tenant_stats, kept report": kept(stats.tenant_stats, tenant),
         "province_overview (35, 39 tenants), nothing kept": computed(stats.province_overview, province),
-        "province_overview, from the months' kept parts": assembled(stats.province_overview, province, False),
+        "province_overview, from the months' kept parts only": assembled(stats.province_overview, province, False,
+                                                                        0, False),
+        "province_overview, from kept years, quarters and months": assembled(stats.province_overview, province,
+                                                                            False),
         "province_overview, from the tenants' kept parts": assembled(stats.province_overview, province, True),
         "province_overview, one tenant-month changed": assembled(stats.province_overview, province, True, 1),
         "province_overview, kept report": kept(stats.province_overview, province),
@@ -1050,11 +1061,15 @@ def main() -> int:
         print("      its end (in the last window's transaction, then VACUUM), s: "
               + ", ".join(f"{name} {secs:.1f}" for name, secs in r["finish"].items()))
         print(f"    ratio rebuild / raw read: {rate / raw:.3f}   (target >= 0.5)")
-    t0, parts = time.perf_counter(), 0
-    while n := stats.keep_months(conn):
-        parts += n
-    print(f"    statistics parts kept after the rebuild (what the service's keep_statistics timer does then): "
-          f"{parts:,} tenant-months in {time.perf_counter() - t0:.1f} s", flush=True)
+    kept = {}
+    for keep in (stats.keep_months, stats.keep_blocks):  # what the service's keep_statistics timer does then
+        t0, n = time.perf_counter(), 0
+        while step := keep(conn):
+            n += step
+        kept[keep] = (n, time.perf_counter() - t0)
+    print(f"    statistics kept after the rebuild (the keep_statistics timer): {kept[stats.keep_months][0]:,} "
+          f"tenant-months in {kept[stats.keep_months][1]:.1f} s, then {kept[stats.keep_blocks][0]:,} quarters and "
+          f"years merged from them in {kept[stats.keep_blocks][1]:.1f} s", flush=True)
     months = covered_months(conn, r["complete"])
     qrng = random.Random(SEED)
     profiler = _profiler()

@@ -102,10 +102,12 @@ class ReportingService:
     @timer(interval=env_float("PELUIT_KEEP_STATISTICS_INTERVAL", 1.0))
     def keep_statistics(self):
         """The statistics parts of tenant-months that windows changed (all of
-        them after a rebuild), computed again so that reports find them kept."""
+        them after a rebuild), computed again so that reports find them kept;
+        then their quarters and years, merged from them."""
         with self.db.connection() as conn:
-            while stats.keep_months(conn) == stats.KEEP_BATCH:
-                eventlet.sleep(0)
+            for keep in (stats.keep_months, stats.keep_blocks):
+                while keep(conn) == stats.KEEP_BATCH:
+                    eventlet.sleep(0)
 
     @timer(interval=3600)
     def forget_kept_statistics(self):

@@ -37,8 +37,14 @@ SMALL_CELL = 5
 TIMINGS = {"acknowledge": "first_response_at", "verify": "verified_at", "close": "closed_at"}
 
 
+def _add_months(month: date, n: int) -> date:
+    """The first day of the month ``n`` months after ``month`` (a first day)."""
+    year, index = divmod(month.year * 12 + month.month - 1 + n, 12)
+    return date(year, index + 1, 1)
+
+
 def _next_month(month: date) -> date:
-    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return _add_months(month.replace(day=1), 1)
 
 
 def month_range(start: date, end: date) -> tuple[date, date, datetime, datetime]:
@@ -117,13 +123,6 @@ class _Part:
                    {name: np.concatenate([part.durations[name] for part in parts]) for name in TIMINGS})
 
 
-def _months(start: date, end: date) -> list[date]:
-    months = [start]
-    while months[-1] < end:
-        months.append(_next_month(months[-1]))
-    return months
-
-
 def _compute_months(conn, pairs: list[tuple[str, date]]) -> dict[tuple[str, date], _Part]:
     """The parts of ``pairs`` (tenant, month), a statement per kind of figure
     for all of them. Each pair's rows are aggregated in a LATERAL subquery,
@@ -180,6 +179,120 @@ def _compute_months(conn, pairs: list[tuple[str, date]]) -> dict[tuple[str, date
     return parts
 
 
+# -- blocks: a tenant's calendar quarter or year, merged from its months -------
+# A province-year from its month parts merges ~470 of them (most of its
+# time); from kept years, 39. ``keep_blocks`` merges each quarter and year
+# whose months changed after it was kept (``stats_block``), and a report
+# takes the fewest parts that cover its period: kept years and quarters,
+# months for the rest. A block is used while none of its months changed
+# after its position, as a month's part is.
+
+BLOCKS = (12, 3)  # months per kept block, largest first: calendar years and quarters (and in _DUE_BLOCKS)
+
+
+def _blocks_within(start: date, end: date) -> list[tuple[date, int]]:
+    """Every calendar year and quarter lying wholly in months ``start``..``end``."""
+    found = []
+    for n in BLOCKS:
+        month = date(start.year, 1, 1)
+        while _add_months(month, n - 1) <= end:
+            if month >= start:
+                found.append((month, n))
+            month = _add_months(month, n)
+    return found
+
+
+def _split(start: date, end: date, kept: set[tuple[date, int]]) -> list[tuple[date, int]]:
+    """Months ``start``..``end`` as the fewest parts (first month, months):
+    the ``kept`` blocks that fit, single months for the rest."""
+    units, month = [], start
+    while month <= end:
+        n = next((n for n in BLOCKS if (month, n) in kept and _add_months(month, n - 1) <= end), 1)
+        units.append((month, n))
+        month = _add_months(month, n)
+    return units
+
+
+# kept parts that no change has made stale: a month's (its own mark), a block's (its months' marks)
+_VALID_MONTHS = (
+    "SELECT m.tenant, m.month, m.counts::text, m.durations FROM unnest(%s::text[], %s::date[]) AS w(tenant, month) "
+    "JOIN stats_month m USING (tenant, month) LEFT JOIN stats_changed s USING (tenant, month) "
+    "WHERE m.position >= coalesce(s.position, 0)")
+_VALID_BLOCKS = (
+    "SELECT b.tenant, b.month, b.months, b.counts::text, b.durations FROM unnest(%s::text[], %s::date[], %s::int[]) "
+    "AS w(tenant, month, months) JOIN stats_block b USING (tenant, month, months) WHERE b.position >= (SELECT "
+    "coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = b.tenant AND s.month >= b.month "
+    "AND s.month < (b.month + make_interval(months => b.months))::date)")
+
+
+def _gather(conn, wanted: list[tuple[str, date, date]], cached: bool = True):
+    """Inside a snapshot: the parts that cover each (tenant, first month,
+    last month) of ``wanted``: valid kept blocks, else its months' parts,
+    kept or computed (all computed unless ``cached``). Returns
+    ({wanted: [part, ...]}, {(tenant, month): part computed})."""
+    blocks: dict[str, dict[tuple[date, int], _Part]] = {tenant: {} for tenant, _, _ in wanted}
+    covered: dict[str, set[date]] = {tenant: set() for tenant, _, _ in wanted}
+    for size in BLOCKS if cached else ():  # years first, then quarters where no year was kept
+        candidates = [(tenant, month, n) for tenant, start, end in wanted for month, n in _blocks_within(start, end)
+                      if n == size and month not in covered[tenant]]
+        if not candidates:
+            continue
+        for tenant, month, n, part in _load_parts(conn, _VALID_BLOCKS, [list(c) for c in zip(*candidates)]):
+            blocks[tenant][(month, n)] = part
+            covered[tenant].update(_add_months(month, i) for i in range(n))
+    units = {(tenant, start, end): _split(start, end, blocks[tenant].keys()) for tenant, start, end in wanted}
+    pairs = sorted({(key[0], month) for key, split in units.items() for month, n in split if n == 1})
+    months = {}
+    if cached and pairs:
+        months = {(tenant, month): part for tenant, month, part in
+                  _load_parts(conn, _VALID_MONTHS, [list(c) for c in zip(*pairs)])}
+    computed = _compute_months(conn, [pair for pair in pairs if pair not in months]) if len(months) < len(pairs) else {}
+    months.update(computed)
+    return ({key: [months[(key[0], month)] if n == 1 else blocks[key[0]][(month, n)] for month, n in split]
+             for key, split in units.items()}, computed)
+
+
+def _whole(parts: list[_Part]) -> _Part:
+    """One tenant's part for a period from the parts that cover it, with its
+    own timings (a block kept them)."""
+    if len(parts) == 1 and "timings" in parts[0].counts:
+        return parts[0]
+    part = _Part.merge(parts)
+    return _Part({**part.counts, "timings": {name: _timings(part.durations[name]) for name in TIMINGS}},
+                 part.durations)
+
+
+# the years (and each of their quarters) where a tenant has a month marked: those kept before the last mark in
+# them, or never kept (a quarter without marks too, so that a year with one month changed is four parts)
+_DUE_BLOCKS = """
+SELECT d.tenant, d.month, d.months FROM (
+    SELECT s.tenant, b.month, b.months, max(s.position) FILTER (
+               WHERE s.month >= b.month AND s.month < (b.month + make_interval(months => b.months))::date) AS changed
+    FROM stats_changed s CROSS JOIN LATERAL (
+        SELECT (date_trunc('year', s.month) + make_interval(months => q))::date, 3 FROM generate_series(0, 9, 3) AS q
+        UNION ALL SELECT date_trunc('year', s.month)::date, 12) AS b(month, months)
+    GROUP BY 1, 2, 3) AS d
+LEFT JOIN stats_block k USING (tenant, month, months)
+WHERE k.position IS NULL OR k.position < d.changed
+ORDER BY d.months, d.month DESC, d.tenant LIMIT %s
+"""
+
+
+def keep_blocks(conn, limit: int = KEEP_BATCH) -> int:
+    """Merge and keep up to ``limit`` quarters and years due (``_DUE_BLOCKS``),
+    quarters first so that years are merged from them. Returns how many
+    (the service calls it on a timer, after ``keep_months``)."""
+    with _snapshot(conn) as (at, rebuilding):
+        if rebuilding:  # figures of a rebuild in progress are partial: not kept
+            return 0
+        due = [tuple(row) for row in conn.execute(_DUE_BLOCKS, (limit,)).fetchall()]
+        wanted = [(tenant, month, _add_months(month, n - 1)) for tenant, month, n in due]
+        gathered, computed = _gather(conn, wanted) if due else ({}, {})
+    if due:
+        _keep(conn, at, computed, blocks={block: _whole(gathered[key]) for block, key in zip(due, wanted)})
+    return len(due)
+
+
 @contextmanager
 def _snapshot(conn):
     """A transaction that sees one state of the read models, and the log
@@ -192,32 +305,38 @@ def _snapshot(conn):
                            (UPSTREAM,)).fetchone() or (0, True)  # no row: emptied by a crash in a rebuild
 
 
+def _upsert(table: str, keys: tuple[str, ...], values: tuple[str, ...] = ("counts", "durations")) -> str:
+    """Keep a row (parameters: keys, position, values) unless one of a later position is kept already."""
+    columns = (*keys, "position", *values)
+    return (f"INSERT INTO {table} AS k ({', '.join(columns)}, computed_at) VALUES ({', '.join(['%s'] * len(columns))}, "
+            f"now()) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in ("position", "computed_at", *values))
+            + " WHERE k.position < EXCLUDED.position")
+
+
+_KEEP = {"month": _upsert("stats_month", ("tenant", "month")),
+         "block": _upsert("stats_block", ("tenant", "month", "months")),
+         "period": _upsert("stats_period", ("key",), ("tenant", "counts", "durations")),
+         "report": _upsert("stats_report", ("key",), ("result",))}
+
+
 def _keep(conn, at: int, computed: dict[tuple[str, date], _Part],
-          periods: dict[str, tuple[str, _Part]] | None = None, report: tuple[str, dict] | None = None) -> None:
-    """Keep computed month parts, tenant-period parts (``periods``: key ->
-    (tenant, part)) and a report at position ``at``, unless newer ones are
-    kept already."""
-    # in key order: a report and the timer (or two instances) keeping the same parts never deadlock
-    rows = [(tenant, month, at, *part.dump()) for (tenant, month), part in sorted(computed.items())]
+          periods: dict[str, tuple[str, _Part]] | None = None, report: tuple[str, dict] | None = None,
+          blocks: dict[tuple[str, date, int], _Part] | None = None) -> None:
+    """Keep computed month parts, blocks, tenant-period parts (``periods``:
+    key -> (tenant, part)) and a report at position ``at``, unless newer
+    ones are kept already."""
     with conn.transaction(), conn.cursor() as cur:
         # what is kept can be computed again: a commit need not wait for the WAL to reach the disk
         cur.execute("SET LOCAL synchronous_commit = off")
-        cur.executemany(
-            "INSERT INTO stats_month AS m (tenant, month, position, computed_at, counts, durations) "
-            "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (tenant, month) DO UPDATE SET position = "
-            "EXCLUDED.position, computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, "
-            "durations = EXCLUDED.durations WHERE m.position < EXCLUDED.position", rows)
-        cur.executemany(
-            "INSERT INTO stats_period AS p (key, tenant, position, computed_at, counts, durations) "
-            "VALUES (%s, %s, %s, now(), %s, %s) ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, "
-            "computed_at = EXCLUDED.computed_at, counts = EXCLUDED.counts, durations = EXCLUDED.durations "
-            "WHERE p.position < EXCLUDED.position",
-            [(key, tenant, at, *part.dump()) for key, (tenant, part) in sorted((periods or {}).items())])
-        if report:
-            cur.execute(
-                "INSERT INTO stats_report AS r (key, position, computed_at, result) VALUES (%s, %s, now(), %s) "
-                "ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, computed_at = EXCLUDED.computed_at, "
-                "result = EXCLUDED.result WHERE r.position < EXCLUDED.position", (report[0], at, Json(report[1])))
+        # in key order: a report and the timer (or two instances) keeping the same parts never deadlock
+        for kind, rows in (("month", [(*key, at, *part.dump()) for key, part in sorted(computed.items())]),
+                           ("block", [(*key, at, *part.dump()) for key, part in sorted((blocks or {}).items())]),
+                           ("period", [(key, at, tenant, *part.dump())
+                                       for key, (tenant, part) in sorted((periods or {}).items())]),
+                           ("report", [(report[0], at, Json(report[1]))] if report else [])):
+            if rows:
+                cur.executemany(_KEEP[kind], rows)
 
 
 def keep_months(conn, limit: int = KEEP_BATCH) -> int:
@@ -252,15 +371,15 @@ def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached:
     for the period, all from one snapshot of the read models. Kept three
     ways, each used while none of its tenant-months changed after it: the
     report itself (``stats_report``); each tenant's part for the period
-    (``stats_period``), else assembled from its months' parts, kept
-    (``stats_month``) or computed. A province-year after one tenant-month
-    changed merges 38 tenants' kept parts and one tenant's twelve months."""
+    (``stats_period``), else assembled from its kept blocks and months
+    (``_gather``). A province-year after one tenant-month changed merges 38
+    tenants' kept parts, and the changed tenant's three kept quarters and
+    three months."""
     start, end = month_range(start, end)[:2]
-    months = _months(start, end)
     report_key = json.dumps([kind, tenants, start.isoformat(), end.isoformat()])
     keys = {tenant: json.dumps([tenant, start.isoformat(), end.isoformat()]) for tenant in tenants}
     with _snapshot(conn) as (at, rebuilding):
-        periods, kept = {}, {}
+        periods = {}
         if cached:
             report = conn.execute(
                 "SELECT result FROM stats_report WHERE key = %s AND position >= (SELECT coalesce(max(position), 0) "
@@ -273,24 +392,14 @@ def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached:
                 "p.position >= (SELECT coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = p.tenant "
                 "AND s.month BETWEEN %s AND %s)", (list(keys.values()), start, end)))
         rest = [tenant for tenant in tenants if tenant not in periods]
-        if cached and rest:
-            kept = {(tenant, month): part for tenant, month, part in _load_parts(
-                conn, "SELECT m.tenant, m.month, m.counts::text, m.durations FROM stats_month m LEFT JOIN "
-                "stats_changed s USING (tenant, month) WHERE m.tenant = ANY(%s) AND m.month BETWEEN %s AND %s "
-                "AND m.position >= coalesce(s.position, 0)", (rest, start, end))}
-        missing = [(tenant, month) for tenant in rest for month in months if (tenant, month) not in kept]
-        computed = _compute_months(conn, missing) if missing else {}
-    months_of = {**kept, **computed}
-    assembled = {}
-    for tenant in rest:
-        part = _Part.merge([months_of[(tenant, month)] for month in months])
-        # the tenant's own timings, kept with its part (a province's lines need no partition of their own)
-        assembled[tenant] = _Part({**part.counts, "timings": {name: _timings(part.durations[name])
-                                                              for name in TIMINGS}}, part.durations)
+        gathered, computed = _gather(conn, [(tenant, start, end) for tenant in rest], cached) if rest else ({}, {})
+    parts = {tenant: gathered[(tenant, start, end)] for tenant in rest}
+    assembled = {tenant: _whole(parts[tenant]) for tenant in rest}
     report = assemble([periods.get(tenant) or assembled[tenant] for tenant in tenants])
     if cached and not rebuilding:  # figures of a rebuild in progress are partial: not kept
-        _keep(conn, at, computed, {keys[tenant]: (tenant, part) for tenant, part in assembled.items()},
-              (report_key, report))
+        # a tenant's part for the period is kept unless it is a single kept part already
+        _keep(conn, at, computed, {keys[tenant]: (tenant, part) for tenant, part in assembled.items()
+                                   if len(parts[tenant]) > 1}, (report_key, report))
     return report
 
 

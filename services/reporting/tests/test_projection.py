@@ -322,14 +322,15 @@ def test_an_older_read_model_gets_public_count_derived_by_migrate(conn, built):
 def served(monkeypatch):
     """``served(report)``: calls it and tells how it was served: "report"
     (the kept report read back), or (tenant-period parts read back kept,
-    month parts read back kept, month parts computed). A spy around the real
-    functions, which run as they are."""
+    quarters and years read back kept, month parts read back kept, month
+    parts computed). A spy around the real functions, which run as they are."""
     seen = []
     load, compute = stats._load_parts, stats._compute_months
 
     def loading(conn, sql, params):
         rows = load(conn, sql, params)
-        seen.append(("periods" if "FROM stats_period" in sql else "months", len(rows)))
+        seen.append(("periods" if "FROM stats_period" in sql else "blocks" if "stats_block" in sql else "months",
+                     len(rows)))
         return rows
 
     def computing(conn, pairs):
@@ -344,10 +345,10 @@ def served(monkeypatch):
         report()
         if not seen:
             return "report"
-        counts = dict.fromkeys(("periods", "months", "computed"), 0)
+        counts = dict.fromkeys(("periods", "blocks", "months", "computed"), 0)
         for kind, n in seen:
             counts[kind] += n
-        return counts["periods"], counts["months"], counts["computed"]
+        return tuple(counts.values())
     return serve
 
 
@@ -391,7 +392,7 @@ def test_statistics_are_assembled_from_kept_parts_until_a_tenant_month_changes(c
         assert stats.province_tenants(conn, "35") == ["35.73", "35.78"]
         c = [e for e in log.envelopes if e["type"] == "case.registered"][2]["data"]["case_id"]
         follow(lambda: log.step(c, 3, "35.73", "verifikasi", "verification_started", T0 + timedelta(days=41)))
-        assert (served(province), served(surabaya), served(malang_may)) == ((1, 11, 1), "report", "report")
+        assert (served(province), served(surabaya), served(malang_may)) == ((1, 0, 11, 1), "report", "report")
         fresh = province(cached=False)
         assert fresh["overall"]["total"] == 10 and fresh["overall"]["timings"]["acknowledge"]["count"] == 2
         # a breach noticed in May (a dated row, of a case registered in April): May's part again, computed by
@@ -399,7 +400,7 @@ def test_statistics_are_assembled_from_kept_parts_until_a_tenant_month_changes(c
         follow(lambda: log.add(c, 4, "case.deadline_breached", "35.73", T0 + timedelta(days=62), {
             "tenant": "35.73", "rule": "verification", "due_at": T0 + timedelta(days=55),
             "noticed_at": T0 + timedelta(days=62)}, ":breached"))
-        assert (served(province), served(surabaya), served(malang_may)) == ((1, 11, 1), "report", (0, 1, 0))
+        assert (served(province), served(surabaya), served(malang_may)) == ((1, 0, 11, 1), "report", (0, 0, 1, 0))
         fresh = same(malang_may(), malang_may(cached=False))
         assert fresh["total"] == 0 and fresh["breaches"] == [{"rule": "verification", "count": 1}]
         for report in (province, surabaya, malang_may):  # what is kept now equals a fresh computation
@@ -439,7 +440,18 @@ def test_the_follower_keeps_each_changed_tenant_months_part_so_reports_compute_n
         assert stats.keep_months(conn) == 0
         # the report computes the tenant-months without cases only (kept after that, as every part)
         with_cases = sum(1 for _, month in months if month.year == 2026)
-        assert served(province) == (0, with_cases, 24 - with_cases)
+        assert served(province) == (0, 0, with_cases, 24 - with_cases)
+        # then each year with cases and its four quarters, merged from the months (quarters first; months
+        # without cases were kept by the report above): the province-year is one kept part per tenant
+        blocks = {(t, date(m.year, q, 1), 3) for t, m in months for q in (1, 4, 7, 10)} | {
+            (t, date(m.year, 1, 1), 12) for t, m in months}
+        assert stats.keep_blocks(conn, limit=3) == 3
+        assert 3 + stats.keep_blocks(conn) == len(blocks) and stats.keep_blocks(conn) == 0
+        with conn.transaction():
+            assert set(conn.execute("SELECT tenant, month, months FROM stats_block").fetchall()) == blocks
+            conn.execute("TRUNCATE stats_report, stats_period")
+        assert served(province) == (0, 2, 0, 0)
+        assert json.dumps(province()) == json.dumps(province(cached=False))
         # one tenant-month changed: the follower's timer keeps it again, and the report reads it back kept with
         # the rest of 35.73's months (35.78's part for the year is unchanged)
         c = [e for e in log.envelopes if e["type"] == "case.registered"][2]["data"]["case_id"]
@@ -447,8 +459,20 @@ def test_the_follower_keeps_each_changed_tenant_months_part_so_reports_compute_n
         fetch, head = paged(log)
         assert projection.follow(conn, fetch)["next"] == head
         assert (stats.keep_months(conn), stats.keep_months(conn)) == (1, 0)
-        assert served(province) == (1, 12, 0)
+        # before the timer merges 35.73's second quarter and year again: 35.78's year, 35.73's three other
+        # quarters, and April (kept again), May and June
+        assert served(province) == (0, 4, 3, 0)
         assert json.dumps(province()) == json.dumps(province(cached=False))
+        assert (stats.keep_blocks(conn), stats.keep_blocks(conn)) == (2, 0)
+        with conn.transaction():
+            conn.execute("TRUNCATE stats_report, stats_period")
+        assert served(province) == (0, 2, 0, 0)
+        assert json.dumps(province()) == json.dumps(province(cached=False))
+        # a period that is not a calendar year: the quarters that fit, months for the rest
+        spring = lambda cached=True: stats.province_overview(  # noqa: E731
+            conn, "35", date(2026, 2, 1), date(2026, 10, 1), cached=cached)
+        assert served(spring) == (0, 4, 6, 0)  # Q2 and Q3 of each; February, March and October of each
+        assert json.dumps(spring()) == json.dumps(spring(cached=False))
     finally:  # the module's read model as ``built`` left it
         projection.reset(conn)
         for i in range(0, len(built[0].envelopes), 4):
