@@ -35,6 +35,7 @@ from collections import defaultdict
 from zoneinfo import ZoneInfo
 
 import orjson
+import psycopg
 from psycopg.types.json import Jsonb
 
 from peluit_contracts.events import DATA_SCHEMAS, ENVELOPE_VERSION
@@ -190,6 +191,8 @@ CREATE TABLE IF NOT EXISTS deadline_outcome (
     at timestamptz NOT NULL,  -- closing or notice time
     PRIMARY KEY (case_id, rule, source)
 );
+-- the log position of the envelope: a rebuild, without the primary key, keeps the first of each key at its end
+ALTER TABLE deadline_outcome ADD COLUMN IF NOT EXISTS position bigint;
 """
 
 # the read models' secondary indexes: a rebuild drops them and builds each
@@ -204,6 +207,11 @@ INDEXES = {
     "deadline_outcome_tenant_at_outcome": "ON deadline_outcome (tenant, at) INCLUDE (source, pack, rule, met)",
 }
 RETIRED_INDEXES = ("deadline_outcome_tenant_at",)  # replaced by a covering one
+# A rebuild drops deadline_outcome's primary key too: kept row by row, its random case ids were most of
+# inserting 1.5 million outcomes (measured alone: 9.3 s with it, 2.6 s without and 1.1 s to build it once).
+# Its inserts' ON CONFLICT DO NOTHING then keeps every row, and the end keeps the first of each key
+# (``_add_key``), as the follower would have.
+REBUILD_KEY = ("deadline_outcome", "deadline_outcome_pkey", "(case_id, rule, source)")
 
 # envelopes a follower applies together (memory: ~1 KiB each while they are applied)
 WINDOW = int(os.environ.get("PELUIT_PROJECTION_WINDOW", "20000"))
@@ -245,6 +253,8 @@ def _begin_rebuild(conn) -> None:
     (``_claim``): never a position ahead of the rows it stands for."""
     for name in (*INDEXES, *RETIRED_INDEXES):
         conn.execute(f"DROP INDEX IF EXISTS {name}")
+    table, key, _ = REBUILD_KEY
+    conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {key}")
     for table in ("tracking", *READ_MODELS):
         conn.execute(f"ALTER TABLE {table} SET UNLOGGED")  # nothing to do if it is already
 
@@ -281,6 +291,20 @@ def _finish_rebuild(conn, position: int) -> dict[str, float]:
     return seconds
 
 
+def _add_key(conn) -> None:
+    """deadline_outcome's primary key, added back at the end of a rebuild.
+    Where a key came twice (a rule breached twice, or a window applied
+    again), only its first row in log order stays."""
+    table, key, columns = REBUILD_KEY
+    try:
+        with conn.transaction():  # a savepoint: duplicates are rare, so first try without looking for them
+            conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {key} PRIMARY KEY {columns}")
+    except psycopg.errors.UniqueViolation:
+        conn.execute(f"DELETE FROM {table} d USING {table} e WHERE (e.case_id, e.rule, e.source) = "
+                     "(d.case_id, d.rule, d.source) AND (coalesce(e.position, 0), e.ctid) < (coalesce(d.position, 0), d.ctid)")
+        conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {key} PRIMARY KEY {columns}")
+
+
 def _seed_changed(conn, position: int) -> None:
     """Mark every tenant-month that has cases as changed at ``position``
     (unless marked already), so that its statistics part gets kept."""
@@ -293,6 +317,10 @@ def _create_indexes(conn) -> None:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
     for name, definition in INDEXES.items():
         conn.execute(f"CREATE INDEX IF NOT EXISTS {name} {definition}")
+    table, key, _ = REBUILD_KEY
+    if not conn.execute("SELECT 1 FROM pg_constraint WHERE conname = %s AND conrelid = %s::regclass",
+                        (key, table)).fetchone():
+        _add_key(conn)
 
 
 _PUBLIC_COUNT_FROM_CASE_COUNT = (
@@ -491,9 +519,8 @@ def apply_page(conn, envelopes: list[dict], counts: bool = True) -> None:
 
 def _fold_staged(conn) -> None:
     """The moves and closings a rebuild staged, applied to case_summary in one
-    statement each (as the windows would have, each move after its case's
-    last applied one), then dropped."""
-    conn.execute(_FOLD_MOVES.format(moves="rebuild_move"), _STEPS)
+    statement each (as the windows would have), then dropped."""
+    conn.execute(_FOLD_STAGED_MOVES, _STEPS)
     conn.execute(_FOLD_CLOSED.format(closings="rebuild_closed"))
     conn.execute("TRUNCATE " + ", ".join(STAGING))
 
@@ -565,8 +592,7 @@ RETURNING case_id, tenant, month, category, channel, status
 
 _STEPS = {"first_response": FIRST_RESPONSE_STEPS, "verified": VERIFIED_STEPS}  # _FOLD_MOVES's parameters
 
-# each case's moves after its last applied one, folded (``{moves}``: the
-# moves, from the page or staged by a rebuild): each row is updated once
+# each case's moves in a page after its last applied one, folded: each row is updated once
 _FOLD_MOVES = """
 WITH old AS (
     SELECT c.case_id, c.tenant, c.status, c.position FROM case_summary c
@@ -590,6 +616,33 @@ UPDATE case_summary c SET tenant = m.tenant, status = m.status, position = m.pos
     closed_at = coalesce(c.closed_at, m.closed_at)
 FROM moves m JOIN old ON old.case_id = m.case_id
 WHERE c.case_id = m.case_id
+"""
+# A rebuild's staged moves, folded at its end: the same result as _FOLD_MOVES, with each case's last move and
+# the first move of each kind of step found by sorting the moves (DISTINCT ON). Every staged move comes after
+# its case's row position (it was staged by a later window than the one that inserted the row, and a window
+# is applied once, under the tracking lock), so only the last is compared with it. At 96% of the full-scale
+# log (1.6 million staged moves): 10.2 s -> 4.2 s
+# (_FOLD_MOVES' aggregates over a join with the rows: an ordered aggregate sorts each case's moves six times).
+_FOLD_STAGED_MOVES = """
+WITH last AS (
+    SELECT DISTINCT ON (case_id) case_id, tenant, status, position FROM rebuild_move ORDER BY case_id, position DESC
+), firsts AS (
+    SELECT case_id, max(changed_at) FILTER (WHERE kind = 1) AS first_response_at,
+           max(changed_at) FILTER (WHERE kind = 2) AS verified_at,
+           max(changed_at) FILTER (WHERE kind = 3) AS closed_at
+    FROM (SELECT DISTINCT ON (case_id, kind) case_id, kind, changed_at FROM (
+              SELECT case_id, position, changed_at, CASE WHEN step = ANY(%(first_response)s) THEN 1
+                     WHEN step = ANY(%(verified)s) THEN 2 WHEN step = 'closed' THEN 3 END AS kind
+              FROM rebuild_move) AS k
+          WHERE kind IS NOT NULL ORDER BY case_id, kind, position) AS first_of_kind  -- one row per case and kind
+    GROUP BY case_id
+)
+UPDATE case_summary c SET tenant = l.tenant, status = l.status, position = l.position,
+    first_response_at = coalesce(c.first_response_at, f.first_response_at),
+    verified_at = coalesce(c.verified_at, f.verified_at),
+    closed_at = coalesce(c.closed_at, f.closed_at)
+FROM last l LEFT JOIN firsts f USING (case_id)
+WHERE c.case_id = l.case_id AND c.position < l.position
 """
 _MOVES = """(SELECT * FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, status text, step text,
                                                        changed_at timestamptz, position bigint))"""
@@ -628,8 +681,8 @@ _STAGE_CLOSED = f"INSERT INTO rebuild_closed SELECT * FROM {_CLOSINGS} AS p"
 
 # one row per rule: the envelopes' rule lists are flattened in apply_page
 _DEADLINE_OUTCOMES = """
-INSERT INTO deadline_outcome (case_id, rule, source, tenant, pack, due_at, met_at, met, at)
-SELECT p.case_id, p.rule, 'closed', p.tenant, p.pack, p.due_at, p.met_at, p.met, p.closed_at
+INSERT INTO deadline_outcome (case_id, rule, source, tenant, pack, due_at, met_at, met, at, position)
+SELECT p.case_id, p.rule, 'closed', p.tenant, p.pack, p.due_at, p.met_at, p.met, p.closed_at, p.position
 FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, pack text, closed_at timestamptz, rule text,
                                        due_at timestamptz, met_at timestamptz, met boolean, position bigint)
 ORDER BY p.position
@@ -637,8 +690,8 @@ ON CONFLICT DO NOTHING
 """
 
 _DEADLINE_BREACHED = """
-INSERT INTO deadline_outcome (case_id, rule, source, tenant, pack, due_at, met_at, met, at)
-SELECT p.case_id, p.rule, 'breached', p.tenant, NULL, p.due_at, NULL, false, p.noticed_at
+INSERT INTO deadline_outcome (case_id, rule, source, tenant, pack, due_at, met_at, met, at, position)
+SELECT p.case_id, p.rule, 'breached', p.tenant, NULL, p.due_at, NULL, false, p.noticed_at, p.position
 FROM jsonb_to_recordset(%(page)s) AS p(case_id uuid, tenant text, rule text, due_at timestamptz,
                                        noticed_at timestamptz, position bigint)
 ORDER BY p.position
