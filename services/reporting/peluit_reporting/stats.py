@@ -366,7 +366,7 @@ def _load_parts(conn, sql: str, params) -> list[tuple]:
                 for *keys, counts, durations in cur.execute(sql, params)]
 
 
-def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached: bool, assemble) -> dict:
+def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached: bool, assemble, defer=None) -> dict:
     """``assemble(parts)``: the report of ``tenants`` from each one's part
     for the period, all from one snapshot of the read models. Kept three
     ways, each used while none of its tenant-months changed after it: the
@@ -374,7 +374,9 @@ def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached:
     (``stats_period``), else assembled from its kept blocks and months
     (``_gather``). A province-year after one tenant-month changed merges 38
     tenants' kept parts, and the changed tenant's three kept quarters and
-    three months."""
+    three months. ``defer(keep)``: where given, keeping what was computed
+    (``keep(conn)``) is left to the caller, to do after the response (the
+    service); otherwise it is kept here, before returning."""
     start, end = month_range(start, end)[:2]
     report_key = json.dumps([kind, tenants, start.isoformat(), end.isoformat()])
     keys = {tenant: json.dumps([tenant, start.isoformat(), end.isoformat()]) for tenant in tenants}
@@ -398,8 +400,13 @@ def _report(conn, kind: str, tenants: list[str], start: date, end: date, cached:
     report = assemble([periods.get(tenant) or assembled[tenant] for tenant in tenants])
     if cached and not rebuilding:  # figures of a rebuild in progress are partial: not kept
         # a tenant's part for the period is kept unless it is a single kept part already
-        _keep(conn, at, computed, {keys[tenant]: (tenant, part) for tenant, part in assembled.items()
-                                   if len(parts[tenant]) > 1}, (report_key, report))
+        periods = {keys[tenant]: (tenant, part) for tenant, part in assembled.items() if len(parts[tenant]) > 1}
+        def keep(into):
+            _keep(into, at, computed, periods, (report_key, report))
+        if defer is None:
+            keep(conn)
+        else:
+            defer(keep)
     return report
 
 
@@ -444,10 +451,10 @@ def _period(start: date, end: date) -> dict:
     return {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m")}
 
 
-def tenant_stats(conn, tenants: list[str], start: date, end: date, cached: bool = True) -> dict:
+def tenant_stats(conn, tenants: list[str], start: date, end: date, cached: bool = True, defer=None) -> dict:
     """Officer statistics for cases of ``tenants`` registered in months ``start``..``end``."""
     return _report(conn, "tenants", tenants, start, end, cached,
-                   lambda parts: {"period": _period(start, end), "tenants": tenants, **_assemble(parts)})
+                   lambda parts: {"period": _period(start, end), "tenants": tenants, **_assemble(parts)}, defer)
 
 
 def province_tenants(conn, province: str) -> list[str]:
@@ -459,7 +466,7 @@ def province_tenants(conn, province: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def province_overview(conn, province: str, start: date, end: date, cached: bool = True) -> dict:
+def province_overview(conn, province: str, start: date, end: date, cached: bool = True, defer=None) -> dict:
     """The province's totals and one line per tenant."""
     tenants = province_tenants(conn, province)
 
@@ -471,7 +478,7 @@ def province_overview(conn, province: str, start: date, end: date, cached: bool 
                           "timings": part.counts["timings"]})
         return {"province": province, "overall": {"period": _period(start, end), "tenants": tenants,
                                                   **_assemble(parts)}, "tenants": lines}
-    return _report(conn, "province", tenants, start, end, cached, assemble)
+    return _report(conn, "province", tenants, start, end, cached, assemble, defer)
 
 
 def forget_kept(conn, older_than: timedelta = timedelta(days=1)) -> int:
