@@ -342,3 +342,21 @@ def test_no_report_text_or_identity_in_reporting(system, fresh, login):
         for where, content in places.items():
             hits = [enc for enc in encodings(needle) if enc in content]
             assert not hits, f"{needle!r} found in {where}"
+
+
+def test_the_operator_resets_the_kept_envelopes_and_cases_derives_them_again(system, fresh):
+    """After a release that changes how envelopes are derived, ``peluit-cases
+    reset-envelopes`` forgets the kept ones; the running service keeps them
+    again from position 0 with its own code."""
+    settled(system, fresh)
+    with admin_connect(system, "cases") as conn:
+        position, kept = conn.execute(
+            "SELECT position, envelopes::text FROM peluit.envelope_log ORDER BY position DESC LIMIT 1").fetchone()
+        # as an older release would have left it
+        conn.execute("UPDATE peluit.envelope_log SET envelopes = '[]' WHERE position = %s", (position,))
+        done = subprocess.run([sys.executable, "-m", "peluit_cases.admin", "reset-envelopes"],
+                              env=system.env("cases"), check=True, timeout=60, capture_output=True, text=True)
+        assert "position 0" in done.stdout
+        again = eventually(lambda: conn.execute("SELECT envelopes::text FROM peluit.envelope_log WHERE position = %s "
+                                                "AND envelopes::text <> '[]'", (position,)).fetchone(), timeout=30)
+        assert again and again[0] == kept

@@ -2,6 +2,10 @@
 
     peluit-cases migrate        create tables (idempotent)
     peluit-cases seed-demo      the demo province: Jawa Timur and three kota/kabupaten
+    peluit-cases reset-envelopes
+                                forget the kept envelopes (envelope_log); the running
+                                service derives them again from position 0 (after a
+                                release that changes how envelopes are derived)
     peluit-cases export-bundle [--case ID] --out FILE
                                 audit bundle for ``peluit-verify``: the whole event
                                 log up to the newest signed checkpoint, or one case
@@ -29,7 +33,7 @@ import pyotp
 
 from peluit_common.settings import ConfigError, db_conninfo
 
-from . import catalogue, chain
+from . import catalogue, chain, envelope_log
 
 
 def main(argv=None) -> int:
@@ -53,6 +57,8 @@ def main(argv=None) -> int:
                                  help="tenant policy: tell reporters when a disclosure is requested (on|off)")
     policy.add_argument("tenant", help="region code, e.g. 35.73")
     policy.add_argument("setting", choices=["on", "off"])
+    commands.add_parser("reset-envelopes", help="forget the kept envelopes; the running service derives them "
+                        "again from position 0")
     export = commands.add_parser("export-bundle",
                                  help="audit bundle (peluit-audit-bundle/1) for peluit-verify: the whole log or one case")
     export.add_argument("--case", type=UUID, help="one case's id; without it, the whole log")
@@ -75,6 +81,11 @@ def main(argv=None) -> int:
                 print(f"Tenant {args.tenant} tidak ada. / Tenant {args.tenant} does not exist.", file=sys.stderr)
                 return 2
             print(f"tenant {args.tenant}: disclosure notice to reporters {args.setting}")
+        elif args.command == "reset-envelopes":
+            envelope_log.migrate(conn)
+            envelope_log.reset(conn)
+            print("kept envelopes forgotten; the cases service derives them again from position 0 "
+                  "(domain_events derives what is not kept yet, so no reader waits)")
     return 0
 
 

@@ -57,9 +57,11 @@ def follow_once(pool, app, batch: int = 500) -> int:
         return page["next"] - row[0]
 
 
-def reset(pool) -> None:
-    """Forget every kept envelope (they are derived again from position zero)."""
-    with pool.connection() as conn, conn.transaction():
+def reset(conn) -> None:
+    """Forget every kept envelope (they are derived again from position zero):
+    after a release that changes how envelopes are derived
+    (``peluit-cases reset-envelopes``)."""
+    with conn.transaction():
         conn.execute("SELECT position FROM relay_position WHERE name = %s FOR UPDATE", (NAME,))
         conn.execute("TRUNCATE envelope_log")
         conn.execute("UPDATE relay_position SET position = 0 WHERE name = %s", (NAME,))

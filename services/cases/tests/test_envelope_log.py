@@ -97,7 +97,8 @@ def test_keeping_again_changes_nothing(app, pool):  # noqa: F811
         pass
     with pool.connection() as conn:
         assert conn.execute("SELECT position, envelopes::text FROM envelope_log ORDER BY position").fetchall() == before
-    envelope_log.reset(pool)
+    with pool.connection() as conn:
+        envelope_log.reset(conn)
     assert app.domain_events(after=0, limit=10_000)["events"] == app.derive_envelopes(after=0, limit=10_000)["events"]
     with pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM envelope_log").fetchone()[0] == 0
