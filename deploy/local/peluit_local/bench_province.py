@@ -848,11 +848,12 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
             return lambda: fn(conn, *a, defer=later.append)
         return prepare
 
-    def assembled(fn, args, periods: bool, changed: int = 0, blocks: bool = True):
+    def assembled(fn, args, periods: bool, changed: int = 0, blocks: bool = True, cold: bool = False):
         """Not the kept report: from the tenants' kept parts for the period (``periods``) or else from
         their kept quarters, years (``blocks``: as the keep_statistics timer keeps them; else not merged
         yet, as just after a rebuild) and months; ``changed`` tenant-months computed again (as between a
-        window that changed them and the keep_statistics timer)."""
+        window that changed them and the keep_statistics timer); ``cold``: no part parsed in this process
+        yet (as after the service started), else as a running service has them."""
         def prepare():
             a = args()
             fn(conn, *a)
@@ -871,6 +872,8 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
                     conn.execute("DELETE FROM stats_month WHERE tenant = %s AND month = %s", (tenant, month))
                     conn.execute("DELETE FROM stats_block WHERE tenant = %s AND month <= %s AND %s < month + "
                                  "make_interval(months => months)", (tenant, month, month))
+            if cold:
+                stats._PARSED.clear()
             return lambda: fn(conn, *a, defer=later.append)
         return prepare
 
@@ -893,6 +896,8 @@ def query_latencies(conn, runs: int, rng: random.Random, months: list[date]) -> 
                                                                         0, False),
         "province_overview, from kept years, quarters and months": assembled(stats.province_overview, province,
                                                                             False),
+        "province_overview, the same, no part parsed in the process yet": assembled(
+            stats.province_overview, province, False, cold=True),
         "province_overview, calendar periods, kept years, quarters, months": assembled(
             stats.province_overview, lambda: ("35", *calendar_period()), False),
         "province_overview, from the tenants' kept parts": assembled(stats.province_overview, province, True),

@@ -366,6 +366,7 @@ def served(monkeypatch):
 
     def serve(report):
         seen.clear()
+        stats._PARSED.clear()  # every kept part read back from PostgreSQL, so that it is counted here
         report()
         if not seen:
             return "report"
@@ -544,3 +545,40 @@ def pdf_text(pdf: bytes) -> str:
                     page.obj.Contents]:
                 out.append(stream.read_bytes().decode("latin-1"))
     return "".join(out)
+
+
+def test_kept_parts_are_read_once_per_process_and_position(conn, built, monkeypatch):
+    log = copy.deepcopy(built[0])
+    year = (date(2026, 1, 1), date(2026, 12, 1))
+    province = lambda cached=True: stats.province_overview(conn, "35", *year, cached=cached)  # noqa: E731
+    reads, load = [], stats._load_parts
+    monkeypatch.setattr(stats, "_load_parts", lambda c, sql, params: reads.append(sql) or load(c, sql, params))
+
+    def asked_again():  # the report and the tenant-period parts dropped: assembled from the kept parts
+        with conn.transaction():
+            conn.execute("TRUNCATE stats_report, stats_period")
+        reads.clear()
+        return json.dumps(province())
+    try:
+        while stats.keep_months(conn) or stats.keep_blocks(conn):
+            pass
+        stats._PARSED.clear()
+        first = asked_again()
+        assert any("stats_block" in sql for sql in reads)  # read from PostgreSQL the first time
+        assert asked_again() == first and all("FROM stats_period" in sql for sql in reads)  # then parsed already
+        # a change in 35.73's April: its quarter and year are merged again at a new position and read again,
+        # 35.78's year is not
+        c = [e for e in log.envelopes if e["type"] == "case.registered"][2]["data"]["case_id"]
+        log.step(c, 3, "35.73", "verifikasi", "verification_started", T0 + timedelta(days=41))
+        fetch, head = paged(log)
+        assert projection.follow(conn, fetch)["next"] == head
+        while stats.keep_months(conn) or stats.keep_blocks(conn):
+            pass
+        changed = asked_again()
+        assert changed != first and changed == json.dumps(province(cached=False))
+        assert [sql for sql in reads if "stats_block" in sql] and len(stats._PARSED.parts) >= 3
+    finally:  # the module's read model as ``built`` left it
+        emptied(conn)
+        for i in range(0, len(built[0].envelopes), 4):
+            apply_page(conn, built[0].envelopes[i:i + 4])
+        stats._PARSED.clear()
