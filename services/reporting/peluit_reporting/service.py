@@ -108,6 +108,7 @@ class ReportingService:
             for keep in (stats.keep_months, stats.keep_blocks):
                 while keep(conn) == stats.KEEP_BATCH:
                     eventlet.sleep(0)
+            stats.read_kept(conn)  # once per process: its first reports read no kept figures
 
     @timer(interval=3600)
     def forget_kept_statistics(self):

@@ -217,15 +217,17 @@ def _split(start: date, end: date, kept: set[tuple[date, int]]) -> list[tuple[da
 
 # kept parts that no change has made stale, (key columns..., position): a month's (its own mark), a block's
 # (its months' marks)
-_VALID_MONTHS = (
-    "SELECT m.tenant, m.month, m.position FROM unnest(%s::text[], %s::date[]) AS w(tenant, month) "
-    "JOIN stats_month m USING (tenant, month) LEFT JOIN stats_changed s USING (tenant, month) "
-    "WHERE m.position >= coalesce(s.position, 0)")
-_VALID_BLOCKS = (
-    "SELECT b.tenant, b.month, b.months, b.position FROM unnest(%s::text[], %s::date[], %s::int[]) "
-    "AS w(tenant, month, months) JOIN stats_block b USING (tenant, month, months) WHERE b.position >= (SELECT "
-    "coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = b.tenant AND s.month >= b.month "
-    "AND s.month < (b.month + make_interval(months => b.months))::date)")
+_MONTH_VALID = "m.position >= coalesce(s.position, 0)"
+_BLOCK_VALID = ("b.position >= (SELECT coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = b.tenant "
+                "AND s.month >= b.month AND s.month < (b.month + make_interval(months => b.months))::date)")
+_VALID_MONTHS = ("SELECT m.tenant, m.month, m.position FROM unnest(%s::text[], %s::date[]) AS w(tenant, month) "
+                 "JOIN stats_month m USING (tenant, month) LEFT JOIN stats_changed s USING (tenant, month) WHERE "
+                 + _MONTH_VALID)
+_VALID_BLOCKS = ("SELECT b.tenant, b.month, b.months, b.position FROM unnest(%s::text[], %s::date[], %s::int[]) "
+                 "AS w(tenant, month, months) JOIN stats_block b USING (tenant, month, months) WHERE " + _BLOCK_VALID)
+_ALL_VALID = {"stats_month": "SELECT m.tenant, m.month, m.position FROM stats_month m LEFT JOIN stats_changed s "
+                             "USING (tenant, month) WHERE " + _MONTH_VALID,
+              "stats_block": "SELECT b.tenant, b.month, b.months, b.position FROM stats_block b WHERE " + _BLOCK_VALID}
 # their figures, at exactly those positions
 _FETCH = {
     "stats_month": "SELECT tenant, month, position, counts::text, durations FROM unnest(%s::text[], %s::date[], "
@@ -244,6 +246,7 @@ class _Parsed:
 
     def __init__(self, limit: int):
         self.limit, self.size, self.parts = limit, 0, OrderedDict()
+        self.read_all = False  # read_kept has run in this process
 
     @staticmethod
     def _bytes(part: _Part) -> int:
@@ -263,7 +266,7 @@ class _Parsed:
 
     def clear(self) -> None:
         self.parts.clear()
-        self.size = 0
+        self.size, self.read_all = 0, False
 
 
 _PARSED = _Parsed(int(os.environ.get("PELUIT_STATS_PARTS_MB", "64")) * 2**20)
@@ -281,6 +284,19 @@ def _load_kept(conn, table: str, sql: str, params) -> list[tuple]:
             found[tuple(row)] = part
             _PARSED.put((table, *row), part)
     return [(*row[:-1], found[row]) for row in rows]
+
+
+def read_kept(conn) -> int:
+    """Every valid kept month part, quarter and year, read into this
+    process's parsed parts, once (the service's timer calls it after it
+    starts), so that even its first reports read no figures. Returns how
+    many were read (0 once done)."""
+    if _PARSED.read_all:
+        return 0
+    with _snapshot(conn):  # months first: past the memory limit, the oldest read go first
+        read = sum(len(_load_kept(conn, table, sql, ())) for table, sql in _ALL_VALID.items())
+    _PARSED.read_all = True
+    return read
 
 
 def _gather(conn, wanted: list[tuple[str, date, date]], cached: bool = True):

@@ -577,6 +577,13 @@ def test_kept_parts_are_read_once_per_process_and_position(conn, built, monkeypa
         changed = asked_again()
         assert changed != first and changed == json.dumps(province(cached=False))
         assert [sql for sql in reads if "stats_block" in sql] and len(stats._PARSED.parts) >= 3
+        # a process that has just started reads every kept part once (the service's timer), then none
+        stats._PARSED.clear()
+        with conn.transaction():
+            kept = conn.execute("SELECT (SELECT count(*) FROM stats_month) + (SELECT count(*) FROM stats_block)")
+            kept = kept.fetchone()[0]
+        assert stats.read_kept(conn) == kept > 0 and stats.read_kept(conn) == 0
+        assert asked_again() == changed and all("FROM stats_period" in sql for sql in reads)
     finally:  # the module's read model as ``built`` left it
         emptied(conn)
         for i in range(0, len(built[0].envelopes), 4):
