@@ -172,8 +172,9 @@ def test_the_service_keeps_the_statistics_part_of_each_changed_tenant_month(syst
             part = conn.execute("SELECT counts FROM peluit.stats_month WHERE tenant = %s AND month = %s",
                                 (fresh.tenant, month)).fetchone()
             # and its year, merged again from its months' parts
-            year = conn.execute("SELECT counts FROM peluit.stats_block WHERE tenant = %s AND month = %s AND months = 12",
-                                (fresh.tenant, month.replace(month=1))).fetchone()
+            year = conn.execute(
+                "SELECT counts FROM peluit.stats_block WHERE tenant = %s AND month = %s AND months = 12",
+                (fresh.tenant, month.replace(month=1))).fetchone()
             return (stale == 0 and part is not None and sum(part[0]["by_status"].values()) == 10
                     and year is not None and year[0]["by_status"] == part[0]["by_status"])
         assert eventually(kept, timeout=30), "the keep_statistics timer computed the tenant's part and year"

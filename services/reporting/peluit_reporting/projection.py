@@ -216,7 +216,8 @@ REBUILD_KEY = ("deadline_outcome", "deadline_outcome_pkey", "(case_id, rule, sou
 # envelopes a follower applies together (memory: ~1 KiB each while they are applied)
 WINDOW = int(os.environ.get("PELUIT_PROJECTION_WINDOW", "20000"))
 
-STATISTICS = ("stats_report", "stats_period", "stats_block", "stats_month", "stats_changed")  # kept statistics (stats.py)
+# kept statistics (stats.py)
+STATISTICS = ("stats_report", "stats_period", "stats_block", "stats_month", "stats_changed")
 READ_MODELS = ("case_summary", "tenant_status_count", "case_count", "public_count", "forwarded", "sanction",
                "deadline_outcome")
 
@@ -301,7 +302,8 @@ def _add_key(conn) -> None:
             conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {key} PRIMARY KEY {columns}")
     except psycopg.errors.UniqueViolation:
         conn.execute(f"DELETE FROM {table} d USING {table} e WHERE (e.case_id, e.rule, e.source) = "
-                     "(d.case_id, d.rule, d.source) AND (coalesce(e.position, 0), e.ctid) < (coalesce(d.position, 0), d.ctid)")
+                     "(d.case_id, d.rule, d.source) AND (coalesce(e.position, 0), e.ctid) < "
+                     "(coalesce(d.position, 0), d.ctid)")
         conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {key} PRIMARY KEY {columns}")
 
 

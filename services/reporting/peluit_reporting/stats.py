@@ -215,34 +215,39 @@ def _split(start: date, end: date, kept: set[tuple[date, int]]) -> list[tuple[da
     return units
 
 
-# kept parts that no change has made stale, (key columns..., position): a month's (its own mark), a block's
-# (its months' marks)
+# kept parts that no change has made stale, (key columns..., position, computed_at): a month's (its own
+# mark), a block's (its months' marks)
 _MONTH_VALID = "m.position >= coalesce(s.position, 0)"
 _BLOCK_VALID = ("b.position >= (SELECT coalesce(max(s.position), 0) FROM stats_changed s WHERE s.tenant = b.tenant "
                 "AND s.month >= b.month AND s.month < (b.month + make_interval(months => b.months))::date)")
-_VALID_MONTHS = ("SELECT m.tenant, m.month, m.position FROM unnest(%s::text[], %s::date[]) AS w(tenant, month) "
+_VALID_MONTHS = ("SELECT m.tenant, m.month, m.position, m.computed_at FROM unnest(%s::text[], %s::date[]) AS w(tenant, month) "
                  "JOIN stats_month m USING (tenant, month) LEFT JOIN stats_changed s USING (tenant, month) WHERE "
                  + _MONTH_VALID)
-_VALID_BLOCKS = ("SELECT b.tenant, b.month, b.months, b.position FROM unnest(%s::text[], %s::date[], %s::int[]) "
+_VALID_BLOCKS = ("SELECT b.tenant, b.month, b.months, b.position, b.computed_at FROM unnest(%s::text[], %s::date[], %s::int[]) "
                  "AS w(tenant, month, months) JOIN stats_block b USING (tenant, month, months) WHERE " + _BLOCK_VALID)
-_ALL_VALID = {"stats_month": "SELECT m.tenant, m.month, m.position FROM stats_month m LEFT JOIN stats_changed s "
-                             "USING (tenant, month) WHERE " + _MONTH_VALID,
-              "stats_block": "SELECT b.tenant, b.month, b.months, b.position FROM stats_block b WHERE " + _BLOCK_VALID}
-# their figures, at exactly those positions
+_ALL_VALID = {"stats_month": "SELECT m.tenant, m.month, m.position, m.computed_at FROM stats_month m "
+                             "LEFT JOIN stats_changed s USING (tenant, month) WHERE " + _MONTH_VALID,
+              "stats_block": "SELECT b.tenant, b.month, b.months, b.position, b.computed_at FROM stats_block b "
+                             "WHERE " + _BLOCK_VALID}
+# their figures, of exactly those writes
 _FETCH = {
-    "stats_month": "SELECT tenant, month, position, counts::text, durations FROM unnest(%s::text[], %s::date[], "
-                   "%s::bigint[]) AS w(tenant, month, position) JOIN stats_month USING (tenant, month, position)",
-    "stats_block": "SELECT tenant, month, months, position, counts::text, durations FROM unnest(%s::text[], "
-                   "%s::date[], %s::int[], %s::bigint[]) AS w(tenant, month, months, position) "
-                   "JOIN stats_block USING (tenant, month, months, position)",
+    "stats_month": "SELECT tenant, month, position, computed_at, counts::text, durations FROM unnest(%s::text[], "
+                   "%s::date[], %s::bigint[], %s::timestamptz[]) AS w(tenant, month, position, computed_at) "
+                   "JOIN stats_month USING (tenant, month, position, computed_at)",
+    "stats_block": "SELECT tenant, month, months, position, computed_at, counts::text, durations FROM unnest("
+                   "%s::text[], %s::date[], %s::int[], %s::bigint[], %s::timestamptz[]) AS w(tenant, month, months, "
+                   "position, computed_at) JOIN stats_block USING (tenant, month, months, position, computed_at)",
 }
 
 
 class _Parsed:
-    """Kept parts as parsed, by (table, key columns..., position), in this
-    process: what is kept at a position never changes, so a part read once
-    is not read again (reading and parsing a province's parts was 40% of
-    its first request). Least recently used out past ``limit`` bytes."""
+    """Kept parts as parsed, by (table, key columns..., position,
+    computed_at), in this process: a kept row is only ever replaced, never
+    changed, and the replacement is computed at another moment, so a part
+    read once is not read again (reading and parsing a province's parts was
+    40% of its first request). Not by position alone: a rebuild from a log
+    derived anew writes other figures at the same positions. Least recently
+    used out past ``limit`` bytes."""
 
     def __init__(self, limit: int):
         self.limit, self.size, self.parts = limit, 0, OrderedDict()
@@ -274,16 +279,16 @@ _PARSED = _Parsed(int(os.environ.get("PELUIT_STATS_PARTS_MB", "64")) * 2**20)
 
 def _load_kept(conn, table: str, sql: str, params) -> list[tuple]:
     """The valid kept parts of ``table`` that ``sql`` names (key columns...,
-    position): (key columns..., part), each read from PostgreSQL only if
-    this process has not parsed it at that position before."""
+    position, computed_at): (key columns..., part), each read from
+    PostgreSQL only if this process has not parsed that write before."""
     rows = [tuple(row) for row in conn.execute(sql, params).fetchall()]
     found = {row: _PARSED.get((table, *row)) for row in rows}
     missing = [row for row, part in found.items() if part is None]
     if missing:
-        for *row, part in _load_parts(conn, _FETCH[table], [list(c) for c in zip(*missing)]):
+        for *row, part in _load_parts(conn, _FETCH[table], [list(column) for column in zip(*missing)]):
             found[tuple(row)] = part
             _PARSED.put((table, *row), part)
-    return [(*row[:-1], found[row]) for row in rows]
+    return [(*row[:-2], found[row]) for row in rows]
 
 
 def read_kept(conn) -> int:

@@ -577,6 +577,17 @@ def test_kept_parts_are_read_once_per_process_and_position(conn, built, monkeypa
         changed = asked_again()
         assert changed != first and changed == json.dumps(province(cached=False))
         assert [sql for sql in reads if "stats_block" in sql] and len(stats._PARSED.parts) >= 3
+        # a kept row written anew at the same position (as a rebuild from a log derived anew would): read again
+        with conn.transaction():
+            assert conn.execute(
+                "UPDATE stats_block SET computed_at = clock_timestamp(), counts = jsonb_set(counts::jsonb, "
+                "'{by_status,diterima}', '999')::json WHERE tenant = '35.78' AND months = 12").rowcount == 1
+        rewritten = json.loads(asked_again())
+        assert next(line for line in rewritten["tenants"] if line["tenant"] == "35.78")["by_status"]["diterima"] == 999
+        with conn.transaction():  # the figures as they were
+            conn.execute("DELETE FROM stats_block WHERE tenant = '35.78' AND months = 12")
+        while stats.keep_blocks(conn):
+            pass
         # a process that has just started reads every kept part once (the service's timer), then none
         stats._PARSED.clear()
         with conn.transaction():
