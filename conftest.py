@@ -6,3 +6,6 @@ import eventlet
 eventlet.monkey_patch()
 
 import peluit_common  # noqa: E402,F401  (psycopg waits through the eventlet hub)
+
+# throwaway databases and vhosts for every service's tests
+pytest_plugins = ["peluit_common.testing"]

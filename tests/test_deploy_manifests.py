@@ -17,6 +17,12 @@ def test_kubernetes_deployments_match_the_services():
         assert container["args"] == [svc.module]
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["WEB_SERVER_ADDRESS"].endswith(f":{8000 + svc.port_offset}")
+        # metrics and probes on the operations port, never the public one
+        ops = 9000 + svc.port_offset
+        assert env["PELUIT_OPS_ADDRESS"].endswith(f":{ops}")
+        template = deployments[svc.name]["spec"]["template"]
+        assert template["metadata"]["annotations"]["prometheus.io/port"] == str(ops)
+        assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": ops}
         # only the vault mounts the vault's private key and KEK
         vault_keys = {"PELUIT_VAULT_PRIVATE_KEY_FILE", "PELUIT_VAULT_KEK_FILE"}
         assert (vault_keys <= set(env)) == (svc.name == "identity-vault")
@@ -28,6 +34,7 @@ def test_compose_services_mount_only_their_own_keys():
         spec = compose["services"][svc.name]
         assert spec["command"] == [svc.module]
         assert spec["secrets"] == [svc.name.replace("-", "_") + "_keys"]
+        assert spec["environment"]["PELUIT_OPS_ADDRESS"].endswith(f":{9000 + svc.port_offset}")
 
 
 def test_only_cases_holds_the_officer_token_signing_key():

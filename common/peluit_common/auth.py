@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 import jwt
+from nameko.extensions import DependencyProvider
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .settings import ConfigError, secret_bytes
@@ -38,25 +39,18 @@ _REQUIRED = ["iss", "aud", "sub", "exp", "iat", "nbf", "jti"]
 # claims issue() sets itself; extra_claims may not replace them
 _RESERVED = frozenset(_REQUIRED) | {"tenant", "roles", "username"}
 
-_MESSAGES = {
-    "missing_token": {"id": "Token akses tidak ada. Silakan masuk terlebih dahulu.",
-                      "en": "No access token. Please sign in first."},
-    "invalid_token": {"id": "Token akses tidak sah.", "en": "The access token is invalid."},
-    "expired_token": {"id": "Token akses sudah kedaluwarsa. Silakan masuk kembali.",
-                      "en": "The access token has expired. Please sign in again."},
-}
-
-
 class AuthError(HttpError):
     """401 with a stable ``code``: missing_token, invalid_token, expired_token.
 
     An ``HttpError`` so that ``json_endpoint`` answers it as is.
     """
 
+    CODES = ("missing_token", "invalid_token", "expired_token")
+
     def __init__(self, code: str):
-        if code not in _MESSAGES:
+        if code not in self.CODES:
             raise ValueError("unknown AuthError code")
-        super().__init__(401, code, _MESSAGES[code])
+        super().__init__(401, code)
 
 
 @dataclass(frozen=True)
@@ -197,3 +191,21 @@ def load_verify_key(name_env: str = "PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE",
     """The raw 32-byte Ed25519 public key (every service that checks officer tokens)."""
     return _load_hex_key(name_env, dev_filename)
 
+
+
+class OfficerAuth(DependencyProvider):
+    """A service's one officer-token check: cases' public key only, so no
+    service but cases can mint a token. ``claims(request)`` verifies the
+    bearer token of an HTTP request, ``verify(token)`` one passed along."""
+
+    def setup(self):
+        self.verifier = TokenVerifier(load_verify_key())
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def verify(self, token: str) -> OfficerClaims:
+        return self.verifier.verify(token)
+
+    def claims(self, request) -> OfficerClaims:
+        return self.verifier.verify(bearer_token(request))

@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
-from peluit_contracts.i18n import text
+from peluit_contracts.i18n import message
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def routing_error(exc: HTTPException) -> Response:
     headers = {}
     if status == 405 and getattr(exc, "valid_methods", None):
         headers["Allow"] = ", ".join(sorted(exc.valid_methods))
-    return json_response(status, {"error": {"code": code, "message": text(code)}}, headers)
+    return json_response(status, {"error": {"code": code, "message": message(code)}}, headers)
 
 
 class QuietWebServer(WebServer):
@@ -86,18 +86,30 @@ class QuietHttpRequestHandler(HttpRequestHandler):
     def response_from_exception(self, exc):
         # nameko's own reply quotes the exception text; say nothing about it
         log.error("unhandled error in an http entrypoint: %s", type(exc).__name__)
-        return json_response(500, {"error": {"code": "internal_error", "message": INTERNAL}})
+        return error_response(HttpError(500, "internal_error"))
 
 
 http = QuietHttpRequestHandler.decorator
 
 
 class HttpError(Exception):
-    """A deliberate client-facing error with a bilingual message."""
+    """A deliberate client-facing error: a status, a stable ``code`` and its
+    bilingual text from the catalogue (``peluit_contracts.i18n``).
 
-    def __init__(self, status: int, code: str, message: dict[str, str], fields: dict | None = None):
+    ``text`` names the catalogue entry when it differs from the wire code (a
+    404 ``not_found`` that says "case not found"); ``params`` fill its
+    placeholders; ``fields`` is the field-by-field detail."""
+
+    def __init__(self, status: int, code: str, fields: dict | None = None, *legacy, text: str | None = None,
+                 **params):
         super().__init__(code)
-        self.status, self.code, self.message, self.fields = status, code, message, fields
+        if isinstance(fields, dict) and set(fields) == {"id", "en"}:
+            # MIGRATION (issue 20): an inline {"id", "en"} text, then fields; removed once every caller raises codes
+            self.status, self.code, self.message = status, code, fields
+            self.fields = legacy[0] if legacy else None
+            return
+        self.status, self.code, self.fields = status, code, fields
+        self.message = message(text or code, **params)
 
 
 def json_response(status: int, body, headers: dict | None = None) -> Response:
@@ -114,10 +126,6 @@ def error_response(err: HttpError) -> Response:
     return json_response(err.status, body)
 
 
-INTERNAL = {"id": "Terjadi kesalahan pada server. Silakan coba lagi.",
-            "en": "Something went wrong on our side. Please try again."}
-
-
 def json_endpoint(func):
     """Wrap an HTTP handler: ``HttpError`` → its reply; anything else → 500."""
 
@@ -129,7 +137,7 @@ def json_endpoint(func):
             return error_response(err)
         except Exception:
             log.exception("unhandled error in %s", func.__name__)
-            return error_response(HttpError(500, "internal_error", INTERNAL))
+            return error_response(HttpError(500, "internal_error"))
 
     return wrapper
 
@@ -138,28 +146,19 @@ def read_json(request, limit: int):
     """The request's JSON object, or an ``HttpError`` (413 / 415 / 400)."""
     length = request.content_length
     if length is not None and length > limit:
-        raise HttpError(413, "payload_too_large", {
-            "id": f"Ukuran data melebihi batas {limit} byte.",
-            "en": f"The body exceeds the limit of {limit} bytes."})
-    mimetype = request.mimetype or ""
-    if mimetype != "application/json":
-        raise HttpError(415, "unsupported_media_type", {
-            "id": "Kirim data sebagai application/json.",
-            "en": "Send the body as application/json."})
+        raise HttpError(413, "payload_too_large", limit=limit)
+    if (request.mimetype or "") != "application/json":
+        raise HttpError(415, "unsupported_media_type")
     # werkzeug hides a chunked body (no Content-Length) behind an empty stream;
     # eventlet's input decodes chunks itself, so read that, still bounded
     stream = request.stream if length is not None else request.environ["wsgi.input"]
     raw = stream.read(limit + 1)
     if len(raw) > limit:
-        raise HttpError(413, "payload_too_large", {
-            "id": f"Ukuran data melebihi batas {limit} byte.",
-            "en": f"The body exceeds the limit of {limit} bytes."})
+        raise HttpError(413, "payload_too_large", limit=limit)
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise HttpError(400, "malformed_json", {
-            "id": "Data bukan JSON yang valid.", "en": "The body is not valid JSON."}) from None
+        raise HttpError(400, "malformed_json") from None
     if not isinstance(data, dict):
-        raise HttpError(400, "malformed_json", {
-            "id": "Data harus berupa objek JSON.", "en": "The body must be a JSON object."})
+        raise HttpError(400, "malformed_json", text="json_not_object")
     return data

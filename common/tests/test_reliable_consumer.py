@@ -7,12 +7,11 @@ around (if a nameko upgrade changes it, they say so); the rest show that
 
 from __future__ import annotations
 
-import secrets
 import time
 
 import eventlet
 import pytest
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Queue
 from nameko.containers import ServiceContainer
 from nameko.events import EventDispatcher, event_handler
 from nameko.messaging import consume
@@ -21,18 +20,14 @@ from prometheus_client import REGISTRY
 
 from peluit_common.amqp import ATTEMPT_HEADER, ConfirmedPublisher, declare_topology, reliable_consume
 from peluit_contracts.topology import ReliableQueue
-from peluit_local import bootstrap
 
 DELAYS = (100, 200)
 
 
 @pytest.fixture(scope="module")
-def amqp_uri():
+def amqp_uri(amqp_vhost):
     # one vhost for the module (rabbitmqctl is slow); queue names differ per test
-    vhost = f"peluit-unit-{secrets.token_hex(4)}"
-    bootstrap.create_vhost(vhost)
-    yield f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
-    bootstrap.delete_vhost(vhost)
+    return amqp_vhost
 
 
 @pytest.fixture

@@ -15,21 +15,13 @@ import binascii
 from marshmallow import ValidationError
 
 from .fields import Int, Pattern, Strict, Text
-from .i18n import MESSAGES, encode
+from .i18n import encode
 from .reports import tenant_field
 
 DISCLOSURE_RPC_VERSION = 1
 
 # LPSK protection request, slander proven under the applicable regulation, court order
 LEGAL_BASES = ("lpsk_protection", "proven_slander", "court_order")
-
-# the bilingual texts of the two codes only these schemas raise
-MESSAGES.setdefault("legal_basis", (
-    "Dasar hukum harus salah satu dari: " + ", ".join(LEGAL_BASES) + ".",
-    "The legal basis must be one of: " + ", ".join(LEGAL_BASES) + "."))
-MESSAGES.setdefault("public_key", (
-    "Kunci publik harus 32 byte X25519 dalam base64.",
-    "The public key must be a 32-byte X25519 key in base64."))
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 REPORTER_REF_RE = r"[A-Za-z0-9_\-]{20,64}"

@@ -22,7 +22,7 @@ import re
 from marshmallow import ValidationError, fields, validates_schema
 
 from .fields import Int, Nested, Pattern, Strict, Text
-from .i18n import MESSAGES, encode
+from .i18n import encode
 from .reports import tenant_field
 
 EVIDENCE_RPC_VERSION = 1
@@ -49,10 +49,6 @@ LABEL_MAX = 120
 ORIGINAL_REF_RE = r"[A-Za-z0-9_\-]{20,64}"
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
-MESSAGES.setdefault("base64", ("Harus berupa data base64.", "Must be base64 data."))
-MESSAGES.setdefault("mime", ("Jenis berkas tidak diizinkan.", "File type not allowed."))
-MESSAGES.setdefault("size_mismatch", ("Ukuran tidak sesuai isi.", "The size does not match the content."))
-MESSAGES.setdefault("too_many", ("Terlalu banyak item.", "Too many items."))
 
 
 class Base64Bytes(fields.String):

@@ -162,22 +162,28 @@ def test_unknown_paths_and_wrong_methods_are_bilingual_json_with_the_headers(sys
               ("intake", "DELETE", "/api/v1/reports"), ("intake", "GET", "/api/v1/reports"),
               ("intake", "PUT", "/api/v1/channels/whatsapp/webhook"),
               ("cases", "GET", "/api/v1/nope"), ("cases", "PUT", "/api/v1/officer/login"),
-              ("identity-vault", "GET", "/api/v1/identities"), ("notifications", "POST", "/metrics"),
               ("reporting", "GET", "/nope"), ("reporting", "DELETE", "/api/v1/public/stats")]
     before = snapshot(system)
     for service, method, path in probes:
         resp = requests.request(method, system.url(service) + path, timeout=10, data=b"{}")
-        expected = (404, "not_found") if "nope" in path or "passwd" in path or "identities" in path else (
+        expected = (404, "not_found") if "nope" in path or "passwd" in path else (
             405, "method_not_allowed")
         assert_bilingual(resp, *expected)
         assert resp.headers["Content-Type"].startswith("application/json"), (service, path)
         assert_secured(resp)
         if expected[0] == 405:
             assert resp.headers["Allow"], (service, path)
-    # the handlers' own answers keep their headers too (plain text and metrics included)
+    # the vault and notifications serve nothing on a public port at all
+    for service in ("identity-vault", "notifications"):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(system.url(service) + "/api/v1/identities", timeout=10)
+    # metrics and health live on the operations ports only, with the same headers
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
-        assert_secured(requests.get(system.url(service) + "/metrics", timeout=10))
-    assert_secured(requests.get(system.url("intake") + "/health", timeout=10))
+        assert_secured(requests.get(system.ops_url(service) + "/metrics", timeout=10))
+        assert_secured(requests.get(system.ops_url(service) + "/health", timeout=10))
+        assert requests.post(system.ops_url(service) + "/metrics", timeout=10).status_code == 405
+    for service in ("intake", "cases", "reporting"):
+        assert requests.get(system.url(service) + "/metrics", timeout=10).status_code == 404
     assert snapshot(system) == before
 
 

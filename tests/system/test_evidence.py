@@ -220,7 +220,7 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     for service in SERVICES:
         places[f"database {service}"] = table_dump(system, service)
         places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
-        places[f"metrics {service}"] = requests.get(system.url(service) + "/metrics", timeout=5).content
+        places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())
     places["http replies"] = b"\n".join(replies)
     assert len(places["broker messages"]) > len(photo)  # the tap saw the (sealed) files go by

@@ -368,7 +368,7 @@ def test_the_privacy_canary_covers_the_portal(system):
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
         places[f"database {service}"] = _database(system, service)
         places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
-        places[f"metrics {service}"] = requests.get(system.url(service) + "/metrics", timeout=5).content
+        places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     hits = [(place, needle) for needle in (marker, nik) for place, blob in places.items()
             for pattern in _encodings(needle) if pattern in blob]
     assert hits == []

@@ -79,7 +79,7 @@ def test_identity_never_appears_outside_the_vault_in_clear(system, login):
     for service in SERVICES:
         places[f"database {service}"] = table_dump(system, service)
         places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
-        places[f"metrics {service}"] = requests.get(system.url(service) + "/metrics", timeout=5).content
+        places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())
     places["http replies"] = b"\n".join(replies)
     assert len(places["broker messages"]) > 1000  # the tap did see the traffic

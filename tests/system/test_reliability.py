@@ -17,7 +17,7 @@ from peluit_local.testing import admin_connect, eventually, running_system, samp
 
 
 def dead_lettered(system) -> float:
-    text = requests.get(system.url("notifications") + "/metrics", timeout=5).text
+    text = requests.get(system.ops_url("notifications") + "/metrics", timeout=5).text
     m = re.search(r'peluit_messages_dead_lettered_total\{queue="notifications.case-events"\} ([0-9.e+]+)', text)
     return float(m.group(1)) if m else 0.0
 

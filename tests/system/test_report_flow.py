@@ -97,14 +97,14 @@ def test_status_by_receipt_and_only_by_receipt(system):
 
 def test_every_service_exposes_prometheus_metrics_and_writes_json_logs(system):
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
-        resp = requests.get(system.url(service) + "/metrics", timeout=5)
+        resp = requests.get(system.ops_url(service) + "/metrics", timeout=5)
         assert resp.status_code == 200
         assert "# TYPE peluit_entrypoint_duration_seconds histogram" in resp.text
         assert (system.log_dir / f"{service}.log").read_text().strip(), service
     assert non_json_log_lines(system) == []
-    cases_metrics = requests.get(system.url("cases") + "/metrics", timeout=5).text
+    cases_metrics = requests.get(system.ops_url("cases") + "/metrics", timeout=5).text
     assert "peluit_relay_published_total" in cases_metrics
-    reporting_metrics = requests.get(system.url("reporting") + "/metrics", timeout=5).text
+    reporting_metrics = requests.get(system.ops_url("reporting") + "/metrics", timeout=5).text
     assert "peluit_projection_lag_events" in reporting_metrics
 
 

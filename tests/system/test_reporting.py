@@ -313,7 +313,7 @@ def test_rebuild_gives_identical_read_models(system, fresh):
             break
     assert after_position == position
     assert after == before
-    metrics = requests.get(system.url("reporting") + "/metrics", timeout=5).text
+    metrics = requests.get(system.ops_url("reporting") + "/metrics", timeout=5).text
     assert 'peluit_projection_lag_seconds{projection="case_summary"} 0.0' in metrics
     assert 'peluit_projection_progress_ratio{projection="case_summary"} 1.0' in metrics
     # the follower refreshes planner statistics once it has caught up after the rebuild
@@ -335,7 +335,7 @@ def test_no_report_text_or_identity_in_reporting(system, fresh, login):
         "csv": export(system, fresh, "csv").content,
         "xlsx": xlsx_text(export(system, fresh, "xlsx").content).encode(),
         "pdf": pdf_text(export(system, fresh, "pdf").content).encode("latin-1"),
-        "metrics": requests.get(system.url("reporting") + "/metrics", timeout=5).content,
+        "metrics": requests.get(system.ops_url("reporting") + "/metrics", timeout=5).content,
         "reporting log": (system.log_dir / "reporting.log").read_bytes(),
     }
     assert year and places["reporting database"]

@@ -53,7 +53,7 @@ def pct(values, p):
 
 def scrape(system, service) -> dict[str, tuple[float, float]]:
     """{entrypoint: (sum seconds, count)} from a service's /metrics."""
-    host, port = system.url(service).split("//")[1].split(":")
+    host, port = system.ops_url(service).split("//")[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()

@@ -214,7 +214,7 @@ def cases_app(dep: Deployment):
     """A CasesApplication with exactly the service's eventsourcing settings."""
     os.environ.update(dep.service_env("cases"))
     from peluit_cases.application import CasesApplication
-    from peluit_cases.service import eventsourcing_env
+    from peluit_common.eventstore import eventsourcing_env
 
     return CasesApplication(env=eventsourcing_env(), timezone="Asia/Jakarta")
 
@@ -624,7 +624,7 @@ def _worker(args) -> tuple[int, int, float]:
     os.environ.update(env)
     from peluit_cases.application import CasesApplication
     from peluit_cases.chain import migration_lock
-    from peluit_cases.service import eventsourcing_env
+    from peluit_common.eventstore import eventsourcing_env
     from peluit_common.settings import db_conninfo
 
     with migration_lock(db_conninfo()):  # as the service: the processes start together
@@ -973,7 +973,7 @@ def chain_cost(cases: int = 1500, rounds: int = 2) -> dict[str, float]:
                 os.environ.update(env)
                 try:
                     from peluit_cases.application import CasesApplication
-                    from peluit_cases.service import eventsourcing_env
+                    from peluit_common.eventstore import eventsourcing_env
 
                     CasesApplication(env=eventsourcing_env()).close()  # the event table, as the service does
                     with psycopg.connect(bootstrap.admin_dsn(name), options="-c search_path=peluit") as conn:

@@ -38,7 +38,7 @@ def main() -> int:
         print(f"  report by e-mail      : SMTP 127.0.0.1:{system.mail_intake_port} to wbs+35.73@peluit.invalid")
         print(f"  mail sent to reporters: {system.mail_dir} (local SMTP sink)")
         print(f"  statistics            : {system.url('reporting')}/api/v1/public/stats")
-        print(f"  metrics               : {', '.join(system.url(s.name) + '/metrics' for s in SERVICES)}")
+        print(f"  metrics               : {', '.join(system.ops_url(s.name) + '/metrics' for s in SERVICES)}")
         print(f"  logs                  : {system.log_dir}/<service>.log")
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:

@@ -48,6 +48,7 @@ SERVICES = (
     Service("reporting", "peluit_reporting.service", 4),
 )
 BY_NAME = {s.name: s for s in SERVICES}
+OPS_PORT_DISTANCE = 1000
 
 
 @dataclass
@@ -80,6 +81,13 @@ class System:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.base_port + BY_NAME[service].port_offset}"
 
+    def ops_port(self, service: str) -> int:
+        """The operations port (metrics, health): 9000 + offset beside the public 8000 + offset."""
+        return self.base_port + OPS_PORT_DISTANCE + BY_NAME[service].port_offset
+
+    def ops_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ops_port(service)}"
+
     def dbname(self, service: str) -> str:
         return bootstrap.db_ident(self.prefix, service)
 
@@ -90,6 +98,7 @@ class System:
             "PELUIT_SERVICE": service,
             "AMQP_URI": self.amqp_uri,
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.base_port + svc.port_offset}",
+            "PELUIT_OPS_ADDRESS": f"127.0.0.1:{self.ops_port(service)}",
             "PELUIT_DB_NAME": self.dbname(service),
             "PELUIT_DB_USER": self.dbname(service),
             "PELUIT_DB_PASSWORD": db_password(self.keys_dir, service),
@@ -130,7 +139,7 @@ class System:
             if proc.poll() is not None:
                 raise RuntimeError(f"{service} exited with {proc.returncode}; see {self.log_dir / (service + '.log')}")
             try:
-                with urllib.request.urlopen(self.url(service) + "/metrics", timeout=2) as resp:
+                with urllib.request.urlopen(self.ops_url(service) + "/health", timeout=2) as resp:
                     if resp.status == 200:
                         return
             except OSError:

@@ -19,7 +19,7 @@ from kombu import Connection, Exchange, Queue
 from psycopg import sql
 
 from . import bootstrap
-from .system import REPO, System
+from .system import OPS_PORT_DISTANCE, REPO, System
 
 
 class Tap:
@@ -56,9 +56,10 @@ def _free_base_port() -> int:
     for _ in range(100):
         base = random.randrange(20000, 29990, 10)
         try:
-            for offset in range(5):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
+            for offset in range(8):
+                for port in (base + offset, base + OPS_PORT_DISTANCE + offset):
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", port))
             return base
         except OSError:
             continue
@@ -192,7 +193,7 @@ def hits_outside_the_vault(system, needles, replies: bytes = b"") -> list[tuple[
     for service in SERVICES:
         places[f"database {service}"] = table_dump(system, service)
         places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
-        places[f"metrics {service}"] = requests.get(system.url(service) + "/metrics", timeout=5).content
+        places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())
     places["http replies"] = replies
     assert len(places["broker messages"]) > 1000  # the tap did see the traffic

@@ -19,7 +19,7 @@ from marshmallow import ValidationError
 
 from peluit_common.auth import TENANT_RE, OfficerClaims
 from peluit_common.rpc import UNAVAILABLE_ERRORS, call
-from peluit_common.web import INTERNAL, HttpError
+from peluit_common.web import HttpError
 from peluit_contracts.disclosure import (
     DISCLOSURE_RPC_VERSION,
     ApproveBody,
@@ -92,7 +92,7 @@ VAULT_ERRORS: dict[str, tuple[int, str, str]] = {
 def vault_error(code: str) -> HttpError:
     if code not in VAULT_ERRORS:
         # invalid_command, unsupported_version: a bug between cases and the vault, not the officer's doing
-        return HttpError(500, "internal_error", INTERNAL)
+        return HttpError(500, "internal_error")
     status, id_, en = VAULT_ERRORS[code]
     return HttpError(status, code, {"id": id_, "en": en})
 
@@ -118,7 +118,7 @@ def call_vault(vault, method: str, command: dict, timeout: float) -> dict:
     except UNAVAILABLE_ERRORS:
         raise HttpError(503, "vault_unavailable", UNAVAILABLE) from None
     if not isinstance(reply, dict):
-        raise HttpError(500, "internal_error", INTERNAL)
+        raise HttpError(500, "internal_error")
     if "error" in reply:
         raise vault_error(reply["error"])
     return reply

@@ -18,10 +18,11 @@ from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
 from peluit_common.amqp import ConfirmedPublisher, declare_topology
-from peluit_common.auth import TokenIssuer, TokenVerifier, bearer_token, load_signing_key, load_verify_key
+from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_signing_key
 from peluit_common.db import Database
-from peluit_common.metrics import EntrypointMetrics, metrics_response
-from peluit_common.settings import db_conninfo, db_password, env, env_float, env_int, secret_bytes
+from peluit_common.eventstore import eventsourcing_env
+from peluit_common.operations import Operations
+from peluit_common.settings import db_conninfo, env, env_float, env_int, secret_bytes
 from peluit_common.web import HttpError, http, json_endpoint, json_response, read_json
 from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
@@ -50,22 +51,6 @@ def migrate(conn) -> None:
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
-
-
-def eventsourcing_env() -> dict:
-    """The eventsourcing library's settings, from this service's PELUIT_DB_*."""
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": env("PELUIT_DB_NAME"),
-        "POSTGRES_HOST": env("PELUIT_DB_HOST", "127.0.0.1"),
-        "POSTGRES_PORT": env("PELUIT_DB_PORT", "5432"),
-        "POSTGRES_USER": env("PELUIT_DB_USER"),
-        "POSTGRES_PASSWORD": db_password() or "",
-        "POSTGRES_SCHEMA": env("PELUIT_DB_SCHEMA", "peluit"),
-        "POSTGRES_POOL_SIZE": env("PELUIT_DB_POOL_SIZE", "10"),
-        "POSTGRES_MAX_OVERFLOW": "10",
-        "CREATE_TABLE": "y",
-    }
 
 
 class CasesApp(DependencyProvider):
@@ -100,14 +85,10 @@ class OfficerKeys(DependencyProvider):
 
     def setup(self):
         self.issuer = TokenIssuer(load_signing_key())
-        self.verifier = TokenVerifier(load_verify_key())
         self.totp_key = bytes.fromhex(secret_bytes("PELUIT_OFFICER_TOTP_KEY_FILE", "officer-totp.key").decode())
 
     def get_dependency(self, worker_ctx):
         return self
-
-    def claims(self, request):
-        return self.verifier.verify(bearer_token(request))
 
 
 class DeadlineConfig(DependencyProvider):
@@ -127,11 +108,12 @@ class DeadlineConfig(DependencyProvider):
 class CasesService:
     name = "cases"
 
-    metrics = EntrypointMetrics()
+    ops = Operations()
     db = Database(migrate=migrate)
     app = CasesApp()
     publisher = Relay()
     keys = OfficerKeys()
+    auth = OfficerAuth()
     deadline_config = DeadlineConfig()
     checkpoints = audit.Checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
@@ -248,7 +230,7 @@ class CasesService:
     @http("GET", "/api/v1/cases")
     @json_endpoint
     def list_cases(self, request):
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         args = request.args
         try:
             page = max(1, int(args.get("page", 1)))
@@ -266,7 +248,7 @@ class CasesService:
     def get_case(self, request, case_id):
         if "as_of" in request.args:
             return self._case_as_of(request, case_id)
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         with self.db.connection() as conn:
             case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read")
         return json_response(200, officer_api.case_document(self.app, case), headers={"ETag": f'"{case.version}"'})
@@ -275,7 +257,7 @@ class CasesService:
 
     def _case_as_of(self, request, case_id):
         """The case replayed from its events up to ``as_of``."""
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         as_of = audit.parse_as_of(request.args.get("as_of"))
         with self.db.connection() as conn:
             case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read_as_of")
@@ -289,7 +271,7 @@ class CasesService:
     @http("GET", "/api/v1/cases/<string:case_id>/timeline")
     @json_endpoint
     def case_timeline(self, request, case_id):
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         with self.db.connection() as conn:
             case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="timeline")
             return json_response(200, audit.timeline(self.app, conn, case.id))
@@ -298,7 +280,7 @@ class CasesService:
     @json_endpoint
     def case_audit_bundle(self, request, case_id):
         """peluit-audit-bundle/1 for one case, for ``peluit-verify`` (auditors with a grant)."""
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         with self.db.connection() as conn:
             case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="audit_bundle")
             if not audit.may_export(conn, claims, case):
@@ -314,7 +296,7 @@ class CasesService:
     @json_endpoint
     def download_evidence(self, request, case_id, evidence_id):
         """The metadata-stripped copy of one attachment (tenant wall and access log as a read)."""
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         with self.db.connection() as conn:
             return evidence.download(self.app, conn, claims, case_id, evidence_id)
 
@@ -323,7 +305,7 @@ class CasesService:
     def request_evidence_disclosure(self, request, case_id, evidence_id):
         """Dual-control disclosure of an attachment's untouched original (the vault decides)."""
         token = bearer_token(request)
-        claims = self.keys.verifier.verify(token)
+        claims = self.auth.verify(token)
         out = evidence.request_disclosure(self.vault, RPC_TIMEOUT, self.app, self.db, claims, token, case_id,
                                           evidence_id, read_json(request, 8192))
         return json_response(201, out)
@@ -331,7 +313,7 @@ class CasesService:
     @http("POST", "/api/v1/cases/<string:case_id>/<string:command>")
     @json_endpoint
     def case_command(self, request, case_id, command):
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         body = read_json(request, 64 * 1024)
         with self.db.connection() as conn:
             case = officer_api.run_command(self.app, conn, claims, case_id, command, body,
@@ -343,7 +325,7 @@ class CasesService:
     @http("POST", "/api/v1/audit-grants")
     @json_endpoint
     def grant_audit(self, request):
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         if not claims.has_role("province_admin"):
             raise HttpError(403, "forbidden", officer_api.FORBIDDEN)
         try:
@@ -362,7 +344,7 @@ class CasesService:
     def create_officer(self, request):
         """A tenant admin (own tenant) or the province admin adds an officer.
         The initial password and the TOTP secret are shown once, here."""
-        claims = self.keys.claims(request)
+        claims = self.auth.claims(request)
         try:
             new = api_contract.NewOfficer().load(read_json(request, 4096))
         except ValidationError as err:
@@ -387,7 +369,7 @@ class CasesService:
     @json_endpoint
     def request_disclosure(self, request, case_id):
         token = bearer_token(request)
-        claims = self.keys.verifier.verify(token)
+        claims = self.auth.verify(token)
         out = disclosure_api.request_disclosure(self.vault, RPC_TIMEOUT, self.app, self.db, claims, token, case_id,
                                                 read_json(request, 8192))
         return json_response(201, out)
@@ -396,7 +378,7 @@ class CasesService:
     @json_endpoint
     def approve_disclosure(self, request, request_id):
         token = bearer_token(request)
-        claims = self.keys.verifier.verify(token)
+        claims = self.auth.verify(token)
         out = disclosure_api.approve(self.vault, RPC_TIMEOUT, self.db, self.keys, claims, token, request_id,
                                      read_json(request, 1024))
         return json_response(200, out)
@@ -405,7 +387,7 @@ class CasesService:
     @json_endpoint
     def refuse_disclosure(self, request, request_id):
         token = bearer_token(request)
-        self.keys.verifier.verify(token)  # a bad token is a 401 here, before the broker
+        self.auth.verify(token)  # a bad token is a 401 here, before the broker
         out = disclosure_api.refuse(self.vault, RPC_TIMEOUT, token, request_id, read_json(request, 8192))
         return json_response(200, out)
 
@@ -413,7 +395,7 @@ class CasesService:
     @json_endpoint
     def view_disclosure(self, request, request_id):
         token = bearer_token(request)
-        self.keys.verifier.verify(token)  # a bad token is a 401 here, before the broker
+        self.auth.verify(token)  # a bad token is a 401 here, before the broker
         out = disclosure_api.view(self.vault, RPC_TIMEOUT, token, request_id, read_json(request, 1024))
         return json_response(200, out)
 
@@ -421,7 +403,7 @@ class CasesService:
     @json_endpoint
     def disclosure_events(self, request):
         token = bearer_token(request)
-        claims = self.keys.verifier.verify(token)
+        claims = self.auth.verify(token)
         out = disclosure_api.events(self.vault, RPC_TIMEOUT, self.db, claims, token, request.args.get("tenant"))
         return json_response(200, out)
 
@@ -433,11 +415,3 @@ class CasesService:
         with self.db.connection() as conn, conn.transaction():
             row = conn.execute("SELECT parent_code FROM tenant WHERE code = %s", (code,)).fetchone()
         return row[0] if row else None
-
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
-        return metrics_response()
-
-    @http("GET", "/health")
-    def health(self, request):
-        return 200, "ok"

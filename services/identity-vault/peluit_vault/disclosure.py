@@ -38,8 +38,9 @@ from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
+from peluit_common.eventstore import eventsourcing_env
 from peluit_common.auth import AuthError, OfficerClaims, TokenVerifier, load_verify_key
-from peluit_common.settings import db_password, env, env_float
+from peluit_common.settings import env_float
 from peluit_contracts.disclosure import (
     DISCLOSURE_RPC_VERSION,
     LEGAL_BASES,
@@ -473,22 +474,6 @@ def _public_event(ev) -> dict:
 
 
 # -- nameko adapter ----------------------------------------------------------------
-
-def eventsourcing_env() -> dict:
-    """The eventsourcing library's settings, from the vault's own PELUIT_DB_*."""
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": env("PELUIT_DB_NAME"),
-        "POSTGRES_HOST": env("PELUIT_DB_HOST", "127.0.0.1"),
-        "POSTGRES_PORT": env("PELUIT_DB_PORT", "5432"),
-        "POSTGRES_USER": env("PELUIT_DB_USER"),
-        "POSTGRES_PASSWORD": db_password() or "",
-        "POSTGRES_SCHEMA": env("PELUIT_DB_SCHEMA", "peluit"),
-        "POSTGRES_POOL_SIZE": env("PELUIT_DB_POOL_SIZE", "10"),
-        "POSTGRES_MAX_OVERFLOW": "10",
-        "CREATE_TABLE": "y",
-    }
-
 
 class Disclosure(DependencyProvider):
     """The disclosure log and the officer-token verifier (public key only:

@@ -1,6 +1,6 @@
 """nameko entry module of the identity vault: ``nameko run peluit_vault.service``.
 
-No HTTP surface beyond ``/metrics``. Replies and logs never contain identity
+No HTTP surface: metrics and health are on the operations port. Replies and logs never contain identity
 or the reason a sealed box was refused.
 """
 
@@ -21,10 +21,9 @@ from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
 from peluit_common.db import Database
-from peluit_common.metrics import EntrypointMetrics, metrics_response
+from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
 from peluit_common.settings import env_float, secret_bytes
-from peluit_common.web import http
 from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.reports import IdentitySchema, StoreIdentityCommand
@@ -68,7 +67,7 @@ class VaultKeys(DependencyProvider):
 class IdentityVault:
     name = "identity_vault"
 
-    metrics = EntrypointMetrics()
+    ops = Operations()
     db = Database(migrate=migrate)
     keys = VaultKeys()
     disclosures = disclosure.Disclosure()
@@ -179,7 +178,3 @@ class IdentityVault:
         if shredded:
             SHREDDED.inc(shredded)
             log.info("crypto-shredded %s identities past retention", shredded)
-
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
-        return metrics_response()

@@ -22,8 +22,8 @@ from nameko.rpc import RpcProxy
 from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
-from peluit_common.auth import TokenVerifier, bearer_token, load_verify_key
-from peluit_common.metrics import EntrypointMetrics, metrics_response
+from peluit_common.auth import OfficerAuth
+from peluit_common.operations import Operations
 from peluit_common.rpc import UNAVAILABLE_ERRORS, call
 from peluit_common.settings import env_float, env_int, secret_bytes
 from peluit_common.web import HttpError, http, json_endpoint, json_response, read_json
@@ -73,16 +73,6 @@ class Secrets(DependencyProvider):
         )
         self.vault_public_key = bytes.fromhex(
             secret_bytes("PELUIT_VAULT_PUBLIC_KEY_FILE", "vault-x25519.pub").decode())
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-
-class OfficerKeys(DependencyProvider):
-    """The public key that verifies officer tokens (signed by cases)."""
-
-    def setup(self):
-        self.verifier = TokenVerifier(load_verify_key())
 
     def get_dependency(self, worker_ctx):
         return self
@@ -149,9 +139,9 @@ def _field_error(status: int, code: str, field: str, message_code: str) -> HttpE
 class IntakeService(_portal.PortalMixin, _evidence_api.EvidenceMixin, _channels.ChannelsMixin):
     name = "intake"
 
-    metrics = EntrypointMetrics()
+    ops = Operations()
     secrets = Secrets()
-    officer_keys = OfficerKeys()
+    officer_auth = OfficerAuth()
     catalogue = Catalogue()
     # expiration: a request still queued after the reporter was told to retry is dropped
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
@@ -168,7 +158,7 @@ class IntakeService(_portal.PortalMixin, _evidence_api.EvidenceMixin, _channels.
     def submit_assisted_report(self, request):
         """A penerima registers a walk-in, letter or telephone report on the
         reporter's behalf; same path as the portal, plus a printable slip."""
-        claims = self.officer_keys.verifier.verify(bearer_token(request))
+        claims = self.officer_auth.claims(request)
         if not claims.has_role("penerima"):
             raise HttpError(403, "forbidden", {"id": "Hanya petugas penerima yang dapat mencatat laporan.",
                                                "en": "Only intake officers (penerima) can record reports."})
@@ -311,14 +301,6 @@ class IntakeService(_portal.PortalMixin, _evidence_api.EvidenceMixin, _channels.
             return self.catalogue.get(self.cases, missing)
         except UNAVAILABLE_ERRORS:
             raise HttpError(503, "unavailable", UNAVAILABLE) from None
-
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
-        return metrics_response()
-
-    @http("GET", "/health")
-    def health(self, request):
-        return 200, "ok"
 
 
 

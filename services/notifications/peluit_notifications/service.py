@@ -15,10 +15,9 @@ from prometheus_client import Counter
 from peluit_common import green  # noqa: F401
 from peluit_common.amqp import reliable_consume
 from peluit_common.db import Database
-from peluit_common.metrics import EntrypointMetrics, metrics_response
+from peluit_common.operations import Operations
 from peluit_common.rpc import call
 from peluit_common.settings import env_float
-from peluit_common.web import http
 from peluit_contracts.events import load_envelope
 from peluit_contracts.relay import RELAY_VERSION
 from peluit_contracts.topology import NOTIFICATIONS_CASE_EVENTS
@@ -40,7 +39,7 @@ class RelayFailed(Exception):
 class NotificationsService:
     name = "notifications"
 
-    metrics = EntrypointMetrics()
+    ops = Operations()
     db = Database(migrate=store.migrate)
     vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
 
@@ -65,7 +64,3 @@ class NotificationsService:
         with self.db.connection() as conn:
             fresh = store.record(conn, envelope, outcome)
         EVENTS_APPLIED.labels("applied" if fresh else "duplicate").inc()
-
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
-        return metrics_response()

@@ -15,16 +15,15 @@ from datetime import date
 import eventlet
 from eventlet import tpool
 from eventlet.queue import LightQueue
-from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Gauge
 from werkzeug.wrappers import Response
 
 from peluit_common import green  # noqa: F401
-from peluit_common.auth import TokenVerifier, bearer_token, load_verify_key
+from peluit_common.auth import OfficerAuth
 from peluit_common.db import Database
-from peluit_common.metrics import EntrypointMetrics, metrics_response
+from peluit_common.operations import Operations
 from peluit_common.rpc import call
 from peluit_common.settings import env_float
 from peluit_common.web import HttpError, http, json_endpoint, json_response
@@ -64,26 +63,13 @@ class _Lag:
 PROJECTION_LAG_SECONDS.labels(PROJECTION).set_function(_Lag.seconds)
 
 
-class OfficerVerifier(DependencyProvider):
-    """Verifies officer tokens with cases' public key (reporting cannot sign)."""
-
-    def setup(self):
-        self.verifier = TokenVerifier(load_verify_key())
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    def claims(self, request):
-        return self.verifier.verify(bearer_token(request))
-
-
 class ReportingService:
     name = "reporting"
 
-    metrics = EntrypointMetrics()
+    ops = Operations()
     db = Database(migrate=projection.migrate)
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
-    officers = OfficerVerifier()
+    officers = OfficerAuth()
 
     @timer(interval=env_float("PELUIT_FOLLOW_INTERVAL", 0.25))
     def follow(self):
@@ -228,7 +214,3 @@ class ReportingService:
             return tenant
         names = {t["code"]: t["name"] for t in catalogue.get("tenants", [])}
         return f"{names[tenant]} ({tenant})" if tenant in names else tenant
-
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
-        return metrics_response()

@@ -1,0 +1,86 @@
+"""pytest plugin for the services' own tests: throwaway PostgreSQL databases
+and RabbitMQ vhosts on the real servers, named at random and removed after.
+
+Loaded by the root ``conftest.py``; only system tests use the deployment
+harness (``peluit_local``). The administrator connection comes from
+``PELUIT_PG_ADMIN_DSN`` (default: user postgres on 127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+from typing import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ADMIN_DSN = os.environ.get("PELUIT_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+
+
+def dsn_for(dbname: str) -> str:
+    """The administrator's connection string for ``dbname``."""
+    params = psycopg.conninfo.conninfo_to_dict(ADMIN_DSN)
+    params["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def eventsourcing_env_for(dbname: str, schema: str | None = None) -> dict[str, str]:
+    """The eventsourcing library's settings for a throwaway database."""
+    params = psycopg.conninfo.conninfo_to_dict(ADMIN_DSN)
+    env = {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": dbname,
+           "POSTGRES_HOST": params.get("host", "127.0.0.1"), "POSTGRES_PORT": str(params.get("port", "5432")),
+           "POSTGRES_USER": params.get("user", "postgres"), "POSTGRES_PASSWORD": params.get("password", ""),
+           "CREATE_TABLE": "y"}
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema
+    return env
+
+
+@contextlib.contextmanager
+def throwaway_database(prefix: str = "pt") -> Iterator[str]:
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def throwaway_vhost(prefix: str = "peluit-test") -> Iterator[str]:
+    """A RabbitMQ vhost for guest; yields its AMQP URI."""
+    vhost = f"{prefix}-{secrets.token_hex(4)}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+    try:
+        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                       check=True, capture_output=True)
+        yield f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def throwaway_db() -> Iterator[str]:
+    """A database of its own for the test module; its name."""
+    with throwaway_database() as name:
+        yield name
+
+
+@pytest.fixture
+def fresh_db() -> Iterator[str]:
+    """A database of its own for one test; its name."""
+    with throwaway_database() as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def amqp_vhost() -> Iterator[str]:
+    """A RabbitMQ vhost of its own for the test module (rabbitmqctl is slow); its AMQP URI."""
+    with throwaway_vhost() as uri:
+        yield uri

@@ -1,0 +1,70 @@
+"""The operations port: metrics and health beside a service, never on its
+public port, and one process per address (no silent SO_REUSEPORT sharing)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import requests
+from nameko.containers import ServiceContainer
+
+from peluit_common.operations import Operations
+from peluit_common.web import SECURITY_HEADERS, http
+
+
+class Sample:
+    name = "ops_sample"
+    ops = Operations()
+
+    @http("GET", "/api/v1/hello")
+    def hello(self, request):
+        return 200, "hello"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def started(monkeypatch):
+    containers = []
+
+    def start(ops_port: int):
+        monkeypatch.setenv("PELUIT_OPS_ADDRESS", f"127.0.0.1:{ops_port}")
+        public = free_port()
+        container = ServiceContainer(Sample, {"WEB_SERVER_ADDRESS": f"127.0.0.1:{public}"})
+        container.start()
+        containers.append(container)
+        return public
+
+    yield start
+    for container in containers:
+        container.stop()
+
+
+def test_metrics_and_health_are_on_the_operations_port_only(started):
+    ops = free_port()
+    public = started(ops)
+    assert requests.get(f"http://127.0.0.1:{public}/api/v1/hello", timeout=5).text == "hello"
+    metrics = requests.get(f"http://127.0.0.1:{ops}/metrics", timeout=5)
+    assert metrics.status_code == 200
+    # the entrypoint just called is timed by the same provider
+    assert 'peluit_entrypoint_calls_total{entrypoint="hello",outcome="ok",service="ops_sample"}' in metrics.text
+    health = requests.get(f"http://127.0.0.1:{ops}/health", timeout=5)
+    assert (health.status_code, health.text) == (200, "ok\n")
+    for resp in (metrics, health):
+        for name, value in SECURITY_HEADERS.items():
+            assert resp.headers[name] == value
+    assert requests.post(f"http://127.0.0.1:{ops}/metrics", timeout=5).status_code == 405
+    assert requests.get(f"http://127.0.0.1:{ops}/api/v1/hello", timeout=5).status_code == 404
+    assert requests.get(f"http://127.0.0.1:{public}/metrics", timeout=5).status_code == 404
+
+
+def test_a_second_process_on_the_same_operations_address_fails_to_start(started):
+    ops = free_port()
+    started(ops)
+    with pytest.raises(OSError):
+        started(ops)

@@ -1,0 +1,6 @@
+"""Messages of cases (officer API)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+}
