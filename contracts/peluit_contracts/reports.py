@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID, uuid5
+
 from marshmallow import ValidationError, fields, validates_schema
 
 from .fields import Bool, Int, Nested, Pattern, Strict, Text
@@ -10,6 +12,15 @@ from .i18n import encode
 TENANT_CODE = r"\d{2}(\.\d{2})?"
 RECEIPT_PATTERN = r"\d{16}"
 CHANNELS = ("web", "email", "whatsapp", "letter", "phone", "walk_in", "integration")
+
+# A case's id is derived from its submission: the same submission is the same case
+# (no doubles), and the vault learns which case a reporter's identity belongs to
+# without any message that could be forged.
+CASE_ID_NAMESPACE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
+
+
+def case_id_for(submission_id: str) -> UUID:
+    return uuid5(CASE_ID_NAMESPACE, submission_id)
 
 
 def tenant_field(**kwargs):

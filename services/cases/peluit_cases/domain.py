@@ -17,8 +17,8 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from peluit_contracts.events import TERMINAL_STATUSES
+from peluit_contracts.reports import case_id_for
 
-NS_CASE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
 NS_SEQUENCE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f02")
 NS_RECEIPT = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f03")
 NS_ACCESS = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f04")
@@ -142,7 +142,7 @@ class Case(Aggregate):
 
     @staticmethod
     def create_id(submission_id: str, **_) -> UUID:
-        return uuid5(NS_CASE, submission_id)
+        return case_id_for(submission_id)
 
     @event(Registered)
     def __init__(self, submission_id: str, fingerprint: str, tenant: str, registration_number: str,

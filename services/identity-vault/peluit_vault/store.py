@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from uuid import UUID, uuid5
 
 from psycopg.types.json import Jsonb
 
+from peluit_contracts.reports import case_id_for
+
 from .crypto import DecryptionError, SealedRecord, decrypt_record, encrypt_record
 from .keyring import Keyring, unwrap_dek, wrap_dek
-
-# Must equal peluit_cases.domain.NS_CASE: cases derives case_id = uuid5(NS_CASE, submission_id),
-# so the vault learns each reporter's case id without any message. Copied, not imported: a service
-# never depends on another service's code (ARCHITECTURE.md, contracts package only).
-NS_CASE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
 
 # serialises concurrent start-ups of several instances (CREATE ... IF NOT EXISTS races otherwise)
 _MIGRATE_LOCK = 0x7065_6C75_6974_0001
@@ -74,10 +70,6 @@ class Erased(Exception):
 
 class RewrapFailed(DecryptionError):
     """A stored data key does not unwrap. Names the opaque reference and KEK id, nothing else."""
-
-
-def case_id_for(submission_id: str) -> UUID:
-    return uuid5(NS_CASE, submission_id)
 
 
 def migrate(conn, batch: int = 1000) -> None:

@@ -8,12 +8,12 @@ import json
 import secrets
 import threading
 import time
-import uuid
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from peluit_contracts.reports import case_id_for
 from peluit_vault import admin, store
 from peluit_vault.crypto import DecryptionError, kek_id
 from peluit_vault.keyring import Keyring, KeyringError, UnknownKek, unwrap_dek, wrap_dek
@@ -264,15 +264,8 @@ def test_migrate_upgrades_the_first_schema_and_fills_case_ids(dsn):
         store.migrate(legacy, batch=2)
         store.migrate(legacy)
         rows = legacy.execute("SELECT submission_id, case_id FROM reporter").fetchall()
-        assert sorted(rows) == sorted((sub, uuid.uuid5(store.NS_CASE, sub)) for sub in subs)
+        assert sorted(rows) == sorted((sub, case_id_for(sub)) for sub in subs)
         assert store.read_identity(legacy, kek, "old-0") == plain
-
-
-def test_the_copied_case_namespace_matches_the_cases_service():
-    domain = pytest.importorskip("peluit_cases.domain")
-    assert store.NS_CASE == domain.NS_CASE
-    sub = submission()
-    assert store.case_id_for(sub) == domain.Case.create_id(submission_id=sub)
 
 
 def test_admin_rotate_kek_rewraps_and_says_to_destroy_the_old_key(dsn, database, tmp_path, monkeypatch, capsys):

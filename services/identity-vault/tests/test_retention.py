@@ -7,17 +7,17 @@ import base64
 import json
 import secrets
 from datetime import datetime, timedelta, timezone
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from peluit_contracts.reports import case_id_for
 from peluit_vault import admin, retention, store
 from peluit_vault.keyring import Keyring
 
 ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
-NS_CASE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
 NOW = datetime.now(timezone.utc)
 KEK = Keyring([secrets.token_bytes(32)])
 MARKERS: list[str] = []
@@ -69,7 +69,7 @@ def report(conn, tenant="35.73") -> tuple[str, UUID, bytes]:
     plain = json.dumps({"name": f"Siti {marker}", "phone": "+62 812 0000 0000", "nik": marker}).encode()
     submission_id = secrets.token_hex(32)
     ref = store.store_identity(conn, KEK, submission_id, tenant, plain)
-    return ref, uuid5(NS_CASE, submission_id), plain
+    return ref, case_id_for(submission_id), plain
 
 
 def state(inspect, ref):
@@ -154,7 +154,7 @@ def test_record_case_closed_is_idempotent_and_never_moves_closure_earlier(conn, 
     assert retention.record_case_closed(conn, case_id, NOW + timedelta(days=1)) == 1
     assert state(inspect, ref)[3] == NOW + timedelta(days=1)
     assert len(audits(inspect, ref, "case_closed")) == 2
-    assert retention.record_case_closed(conn, uuid5(NS_CASE, "anonymous report, no vault row"), NOW) == 0
+    assert retention.record_case_closed(conn, case_id_for("anonymous report, no vault row"), NOW) == 0
     with pytest.raises(ValueError):
         retention.record_case_closed(conn, case_id, NOW.replace(tzinfo=None))
 
