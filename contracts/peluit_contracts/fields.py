@@ -57,7 +57,8 @@ class Pattern(Text):
     def __init__(self, pattern: str, code: str, *, strip: str = "", **kwargs):
         kwargs.setdefault("max_len", 320)
         super().__init__(multiline=False, **kwargs)
-        self.regex = re.compile(pattern)
+        # ASCII: \d must not admit other scripts' digits into codes, NIKs or tenants
+        self.regex = re.compile(pattern, re.ASCII)
         self.code = code
         self.strip_chars = strip
 
