@@ -21,7 +21,7 @@ from .keyring import Keyring, unwrap_dek, wrap_dek
 
 # Must equal peluit_cases.domain.NS_CASE: cases derives case_id = uuid5(NS_CASE, submission_id),
 # so the vault learns each reporter's case id without any message. Copied, not imported: a service
-# never depends on another service's code (ARCHITECTURE.md, contracts package only).
+# never depends on another service's code (docs/architecture.md, contracts package only).
 NS_CASE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f01")
 
 # serialises concurrent start-ups of several instances (CREATE ... IF NOT EXISTS races otherwise)
