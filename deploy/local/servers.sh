@@ -7,13 +7,16 @@
 #   host all postgres 127.0.0.1/32 trust
 # (the original is kept as pg_hba.conf.before-peluit) and reloads it. A cluster that holds databases keeps its
 # authentication as it is. Otherwise it prints the exact command to run and exits 1. When both answer, it
-# changes nothing. Local demo and tests only: a production deployment brings its own servers.
+# changes nothing. With PELUIT_PG_ADMIN_DSN set, PostgreSQL is yours: that DSN is only checked.
+# Local demo and tests only: a production deployment brings its own servers.
 set -uo pipefail
 PATH="$PATH:/usr/sbin:/sbin"
 
 PG_PORT=5432
 AMQP_PORT=5672
-ADMIN_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres connect_timeout=3"
+ADMIN_DSN="${PELUIT_PG_ADMIN_DSN:-host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres}"
+export PGCONNECT_TIMEOUT=3
+LOCAL_PG=$([ -z "${PELUIT_PG_ADMIN_DSN:-}" ] && echo yes || echo no)
 HBA_LINE="host all postgres 127.0.0.1/32 trust"
 
 say() { echo "servers: $*"; }
@@ -32,8 +35,12 @@ wait_for() {  # check, name
 
 # 1. install what is missing (a server someone else runs on the port counts as present)
 missing=()
-pg_installed || port_open "$PG_PORT" || missing+=(postgresql)
-pg_installed || ! port_open "$PG_PORT" || fail "something answers on 127.0.0.1:$PG_PORT, but psql is missing to check it: apt-get install -y postgresql-client"
+if [ "$LOCAL_PG" = no ]; then
+  command -v psql >/dev/null || missing+=(postgresql-client)
+else
+  pg_installed || port_open "$PG_PORT" || missing+=(postgresql)
+  pg_installed || ! port_open "$PG_PORT" || fail "something answers on 127.0.0.1:$PG_PORT, but psql is missing to check it: apt-get install -y postgresql-client"
+fi
 command -v rabbitmq-server >/dev/null || amqp_answers || missing+=(rabbitmq-server)
 if [ ${#missing[@]} -gt 0 ]; then
   is_root || fail "not installed: ${missing[*]}. Run as root: apt-get install -y ${missing[*]}"
@@ -45,7 +52,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # 2. PostgreSQL: start it, then let the administrator in from 127.0.0.1
-if ! pg_answers; then
+if [ "$LOCAL_PG" = no ]; then
+  pg_login || fail "PELUIT_PG_ADMIN_DSN does not log in (psql \"\$PELUIT_PG_ADMIN_DSN\" says why)"
+fi
+if [ "$LOCAL_PG" = yes ] && ! pg_answers; then
   cluster=$(pg_cluster)
   if [ -z "$cluster" ] && is_root && [ -z "$(pg_lsclusters -h 2>/dev/null)" ]; then
     version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
@@ -59,7 +69,7 @@ if ! pg_answers; then
   pg_ctlcluster $cluster start  # through systemctl where systemd runs, directly in a container
   wait_for pg_answers PostgreSQL
 fi
-if ! pg_login; then
+if [ "$LOCAL_PG" = yes ] && ! pg_login; then
   cluster=$(pg_cluster)
   read -r version name <<<"$cluster"
   hba="/etc/postgresql/$version/$name/pg_hba.conf"
