@@ -6,7 +6,7 @@ PACKAGES := -e contracts -e common -e services/intake -e services/cases \
             -e services/identity-vault -e services/notifications -e services/reporting -e deploy/local -e verifier
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit bench keys clean browser-deps
+.PHONY: install servers run test test-unit bench bench-province keys clean browser-deps
 
 $(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,14 @@ $(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml servi
 
 install: $(STAMP)
 
-run: install
+# PostgreSQL and RabbitMQ answer on 127.0.0.1: installed from Debian and started as root, else the exact command
+servers:
+	@bash deploy/local/servers.sh
+
+run: servers install
 	$(PY) -m peluit_local.run
 
-test: install browser-deps
+test: servers install browser-deps
 	$(PY) -m pytest
 
 # Chromium from Debian (as root, if missing) and axe-core from npm, for the portal's browser test
@@ -29,13 +33,13 @@ browser-deps:
 	@test -d tests/browser/node_modules/axe-core || (cd tests/browser && npm ci --no-audit --no-fund --silent) || \
 		echo "note: npm could not install axe-core; the browser test will be skipped"
 
-test-unit: install
+test-unit: servers install
 	$(PY) -m pytest -m "not system"
 
-bench: install
+bench: servers install
 	$(PY) -m peluit_local.bench
 
-bench-province: install  # part (f) alone; the full province: PELUIT_BENCH_PROVINCE_SCALE=1 make bench-province
+bench-province: servers install  # part (f) alone; the full province: PELUIT_BENCH_PROVINCE_SCALE=1 make bench-province
 	$(PY) -m peluit_local.bench_province
 
 keys: install

@@ -1,6 +1,6 @@
 """Bad input: a clear bilingual 4xx, never a 500, and nothing written anywhere.
 
-QUALITY.md "Bad input" checklist: each bad input per channel -> the test that sends it.
+docs/testing.md "Bad input" checklist: each bad input per channel -> the test that sends it.
 Every refusal is checked to be bilingual and to leave no case, no identity and no
 evidence (``snapshot``); the channel's equivalent of a 4xx is an SMTP 5xx with an
 Indonesian / English text, or a 4xx webhook answer (WhatsApp's own error channel).

@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS relay_position (
 INSERT INTO relay_position (name, position) VALUES ('domain', 0) ON CONFLICT DO NOTHING;
 """
 
-# DOMAIN.md's categories; each tenant may switch them off or add its own.
+# docs/domain.md's categories; each tenant may switch them off or add its own.
 DEFAULT_CATEGORIES = [
     ("korupsi", "Korupsi / kerugian keuangan daerah", "Corruption / loss of regional funds"),
     ("suap-gratifikasi", "Suap / gratifikasi", "Bribery / gratuities"),
