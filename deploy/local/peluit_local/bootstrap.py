@@ -10,7 +10,6 @@ So the cases role cannot even connect to the vault's database.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -67,20 +66,15 @@ def _wait(check, what: str, seconds: float = 90) -> None:
 
 
 def ensure_servers(log=print) -> None:
-    if not _pg_up():
-        etc = Path("/etc/postgresql")
-        if not shutil.which("pg_ctlcluster") or not etc.exists():
-            raise MissingServer("PostgreSQL is not installed: apt-get install postgresql")
-        version = sorted(p.name for p in etc.iterdir())[-1]
-        log(f"starting PostgreSQL {version} ...")
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
-        _wait(_pg_up, "PostgreSQL")
-    if not _amqp_up():
-        if not shutil.which("rabbitmq-server"):
-            raise MissingServer("RabbitMQ is not installed: apt-get install rabbitmq-server")
-        log("starting RabbitMQ ...")
-        subprocess.run(["rabbitmq-server", "-detached"], check=False)
-        _wait(_amqp_up, "RabbitMQ", 120)
+    """Both servers answer, or ``make servers``'s script makes them (one mechanism for all)."""
+    if _pg_up() and _amqp_up():
+        return
+    log("PostgreSQL or RabbitMQ does not answer: running deploy/local/servers.sh ...")
+    script = Path(__file__).resolve().parents[1] / "servers.sh"
+    if subprocess.run(["bash", str(script)], check=False).returncode != 0:
+        raise MissingServer("PostgreSQL or RabbitMQ is missing or down: see what `make servers` printed")
+    _wait(_pg_up, "PostgreSQL")
+    _wait(_amqp_up, "RabbitMQ", 120)
 
 
 def create_databases(prefix: str, passwords: dict[str, str]) -> None:
