@@ -128,7 +128,7 @@ def emptied(conn):
     does for a follower that has caught up."""
     projection.reset(conn)
     with conn.transaction():
-        projection._finish_rebuild(conn, 0)
+        projection.finish_rebuild(conn, 0)
 
 
 def apply_page(conn, envelopes):
