@@ -17,6 +17,7 @@ from psycopg import sql
 
 from peluit_contracts.events import dump_envelope, load_envelope
 from peluit_reporting import export, projection, stats
+from peluit_reporting.stats import compute, kept
 
 ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # Monday 09:00 in Jakarta
@@ -349,7 +350,7 @@ def served(monkeypatch):
     quarters and years read back kept, month parts read back kept, month
     parts computed). A spy around the real functions, which run as they are."""
     seen = []
-    load, compute = stats._load_parts, stats._compute_months
+    load, compute_months = kept.load_parts, kept.compute_months
 
     def loading(conn, sql, params):
         rows = load(conn, sql, params)
@@ -359,10 +360,10 @@ def served(monkeypatch):
 
     def computing(conn, pairs):
         seen.append(("computed", len(pairs)))
-        return compute(conn, pairs)
+        return compute_months(conn, pairs)
 
-    monkeypatch.setattr(stats, "_load_parts", loading)
-    monkeypatch.setattr(stats, "_compute_months", computing)
+    monkeypatch.setattr(kept, "load_parts", loading)
+    monkeypatch.setattr(kept, "compute_months", computing)
 
     def serve(report):
         seen.clear()
@@ -449,7 +450,7 @@ def test_the_follower_keeps_each_changed_tenant_months_part_so_reports_compute_n
         with conn.transaction():
             before = projection.position(conn)
             pairs = conn.execute("SELECT DISTINCT tenant, month FROM case_count").fetchall()
-            old = stats._compute_months(conn, [tuple(p) for p in pairs])
+            old = compute.compute_months(conn, [tuple(p) for p in pairs])
         log.register("35.73", T0 + timedelta(days=40))  # one more case in April
         projection.reset(conn)
         fetch, head = paged(log)
@@ -459,7 +460,7 @@ def test_the_follower_keeps_each_changed_tenant_months_part_so_reports_compute_n
             months = conn.execute("SELECT DISTINCT tenant, month FROM case_count ORDER BY 1, 2").fetchall()
             marked = conn.execute("SELECT tenant, month, position FROM stats_changed ORDER BY 1, 2").fetchall()
         assert before < head and marked == [(*m, head) for m in months]  # every tenant-month with cases
-        stats._keep(conn, before, old)
+        kept.keep_parts(conn, before, old)
         assert stats.keep_months(conn, limit=2) == 2
         assert 2 + stats.keep_months(conn) == len(months)
         assert stats.keep_months(conn) == 0
@@ -551,8 +552,8 @@ def test_kept_parts_are_read_once_per_process_and_position(conn, built, monkeypa
     log = copy.deepcopy(built[0])
     year = (date(2026, 1, 1), date(2026, 12, 1))
     province = lambda cached=True: stats.province_overview(conn, "35", *year, cached=cached)  # noqa: E731
-    reads, load = [], stats._load_parts
-    monkeypatch.setattr(stats, "_load_parts", lambda c, sql, params: reads.append(sql) or load(c, sql, params))
+    reads, load = [], kept.load_parts
+    monkeypatch.setattr(kept, "load_parts", lambda c, sql, params: reads.append(sql) or load(c, sql, params))
 
     def asked_again():  # the report and the tenant-period parts dropped: assembled from the kept parts
         with conn.transaction():
@@ -591,9 +592,9 @@ def test_kept_parts_are_read_once_per_process_and_position(conn, built, monkeypa
         # a process that has just started reads every kept part once (the service's timer), then none
         stats._PARSED.clear()
         with conn.transaction():
-            kept = conn.execute("SELECT (SELECT count(*) FROM stats_month) + (SELECT count(*) FROM stats_block)")
-            kept = kept.fetchone()[0]
-        assert stats.read_kept(conn) == kept > 0 and stats.read_kept(conn) == 0
+            stored = conn.execute("SELECT (SELECT count(*) FROM stats_month) + (SELECT count(*) FROM stats_block)")
+            stored = stored.fetchone()[0]
+        assert stats.read_kept(conn) == stored > 0 and stats.read_kept(conn) == 0
         assert asked_again() == changed and all("FROM stats_period" in sql for sql in reads)
     finally:  # the module's read model as ``built`` left it
         emptied(conn)
