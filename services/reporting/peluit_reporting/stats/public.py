@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-SMALL_CELL = 5
+from peluit_contracts.i18n import message
+from peluit_contracts.statistics import SMALL_CELL
 
-PUBLIC_RULE = {
-    "id": "Hanya sel tabulasi silang (Inspektorat x tahun x kategori x status) yang diterbitkan; sel bernilai 1-4 "
-          "ditampilkan sebagai \"<5\", sel bernilai 0 tidak ditampilkan, dan tidak ada total atau subtotal, "
-          "sehingga sel yang disamarkan tidak dapat dihitung dari angka lain.",
-    "en": "Only the cells of the cross-classification (Inspektorat x year x category x status) are published; "
-          "cells of 1-4 are shown as \"<5\", empty cells are left out, and there are no totals or subtotals, "
-          "so no suppressed cell can be derived from other figures.",
-}
+PUBLIC_RULE = message("public_small_cell_rule")
+
+
+def suppressed(count: int) -> int | str:
+    """A count as published: "<5" below the threshold."""
+    return int(count) if count >= SMALL_CELL else f"<{SMALL_CELL}"
 
 
 def public_counts(conn, tenant: str | None = None, year: int | None = None) -> list[dict]:
@@ -30,4 +29,4 @@ def public_counts(conn, tenant: str | None = None, year: int | None = None) -> l
             f"SELECT tenant, year, category, status, count FROM public_count WHERE {' AND '.join(where)} "
             "ORDER BY 1, 2, 3, 4", params).fetchall()
     return [{"tenant": t, "year": y, "category": c, "status": s,
-             "count": int(n) if n >= SMALL_CELL else f"<{SMALL_CELL}"} for t, y, c, s, n in rows]
+             "count": suppressed(n)} for t, y, c, s, n in rows]
