@@ -154,23 +154,26 @@ class ReportingService:
     @http("GET", "/api/v1/stats")
     @json_endpoint
     def tenant_stats(self, request):
-        claims = self.officers.claims(request)
-        args = parse(StatsQuery, request)
-        tenant = require_tenant(claims, args.get("tenant"))
-        start, end = period(args)
-        with self.db.connection() as conn:
-            figures = stats.tenant_stats(conn, [tenant], start, end, defer=self._keep_later)
-        return json_response(200, {"tenant": tenant, **figures})
+        def report(conn, tenant, start, end):
+            return {"tenant": tenant, **stats.tenant_stats(conn, [tenant], start, end, defer=self._keep_later)}
+        return self._officer_report(request, StatsQuery, "tenant", require_tenant, report)
 
     @http("GET", "/api/v1/stats/province")
     @json_endpoint
     def province_stats(self, request):
+        def report(conn, province, start, end):
+            return stats.province_overview(conn, province, start, end, defer=self._keep_later)
+        return self._officer_report(request, ProvinceQuery, "province", require_province, report)
+
+    def _officer_report(self, request, schema, scope: str, require, report):
+        """The officer's token (401), the parameters (400), the tenant or
+        province they may see (403), then ``report(conn, who, start, end)``."""
         claims = self.officers.claims(request)
-        args = parse(ProvinceQuery, request)
-        province = require_province(claims, args.get("province"))
+        args = parse(schema, request)
+        who = require(claims, args.get(scope))
         start, end = period(args)
         with self.db.connection() as conn:
-            figures = stats.province_overview(conn, province, start, end, defer=self._keep_later)
+            figures = report(conn, who, start, end)
         return json_response(200, figures)
 
     def _keep_later(self, keep) -> None:
