@@ -7,9 +7,7 @@ relay that keeps failing is retried, then parked in the dead-letter queue."""
 from __future__ import annotations
 
 import socket
-import time
 
-import eventlet
 import psycopg
 import pytest
 from kombu import Connection, Queue
@@ -18,7 +16,7 @@ from nameko.rpc import rpc
 from prometheus_client import REGISTRY
 
 from peluit_common.amqp import ConfirmedPublisher
-from peluit_common.testing import ADMIN_DSN, dsn_for
+from peluit_common.testing import ADMIN_DSN, dsn_for, queue_depth, wait_for
 from peluit_contracts.events import DOMAIN_EXCHANGE, routing_key
 from peluit_contracts.topology import NOTIFICATIONS_CASE_EVENTS
 from peluit_notifications.service import NotificationsService
@@ -74,20 +72,6 @@ def publish(amqp_uri: str, envelope: dict) -> None:
 
 def handled(result: str) -> float:
     return REGISTRY.get_sample_value("peluit_notifications_events_total", {"result": result}) or 0.0
-
-
-def wait_for(check, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        eventlet.sleep(0.05)
-    return False
-
-
-def queue_depth(amqp_uri: str, name: str) -> int:
-    with Connection(amqp_uri) as conn:
-        return Queue(name, no_declare=True)(conn.channel()).queue_declare(passive=True).message_count
 
 
 def select(dbname: str, sql: str, params=()) -> list[tuple]:

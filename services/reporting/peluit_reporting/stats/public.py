@@ -17,13 +17,8 @@ def public_counts(conn, tenant: str | None = None, year: int | None = None) -> l
     """Counts per tenant, registration year, category and status; any count
     below 5 is shown as "<5". No margins are published (see ``PUBLIC_RULE``):
     with a total beside the cells, a single suppressed cell could be backed out."""
-    where, params = ["count > 0"], []
-    if tenant:
-        where.append("tenant = %s")
-        params.append(tenant)
-    if year:
-        where.append("year = %s")
-        params.append(year)
+    asked = {column: value for column, value in (("tenant", tenant), ("year", year)) if value}
+    where, params = ["count > 0", *(f"{column} = %s" for column in asked)], list(asked.values())
     with conn.transaction():
         rows = conn.execute(
             f"SELECT tenant, year, category, status, count FROM public_count WHERE {' AND '.join(where)} "
