@@ -195,7 +195,7 @@ RETIRED_INDEXES = ("deadline_outcome_tenant_at",)  # replaced by a covering one
 # (``_add_key``), as the follower would have.
 REBUILD_KEY = ("deadline_outcome", "deadline_outcome_pkey", "(case_id, rule, source)")
 
-# kept statistics (stats.py)
+# kept statistics (the stats package)
 STATISTICS = ("stats_report", "stats_period", "stats_block", "stats_month", "stats_changed")
 READ_MODELS = ("case_summary", "tenant_status_count", "case_count", "public_count", "forwarded", "sanction",
                "deadline_outcome")
