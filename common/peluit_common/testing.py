@@ -12,10 +12,13 @@ import contextlib
 import os
 import secrets
 import subprocess
-from typing import Iterator
+import time
+from typing import Callable, Iterator
 
+import eventlet
 import psycopg
 import pytest
+from kombu import Connection, Queue
 from psycopg import sql
 
 ADMIN_DSN = os.environ.get("PELUIT_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
@@ -63,6 +66,23 @@ def throwaway_vhost(prefix: str = "peluit-test") -> Iterator[str]:
         yield f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
     finally:
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Whether ``check()`` came true within ``timeout`` seconds; polls in
+    green-thread sleeps, so the containers under test keep running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        eventlet.sleep(0.05)
+    return False
+
+
+def queue_depth(amqp_uri: str, name: str) -> int:
+    """Messages ready in the queue ``name`` (which must exist)."""
+    with Connection(amqp_uri) as conn:
+        return Queue(name, no_declare=True)(conn.channel()).queue_declare(passive=True).message_count
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from nameko.rpc import rpc
 from prometheus_client import REGISTRY
 
 from peluit_common.amqp import ATTEMPT_HEADER, ConfirmedPublisher, declare_topology, reliable_consume
+from peluit_common.testing import queue_depth, wait_for
 from peluit_contracts.topology import ReliableQueue
 
 DELAYS = (100, 200)
@@ -44,20 +45,6 @@ def run(amqp_uri, monkeypatch):
     yield start
     for c in containers:
         c.stop()
-
-
-def wait_for(check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        eventlet.sleep(0.05)
-    return False
-
-
-def queue_depth(amqp_uri: str, name: str) -> int:
-    with Connection(amqp_uri) as conn:
-        return Queue(name, no_declare=True)(conn.channel()).queue_declare(passive=True).message_count
 
 
 def metric(name: str, queue: str) -> float:

@@ -1,4 +1,5 @@
-"""Officer notifications, recorded exactly once per domain event."""
+"""Officer and reporter notifications in PostgreSQL, recorded exactly once per
+domain event: the processed-event row and the effect commit together."""
 
 from __future__ import annotations
 
@@ -34,34 +35,36 @@ def migrate(conn) -> None:
         conn.execute(SCHEMA)
 
 
-def processed(conn, event_id: str) -> bool:
-    with conn.transaction():
-        return conn.execute("SELECT 1 FROM processed_event WHERE event_id = %s", (event_id,)).fetchone() is not None
+class Store:
+    """The notifications database behind a connection pool (``handling.Store``)."""
 
+    def __init__(self, pool):
+        self.pool = pool
 
-def record(conn, envelope: dict, relay_outcome: str | None = None) -> bool:
-    """Apply one envelope; False when it was already processed (redelivery)."""
-    with conn.transaction():
-        fresh = conn.execute(
-            "INSERT INTO processed_event (event_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1",
-            (envelope["id"],),
-        ).fetchone()
-        if fresh is None:
-            return False
-        if envelope["type"] == "case.registered":
-            data = envelope["data"]
-            conn.execute(
-                "INSERT INTO officer_notification (event_id, tenant, case_id, registration_number, kind) "
-                "VALUES (%s, %s, %s, %s, 'case_registered')",
-                (envelope["id"], data["tenant"], data["case_id"], data["registration_number"]),
-            )
-        elif envelope["type"] == "case.message_for_reporter" and relay_outcome is not None:
-            conn.execute(
-                "INSERT INTO reporter_notification (event_id, case_id, template, outcome) VALUES (%s, %s, %s, %s)",
-                (envelope["id"], envelope["data"]["case_id"], reporter_template(envelope), relay_outcome),
-            )
-    return True
+    def processed(self, event_id: str) -> bool:
+        with self.pool.connection() as conn, conn.transaction():
+            return conn.execute("SELECT 1 FROM processed_event WHERE event_id = %s", (event_id,)).fetchone() is not None
 
-
-def reporter_template(envelope: dict) -> str:
-    return "case_closed" if envelope["data"]["kind"] == "feedback" else "new_message"
+    def record(self, envelope: dict, template: str | None = None, outcome: str | None = None) -> bool:
+        """Apply one envelope (a reporter notice with the relay's ``template``
+        and ``outcome``); False when it was already processed (redelivery)."""
+        with self.pool.connection() as conn, conn.transaction():
+            fresh = conn.execute(
+                "INSERT INTO processed_event (event_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1",
+                (envelope["id"],),
+            ).fetchone()
+            if fresh is None:
+                return False
+            if envelope["type"] == "case.registered":
+                data = envelope["data"]
+                conn.execute(
+                    "INSERT INTO officer_notification (event_id, tenant, case_id, registration_number, kind) "
+                    "VALUES (%s, %s, %s, %s, 'case_registered')",
+                    (envelope["id"], data["tenant"], data["case_id"], data["registration_number"]),
+                )
+            elif envelope["type"] == "case.message_for_reporter" and outcome is not None:
+                conn.execute(
+                    "INSERT INTO reporter_notification (event_id, case_id, template, outcome) VALUES (%s, %s, %s, %s)",
+                    (envelope["id"], envelope["data"]["case_id"], template, outcome),
+                )
+        return True

@@ -27,8 +27,12 @@ from peluit_common.operations import Operations
 from peluit_common.rpc import call
 from peluit_common.settings import env_float
 from peluit_common.web import HttpError, http, json_endpoint, json_response
+from peluit_contracts.statistics import ExportQuery, ProvinceQuery, PublicQuery, StatsQuery
 
-from . import api, export, projection, stats
+from . import export, projection, stats
+from .access import require_province, require_tenant
+from .openapi import OPENAPI
+from .query import parse, period
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +134,16 @@ class ReportingService:
             _Lag.behind = True
         return page["next"] != page["start"]
 
+    @http("GET", "/api/v1/openapi.json")
+    def openapi(self, request):
+        return json_response(200, OPENAPI)
+
     # -- public transparency statistics (no login) ------------------------------
 
     @http("GET", "/api/v1/public/stats")
     @json_endpoint
     def public_stats(self, request):
-        args = api.parse(api.PublicQuery, request)
+        args = parse(PublicQuery, request)
         with self.db.connection() as conn:
             counts = stats.public_counts(conn, args.get("tenant"), args.get("year"))
         return json_response(200, {"counts": counts, "small_cell_threshold": stats.SMALL_CELL,
@@ -146,23 +154,26 @@ class ReportingService:
     @http("GET", "/api/v1/stats")
     @json_endpoint
     def tenant_stats(self, request):
-        claims = self.officers.claims(request)
-        args = api.parse(api.StatsQuery, request)
-        tenant = api.require_tenant(claims, args.get("tenant"))
-        start, end = api.period(args)
-        with self.db.connection() as conn:
-            figures = stats.tenant_stats(conn, [tenant], start, end, defer=self._keep_later)
-        return json_response(200, {"tenant": tenant, **figures})
+        def report(conn, tenant, start, end):
+            return {"tenant": tenant, **stats.tenant_stats(conn, [tenant], start, end, defer=self._keep_later)}
+        return self._officer_report(request, StatsQuery, "tenant", require_tenant, report)
 
     @http("GET", "/api/v1/stats/province")
     @json_endpoint
     def province_stats(self, request):
+        def report(conn, province, start, end):
+            return stats.province_overview(conn, province, start, end, defer=self._keep_later)
+        return self._officer_report(request, ProvinceQuery, "province", require_province, report)
+
+    def _officer_report(self, request, schema, scope: str, require, report):
+        """The officer's token (401), the parameters (400), the tenant or
+        province they may see (403), then ``report(conn, who, start, end)``."""
         claims = self.officers.claims(request)
-        args = api.parse(api.ProvinceQuery, request)
-        province = api.require_province(claims, args.get("province"))
-        start, end = api.period(args)
+        args = parse(schema, request)
+        who = require(claims, args.get(scope))
+        start, end = period(args)
         with self.db.connection() as conn:
-            figures = stats.province_overview(conn, province, start, end, defer=self._keep_later)
+            figures = report(conn, who, start, end)
         return json_response(200, figures)
 
     def _keep_later(self, keep) -> None:
@@ -182,11 +193,10 @@ class ReportingService:
     @json_endpoint
     def export_stats(self, request, fmt):
         if fmt not in ("csv", "xlsx", "pdf"):
-            raise HttpError(404, "not_found", {"id": "Format ekspor tidak dikenal (csv, xlsx, pdf).",
-                                               "en": "Unknown export format (csv, xlsx, pdf)."})
+            raise HttpError(404, "not_found", text="unknown_export_format")
         claims = self.officers.claims(request)
-        args = api.parse(api.ExportQuery, request)
-        tenant = api.require_tenant(claims, args.get("tenant"))
+        args = parse(ExportQuery, request)
+        tenant = require_tenant(claims, args.get("tenant"))
         year = args.get("year") or date.today().year
         with self.db.connection() as conn:
             data = stats.tenant_stats(conn, [tenant], date(year, 1, 1), date(year, 12, 1))

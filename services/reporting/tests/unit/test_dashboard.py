@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 DASHBOARD = ROOT / "deploy" / "grafana" / "peluit-dashboard.json"
 DEFINITION = re.compile(
     r"""\b(Counter|Gauge|Histogram|Summary|Metric)\(\s*["'](peluit_[a-z0-9_]+)["']\s*,\s*["'][^"']*["']"""

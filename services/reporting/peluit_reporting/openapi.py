@@ -1,0 +1,89 @@
+"""OpenAPI 3.1 description of the statistics API (served at /api/v1/openapi.json),
+generated from the contract's marshmallow schemas (``peluit_contracts.statistics``)
+with every status code each operation can answer; the schemathesis system test
+holds the service to it."""
+
+from __future__ import annotations
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from peluit_contracts.fields import Pattern, Text
+from peluit_contracts.statistics import (ErrorReply, ExportQuery, ProvinceQuery, PublicQuery, PublicStats,
+                                         ProvinceOverview, StatsQuery, TenantStats)
+
+JSON = "application/json"
+# the exports' media types (the service answers with these)
+EXPORTS = {
+    "csv": ("text/csv", "CSV, UTF-8: bagian, kode, nilai"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Excel workbook"),
+    "pdf": ("application/pdf", "PDF with charts and tables, in Bahasa Indonesia"),
+}
+
+
+def _text_properties(self, field, **kwargs) -> dict:
+    """Our own text fields' limits and pattern (marshmallow's validators would
+    be found by apispec; ours check inside the field). The pattern is anchored:
+    the field matches it whole."""
+    out = {}
+    if isinstance(field, Text):
+        out.update(minLength=field.min_len, maxLength=field.max_len)
+    if isinstance(field, Pattern):
+        out["pattern"] = f"^(?:{field.regex.pattern})$"
+    return out
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {JSON: {"schema": "ErrorReply"}}}
+
+
+BAD_PARAMETERS = _error("Invalid or unknown parameters (bilingual, field by field)")
+NO_TOKEN = _error("Missing, invalid or expired officer token")
+FORBIDDEN = _error("The officer's tenant and roles do not reach these statistics")
+
+
+def _officer_operation(summary: str, query, ok: dict) -> dict:
+    return {"summary": summary, "security": [{"bearer": []}], "parameters": [{"in": "query", "schema": query}],
+            "responses": {"200": ok, "400": BAD_PARAMETERS, "401": NO_TOKEN, "403": FORBIDDEN}}
+
+
+def _export(fmt: str) -> dict:
+    mime, description = EXPORTS[fmt]
+    return {"get": _officer_operation(
+        f"A tenant-year's laporan berkala as {fmt.upper()} (inspektur, penelaah, tenant_admin; the province)",
+        ExportQuery, {"description": description,
+                      "headers": {"Content-Disposition": {"schema": {"type": "string"},
+                                                          "description": "attachment; filename=..."}},
+                      "content": {mime: {"schema": {"type": "string", "format": "binary"}}}})}
+
+
+def build() -> dict:
+    plugin = MarshmallowPlugin()
+    spec = APISpec(
+        title="Peluit statistics API", version="1.0.0", openapi_version="3.1.0", plugins=[plugin],
+        info={"description": "Officer statistics and exports (officer token), and public transparency statistics "
+                             "with small-cell suppression (no login). Figures only: no report text, no identity."})
+    plugin.converter.add_attribute_function(_text_properties)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "EdDSA JWT"})
+    for schema in (ErrorReply, TenantStats, ProvinceOverview, PublicStats):
+        spec.components.schema(schema.__name__, schema=schema)
+    spec.path("/api/v1/stats", operations={"get": _officer_operation(
+        "One tenant's statistics for a period of registration months (default: the officer's tenant)", StatsQuery,
+        {"description": "The figures", "content": {JSON: {"schema": "TenantStats"}}})})
+    spec.path("/api/v1/stats/province", operations={"get": _officer_operation(
+        "The province's totals and one line per tenant (province inspektur or province_admin)", ProvinceQuery,
+        {"description": "The overview", "content": {JSON: {"schema": "ProvinceOverview"}}})})
+    for fmt in EXPORTS:
+        spec.path(f"/api/v1/stats/export.{fmt}", operations=_export(fmt))
+    spec.path("/api/v1/public/stats", operations={"get": {
+        "summary": "Public transparency statistics: cells below the threshold shown as \"<5\", no margins",
+        "security": [], "parameters": [{"in": "query", "schema": PublicQuery}],
+        "responses": {"200": {"description": "The published cells", "content": {JSON: {"schema": "PublicStats"}}},
+                      "400": BAD_PARAMETERS}}})
+    spec.path("/api/v1/openapi.json", operations={"get": {
+        "summary": "This document", "security": [],
+        "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}}}})
+    return spec.to_dict()
+
+
+OPENAPI = build()
