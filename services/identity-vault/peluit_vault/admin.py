@@ -30,7 +30,7 @@ import psycopg
 
 from peluit_common.settings import ConfigError, db_conninfo
 
-from . import evidence, retention, store
+from . import records, retention, schema
 from .crypto import DecryptionError
 from .keyring import Keyring, KeyringError
 
@@ -58,8 +58,7 @@ def main(argv=None) -> int:
     try:
         keyring = Keyring.load() if args.command == "rotate-kek" else None  # before any write
         with psycopg.connect(db_conninfo()) as conn:
-            store.migrate(conn)
-            evidence.migrate(conn)
+            schema.migrate(conn)
             if args.command == "migrate":
                 print("vault schema up to date")
             elif args.command == "rotate-kek":
@@ -67,9 +66,8 @@ def main(argv=None) -> int:
             elif args.command == "shred-expired":
                 now = args.now or datetime.now(timezone.utc)
                 count = retention.shred_expired(conn, now, batch=args.batch)
-                originals = evidence.shred_expired(conn, now, batch=args.batch)
-                print(f"shredded {count} identities and {originals} evidence originals whose retention ended by "
-                      f"{now.isoformat()}")
+                print(f"shredded {count['identity']} identities and {count['evidence_original']} evidence originals "
+                      f"whose retention ended by {now.isoformat()}")
             elif args.command == "set-retention":
                 retention.set_retention(conn, args.tenant, args.years)
                 print(f"tenant {args.tenant}: identities are shredded {args.years} years after the case closes")
@@ -89,10 +87,8 @@ def _rotate(conn, keyring: Keyring, batch: int) -> int:
     print(f"current KEK {keyring.current_id}; older KEKs in the file: {', '.join(keyring.ids[1:]) or 'none'}")
     total = 0
     for attempt in range(SETTLE_ATTEMPTS):
-        total += store.rewrap(conn, keyring, batch=batch) + evidence.rewrap(conn, keyring, batch=batch)
-        left = dict(store.pending(conn, keyring))
-        for kek_id, n in evidence.pending(conn, keyring).items():  # evidence originals: same envelope, same KEKs
-            left[kek_id] = left.get(kek_id, 0) + n
+        total += records.rewrap(conn, keyring, batch=batch)
+        left = records.pending(conn, keyring)
         if not any(kek_id in keyring for kek_id in left):
             break
         time.sleep(SETTLE_SECONDS)
@@ -110,7 +106,7 @@ def _rotate(conn, keyring: Keyring, batch: int) -> int:
     if unknown or stuck:
         return 1
     with conn.transaction():
-        store.audit(conn, "kek_rotated", None, {"current": keyring.current_id, "rewrapped": total,
+        records.audit(conn, "kek_rotated", None, {"current": keyring.current_id, "rewrapped": total,
                                                 "retired": list(keyring.ids[1:])})
     print("every data key is under the current KEK.")
     if len(keyring) > 1:

@@ -51,7 +51,7 @@ from peluit_contracts.disclosure import (
     ViewDisclosureCommand,
 )
 
-from . import store
+from .records import Erased
 from .crypto import seal
 
 log = logging.getLogger(__name__)
@@ -561,7 +561,7 @@ def refuse_disclosure(disclosure, command) -> dict:
 def view_disclosure(disclosure, command, read_identity: Callable[[str], bytes | None],
                     read_original: Callable[[str], bytes | None] | None = None) -> dict:
     """``read_identity(reporter_ref)``: the clear identity from the store (None
-    or ``store.Erased`` when it is gone); ``read_original(original_ref)`` the
+    or ``records.Erased`` when it is gone); ``read_original(original_ref)`` the
     same for an evidence original. Either is sealed at once and dropped."""
 
     def fn(app, cmd, claims):
@@ -571,7 +571,7 @@ def view_disclosure(disclosure, command, read_identity: Callable[[str], bytes | 
             def reveal(ref: str) -> bytes:
                 try:
                     plaintext = read(ref)
-                except store.Erased:
+                except Erased:
                     raise DomainError(gone) from None
                 if plaintext is None:
                     raise DomainError(gone)

@@ -18,6 +18,9 @@ from email.utils import make_msgid
 from peluit_common.settings import env, env_int
 from peluit_contracts.relay import RELAY_TEMPLATES
 
+from .identities import read_identity, reporter_of_case
+from .records import Erased
+
 TEMPLATES = {  # keys: RELAY_TEMPLATES
     "new_message": (
         "Ada pesan baru untuk laporan Anda / New message about your report",
@@ -68,22 +71,6 @@ def send_template(settings: SmtpSettings, to_addr: str, template: str, idempoten
     return msg["Message-ID"]
 
 
-RELAY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS relay_log (
-    idempotency_key text PRIMARY KEY,
-    case_id uuid NOT NULL,
-    template text NOT NULL,
-    outcome text NOT NULL,
-    at timestamptz NOT NULL DEFAULT now()
-);
-"""
-
-
-def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(RELAY_SCHEMA)
-
-
 def relay_to_reporter(conn, keyring, settings: SmtpSettings, case_id: str, template: str, key: str) -> str:
     """Deliver ``template`` to the reporter of ``case_id``, once per ``key``.
 
@@ -91,19 +78,16 @@ def relay_to_reporter(conn, keyring, settings: SmtpSettings, case_id: str, templ
     "erased" (crypto-shredded). A crash between sending and recording sends
     again on retry; the Message-ID stays the same so mail systems can dedupe.
     """
-    from . import store  # the keyring-aware store
-
     with conn.transaction():
         done = conn.execute("SELECT outcome FROM relay_log WHERE idempotency_key = %s", (key,)).fetchone()
-        row = None if done else conn.execute(
-            "SELECT reporter_ref FROM reporter WHERE case_id = %s", (case_id,)).fetchone()
     if done:
         return done[0]
     outcome = "no_contact_channel"
-    if row is not None:
+    reporter_ref = reporter_of_case(conn, case_id)
+    if reporter_ref is not None:
         try:
-            identity = store.read_identity(conn, keyring, row[0])
-        except store.Erased:
+            identity = read_identity(conn, keyring, reporter_ref)
+        except Erased:
             identity, outcome = None, "erased"
         address = contact_email(identity) if identity else None
         if address:

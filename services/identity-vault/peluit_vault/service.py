@@ -29,16 +29,11 @@ from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.reports import IdentitySchema, StoreIdentityCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
 
-from . import disclosure, evidence, relay, retention, store
+from . import disclosure, evidence, identities, relay, retention
 from .crypto import DecryptionError, unseal
 from .keyring import Keyring
 from .relay import SmtpSettings
-
-
-def migrate(conn) -> None:
-    store.migrate(conn)
-    relay.migrate(conn)
-    evidence.migrate(conn)
+from .schema import migrate
 
 
 log = logging.getLogger(__name__)
@@ -88,7 +83,7 @@ class IdentityVault:
             SEALED_REFUSED.labels("sealed_identity").inc()
             return {"error": "invalid_sealed_identity"}
         with self.db.connection() as conn:
-            reporter_ref = store.store_identity(conn, self.keys.keyring, cmd["submission_id"], cmd["tenant"],
+            reporter_ref = identities.store_identity(conn, self.keys.keyring, cmd["submission_id"], cmd["tenant"],
                                                 plaintext)
         IDENTITIES_STORED.inc()
         return {"reporter_ref": reporter_ref}
@@ -127,7 +122,7 @@ class IdentityVault:
 
     def _read_identity(self, reporter_ref: str) -> bytes | None:
         with self.db.connection() as conn:
-            return store.read_identity(conn, self.keys.keyring, reporter_ref)
+            return identities.read_identity(conn, self.keys.keyring, reporter_ref)
 
     def _original_case(self, original_ref: str) -> str | None:
         with self.db.connection() as conn:
@@ -166,15 +161,13 @@ class IdentityVault:
         if envelope["type"] == "case.status_changed" and data["status"] in TERMINAL_STATUSES:
             with self.db.connection() as conn:
                 retention.record_case_closed(conn, data["case_id"], data["changed_at"])
-                evidence.record_case_closed(conn, data["case_id"], data["changed_at"])
 
     @timer(interval=env_float("PELUIT_VAULT_SHRED_INTERVAL", 3600))
     def shred_expired(self):
         with self.db.connection() as conn:
             shredded = retention.shred_expired(conn, datetime.now(timezone.utc))
-            originals = evidence.shred_expired(conn, datetime.now(timezone.utc))
-        if originals:
-            log.info("crypto-shredded %s evidence originals past retention", originals)
-        if shredded:
-            SHREDDED.inc(shredded)
-            log.info("crypto-shredded %s identities past retention", shredded)
+        if shredded["evidence_original"]:
+            log.info("crypto-shredded %s evidence originals past retention", shredded["evidence_original"])
+        if shredded["identity"]:
+            SHREDDED.inc(shredded["identity"])
+            log.info("crypto-shredded %s identities past retention", shredded["identity"])

@@ -17,7 +17,7 @@ from nacl.signing import SigningKey
 
 from peluit_common.auth import TokenIssuer, TokenVerifier
 from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
-from peluit_vault import disclosure, store
+from peluit_vault import disclosure, records
 from peluit_vault.disclosure import DisclosureApplication, DisclosureRequest, DomainError
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
@@ -310,7 +310,7 @@ def test_rpc_view_of_an_erased_identity(rpc, app):
     approve(app, req, now=now)
 
     def shredded(ref):
-        raise store.Erased()
+        raise records.Erased()
 
     key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
     out = disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=str(req.id), public_key=key),

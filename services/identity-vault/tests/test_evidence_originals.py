@@ -21,7 +21,8 @@ from psycopg import sql
 from peluit_common.auth import TokenIssuer, TokenVerifier
 from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
 from peluit_contracts.evidence import EVIDENCE_RPC_VERSION
-from peluit_vault import disclosure, evidence, store
+from peluit_vault import disclosure, evidence, records, retention, schema
+from peluit_vault.records import ORIGINALS
 from peluit_vault.crypto import DecryptionError, generate_keypair, seal
 from peluit_vault.disclosure import DisclosureApplication, DisclosureRequest, DomainError
 from peluit_vault.keyring import Keyring, UnknownKek
@@ -39,9 +40,9 @@ def conn():
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={name}") as conn:
-            store.migrate(conn)
-            evidence.migrate(conn)
-            evidence.migrate(conn)  # idempotent
+            schema.migrate(conn)
+            schema.migrate(conn)
+            schema.migrate(conn)  # idempotent
             yield conn
     finally:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
@@ -134,8 +135,8 @@ def test_rows_are_bound_to_their_reference_and_a_wrong_key_fails_loudly(conn):
     with pytest.raises(UnknownKek):
         evidence.read_original(conn, Keyring([secrets.token_bytes(32)]), b)
     # a rotation refuses to carry an altered key along (loudly, naming only the reference)
-    with pytest.raises(store.RewrapFailed):
-        evidence.rewrap(conn, Keyring([secrets.token_bytes(32), KEK.current]))
+    with pytest.raises(records.RewrapFailed):
+        ORIGINALS.rewrap(conn, Keyring([secrets.token_bytes(32), KEK.current]))
     with conn.transaction():
         conn.execute("DELETE FROM evidence_original WHERE original_ref = ANY(%s)", ([a, b],))
 
@@ -144,15 +145,15 @@ def test_a_kek_rotation_rewraps_originals_and_they_still_open(conn):
     original = photo()
     ref = evidence.store_evidence_original(conn, KEK, PRIVATE, command(original))["original_ref"]
     rotated = Keyring([secrets.token_bytes(32), KEK.current])
-    assert evidence.pending(conn, rotated).get(KEK.current_id, 0) >= 1
+    assert ORIGINALS.pending(conn, rotated).get(KEK.current_id, 0) >= 1
     before = bytes(row(conn, ref)[3])
-    assert evidence.rewrap(conn, rotated) >= 1
-    assert evidence.pending(conn, rotated) == {}
+    assert ORIGINALS.rewrap(conn, rotated) >= 1
+    assert ORIGINALS.pending(conn, rotated) == {}
     _, kek_id, _, ciphertext, _, _ = row(conn, ref)
     assert kek_id == rotated.current_id and bytes(ciphertext) == before  # only the data key moved
     assert evidence.read_original(conn, Keyring([rotated.current]), ref)[2] == original
     # put everything back under the module's KEK for the other tests
-    evidence.rewrap(conn, Keyring([KEK.current, rotated.current]))
+    ORIGINALS.rewrap(conn, Keyring([KEK.current, rotated.current]))
 
 
 def test_originals_are_shredded_with_their_case_and_a_late_upload_inherits_the_clock(conn):
@@ -160,19 +161,19 @@ def test_originals_are_shredded_with_their_case_and_a_late_upload_inherits_the_c
     ref = evidence.store_evidence_original(conn, KEK, PRIVATE, command(photo(), case_id))["original_ref"]
     keep = evidence.store_evidence_original(conn, KEK, PRIVATE, command(photo()))["original_ref"]
     closed = NOW - timedelta(days=365 * 6)
-    assert evidence.record_case_closed(conn, case_id, closed.isoformat()) == 1
-    assert evidence.record_case_closed(conn, case_id, closed - timedelta(days=1)) == 0  # the latest closure wins
+    assert retention.record_case_closed(conn, case_id, closed.isoformat()) == 1
+    assert retention.record_case_closed(conn, case_id, closed - timedelta(days=1)) == 0  # the latest closure wins
     late = evidence.store_evidence_original(conn, KEK, PRIVATE, command(photo(), case_id))["original_ref"]
     assert row(conn, late)[5] == closed
 
-    assert evidence.shred_expired(conn, NOW) == 2
+    assert retention.shred_expired(conn, NOW)["evidence_original"] == 2
     for shredded in (ref, late):
         _, _, wrapped, ciphertext, shredded_at, _ = row(conn, shredded)
         assert wrapped is None and bytes(ciphertext) == b"" and shredded_at == NOW
-        with pytest.raises(store.Erased):
+        with pytest.raises(records.Erased):
             evidence.read_original(conn, KEK, shredded)
     assert evidence.read_original(conn, KEK, keep) is not None
-    assert evidence.shred_expired(conn, NOW) == 0
+    assert retention.shred_expired(conn, NOW)["evidence_original"] == 0
     with conn.transaction():
         audits = conn.execute("SELECT detail FROM vault_audit WHERE action = 'evidence_original_shredded'"
                               " AND detail->>'case_id' = %s", (case_id,)).fetchall()
@@ -300,7 +301,7 @@ def test_rpc_view_of_a_shredded_original(rpc, app):
     app.approve(req.id, AGUS, step_up=True, step_up_token_id=uuid4().hex, now=now)
 
     def shredded(ref):
-        raise store.Erased()
+        raise records.Erased()
 
     key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
     out = disclosure.view_disclosure(rpc.vault, {"version": 1, "token": rpc.token(DEWI), "request_id": str(req.id),

@@ -14,9 +14,11 @@ import pytest
 from psycopg import sql
 
 from peluit_contracts.reports import case_id_for
-from peluit_vault import admin, store
+from peluit_vault import admin, identities, schema
+from peluit_vault.records import IDENTITIES
 from peluit_vault.crypto import DecryptionError, kek_id
-from peluit_vault.keyring import Keyring, KeyringError, UnknownKek, unwrap_dek, wrap_dek
+from peluit_vault.crypto import unwrap_dek, wrap_dek
+from peluit_vault.keyring import Keyring, KeyringError, UnknownKek
 
 ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
 MARKERS: list[str] = []  # every identity marker stored in this module, for the privacy dump at the end
@@ -112,8 +114,8 @@ def dsn(database):
 @pytest.fixture(scope="module")
 def conn(dsn):
     with psycopg.connect(dsn) as conn:  # autocommit off, as the service's pool
-        store.migrate(conn)
-        store.migrate(conn)  # idempotent
+        schema.migrate(conn)
+        schema.migrate(conn)  # idempotent
         yield conn
 
 
@@ -143,11 +145,11 @@ def test_store_accepts_raw_kek_bytes_or_a_keyring_and_is_idempotent(conn):
     kek = secrets.token_bytes(32)
     plain, _ = identity()
     sub = submission()
-    ref = store.store_identity(conn, kek, sub, "35.73", plain)
-    assert store.store_identity(conn, Keyring([kek]), sub, "35.73", plain) == ref
-    assert store.read_identity(conn, kek, ref) == plain
-    assert store.read_identity(conn, Keyring([secrets.token_bytes(32), kek]), ref) == plain
-    assert store.read_identity(conn, kek, "no-such-ref") is None
+    ref = identities.store_identity(conn, kek, sub, "35.73", plain)
+    assert identities.store_identity(conn, Keyring([kek]), sub, "35.73", plain) == ref
+    assert identities.read_identity(conn, kek, ref) == plain
+    assert identities.read_identity(conn, Keyring([secrets.token_bytes(32), kek]), ref) == plain
+    assert identities.read_identity(conn, kek, "no-such-ref") is None
 
 
 def test_rotation_rewraps_every_data_key_and_never_touches_the_identity_ciphertext(conn, inspect):
@@ -155,23 +157,23 @@ def test_rotation_rewraps_every_data_key_and_never_touches_the_identity_cipherte
     stored = {}
     for _ in range(50):
         plain, _ = identity()
-        stored[store.store_identity(conn, Keyring([a]), submission(), "35.73", plain)] = plain
+        stored[identities.store_identity(conn, Keyring([a]), submission(), "35.73", plain)] = plain
     before = {ref: row(inspect, ref) for ref in stored}
     assert {r[0] for r in before.values()} == {kek_id(a)}
 
-    assert store.rewrap(conn, Keyring([b, a]), batch=7) == 50
+    assert IDENTITIES.rewrap(conn, Keyring([b, a]), batch=7) == 50
     after = {ref: row(inspect, ref) for ref in stored}
     for ref, (kid, wrapped, ciphertext) in after.items():
         assert kid == kek_id(b)
         assert bytes(wrapped) != bytes(before[ref][1])
         assert bytes(ciphertext) == bytes(before[ref][2])  # the identity was never re-encrypted
     for ref, plain in stored.items():
-        assert store.read_identity(conn, Keyring([b]), ref) == plain
+        assert identities.read_identity(conn, Keyring([b]), ref) == plain
         with pytest.raises(UnknownKek):
-            store.read_identity(conn, Keyring([a]), ref)
-    assert store.pending(conn, Keyring([b, a])).get(kek_id(a)) is None
+            identities.read_identity(conn, Keyring([a]), ref)
+    assert IDENTITIES.pending(conn, Keyring([b, a])).get(kek_id(a)) is None
 
-    assert store.rewrap(conn, Keyring([b, a])) == 0  # a second run changes nothing
+    assert IDENTITIES.rewrap(conn, Keyring([b, a])) == 0  # a second run changes nothing
     assert {ref: row(inspect, ref) for ref in stored} == after
     audited = inspect.execute(
         "SELECT sum((detail->>'count')::int) FROM vault_audit WHERE action = 'kek_rewrapped' AND detail->>'to' = %s",
@@ -181,16 +183,16 @@ def test_rotation_rewraps_every_data_key_and_never_touches_the_identity_cipherte
 
 def test_rewrap_skips_rows_in_use_and_two_rotations_never_clash(conn, dsn):
     a, b = secrets.token_bytes(32), secrets.token_bytes(32)
-    refs = [store.store_identity(conn, a, submission(), "35.07", identity()[0]) for _ in range(40)]
+    refs = [identities.store_identity(conn, a, submission(), "35.07", identity()[0]) for _ in range(40)]
     ring = Keyring([b, a])
     with psycopg.connect(dsn) as holder:  # a serving instance holding one row locked
         holder.execute("SELECT 1 FROM reporter WHERE reporter_ref = %s FOR UPDATE", (refs[0],))
         started = time.monotonic()
-        assert store.rewrap(conn, ring, batch=10) == 39
+        assert IDENTITIES.rewrap(conn, ring, batch=10) == 39
         assert time.monotonic() - started < 5  # skipped, not waited for
-        assert store.pending(conn, ring)[kek_id(a)] == 1
+        assert IDENTITIES.pending(conn, ring)[kek_id(a)] == 1
         holder.rollback()
-    assert store.rewrap(conn, ring) == 1
+    assert IDENTITIES.rewrap(conn, ring) == 1
 
     c = secrets.token_bytes(32)
     ring = Keyring([c, b])
@@ -199,7 +201,7 @@ def test_rewrap_skips_rows_in_use_and_two_rotations_never_clash(conn, dsn):
     def rotate():
         try:
             with psycopg.connect(dsn) as own:
-                counts.append(store.rewrap(own, ring, batch=3))
+                counts.append(IDENTITIES.rewrap(own, ring, batch=3))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -210,37 +212,37 @@ def test_rewrap_skips_rows_in_use_and_two_rotations_never_clash(conn, dsn):
         t.join()
     assert not errors and sum(counts) == 40
     for ref in refs:
-        assert store.read_identity(conn, Keyring([c]), ref) is not None
+        assert identities.read_identity(conn, Keyring([c]), ref) is not None
 
 
 @pytest.mark.parametrize("column", ["wrapped_dek", "ciphertext"])
 def test_a_flipped_byte_in_the_database_fails_loudly(conn, inspect, column):
     kek = secrets.token_bytes(32)
-    ref = store.store_identity(conn, kek, submission(), "35.73", identity()[0])
+    ref = identities.store_identity(conn, kek, submission(), "35.73", identity()[0])
     inspect.execute(sql.SQL("UPDATE reporter SET {c} = set_byte({c}, length({c}) - 1, "
                             "get_byte({c}, length({c}) - 1) # 1) WHERE reporter_ref = %s")
                     .format(c=sql.Identifier(column)), (ref,))
     with pytest.raises(DecryptionError):
-        store.read_identity(conn, kek, ref)
+        identities.read_identity(conn, kek, ref)
     if column == "wrapped_dek":  # and a rotation stops at it instead of carrying it along
         ring = Keyring([secrets.token_bytes(32), kek])
         with pytest.raises(DecryptionError, match=ref):
-            store.rewrap(conn, ring)
+            IDENTITIES.rewrap(conn, ring)
         assert row(inspect, ref)[0] == kek_id(kek)
 
 
 def test_a_swapped_row_or_a_wrong_key_fails_loudly(conn, inspect):
     kek = secrets.token_bytes(32)
-    one = store.store_identity(conn, kek, submission(), "35.73", identity()[0])
-    two = store.store_identity(conn, kek, submission(), "35.73", identity()[0])
+    one = identities.store_identity(conn, kek, submission(), "35.73", identity()[0])
+    two = identities.store_identity(conn, kek, submission(), "35.73", identity()[0])
     inspect.execute("UPDATE reporter SET wrapped_dek = o.wrapped_dek, ciphertext = o.ciphertext "
                     "FROM reporter o WHERE reporter.reporter_ref = %s AND o.reporter_ref = %s", (two, one))
     with pytest.raises(DecryptionError):
-        store.read_identity(conn, kek, two)  # both ciphertexts are bound to their reporter_ref
+        identities.read_identity(conn, kek, two)  # both ciphertexts are bound to their reporter_ref
     other = secrets.token_bytes(32)
     inspect.execute("UPDATE reporter SET kek_id = %s WHERE reporter_ref = %s", (kek_id(other), one))
     with pytest.raises(DecryptionError):
-        store.read_identity(conn, Keyring([other]), one)
+        identities.read_identity(conn, Keyring([other]), one)
 
 
 def test_migrate_upgrades_the_first_schema_and_fills_case_ids(dsn):
@@ -261,11 +263,11 @@ def test_migrate_upgrades_the_first_schema_and_fills_case_ids(dsn):
                 legacy.execute("INSERT INTO reporter (reporter_ref, submission_id, tenant, kek_id, wrapped_dek, "
                                "ciphertext) VALUES (%s, %s, '35.73', %s, %s, %s)",
                                (f"old-{n}", sub, rec.kek_id, rec.wrapped_dek, rec.ciphertext))
-        store.migrate(legacy, batch=2)
-        store.migrate(legacy)
+        schema.migrate(legacy, batch=2)
+        schema.migrate(legacy)
         rows = legacy.execute("SELECT submission_id, case_id FROM reporter").fetchall()
         assert sorted(rows) == sorted((sub, case_id_for(sub)) for sub in subs)
-        assert store.read_identity(legacy, kek, "old-0") == plain
+        assert identities.read_identity(legacy, kek, "old-0") == plain
 
 
 def test_admin_rotate_kek_rewraps_and_says_to_destroy_the_old_key(dsn, database, tmp_path, monkeypatch, capsys):
@@ -282,8 +284,8 @@ def test_admin_rotate_kek_rewraps_and_says_to_destroy_the_old_key(dsn, database,
     monkeypatch.setattr(admin, "SETTLE_ATTEMPTS", 1)
     assert admin.main(["migrate"]) == 0
     with psycopg.connect(dsn, options=f"-c search_path={schema}") as own:
-        refs = [store.store_identity(own, a, submission(), "35.78", identity()[0]) for _ in range(3)]
-        stray = store.store_identity(own, secrets.token_bytes(32), submission(), "35.78", identity()[0])
+        refs = [identities.store_identity(own, a, submission(), "35.78", identity()[0]) for _ in range(3)]
+        stray = identities.store_identity(own, secrets.token_bytes(32), submission(), "35.78", identity()[0])
         capsys.readouterr()
 
         # a row under a key the file does not hold: named by id, exit 1, the rest is re-wrapped

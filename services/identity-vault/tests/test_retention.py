@@ -14,7 +14,8 @@ import pytest
 from psycopg import sql
 
 from peluit_contracts.reports import case_id_for
-from peluit_vault import admin, retention, store
+from peluit_vault import admin, identities, records, retention, schema
+from peluit_vault.records import IDENTITIES
 from peluit_vault.keyring import Keyring
 
 ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
@@ -47,7 +48,7 @@ def dsn(database):
 @pytest.fixture(scope="module")
 def conn(dsn):
     with psycopg.connect(dsn) as conn:
-        store.migrate(conn)
+        schema.migrate(conn)
         yield conn
 
 
@@ -68,7 +69,7 @@ def report(conn, tenant="35.73") -> tuple[str, UUID, bytes]:
     MARKERS.append(marker)
     plain = json.dumps({"name": f"Siti {marker}", "phone": "+62 812 0000 0000", "nik": marker}).encode()
     submission_id = secrets.token_hex(32)
-    ref = store.store_identity(conn, KEK, submission_id, tenant, plain)
+    ref = identities.store_identity(conn, KEK, submission_id, tenant, plain)
     return ref, case_id_for(submission_id), plain
 
 
@@ -84,28 +85,28 @@ def audits(inspect, ref, action="identity_shredded"):
 
 def test_expired_identity_is_shredded_and_reads_as_erased(conn, inspect):
     ref, case_id, plain = report(conn)
-    assert store.read_identity(conn, KEK, ref) == plain
+    assert identities.read_identity(conn, KEK, ref) == plain
     assert retention.record_case_closed(conn, case_id, NOW - years(6)) == 1
 
-    assert retention.shred_expired(conn, NOW) >= 1
+    assert retention.shred_expired(conn, NOW)["identity"] >= 1
     wrapped, ciphertext, shredded_at, _ = state(inspect, ref)
     assert wrapped is None and bytes(ciphertext) == b"" and shredded_at == NOW
-    with pytest.raises(store.Erased) as err:
-        store.read_identity(conn, KEK, ref)
+    with pytest.raises(records.Erased) as err:
+        identities.read_identity(conn, KEK, ref)
     assert err.value.shredded_at == NOW
     [(at, detail)] = audits(inspect, ref)
     assert at == NOW and detail["case_id"] == str(case_id) and detail["tenant"] == "35.73"
     assert detail["retention_years"] == 5 and detail["kek_id"] == KEK.current_id
 
-    assert retention.shred_expired(conn, NOW) == 0  # twice is a no-op
+    assert retention.shred_expired(conn, NOW) == {"identity": 0, "evidence_original": 0}  # twice is a no-op
     assert len(audits(inspect, ref)) == 1
     assert retention.record_case_closed(conn, case_id, NOW) == 0  # a shredded row stays shredded
     # a retried store of the same submission gets the same reference, still erased
     submission_id = inspect.execute("SELECT submission_id FROM reporter WHERE reporter_ref = %s", (ref,)).fetchone()[0]
-    assert store.store_identity(conn, KEK, submission_id, "35.73", plain) == ref
-    with pytest.raises(store.Erased):
-        store.read_identity(conn, KEK, ref)
-    assert store.rewrap(conn, Keyring([secrets.token_bytes(32), KEK.current])) >= 0
+    assert identities.store_identity(conn, KEK, submission_id, "35.73", plain) == ref
+    with pytest.raises(records.Erased):
+        identities.read_identity(conn, KEK, ref)
+    assert IDENTITIES.rewrap(conn, Keyring([secrets.token_bytes(32), KEK.current])) >= 0
     assert state(inspect, ref)[0] is None  # a rotation has no key to carry along
 
 
@@ -124,7 +125,7 @@ def test_retention_runs_from_closure_per_tenant_and_the_clock_can_run_forward(co
                                    (NOW - timedelta(seconds=1),)).fetchone()[0]
 
     retention.shred_expired(conn, NOW)
-    assert store.read_identity(conn, KEK, long_kept) == long_plain  # 10 years for 35.07
+    assert identities.read_identity(conn, KEK, long_kept) == long_plain  # 10 years for 35.07
     assert state(inspect, recent)[2] is None
 
     retention.shred_expired(conn, NOW + years(1) + timedelta(days=1))
@@ -136,12 +137,12 @@ def test_retention_runs_from_closure_per_tenant_and_the_clock_can_run_forward(co
     assert state(inspect, boundary)[2] == boundary_due
 
     retention.shred_expired(conn, NOW + years(4) + timedelta(days=1))
-    with pytest.raises(store.Erased):
-        store.read_identity(conn, KEK, long_kept)
+    with pytest.raises(records.Erased):
+        identities.read_identity(conn, KEK, long_kept)
     assert audits(inspect, long_kept)[0][1]["retention_years"] == 10
 
     retention.shred_expired(conn, NOW + years(100))  # a case never closed is never shredded
-    assert store.read_identity(conn, KEK, open_case) == open_plain
+    assert identities.read_identity(conn, KEK, open_case) == open_plain
     assert audits(inspect, open_case) == []
 
 
