@@ -20,6 +20,7 @@ from nameko.timer import timer
 from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
+from peluit_common.auth import OfficerAuth
 from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
@@ -29,8 +30,9 @@ from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.reports import IdentitySchema, StoreIdentityCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
 
-from . import disclosure, evidence, identities, relay, retention
+from . import evidence, identities, relay, retention
 from .crypto import DecryptionError, unseal
+from .disclosure import rpc as disclosure
 from .keyring import Keyring
 from .relay import SmtpSettings
 from .schema import migrate
@@ -65,7 +67,8 @@ class IdentityVault:
     ops = Operations()
     db = Database(migrate=migrate)
     keys = VaultKeys()
-    disclosures = disclosure.Disclosure()
+    auth = OfficerAuth()
+    disclosures = disclosure.DisclosureLog()
 
     @rpc
     def store_identity(self, command: dict) -> dict:
@@ -95,30 +98,30 @@ class IdentityVault:
         with self.db.connection() as conn:
             return evidence.store_evidence_original(conn, self.keys.keyring, self.keys.private_key, command)
 
-    # -- disclosure under dual control (see disclosure.py) ----------------------
+    # -- disclosure under dual control (see disclosure/) --------------------------
     # Each command carries the officer's own token, verified here. No reply holds
     # an identity, except view's: sealed to the requester's key.
 
     @rpc
     def request_disclosure(self, command: dict) -> dict:
-        return disclosure.request_disclosure(self.disclosures, command, original_case=self._original_case)
+        return disclosure.request_disclosure(self.disclosures, self.auth, command, original_case=self._original_case)
 
     @rpc
     def approve_disclosure(self, command: dict) -> dict:
-        return disclosure.approve_disclosure(self.disclosures, command)
+        return disclosure.approve_disclosure(self.disclosures, self.auth, command)
 
     @rpc
     def refuse_disclosure(self, command: dict) -> dict:
-        return disclosure.refuse_disclosure(self.disclosures, command)
+        return disclosure.refuse_disclosure(self.disclosures, self.auth, command)
 
     @rpc
     def view_disclosure(self, command: dict) -> dict:
-        return disclosure.view_disclosure(self.disclosures, command, self._read_identity,
+        return disclosure.view_disclosure(self.disclosures, self.auth, command, self._read_identity,
                                           read_original=self._read_original)
 
     @rpc
     def disclosure_events(self, command: dict) -> dict:
-        return disclosure.disclosure_events(self.disclosures, command)
+        return disclosure.disclosure_events(self.disclosures, self.auth, command)
 
     def _read_identity(self, reporter_ref: str) -> bytes | None:
         with self.db.connection() as conn:

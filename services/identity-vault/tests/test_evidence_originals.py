@@ -21,10 +21,12 @@ from psycopg import sql
 from peluit_common.auth import TokenIssuer, TokenVerifier
 from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
 from peluit_contracts.evidence import EVIDENCE_RPC_VERSION
-from peluit_vault import disclosure, evidence, records, retention, schema
+from peluit_vault import evidence, records, retention, schema
 from peluit_vault.records import ORIGINALS
 from peluit_vault.crypto import DecryptionError, generate_keypair, seal
-from peluit_vault.disclosure import DisclosureApplication, DisclosureRequest, DomainError
+from peluit_vault.disclosure import rpc as handlers
+from peluit_vault.disclosure.application import DisclosureApplication
+from peluit_vault.disclosure.domain import DisclosureRequest, DomainError
 from peluit_vault.keyring import Keyring, UnknownKek
 
 ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
@@ -256,14 +258,14 @@ def test_identity_requests_are_unchanged_and_old_events_upcast_to_identity(app):
 def rpc(app):
     signing = SigningKey.generate()
     issuer = TokenIssuer(bytes(signing))
-    vault = SimpleNamespace(app=app, verifier=TokenVerifier(bytes(signing.verify_key)))
+    auth = TokenVerifier(bytes(signing.verify_key))  # what OfficerAuth.verify runs
 
     def token(who: dict, step_up: bool = False) -> str:
         extra = {"amr": ["pwd", "otp"], "step_up": True} if step_up else None
         return issuer.issue(who["officer_id"], who["tenant"], who["roles"], who["username"],
                             ttl_seconds=60 if step_up else 900, extra_claims=extra)
 
-    return SimpleNamespace(vault=vault, token=token)
+    return SimpleNamespace(auth=auth, token=token)
 
 
 def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
@@ -271,14 +273,14 @@ def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
     owners = {REF: CASE}
     base = {"version": DISCLOSURE_RPC_VERSION, "case_id": CASE, "tenant": "35.73",
             "reason": "Perintah pengadilan nomor 12/2026", "legal_basis": "court_order"}
-    wrong = disclosure.request_disclosure(rpc.vault, {**base, "token": rpc.token(DEWI), "subject": "evidence",
+    wrong = handlers.request_disclosure(app, rpc.auth, {**base, "token": rpc.token(DEWI), "subject": "evidence",
                                                       "original_ref": "p" * 32}, original_case=owners.get)
     assert wrong == {"error": "unknown_original"}
-    filed = disclosure.request_disclosure(rpc.vault, {**base, "token": rpc.token(DEWI), "subject": "evidence",
+    filed = handlers.request_disclosure(app, rpc.auth, {**base, "token": rpc.token(DEWI), "subject": "evidence",
                                                       "original_ref": REF}, original_case=owners.get)
     assert filed["status"] == "pending" and filed["subject"] == "evidence" and filed["original_ref"] == REF
     rid = filed["request_id"]
-    approved = disclosure.approve_disclosure(rpc.vault, {"version": 1, "token": rpc.token(AGUS, step_up=True),
+    approved = handlers.approve_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(AGUS, step_up=True),
                                                          "request_id": rid})
     assert approved["status"] == "approved"
     client = PrivateKey.generate()
@@ -287,7 +289,7 @@ def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
     def no_identity(ref):
         pytest.fail("an evidence request must not read the identity")
 
-    out = disclosure.view_disclosure(rpc.vault, {"version": 1, "token": rpc.token(DEWI), "request_id": rid,
+    out = handlers.view_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(DEWI), "request_id": rid,
                                                  "public_key": key}, no_identity,
                                      read_original=lambda ref: original if ref == REF else None)
     assert set(out) == {"request_id", "subject", "original_ref", "sealed_original"}
@@ -304,6 +306,6 @@ def test_rpc_view_of_a_shredded_original(rpc, app):
         raise records.Erased()
 
     key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
-    out = disclosure.view_disclosure(rpc.vault, {"version": 1, "token": rpc.token(DEWI), "request_id": str(req.id),
+    out = handlers.view_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(DEWI), "request_id": str(req.id),
                                                  "public_key": key}, shredded, read_original=shredded)
     assert out == {"error": "original_erased"}
