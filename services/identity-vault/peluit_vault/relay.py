@@ -3,8 +3,9 @@
 Other services ask "tell the reporter of case X that there is news"; the vault
 resolves the contact it holds, sends through its own outbound adapter (SMTP)
 and answers only "sent" or "no contact channel". The text is fixed by
-template code here, never supplied free-form, and never carries case content:
-a reporter's mailbox may be read by someone else.
+template code (texts in ``peluit_contracts.i18n.vault``), never supplied
+free-form, and never carries case content: a reporter's mailbox may be read
+by someone else.
 """
 
 from __future__ import annotations
@@ -16,27 +17,18 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from peluit_common.settings import env, env_int
+from peluit_contracts.i18n import MESSAGES, message
 from peluit_contracts.relay import RELAY_TEMPLATES
 
 from .identities import read_identity, reporter_of_case
 from .records import Erased
 
-TEMPLATES = {  # keys: RELAY_TEMPLATES
-    "new_message": (
-        "Ada pesan baru untuk laporan Anda / New message about your report",
-        "Inspektorat telah mengirim pesan terkait laporan Anda. Buka halaman status laporan di portal WBS\n"
-        "dan masukkan tanda terima Anda untuk membacanya. Jangan membalas e-mail ini.\n\n"
-        "The Inspektorat has sent a message about your report. Open the report status page on the WBS portal\n"
-        "and enter your receipt to read it. Do not reply to this e-mail.\n",
-    ),
-    "case_closed": (
-        "Laporan Anda telah selesai ditangani / Your report has been concluded",
-        "Penanganan laporan Anda telah selesai. Tanggapan Inspektorat dapat dibaca di halaman status laporan\n"
-        "dengan tanda terima Anda.\n\n"
-        "The handling of your report has been concluded. Read the Inspektorat's feedback on the report status\n"
-        "page with your receipt.\n",
-    ),
-}
+
+def template_text(template: str) -> tuple[str, str]:
+    """(subject, body) of a relay template: Bahasa Indonesia first, then English
+    (texts in ``peluit_contracts.i18n.vault``)."""
+    subject, body = message(f"relay_{template}_subject"), message(f"relay_{template}_body")
+    return f"{subject['id']} / {subject['en']}", f"{body['id']}\n\n{body['en']}\n"
 
 
 @dataclass(frozen=True)
@@ -59,7 +51,7 @@ def contact_email(identity_json: bytes) -> str | None:
 def send_template(settings: SmtpSettings, to_addr: str, template: str, idempotency_key: str) -> str:
     """Send one templated e-mail; the Message-ID derives from the idempotency
     key so a receiving system can drop a duplicate after a retry."""
-    subject, body = TEMPLATES[template]
+    subject, body = template_text(template)
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = to_addr
@@ -98,5 +90,7 @@ def relay_to_reporter(conn, keyring, settings: SmtpSettings, case_id: str, templ
                      " ON CONFLICT DO NOTHING", (key, case_id, template, outcome))
     return outcome
 
-if set(TEMPLATES) != set(RELAY_TEMPLATES):  # every template the contract names needs a text
+
+# every template the contract names needs its texts
+if any(f"relay_{t}_{part}" not in MESSAGES for t in RELAY_TEMPLATES for part in ("subject", "body")):
     raise RuntimeError("relay templates out of step with peluit_contracts.relay")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from peluit_vault.relay import TEMPLATES, SmtpSettings, send_template
+from peluit_vault.relay import SmtpSettings, send_template, template_text
 
 
 def _free_port() -> int:
@@ -48,6 +48,6 @@ def test_templated_mail_reaches_the_server_without_case_content(smtp_server):
     msg = messages[0]
     assert msg["To"] == "pelapor@example.id" and msg["Message-ID"] == message_id
     assert "case-1.7" in message_id
-    assert msg["Subject"] == TEMPLATES["new_message"][0]
+    assert msg["Subject"] == template_text("new_message")[0]
     body = msg.get_payload(decode=True).decode()
     assert "tanda terima" in body and "WBS/" not in body
