@@ -1,7 +1,8 @@
-"""Disclosure under dual control: the aggregate's rules on eventsourcing's
-in-memory store (explicit clock), and the RPC handlers with real officer
-tokens (step-up claims, one-time step-up, the identity sealed to the
-requester's key only)."""
+"""Disclosure under dual control: the aggregate's rules and the application on
+eventsourcing's in-memory store (explicit clock), for an identity and for an
+evidence original; events stored before the layer split; and the RPC
+handlers with real officer tokens checked by ``OfficerAuth`` (step-up claims,
+one-time step-up, the record sealed to the requester's key only)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 
-from peluit_common.auth import TokenIssuer, TokenVerifier
+from peluit_common.auth import OfficerAuth, TokenIssuer
 from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
 from peluit_vault import records
 from peluit_vault.disclosure import rpc as handlers
@@ -25,6 +26,7 @@ from peluit_vault.disclosure.domain import OLD_MODULE, DisclosureRegister, Discl
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
 CASE = str(uuid4())
 REF = "r" * 32
+ORIGINAL = "o" * 32
 NEW_MODULE = "peluit_vault.disclosure.domain"
 
 
@@ -274,13 +276,68 @@ def test_events_stored_under_the_old_module_path_still_load(app):
     refused("step_up_reused", approve, upgraded, file(upgraded), token_id="jti-old")
 
 
+# -- a request for an evidence original ----------------------------------------
+
+def file_evidence(app, owner=CASE, **overrides):
+    args = dict(case_id=CASE, reporter_ref=None, tenant="35.73", reason="Perintah pengadilan nomor 12/2026",
+                legal_basis="court_order", now=T0, subject="evidence", original_ref=ORIGINAL, original_case_id=owner)
+    args.update(overrides)
+    return app.request(DEWI, **args)
+
+
+def test_an_original_is_disclosed_only_within_its_case_and_after_approval(app):
+    for owner in (None, str(uuid4())):
+        with pytest.raises(DomainError) as err:
+            file_evidence(app, owner=owner)
+        assert err.value.code == "unknown_original"
+    with pytest.raises(DomainError) as err:
+        file_evidence(app, subject="something")
+    assert err.value.code == "invalid_subject"
+
+    req = file_evidence(app)  # anonymous reports have originals too: no reporter_ref needed
+    assert (req.subject, req.original_ref, req.reporter_ref) == ("evidence", ORIGINAL, None)
+    never = lambda ref: pytest.fail("must not reveal")  # noqa: E731
+    with pytest.raises(DomainError) as err:
+        app.view(req.id, DEWI, never, reveal_original=never, now=T0 + timedelta(minutes=1))
+    assert err.value.code == "not_approved"
+    app.approve(req.id, AGUS, step_up=True, step_up_token_id=uuid4().hex, now=T0 + timedelta(hours=1))
+    seen = []
+    out = app.view(req.id, DEWI, never, reveal_original=lambda ref: seen.append(ref) or b"sealed-original",
+                   now=T0 + timedelta(hours=1, minutes=5))
+    assert out == b"sealed-original" and seen == [ORIGINAL]
+    trail = app.trail("35.73", now=T0 + timedelta(hours=2))
+    requested = next(e for e in trail if e["type"] == "requested" and e["request_id"] == str(req.id))
+    assert requested["subject"] == "evidence" and requested["original_ref"] == ORIGINAL
+    assert [e["type"] for e in trail if e["request_id"] == str(req.id)] == [
+        "requested", "attempt_refused", "approved", "viewed"]
+
+
+def test_identity_requests_are_unchanged_and_old_events_upcast_to_identity(app):
+    req = app.request(DEWI, case_id=CASE, reporter_ref=REF, tenant="35.73", reason="Permohonan LPSK nomor 1",
+                      legal_basis="lpsk_protection", now=T0)
+    assert (req.subject, req.original_ref) == ("identity", None)
+    # a Requested event stored before v2 (no subject, no original_ref) reads as an identity request
+    [stored] = [s for s in app.recorder.select_events(req.id) if s.topic.endswith("DisclosureRequest.Requested")]
+    state = app.mapper.transcoder.decode(stored.state)
+    assert state.pop("class_version") == 2
+    del state["subject"], state["original_ref"]
+    old = type(stored)(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                       topic=stored.topic, state=app.mapper.transcoder.encode(state))
+    event = app.mapper.to_domain_event(old)
+    assert isinstance(event, DisclosureRequest.Requested)
+    assert (event.subject, event.original_ref, event.reporter_ref) == ("identity", None, REF)
+
+
 # -- the RPC handlers with real tokens ----------------------------------------------
 
 @pytest.fixture
-def rpc(app):
+def rpc(app, tmp_path, monkeypatch):
     signing = SigningKey.generate()
     issuer = TokenIssuer(bytes(signing))
-    auth = TokenVerifier(bytes(signing.verify_key))  # what OfficerAuth.verify runs
+    (tmp_path / "officer-token.pub").write_text(bytes(signing.verify_key).hex())
+    monkeypatch.setenv("PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", str(tmp_path / "officer-token.pub"))
+    auth = OfficerAuth()  # the service's provider, set up as nameko would
+    auth.setup()
 
     def token(who: dict, step_up: bool = False) -> str:
         extra = {"amr": ["pwd", "otp"], "step_up": True} if step_up else None
@@ -330,7 +387,8 @@ def test_rpc_flow_seals_the_identity_to_the_requesters_key_only(rpc, app):
 
     assert handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(AGUS), request_id=rid, public_key=public_key),
                                       read) == {"error": "not_requester"}
-    out = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key), read)
+    out = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key),
+                                   read)
     assert seen == [REF]
     assert identity not in json.dumps(out).encode() and b"Budi" not in json.dumps(out).encode()
     assert SealedBox(client).decrypt(base64.b64decode(out["sealed_identity"])) == identity
@@ -375,3 +433,46 @@ def test_rpc_event_list_is_for_inspektur_of_the_tenant_and_auditors(rpc, app):
     audited = handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(auditor), tenant="35.73"))
     assert [e["type"] for e in own["events"]] == ["requested"] and audited == own
     assert REF not in json.dumps(own)
+
+
+def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
+    original = b"\xff\xd8\xff\xe1Exif GPS -7.97,112.62 Artist=Canary" + uuid4().hex.encode()
+    owners = {ORIGINAL: CASE}
+    base = {"version": DISCLOSURE_RPC_VERSION, "case_id": CASE, "tenant": "35.73",
+            "reason": "Perintah pengadilan nomor 12/2026", "legal_basis": "court_order"}
+    wrong = handlers.request_disclosure(app, rpc.auth, {**base, "token": rpc.token(DEWI), "subject": "evidence",
+                                                      "original_ref": "p" * 32}, original_case=owners.get)
+    assert wrong == {"error": "unknown_original"}
+    filed = handlers.request_disclosure(app, rpc.auth, {**base, "token": rpc.token(DEWI), "subject": "evidence",
+                                                      "original_ref": ORIGINAL}, original_case=owners.get)
+    assert filed["status"] == "pending" and filed["subject"] == "evidence" and filed["original_ref"] == ORIGINAL
+    rid = filed["request_id"]
+    approved = handlers.approve_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(AGUS, step_up=True),
+                                                         "request_id": rid})
+    assert approved["status"] == "approved"
+    client = PrivateKey.generate()
+    key = base64.b64encode(bytes(client.public_key)).decode()
+
+    def no_identity(ref):
+        pytest.fail("an evidence request must not read the identity")
+
+    out = handlers.view_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(DEWI), "request_id": rid,
+                                                 "public_key": key}, no_identity,
+                                     read_original=lambda ref: original if ref == ORIGINAL else None)
+    assert set(out) == {"request_id", "subject", "original_ref", "sealed_original"}
+    assert original not in json.dumps(out).encode()
+    assert SealedBox(client).decrypt(base64.b64decode(out["sealed_original"])) == original
+
+
+def test_rpc_view_of_a_shredded_original(rpc, app):
+    now = datetime.now(timezone.utc)  # the RPC path reads the wall clock, so not T0
+    req = file_evidence(app, now=now)
+    app.approve(req.id, AGUS, step_up=True, step_up_token_id=uuid4().hex, now=now)
+
+    def shredded(ref):
+        raise records.Erased()
+
+    key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
+    out = handlers.view_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(DEWI), "request_id": str(req.id),
+                                                 "public_key": key}, shredded, read_original=shredded)
+    assert out == {"error": "original_erased"}
