@@ -80,7 +80,7 @@ def read_original(conn, keyring: bytes | Keyring, original_ref: str) -> tuple[st
 
 # -- the RPC -------------------------------------------------------------------------
 
-def store_evidence_original(conn, keyring: Keyring, private_key: bytes, command) -> dict:
+def accept(conn, keyring: Keyring, private_key: bytes, command) -> dict:
     """``store_evidence_original``: unseal, bound the size, encrypt at rest.
     Returns {"original_ref"} or {"error"}; never says why a box did not open."""
     try:

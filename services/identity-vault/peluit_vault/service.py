@@ -6,11 +6,7 @@ or the reason a sealed box was refused.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
@@ -27,23 +23,18 @@ from peluit_common.amqp import reliable_consume
 from peluit_common.settings import env_float, secret_bytes
 from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
-from peluit_contracts.reports import IdentitySchema, StoreIdentityCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
 
 from . import evidence, identities, relay, retention
-from .crypto import DecryptionError, unseal
 from .disclosure import rpc as disclosure
 from .keyring import Keyring
 from .relay import SmtpSettings
 from .schema import migrate
 
-
 log = logging.getLogger(__name__)
 
 RELAYED = Counter("peluit_vault_relayed_total", "Reporter notices relayed", ["outcome"])
 SHREDDED = Counter("peluit_vault_identities_shredded_total", "Identities crypto-shredded after retention")
-IDENTITIES_STORED = Counter("peluit_vault_identities_stored_total", "Identities stored (new)")
-SEALED_REFUSED = Counter("peluit_vault_sealed_refused_total", "Sealed identities refused", ["reason"])
 
 
 class VaultKeys(DependencyProvider):
@@ -72,31 +63,17 @@ class IdentityVault:
 
     @rpc
     def store_identity(self, command: dict) -> dict:
-        """Unseal, validate, encrypt at rest; returns {"reporter_ref"} or {"error"}."""
-        try:
-            cmd = StoreIdentityCommand().load(command)
-            sealed = base64.b64decode(cmd["sealed_identity"], validate=True)
-        except (ValidationError, binascii.Error, ValueError, TypeError):
-            SEALED_REFUSED.labels("command").inc()
-            return {"error": "invalid_command"}
-        try:
-            plaintext = unseal(self.keys.private_key, sealed)
-            IdentitySchema().load(json.loads(plaintext))
-        except (DecryptionError, ValueError, ValidationError):
-            SEALED_REFUSED.labels("sealed_identity").inc()
-            return {"error": "invalid_sealed_identity"}
+        """A reporter's identity, sealed to this vault at intake: unseal, validate,
+        encrypt at rest (identities.py); returns {"reporter_ref"} or {"error"}."""
         with self.db.connection() as conn:
-            reporter_ref = identities.store_identity(conn, self.keys.keyring, cmd["submission_id"], cmd["tenant"],
-                                                plaintext)
-        IDENTITIES_STORED.inc()
-        return {"reporter_ref": reporter_ref}
+            return identities.accept(conn, self.keys.keyring, self.keys.private_key, command)
 
     @rpc
     def store_evidence_original(self, command: dict) -> dict:
         """An attachment's untouched original, sealed to this vault at intake:
         unseal, encrypt at rest (evidence.py); returns {"original_ref"} or {"error"}."""
         with self.db.connection() as conn:
-            return evidence.store_evidence_original(conn, self.keys.keyring, self.keys.private_key, command)
+            return evidence.accept(conn, self.keys.keyring, self.keys.private_key, command)
 
     # -- disclosure under dual control (see disclosure/) --------------------------
     # Each command carries the officer's own token, verified here. No reply holds

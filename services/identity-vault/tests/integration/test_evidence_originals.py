@@ -43,7 +43,7 @@ def row(conn, ref: str):
 def test_the_rpc_unseals_and_stores_only_ciphertext(conn):
     original = photo()
     case_id = str(uuid4())
-    out = evidence.store_evidence_original(conn, KEK, PRIVATE, command(original, case_id))
+    out = evidence.accept(conn, KEK, PRIVATE, command(original, case_id))
     ref = out["original_ref"]
     assert set(out) == {"original_ref"} and len(ref) >= 20
     text, kek_id, wrapped, ciphertext, shredded_at, _ = row(conn, ref)
@@ -59,9 +59,9 @@ def test_the_rpc_unseals_and_stores_only_ciphertext(conn):
 
 def test_the_same_file_for_the_same_case_is_stored_once(conn):
     original, case_id = photo(), str(uuid4())
-    first = evidence.store_evidence_original(conn, KEK, PRIVATE, command(original, case_id))
-    again = evidence.store_evidence_original(conn, KEK, PRIVATE, command(original, case_id))  # a retried upload
-    other_case = evidence.store_evidence_original(conn, KEK, PRIVATE, command(original))
+    first = evidence.accept(conn, KEK, PRIVATE, command(original, case_id))
+    again = evidence.accept(conn, KEK, PRIVATE, command(original, case_id))  # a retried upload
+    other_case = evidence.accept(conn, KEK, PRIVATE, command(original))
     assert first == again and other_case != first
     with conn.transaction():
         digests = conn.execute("SELECT digest FROM evidence_original WHERE original_ref = ANY(%s)",
@@ -73,16 +73,16 @@ def test_the_same_file_for_the_same_case_is_stored_once(conn):
 
 def test_bad_commands_boxes_and_sizes_are_refused_without_detail(conn, monkeypatch):
     original = photo()
-    assert evidence.store_evidence_original(conn, KEK, PRIVATE, None) == {"error": "invalid_command"}
-    assert evidence.store_evidence_original(conn, KEK, PRIVATE, command(original, mime="text/html")) == {
+    assert evidence.accept(conn, KEK, PRIVATE, None) == {"error": "invalid_command"}
+    assert evidence.accept(conn, KEK, PRIVATE, command(original, mime="text/html")) == {
         "error": "invalid_command"}
-    assert evidence.store_evidence_original(conn, KEK, PRIVATE, command(original, sealed_original="!!")) == {
+    assert evidence.accept(conn, KEK, PRIVATE, command(original, sealed_original="!!")) == {
         "error": "invalid_command"}
-    assert evidence.store_evidence_original(conn, KEK, PRIVATE, command(original, version=2)) == {
+    assert evidence.accept(conn, KEK, PRIVATE, command(original, version=2)) == {
         "error": "unsupported_version"}
     _, other_public = generate_keypair()
     wrong_key = base64.b64encode(seal(other_public, original)).decode()
-    assert evidence.store_evidence_original(conn, KEK, PRIVATE, command(original, sealed_original=wrong_key)) == {
+    assert evidence.accept(conn, KEK, PRIVATE, command(original, sealed_original=wrong_key)) == {
         "error": "invalid_sealed_original"}
     monkeypatch.setenv("PELUIT_EVIDENCE_MAX_FILE_BYTES", "50")
-    assert evidence.store_evidence_original(conn, KEK, PRIVATE, command(original)) == {"error": "too_large"}
+    assert evidence.accept(conn, KEK, PRIVATE, command(original)) == {"error": "too_large"}
