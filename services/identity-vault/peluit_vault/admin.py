@@ -3,7 +3,8 @@
     peluit-vault migrate                  create tables and columns (idempotent)
     peluit-vault rotate-kek [--batch N]   re-wrap every data key under the first KEK of the file
     peluit-vault shred-expired [--now ISO] [--batch N]
-                                          crypto-shred identities whose retention ran out
+                                          crypto-shred identities and evidence originals
+                                          whose retention ran out
     peluit-vault set-retention --tenant 35.73 --years 5
 
 KEK rotation, without downtime:
@@ -46,11 +47,13 @@ def main(argv=None) -> int:
     commands.add_parser("migrate", help="create tables and columns (idempotent)")
     rotate = commands.add_parser("rotate-kek", help="re-wrap every data key under the first KEK of the KEK file")
     rotate.add_argument("--batch", type=_positive, default=500)
-    shred = commands.add_parser("shred-expired", help="crypto-shred identities whose retention ran out")
+    shred = commands.add_parser("shred-expired",
+                                help="crypto-shred identities and evidence originals whose retention ran out")
     shred.add_argument("--now", type=_instant, default=None,
                        help="ISO 8601 time with zone to evaluate retention at (default: the current time)")
     shred.add_argument("--batch", type=_positive, default=500)
-    policy = commands.add_parser("set-retention", help="years an identity is kept after its case closes")
+    policy = commands.add_parser("set-retention",
+                                 help="years identities and evidence originals are kept after their case closes")
     policy.add_argument("--tenant", required=True, help="region code, e.g. 35 or 35.73")
     policy.add_argument("--years", required=True, type=_positive)
     args = parser.parse_args(argv)
@@ -70,7 +73,8 @@ def main(argv=None) -> int:
                       f"whose retention ended by {now.isoformat()}")
             elif args.command == "set-retention":
                 retention.set_retention(conn, args.tenant, args.years)
-                print(f"tenant {args.tenant}: identities are shredded {args.years} years after the case closes")
+                print(f"tenant {args.tenant}: identities and evidence originals are shredded {args.years} years after "
+                      "the case closes")
     except (ConfigError, KeyringError, ValueError) as err:
         print(f"peluit-vault: {err}", file=sys.stderr)
         return 2
@@ -107,7 +111,7 @@ def _rotate(conn, keyring: Keyring, batch: int) -> int:
         return 1
     with conn.transaction():
         records.audit(conn, "kek_rotated", None, {"current": keyring.current_id, "rewrapped": total,
-                                                "retired": list(keyring.ids[1:])})
+                                                  "retired": list(keyring.ids[1:])})
     print("every data key is under the current KEK.")
     if len(keyring) > 1:
         print(f"Now remove the older line(s) (KEK {', '.join(keyring.ids[1:])}) from the KEK file, restart every "

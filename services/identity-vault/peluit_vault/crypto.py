@@ -1,6 +1,6 @@
 """Envelope encryption of reporter identities and evidence originals.
 
-- In transit: intake seals identity to the vault's X25519 public key
+- In transit: intake seals each record to the vault's X25519 public key
   (libsodium sealed box); only this process holds the private key.
 - At rest: a fresh 256-bit data key per record encrypts it with
   XChaCha20-Poly1305; the data key is wrapped with AES-256-GCM under a
@@ -49,7 +49,7 @@ def unseal(private_key: bytes, sealed: bytes) -> bytes:
 class SealedRecord:
     kek_id: str
     wrapped_dek: bytes  # nonce || AES-GCM(kek, dek)
-    ciphertext: bytes  # nonce || XChaCha20-Poly1305(dek, identity)
+    ciphertext: bytes  # nonce || XChaCha20-Poly1305(dek, record)
 
 
 def wrap_dek(kek: bytes, aad: str, dek: bytes) -> bytes:

@@ -60,6 +60,10 @@ def audit_all(conn, action: str, entries, at=None) -> None:
                         [(at, action, ref, Jsonb(detail)) for ref, detail in entries])
 
 
+def _listed(names, item) -> sql.Composed:
+    return sql.SQL(", ").join(map(item, names))
+
+
 @dataclass(frozen=True)
 class SealedRecords:
     """One table of sealed records (identifiers come from the configurations
@@ -91,13 +95,12 @@ class SealedRecords:
         record = encrypt_record(keyring.current, self.aad(ref), plaintext)
         values = {self.ref: ref, "case_id": case_id, **columns, "kek_id": record.kek_id,
                   "wrapped_dek": record.wrapped_dek, "ciphertext": record.ciphertext}
-        listed = lambda names, item: sql.SQL(", ").join(map(item, names))  # noqa: E731
         insert = self._sql(
             "INSERT INTO {t} ({names}, case_closed_at) VALUES ({values}, "
             "(SELECT closed_at FROM {closures} WHERE case_id = %(case_id)s)) "
             "ON CONFLICT ({unique}) DO NOTHING RETURNING {ref}",
-            names=listed(values, sql.Identifier), values=listed(values, sql.Placeholder),
-            closures=sql.Identifier(CLOSURES), unique=listed(self.unique, sql.Identifier))
+            names=_listed(values, sql.Identifier), values=_listed(values, sql.Placeholder),
+            closures=sql.Identifier(CLOSURES), unique=_listed(self.unique, sql.Identifier))
         with conn.transaction():
             row = conn.execute(insert, values).fetchone()
             if row is not None:

@@ -195,6 +195,17 @@ def test_migrate_upgrades_the_first_schema_and_fills_case_ids(dsn, canaries):
         assert identities.read_identity(legacy, kek, "old-0") == plain
 
 
+def test_an_original_written_as_earlier_versions_wrote_it_still_opens(conn, inspect, canaries):
+    kek, ref, case_id = secrets.token_bytes(32), secrets.token_urlsafe(24), uuid4()
+    original = canaries.new().encode()
+    rec = encrypt_record(kek, "evidence:" + ref, original)  # evidence.py bound originals so before the store was one
+    inspect.execute("INSERT INTO evidence_original (original_ref, case_id, tenant, digest, mime, size, kek_id, "
+                    "wrapped_dek, ciphertext) VALUES (%s, %s, '35.73', %s, 'image/png', %s, %s, %s, %s)",
+                    (ref, case_id, secrets.token_bytes(32), len(original), rec.kek_id, rec.wrapped_dek,
+                     rec.ciphertext))
+    assert evidence.read_original(conn, kek, ref) == (str(case_id), "image/png", original)
+
+
 def test_instances_starting_together_migrate_a_fresh_database_once(fresh_db, together):
     """Several vault instances start at once on an empty database: every migration succeeds."""
     def instance():
