@@ -24,8 +24,7 @@ PACKAGES = {  # import name -> folder
 OVER_THE_LIMIT_FOR_NOW = {
     "services/intake/peluit_intake/evidence.py", "services/intake/peluit_intake/portal.py",
     "services/intake/peluit_intake/whatsapp.py", "services/intake/peluit_intake/mail_intake.py",
-    "services/intake/tests/test_channels.py",
-    "services/identity-vault/peluit_vault/disclosure.py", "services/cases/peluit_cases/domain.py",
+    "services/intake/tests/test_channels.py", "services/cases/peluit_cases/domain.py",
 }
 # import circles still there while issue 20 cuts them; the list only shrinks
 CIRCLES_FOR_NOW = {

@@ -12,7 +12,7 @@ import time
 import psycopg
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt
 
-from peluit_vault import store
+from peluit_vault import identities, schema
 from peluit_vault.crypto import generate_keypair, seal, unseal
 from peluit_vault.keyring import Keyring
 
@@ -37,7 +37,7 @@ def bench_vault(runs: int = 3) -> None:
         admin.execute(f"CREATE DATABASE {name}")
     try:
         with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={name}") as conn:
-            store.migrate(conn)
+            schema.migrate(conn)
             rows = {"raw xchacha20-poly1305 encrypt (in memory)": [], "sealed box open (X25519, in memory)": [],
                     "seal at intake + unseal + envelope-encrypt + INSERT (committed)": [],
                     "SELECT + unwrap + decrypt (read_identity)": []}
@@ -51,11 +51,11 @@ def bench_vault(runs: int = 3) -> None:
 
                 def store_one(i):
                     plaintext = unseal(private, seal(public, identity))
-                    refs.append(store.store_identity(conn, keyring, secrets.token_hex(32), "35.73", plaintext))
+                    refs.append(identities.store_identity(conn, keyring, secrets.token_hex(32), "35.73", plaintext))
 
                 rows["seal at intake + unseal + envelope-encrypt + INSERT (committed)"].append(_rate(store_one, N))
                 rows["SELECT + unwrap + decrypt (read_identity)"].append(
-                    _rate(lambda i: store.read_identity(conn, keyring, refs[i]), N))
+                    _rate(lambda i: identities.read_identity(conn, keyring, refs[i]), N))
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE {name} WITH (FORCE)")

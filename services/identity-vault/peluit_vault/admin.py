@@ -3,7 +3,8 @@
     peluit-vault migrate                  create tables and columns (idempotent)
     peluit-vault rotate-kek [--batch N]   re-wrap every data key under the first KEK of the file
     peluit-vault shred-expired [--now ISO] [--batch N]
-                                          crypto-shred identities whose retention ran out
+                                          crypto-shred identities and evidence originals
+                                          whose retention ran out
     peluit-vault set-retention --tenant 35.73 --years 5
 
 KEK rotation, without downtime:
@@ -30,7 +31,7 @@ import psycopg
 
 from peluit_common.settings import ConfigError, db_conninfo
 
-from . import evidence, retention, store
+from . import records, retention, schema
 from .crypto import DecryptionError
 from .keyring import Keyring, KeyringError
 
@@ -46,11 +47,13 @@ def main(argv=None) -> int:
     commands.add_parser("migrate", help="create tables and columns (idempotent)")
     rotate = commands.add_parser("rotate-kek", help="re-wrap every data key under the first KEK of the KEK file")
     rotate.add_argument("--batch", type=_positive, default=500)
-    shred = commands.add_parser("shred-expired", help="crypto-shred identities whose retention ran out")
+    shred = commands.add_parser("shred-expired",
+                                help="crypto-shred identities and evidence originals whose retention ran out")
     shred.add_argument("--now", type=_instant, default=None,
                        help="ISO 8601 time with zone to evaluate retention at (default: the current time)")
     shred.add_argument("--batch", type=_positive, default=500)
-    policy = commands.add_parser("set-retention", help="years an identity is kept after its case closes")
+    policy = commands.add_parser("set-retention",
+                                 help="years identities and evidence originals are kept after their case closes")
     policy.add_argument("--tenant", required=True, help="region code, e.g. 35 or 35.73")
     policy.add_argument("--years", required=True, type=_positive)
     args = parser.parse_args(argv)
@@ -58,8 +61,7 @@ def main(argv=None) -> int:
     try:
         keyring = Keyring.load() if args.command == "rotate-kek" else None  # before any write
         with psycopg.connect(db_conninfo()) as conn:
-            store.migrate(conn)
-            evidence.migrate(conn)
+            schema.migrate(conn)
             if args.command == "migrate":
                 print("vault schema up to date")
             elif args.command == "rotate-kek":
@@ -67,12 +69,12 @@ def main(argv=None) -> int:
             elif args.command == "shred-expired":
                 now = args.now or datetime.now(timezone.utc)
                 count = retention.shred_expired(conn, now, batch=args.batch)
-                originals = evidence.shred_expired(conn, now, batch=args.batch)
-                print(f"shredded {count} identities and {originals} evidence originals whose retention ended by "
-                      f"{now.isoformat()}")
+                print(f"shredded {count['identity']} identities and {count['evidence_original']} evidence originals "
+                      f"whose retention ended by {now.isoformat()}")
             elif args.command == "set-retention":
                 retention.set_retention(conn, args.tenant, args.years)
-                print(f"tenant {args.tenant}: identities are shredded {args.years} years after the case closes")
+                print(f"tenant {args.tenant}: identities and evidence originals are shredded {args.years} years after "
+                      "the case closes")
     except (ConfigError, KeyringError, ValueError) as err:
         print(f"peluit-vault: {err}", file=sys.stderr)
         return 2
@@ -89,10 +91,8 @@ def _rotate(conn, keyring: Keyring, batch: int) -> int:
     print(f"current KEK {keyring.current_id}; older KEKs in the file: {', '.join(keyring.ids[1:]) or 'none'}")
     total = 0
     for attempt in range(SETTLE_ATTEMPTS):
-        total += store.rewrap(conn, keyring, batch=batch) + evidence.rewrap(conn, keyring, batch=batch)
-        left = dict(store.pending(conn, keyring))
-        for kek_id, n in evidence.pending(conn, keyring).items():  # evidence originals: same envelope, same KEKs
-            left[kek_id] = left.get(kek_id, 0) + n
+        total += records.rewrap(conn, keyring, batch=batch)
+        left = records.pending(conn, keyring)
         if not any(kek_id in keyring for kek_id in left):
             break
         time.sleep(SETTLE_SECONDS)
@@ -110,8 +110,8 @@ def _rotate(conn, keyring: Keyring, batch: int) -> int:
     if unknown or stuck:
         return 1
     with conn.transaction():
-        store.audit(conn, "kek_rotated", None, {"current": keyring.current_id, "rewrapped": total,
-                                                "retired": list(keyring.ids[1:])})
+        records.audit(conn, "kek_rotated", None, {"current": keyring.current_id, "rewrapped": total,
+                                                  "retired": list(keyring.ids[1:])})
     print("every data key is under the current KEK.")
     if len(keyring) > 1:
         print(f"Now remove the older line(s) (KEK {', '.join(keyring.ids[1:])}) from the KEK file, restart every "

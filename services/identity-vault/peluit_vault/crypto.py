@@ -1,11 +1,12 @@
-"""Envelope encryption of reporter identities.
+"""Envelope encryption of reporter identities and evidence originals.
 
-- In transit: intake seals identity to the vault's X25519 public key
+- In transit: intake seals each record to the vault's X25519 public key
   (libsodium sealed box); only this process holds the private key.
-- At rest: a fresh 256-bit data key per reporter encrypts the identity with
+- At rest: a fresh 256-bit data key per record encrypts it with
   XChaCha20-Poly1305; the data key is wrapped with AES-256-GCM under a
   key-encryption key (KEK) that lives outside the database. Both ciphertexts
-  are bound to the reporter_ref as associated data, so rows cannot be swapped.
+  are bound to the record's reference as associated data, so rows cannot be
+  swapped.
 """
 
 from __future__ import annotations
@@ -48,25 +49,36 @@ def unseal(private_key: bytes, sealed: bytes) -> bytes:
 class SealedRecord:
     kek_id: str
     wrapped_dek: bytes  # nonce || AES-GCM(kek, dek)
-    ciphertext: bytes  # nonce || XChaCha20-Poly1305(dek, identity)
+    ciphertext: bytes  # nonce || XChaCha20-Poly1305(dek, record)
 
 
-def encrypt_record(kek: bytes, reporter_ref: str, plaintext: bytes) -> SealedRecord:
-    aad = reporter_ref.encode()
+def wrap_dek(kek: bytes, aad: str, dek: bytes) -> bytes:
+    """``nonce || AES-256-GCM(kek, dek)`` bound to the record's reference. A KEK
+    rotation re-wraps only this, never the record's ciphertext."""
+    nonce = os.urandom(GCM_NONCE)
+    return nonce + AESGCM(kek).encrypt(nonce, dek, aad.encode())
+
+
+def unwrap_dek(kek: bytes, aad: str, wrapped: bytes) -> bytes:
+    try:
+        return AESGCM(kek).decrypt(wrapped[:GCM_NONCE], wrapped[GCM_NONCE:], aad.encode())
+    except Exception:
+        raise DecryptionError() from None
+
+
+def encrypt_record(kek: bytes, aad: str, plaintext: bytes) -> SealedRecord:
+    """A fresh data key encrypts ``plaintext``; both ciphertexts are bound to ``aad``."""
     dek = os.urandom(32)
     nonce = os.urandom(XCHACHA_NONCE)
-    ciphertext = nonce + crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, dek)
-    wrap_nonce = os.urandom(GCM_NONCE)
-    wrapped = wrap_nonce + AESGCM(kek).encrypt(wrap_nonce, dek, aad)
-    return SealedRecord(kek_id(kek), wrapped, ciphertext)
+    ciphertext = nonce + crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad.encode(), nonce, dek)
+    return SealedRecord(kek_id(kek), wrap_dek(kek, aad, dek), ciphertext)
 
 
-def decrypt_record(kek: bytes, reporter_ref: str, record: SealedRecord) -> bytes:
-    aad = reporter_ref.encode()
+def decrypt_record(kek: bytes, aad: str, record: SealedRecord) -> bytes:
+    dek = unwrap_dek(kek, aad, record.wrapped_dek)
+    nonce, body = record.ciphertext[:XCHACHA_NONCE], record.ciphertext[XCHACHA_NONCE:]
     try:
-        dek = AESGCM(kek).decrypt(record.wrapped_dek[:GCM_NONCE], record.wrapped_dek[GCM_NONCE:], aad)
-        nonce, body = record.ciphertext[:XCHACHA_NONCE], record.ciphertext[XCHACHA_NONCE:]
-        return crypto_aead_xchacha20poly1305_ietf_decrypt(body, aad, nonce, dek)
+        return crypto_aead_xchacha20poly1305_ietf_decrypt(body, aad.encode(), nonce, dek)
     except Exception:
         raise DecryptionError() from None
 

@@ -10,21 +10,13 @@ Blank lines and lines starting with ``#`` are ignored. A single-line file (what
 ``make keys`` writes) is a keyring of one. Rotation: put a new key on the
 first line, keep the old one below it, restart every vault instance, run
 ``peluit-vault rotate-kek``; then remove the old line and destroy the old key.
-
-The DEK wrap/unwrap helpers here are byte-compatible with ``crypto.py``
-(``nonce || AES-256-GCM(kek, dek)``, reporter_ref as associated data), so a
-rotation re-wraps data keys without touching the identity ciphertext.
 """
 
 from __future__ import annotations
 
-import os
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from peluit_common.settings import secret_bytes
 
-from .crypto import GCM_NONCE, DecryptionError, kek_id
+from .crypto import kek_id
 
 KEK_BYTES = 32
 
@@ -125,17 +117,4 @@ class Keyring:
 
     def __repr__(self) -> str:
         return f"Keyring(current={self.current_id}, ids={list(self.ids)})"
-
-
-def wrap_dek(kek: bytes, reporter_ref: str, dek: bytes) -> bytes:
-    """``nonce || AES-256-GCM(kek, dek)`` bound to the reporter_ref, as crypto.encrypt_record."""
-    nonce = os.urandom(GCM_NONCE)
-    return nonce + AESGCM(kek).encrypt(nonce, dek, reporter_ref.encode())
-
-
-def unwrap_dek(kek: bytes, reporter_ref: str, wrapped: bytes) -> bytes:
-    try:
-        return AESGCM(kek).decrypt(wrapped[:GCM_NONCE], wrapped[GCM_NONCE:], reporter_ref.encode())
-    except Exception:
-        raise DecryptionError() from None
 

@@ -3,8 +3,9 @@
 Other services ask "tell the reporter of case X that there is news"; the vault
 resolves the contact it holds, sends through its own outbound adapter (SMTP)
 and answers only "sent" or "no contact channel". The text is fixed by
-template code here, never supplied free-form, and never carries case content:
-a reporter's mailbox may be read by someone else.
+template code (texts in ``peluit_contracts.i18n.vault``), never supplied
+free-form, and never carries case content: a reporter's mailbox may be read
+by someone else.
 """
 
 from __future__ import annotations
@@ -16,24 +17,18 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from peluit_common.settings import env, env_int
+from peluit_contracts.i18n import MESSAGES, message
 from peluit_contracts.relay import RELAY_TEMPLATES
 
-TEMPLATES = {  # keys: RELAY_TEMPLATES
-    "new_message": (
-        "Ada pesan baru untuk laporan Anda / New message about your report",
-        "Inspektorat telah mengirim pesan terkait laporan Anda. Buka halaman status laporan di portal WBS\n"
-        "dan masukkan tanda terima Anda untuk membacanya. Jangan membalas e-mail ini.\n\n"
-        "The Inspektorat has sent a message about your report. Open the report status page on the WBS portal\n"
-        "and enter your receipt to read it. Do not reply to this e-mail.\n",
-    ),
-    "case_closed": (
-        "Laporan Anda telah selesai ditangani / Your report has been concluded",
-        "Penanganan laporan Anda telah selesai. Tanggapan Inspektorat dapat dibaca di halaman status laporan\n"
-        "dengan tanda terima Anda.\n\n"
-        "The handling of your report has been concluded. Read the Inspektorat's feedback on the report status\n"
-        "page with your receipt.\n",
-    ),
-}
+from .identities import read_identity, reporter_of_case
+from .records import Erased
+
+
+def template_text(template: str) -> tuple[str, str]:
+    """(subject, body) of a relay template: Bahasa Indonesia first, then English
+    (texts in ``peluit_contracts.i18n.vault``)."""
+    subject, body = message(f"relay_{template}_subject"), message(f"relay_{template}_body")
+    return f"{subject['id']} / {subject['en']}", f"{body['id']}\n\n{body['en']}\n"
 
 
 @dataclass(frozen=True)
@@ -56,7 +51,7 @@ def contact_email(identity_json: bytes) -> str | None:
 def send_template(settings: SmtpSettings, to_addr: str, template: str, idempotency_key: str) -> str:
     """Send one templated e-mail; the Message-ID derives from the idempotency
     key so a receiving system can drop a duplicate after a retry."""
-    subject, body = TEMPLATES[template]
+    subject, body = template_text(template)
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = to_addr
@@ -68,22 +63,6 @@ def send_template(settings: SmtpSettings, to_addr: str, template: str, idempoten
     return msg["Message-ID"]
 
 
-RELAY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS relay_log (
-    idempotency_key text PRIMARY KEY,
-    case_id uuid NOT NULL,
-    template text NOT NULL,
-    outcome text NOT NULL,
-    at timestamptz NOT NULL DEFAULT now()
-);
-"""
-
-
-def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(RELAY_SCHEMA)
-
-
 def relay_to_reporter(conn, keyring, settings: SmtpSettings, case_id: str, template: str, key: str) -> str:
     """Deliver ``template`` to the reporter of ``case_id``, once per ``key``.
 
@@ -91,19 +70,16 @@ def relay_to_reporter(conn, keyring, settings: SmtpSettings, case_id: str, templ
     "erased" (crypto-shredded). A crash between sending and recording sends
     again on retry; the Message-ID stays the same so mail systems can dedupe.
     """
-    from . import store  # the keyring-aware store
-
     with conn.transaction():
         done = conn.execute("SELECT outcome FROM relay_log WHERE idempotency_key = %s", (key,)).fetchone()
-        row = None if done else conn.execute(
-            "SELECT reporter_ref FROM reporter WHERE case_id = %s", (case_id,)).fetchone()
     if done:
         return done[0]
     outcome = "no_contact_channel"
-    if row is not None:
+    reporter_ref = reporter_of_case(conn, case_id)
+    if reporter_ref is not None:
         try:
-            identity = store.read_identity(conn, keyring, row[0])
-        except store.Erased:
+            identity = read_identity(conn, keyring, reporter_ref)
+        except Erased:
             identity, outcome = None, "erased"
         address = contact_email(identity) if identity else None
         if address:
@@ -114,5 +90,7 @@ def relay_to_reporter(conn, keyring, settings: SmtpSettings, case_id: str, templ
                      " ON CONFLICT DO NOTHING", (key, case_id, template, outcome))
     return outcome
 
-if set(TEMPLATES) != set(RELAY_TEMPLATES):  # every template the contract names needs a text
+
+# every template the contract names needs its texts
+if any(f"relay_{t}_{part}" not in MESSAGES for t in RELAY_TEMPLATES for part in ("subject", "body")):
     raise RuntimeError("relay templates out of step with peluit_contracts.relay")

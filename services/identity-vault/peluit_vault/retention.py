@@ -1,12 +1,13 @@
-"""Retention by crypto-shredding.
+"""Retention by crypto-shredding, for identities and evidence originals alike.
 
 When a case closes, the vault records when (``record_case_closed``; it knows
 each reporter's ``case_id`` because cases derives it from the submission id the
-vault stores). Once the tenant's retention period has passed since closure
-(``retention_policy``, else ``PELUIT_VAULT_RETENTION_YEARS``, default 5),
-``shred_expired`` drops the reporter's wrapped data key and ciphertext and
-records that it did in ``vault_audit``. ``read_identity`` then raises
-``store.Erased``; the case itself keeps its opaque reporter_ref.
+vault stores, and each original's because it came with one). Once the
+tenant's retention period has passed since closure (``retention_policy``, else
+``PELUIT_VAULT_RETENTION_YEARS``, default 5), ``shred_expired`` drops each
+record's wrapped data key and ciphertext and records that it did in
+``vault_audit``. Reading it then raises ``records.Erased``; the case itself
+keeps its opaque references.
 
 What this does and does not protect, honestly:
 
@@ -31,11 +32,9 @@ import re
 from datetime import datetime
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
 from peluit_common.settings import ConfigError, env_int
 
-from .store import audit
+from .records import CLOSURES, TABLES, audit
 
 TENANT = re.compile(r"\d{2}(\.\d{2})?")  # Kemendagri region code: province "35" or kota/kabupaten "35.73"
 
@@ -74,66 +73,25 @@ def retention_years(conn, tenant: str, default: int | None = None) -> int:
 
 
 def record_case_closed(conn, case_id: UUID | str, closed_at: datetime | str) -> int:
-    """The case reached a terminal status at ``closed_at``; returns rows changed.
+    """The case reached a terminal status at ``closed_at``; returns how many records' clocks (re)started.
 
     Idempotent: a redelivered event changes nothing. An earlier time never
     replaces a later one, so retention never starts sooner than the latest
-    closure the vault heard of. A case without a vault row (anonymous report)
-    changes nothing.
+    closure the vault heard of. The closure is kept even when the case has no
+    record yet (an anonymous report's originals may still come).
     """
     case_id = case_id if isinstance(case_id, UUID) else UUID(str(case_id))
     closed_at = _aware(closed_at, "closed_at")
     with conn.transaction():
-        rows = conn.execute(
-            "UPDATE reporter SET case_closed_at = %s WHERE case_id = %s AND shredded_at IS NULL "
-            "AND (case_closed_at IS NULL OR case_closed_at < %s) RETURNING reporter_ref",
-            (closed_at, case_id, closed_at)).fetchall()
-        for (ref,) in rows:
-            audit(conn, "case_closed", ref, {"case_id": str(case_id), "closed_at": closed_at.isoformat()})
-    return len(rows)
+        conn.execute(f"INSERT INTO {CLOSURES} (case_id, closed_at) VALUES (%s, %s) ON CONFLICT (case_id) "
+                     f"DO UPDATE SET closed_at = GREATEST({CLOSURES}.closed_at, EXCLUDED.closed_at)",
+                     (case_id, closed_at))
+        return sum(records.close_case(conn, case_id, closed_at) for records in TABLES)
 
 
-def shred_expired(conn, now: datetime | str, batch: int = 500, default: int | None = None) -> int:
-    """Crypto-shred every identity whose retention ran out by ``now``; returns how many.
-
-    Per batch, one transaction: lock the rows (``SKIP LOCKED``, so a second
-    instance or a running rotation never waits on or repeats the work), drop the
-    wrapped data key, empty the ciphertext (useless without the key, but no
-    reason to keep it), set ``shredded_at`` and write one audit row each.
-    Running it again is a no-op. See the module docstring for backups.
-    """
+def shred_expired(conn, now: datetime | str, batch: int = 500, default: int | None = None) -> dict[str, int]:
+    """Crypto-shred every record whose retention ran out by ``now``; returns how many of each kind
+    (``SealedRecords.shred_expired``). See the module docstring for backups."""
     now = _aware(now, "now")
     default = default or default_years()
-    total = 0
-    while True:
-        with conn.transaction():
-            rows = conn.execute(
-                """
-                SELECT r.reporter_ref, r.tenant, r.case_id, r.case_closed_at, r.kek_id,
-                       COALESCE(p.years, %(default)s) AS years
-                FROM reporter r LEFT JOIN retention_policy p ON p.tenant = r.tenant
-                WHERE r.shredded_at IS NULL AND r.case_closed_at IS NOT NULL
-                  -- the shortest policy bounds the index range (a day of slack: year arithmetic is not
-                  -- symmetric around 29 February); the exact test per tenant follows
-                  AND r.case_closed_at <= %(now)s - make_interval(years => (
-                        SELECT LEAST(%(default)s, min(years)) FROM retention_policy)) + interval '1 day'
-                  AND r.case_closed_at + make_interval(years => COALESCE(p.years, %(default)s)) <= %(now)s
-                ORDER BY r.case_closed_at
-                LIMIT %(batch)s
-                FOR UPDATE OF r SKIP LOCKED
-                """, {"default": default, "now": now, "batch": batch}).fetchall()
-            if not rows:
-                break
-            conn.execute("UPDATE reporter SET wrapped_dek = NULL, ciphertext = ''::bytea, shredded_at = %s "
-                         "WHERE reporter_ref = ANY(%s)", (now, [r[0] for r in rows]))
-            # kek_id tells which KEK must be destroyed before backups stop revealing this identity
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO vault_audit (at, action, reporter_ref, detail) "
-                    "VALUES (%s, 'identity_shredded', %s, %s)",
-                    [(now, ref, Jsonb({"tenant": tenant, "case_id": case_id and str(case_id),
-                                       "case_closed_at": closed_at.isoformat(), "retention_years": years,
-                                       "kek_id": kek_id}))
-                     for ref, tenant, case_id, closed_at, kek_id, years in rows])
-        total += len(rows)
-    return total
+    return {records.kind: records.shred_expired(conn, now, default, batch=batch) for records in TABLES}

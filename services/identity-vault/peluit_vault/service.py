@@ -6,11 +6,7 @@ or the reason a sealed box was refused.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
@@ -20,33 +16,25 @@ from nameko.timer import timer
 from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
+from peluit_common.auth import OfficerAuth
 from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
 from peluit_common.settings import env_float, secret_bytes
 from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
-from peluit_contracts.reports import IdentitySchema, StoreIdentityCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
 
-from . import disclosure, evidence, relay, retention, store
-from .crypto import DecryptionError, unseal
+from . import evidence, identities, relay, retention
+from .disclosure import rpc as disclosure
 from .keyring import Keyring
 from .relay import SmtpSettings
-
-
-def migrate(conn) -> None:
-    store.migrate(conn)
-    relay.migrate(conn)
-    evidence.migrate(conn)
-
+from .schema import migrate
 
 log = logging.getLogger(__name__)
 
 RELAYED = Counter("peluit_vault_relayed_total", "Reporter notices relayed", ["outcome"])
 SHREDDED = Counter("peluit_vault_identities_shredded_total", "Identities crypto-shredded after retention")
-IDENTITIES_STORED = Counter("peluit_vault_identities_stored_total", "Identities stored (new)")
-SEALED_REFUSED = Counter("peluit_vault_sealed_refused_total", "Sealed identities refused", ["reason"])
 
 
 class VaultKeys(DependencyProvider):
@@ -70,64 +58,51 @@ class IdentityVault:
     ops = Operations()
     db = Database(migrate=migrate)
     keys = VaultKeys()
-    disclosures = disclosure.Disclosure()
+    auth = OfficerAuth()
+    disclosures = disclosure.DisclosureLog()
 
     @rpc
     def store_identity(self, command: dict) -> dict:
-        """Unseal, validate, encrypt at rest; returns {"reporter_ref"} or {"error"}."""
-        try:
-            cmd = StoreIdentityCommand().load(command)
-            sealed = base64.b64decode(cmd["sealed_identity"], validate=True)
-        except (ValidationError, binascii.Error, ValueError, TypeError):
-            SEALED_REFUSED.labels("command").inc()
-            return {"error": "invalid_command"}
-        try:
-            plaintext = unseal(self.keys.private_key, sealed)
-            IdentitySchema().load(json.loads(plaintext))
-        except (DecryptionError, ValueError, ValidationError):
-            SEALED_REFUSED.labels("sealed_identity").inc()
-            return {"error": "invalid_sealed_identity"}
+        """A reporter's identity, sealed to this vault at intake: unseal, validate,
+        encrypt at rest (identities.py); returns {"reporter_ref"} or {"error"}."""
         with self.db.connection() as conn:
-            reporter_ref = store.store_identity(conn, self.keys.keyring, cmd["submission_id"], cmd["tenant"],
-                                                plaintext)
-        IDENTITIES_STORED.inc()
-        return {"reporter_ref": reporter_ref}
+            return identities.accept(conn, self.keys.keyring, self.keys.private_key, command)
 
     @rpc
     def store_evidence_original(self, command: dict) -> dict:
         """An attachment's untouched original, sealed to this vault at intake:
         unseal, encrypt at rest (evidence.py); returns {"original_ref"} or {"error"}."""
         with self.db.connection() as conn:
-            return evidence.store_evidence_original(conn, self.keys.keyring, self.keys.private_key, command)
+            return evidence.accept(conn, self.keys.keyring, self.keys.private_key, command)
 
-    # -- disclosure under dual control (see disclosure.py) ----------------------
+    # -- disclosure under dual control (see disclosure/) --------------------------
     # Each command carries the officer's own token, verified here. No reply holds
     # an identity, except view's: sealed to the requester's key.
 
     @rpc
     def request_disclosure(self, command: dict) -> dict:
-        return disclosure.request_disclosure(self.disclosures, command, original_case=self._original_case)
+        return disclosure.request_disclosure(self.disclosures, self.auth, command, original_case=self._original_case)
 
     @rpc
     def approve_disclosure(self, command: dict) -> dict:
-        return disclosure.approve_disclosure(self.disclosures, command)
+        return disclosure.approve_disclosure(self.disclosures, self.auth, command)
 
     @rpc
     def refuse_disclosure(self, command: dict) -> dict:
-        return disclosure.refuse_disclosure(self.disclosures, command)
+        return disclosure.refuse_disclosure(self.disclosures, self.auth, command)
 
     @rpc
     def view_disclosure(self, command: dict) -> dict:
-        return disclosure.view_disclosure(self.disclosures, command, self._read_identity,
+        return disclosure.view_disclosure(self.disclosures, self.auth, command, self._read_identity,
                                           read_original=self._read_original)
 
     @rpc
     def disclosure_events(self, command: dict) -> dict:
-        return disclosure.disclosure_events(self.disclosures, command)
+        return disclosure.disclosure_events(self.disclosures, self.auth, command)
 
     def _read_identity(self, reporter_ref: str) -> bytes | None:
         with self.db.connection() as conn:
-            return store.read_identity(conn, self.keys.keyring, reporter_ref)
+            return identities.read_identity(conn, self.keys.keyring, reporter_ref)
 
     def _original_case(self, original_ref: str) -> str | None:
         with self.db.connection() as conn:
@@ -166,15 +141,13 @@ class IdentityVault:
         if envelope["type"] == "case.status_changed" and data["status"] in TERMINAL_STATUSES:
             with self.db.connection() as conn:
                 retention.record_case_closed(conn, data["case_id"], data["changed_at"])
-                evidence.record_case_closed(conn, data["case_id"], data["changed_at"])
 
     @timer(interval=env_float("PELUIT_VAULT_SHRED_INTERVAL", 3600))
     def shred_expired(self):
         with self.db.connection() as conn:
             shredded = retention.shred_expired(conn, datetime.now(timezone.utc))
-            originals = evidence.shred_expired(conn, datetime.now(timezone.utc))
-        if originals:
-            log.info("crypto-shredded %s evidence originals past retention", originals)
-        if shredded:
-            SHREDDED.inc(shredded)
-            log.info("crypto-shredded %s identities past retention", shredded)
+        if shredded["evidence_original"]:
+            log.info("crypto-shredded %s evidence originals past retention", shredded["evidence_original"])
+        if shredded["identity"]:
+            SHREDDED.inc(shredded["identity"])
+            log.info("crypto-shredded %s identities past retention", shredded["identity"])

@@ -1,60 +1,27 @@
-"""Retention by crypto-shredding against the real PostgreSQL, with the clock
-run forward by passing ``now``."""
+"""Retention by crypto-shredding of identities and evidence originals against
+the real PostgreSQL, with the clock run forward by passing ``now``."""
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from datetime import datetime, timedelta, timezone
-from uuid import UUID
+from uuid import UUID, uuid4
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from peluit_contracts.reports import case_id_for
-from peluit_vault import admin, retention, store
+from peluit_vault import admin, evidence, identities, records, retention
+from peluit_vault.records import IDENTITIES
 from peluit_vault.keyring import Keyring
 
-ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
 NOW = datetime.now(timezone.utc)
 KEK = Keyring([secrets.token_bytes(32)])
-MARKERS: list[str] = []
+DEDUPE = secrets.token_bytes(32)
 
 
 def years(n: float) -> timedelta:
     return timedelta(days=round(365.25 * n))
-
-
-@pytest.fixture(scope="module")
-def database():
-    name = f"pt_vault_{secrets.token_hex(6)}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture(scope="module")
-def dsn(database):
-    return f"host=127.0.0.1 user=postgres dbname={database}"
-
-
-@pytest.fixture(scope="module")
-def conn(dsn):
-    with psycopg.connect(dsn) as conn:
-        store.migrate(conn)
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def inspect(dsn):
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture(autouse=True)
@@ -62,14 +29,16 @@ def default_retention(monkeypatch):
     monkeypatch.delenv("PELUIT_VAULT_RETENTION_YEARS", raising=False)  # the built-in default, 5 years
 
 
-def report(conn, tenant="35.73") -> tuple[str, UUID, bytes]:
-    """Store an identity; returns its reporter_ref, the case id cases derives, and the plaintext."""
-    marker = f"Canary{secrets.token_hex(8)}"
-    MARKERS.append(marker)
-    plain = json.dumps({"name": f"Siti {marker}", "phone": "+62 812 0000 0000", "nik": marker}).encode()
-    submission_id = secrets.token_hex(32)
-    ref = store.store_identity(conn, KEK, submission_id, tenant, plain)
-    return ref, case_id_for(submission_id), plain
+@pytest.fixture(scope="module")
+def report(canaries):
+    def report(conn, tenant="35.73") -> tuple[str, UUID, bytes]:
+        """Store an identity; returns its reporter_ref, the case id cases derives, and the plaintext."""
+        marker = canaries.new()
+        plain = json.dumps({"name": f"Siti {marker}", "phone": "+62 812 0000 0000", "nik": marker}).encode()
+        submission_id = secrets.token_hex(32)
+        ref = identities.store_identity(conn, KEK, submission_id, tenant, plain)
+        return ref, case_id_for(submission_id), plain
+    return report
 
 
 def state(inspect, ref):
@@ -82,34 +51,34 @@ def audits(inspect, ref, action="identity_shredded"):
                            (ref, action)).fetchall()
 
 
-def test_expired_identity_is_shredded_and_reads_as_erased(conn, inspect):
+def test_expired_identity_is_shredded_and_reads_as_erased(conn, inspect, report):
     ref, case_id, plain = report(conn)
-    assert store.read_identity(conn, KEK, ref) == plain
+    assert identities.read_identity(conn, KEK, ref) == plain
     assert retention.record_case_closed(conn, case_id, NOW - years(6)) == 1
 
-    assert retention.shred_expired(conn, NOW) >= 1
+    assert retention.shred_expired(conn, NOW)["identity"] >= 1
     wrapped, ciphertext, shredded_at, _ = state(inspect, ref)
     assert wrapped is None and bytes(ciphertext) == b"" and shredded_at == NOW
-    with pytest.raises(store.Erased) as err:
-        store.read_identity(conn, KEK, ref)
+    with pytest.raises(records.Erased) as err:
+        identities.read_identity(conn, KEK, ref)
     assert err.value.shredded_at == NOW
     [(at, detail)] = audits(inspect, ref)
     assert at == NOW and detail["case_id"] == str(case_id) and detail["tenant"] == "35.73"
     assert detail["retention_years"] == 5 and detail["kek_id"] == KEK.current_id
 
-    assert retention.shred_expired(conn, NOW) == 0  # twice is a no-op
+    assert retention.shred_expired(conn, NOW) == {"identity": 0, "evidence_original": 0}  # twice is a no-op
     assert len(audits(inspect, ref)) == 1
     assert retention.record_case_closed(conn, case_id, NOW) == 0  # a shredded row stays shredded
     # a retried store of the same submission gets the same reference, still erased
     submission_id = inspect.execute("SELECT submission_id FROM reporter WHERE reporter_ref = %s", (ref,)).fetchone()[0]
-    assert store.store_identity(conn, KEK, submission_id, "35.73", plain) == ref
-    with pytest.raises(store.Erased):
-        store.read_identity(conn, KEK, ref)
-    assert store.rewrap(conn, Keyring([secrets.token_bytes(32), KEK.current])) >= 0
+    assert identities.store_identity(conn, KEK, submission_id, "35.73", plain) == ref
+    with pytest.raises(records.Erased):
+        identities.read_identity(conn, KEK, ref)
+    assert IDENTITIES.rewrap(conn, Keyring([secrets.token_bytes(32), KEK.current])) >= 0
     assert state(inspect, ref)[0] is None  # a rotation has no key to carry along
 
 
-def test_retention_runs_from_closure_per_tenant_and_the_clock_can_run_forward(conn, inspect):
+def test_retention_runs_from_closure_per_tenant_and_the_clock_can_run_forward(conn, inspect, report):
     retention.set_retention(conn, "35.07", 10)
     assert retention.retention_years(conn, "35.07") == 10 and retention.retention_years(conn, "35.78") == 5
     long_kept, long_case, long_plain = report(conn, "35.07")
@@ -124,7 +93,7 @@ def test_retention_runs_from_closure_per_tenant_and_the_clock_can_run_forward(co
                                    (NOW - timedelta(seconds=1),)).fetchone()[0]
 
     retention.shred_expired(conn, NOW)
-    assert store.read_identity(conn, KEK, long_kept) == long_plain  # 10 years for 35.07
+    assert identities.read_identity(conn, KEK, long_kept) == long_plain  # 10 years for 35.07
     assert state(inspect, recent)[2] is None
 
     retention.shred_expired(conn, NOW + years(1) + timedelta(days=1))
@@ -136,16 +105,16 @@ def test_retention_runs_from_closure_per_tenant_and_the_clock_can_run_forward(co
     assert state(inspect, boundary)[2] == boundary_due
 
     retention.shred_expired(conn, NOW + years(4) + timedelta(days=1))
-    with pytest.raises(store.Erased):
-        store.read_identity(conn, KEK, long_kept)
+    with pytest.raises(records.Erased):
+        identities.read_identity(conn, KEK, long_kept)
     assert audits(inspect, long_kept)[0][1]["retention_years"] == 10
 
     retention.shred_expired(conn, NOW + years(100))  # a case never closed is never shredded
-    assert store.read_identity(conn, KEK, open_case) == open_plain
+    assert identities.read_identity(conn, KEK, open_case) == open_plain
     assert audits(inspect, open_case) == []
 
 
-def test_record_case_closed_is_idempotent_and_never_moves_closure_earlier(conn, inspect):
+def test_record_case_closed_is_idempotent_and_never_moves_closure_earlier(conn, inspect, report):
     ref, case_id, _ = report(conn)
     assert retention.record_case_closed(conn, str(case_id), NOW.isoformat()) == 1  # as it comes in an event
     assert retention.record_case_closed(conn, case_id, NOW) == 0  # redelivered
@@ -159,7 +128,7 @@ def test_record_case_closed_is_idempotent_and_never_moves_closure_earlier(conn, 
         retention.record_case_closed(conn, case_id, NOW.replace(tzinfo=None))
 
 
-def test_the_default_comes_from_the_environment(conn, inspect, monkeypatch):
+def test_the_default_comes_from_the_environment(conn, inspect, monkeypatch, report):
     ref, case_id, _ = report(conn, "35.78")
     retention.record_case_closed(conn, case_id, NOW - years(6))
     monkeypatch.setenv("PELUIT_VAULT_RETENTION_YEARS", "7")
@@ -179,8 +148,9 @@ def test_set_retention_refuses_nonsense(conn):
             retention.set_retention(conn, tenant, n)
 
 
-def test_admin_cli_sets_retention_and_shreds_at_a_given_time(conn, inspect, database, monkeypatch, capsys):
-    monkeypatch.setenv("PELUIT_DB_NAME", database)
+def test_admin_cli_sets_retention_and_shreds_at_a_given_time(conn, inspect, throwaway_db, monkeypatch, capsys,
+                                                             report):
+    monkeypatch.setenv("PELUIT_DB_NAME", throwaway_db)
     monkeypatch.setenv("PELUIT_DB_USER", "postgres")
     ref, case_id, _ = report(conn, "35.01")
     retention.record_case_closed(conn, case_id, NOW)
@@ -195,17 +165,40 @@ def test_admin_cli_sets_retention_and_shreds_at_a_given_time(conn, inspect, data
     assert "time zone" in capsys.readouterr().err
 
 
-def test_privacy_no_identity_marker_anywhere_in_the_database(inspect):
-    assert len(MARKERS) >= 5
-    tables = inspect.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables "
-        "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')").fetchall()
-    assert {("public", t) for t in ("reporter", "vault_audit", "retention_policy")} <= set(tables)
-    dump = "\n".join(
-        text for schema, table in tables
-        for (text,) in inspect.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(
-            sql.Identifier(schema), sql.Identifier(table))))
-    assert "identity_shredded" in dump
-    for marker in MARKERS:
-        for form in (marker, marker.encode().hex(), base64.b64encode(marker.encode()).decode()):
-            assert form not in dump
+def test_originals_are_shredded_with_their_case_and_a_late_upload_inherits_the_clock(conn, inspect, canaries):
+    case_id = str(uuid4())
+
+    def photo(case=case_id):
+        original = b"\xff\xd8\xff\xe1Exif GPS -7.97,112.62 Artist=" + canaries.new().encode() + bytes(64)
+        return evidence.store_original(conn, KEK, DEDUPE, case, "35.73", "image/jpeg", original)[0]
+
+    ref, keep = photo(), photo(str(uuid4()))
+    closed = NOW - timedelta(days=365 * 6)
+    assert retention.record_case_closed(conn, case_id, closed.isoformat()) == 1
+    assert retention.record_case_closed(conn, case_id, closed - timedelta(days=1)) == 0  # the latest closure wins
+    late = photo()
+    assert original_state(inspect, late)[3] == closed
+
+    assert retention.shred_expired(conn, NOW)["evidence_original"] == 2
+    for shredded in (ref, late):
+        wrapped, ciphertext, shredded_at, _ = original_state(inspect, shredded)
+        assert wrapped is None and bytes(ciphertext) == b"" and shredded_at == NOW
+        with pytest.raises(records.Erased):
+            evidence.read_original(conn, KEK, shredded)
+    assert evidence.read_original(conn, KEK, keep) is not None
+    assert retention.shred_expired(conn, NOW)["evidence_original"] == 0
+    audits = inspect.execute("SELECT reporter_ref, detail FROM vault_audit WHERE action = 'evidence_original_shredded'"
+                             " AND detail->>'case_id' = %s", (case_id,)).fetchall()
+    assert sorted(a[1]["original_ref"] for a in audits) == sorted([ref, late])
+    assert all(a[0] is None and a[1]["kek_id"] == KEK.current_id for a in audits)
+
+
+def original_state(inspect, ref):
+    return inspect.execute("SELECT wrapped_dek, ciphertext, shredded_at, case_closed_at FROM evidence_original "
+                           "WHERE original_ref = %s", (ref,)).fetchone()
+
+
+def test_privacy_no_identity_marker_anywhere_in_the_database(inspect, canaries):
+    assert len(canaries.markers) >= 5
+    canaries.assert_absent(inspect, {"reporter", "vault_audit", "retention_policy", "evidence_original"})
+    assert inspect.execute("SELECT count(*) FROM vault_audit WHERE action = 'identity_shredded'").fetchone()[0]

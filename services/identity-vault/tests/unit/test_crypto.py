@@ -1,19 +1,25 @@
-"""Envelope encryption: round trip, tamper and wrong-key failures."""
+"""Envelope encryption: round trip, tamper and wrong-key failures; a data key
+re-wrapped under another KEK still opens the record."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 
 import pytest
 
 from peluit_vault.crypto import (
     DecryptionError,
+    SealedRecord,
     decrypt_record,
     encrypt_record,
     generate_keypair,
+    kek_id,
     seal,
     unseal,
+    unwrap_dek,
+    wrap_dek,
 )
 
 
@@ -54,3 +60,13 @@ def test_wrong_kek_or_swapped_row_fails():
         decrypt_record(os.urandom(32), "ref", record)
     with pytest.raises(DecryptionError):
         decrypt_record(kek, "another-ref", record)
+
+
+def test_dek_wrap_is_compatible_with_crypto():
+    a, b = secrets.token_bytes(32), secrets.token_bytes(32)
+    record = encrypt_record(a, "ref", b"identity")
+    dek = unwrap_dek(a, "ref", record.wrapped_dek)
+    moved = SealedRecord(kek_id(b), wrap_dek(b, "ref", dek), record.ciphertext)
+    assert decrypt_record(b, "ref", moved) == b"identity"
+    with pytest.raises(DecryptionError):
+        unwrap_dek(a, "another-ref", record.wrapped_dek)

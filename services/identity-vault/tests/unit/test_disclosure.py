@@ -1,7 +1,8 @@
-"""Disclosure under dual control: the aggregate's rules on eventsourcing's
-in-memory store (explicit clock), and the RPC handlers with real officer
-tokens (step-up claims, one-time step-up, the identity sealed to the
-requester's key only)."""
+"""Disclosure under dual control: the aggregate's rules and the application on
+eventsourcing's in-memory store (explicit clock), for an identity and for an
+evidence original; events stored before the layer split; and the RPC
+handlers with real officer tokens checked by ``OfficerAuth`` (step-up claims,
+one-time step-up, the record sealed to the requester's key only)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ import pytest
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 
-from peluit_common.auth import TokenIssuer, TokenVerifier
+from peluit_common.auth import OfficerAuth, TokenIssuer
 from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
-from peluit_vault import disclosure, store
-from peluit_vault.disclosure import DisclosureApplication, DisclosureRequest, DomainError
+from peluit_vault import records
+from peluit_vault.disclosure import rpc as handlers
+from peluit_vault.disclosure.application import DisclosureApplication
+from peluit_vault.disclosure.domain import OLD_MODULE, DisclosureRegister, DisclosureRequest, DomainError, StepUpUse
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
 CASE = str(uuid4())
 REF = "r" * 32
+ORIGINAL = "o" * 32
+NEW_MODULE = "peluit_vault.disclosure.domain"
 
 
 def officer(name: str, tenant: str = "35.73", *roles: str) -> dict:
@@ -96,7 +101,7 @@ def test_only_an_investigator_of_the_cases_tenant_may_request_and_refusals_are_k
     refused("anonymous", file, app, reporter_ref=None)
     refused("invalid_legal_basis", file, app, legal_basis="curiosity")
     refused("reason_required", file, app, reason="   ")
-    register = app.repository.get(disclosure.DisclosureRegister.create_id("35.73"))
+    register = app.repository.get(DisclosureRegister.create_id("35.73"))
     assert register.request_ids == []  # nothing was filed
     trail = app.trail("35.73", now=T0)
     assert [(e["type"], e["by"]["username"], e["action"], e["code"]) for e in trail] == [
@@ -238,20 +243,108 @@ def test_trail_lists_every_event_without_reporter_ref_and_marks_overdue_requests
     assert app.trail("35.73", now=T0 + timedelta(days=5)) == trail
 
 
+def as_stored_before_the_split(app, aggregate_id) -> list:
+    """The aggregate's stored events as the vault wrote them while the classes
+    lived in ``peluit_vault.disclosure`` (one module, before the layer split)."""
+    out = []
+    for stored in app.recorder.select_events(aggregate_id):
+        state = app.mapper.transcoder.decode(stored.state)
+        if "originator_topic" in state:
+            state["originator_topic"] = state["originator_topic"].replace(NEW_MODULE, OLD_MODULE)
+        out.append(type(stored)(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                                topic=stored.topic.replace(NEW_MODULE, OLD_MODULE),
+                                state=app.mapper.transcoder.encode(state)))
+    assert out and all(s.topic.startswith(OLD_MODULE + ":") for s in out)
+    return out
+
+
+def test_events_stored_under_the_old_module_path_still_load(app):
+    req = file(app)
+    approve(app, req, token_id="jti-old")
+    refused("self_approval", approve, app, req, by=DEWI)
+    register_id = DisclosureRegister.create_id("35.73")
+    step_up_id = StepUpUse.create_id("jti-old")
+    upgraded = DisclosureApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, request_hours=72,
+                                     view_minutes=30)
+    for aggregate_id in (req.id, register_id, step_up_id):
+        upgraded.recorder.insert_events(as_stored_before_the_split(app, aggregate_id))
+    loaded = upgraded.get_request(req.id)
+    assert type(loaded) is DisclosureRequest and loaded.status == "approved" and loaded.reporter_ref == REF
+    assert attempts(upgraded, req.id) == [("dewi", "approve", "self_approval")]
+    assert upgraded.repository.get(register_id).request_ids == [str(req.id)]
+    assert upgraded.trail("35.73", now=T0 + timedelta(hours=2)) == app.trail("35.73", now=T0 + timedelta(hours=2))
+    refused("step_up_reused", approve, upgraded, file(upgraded), token_id="jti-old")
+
+
+# -- a request for an evidence original ----------------------------------------
+
+def file_evidence(app, owner=CASE, **overrides):
+    args = dict(case_id=CASE, reporter_ref=None, tenant="35.73", reason="Perintah pengadilan nomor 12/2026",
+                legal_basis="court_order", now=T0, subject="evidence", original_ref=ORIGINAL, original_case_id=owner)
+    args.update(overrides)
+    return app.request(DEWI, **args)
+
+
+def test_an_original_is_disclosed_only_within_its_case_and_after_approval(app):
+    for owner in (None, str(uuid4())):
+        with pytest.raises(DomainError) as err:
+            file_evidence(app, owner=owner)
+        assert err.value.code == "unknown_original"
+    with pytest.raises(DomainError) as err:
+        file_evidence(app, subject="something")
+    assert err.value.code == "invalid_subject"
+
+    req = file_evidence(app)  # anonymous reports have originals too: no reporter_ref needed
+    assert (req.subject, req.original_ref, req.reporter_ref) == ("evidence", ORIGINAL, None)
+    never = lambda ref: pytest.fail("must not reveal")  # noqa: E731
+    with pytest.raises(DomainError) as err:
+        app.view(req.id, DEWI, never, reveal_original=never, now=T0 + timedelta(minutes=1))
+    assert err.value.code == "not_approved"
+    app.approve(req.id, AGUS, step_up=True, step_up_token_id=uuid4().hex, now=T0 + timedelta(hours=1))
+    seen = []
+    out = app.view(req.id, DEWI, never, reveal_original=lambda ref: seen.append(ref) or b"sealed-original",
+                   now=T0 + timedelta(hours=1, minutes=5))
+    assert out == b"sealed-original" and seen == [ORIGINAL]
+    trail = app.trail("35.73", now=T0 + timedelta(hours=2))
+    requested = next(e for e in trail if e["type"] == "requested" and e["request_id"] == str(req.id))
+    assert requested["subject"] == "evidence" and requested["original_ref"] == ORIGINAL
+    assert [e["type"] for e in trail if e["request_id"] == str(req.id)] == [
+        "requested", "attempt_refused", "approved", "viewed"]
+
+
+def test_identity_requests_are_unchanged_and_old_events_upcast_to_identity(app):
+    req = app.request(DEWI, case_id=CASE, reporter_ref=REF, tenant="35.73", reason="Permohonan LPSK nomor 1",
+                      legal_basis="lpsk_protection", now=T0)
+    assert (req.subject, req.original_ref) == ("identity", None)
+    # a Requested event stored before v2 (no subject, no original_ref) reads as an identity request
+    [stored] = [s for s in app.recorder.select_events(req.id) if s.topic.endswith("DisclosureRequest.Requested")]
+    state = app.mapper.transcoder.decode(stored.state)
+    assert state.pop("class_version") == 2
+    del state["subject"], state["original_ref"]
+    old = type(stored)(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                       topic=stored.topic, state=app.mapper.transcoder.encode(state))
+    event = app.mapper.to_domain_event(old)
+    assert isinstance(event, DisclosureRequest.Requested)
+    assert (event.subject, event.original_ref, event.reporter_ref) == ("identity", None, REF)
+
+
 # -- the RPC handlers with real tokens ----------------------------------------------
 
 @pytest.fixture
-def rpc(app):
+def rpc(app, tmp_path, monkeypatch):
     signing = SigningKey.generate()
     issuer = TokenIssuer(bytes(signing))
-    vault = SimpleNamespace(app=app, verifier=TokenVerifier(bytes(signing.verify_key)))
+    (tmp_path / "officer-token.pub").write_text(bytes(signing.verify_key).hex())
+    monkeypatch.setenv("PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", str(tmp_path / "officer-token.pub"))
+    auth = OfficerAuth()  # the service's provider, set up as nameko would
+    auth.setup()
 
     def token(who: dict, step_up: bool = False) -> str:
         extra = {"amr": ["pwd", "otp"], "step_up": True} if step_up else None
         return issuer.issue(who["officer_id"], who["tenant"], who["roles"], who["username"],
                             ttl_seconds=60 if step_up else 900, extra_claims=extra)
 
-    return SimpleNamespace(vault=vault, token=token, issuer=issuer)
+    return SimpleNamespace(auth=auth, token=token, issuer=issuer)
 
 
 def cmd(**fields) -> dict:
@@ -259,12 +352,12 @@ def cmd(**fields) -> dict:
 
 
 def test_step_up_claims_round_trip_and_cannot_replace_officer_claims(rpc):
-    plain = rpc.vault.verifier.verify(rpc.token(AGUS))
-    up = rpc.vault.verifier.verify(rpc.token(AGUS, step_up=True))
+    plain = rpc.auth.verify(rpc.token(AGUS))
+    up = rpc.auth.verify(rpc.token(AGUS, step_up=True))
     assert not plain.step_up and up.step_up and up.officer_id == AGUS["officer_id"]
     # a step_up claim without an OTP method proves nothing
     half = rpc.issuer.issue(AGUS["officer_id"], "35.73", ["inspektur"], "agus", extra_claims={"step_up": True})
-    assert not rpc.vault.verifier.verify(half).step_up
+    assert not rpc.auth.verify(half).step_up
     for reserved in ("sub", "tenant", "roles", "exp"):
         with pytest.raises(ValueError):
             rpc.issuer.issue(AGUS["officer_id"], "35.73", ["inspektur"], "agus", extra_claims={reserved: "x"})
@@ -272,16 +365,16 @@ def test_step_up_claims_round_trip_and_cannot_replace_officer_claims(rpc):
 
 def test_rpc_flow_seals_the_identity_to_the_requesters_key_only(rpc, app):
     identity = json.dumps({"name": "Budi Santoso", "nik": "3573012345678901"}).encode()
-    filed = disclosure.request_disclosure(rpc.vault, cmd(
+    filed = handlers.request_disclosure(app, rpc.auth, cmd(
         token=rpc.token(DEWI), case_id=CASE, reporter_ref=REF, tenant="35.73",
         reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"))
     assert filed["status"] == "pending" and "reporter_ref" not in filed and REF not in json.dumps(filed)
     rid = filed["request_id"]
 
-    assert disclosure.approve_disclosure(rpc.vault, cmd(token=rpc.token(AGUS), request_id=rid)) == {
+    assert handlers.approve_disclosure(app, rpc.auth, cmd(token=rpc.token(AGUS), request_id=rid)) == {
         "error": "step_up_required"}
-    assert disclosure.approve_disclosure(rpc.vault, cmd(token="x.y.z", request_id=rid)) == {"error": "invalid_token"}
-    approved = disclosure.approve_disclosure(rpc.vault, cmd(token=rpc.token(AGUS, step_up=True), request_id=rid))
+    assert handlers.approve_disclosure(app, rpc.auth, cmd(token="x.y.z", request_id=rid)) == {"error": "invalid_token"}
+    approved = handlers.approve_disclosure(app, rpc.auth, cmd(token=rpc.token(AGUS, step_up=True), request_id=rid))
     assert approved["status"] == "approved"
 
     client = PrivateKey.generate()
@@ -292,13 +385,14 @@ def test_rpc_flow_seals_the_identity_to_the_requesters_key_only(rpc, app):
         seen.append(ref)
         return identity
 
-    assert disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(AGUS), request_id=rid, public_key=public_key),
+    assert handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(AGUS), request_id=rid, public_key=public_key),
                                       read) == {"error": "not_requester"}
-    out = disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key), read)
+    out = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key),
+                                   read)
     assert seen == [REF]
     assert identity not in json.dumps(out).encode() and b"Budi" not in json.dumps(out).encode()
     assert SealedBox(client).decrypt(base64.b64decode(out["sealed_identity"])) == identity
-    again = disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key),
+    again = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key),
                                        read)
     assert again == {"error": "already_viewed"} and seen == [REF]
 
@@ -310,32 +404,75 @@ def test_rpc_view_of_an_erased_identity(rpc, app):
     approve(app, req, now=now)
 
     def shredded(ref):
-        raise store.Erased()
+        raise records.Erased()
 
     key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
-    out = disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=str(req.id), public_key=key),
+    out = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=str(req.id), public_key=key),
                                      shredded)
     assert out == {"error": "erased"}
 
 
 def test_rpc_refuses_malformed_commands_and_bad_keys(rpc, app):
-    assert disclosure.request_disclosure(rpc.vault, {"version": 1}) == {"error": "invalid_command"}
-    assert disclosure.request_disclosure(rpc.vault, None) == {"error": "invalid_command"}
+    assert handlers.request_disclosure(app, rpc.auth, {"version": 1}) == {"error": "invalid_command"}
+    assert handlers.request_disclosure(app, rpc.auth, None) == {"error": "invalid_command"}
     zero = base64.b64encode(bytes(32)).decode()
     short = base64.b64encode(bytes(range(1, 17))).decode()
     for key in (zero, short, "not base64!"):
-        assert disclosure.view_disclosure(rpc.vault, cmd(token=rpc.token(DEWI), request_id=str(uuid4()),
+        assert handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=str(uuid4()),
                                                          public_key=key), reveal) == {"error": "invalid_command"}
 
 
 def test_rpc_event_list_is_for_inspektur_of_the_tenant_and_auditors(rpc, app):
     file(app, now=datetime.now(timezone.utc))  # the RPC path reads the wall clock
     auditor = officer("rina", "35", "auditor")
-    assert disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(DEWI), tenant="35.73")) == {
+    assert handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(DEWI), tenant="35.73")) == {
         "error": "forbidden"}
-    assert disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(BUDI), tenant="35.73")) == {
+    assert handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(BUDI), tenant="35.73")) == {
         "error": "forbidden"}
-    own = disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(AGUS), tenant="35.73"))
-    audited = disclosure.disclosure_events(rpc.vault, cmd(token=rpc.token(auditor), tenant="35.73"))
+    own = handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(AGUS), tenant="35.73"))
+    audited = handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(auditor), tenant="35.73"))
     assert [e["type"] for e in own["events"]] == ["requested"] and audited == own
     assert REF not in json.dumps(own)
+
+
+def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
+    original = b"\xff\xd8\xff\xe1Exif GPS -7.97,112.62 Artist=Canary" + uuid4().hex.encode()
+    owners = {ORIGINAL: CASE}
+    base = {"version": DISCLOSURE_RPC_VERSION, "case_id": CASE, "tenant": "35.73",
+            "reason": "Perintah pengadilan nomor 12/2026", "legal_basis": "court_order"}
+    wrong = handlers.request_disclosure(app, rpc.auth, {**base, "token": rpc.token(DEWI), "subject": "evidence",
+                                                      "original_ref": "p" * 32}, original_case=owners.get)
+    assert wrong == {"error": "unknown_original"}
+    filed = handlers.request_disclosure(app, rpc.auth, {**base, "token": rpc.token(DEWI), "subject": "evidence",
+                                                      "original_ref": ORIGINAL}, original_case=owners.get)
+    assert filed["status"] == "pending" and filed["subject"] == "evidence" and filed["original_ref"] == ORIGINAL
+    rid = filed["request_id"]
+    approved = handlers.approve_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(AGUS, step_up=True),
+                                                         "request_id": rid})
+    assert approved["status"] == "approved"
+    client = PrivateKey.generate()
+    key = base64.b64encode(bytes(client.public_key)).decode()
+
+    def no_identity(ref):
+        pytest.fail("an evidence request must not read the identity")
+
+    out = handlers.view_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(DEWI), "request_id": rid,
+                                                 "public_key": key}, no_identity,
+                                     read_original=lambda ref: original if ref == ORIGINAL else None)
+    assert set(out) == {"request_id", "subject", "original_ref", "sealed_original"}
+    assert original not in json.dumps(out).encode()
+    assert SealedBox(client).decrypt(base64.b64decode(out["sealed_original"])) == original
+
+
+def test_rpc_view_of_a_shredded_original(rpc, app):
+    now = datetime.now(timezone.utc)  # the RPC path reads the wall clock, so not T0
+    req = file_evidence(app, now=now)
+    app.approve(req.id, AGUS, step_up=True, step_up_token_id=uuid4().hex, now=now)
+
+    def shredded(ref):
+        raise records.Erased()
+
+    key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
+    out = handlers.view_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(DEWI), "request_id": str(req.id),
+                                                 "public_key": key}, shredded, read_original=shredded)
+    assert out == {"error": "original_erased"}

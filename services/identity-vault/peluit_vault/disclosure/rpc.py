@@ -1,0 +1,183 @@
+"""Disclosure under dual control, the nameko adapter: the provider that holds
+the application, and the RPC handlers ``service.py`` delegates to.
+
+The officer is whoever the bearer token says, verified here with the officer
+token public key (``peluit_common.auth.OfficerAuth``): cases forwards the
+token and cannot speak for anyone else. Replies are ``{"error": code}`` or a
+summary; no reply holds an identity except view's, sealed to the X25519 key
+the requester's client chose, so cases and the broker see ciphertext only.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Callable
+from uuid import UUID
+
+from marshmallow import ValidationError
+from nameko.extensions import DependencyProvider
+from prometheus_client import Counter
+
+from peluit_common.auth import AuthError, OfficerClaims
+from peluit_common.eventstore import eventsourcing_env
+from peluit_common.settings import env_float
+from peluit_contracts.disclosure import (
+    DISCLOSURE_RPC_VERSION,
+    ApproveDisclosureCommand,
+    DisclosureEventsQuery,
+    RefuseDisclosureCommand,
+    RequestDisclosureCommand,
+    ViewDisclosureCommand,
+)
+
+from ..crypto import seal
+from ..records import Erased
+from .application import DEFAULT_REQUEST_HOURS, DEFAULT_VIEW_MINUTES, DisclosureApplication
+from .domain import DisclosureRequest, DomainError
+
+log = logging.getLogger(__name__)
+
+DISCLOSURE_OUTCOMES = Counter("peluit_vault_disclosure_total", "Disclosure commands by action and outcome",
+                              ["action", "outcome"])
+
+
+def officer_of(claims: OfficerClaims) -> dict:
+    """Who acts, as recorded in events: from the verified token only."""
+    return {"officer_id": claims.officer_id, "username": claims.username, "roles": list(claims.roles),
+            "tenant": claims.tenant}
+
+
+class DisclosureLog(DependencyProvider):
+    """Gives each worker the service's ``DisclosureApplication``."""
+
+    def setup(self):
+        self.app = DisclosureApplication(
+            env=eventsourcing_env(),
+            request_hours=env_float("PELUIT_DISCLOSURE_REQUEST_HOURS", DEFAULT_REQUEST_HOURS),
+            view_minutes=env_float("PELUIT_DISCLOSURE_VIEW_MINUTES", DEFAULT_VIEW_MINUTES))
+
+    def stop(self):
+        self.app.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.app
+
+
+def handle(auth, schema, action: str, command, fn) -> dict:
+    """One RPC: validate the command, verify the officer's token with ``auth``
+    (``OfficerAuth``, or anything with its ``verify``), run ``fn(cmd, claims)``.
+
+    Replies are ``{"error": code}`` or what ``fn`` returns; neither ever holds
+    an identity except ``view``'s, sealed to the requester's key."""
+    try:
+        cmd = schema().load(command)
+    except (ValidationError, TypeError, ValueError):
+        DISCLOSURE_OUTCOMES.labels(action, "invalid_command").inc()
+        return {"error": "invalid_command"}
+    if cmd["version"] != DISCLOSURE_RPC_VERSION:
+        return {"error": "unsupported_version"}
+    try:
+        claims = auth.verify(cmd["token"])
+    except AuthError as err:
+        DISCLOSURE_OUTCOMES.labels(action, err.code).inc()
+        return {"error": err.code}
+    try:
+        result = fn(cmd, claims)
+    except DomainError as err:
+        DISCLOSURE_OUTCOMES.labels(action, err.code).inc()
+        log.info("disclosure %s refused: %s", action, err.code)
+        return {"error": err.code}
+    DISCLOSURE_OUTCOMES.labels(action, "ok").inc()
+    return result
+
+
+def _summary(req: DisclosureRequest) -> dict:
+    out = {"request_id": str(req.id), "case_id": req.case_id, "tenant": req.tenant, "status": req.status,
+           "legal_basis": req.legal_basis, "expires_at": req.expires_at.isoformat(),
+           "view_until": req.view_until.isoformat() if req.view_until else None, "subject": req.subject}
+    if req.subject == "evidence":
+        out["original_ref"] = req.original_ref
+    return out
+
+
+def _request_id(cmd: dict) -> UUID:
+    return UUID(cmd["request_id"])
+
+
+def request_disclosure(app: DisclosureApplication, auth, command,
+                       original_case: Callable[[str], str | None] | None = None) -> dict:
+    """``original_case(original_ref)``: the case id the store holds that original
+    for (None if unknown); needed for ``subject: evidence``."""
+
+    def fn(cmd, claims):
+        subject, original_ref = cmd["subject"], cmd["original_ref"]
+        owner = original_case(original_ref) if subject == "evidence" and original_ref and original_case else None
+        return _summary(app.request(officer_of(claims), case_id=cmd["case_id"], reporter_ref=cmd["reporter_ref"],
+                                    tenant=cmd["tenant"], reason=cmd["reason"], legal_basis=cmd["legal_basis"],
+                                    subject=subject, original_ref=original_ref, original_case_id=owner))
+    return handle(auth, RequestDisclosureCommand, "request", command, fn)
+
+
+def approve_disclosure(app: DisclosureApplication, auth, command) -> dict:
+
+    def fn(cmd, claims):
+        return _summary(app.approve(_request_id(cmd), officer_of(claims), step_up=claims.step_up,
+                                    step_up_token_id=claims.token_id))
+    return handle(auth, ApproveDisclosureCommand, "approve", command, fn)
+
+
+def refuse_disclosure(app: DisclosureApplication, auth, command) -> dict:
+
+    def fn(cmd, claims):
+        return _summary(app.refuse(_request_id(cmd), officer_of(claims), cmd["reason"]))
+    return handle(auth, RefuseDisclosureCommand, "refuse", command, fn)
+
+
+def view_disclosure(app: DisclosureApplication, auth, command, read_identity: Callable[[str], bytes | None],
+                    read_original: Callable[[str], bytes | None] | None = None) -> dict:
+    """``read_identity(reporter_ref)``: the clear identity from the store (None
+    or ``records.Erased`` when it is gone); ``read_original(original_ref)`` the
+    same for an evidence original. Either is sealed at once and dropped."""
+
+    def fn(cmd, claims):
+        public_key = base64.b64decode(cmd["public_key"])
+
+        def sealer(read: Callable[[str], bytes | None], gone: str) -> Callable[[str], bytes]:
+            def reveal(ref: str) -> bytes:
+                try:
+                    plaintext = read(ref)
+                except Erased:
+                    raise DomainError(gone) from None
+                if plaintext is None:
+                    raise DomainError(gone)
+                try:
+                    return seal(public_key, plaintext)
+                except Exception:
+                    # e.g. a low-order key libsodium refuses; nothing leaves in clear
+                    raise DomainError("invalid_public_key") from None
+            return reveal
+
+        request_id = _request_id(cmd)
+        sealed = app.view(request_id, officer_of(claims), sealer(read_identity, "erased"),
+                          reveal_original=sealer(read_original, "original_erased") if read_original else None)
+        req = app.get_request(request_id)
+        if req.subject == "evidence":
+            return {"request_id": cmd["request_id"], "subject": "evidence", "original_ref": req.original_ref,
+                    "sealed_original": base64.b64encode(sealed).decode()}
+        return {"request_id": cmd["request_id"], "sealed_identity": base64.b64encode(sealed).decode()}
+
+    return handle(auth, ViewDisclosureCommand, "view", command, fn)
+
+
+def disclosure_events(app: DisclosureApplication, auth, command) -> dict:
+    """Inspektur: their own tenant. Auditor: the tenant cases checked a live
+    audit grant for (grants live in the cases database)."""
+
+    def fn(cmd, claims):
+        tenant = cmd["tenant"]
+        if not (claims.has_role("auditor") or (claims.has_role("inspektur") and claims.tenant == tenant)):
+            raise DomainError("forbidden")
+        return {"tenant": tenant, "events": app.trail(tenant)}
+
+    return handle(auth, DisclosureEventsQuery, "events", command, fn)
