@@ -16,7 +16,7 @@ from PIL import ExifTags, Image
 
 from peluit_intake import evidence
 from peluit_intake.evidence import Limits, Refusal, Refused
-from peluit_local.testing import gps_photo
+from peluit_common.testing import authored_pdf, gps_photo
 
 LIMITS = Limits()
 MARKER = "Canary" + secrets.token_hex(8)
@@ -43,17 +43,12 @@ def png_header_only(width: int, height: int) -> bytes:
 
 
 def pdf_with_author(marker: str = MARKER) -> bytes:
-    pdf = pikepdf.new()
-    pdf.add_blank_page()
-    pdf.docinfo["/Author"] = marker
-    pdf.docinfo["/Title"] = f"Laporan {marker}"
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["dc:creator"] = [marker]
-        meta["dc:title"] = f"XMP {marker}"
-    page = pdf.pages[0].obj
-    page["/Metadata"] = pdf.make_stream(f"<x:xmpmeta>{marker}</x:xmpmeta>".encode())
-    out = io.BytesIO()
-    pdf.save(out)
+    """``authored_pdf`` plus XMP on the page itself (object-level metadata)."""
+    with pikepdf.open(io.BytesIO(authored_pdf(marker))) as pdf:
+        page = pdf.pages[0].obj
+        page["/Metadata"] = pdf.make_stream(f"<x:xmpmeta>{marker}</x:xmpmeta>".encode())
+        out = io.BytesIO()
+        pdf.save(out)
     return out.getvalue()
 
 
