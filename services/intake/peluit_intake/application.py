@@ -29,7 +29,6 @@ from prometheus_client import Counter
 from peluit_common.settings import env_float, env_int
 from peluit_contracts.reports import ReceiptSchema
 
-from . import evidence
 from .catalogue import TenantCatalogue, find_tenant
 from .errors import (
     BackendRefused,
@@ -41,7 +40,8 @@ from .errors import (
     UnknownCategory,
     UnknownTenant,
 )
-from .evidence import Limits, Refusal, Refused
+from .evidence_checks import Limits, Refusal, Refused, check_all, check_each
+from .evidence_strip import strip_all, strip_each
 from .keys import IntakeKeys
 from .receipts import format_receipt
 from .sealing import seal_identity, seal_original
@@ -250,7 +250,7 @@ class Intake:
         """The content checks alone (types by magic bytes, sizes, zip bombs,
         pixel floods): raises ``EvidenceRefused``, stores nothing."""
         try:
-            tpool.execute(evidence.check_all, files, limits or Limits.from_env())
+            tpool.execute(check_all, files, limits or Limits.from_env())
         except Refused as refused:
             raise _refused(refused) from None
 
@@ -261,7 +261,7 @@ class Intake:
         limits = limits or Limits.from_env()
         with upload_slots():
             try:
-                detected = tpool.execute(evidence.check_all, files, limits)
+                detected = tpool.execute(check_all, files, limits)
             except Refused as refused:
                 raise _refused(refused) from None
             if receipt_hash is None:
@@ -271,7 +271,7 @@ class Intake:
                 EVIDENCE_REFUSED.labels("evidence_quota").inc()
                 raise EvidenceQuota()
             try:
-                prepared = tpool.execute(evidence.strip_all, files, detected, limits)
+                prepared = tpool.execute(strip_all, files, detected, limits)
             except Refused as refused:
                 raise _refused(refused) from None
             if sum(len(p.stripped) for p in prepared) > target["bytes_left"]:
@@ -290,12 +290,12 @@ class Intake:
         if not files:
             return []
         with upload_slots():
-            checked, refusals = tpool.execute(evidence.check_each, files, limits)
+            checked, refusals = tpool.execute(check_each, files, limits)
             if checked:
                 receipt = ReceiptSchema().load({"receipt": receipt})["receipt"]  # as the status page normalises it
                 receipt_hash = self.receipt_hash(receipt)
                 target = self._evidence_target(receipt_hash)
-                prepared, failed = tpool.execute(evidence.strip_each, checked, limits)
+                prepared, failed = tpool.execute(strip_each, checked, limits)
                 refusals += failed
                 kept, files_left, bytes_left = [], target["files_left"], target["bytes_left"]
                 for p in prepared:

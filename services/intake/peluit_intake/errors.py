@@ -72,3 +72,8 @@ class BackendRefused(IntakeError):
     """cases or the vault answered with an error intake does not expect (logged by code)."""
 
     code, text = "internal_error", "unavailable"
+
+
+def temporary(err: IntakeError) -> bool:
+    """Whether the sender should try the same thing again later (a channel's 451 or 503)."""
+    return isinstance(err, (Unavailable, BackendRefused))

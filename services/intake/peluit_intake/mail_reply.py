@@ -1,0 +1,85 @@
+"""The reply to a reporter who wrote by e-mail: the receipt, sent from memory.
+
+intake answers directly over ``PELUIT_INTAKE_SMTP_HOST/PORT`` (from
+``PELUIT_INTAKE_SMTP_FROM``). The vault's contact relay is the wrong path for
+it: the relay knows cases only by case id and sends fixed templates without
+case content, and a receipt must never travel through cases (cases keeps only
+its Argon2id hash). intake is the edge that received the address; it holds it
+only for the duration of this one SMTP transaction. The reply is bilingual,
+carries the registration number and the receipt, no report text, and asks the
+reporter to keep the receipt elsewhere and delete the mail.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from email.message import EmailMessage
+
+from .mail_settings import MailSettings
+
+
+def build_reply(settings: MailSettings, to_addr: str, tenant_name: str, registration_number: str,
+                receipt: str, key: str, in_reply_to: str | None, *, truncated: bool = False,
+                attachments: int = 0, refused: list | tuple = (), missing_where_when: bool = False) -> EmailMessage:
+    portal = f" ({settings.portal_url})" if settings.portal_url else ""
+    notes_id, notes_en = [], []
+    if missing_where_when:
+        notes_id.append("Tempat dan/atau waktu kejadian tidak kami temukan dalam e-mail Anda. Tambahkan\n"
+                        "melalui halaman status laporan jika Anda mengetahuinya.")
+        notes_en.append("We did not find the place and/or time of the events in your e-mail. Add them\n"
+                        "on the report status page if you know them.")
+    if attachments:
+        notes_id.append(f"{attachments} lampiran tercatat sebagai bukti. Metadata (lokasi, penulis, perangkat)\n"
+                        "dihapus dari salinan yang dibaca petugas; berkas asli disimpan tersegel.")
+        notes_en.append(f"{attachments} attachment(s) were recorded as evidence. Metadata (location, author,\n"
+                        "device) was removed from the copy officers read; the original is kept sealed.")
+    if refused:
+        notes_id.append("Lampiran berikut TIDAK tercatat (laporan tetap tercatat); kirim ulang dalam bentuk lain\n"
+                        "melalui halaman status laporan:\n" + "\n".join(f"  - {r['id']}" for r in refused))
+        notes_en.append("These attachments were NOT recorded (the report was); send them again in another form\n"
+                        "on the report status page:\n" + "\n".join(f"  - {r['en']}" for r in refused))
+    if truncated:
+        notes_id.append("Laporan Anda melebihi batas panjang; bagian akhirnya tidak tercatat. Kirim sisanya\n"
+                        "sebagai pesan melalui halaman status laporan.")
+        notes_en.append("Your report exceeded the length limit; its end was not recorded. Send the rest\n"
+                        "as a message on the report status page.")
+    body = (
+        f"Laporan Anda kepada {tenant_name} telah tercatat.\n\n"
+        f"    Nomor registrasi : {registration_number}\n"
+        f"    Tanda terima     : {receipt}\n\n"
+        "Simpan tanda terima ini di tempat yang aman, lalu hapus e-mail ini. Tanda terima adalah satu-satunya\n"
+        f"kunci untuk melihat status laporan di portal WBS{portal}, membaca pertanyaan Inspektorat dan\n"
+        "menjawabnya. Tanda terima tidak dapat dipulihkan jika hilang.\n"
+        "Alamat e-mail Anda disimpan tersegel; petugas yang menangani laporan tidak melihatnya.\n"
+        + "".join("\n" + n + "\n" for n in notes_id)
+        + "\nJangan membalas e-mail ini.\n\n"
+        "------------------------------------------------------------------------\n\n"
+        f"Your report to {tenant_name} has been registered.\n\n"
+        f"    Registration number : {registration_number}\n"
+        f"    Receipt             : {receipt}\n\n"
+        "Keep this receipt somewhere safe, then delete this e-mail. The receipt is the only key to the\n"
+        f"status of your report on the WBS portal{portal}, to the Inspektorat's questions and to your\n"
+        "answers. It cannot be recovered if lost.\n"
+        "Your e-mail address is stored sealed; the officers handling the report do not see it.\n"
+        + "".join("\n" + n + "\n" for n in notes_en)
+        + "\nDo not reply to this e-mail.\n"
+    )
+    msg = EmailMessage()
+    msg["From"] = settings.reply_from
+    msg["To"] = to_addr
+    msg["Subject"] = "Laporan Anda telah diterima / Your report has been received"
+    domain = settings.reply_from.rpartition("@")[2] or "peluit.invalid"
+    # deterministic: a resent reply (after a retried delivery) can be deduplicated
+    msg["Message-ID"] = f"<receipt.{key[:32]}@{domain}>"
+    msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no vacation replies back to us
+    if in_reply_to and re.fullmatch(r"<[^<>\s]{1,250}>", in_reply_to):
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    msg.set_content(body)
+    return msg
+
+
+def send_reply(settings: MailSettings, msg: EmailMessage) -> None:
+    with smtplib.SMTP(settings.reply_host, settings.reply_port, timeout=settings.reply_timeout) as smtp:
+        smtp.send_message(msg)
