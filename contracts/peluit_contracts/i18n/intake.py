@@ -38,30 +38,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "salinan yang dibaca petugas; berkas asli disimpan tersegel.",
                           "The Inspektorat received your evidence. Metadata (location, author, device) was removed "
                           "from the copy officers read; the original is kept sealed."),
-    # evidence refusals ({n}: the file's position, 1-based; never its name or content)
-    "evidence_no_file": ("Lampirkan minimal satu berkas.", "Attach at least one file."),
-    "evidence_too_many_files": ("Paling banyak {max} berkas sekali unggah.", "At most {max} files per upload."),
-    "evidence_request_too_large": ("Jumlah ukuran berkas melebihi batas {mb} MB sekali unggah.",
+    # evidence refusals, "refusal_<code>" ({n}: the file's position, 1-based; never its name or content)
+    "refusal_no_file": ("Lampirkan minimal satu berkas.", "Attach at least one file."),
+    "refusal_too_many_files": ("Paling banyak {max} berkas sekali unggah.", "At most {max} files per upload."),
+    "refusal_request_too_large": ("Jumlah ukuran berkas melebihi batas {mb} MB sekali unggah.",
                                    "The files together exceed the limit of {mb} MB per upload."),
-    "evidence_file_too_large": ("Berkas ke-{n} melebihi batas {mb} MB.", "File {n} exceeds the limit of {mb} MB."),
-    "evidence_empty_file": ("Berkas ke-{n} kosong.", "File {n} is empty."),
-    "evidence_unsupported_type": ("Jenis berkas ke-{n} tidak diizinkan. Yang diterima: foto JPEG/PNG, PDF, "
+    "refusal_file_too_large": ("Berkas ke-{n} melebihi batas {mb} MB.", "File {n} exceeds the limit of {mb} MB."),
+    "refusal_empty_file": ("Berkas ke-{n} kosong.", "File {n} is empty."),
+    "refusal_unsupported_type": ("Jenis berkas ke-{n} tidak diizinkan. Yang diterima: foto JPEG/PNG, PDF, "
                                   "Word/Excel/PowerPoint (DOCX/XLSX/PPTX), teks biasa (UTF-8), audio MP3/M4A.",
                                   "File {n} is of a type that is not accepted. Accepted: JPEG/PNG photos, PDF, "
                                   "Word/Excel/PowerPoint (DOCX/XLSX/PPTX), plain text (UTF-8), MP3/M4A audio."),
-    "evidence_macro_document": ("Berkas ke-{n} berisi makro; simpan ulang sebagai DOCX/XLSX/PPTX tanpa makro.",
+    "refusal_macro_document": ("Berkas ke-{n} berisi makro; simpan ulang sebagai DOCX/XLSX/PPTX tanpa makro.",
                                 "File {n} contains macros; save it again as DOCX/XLSX/PPTX without macros."),
-    "evidence_zip_bomb": ("Berkas ke-{n} terkompresi secara tidak wajar dan ditolak.",
+    "refusal_zip_bomb": ("Berkas ke-{n} terkompresi secara tidak wajar dan ditolak.",
                           "File {n} is compressed abnormally (a possible zip bomb) and was refused."),
-    "evidence_pixel_flood": ("Gambar ke-{n} terlalu besar (lebih dari {mp} megapiksel).",
+    "refusal_pixel_flood": ("Gambar ke-{n} terlalu besar (lebih dari {mp} megapiksel).",
                              "Image {n} is too large (over {mp} megapixels)."),
-    "evidence_encrypted_file": ("Berkas ke-{n} terkunci kata sandi; kirim tanpa kata sandi.",
+    "refusal_encrypted_file": ("Berkas ke-{n} terkunci kata sandi; kirim tanpa kata sandi.",
                                 "File {n} is password-protected; send it without a password."),
-    "evidence_corrupt_file": ("Berkas ke-{n} rusak atau tidak dapat dibaca.", "File {n} is damaged or unreadable."),
+    "refusal_corrupt_file": ("Berkas ke-{n} rusak atau tidak dapat dibaca.", "File {n} is damaged or unreadable."),
     # channels (e-mail, WhatsApp): each attachment stands alone, so the upload limits are per file there
-    "evidence_over_report_limit": ("Berkas ke-{n} melampaui batas {max} berkas atau {mb} MB per laporan.",
+    "refusal_over_report_limit": ("Berkas ke-{n} melampaui batas {max} berkas atau {mb} MB per laporan.",
                                    "File {n} goes over the limit of {max} files or {mb} MB per report."),
-    "evidence_over_case_quota": ("Berkas ke-{n} melampaui batas jumlah atau ukuran bukti kasus ini.",
+    "refusal_evidence_quota": ("Berkas ke-{n} melampaui batas jumlah atau ukuran bukti kasus ini.",
                                  "File {n} goes over this case's limit on the number or size of evidence files."),
     # e-mail: SMTP reply texts (ASCII, one line)
     "smtp_line_too_long": ("Baris terlalu panjang", "Line too long"),

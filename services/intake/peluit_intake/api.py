@@ -25,33 +25,23 @@ from peluit_common.web import HttpError, json_response, read_json
 from peluit_contracts.i18n import bilingual_errors, message
 from peluit_contracts.reports import AssistedReportSchema, ReceiptSchema, ReporterMessageSchema, ReportSubmissionSchema
 
+from . import errors
 from .application import REPORTS_REFUSED, AssistedBy, Intake, Registration, answer_no_sooner
-from .errors import (
-    CaseClosed,
-    EvidenceQuota,
-    EvidenceRefused,
-    IdempotencyKeyReused,
-    IntakeError,
-    ReceiptNotFound,
-    Unavailable,
-    UnknownCategory,
-    UnknownTenant,
-)
 from .evidence_checks import Limits
 from .receipts import IDEMPOTENCY_KEY
 from .slip import printable_slip
 
 MULTIPART_OVERHEAD = 1_000_000  # boundaries, part headers and the receipt field, above the files themselves
-STATUS = {UnknownTenant: 422, UnknownCategory: 422, IdempotencyKeyReused: 422, ReceiptNotFound: 404,
-          CaseClosed: 409, EvidenceQuota: 413, Unavailable: 503}
+STATUS = {errors.UnknownTenant: 422, errors.UnknownCategory: 422, errors.IdempotencyKeyReused: 422,
+          errors.ReceiptNotFound: 404, errors.CaseClosed: 409, errors.EvidenceQuota: 413, errors.Unavailable: 503}
 
 
-def http_error(err: IntakeError) -> HttpError:
+def http_error(err: errors.IntakeError) -> HttpError:
     """Refused files and unknown codes field by field; anything unexpected from
     cases or the vault is a 500 that names nothing (retry with the same key)."""
-    if isinstance(err, EvidenceRefused):
+    if isinstance(err, errors.EvidenceRefused):
         return HttpError(err.refused.status, err.code, err.refused.fields(), text="evidence_refused")
-    if isinstance(err, (UnknownTenant, UnknownCategory)):
+    if isinstance(err, (errors.UnknownTenant, errors.UnknownCategory)):
         return HttpError(422, err.code, {err.field: [message(err.text)]}, text="report_fields_invalid")
     return HttpError(STATUS.get(type(err), 500), err.code, text=err.text)
 
@@ -63,7 +53,7 @@ def translated(handler):
     def wrapper(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
-        except IntakeError as err:
+        except errors.IntakeError as err:
             raise http_error(err) from None
 
     return wrapper

@@ -118,6 +118,26 @@ def batches(items: list[dict], max_bytes: int):
         yield group
 
 
+def _checked(reply: dict, refuser: str, known: dict | None = None) -> dict:
+    """A reply of cases or the vault without an ``error``; a ``known`` error code
+    as its typed error (``known[code]()``); any other as ``BackendRefused``."""
+    error = reply.get("error")
+    if not error:
+        return reply
+    if known and error in known:
+        raise known[error]()
+    log.error("%s refused: %s", refuser, error)
+    raise BackendRefused()
+
+
+def _key_reused() -> IdempotencyKeyReused:
+    REPORTS_REFUSED.labels("idempotency_key_reused").inc()
+    return IdempotencyKeyReused()
+
+
+EVIDENCE_ERRORS = {"not_found": ReceiptNotFound, "case_closed": lambda: CaseClosed("case_closed_evidence")}
+
+
 def _refused(refused: Refused) -> EvidenceRefused:
     for refusal in refused.refusals:
         EVIDENCE_REFUSED.labels(refusal.code).inc()
@@ -193,31 +213,18 @@ class Intake:
 
         reporter_ref = None
         if sealed is not None:
-            stored = self.backend.store_identity(submission_id, sealed, tenant)
-            if "error" in stored:
-                log.error("vault refused a sealed identity: %s", stored["error"])
-                raise BackendRefused()
+            stored = _checked(self.backend.store_identity(submission_id, sealed, tenant), "the vault (identity)")
             reporter_ref = stored["reporter_ref"]
 
-        result = self.backend.register_report({
+        result = _checked(self.backend.register_report({
             "submission_id": submission_id,
             "fingerprint": keys.fingerprint({"tenant": tenant, "category": category, **report}),
             "receipt_hash": receipt_hash, "tenant": tenant, "category": category, "channel": channel,
             "report": report, "reporter_ref": reporter_ref, "anonymous": reporter_ref is None,
             "assisted_by": None if assisted_by is None else {"officer_id": assisted_by.officer_id,
                                                              "username": assisted_by.username},
-        })
-        error = result.get("error")
-        if error == "unknown_tenant":
-            raise UnknownTenant()
-        if error == "unknown_category":
-            raise UnknownCategory()
-        if error == "idempotency_key_reused":
-            REPORTS_REFUSED.labels("idempotency_key_reused").inc()
-            raise IdempotencyKeyReused()
-        if error:
-            log.error("cases refused a registration: %s", error)
-            raise BackendRefused()
+        }), "cases (registration)", {"unknown_tenant": UnknownTenant, "unknown_category": UnknownCategory,
+                                     "idempotency_key_reused": _key_reused})
 
         replayed = not result["created"]
         REPORTS_ACCEPTED.labels(channel, str(replayed).lower()).inc()
@@ -233,15 +240,8 @@ class Intake:
 
     def send_message(self, receipt_hash: str, text: str) -> str:
         """The reporter answers a question or writes to the Inspektorat; the case's status."""
-        result = self.backend.reporter_message(receipt_hash, text)
-        error = result.get("error")
-        if error == "not_found":
-            raise ReceiptNotFound()
-        if error == "case_closed":
-            raise CaseClosed()
-        if error:
-            log.error("cases refused a reporter message: %s", error)
-            raise BackendRefused()
+        result = _checked(self.backend.reporter_message(receipt_hash, text), "cases (reporter message)",
+                          {"not_found": ReceiptNotFound, "case_closed": CaseClosed})
         return result["status"]
 
     # -- evidence ---------------------------------------------------------------------------
@@ -311,16 +311,8 @@ class Intake:
         return sorted(refusals, key=lambda r: r.index or 0)
 
     def _evidence_target(self, receipt_hash: str) -> dict:
-        target = self.backend.evidence_target(receipt_hash)
-        error = target.get("error")
-        if error == "not_found":
-            raise ReceiptNotFound()
-        if error == "case_closed":
-            raise CaseClosed("case_closed_evidence")
-        if error:
-            log.error("cases refused an evidence lookup: %s", error)
-            raise BackendRefused()
-        return target
+        return _checked(self.backend.evidence_target(receipt_hash), "cases (evidence lookup)",
+                        EVIDENCE_ERRORS)
 
     def _store_prepared(self, receipt_hash: str, target: dict, prepared: list, limits: Limits) -> None:
         # Every file passed: from here on things are stored. The originals first, in the vault
@@ -330,25 +322,14 @@ class Intake:
         items = []
         for p in prepared:
             sealed = tpool.execute(seal_original, self.keys.vault_public_key, p.original)
-            stored = self.backend.store_evidence_original(target["case_id"], target["tenant"], p.mime, sealed)
+            stored = _checked(self.backend.store_evidence_original(target["case_id"], target["tenant"], p.mime, sealed),
+                              "the vault (evidence original)")
             del sealed
-            if "error" in stored:
-                log.error("vault refused an evidence original: %s", stored["error"])
-                raise BackendRefused()
             items.append({"label": p.label, "mime": p.mime, "size": len(p.stripped), "sha256": p.sha256,
                           "original_ref": stored["original_ref"], "content": p.stripped})
         per_call = env_int("PELUIT_EVIDENCE_RPC_BATCH_BYTES", limits.max_file_bytes)
         for batch in batches(items, per_call):
-            result = self.backend.add_evidence(receipt_hash, batch)
-            error = result.get("error")
-            if error == "case_closed":
-                raise CaseClosed("case_closed_evidence")
-            if error == "evidence_quota":
-                raise EvidenceQuota()
-            if error == "not_found":
-                raise ReceiptNotFound()
-            if error:
-                log.error("cases refused evidence: %s", error)
-                raise BackendRefused()
+            _checked(self.backend.add_evidence(receipt_hash, batch), "cases (evidence)",
+                     {**EVIDENCE_ERRORS, "evidence_quota": EvidenceQuota})
         for p in prepared:
             EVIDENCE_ACCEPTED.labels(p.mime).inc()

@@ -11,7 +11,7 @@
   extracting anything; pixel floods (over 40 megapixels) from the image header
   before any pixel is decoded.
 - Every refusal has a stable code and a bilingual message (the catalogue's
-  ``evidence_*`` entries) that names the file by its position (1-based) only:
+  ``refusal_*`` entries) that names the file by its position (1-based) only:
   never its name, never its content.
 """
 
@@ -71,22 +71,12 @@ Image.MAX_IMAGE_PIXELS = Limits.from_env().max_pixels
 
 # -- refusals ----------------------------------------------------------------
 
-# code -> (HTTP status, its text in the catalogue); {n} in a text is the file's position (1-based)
-REFUSALS: dict[str, tuple[int, str]] = {
-    "no_file": (400, "evidence_no_file"),
-    "too_many_files": (413, "evidence_too_many_files"),
-    "request_too_large": (413, "evidence_request_too_large"),
-    "file_too_large": (413, "evidence_file_too_large"),
-    "empty_file": (422, "evidence_empty_file"),
-    "unsupported_type": (415, "evidence_unsupported_type"),
-    "macro_document": (415, "evidence_macro_document"),
-    "zip_bomb": (422, "evidence_zip_bomb"),
-    "pixel_flood": (422, "evidence_pixel_flood"),
-    "encrypted_file": (422, "evidence_encrypted_file"),
-    "corrupt_file": (422, "evidence_corrupt_file"),
-    # channels (e-mail, WhatsApp): each attachment stands alone, so the upload limits are per file there
-    "over_report_limit": (413, "evidence_over_report_limit"),
-    "evidence_quota": (413, "evidence_over_case_quota"),
+# code -> HTTP status; the text is the catalogue's "refusal_<code>" ({n}: the file's position, 1-based).
+# over_report_limit and evidence_quota are the channels' (e-mail, WhatsApp): each attachment stands alone there.
+REFUSALS: dict[str, int] = {
+    "no_file": 400, "too_many_files": 413, "request_too_large": 413, "file_too_large": 413, "empty_file": 422,
+    "unsupported_type": 415, "macro_document": 415, "zip_bomb": 422, "pixel_flood": 422, "encrypted_file": 422,
+    "corrupt_file": 422, "over_report_limit": 413, "evidence_quota": 413,
 }
 STATUS_PRIORITY = {413: 0, 415: 1, 422: 2, 400: 3}
 
@@ -100,14 +90,14 @@ class Refusal(Exception):
 
     @property
     def status(self) -> int:
-        return REFUSALS[self.code][0]
+        return REFUSALS[self.code]
 
     @property
     def field(self) -> str:
         return "file" if self.index is None else f"file.{self.index}"
 
     def message(self) -> dict[str, str]:
-        return {**message(REFUSALS[self.code][1], n=self.index, **self.params), "code": self.code}
+        return {**message("refusal_" + self.code, n=self.index, **self.params), "code": self.code}
 
 
 class Refused(Exception):

@@ -189,22 +189,20 @@ class SmtpSession:
             return not self._bad()
         return handler(arg.strip()) is not False
 
-    def smtp_HELO(self, arg: str):
+    def _greet(self, verb: str, arg: str, *lines: str) -> None:
         if not arg:
-            self.send(smtp(501, "5.5.4", "smtp_syntax_hello", verb="HELO"))
+            self.send(smtp(501, "5.5.4", "smtp_syntax_hello", verb=verb))
             return
         self._reset()
         self.greeted = True
-        self.send(f"250 {self.settings.hostname}")
+        self.send(*lines)
+
+    def smtp_HELO(self, arg: str):
+        self._greet("HELO", arg, f"250 {self.settings.hostname}")
 
     def smtp_EHLO(self, arg: str):
-        if not arg:
-            self.send(smtp(501, "5.5.4", "smtp_syntax_hello", verb="EHLO"))
-            return
-        self._reset()
-        self.greeted = True
-        self.send(f"250-{self.settings.hostname}", f"250-SIZE {self.settings.max_bytes}", "250-8BITMIME",
-                  "250-SMTPUTF8", "250-PIPELINING", "250 ENHANCEDSTATUSCODES")
+        self._greet("EHLO", arg, f"250-{self.settings.hostname}", f"250-SIZE {self.settings.max_bytes}",
+                    "250-8BITMIME", "250-SMTPUTF8", "250-PIPELINING", "250 ENHANCEDSTATUSCODES")
 
     def smtp_NOOP(self, arg: str):
         self.send("250 2.0.0 Ok")
@@ -239,22 +237,24 @@ class SmtpSession:
             self.send(smtp(501, "5.5.4", "smtp_syntax_mail"))
             return
         path, params = parsed
+        refusal = self._mail_parameters(params)
+        if refusal is not None:
+            self.send(refusal)
+            return
+        self.sender = path
+        self.send("250 2.1.0 Ok")
+
+    def _mail_parameters(self, params: list[str]) -> Reply | None:
+        """The refusal of MAIL's parameters (SIZE over the limit, anything unknown), or None."""
         for param in params:
             name, _, value = param.partition("=")
             name = name.upper()
             if name == "SIZE" and value.isdigit():
                 if int(value) > self.settings.max_bytes:
-                    self.send(TOO_LARGE)
-                    return
-            elif name == "BODY" and value.upper() in ("7BIT", "8BITMIME"):
-                pass
-            elif name == "SMTPUTF8" and not value:
-                pass
-            else:
-                self.send(smtp(555, "5.5.4", "smtp_unsupported_parameter", verb="MAIL"))
-                return
-        self.sender = path
-        self.send("250 2.1.0 Ok")
+                    return TOO_LARGE
+            elif not ((name == "BODY" and value.upper() in ("7BIT", "8BITMIME")) or (name == "SMTPUTF8" and not value)):
+                return smtp(555, "5.5.4", "smtp_unsupported_parameter", verb="MAIL")
+        return None
 
     def smtp_RCPT(self, arg: str):
         if self.sender is None:

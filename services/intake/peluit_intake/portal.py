@@ -226,7 +226,7 @@ def status_evidence(visit: Visit, intake: Intake) -> Response:
         return case_page(visit, intake, 403, general=[visit.t("expired"), visit.t("attach_again")])
     uploads = chosen_files(files)
     if not uploads:
-        return case_page(visit, intake, 400, errors={"file": [visit.pick(message("evidence_no_file"))]})
+        return case_page(visit, intake, 400, errors={"file": [visit.pick(message("refusal_no_file"))]})
     try:
         intake.add_evidence(uploads, receipt_hash=visit.session.receipt_hash)
     except IntakeError as err:

@@ -84,7 +84,6 @@ T = {
     "evidence_later": N_("Your files could not be attached here. Add them on your report's page: open it with your "
                          "receipt."),
     "evidence_refused": N_("Your report was registered, but these files were refused:"),
-    "evidence_unavailable": N_("Uploading evidence is not available at the moment. Please try again later."),
     "unknown_receipt": N_("Unknown receipt. Check the 16 digits and try again."),
     "session_ended": N_("Your session has ended. Enter your receipt again to open your report."),
     "signed_out_title": N_("You have signed out"),

@@ -63,32 +63,12 @@ class IntakeService:
     def _intake(self) -> Intake:
         return Intake(Backend(self.cases, self.vault), self.catalogue, self.keys)
 
-    # -- reporter API (JSON) ---------------------------------------------------------------
-
-    @http("POST", "/api/v1/reports")
-    @json_endpoint
-    def submit_report(self, request):
-        return api.submit_report(request, self._intake())
+    # -- reporter API (JSON): the uniform routes are generated below from API_ROUTES -------------
 
     @http("POST", "/api/v1/assisted-reports")
     @json_endpoint
     def submit_assisted_report(self, request):
         return api.submit_assisted_report(request, self._intake(), self.officer_auth.claims(request))
-
-    @http("POST", "/api/v1/reports/status")
-    @json_endpoint
-    def report_status(self, request):
-        return api.report_status(request, self._intake())
-
-    @http("POST", "/api/v1/reports/messages")
-    @json_endpoint
-    def reporter_message(self, request):
-        return api.reporter_message(request, self._intake())
-
-    @http("POST", "/api/v1/reports/evidence")
-    @json_endpoint
-    def upload_evidence(self, request):
-        return api.upload_evidence(request, self._intake())
 
     @http("GET", "/api/v1/tenants")
     @json_endpoint
@@ -99,43 +79,7 @@ class IntakeService:
     def openapi(self, request):
         return json_response(200, OPENAPI)
 
-    # -- portal (pages) ------------------------------------------------------------------
-
-    @http("GET", "/")
-    def portal_home(self, request):
-        return serve(self.portal, request, portal.home, self._intake())
-
-    @http("GET", "/lapor")
-    def portal_report_form(self, request):
-        return serve(self.portal, request, portal.report_form, self._intake())
-
-    @http("POST", "/lapor")
-    def portal_report_submit(self, request):
-        return serve(self.portal, request, portal.report_submit, self._intake())
-
-    @http("GET", "/tanda-terima")
-    def portal_receipt_info(self, request):
-        return serve(self.portal, request, portal.receipt_info, self._intake())
-
-    @http("GET", "/status")
-    def portal_status(self, request):
-        return serve(self.portal, request, portal.status, self._intake())
-
-    @http("POST", "/status")
-    def portal_status_open(self, request):
-        return serve(self.portal, request, portal.status_open, self._intake())
-
-    @http("POST", "/status/pesan")
-    def portal_status_message(self, request):
-        return serve(self.portal, request, portal.status_message, self._intake())
-
-    @http("POST", "/status/bukti")
-    def portal_status_evidence(self, request):
-        return serve(self.portal, request, portal.status_evidence, self._intake())
-
-    @http("POST", "/keluar")
-    def portal_sign_out(self, request):
-        return serve(self.portal, request, portal.sign_out, self._intake())
+    # -- portal (pages): generated below from PORTAL_PAGES ----------------------------------------
 
     @http("GET", "/static/<path:name>")
     def portal_static(self, request, name):
@@ -164,3 +108,47 @@ class IntakeService:
     def whatsapp_dev_media(self, request):
         """Record mode only: bytes into the faked media store (signed like the webhook)."""
         return whatsapp.dev_media(request, self.whatsapp)
+
+
+# The uniform entrypoints, generated: each is ``handler(request, intake)`` behind one route. nameko
+# collects them from the class like the methods above (the names are those the metrics show).
+API_ROUTES = (
+    ("POST", "/api/v1/reports", api.submit_report),
+    ("POST", "/api/v1/reports/status", api.report_status),
+    ("POST", "/api/v1/reports/messages", api.reporter_message),
+    ("POST", "/api/v1/reports/evidence", api.upload_evidence),
+)
+PORTAL_PAGES = (
+    ("GET", "/", portal.home),
+    ("GET", "/lapor", portal.report_form),
+    ("POST", "/lapor", portal.report_submit),
+    ("GET", "/tanda-terima", portal.receipt_info),
+    ("GET", "/status", portal.status),
+    ("POST", "/status", portal.status_open),
+    ("POST", "/status/pesan", portal.status_message),
+    ("POST", "/status/bukti", portal.status_evidence),
+    ("POST", "/keluar", portal.sign_out),
+)
+
+
+def _api_entrypoint(handler):
+    def entrypoint(self, request):
+        return handler(request, self._intake())
+    return json_endpoint(entrypoint)
+
+
+def _page_entrypoint(handler):
+    def entrypoint(self, request):
+        return serve(self.portal, request, handler, self._intake())
+    return entrypoint
+
+
+def _attach(name: str, method: str, path: str, function) -> None:
+    function.__name__ = function.__qualname__ = name
+    setattr(IntakeService, name, http(method, path)(function))
+
+
+for _method, _path, _handler in API_ROUTES:
+    _attach(_handler.__name__, _method, _path, _api_entrypoint(_handler))
+for _method, _path, _handler in PORTAL_PAGES:
+    _attach("portal_" + _handler.__name__, _method, _path, _page_entrypoint(_handler))

@@ -166,25 +166,28 @@ def test_command_sequence_errors_and_harmless_commands():
     with smtp_server(deliver) as port:
         raw = Raw(port)
         assert raw.banner[0] == 220
-        assert raw.cmd("MAIL FROM:<a@example.id>")[0] == 503  # no EHLO yet
-        assert raw.cmd("HELO")[0] == 501
-        assert raw.cmd("HELO c")[0] == 250
-        assert raw.cmd("DATA")[0] == 503
-        assert raw.cmd("RCPT TO:<wbs+35.73@peluit.invalid>")[0] == 503
-        assert raw.cmd("MAIL FROM:a@example.id")[0] == 501
-        assert raw.cmd("MAIL FROM:<a@example.id> FOO=bar")[0] == 555
-        assert raw.cmd("MAIL FROM:<a@example.id> SIZE=10 BODY=8BITMIME")[0] == 250
-        assert raw.cmd("MAIL FROM:<b@example.id>")[0] == 503  # nested
-        assert raw.cmd("DATA")[0] == 554  # no recipient
-        assert raw.cmd("VRFY wbs")[0] == 252
-        assert raw.cmd("EXPN list")[0] == 502
-        assert raw.cmd("STARTTLS")[0] == 502
-        assert raw.cmd("XYZZY")[0] == 500
-        assert raw.cmd("NOOP")[0] == 250
-        assert raw.cmd("RSET")[0] == 250
-        assert raw.cmd("RCPT TO:<wbs+35.73@peluit.invalid>")[0] == 503  # RSET ended the transaction
-        assert raw.cmd("X" * 3000)[0] == 500  # over-long line, then the session goes on
-        assert raw.cmd("NOOP")[0] == 250
+        for command, code in [
+            ("MAIL FROM:<a@example.id>", 503),  # no EHLO yet
+            ("HELO", 501),
+            ("HELO c", 250),
+            ("DATA", 503),
+            ("RCPT TO:<wbs+35.73@peluit.invalid>", 503),
+            ("MAIL FROM:a@example.id", 501),
+            ("MAIL FROM:<a@example.id> FOO=bar", 555),
+            ("MAIL FROM:<a@example.id> SIZE=10 BODY=8BITMIME", 250),
+            ("MAIL FROM:<b@example.id>", 503),  # nested
+            ("DATA", 554),  # no recipient
+            ("VRFY wbs", 252),
+            ("EXPN list", 502),
+            ("STARTTLS", 502),
+            ("XYZZY", 500),
+            ("NOOP", 250),
+            ("RSET", 250),
+            ("RCPT TO:<wbs+35.73@peluit.invalid>", 503),  # RSET ended the transaction
+            ("X" * 3000, 500),  # over-long line, then the session goes on
+            ("NOOP", 250),
+        ]:
+            assert raw.cmd(command)[0] == code, command
         assert raw.cmd("QUIT")[0] == 221
         raw.close()
     assert got == []

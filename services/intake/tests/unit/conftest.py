@@ -90,26 +90,25 @@ class FakeBackend:
         return None if case is None else {"registration_number": case["number"], "timeline": [], "messages": [],
                                           "status": {"code": "diterima", "label": {"id": "D", "en": "R"}}}
 
-    def reporter_message(self, receipt_hash, text):
-        refused = self._enter("reporter_message")
+    def _open_case(self, name, receipt_hash):
+        """The error a call on the case gets, or None when the case takes it."""
+        refused = self._enter(name)
         if refused:
             return refused
         if self._case(receipt_hash) is None:
             return {"error": "not_found"}
-        if self.closed:
-            return {"error": "case_closed"}
+        return {"error": "case_closed"} if self.closed else None
+
+    def reporter_message(self, receipt_hash, text):
+        refused = self._open_case("reporter_message", receipt_hash)
+        if refused:
+            return refused
         self.messages.append((receipt_hash, text))
         return {"status": "diterima"}
 
     def evidence_target(self, receipt_hash):
-        refused = self._enter("evidence_target")
-        if refused:
-            return refused
-        if self._case(receipt_hash) is None:
-            return {"error": "not_found"}
-        if self.closed:
-            return {"error": "case_closed"}
-        return {"case_id": "c-1", "tenant": "35.73", "files_left": self.files_left, "bytes_left": self.bytes_left}
+        return self._open_case("evidence_target", receipt_hash) or {
+            "case_id": "c-1", "tenant": "35.73", "files_left": self.files_left, "bytes_left": self.bytes_left}
 
     def store_evidence_original(self, case_id, tenant, mime, sealed):
         refused = self._enter("store_evidence_original")

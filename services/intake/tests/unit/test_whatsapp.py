@@ -290,7 +290,7 @@ def test_media_before_confirmation_is_checked_at_once_and_attached_after_registr
     for mid, body in [("m2", "2"), ("m3", "2")]:
         send(mid, body)
     texts = send("m4", media_id=media.put(b"<html><script>x</script></html>"))[1]
-    refused = message("evidence_unsupported_type", n=2)
+    refused = message("refusal_unsupported_type", n=2)
     assert texts == [refused["id"] + "\n" + refused["en"]]
     assert "Lampiran ke-2 diterima" in send("m5", media_id=media.put(b"bukti transfer Rp 5 juta"))[1][0]
     texts = send("m6", media_id=media.put(b"satu berkas lagi"))[1]
