@@ -96,6 +96,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "The sender address cannot be used for a reply"),
     "smtp_key_reused": ("Message-ID ini sudah dipakai untuk laporan lain",
                         "This Message-ID was already used for a different report"),
+    # e-mail: notes in the reply that carries the receipt (lines wrapped for a mail reader)
+    "mail_note_where_when": ("Tempat dan/atau waktu kejadian tidak kami temukan dalam e-mail Anda. Tambahkan\n"
+                             "melalui halaman status laporan jika Anda mengetahuinya.",
+                             "We did not find the place and/or time of the events in your e-mail. Add them\n"
+                             "on the report status page if you know them."),
+    "mail_note_recorded": ("{count} lampiran tercatat sebagai bukti. Metadata (lokasi, penulis, perangkat)\n"
+                           "dihapus dari salinan yang dibaca petugas; berkas asli disimpan tersegel.",
+                           "{count} attachment(s) were recorded as evidence. Metadata (location, author,\n"
+                           "device) was removed from the copy officers read; the original is kept sealed."),
+    "mail_note_not_recorded": ("Lampiran berikut TIDAK tercatat (laporan tetap tercatat); kirim ulang dalam bentuk "
+                               "lain\nmelalui halaman status laporan:",
+                               "These attachments were NOT recorded (the report was); send them again in another "
+                               "form\non the report status page:"),
+    "mail_note_truncated": ("Laporan Anda melebihi batas panjang; bagian akhirnya tidak tercatat. Kirim sisanya\n"
+                            "sebagai pesan melalui halaman status laporan.",
+                            "Your report exceeded the length limit; its end was not recorded. Send the rest\n"
+                            "as a message on the report status page."),
     # WhatsApp: the webhook's HTTP answers
     "whatsapp_off": ("Kanal WhatsApp tidak aktif.", "The WhatsApp channel is off."),
     "whatsapp_verify_token": ("Token verifikasi salah.", "Wrong verification token."),

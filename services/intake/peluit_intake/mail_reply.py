@@ -7,7 +7,8 @@ case content, and a receipt must never travel through cases (cases keeps only
 its Argon2id hash). intake is the edge that received the address; it holds it
 only for the duration of this one SMTP transaction. The reply is bilingual,
 carries the registration number and the receipt, no report text, and asks the
-reporter to keep the receipt elsewhere and delete the mail.
+reporter to keep the receipt elsewhere and delete the mail. The body is a
+bilingual document written here; its conditional notes are catalogue texts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 import smtplib
 from email.message import EmailMessage
 
+from peluit_contracts.i18n import message
+
 from .mail_settings import MailSettings
 
 
@@ -23,27 +26,17 @@ def build_reply(settings: MailSettings, to_addr: str, tenant_name: str, registra
                 receipt: str, key: str, in_reply_to: str | None, *, truncated: bool = False,
                 attachments: int = 0, refused: list | tuple = (), missing_where_when: bool = False) -> EmailMessage:
     portal = f" ({settings.portal_url})" if settings.portal_url else ""
-    notes_id, notes_en = [], []
+    notes = []  # the catalogue's mail_note_* texts, each with its refused attachments listed
     if missing_where_when:
-        notes_id.append("Tempat dan/atau waktu kejadian tidak kami temukan dalam e-mail Anda. Tambahkan\n"
-                        "melalui halaman status laporan jika Anda mengetahuinya.")
-        notes_en.append("We did not find the place and/or time of the events in your e-mail. Add them\n"
-                        "on the report status page if you know them.")
+        notes.append((message("mail_note_where_when"), []))
     if attachments:
-        notes_id.append(f"{attachments} lampiran tercatat sebagai bukti. Metadata (lokasi, penulis, perangkat)\n"
-                        "dihapus dari salinan yang dibaca petugas; berkas asli disimpan tersegel.")
-        notes_en.append(f"{attachments} attachment(s) were recorded as evidence. Metadata (location, author,\n"
-                        "device) was removed from the copy officers read; the original is kept sealed.")
+        notes.append((message("mail_note_recorded", count=attachments), []))
     if refused:
-        notes_id.append("Lampiran berikut TIDAK tercatat (laporan tetap tercatat); kirim ulang dalam bentuk lain\n"
-                        "melalui halaman status laporan:\n" + "\n".join(f"  - {r['id']}" for r in refused))
-        notes_en.append("These attachments were NOT recorded (the report was); send them again in another form\n"
-                        "on the report status page:\n" + "\n".join(f"  - {r['en']}" for r in refused))
+        notes.append((message("mail_note_not_recorded"), refused))
     if truncated:
-        notes_id.append("Laporan Anda melebihi batas panjang; bagian akhirnya tidak tercatat. Kirim sisanya\n"
-                        "sebagai pesan melalui halaman status laporan.")
-        notes_en.append("Your report exceeded the length limit; its end was not recorded. Send the rest\n"
-                        "as a message on the report status page.")
+        notes.append((message("mail_note_truncated"), []))
+    notes_id = [words["id"] + "".join(f"\n  - {r['id']}" for r in items) for words, items in notes]
+    notes_en = [words["en"] + "".join(f"\n  - {r['en']}" for r in items) for words, items in notes]
     body = (
         f"Laporan Anda kepada {tenant_name} telah tercatat.\n\n"
         f"    Nomor registrasi : {registration_number}\n"
