@@ -79,7 +79,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "smtp_nested_mail": ("Transaksi sudah dimulai", "Nested MAIL command"),
     "smtp_mail_first": ("Kirim MAIL dahulu", "Need MAIL command"),
     "smtp_too_large": ("Pesan terlalu besar", "Message size exceeds fixed limit"),
-    "smtp_unsupported_parameter": ("Parameter tidak dikenal", "Unsupported {verb} parameter"),
+    "smtp_unsupported_parameter": ("Parameter {verb} tidak dikenal", "Unsupported {verb} parameter"),
     "smtp_unknown_recipient": ("Alamat tidak dikenal", "Unknown recipient; this server accepts only WBS addresses"),
     "smtp_one_tenant": ("Satu Inspektorat per pesan", "One Inspektorat per transaction, send again"),
     "smtp_no_recipients": ("Tidak ada penerima yang sah", "No valid recipients"),
