@@ -1,18 +1,10 @@
-"""Evidence content checks: plain functions, no nameko, nothing decoded.
+"""Evidence content checks: plain functions, nothing decoded or extracted.
 
-- The type is decided from the bytes (magic numbers and structure), never from
-  the file name or the declared content type. Accepted: JPEG, PNG, PDF,
-  DOCX/XLSX/PPTX (a ZIP whose ``[Content_Types].xml`` names the main part),
-  plain UTF-8 text (no NUL, no control characters, nothing that looks like
-  HTML/SVG/XML markup), MP3 and M4A audio.
-- Limits (environment, see ``Limits.from_env``): 10 MB per file, 25 MB and 5
-  files per upload. ZIP bombs (too many entries, too much uncompressed data,
-  a compression ratio over 100) are refused from the central directory without
-  extracting anything; pixel floods (over 40 megapixels) from the image header
-  before any pixel is decoded.
-- Every refusal has a stable code and a bilingual message (the catalogue's
-  ``refusal_*`` entries) that names the file by its position (1-based) only:
-  never its name, never its content.
+The type is decided from the bytes, never from the name or the declared type;
+limits, zip bombs (from the central directory) and pixel floods (from the
+header) are refused before anything is decoded. Every refusal has a stable code
+and a catalogue text (``refusal_<code>``) that names a file by its position
+only. The accepted types and limits: docs/channels.md (Evidence).
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
-"""Metadata stripping, per format: the copy investigators see (the untouched
-original goes sealed to the vault). Plain functions, no nameko.
-
-Images are re-encoded without EXIF/GPS/XMP/ICC/comments (EXIF orientation
-applied first); PDFs rewritten without the document information dictionary and
-XMP (document and object level) and without document JavaScript; Office
-documents get blank core and app properties, lose custom properties and the
-thumbnail, and their embedded JPEG/PNG media are re-encoded too; MP3 loses its
-ID3/APE tags, M4A its ``udta``/``meta`` boxes (blanked in place). Text is
-unchanged. Labels are sanitised display names ending in the detected type.
+"""Metadata stripping per format: the copy investigators see (the untouched
+original goes sealed to the vault). Images re-encoded without EXIF/GPS/XMP/ICC
+(orientation applied first), PDFs without the information dictionary, XMP and
+document JavaScript, Office documents without author properties, custom
+properties or thumbnail, audio without tags; text unchanged. Labels are
+sanitised display names ending in the detected type.
 """
 
 from __future__ import annotations

@@ -1,20 +1,10 @@
 """The e-mail channel: one accepted message becomes a registered report and a
-reply with its receipt, and the application's outcome an SMTP code.
-
-Durability before "250": the final reply to DATA is ``250`` only once cases
-committed the report *and* the reply with the receipt was handed to the
-outbound mail server. Anything temporary (broker, vault, cases or outbound
-SMTP unavailable) is ``451``: the sending server keeps the message and
-retries. The retry is idempotent: the idempotency key is a keyed hash of the
-sender address and the Message-ID (or of the raw message if it has none), so
-it replays the same case and receipt, and the reply is sent again. The ``250``
-text is a bare "Ok": a sending server's logs keep it.
-
-Attachments go through the evidence path once the report is registered; a
-refused one never loses the report: the reply names it by position. Bounces
-(null sender) and ``Auto-Submitted`` messages are accepted and dropped, never
-answered (no mail loops). The address is identity: it is sealed to the vault
-at once and never logged or stored by intake.
+reply with its receipt, and the application's outcome an SMTP code: ``250``
+only once the report (and its attachments) are durable and the reply is handed
+to the outbound server, ``451`` for anything temporary (the sender's retry
+replays the same case and receipt: the idempotency key is a keyed hash of the
+sender and the Message-ID), ``550`` for what will never be accepted. See
+docs/channels.md (E-mail).
 """
 
 from __future__ import annotations

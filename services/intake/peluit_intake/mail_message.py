@@ -1,22 +1,8 @@
-"""From a mail to a report (5W+1H): parsing and mapping, plain functions.
-
-Free mail cannot guarantee 5W+1H, so the mapping is:
-
-- the reporter is the header ``From`` address (the envelope sender if there is
-  none); address and display name are **identity**, sealed to the vault at once;
-- category: a known category code in brackets anywhere in the subject
-  (``[pungli] ...``), else ``lainnya``;
-- the body is the text/plain part, else the text/html part turned into text;
-  the signature after a ``-- `` line is dropped (it usually names the sender);
-- optional labelled lines split the body: ``Apa:``/``What:``,
-  ``Di mana:``/``Where:``, ``Kapan:``/``When:``, ``Siapa:``/``Who:``,
-  ``Bagaimana:``/``How:`` (also ``Lokasi``, ``Waktu``, ``Terlapor``,
-  ``Kronologi``); text before the first label belongs to ``what``;
-- ``what`` = subject (without the tag) + unlabelled text + ``Apa:`` text;
-  beyond 5,000 characters the rest goes to the start of ``how``; anything that
-  still does not fit is cut, and the reply says so;
-- ``where`` and ``when`` that the mail does not state become
-  ``tidak disebutkan / not stated``; ``who`` and ``how`` stay empty.
+"""From a mail to a report: parsing (text part, else HTML turned into text,
+without the signature) and the mapping to 5W+1H (category tag in the subject,
+labelled lines, ``tidak disebutkan / not stated`` for what the mail does not
+say, overflow into ``how``). Plain functions; the rules are in
+docs/channels.md (E-mail).
 """
 
 from __future__ import annotations

@@ -1,14 +1,7 @@
-"""The reply to a reporter who wrote by e-mail: the receipt, sent from memory.
-
-intake answers directly over ``PELUIT_INTAKE_SMTP_HOST/PORT`` (from
-``PELUIT_INTAKE_SMTP_FROM``). The vault's contact relay is the wrong path for
-it: the relay knows cases only by case id and sends fixed templates without
-case content, and a receipt must never travel through cases (cases keeps only
-its Argon2id hash). intake is the edge that received the address; it holds it
-only for the duration of this one SMTP transaction. The reply is bilingual,
-carries the registration number and the receipt, no report text, and asks the
-reporter to keep the receipt elsewhere and delete the mail. The body is a
-bilingual document written here; its conditional notes are catalogue texts.
+"""The reply that carries the receipt to a reporter who wrote by e-mail, sent
+from memory by intake itself: the vault's contact relay knows cases only by id
+and a receipt must never travel through cases. Bilingual, no report text; its
+conditional notes are catalogue texts (``mail_note_*``).
 """
 
 from __future__ import annotations

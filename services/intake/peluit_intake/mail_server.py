@@ -1,20 +1,12 @@
 """An inbound SMTP listener inside intake, on eventlet, and its nameko entrypoint.
 
-Why a small SMTP server of our own and not aiosmtpd: intake is a nameko
-service (eventlet green threads on one hub), and registering a report needs a
-nameko *worker* (its RPC proxies). aiosmtpd is asyncio: a second event loop in
-a real OS thread of a monkey-patched process, with a hand-off across threads
-both ways, hard to shut down cleanly. The subset a final-destination server
-needs (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, plus SIZE,
-8BITMIME, SMTPUTF8, PIPELINING, ENHANCEDSTATUSCODES) is small, so
-``SmtpSession`` speaks it on green sockets, and ``InboundMail`` is an ordinary
-nameko entrypoint: each accepted message runs in a worker like an HTTP request,
-and the session waits for that worker's answer to DATA.
-
-One transaction carries one tenant: a second recipient of another tenant gets
-``452`` (RFC 5321 3.5.3: the sender delivers it in a separate transaction,
-which becomes that tenant's own case). Reply texts come from the catalogue
-(``smtp_*``), Bahasa Indonesia then English on one line.
+Our own small server rather than aiosmtpd: registering a report needs a nameko
+worker (its RPC proxies) on the eventlet hub, and aiosmtpd would need a second
+(asyncio) loop in a real thread with hand-offs both ways. The subset of RFC 5321
+a final-destination server needs is small, so ``SmtpSession`` speaks it on green
+sockets and ``InboundMail`` runs each message in a worker, like an HTTP request;
+the session waits for the worker's answer to DATA. Reply texts are the
+catalogue's ``smtp_*``, Bahasa Indonesia then English on one line.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
-"""The e-mail channel's settings and its addresses.
-
-A message is accepted only for a WBS address that names a tenant, so the
-listener can never be used as a relay:
-
-- plus-addressing ``<local>+<tenant code>@<domain>``, e.g.
-  ``wbs+35.73@peluit.invalid`` (``PELUIT_MAIL_LOCAL_PART``, default ``wbs``;
-  ``PELUIT_MAIL_DOMAINS``, default ``peluit.invalid``);
-- explicit addresses ``PELUIT_MAIL_ADDRESSES="wbs@malangkota.go.id=35.73,..."``
-  for a pemda that wants its own.
-
-In production the pemda's MX (TLS, SPF/DKIM/DMARC, spam filtering) accepts mail
-for the WBS addresses and relays it to the listener on a private interface;
-intake itself speaks plain SMTP and offers no AUTH and no STARTTLS.
+"""The e-mail channel's settings (``PELUIT_MAIL_*``, ``PELUIT_INTAKE_SMTP_*``) and
+its addresses: only a WBS address that names a tenant is accepted
+(``wbs+<tenant>@<domain>`` or an explicit ``PELUIT_MAIL_ADDRESSES`` entry), so
+the listener is never a relay. See docs/channels.md (E-mail).
 """
 
 from __future__ import annotations

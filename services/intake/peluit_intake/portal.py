@@ -1,29 +1,10 @@
-"""The reporter portal's routes (server-rendered pages on port 8000, beside
-the JSON API); each is a function of a ``Visit`` and the application.
-
-- ``GET /``               what may be reported, how identity is protected, what happens next
-- ``GET /lapor``          the report form (``?tenant=`` preselects an Inspektorat)
-- ``POST /lapor``         files are checked first (a refused file registers nothing), then the report is
-                          registered (channel ``web``) and answered with the receipt page itself (201), then
-                          the files are stored; errors re-render the form with what was typed. A hidden
-                          Idempotency-Key makes a double submit one case, one receipt.
-- ``GET /tanda-terima``   says why a receipt cannot be shown again
-- ``GET /status``         receipt entry, or the report's page while a session is open
-- ``POST /status``        checks a receipt; opens the session (the one cookie) and 303s to ``/status``
-- ``POST /status/pesan``  a message to the Inspektorat
-- ``POST /status/bukti``  more evidence
-- ``POST /keluar``        sign out: the cookie is removed
-- ``GET /static/<name>``  the portal's own CSS, JS and icon
-
-The whole flow works without JavaScript (``static/portal.js`` only enhances).
-Language: Bahasa Indonesia unless ``lang=en`` is in the query or the form; no
-cookie at all until a receipt has been entered. Every page: CSP without
-inline script, ``no-store``, ``no-referrer``, nosniff, DENY. Nothing here logs
-a client address, a User-Agent, a receipt or report text. CSRF: every form
-carries a signed token, bound to the session's id for the forms that act on
-one; a POST whose ``Sec-Fetch-Site`` names another site is refused. Rate
-limits (``PELUIT_PORTAL_REPORTS_PER_HOUR`` 20, ``PELUIT_PORTAL_RECEIPT_CHECKS_PER_HOUR``
-30) count on a keyed, daily-rotated hash of the address, in memory only.
+"""The reporter portal's routes (server-rendered pages on port 8000, beside the
+JSON API), each a function of a ``Visit`` and the application: the report
+form (files checked first, then the report registered, then the files
+stored, so a refused file registers nothing and a stored report is never
+lost to a file), the receipt entry and the report's own page (messages,
+evidence), sign-out, static files. The pages, their security and settings:
+docs/channels.md (Portal).
 """
 
 from __future__ import annotations

@@ -1,29 +1,9 @@
-"""The WhatsApp channel's webhook: Meta's Business Cloud API calls in, the
-conversation and the application, replies out.
-
-- ``GET /api/v1/channels/whatsapp/webhook``: Meta's verification handshake
-  (``hub.mode=subscribe``, ``hub.verify_token``, ``hub.challenge``).
-- ``POST`` of the same path: notifications in the Cloud API format
-  (``entry[].changes[].value.messages[]``). ``X-Hub-Signature-256`` (HMAC-SHA256
-  of the raw body under the app secret) is checked, in constant time, before
-  the body is parsed: missing or malformed is 401, wrong is 403, and nothing
-  else happens.
-
-A confirmed conversation is registered with channel ``whatsapp`` and identity
-``{"phone": "+<from>"}`` (sealed to the vault at once); the last reply carries
-the registration number and the receipt. Media messages are fetched and
-checked at once like an upload (only their id and size are kept), and after
-registration fetched again and attached as evidence; a refused item never
-loses the report.
-
-Retries: Meta retries a webhook not answered 200. Every message ``id`` is
-remembered (keyed hash, in memory, 24 h) once its effect is complete, so a
-retry does not advance the conversation twice. Effects are committed only
-after the replies went out: if the outbound API or the registration is
-unavailable the webhook answers 503, nothing is committed, and Meta's retry
-does the same step again. The registration's idempotency key is a keyed hash
-(under intake's secret) of the phone number and the confirming message's id,
-so a retried "YA" replays the same case and receipt.
+"""The WhatsApp channel's webhook (Business Cloud API): the signature checked
+before anything is parsed, each message through the conversation and, once
+confirmed, the application (identity ``{"phone": ...}`` sealed at once); media
+checked at once and attached after registration. Effects are committed only
+after the replies went out and every message id is remembered, so Meta's
+retries (a 503 here) replay, never repeat. See docs/channels.md (WhatsApp).
 """
 
 from __future__ import annotations

@@ -1,19 +1,8 @@
 """The WhatsApp conversation: a short guided dialogue that ends in a report
-(pure: no nameko, no HTTP), and the in-memory state between messages.
-
-Inspektorat (numbered list of the catalogue's tenants) -> category -> what ->
-where -> when -> who (optional) -> confirm; ``batal`` / ``cancel`` ends it at
-any step. The prompts are bilingual texts of their own here; replies that say
-something cannot go on come from the catalogue (``wa_*``).
-
-State: process memory only, keyed by a keyed hash of the phone number (HMAC
-under a random key made at start-up), with an idle TTL
-(``PELUIT_WHATSAPP_STATE_TTL``, 30 min) and dropped once the report is
-registered. The state holds the answers so far but never the phone number,
-and nothing is written to disk or a database. With several intake instances a
-conversation must reach the same instance each time (sticky routing on a hash
-of the sender at the load balancer). A restart loses conversations in
-progress: the reporter is greeted again.
+(pure: no nameko, no HTTP), and its state between messages, in this process's
+memory only (keyed hashes of the number, idle TTL): a shared store would put
+draft report text at rest in intake. The prompts are texts of their own here;
+replies that say something cannot go on are the catalogue's ``wa_*``.
 """
 
 from __future__ import annotations

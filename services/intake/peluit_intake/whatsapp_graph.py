@@ -1,16 +1,8 @@
-"""The WhatsApp Business Cloud API (Graph API) adapter: outbound texts and
-inbound media, with in-memory stand-ins for development and tests.
-
-``OutboundWhatsApp.send_text`` posts to ``PELUIT_WHATSAPP_GRAPH_URL``/
-``PELUIT_WHATSAPP_PHONE_NUMBER_ID``/messages with the token in
-``PELUIT_WHATSAPP_ACCESS_TOKEN_FILE``. With ``PELUIT_WHATSAPP_OUTBOUND=record``
-(the default in development, refused in production) ``RecordingWhatsApp`` keeps
-the replies of one webhook call and the webhook returns them in its response
-body. Not a file: a recorder file would put phone numbers and report text at
-rest on disk; the response goes only to whoever sent that signed webhook, who
-already knows both. Media are fetched with ``GET /{media-id}`` -> ``url``, then
-``GET url``, both with the bearer token; ``RecordingMedia`` stands in for
-Meta's media store (filled through the signed dev-media endpoint).
+"""The Graph API adapter: outbound texts and inbound media, with in-memory
+stand-ins for development and tests. In ``record`` mode the replies of one
+webhook call go back in its response, not to a file: a file would put phone
+numbers and report text at rest on disk, and the response goes only to
+whoever sent that signed webhook, who knows both already.
 """
 
 from __future__ import annotations
