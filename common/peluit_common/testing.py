@@ -1,5 +1,7 @@
 """pytest plugin for the services' own tests: throwaway PostgreSQL databases
-and RabbitMQ vhosts on the real servers, named at random and removed after.
+and RabbitMQ vhosts on the real servers, named at random and removed after;
+and forensic samples (a GPS-tagged photo, an authored PDF) for the metadata
+stripping tests of services and system alike (PIL and pikepdf imported lazily).
 
 Loaded by the root ``conftest.py``; only system tests use the deployment
 harness (``peluit_local``). The administrator connection comes from
@@ -104,3 +106,49 @@ def amqp_vhost() -> Iterator[str]:
     """A RabbitMQ vhost of its own for the test module (rabbitmqctl is slow); its AMQP URI."""
     with throwaway_vhost() as uri:
         yield uri
+
+
+# -- forensic samples: files that carry identifying metadata, for stripping tests -----------
+
+def gps_photo(marker: str, size: tuple[int, int] = (64, 48), orientation: int | None = None) -> bytes:
+    """A JPEG that names ``marker`` in EXIF (Artist, ImageDescription), its
+    comment, ICC profile and XMP, and carries GPS tags; the left half is blue,
+    so a rotation for ``orientation`` shows."""
+    import io
+
+    from PIL import ExifTags, Image
+
+    img = Image.new("RGB", size, (200, 30, 30))
+    img.paste((30, 30, 200), (0, 0, size[0] // 2, size[1]))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Artist] = marker
+    exif[ExifTags.Base.ImageDescription] = f"Foto oleh {marker}"
+    exif[ExifTags.Base.Make] = "KameraHP"
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "S"
+    gps[ExifTags.GPS.GPSLatitude] = (7.0, 58.0, 30.0)
+    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
+    gps[ExifTags.GPS.GPSLongitude] = (112.0, 37.0, 15.0)
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif, comment=marker.encode(), icc_profile=b"ICC-" + marker.encode(),
+             xmp=f'<x:xmpmeta xmlns:x="adobe:ns:meta/">{marker}</x:xmpmeta>'.encode())
+    return out.getvalue()
+
+
+def authored_pdf(marker: str) -> bytes:
+    """A one-page PDF naming ``marker`` as author and title, in the document info and XMP."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Author"] = marker
+    pdf.docinfo["/Title"] = f"Kuitansi {marker}"
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = [marker]
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()

@@ -23,8 +23,8 @@ import requests
 from nacl.public import PrivateKey, SealedBox
 from PIL import ExifTags, Image
 
-from peluit_local.testing import (SERVICES, admin_connect, authored_pdf, encodings, eventually, gps_photo,
-                                  sample_report, submit, table_dump)
+from peluit_common.testing import authored_pdf, gps_photo
+from peluit_local.testing import SERVICES, admin_connect, encodings, eventually, sample_report, submit, table_dump
 
 
 

@@ -20,9 +20,10 @@ import pikepdf
 import requests
 from PIL import ExifTags, Image
 
+from peluit_common.testing import authored_pdf, gps_photo
 from peluit_intake.whatsapp import sign
-from peluit_local.testing import (admin_connect, authored_pdf, count_cases, encodings, eventually, gps_photo,
-                                  hits_outside_the_vault, smtp_client)
+from peluit_local.testing import (admin_connect, count_cases, encodings, eventually, hits_outside_the_vault,
+                                  smtp_client)
 
 RECEIPT = re.compile(r"\b\d{4}-\d{4}-\d{4}-\d{4}\b")
 NUMBER = re.compile(r"WBS/[\d.]+/\d{4}/\d{6}")

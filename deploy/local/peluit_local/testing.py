@@ -19,6 +19,8 @@ import requests
 from kombu import Connection, Exchange, Queue
 from psycopg import sql
 
+from peluit_common.testing import authored_pdf, gps_photo  # noqa: F401 (the forensic samples live in common)
+
 from . import bootstrap
 from .system import OPS_PORT_DISTANCE, REPO, System
 
@@ -235,47 +237,3 @@ def smtp_client(system):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def gps_photo(marker: str, size: tuple[int, int] = (64, 48), orientation: int | None = None) -> bytes:
-    """A JPEG that names ``marker`` in EXIF (Artist, ImageDescription), its
-    comment, ICC profile and XMP, and carries GPS tags; the left half is blue,
-    so a rotation for ``orientation`` shows."""
-    import io
-
-    from PIL import ExifTags, Image
-
-    img = Image.new("RGB", size, (200, 30, 30))
-    img.paste((30, 30, 200), (0, 0, size[0] // 2, size[1]))
-    exif = Image.Exif()
-    exif[ExifTags.Base.Artist] = marker
-    exif[ExifTags.Base.ImageDescription] = f"Foto oleh {marker}"
-    exif[ExifTags.Base.Make] = "KameraHP"
-    if orientation is not None:
-        exif[ExifTags.Base.Orientation] = orientation
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef] = "S"
-    gps[ExifTags.GPS.GPSLatitude] = (7.0, 58.0, 30.0)
-    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-    gps[ExifTags.GPS.GPSLongitude] = (112.0, 37.0, 15.0)
-    out = io.BytesIO()
-    img.save(out, "JPEG", exif=exif, comment=marker.encode(), icc_profile=b"ICC-" + marker.encode(),
-             xmp=f'<x:xmpmeta xmlns:x="adobe:ns:meta/">{marker}</x:xmpmeta>'.encode())
-    return out.getvalue()
-
-
-def authored_pdf(marker: str) -> bytes:
-    """A one-page PDF naming ``marker`` as author and title, in the document info and XMP."""
-    import io
-
-    import pikepdf
-
-    pdf = pikepdf.new()
-    pdf.add_blank_page()
-    pdf.docinfo["/Author"] = marker
-    pdf.docinfo["/Title"] = f"Kuitansi {marker}"
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["dc:creator"] = [marker]
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()

@@ -1,4 +1,4 @@
-"""Seal identity to the vault's public key (libsodium sealed box)."""
+"""Seal identity and evidence originals to the vault's public key (libsodium sealed box)."""
 
 from __future__ import annotations
 
@@ -10,3 +10,7 @@ from nacl.public import PublicKey, SealedBox
 def seal_identity(vault_public_key: bytes, identity: dict) -> bytes:
     plaintext = json.dumps(identity, ensure_ascii=False, sort_keys=True).encode()
     return SealedBox(PublicKey(vault_public_key)).encrypt(plaintext)
+
+
+def seal_original(vault_public_key: bytes, original: bytes) -> bytes:
+    return SealedBox(PublicKey(vault_public_key)).encrypt(original)

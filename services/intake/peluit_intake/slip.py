@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response
 
 from peluit_common.web import SECURITY_HEADERS
 
+from .application import Registration
+
 TEMPLATE = """<!doctype html>
 <html lang="id"><head><meta charset="utf-8"><title>Tanda Terima Laporan / Report Receipt</title>
 <style>
@@ -33,11 +35,7 @@ Inspektorat's questions. It cannot be recovered if lost. The reporter's identity
 """
 
 
-def printable_slip(body: dict, status: int) -> Response:
-    if "receipt" not in body:  # an error: hand it back as JSON
-        from peluit_common.web import json_response
-
-        return json_response(status, body)
-    html = TEMPLATE.format(number=escape(body["registration_number"]), receipt=escape(body["receipt"]))
+def printable_slip(registration: Registration) -> Response:
+    html = TEMPLATE.format(number=escape(registration.registration_number), receipt=escape(registration.receipt))
     headers = {**SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
-    return Response(html, status=status, content_type="text/html; charset=utf-8", headers=headers)
+    return Response(html, status=201, content_type="text/html; charset=utf-8", headers=headers)

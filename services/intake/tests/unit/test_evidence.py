@@ -14,9 +14,10 @@ import pikepdf
 import pytest
 from PIL import ExifTags, Image
 
-from peluit_intake import evidence
-from peluit_intake.evidence import Limits, Refusal, Refused
-from peluit_local.testing import gps_photo
+from peluit_intake import evidence_checks as checks
+from peluit_intake import evidence_strip as stripping
+from peluit_intake.evidence_checks import Limits, Refusal, Refused
+from peluit_common.testing import authored_pdf, gps_photo
 
 LIMITS = Limits()
 MARKER = "Canary" + secrets.token_hex(8)
@@ -39,21 +40,16 @@ def png_header_only(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return evidence.PNG_MAGIC + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return checks.PNG_MAGIC + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def pdf_with_author(marker: str = MARKER) -> bytes:
-    pdf = pikepdf.new()
-    pdf.add_blank_page()
-    pdf.docinfo["/Author"] = marker
-    pdf.docinfo["/Title"] = f"Laporan {marker}"
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["dc:creator"] = [marker]
-        meta["dc:title"] = f"XMP {marker}"
-    page = pdf.pages[0].obj
-    page["/Metadata"] = pdf.make_stream(f"<x:xmpmeta>{marker}</x:xmpmeta>".encode())
-    out = io.BytesIO()
-    pdf.save(out)
+    """``authored_pdf`` plus XMP on the page itself (object-level metadata)."""
+    with pikepdf.open(io.BytesIO(authored_pdf(marker))) as pdf:
+        page = pdf.pages[0].obj
+        page["/Metadata"] = pdf.make_stream(f"<x:xmpmeta>{marker}</x:xmpmeta>".encode())
+        out = io.BytesIO()
+        pdf.save(out)
     return out.getvalue()
 
 
@@ -141,13 +137,13 @@ def m4a(marker: str = MARKER, handler: bytes = b"soun") -> bytes:
 
 def refusal(data: bytes, index: int = 1, limits: Limits = LIMITS) -> Refusal:
     with pytest.raises(Refusal) as info:
-        evidence.check(data, index, limits)
+        checks.check(data, index, limits)
     return info.value
 
 
-def check_and_strip(data: bytes, name: str = "x") -> evidence.Prepared:
-    detected = evidence.check_all([(name, data)], LIMITS)
-    return evidence.strip_all([(name, data)], detected, LIMITS)[0]
+def check_and_strip(data: bytes, name: str = "x") -> stripping.Prepared:
+    detected = checks.check_all([(name, data)], LIMITS)
+    return stripping.strip_all([(name, data)], detected, LIMITS)[0]
 
 
 # -- sniffing: the bytes decide, never the name ------------------------------------------
@@ -178,7 +174,7 @@ def test_a_png_named_pdf_is_a_png_and_its_label_says_so():
 def test_executables_markup_and_other_types_are_refused_whatever_their_name(data):
     for name in ("foto.jpg", "laporan.pdf", "catatan.txt"):
         with pytest.raises(Refused) as info:
-            evidence.check_all([(name, data)], LIMITS)
+            checks.check_all([(name, data)], LIMITS)
         assert info.value.status in (415, 422)
         assert info.value.code in ("unsupported_type", "corrupt_file")
 
@@ -203,14 +199,14 @@ def test_a_plain_zip_and_a_macro_document_are_refused():
     (lambda: m4a(), "audio/mp4"),
 ], ids=["jpeg", "png", "pdf", "docx", "text", "mp3", "m4a"])
 def test_accepted_types_are_recognised_by_content(data, mime):
-    assert evidence.check(data(), 1, LIMITS).mime == mime
+    assert checks.check(data(), 1, LIMITS).mime == mime
 
 
 def test_xlsx_and_pptx_by_their_main_part():
     xlsx = docx_with_author(main="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml")
     pptx = docx_with_author(main="application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml")
-    assert evidence.check(xlsx, 1, LIMITS).kind == "xlsx"
-    assert evidence.check(pptx, 1, LIMITS).kind == "pptx"
+    assert checks.check(xlsx, 1, LIMITS).kind == "xlsx"
+    assert checks.check(pptx, 1, LIMITS).kind == "pptx"
 
 
 def test_video_in_an_mp4_container_is_not_audio():
@@ -225,15 +221,15 @@ def test_limits_per_file_per_upload_and_count():
     big = refusal(b"a" * 1001, 2, small)
     assert (big.code, big.status, big.field) == ("file_too_large", 413, "file.2")
     with pytest.raises(Refused) as info:
-        evidence.check_all([("a", text)] * 3 + [("b", text)], small)
+        checks.check_all([("a", text)] * 3 + [("b", text)], small)
     assert info.value.code == "too_many_files" and info.value.status == 413
     with pytest.raises(Refused) as info:
-        evidence.check_all([("a", text)] * 3, small)
+        checks.check_all([("a", text)] * 3, small)
     assert info.value.code == "request_too_large" and info.value.status == 413
     with pytest.raises(Refused) as info:
-        evidence.check_all([], small)
+        checks.check_all([], small)
     assert info.value.code == "no_file" and info.value.status == 400
-    assert evidence.check_all([("a", text)] * 2, small)[0].kind == "text"
+    assert checks.check_all([("a", text)] * 2, small)[0].kind == "text"
 
 
 def test_limits_come_from_the_environment(monkeypatch):
@@ -248,7 +244,7 @@ def test_every_refusal_of_an_upload_is_listed_bilingually_by_position_without_co
     files = [("ok.txt", b"baik"), ("<b>nama</b>.jpg", b"<html>" + MARKER.encode() + b"</html>"),
              ("c.png", png_header_only(100_000, 100_000))]
     with pytest.raises(Refused) as info:
-        evidence.check_all(files, LIMITS)
+        checks.check_all(files, LIMITS)
     refused = info.value
     assert refused.status == 415 and refused.code == "unsupported_type"
     fields = refused.fields()
@@ -287,27 +283,27 @@ def test_a_png_header_claiming_100000_by_100000_is_refused_without_decoding(monk
     r = refusal(flood)
     assert (r.code, r.status) == ("pixel_flood", 422)
     with pytest.raises(Refusal) as info:
-        evidence.strip_image(flood, "png", 1, LIMITS)
+        stripping.strip_image(flood, "png", 1, LIMITS)
     assert info.value.code == "pixel_flood"
     assert opened == []
 
 
 def test_pixel_limits_for_jpeg_headers_and_pillows_own_guard():
-    assert evidence.image_size(jpeg_with_gps(size=(640, 480)), "jpeg") == (640, 480)
+    assert checks.image_size(jpeg_with_gps(size=(640, 480)), "jpeg") == (640, 480)
     big = jpeg_with_gps(size=(300, 200))
     assert refusal(big, limits=Limits(max_pixels=50_000)).code == "pixel_flood"
     assert Image.MAX_IMAGE_PIXELS == LIMITS.max_pixels
     with pytest.raises(Refusal) as info:
-        evidence.strip(png_header_only(20_000, 20_000), evidence.Detected("png"), 1, LIMITS)
+        stripping.strip(png_header_only(20_000, 20_000), checks.Detected("png"), 1, LIMITS)
     assert info.value.code == "pixel_flood"
 
 
 def test_a_file_that_only_looks_right_is_corrupt_not_a_crash():
-    for data in (evidence.JPEG_MAGIC + b"\xe0\x00\x10JFIF" + bytes(30), b"%PDF-1.7\nnot really",
+    for data in (checks.JPEG_MAGIC + b"\xe0\x00\x10JFIF" + bytes(30), b"%PDF-1.7\nnot really",
                  png_header_only(10, 10)[:40] + b"garbage"):
         with pytest.raises(Refused) as info:
-            detected = evidence.check_all([("x", data)], LIMITS)
-            evidence.strip_all([("x", data)], detected, LIMITS)
+            detected = checks.check_all([("x", data)], LIMITS)
+            stripping.strip_all([("x", data)], detected, LIMITS)
         assert info.value.code == "corrupt_file" and info.value.status == 422
 
 
@@ -420,12 +416,12 @@ def test_a_docx_loses_its_author_company_custom_properties_and_thumbnail():
         with Image.open(io.BytesIO(z.read("word/media/image1.jpeg"))) as img:
             assert dict(img.getexif()) == {}
     # still an Office document by our own rules
-    assert evidence.check(stripped, 1, LIMITS).kind == "docx"
+    assert checks.check(stripped, 1, LIMITS).kind == "docx"
 
 
 def test_an_mp3_loses_its_id3_tags():
     original = id3v2(MARKER) + mp3_frames() + b"TAG" + MARKER.encode().ljust(125, b"\0")
-    assert evidence.check(original, 1, LIMITS).kind == "mp3"
+    assert checks.check(original, 1, LIMITS).kind == "mp3"
     stripped = check_and_strip(original).stripped
     assert MARKER.encode() not in stripped
     assert stripped == mp3_frames()
@@ -436,7 +432,7 @@ def test_an_m4a_keeps_its_layout_but_loses_its_metadata_boxes():
     stripped = check_and_strip(original).stripped
     assert len(stripped) == len(original)  # sample offsets stay valid
     assert MARKER.encode() not in stripped and b"\xa9xyz" not in stripped
-    assert evidence.check(stripped, 1, LIMITS).kind == "m4a"
+    assert checks.check(stripped, 1, LIMITS).kind == "m4a"
 
 
 def test_text_is_kept_as_it_is():
@@ -458,35 +454,13 @@ def test_text_is_kept_as_it_is():
     ("  spasi\u00a0 ganda  .pdf", ".pdf", "spasi ganda .pdf"),
 ])
 def test_labels_are_sanitised_display_names(name, ext, label):
-    assert evidence.sanitize_label(name, 3, ext) == label
+    assert stripping.sanitize_label(name, 3, ext) == label
 
 
 def test_long_labels_are_cut_to_120_characters_keeping_the_extension():
-    label = evidence.sanitize_label("x" * 300 + ".docx", 1, ".docx")
+    label = stripping.sanitize_label("x" * 300 + ".docx", 1, ".docx")
     assert len(label) == 120 and label.endswith(".docx")
-    assert len(evidence.sanitize_label("y" * 300, 1, ".pdf")) == 120
-
-
-def test_multipart_parts_without_a_usable_name_are_unknown_fields_not_a_crash():
-    """Found by schemathesis: a part named None next to a named one made sorting fail (500)."""
-    from werkzeug.test import EnvironBuilder
-    from werkzeug.wrappers import Request
-
-    from peluit_common.web import HttpError
-    from peluit_intake.evidence_api import read_upload
-
-    b = "b0undary"
-    raw = (f'--{b}\r\nContent-Disposition: form-data; name=" \x06\u00bf\\"\r\n\r\n1\r\n'
-           f'--{b}\r\nContent-Disposition: form-data; name="other"\r\n\r\n2\r\n--{b}--\r\n').encode()
-    env = EnvironBuilder(method="POST", data=raw, content_type=f"multipart/form-data; boundary={b}").get_environ()
-    from peluit_intake.evidence import Limits
-
-    try:
-        read_upload(Request(env), Limits())
-    except HttpError as err:
-        assert err.status == 400 and "other" in err.fields
-    else:
-        raise AssertionError("unknown fields must be refused")
+    assert len(stripping.sanitize_label("y" * 300, 1, ".pdf")) == 120
 
 
 def test_channel_attachments_stand_alone_under_the_same_limits():
@@ -496,21 +470,21 @@ def test_channel_attachments_stand_alone_under_the_same_limits():
     photo = jpeg_with_gps()
     files = [("Scan KTP " + MARKER + ".jpg", photo), ("x.jpg", b"<html><script>1</script></html>"),
              ("b.txt", b"bukti transfer"), ("c.txt", b"satu lagi"), ("d.txt", b"terlalu banyak")]
-    checked, refusals = evidence.check_each(files, limits)
+    checked, refusals = checks.check_each(files, limits)
     assert [n for n, _, _ in checked] == [1, 3, 4]
     assert [(r.index, r.code) for r in refusals] == [(2, "unsupported_type"), (5, "over_report_limit")]
     message = refusals[1].message()
     assert "ke-5" in message["id"] and "File 5" in message["en"] and message["id"] != message["en"]
-    prepared, failed = evidence.strip_each(checked, limits)
+    prepared, failed = stripping.strip_each(checked, limits)
     assert failed == [] and [p.label for p in prepared] == ["lampiran-1.jpg", "lampiran-3.txt", "lampiran-4.txt"]
     assert MARKER.encode() in photo and MARKER.encode() not in prepared[0].stripped
     assert prepared[0].original == photo
     # what a conversation accepted before counts against the same per-report limit
-    checked, refusals = evidence.check_each([(None, b"bukti")], limits, start=3, already=(3, 100))
+    checked, refusals = checks.check_each([(None, b"bukti")], limits, start=3, already=(3, 100))
     assert checked == [] and [(r.index, r.code) for r in refusals] == [(3, "over_report_limit")]
     # a file that only looks right is refused alone at stripping
     broken = b"\xff\xd8\xff\xe0" + photo[4:200]
-    checked, refusals = evidence.check_each([(None, broken), (None, b"teks biasa")], limits)
-    prepared, failed = evidence.strip_each(checked, limits)
+    checked, refusals = checks.check_each([(None, broken), (None, b"teks biasa")], limits)
+    prepared, failed = stripping.strip_each(checked, limits)
     assert [p.index for p in prepared] == [2] and [(r.index, r.code) for r in refusals + failed] == [
         (1, "corrupt_file")]

@@ -15,7 +15,9 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from peluit_intake import i18n
-from peluit_intake.portal import CONTENT_SECURITY_POLICY, PortalKit, PortalMixin, Visit, _validate_report
+from peluit_intake import portal
+from peluit_intake.portal import validate_report
+from peluit_intake.portal_pages import CONTENT_SECURITY_POLICY, PortalKit, Visit, serve
 from peluit_intake.portal_security import (
     CsrfTokens,
     RateLimiter,
@@ -332,50 +334,35 @@ def form(**values) -> defaultdict:
 def test_report_form_validation_speaks_the_visit_language_and_respects_the_identity_choice(kit):
     visit_id = Visit(kit, request("/lapor"))
     visit_en = Visit(kit, request("/lapor", query={"lang": "en"}))
-    report, errors = _validate_report(visit_id, form())
+    report, errors = validate_report(visit_id, form())
     assert errors == {} and "identity" not in report and report["terlapor_inspektorat"] is False
 
-    report, errors = _validate_report(visit_id, form(what="", where=""))
+    report, errors = validate_report(visit_id, form(what="", where=""))
     assert report is None and errors["what"] == ["Wajib diisi."] and errors["where"] == ["Wajib diisi."]
-    _, errors = _validate_report(visit_en, form(what="short"))
+    _, errors = validate_report(visit_en, form(what="short"))
     assert errors == {"what": ["At least 10 characters."]}
 
     # anonymous chosen but a name typed: ask, never send or drop it silently
-    _, errors = _validate_report(visit_en, form(**{"identity.name": "Budi"}))
+    _, errors = validate_report(visit_en, form(**{"identity.name": "Budi"}))
     assert list(errors) == ["identity"] and "anonymous" in errors["identity"][0]
-    _, errors = _validate_report(visit_id, form(identity_mode="rahasia"))
+    _, errors = validate_report(visit_id, form(identity_mode="rahasia"))
     assert list(errors) == ["identity"]
-    report, errors = _validate_report(visit_id, form(identity_mode="rahasia", **{"identity.email": "budi@example.id"}))
+    report, errors = validate_report(visit_id, form(identity_mode="rahasia", **{"identity.email": "budi@example.id"}))
     assert errors == {} and report["identity"] == {"email": "budi@example.id"}
-    _, errors = _validate_report(visit_en, form(identity_mode="rahasia", **{"identity.nik": "123"}))
+    _, errors = validate_report(visit_en, form(identity_mode="rahasia", **{"identity.nik": "123"}))
     assert errors == {"identity.nik": ["NIK must be exactly 16 digits."]}
 
 
 # -- handlers that answer before any RPC ------------------------------------------------
 
 
-def test_the_mixin_itself_has_no_entrypoints_so_nameko_run_finds_one_service():
-    has_entrypoints = [n for n, m in vars(PortalMixin).items() if hasattr(m, "nameko_entrypoints")]
-    assert has_entrypoints == []
-    routes = {n for n, m in vars(FakeService).items() if hasattr(m, "nameko_entrypoints")}
-    assert {"portal_home", "portal_report_submit", "portal_status_open", "portal_sign_out"} <= routes
-
-
-class FakeService(PortalMixin):
-    """Only the portal's own state: these handlers must not reach cases."""
-
-    name = "portal-test"
-
-    def __init__(self, kit):
-        self.portal = kit
-
-
-def call(handler, service, req):
-    return getattr(type(service), handler)(service, req)
+def call(handler, kit, req):
+    """A page whose handler must answer before any use case: no application to reach."""
+    return serve(kit, req, getattr(portal, handler), None)
 
 
 def test_pages_carry_every_security_header_and_no_cookie(kit):
-    response = call("portal_home", FakeService(kit), request("/", query={"lang": "en"}))
+    response = call("home", kit, request("/", query={"lang": "en"}))
     assert response.status_code == 200
     for name, value in {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store",
                         "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
@@ -386,19 +373,18 @@ def test_pages_carry_every_security_header_and_no_cookie(kit):
 
 
 def test_a_post_without_a_genuine_token_or_from_another_site_is_refused(kit):
-    service = FakeService(kit)
     for data, headers in (({"receipt": "1234567812345678"}, {}),
                           ({"receipt": "1234567812345678", "csrf": "forged"}, {}),
                           ({"receipt": "1234567812345678", "csrf": kit.csrf.issue("")},
                            {"Sec-Fetch-Site": "cross-site"})):
-        response = call("portal_status_open", service, request("/status", "POST", data=data, headers=headers))
+        response = call("status_open", kit, request("/status", "POST", data=data, headers=headers))
         assert response.status_code == 403
         assert "Set-Cookie" not in response.headers
         assert "1234567812345678" not in response.get_data(as_text=True)
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(kit):
-    response = call("portal_report_submit", FakeService(kit), request(
+    response = call("report_submit", kit, request(
         "/lapor", "POST", query={"lang": "en"}, data={"what": "x"},
         environ_overrides={"CONTENT_LENGTH": str(kit.upload_limit + 10**7)}))
     assert response.status_code == 413
@@ -406,12 +392,11 @@ def test_an_oversized_body_is_refused_before_it_is_read(kit):
 
 
 def test_receipt_checks_are_rate_limited_before_any_hash_or_rpc(kit):
-    service = FakeService(kit)
     limit, _ = kit.limiter.limits["receipt"]
     environ = {"REMOTE_ADDR": "192.0.2.55"}
     for _ in range(limit):
         assert kit.limiter.hit("receipt", "192.0.2.55") is None
-    response = call("portal_status_open", service, request(
+    response = call("status_open", kit, request(
         "/status", "POST", data={"receipt": "1234-5678-1234-5678", "csrf": kit.csrf.issue(""), "lang": "en"},
         environ_overrides=environ))
     assert response.status_code == 429
@@ -420,7 +405,7 @@ def test_receipt_checks_are_rate_limited_before_any_hash_or_rpc(kit):
 
 
 def test_a_bad_receipt_format_is_answered_in_place_without_a_cookie(kit):
-    response = call("portal_status_open", FakeService(kit), request(
+    response = call("status_open", kit, request(
         "/status", "POST", data={"receipt": "WBS/35.73/2026/000001", "csrf": kit.csrf.issue("")}))
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "Set-Cookie" not in response.headers
@@ -429,23 +414,22 @@ def test_a_bad_receipt_format_is_answered_in_place_without_a_cookie(kit):
 
 
 def test_an_expired_or_forged_cookie_is_removed_and_sign_out_clears_a_live_one(kit):
-    service = FakeService(kit)
-    stale = call("portal_home", service, request("/", headers={"Cookie": "peluit_sesi=forged"}))
+    stale = call("home", kit, request("/", headers={"Cookie": "peluit_sesi=forged"}))
     assert "peluit_sesi=;" in stale.headers["Set-Cookie"] and "Max-Age=0" in stale.headers["Set-Cookie"]
 
     session = kit.sessions.start(HASH)
     cookie = {"Cookie": "peluit_sesi=" + kit.sessions.seal(session)}
-    live = call("portal_home", service, request("/", headers=cookie))
+    live = call("home", kit, request("/", headers=cookie))
     set_cookie = live.headers["Set-Cookie"]
     assert set_cookie.startswith("peluit_sesi=") and "Max-Age=1800" in set_cookie
     assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie and "Path=/" in set_cookie
     assert "Secure" not in set_cookie
     assert "Keluar" in live.get_data(as_text=True)  # the sign-out button
 
-    refused = call("portal_sign_out", service, request("/keluar", "POST", headers=cookie,
+    refused = call("sign_out", kit, request("/keluar", "POST", headers=cookie,
                                                        data={"csrf": kit.csrf.issue("")}))
     assert refused.status_code == 403  # an unbound token cannot end a session
-    out = call("portal_sign_out", service, request("/keluar", "POST", headers=cookie,
+    out = call("sign_out", kit, request("/keluar", "POST", headers=cookie,
                                                    data={"csrf": kit.csrf.issue("s:" + session.sid)}))
     assert out.status_code == 200
     assert "peluit_sesi=;" in out.headers["Set-Cookie"] and "Max-Age=0" in out.headers["Set-Cookie"]
@@ -454,16 +438,15 @@ def test_an_expired_or_forged_cookie_is_removed_and_sign_out_clears_a_live_one(k
 def test_over_tls_the_cookie_is_secure_and_host_prefixed(kit):
     session = kit.sessions.start(HASH)
     blob = kit.sessions.seal(session)
-    response = call("portal_home", FakeService(kit), request(
+    response = call("home", kit, request(
         "/", headers={"X-Forwarded-Proto": "https", "Cookie": "__Host-peluit_sesi=" + blob}))
     set_cookie = response.headers["Set-Cookie"]
     assert set_cookie.startswith("__Host-peluit_sesi=") and "; Secure" in set_cookie
 
 
 def test_static_files_are_served_with_their_types_and_nothing_else(kit):
-    service = FakeService(kit)
-    css = FakeService.portal_static(service, request("/static/portal.css"), "portal.css")
+    css = portal.static(kit, "portal.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
     assert css.headers["X-Content-Type-Options"] == "nosniff"
     for name in ("../portal.py", "portal.py", "i18n/id/LC_MESSAGES/messages.po", "nothing.css"):
-        assert FakeService.portal_static(service, request("/static/x"), name).status_code == 404
+        assert portal.static(kit, name).status_code == 404

@@ -1,0 +1,348 @@
+"""The WhatsApp channel without a network: the webhook signature and
+payload, the conversation state machine and its store, one message end to end
+with the application faked (retries, idempotency, media)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from peluit_common.web import HttpError
+from peluit_contracts.i18n import message
+from peluit_intake import errors
+from peluit_intake import whatsapp as wa
+from peluit_intake import whatsapp_conversation as wc
+from peluit_intake import whatsapp_graph as wg
+
+
+# -- WhatsApp: signature -------------------------------------------------------------------
+
+SECRET = b"app-secret-0123456789"
+BODY = b'{"object": "whatsapp_business_account", "entry": []}'
+
+
+def test_signature_valid():
+    assert wa.check_signature(SECRET, BODY, wa.sign(SECRET, BODY)) == "ok"
+    assert wa.check_signature(SECRET, BODY, wa.sign(SECRET, BODY).upper().replace("SHA256", "sha256")) == "ok"
+
+
+def test_signature_tampered_body():
+    assert wa.check_signature(SECRET, BODY.replace(b"[]", b"[{}]"), wa.sign(SECRET, BODY)) == "invalid"
+
+
+def test_signature_wrong_secret():
+    assert wa.check_signature(SECRET, BODY, wa.sign(b"another secret", BODY)) == "invalid"
+
+
+@pytest.mark.parametrize("header", [None, "", "sha256=", "sha1=" + "0" * 40, "sha256=xyz", "0" * 64,
+                                    "sha256=" + "0" * 63])
+def test_signature_missing_or_malformed_header(header):
+    assert wa.check_signature(SECRET, BODY, header) == "missing"
+
+
+def test_verification_handshake():
+    settings = wa.WhatsAppSettings(enabled=True, app_secret=SECRET, verify_token="tok-123")
+    ok = wa.verification(settings, MultiDict({"hub.mode": "subscribe", "hub.verify_token": "tok-123",
+                                              "hub.challenge": "1158201444"}))
+    assert ok.status_code == 200 and ok.get_data() == b"1158201444"
+    for args in ({"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+                 {"hub.mode": "unsubscribe", "hub.verify_token": "tok-123", "hub.challenge": "1"},
+                 {"hub.mode": "subscribe", "hub.verify_token": "tok-123", "hub.challenge": "<script>"}):
+        with pytest.raises(HttpError) as err:
+            wa.verification(settings, MultiDict(args))
+        assert err.value.status == 403
+    with pytest.raises(HttpError) as err:
+        wa.verification(wa.WhatsAppSettings(enabled=False), MultiDict({}))
+    assert err.value.status == 404
+
+
+def payload(*messages, statuses=False):
+    value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1"}, "messages": list(messages)}
+    if statuses:
+        value = {"messaging_product": "whatsapp", "statuses": [{"id": "wamid.s", "status": "delivered"}]}
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}]}
+
+
+def text_msg(body, mid, phone="6281234567890"):
+    return {"from": phone, "id": mid, "timestamp": "1700000000", "type": "text", "text": {"body": body}}
+
+
+def test_webhook_payloads_are_parsed_leniently_but_validated():
+    got = wa.inbound_messages(payload(text_msg("halo", "wamid.1"),
+                                      {"from": "6281234567890", "id": "wamid.2", "type": "image",
+                                       "image": {"id": "x"}}))
+    assert [(m.message_id, m.text) for m in got] == [("wamid.1", "halo"), ("wamid.2", None)]
+    assert wa.inbound_messages(payload(statuses=True)) == []
+    with pytest.raises(ValidationError):
+        wa.inbound_messages({"object": "page", "entry": []})
+    with pytest.raises(ValidationError):
+        wa.inbound_messages(payload({"from": "not-a-number", "id": "x", "type": "text", "text": {"body": "x"}}))
+
+
+# -- WhatsApp: the conversation ---------------------------------------------------------------
+
+TENANTS = [
+    {"code": "35", "name": "Inspektorat Provinsi Jawa Timur", "categories": []},
+    {"code": "35.73", "name": "Inspektorat Kota Malang", "categories": [
+        {"code": "korupsi", "name": {"id": "Korupsi", "en": "Corruption"}},
+        {"code": "pungli", "name": {"id": "Pungutan liar", "en": "Illegal levies"}}]},
+]
+
+
+def catalogue():
+    return TENANTS
+
+
+def converse(*texts, conv=None):
+    steps = []
+    for text in texts:
+        step = wc.advance(conv, text, catalogue)
+        steps.append(step)
+        conv = step.conversation
+    return conv, steps
+
+
+def test_the_guided_conversation_reaches_confirmation_and_submits():
+    conv, steps = converse("halo", "2", "2", "Pungutan Rp 50.000 untuk KTP", "Kantor Kelurahan Oro-oro Dowo",
+                           "Senin lalu", "-", "YA")
+    assert "Inspektorat Kota Malang (35.73)" in steps[0].replies[1] and "CANCEL" in steps[0].replies[0]
+    assert "2. Pungutan liar / Illegal levies" in steps[1].replies[0]
+    assert "Apa yang terjadi" in steps[2].replies[0]
+    assert "Inspektorat Kota Malang" in steps[6].replies[0] and "YES" in steps[6].replies[1]
+    assert steps[-1].submit and steps[-1].replies == []
+    assert conv.report() == {"tenant": "35.73", "category": "pungli", "what": "Pungutan Rp 50.000 untuk KTP",
+                             "where": "Kantor Kelurahan Oro-oro Dowo", "when": "Senin lalu"}
+    assert "Pungutan" not in repr(conv)
+
+
+def test_who_is_kept_when_given():
+    conv, _ = converse("halo", "2", "1", "Dana hibah dipotong 20%", "Dinas Sosial", "Oktober", "Kabid Bansos")
+    assert conv.step == "confirm" and dict(conv.answers)["who"] == "Kabid Bansos"
+
+
+def test_invalid_answers_repeat_the_question():
+    conv, steps = converse("halo", "9")
+    assert conv.step == "tenant" and steps[1].replies[0] == wc.INVALID_CHOICE
+    conv, steps = converse("2", "abc", conv=conv)
+    assert conv.step == "category" and steps[1].replies[0] == wc.INVALID_CHOICE
+    conv, steps = converse("1", "terlalu", conv=conv)  # what: 7 characters
+    assert conv.step == "what" and "10" in steps[1].replies[0]
+    conv, steps = converse("Dana hibah dipotong 20%", "x" * 501, conv=conv)
+    assert conv.step == "where" and "500" in steps[1].replies[0]
+    conv, steps = converse("Dinas", "Kemarin", "-", "mungkin", conv=conv)
+    assert conv.step == "confirm" and steps[-1].replies == [wc.PROMPT_CONFIRM] and not steps[-1].submit
+
+
+def test_cancel_at_any_step_and_no_at_confirmation():
+    for n in range(1, 7):
+        answers = ["halo", "2", "1", "Dana hibah dipotong 20%", "Dinas", "Kemarin"][:n]
+        conv, steps = converse(*answers, "BATAL")
+        assert conv is None and steps[-1].replies == [wc.CANCELLED]
+    conv, steps = converse("halo", "2", "1", "Dana hibah dipotong 20%", "Dinas", "Kemarin", "-", "tidak")
+    assert conv is None and steps[-1].replies == [wc.CANCELLED]
+
+
+def test_non_text_messages_do_not_advance():
+    conv, _ = converse("halo", "2")
+    step = wc.advance(conv, None, catalogue)
+    assert step.conversation == conv and step.replies == [wc.TEXT_ONLY]
+
+
+def test_store_expires_idle_conversations_and_remembers_message_ids():
+    now = [1000.0]
+    store = wc.ConversationStore(ttl=60, seen_ttl=120, clock=lambda: now[0])
+    key = store.key("phone", "6281234567890")
+    assert "6281234567890" not in key and key == store.key("phone", "6281234567890")
+    assert wc.ConversationStore().key("phone", "6281234567890") != key  # per-process key
+    store.put(key, wc.Conversation())
+    now[0] += 59
+    assert store.get(key) == (wc.Conversation(), False)
+    now[0] += 2
+    assert store.get(key) == (None, True) and len(store) == 0
+    store.mark_seen("m")
+    now[0] += 119
+    assert store.seen("m")
+    now[0] += 2
+    assert not store.seen("m")
+
+
+class Outbox(wg.RecordingWhatsApp):
+    def __init__(self, fail=False):
+        super().__init__()
+        self.fail = fail
+
+    def send_text(self, to, text):
+        if self.fail:
+            raise OSError("graph api down")
+        super().send_text(to, text)
+
+
+def test_handle_message_is_idempotent_per_message_id_and_commits_only_after_sending(fake_intake):
+    store, intake = wc.ConversationStore(), fake_intake(tenants=TENANTS)
+    deps = dict(store=store, secret=b"w" * 32, intake=intake)
+
+    def send(body, mid, outbox=None):
+        outbox = outbox or Outbox()
+        return wa.handle_message(wa.Inbound("6281234567890", mid, body), outbound=outbox, **deps), outbox
+
+    assert send("halo", "m1")[0] == "advanced"
+    assert send("halo", "m1")[0] == "duplicate"  # Meta's retry: no second greeting, no advance
+    with pytest.raises(wa.TemporaryFailure):
+        send("2", "m2", Outbox(fail=True))  # reply not sent: nothing committed
+    outcome, outbox = send("2", "m2")  # the retry does the step
+    assert outcome == "advanced" and "Pungutan liar" in outbox.sent[0]["text"]
+    for mid, text in [("m3", "2"), ("m4", "Pungutan Rp 50.000 untuk KTP"), ("m5", "Kelurahan"),
+                      ("m6", "Senin"), ("m7", "-")]:
+        send(text, mid)
+    intake.error = errors.Unavailable()
+    with pytest.raises(wa.TemporaryFailure):
+        send("ya", "m8")  # cases down: the conversation waits at confirmation
+    intake.error = None
+    outcome, outbox = send("ya", "m8")
+    assert outcome == "replayed"  # the same idempotency key as the failed attempt
+    assert intake.calls[0][1] == intake.calls[1][1] and intake.calls[1][2] == "whatsapp"
+    report = intake.calls[1][0]
+    assert report["identity"] == {"phone": "+6281234567890"} and report["category"] == "pungli"
+    assert "1234-5678-9012-3456" in outbox.sent[-1]["text"] and outbox.sent[-1]["to"] == "6281234567890"
+    assert store.get(store.key("phone", "6281234567890")) == (None, False)  # dropped after registration
+    assert send("ya", "m8")[0] == "duplicate" and len(intake.calls) == 2
+
+
+def test_process_webhook_answers_503_when_a_message_must_be_retried(fake_intake):
+    store, intake = wc.ConversationStore(), fake_intake(tenants=TENANTS)
+    msgs = [wa.Inbound("6281111111111", "a1", "halo"), wa.Inbound("6282222222222", "b1", "halo")]
+    intake.catalogue_error = errors.Unavailable()
+    status, outcomes = wa.process_webhook(msgs, store=store, outbound=Outbox(), secret=b"w" * 32, intake=intake)
+    assert status == 503 and outcomes == ["deferred", "deferred"]
+    assert json.loads(wa.webhook_response(status, Outbox()).get_data())["error"]["code"] == "unavailable"
+    intake.catalogue_error = None
+    outbox = Outbox()
+    status, outcomes = wa.process_webhook(msgs, store=store, outbound=outbox, secret=b"w" * 32, intake=intake)
+    assert status == 200 and outcomes == ["advanced", "advanced"]
+    assert {m["to"] for m in outbox.sent} == {"6281111111111", "6282222222222"}
+    response = wa.webhook_response(status, outbox)
+    assert json.loads(response.get_data())["outbound"] == outbox.sent
+
+
+def test_settings_create_dev_secrets_and_refuse_record_mode_in_production(monkeypatch, tmp_path):
+    monkeypatch.setenv("PELUIT_KEYS_DIR", str(tmp_path))
+    monkeypatch.delenv("PELUIT_WHATSAPP_APP_SECRET_FILE", raising=False)
+    monkeypatch.delenv("PELUIT_WHATSAPP_VERIFY_TOKEN_FILE", raising=False)
+    monkeypatch.delenv("PELUIT_WHATSAPP_OUTBOUND", raising=False)
+    monkeypatch.setenv("PELUIT_ENV", "development")
+    s = wa.WhatsAppSettings.from_env()
+    assert s.enabled and s.outbound == "record"
+    assert (tmp_path / "whatsapp-app-secret.key").stat().st_mode & 0o777 == 0o600
+    assert wa.WhatsAppSettings.from_env().app_secret == s.app_secret  # created once
+    monkeypatch.setenv("PELUIT_ENV", "production")
+    assert not wa.WhatsAppSettings.from_env().enabled  # off unless configured
+    monkeypatch.setenv("PELUIT_WHATSAPP_APP_SECRET_FILE", str(tmp_path / "whatsapp-app-secret.key"))
+    monkeypatch.setenv("PELUIT_WHATSAPP_VERIFY_TOKEN_FILE", str(tmp_path / "whatsapp-verify-token.key"))
+    monkeypatch.setenv("PELUIT_WHATSAPP_OUTBOUND", "record")
+    with pytest.raises(Exception, match="development and tests only"):
+        wa.WhatsAppSettings.from_env()
+
+
+# -- WhatsApp: media -------------------------------------------------------------------------
+
+def media_msg(media_id, mid, kind="image", phone="6281234567890", **extra):
+    return {"from": phone, "id": mid, "type": kind, kind: {"id": media_id, "mime_type": "image/jpeg", **extra}}
+
+
+def test_media_messages_are_parsed_with_their_id_and_path_tricks_are_refused():
+    got = wa.inbound_messages(payload(media_msg("1234567890", "w1"),
+                                      media_msg("abc_DEF-1", "w2", kind="document", filename="KTP Budi.pdf")))
+    assert [(m.message_id, m.text, m.media_id) for m in got] == [("w1", None, "1234567890"), ("w2", None, "abc_DEF-1")]
+    assert "KTP" not in repr(got)
+    for bad in ("../../me/accounts", "a/b", "", "x" * 129, "1?fields=url"):
+        with pytest.raises(ValidationError):
+            wa.inbound_messages(payload(media_msg(bad, "w3")))
+    with pytest.raises(ValidationError):  # the number is anchored at both ends too
+        wa.inbound_messages(payload(text_msg("halo", "w4", phone="6281234567890; DROP")))
+
+
+def test_media_before_confirmation_is_checked_at_once_and_attached_after_registration(monkeypatch, fake_intake):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "JPEG")
+    photo = buf.getvalue()
+    monkeypatch.setenv("PELUIT_EVIDENCE_MAX_FILES", "2")
+    store, media = wc.ConversationStore(), wg.RecordingMedia()
+    intake = fake_intake(tenants=TENANTS, refuse={2: "corrupt_file"})
+    deps = dict(store=store, secret=b"w" * 32, intake=intake, media=media)
+
+    def send(mid, body=None, media_id=None):
+        outbox = Outbox()
+        outcome = wa.handle_message(wa.Inbound("6281234567890", mid, body, media_id), outbound=outbox, **deps)
+        return outcome, [m["text"] for m in outbox.sent]
+
+    first = media.put(photo)
+    outcome, texts = send("m1", media_id=first)  # media as the very first message: greeted, and kept
+    assert texts[0] == wc.WELCOME and "Pilih Inspektorat" in texts[1] and "Lampiran ke-1 diterima" in texts[2]
+    assert send("m1", media_id=first)[0] == "duplicate"
+    for mid, body in [("m2", "2"), ("m3", "2")]:
+        send(mid, body)
+    texts = send("m4", media_id=media.put(b"<html><script>x</script></html>"))[1]
+    refused = message("refusal_unsupported_type", n=2)
+    assert texts == [refused["id"] + "\n" + refused["en"]]
+    assert "Lampiran ke-2 diterima" in send("m5", media_id=media.put(b"bukti transfer Rp 5 juta"))[1][0]
+    texts = send("m6", media_id=media.put(b"satu berkas lagi"))[1]
+    assert "ke-3" in texts[0] and "File 3" in texts[0]  # over the per-report limit of 2
+    assert wc.media_unavailable(3) == send("m7", media_id="unknown")[1][0]
+    for mid, body in [("m8", "Pungutan Rp 50.000 untuk KTP"), ("m9", "Kelurahan"), ("m10", "Senin"), ("m11", "-")]:
+        send(mid, body)
+    assert intake.attached == []  # nothing stored before the report exists
+    outcome, texts = send("m12", "ya")
+    assert outcome == "registered" and "1234-5678-9012-3456" in texts[0]
+    (receipt, files), = intake.attached
+    assert receipt == "1234-5678-9012-3456" and files == [(None, photo), (None, b"bukti transfer Rp 5 juta")]
+    assert "1 lampiran tercatat" in texts[1] and "1 attachment(s) recorded" in texts[1]
+    assert "- Berkas ke-2 rusak atau tidak dapat dibaca." in texts[2]
+    assert "- File 2 is damaged or unreadable." in texts[2]
+    assert "TIDAK tercatat" in texts[2] and "NOT recorded" in texts[2]
+
+
+def test_media_that_cannot_be_stored_defers_the_confirmation(fake_intake):
+    store, media = wc.ConversationStore(), wg.RecordingMedia()
+    intake = fake_intake(tenants=TENANTS, attach_error=errors.Unavailable())
+    deps = dict(store=store, secret=b"w" * 32, intake=intake, media=media)
+    msgs = [("a1", "halo", None), ("a2", "2", None), ("a3", "1", None), ("a4", None, media.put(b"bukti teks")),
+            ("a5", "Dana hibah dipotong 20%", None), ("a6", "Dinas", None), ("a7", "Kemarin", None), ("a8", "-", None)]
+    for mid, body, media_id in msgs:
+        wa.handle_message(wa.Inbound("6281234567890", mid, body, media_id), outbound=Outbox(), **deps)
+    with pytest.raises(wa.TemporaryFailure):
+        wa.handle_message(wa.Inbound("6281234567890", "a9", "ya"), outbound=Outbox(), **deps)
+    intake.attach_error = None
+    outbox = Outbox()
+    assert wa.handle_message(wa.Inbound("6281234567890", "a9", "ya"), outbound=outbox, **deps) == "replayed"
+    assert len(intake.attached) == 2 and "1 lampiran tercatat" in outbox.sent[-1]["text"]
+
+
+@pytest.mark.parametrize("error,reply", [
+    (errors.UnknownTenant(), wc.UNAVAILABLE_CHOICE), (errors.UnknownCategory(), wc.UNAVAILABLE_CHOICE),
+    (errors.IdempotencyKeyReused(), wc.NOT_ACCEPTED), (errors.BackendRefused(), None), (errors.Unavailable(), None),
+])
+def test_a_refused_registration_ends_the_conversation_and_a_temporary_one_waits(fake_intake, error, reply):
+    store, intake = wc.ConversationStore(), fake_intake(error, tenants=TENANTS)
+    answers = ["halo", "2", "1", "Dana hibah dipotong 20%", "Dinas", "Kemarin", "-"]
+    for n, text in enumerate(answers):
+        wa.handle_message(wa.Inbound("6281234567890", f"r{n}", text), outbound=Outbox(), store=store,
+                          secret=b"w" * 32, intake=intake)
+    outbox = Outbox()
+    if reply is None:  # the conversation stays at confirmation; Meta's retry tries again
+        with pytest.raises(wa.TemporaryFailure):
+            wa.handle_message(wa.Inbound("6281234567890", "yes", "ya"), outbound=outbox, store=store,
+                              secret=b"w" * 32, intake=intake)
+        assert outbox.sent == [] and store.get(store.key("phone", "6281234567890"))[0].step == "confirm"
+        return
+    assert wa.handle_message(wa.Inbound("6281234567890", "yes", "ya"), outbound=outbox, store=store,
+                             secret=b"w" * 32, intake=intake) == "refused"
+    assert [m["text"] for m in outbox.sent] == [reply]
+    assert store.get(store.key("phone", "6281234567890")) == (None, False)
