@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PACKAGES := -e contracts -e common -e services/intake -e services/cases \
-            -e services/identity-vault -e services/notifications -e services/reporting -e deploy/local -e verifier
+            -e services/identity-vault -e services/notifications -e services/reporting -e deploy/local -e chain -e verifier
 STAMP  := $(VENV)/.installed
 
 .PHONY: install run test test-unit bench keys clean browser-deps

@@ -27,8 +27,7 @@ from nameko.extensions import DependencyProvider
 from psycopg import sql
 
 from peluit_common.web import HttpError
-from peluit_verify.chain import format_time
-from peluit_verify.verify import FORMAT
+from peluit_chain import BUNDLE_FORMAT, format_time
 
 from . import chain
 from .domain import AccessLog, Case, transcript
@@ -110,7 +109,7 @@ def iter_bundle(conn: psycopg.Connection, case_id: UUID | None = None, *,
                                (first,)).fetchone()[0]
     checkpoints = _checkpoints(conn, first, newest)
     head = {
-        "format": FORMAT,
+        "format": BUNDLE_FORMAT,
         "created_at": format_time(created_at or datetime.now(timezone.utc)),
         "scope": scope,
         "genesis": genesis,

@@ -16,7 +16,7 @@ from psycopg import sql
 
 from peluit_cases import audit, chain
 from peluit_cases.application import CasesApplication
-from peluit_verify.chain import ZERO_HASH, event_hash
+from peluit_chain import ZERO_HASH, event_hash
 from peluit_verify.verify import verify_bundle
 
 from .test_domain import NOW, command
@@ -65,7 +65,7 @@ def rows(conn):
 
 
 def assert_chained(conn):
-    """Recompute every link in Python (peluit_verify's encoding) against the trigger's."""
+    """Recompute every link in Python (peluit_chain's encoding) against the trigger's."""
     prev, by_version = ZERO_HASH, {}
     stored = rows(conn)
     for nid, oid, version, topic, state, prev_log, prev_agg, digest in stored:
