@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from marshmallow import ValidationError
+from marshmallow import EXCLUDE, ValidationError
 
 from .fields import Int, Pattern, Strict, Text
 from .i18n import encode
@@ -70,6 +70,15 @@ class RefuseBody(Strict):
     """``POST /api/v1/disclosure-requests/{id}/refuse`` (inspektur)."""
 
     reason = Text(required=True, max_len=2000)
+
+
+class DisclosureTrailQuery(Strict):
+    """``GET /api/v1/disclosure-events?tenant=`` (auditor with a grant, the tenant's inspektur)."""
+
+    class Meta:
+        unknown = EXCLUDE  # a query string may carry what the API does not read
+
+    tenant = tenant_field(required=True)
 
 
 class ViewBody(Strict):

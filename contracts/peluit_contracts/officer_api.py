@@ -90,20 +90,21 @@ class NewOfficer(Strict):
     roles = fields.List(Pattern(r"[a-z_]{3,20}", "code", max_len=20), required=True)
 
 
-# command path -> (aggregate method, roles allowed, body schema)
+# ``POST /api/v1/cases/{case_id}/{command}``: the body of each command (who may give
+# it is the cases service's workflow rule, not part of the contract)
 COMMANDS = {
-    "start-verification": ("start_verification", {"penelaah", "inspektur"}, Empty),
-    "request-information": ("request_information", {"penelaah", "inspektur"}, RequestInformation),
-    "accept": ("accept", {"penelaah", "inspektur"}, Note),
-    "reject": ("reject", {"penelaah", "inspektur"}, Reason),
-    "archive": ("archive", {"penelaah", "inspektur"}, Reason),
-    "forward": ("forward", {"penelaah", "inspektur"}, Forward),
-    "start-investigation": ("start_investigation", {"inspektur"}, StartInvestigation),
-    "record-findings": ("record_findings", {"investigator", "inspektur"}, RecordFindings),
-    "complete-recommendation": ("complete_recommendation", {"inspektur"}, CompleteRecommendation),
-    "close": ("close", {"inspektur"}, Close),
-    "message-reporter": ("message_reporter", {"penelaah", "investigator", "inspektur"}, MessageText),
-    "add-note": ("add_note", {"penelaah", "investigator", "inspektur"}, MessageText),
-    "recuse": ("recuse", {"penerima", "penelaah", "investigator", "inspektur"}, Reason),
-    "escalate": ("escalate", {"penelaah", "inspektur"}, Reason),
+    "start-verification": Empty,
+    "request-information": RequestInformation,
+    "accept": Note,
+    "reject": Reason,
+    "archive": Reason,
+    "forward": Forward,
+    "start-investigation": StartInvestigation,
+    "record-findings": RecordFindings,
+    "complete-recommendation": CompleteRecommendation,
+    "close": Close,
+    "message-reporter": MessageText,
+    "add-note": MessageText,
+    "recuse": Reason,
+    "escalate": Reason,
 }

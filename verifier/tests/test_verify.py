@@ -1,7 +1,7 @@
 """The verifier on bundles built here (pure: no database, no network).
 
 The trigger in the cases database computes the same hashes; that agreement
-is tested against PostgreSQL in services/cases/tests/test_chain.py.
+is tested against PostgreSQL in services/cases/tests/integration/test_chain.py.
 """
 
 from __future__ import annotations

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from peluit_contracts.disclosure import LEGAL_BASES
-from peluit_contracts.officer_api import COMMANDS
-
-from .evidence import OPENAPI_PATHS as _EVIDENCE_PATHS
+from .commands import COMMANDS
 
 _error = {"$ref": "#/components/schemas/Error"}
 _errors = {
@@ -152,6 +150,42 @@ _AUDIT_PATHS = {
 }
 
 
+# -- evidence -------------------------------------------------------------------------------
+
+_case_and_evidence = [
+    {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
+    {"name": "evidence_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
+]
+_EVIDENCE_PATHS = {
+    "/api/v1/cases/{case_id}/evidence/{evidence_id}": {"get": {
+        "summary": "Download the metadata-stripped copy of one attachment (recorded in the case's access log). "
+                   "Sent as an attachment with nosniff and Content-Security-Policy: sandbox",
+        "security": [{"bearer": []}], "parameters": _case_and_evidence,
+        "responses": {
+            "200": {"description": "The stripped copy; Content-Type is the type detected from its content",
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            "401": {"description": "Missing, invalid or expired token", "content": {"application/json": {"schema": _error}}},
+            "404": {"description": "No such case or evidence, or outside your tenant (recorded)",
+                    "content": {"application/json": {"schema": _error}}}}}},
+    "/api/v1/cases/{case_id}/evidence/{evidence_id}/disclosure-requests": {"post": {
+        "summary": "Request the untouched original of one attachment (investigator of the case's tenant); "
+                   "then approve/refuse/view as for an identity: the view returns `sealed_original`",
+        "security": [{"bearer": []}], "parameters": _case_and_evidence,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "required": ["reason", "legal_basis"],
+            "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 2000},
+                           "legal_basis": {"type": "string",
+                                           "enum": ["lpsk_protection", "proven_slander", "court_order"]}}}}}},
+        "responses": {
+            "201": {"description": "Filed", "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/Disclosure"}}}},
+            "400": {"description": "Invalid fields", "content": {"application/json": {"schema": _error}}},
+            "401": {"description": "Missing, invalid or expired token", "content": {"application/json": {"schema": _error}}},
+            "403": {"description": "Not an investigator of the case's tenant", "content": {"application/json": {"schema": _error}}},
+            "404": {"description": "No such case or evidence", "content": {"application/json": {"schema": _error}}},
+            "503": {"description": "The identity vault cannot be reached", "content": {"application/json": {"schema": _error}}}}}},
+}
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Peluit officer API", "version": "1.0.0",
@@ -209,7 +243,7 @@ OPENAPI = {
                                                                "not registered yet at as_of",
                                                 "content": {"application/json": {"schema": _error}}}}}}},
         **_AUDIT_PATHS,
-        **{f"/api/v1/cases/{{case_id}}/{path}": _command(path, roles) for path, (_, roles, _) in COMMANDS.items()},
+        **{f"/api/v1/cases/{{case_id}}/{path}": _command(path, kind.roles) for path, kind in COMMANDS.items()},
         "/api/v1/officers": {"post": {
             "summary": "Create an officer (tenant admin: own tenant; province admin: any). "
                        "Returns the initial password and TOTP secret once",
