@@ -11,7 +11,7 @@ and runs the aggregate method under optimistic concurrency. Refusals are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import ClassVar
 from uuid import UUID
@@ -25,57 +25,63 @@ HANDLERS = frozenset({"penelaah", "investigator", "inspektur"})
 
 @dataclass(frozen=True)
 class OfficerCommand:
-    """``name``: the command as officers call it; ``method``: the aggregate's."""
+    """``name``: the command as officers call it (``method``: the aggregate's,
+    the same in snake case); ``roles``: who may give it. Subclasses are frozen
+    dataclasses of the command's arguments."""
 
     name: ClassVar[str]
     method: ClassVar[str]
     roles: ClassVar[frozenset[str]]
 
+    def __init_subclass__(cls, name: str | None = None, roles=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            cls.name, cls.method, cls.roles = name, name.replace("-", "_"), frozenset(roles)
+        dataclass(frozen=True)(cls)
+
     def arguments(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@dataclass(frozen=True)
-class StartVerification(OfficerCommand):
-    name, method, roles = "start-verification", "start_verification", REVIEWERS
+class Reasoned(OfficerCommand):
+    """A command whose why is its whole body."""
+
+    reason: str
 
 
-@dataclass(frozen=True)
-class RequestInformation(OfficerCommand):
-    name, method, roles = "request-information", "request_information", REVIEWERS
+class Written(OfficerCommand):
+    """A text the officer writes (to the reporter, or a note)."""
+
+    text: str
+
+
+class StartVerification(OfficerCommand, name="start-verification", roles=REVIEWERS):
+    pass
+
+
+class RequestInformation(OfficerCommand, name="request-information", roles=REVIEWERS):
     question: str
     due_on: date
 
 
-@dataclass(frozen=True)
-class Accept(OfficerCommand):
-    name, method, roles = "accept", "accept", REVIEWERS
+class Accept(OfficerCommand, name="accept", roles=REVIEWERS):
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class Reject(OfficerCommand):
-    name, method, roles = "reject", "reject", REVIEWERS
-    reason: str
+class Reject(Reasoned, name="reject", roles=REVIEWERS):
+    pass
 
 
-@dataclass(frozen=True)
-class Archive(OfficerCommand):
-    name, method, roles = "archive", "archive", REVIEWERS
-    reason: str
+class Archive(Reasoned, name="archive", roles=REVIEWERS):
+    pass
 
 
-@dataclass(frozen=True)
-class Forward(OfficerCommand):
-    name, method, roles = "forward", "forward", REVIEWERS
+class Forward(Reasoned, name="forward", roles=REVIEWERS):
     destination_kind: str
     destination: str
-    reason: str
 
 
-@dataclass(frozen=True)
-class StartInvestigation(OfficerCommand):
-    name, method, roles = "start-investigation", "start_investigation", frozenset({"inspektur"})
+class StartInvestigation(OfficerCommand, name="start-investigation", roles={"inspektur"}):
     team: tuple[str, ...]
     plan: str
     due_on: date
@@ -84,12 +90,10 @@ class StartInvestigation(OfficerCommand):
         return {"team": list(self.team), "plan": self.plan, "due_on": self.due_on}
 
 
-@dataclass(frozen=True)
-class RecordFindings(OfficerCommand):
-    name, method, roles = "record-findings", "record_findings", frozenset({"investigator", "inspektur"})
+class RecordFindings(OfficerCommand, name="record-findings", roles={"investigator", "inspektur"}):
     outcome: str
     summary: str
-    recommendations: tuple[dict, ...] = field(default=())
+    recommendations: tuple[dict, ...] = ()
 
     def arguments(self) -> dict:
         # absent optional parts are left out, as the aggregate validates what is there
@@ -97,44 +101,29 @@ class RecordFindings(OfficerCommand):
         return {"outcome": self.outcome, "summary": self.summary, "recommendations": recs}
 
 
-@dataclass(frozen=True)
-class CompleteRecommendation(OfficerCommand):
-    name, method, roles = "complete-recommendation", "complete_recommendation", frozenset({"inspektur"})
+class CompleteRecommendation(OfficerCommand, name="complete-recommendation", roles={"inspektur"}):
     recommendation_id: str
     note: str
 
 
-@dataclass(frozen=True)
-class Close(OfficerCommand):
-    name, method, roles = "close", "close", frozenset({"inspektur"})
-    reason: str
+class Close(Reasoned, name="close", roles={"inspektur"}):
     feedback: str
 
 
-@dataclass(frozen=True)
-class MessageReporter(OfficerCommand):
-    name, method, roles = "message-reporter", "message_reporter", HANDLERS
-    text: str
+class MessageReporter(Written, name="message-reporter", roles=HANDLERS):
+    pass
 
 
-@dataclass(frozen=True)
-class AddNote(OfficerCommand):
-    name, method, roles = "add-note", "add_note", HANDLERS
-    text: str
+class AddNote(Written, name="add-note", roles=HANDLERS):
+    pass
 
 
-@dataclass(frozen=True)
-class Recuse(OfficerCommand):
-    name, method, roles = "recuse", "recuse", frozenset({"penerima", "penelaah", "investigator", "inspektur"})
-    reason: str
+class Recuse(Reasoned, name="recuse", roles={"penerima", "penelaah", "investigator", "inspektur"}):
+    pass
 
 
-@dataclass(frozen=True)
-class Escalate(OfficerCommand):
+class Escalate(Reasoned, name="escalate", roles=REVIEWERS):
     """To the parent Inspektorat (the province): the handler names it."""
-
-    name, method, roles = "escalate", "escalate", REVIEWERS
-    reason: str
 
 
 COMMANDS: dict[str, type[OfficerCommand]] = {c.name: c for c in (
