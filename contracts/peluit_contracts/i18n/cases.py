@@ -10,6 +10,7 @@ from __future__ import annotations
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # -- officer API: who, what, where -----------------------------------------------------
+    "number_range": ("Harus bilangan bulat antara {min} dan {max}.", "Must be a whole number between {min} and {max}."),
     "case_not_found": ("Kasus tidak ditemukan.", "Case not found."),
     "evidence_not_found": ("Bukti tidak ditemukan.", "Evidence not found."),
     "disclosure_request_not_found": ("Permintaan pengungkapan tidak ditemukan.", "Disclosure request not found."),

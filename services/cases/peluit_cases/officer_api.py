@@ -10,13 +10,12 @@ from __future__ import annotations
 import functools
 import re
 import urllib.parse
-from datetime import datetime
 
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from peluit_common.web import SECURITY_HEADERS, HttpError, json_endpoint
-from peluit_contracts.i18n import MESSAGES, bilingual_errors, message
+from peluit_contracts.i18n import MESSAGES, bilingual_errors
 
 from . import evidence
 from .domain import STATUS_LABELS, Case
@@ -82,16 +81,6 @@ def expected_version(if_match: str | None) -> int:
         return int(raw.strip('"'))
     except ValueError:
         raise CasesError("invalid_if_match") from None
-
-
-def parse_as_of(value: str | None) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        moment = None
-    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
-        raise invalid({"as_of": [message("as_of")]})
-    return moment
 
 
 # -- documents --------------------------------------------------------------------------------

@@ -44,7 +44,6 @@ from .officer_api import (
     expected_version,
     load,
     officer_endpoint,
-    parse_as_of,
 )
 from .openapi import OPENAPI
 from .relay import relay_once
@@ -63,6 +62,7 @@ def migrate(conn) -> None:
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
+COMMAND_NAMES = ", ".join(f"'{name}'" for name in api_contract.COMMANDS)  # werkzeug's any() converter
 
 
 class CasesApp(DependencyProvider):
@@ -245,31 +245,26 @@ class CasesService:
     @officer_endpoint
     def list_cases(self, request):
         actor = self._actor(request)
-        args = request.args
-        try:
-            page = max(1, int(args.get("page", 1)))
-            per_page = min(100, max(1, int(args.get("per_page", 25))))
-        except ValueError:
-            raise CasesError("validation_failed") from None
+        query = load(api_contract.CaseListQuery, request.args.to_dict())
         with self.db.connection() as conn:
             tenants = Access(self.app, PgDirectory(conn)).tenants(actor)
-            result = case_index.search(conn, tenants, status=args.get("status"), category=args.get("category"),
-                                       number=args.get("number"), page=page, per_page=per_page)
+            result = case_index.search(conn, tenants, status=query.get("status"), category=query.get("category"),
+                                       number=query.get("number"), page=query["page"], per_page=query["per_page"])
         return json_response(200, result)
 
     @http("GET", "/api/v1/cases/<string:case_id>")
     @officer_endpoint
     def get_case(self, request, case_id):
         actor = self._actor(request)
-        if "as_of" in request.args:
-            return self._case_as_of(actor, request.args.get("as_of"), case_id)
+        query = load(api_contract.CaseQuery, request.args.to_dict())
+        if "as_of" in query:
+            return self._case_as_of(actor, query["as_of"], case_id)
         with self.db.connection() as conn:
             case = Access(self.app, PgDirectory(conn)).case(actor, case_id, action="read")
         return json_response(200, case_document(self.app, case), headers={"ETag": f'"{case.version}"'})
 
-    def _case_as_of(self, actor, raw_as_of, case_id):
+    def _case_as_of(self, actor, as_of, case_id):
         """The case replayed from its events up to ``as_of`` (audit.py)."""
-        as_of = parse_as_of(raw_as_of)
         with self.db.connection() as conn:
             case = Access(self.app, PgDirectory(conn)).case(actor, case_id, action="read_as_of")
         replayed = audit.case_as_of(self.app, case.id, as_of)
@@ -318,15 +313,13 @@ class CasesService:
         out = evidence.request_disclosure(self._vault(), self.app, self.db, actor, token, case_id, evidence_id, args)
         return json_response(201, out)
 
-    @http("POST", "/api/v1/cases/<string:case_id>/<string:command>")
+    # only the commands are routed: POST on /timeline or /audit-bundle is a 405
+    @http("POST", "/api/v1/cases/<string:case_id>/<any(%s):command>" % COMMAND_NAMES)
     @officer_endpoint
     def case_command(self, request, case_id, command):
         actor = self._actor(request)
-        schema = api_contract.COMMANDS.get(command)
-        if schema is None:
-            raise access.case_not_found()
         version = expected_version(request.headers.get("If-Match"))
-        order = command_from(command, load(schema, read_json(request, 64 * 1024)))
+        order = command_from(command, load(api_contract.COMMANDS[command], read_json(request, 64 * 1024)))
         with self.db.connection() as conn:
             case = OfficerCommands(self.app, PgDirectory(conn), self.deadline_config).run(actor, case_id, order,
                                                                                           version)
