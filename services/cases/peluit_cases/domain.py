@@ -4,7 +4,7 @@ Ids are derived (uuid5) so that the same submission, the same tenant-year
 sequence and the same receipt always land on the same aggregate: a duplicate
 is then an optimistic-concurrency conflict in the event store, not a second case.
 
-Every workflow event records who acted (``actor``) and, where DOMAIN.md asks
+Every workflow event records who acted (``actor``) and, where docs/domain.md asks
 for it, why (``reason``). Illegal transitions raise ``DomainError`` with a
 stable code; nothing is recorded then. The aggregates beside the case
 (registration sequence, receipt index, access log) are in ``ledgers``.
