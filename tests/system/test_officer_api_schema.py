@@ -41,6 +41,13 @@ def new_officer(system, tenant: str, roles: list[str]) -> dict:
     return {"id": str(officer_id), "headers": {"Authorization": f"Bearer {signed_in.json()['token']}"}}
 
 
+def unknown_tenant(system) -> str:
+    """A region code no tenant has (other tests add tenants of their own)."""
+    with admin_connect(system, "cases") as conn:
+        taken = {r[0] for r in conn.execute("SELECT code FROM peluit.tenant").fetchall()}
+    return next(code for code in (f"34.{n:02d}" for n in range(1, 100)) if code not in taken)
+
+
 def case_with_evidence(system, headers) -> tuple[str, str]:
     """A non-anonymous case of 35.73 with one text attachment: (case id, evidence id)."""
     out = submit(system, sample_report(identity={"name": "Pelapor Uji Kontrak"}), key=str(uuid.uuid4()))
@@ -102,18 +109,18 @@ def test_what_schemathesis_found_is_a_clear_answer(system):
     field_error(requests.get(listing, params={"per_page": "1000"}, headers=admin["headers"], timeout=10), "per_page")
     assert requests.get(listing, params={"page": "2", "x": "1"}, headers=admin["headers"], timeout=10).status_code == 200
 
-    grants = cases + "/api/v1/audit-grants"
+    grants, nowhere = cases + "/api/v1/audit-grants", unknown_tenant(system)
     grant = {"officer_id": auditor["id"], "tenant": "35.73", "days": 1, "reason": "Uji referensi"}
     field_error(requests.post(grants, json={**grant, "officer_id": "-" * 36}, headers=admin["headers"], timeout=10),
                 "officer_id")
     for wrong, code in (({"officer_id": str(uuid.uuid4())}, "unknown_officer"),
-                        ({"officer_id": admin["id"]}, "grantee_not_auditor"), ({"tenant": "35.99"}, "unknown_tenant")):
+                        ({"officer_id": admin["id"]}, "grantee_not_auditor"), ({"tenant": nowhere}, "unknown_tenant")):
         refused = requests.post(grants, json={**grant, **wrong}, headers=admin["headers"], timeout=10)
         assert refused.status_code == 422 and refused.json()["error"]["code"] == code, refused.text
     assert requests.post(grants, json=grant, headers=admin["headers"], timeout=10).status_code == 201
-    unknown_tenant = requests.post(cases + "/api/v1/officers", headers=admin["headers"], timeout=10, json={
-        "tenant": "35.99", "username": f"baru.{uuid.uuid4().hex[:6]}", "display_name": "Petugas", "roles": ["auditor"]})
-    assert unknown_tenant.status_code == 422 and unknown_tenant.json()["error"]["code"] == "unknown_tenant"
+    for_nowhere = requests.post(cases + "/api/v1/officers", headers=admin["headers"], timeout=10, json={
+        "tenant": nowhere, "username": f"baru.{uuid.uuid4().hex[:6]}", "display_name": "Petugas", "roles": ["auditor"]})
+    assert for_nowhere.status_code == 422 and for_nowhere.json()["error"]["code"] == "unknown_tenant"
 
     case_id = str(uuid.uuid4())
     for path in ("timeline", "audit-bundle"):
