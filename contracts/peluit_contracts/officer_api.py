@@ -208,17 +208,22 @@ class LoginReply(Reply):
     officer = fields.Nested(OfficerSummary, required=True)
 
 
-class CaseSummary(Reply):
+class CaseFacts(Reply):
+    """What both the case list and the case document say of a case."""
+
     case_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
     registration_number = fields.String(required=True)
-    handling_tenant = fields.String(required=True)
     origin_tenant = fields.String(required=True)
+    handling_tenant = fields.String(required=True)
     category = fields.String(required=True)
     channel = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
     registered_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
-    version = fields.Integer(required=True)
+
+
+class CaseSummary(CaseFacts):
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
 
 
 class CaseList(Reply):
@@ -263,15 +268,8 @@ class ListedEvidence(Reply):
     download = fields.String(required=True)
 
 
-class CaseDocument(Reply):
-    case_id = fields.UUID(required=True)
-    version = fields.Integer(required=True)
-    registration_number = fields.String(required=True)
-    origin_tenant = fields.String(required=True)
-    handling_tenant = fields.String(required=True)
+class CaseDocument(CaseFacts):
     status = fields.Nested(CaseStatus, required=True)
-    category = fields.String(required=True)
-    channel = fields.String(required=True)
     anonymous = fields.Boolean(required=True)
     report = fields.Dict(required=True)
     history = fields.List(fields.Nested(HistoryStep), required=True)
@@ -282,8 +280,6 @@ class CaseDocument(Reply):
     forwarded_to = fields.Dict(required=True, allow_none=True)
     information_due = fields.String(required=True, allow_none=True)
     evidence = fields.List(fields.Nested(ListedEvidence), required=True)
-    registered_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
     as_of = fields.DateTime(metadata={"description": "only when asked for the case as of a moment"})
 
 
@@ -293,24 +289,28 @@ class CommandResult(Reply):
     status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
 
 
-class TimelineEvent(Reply):
-    type = fields.String(required=True)
-    version = fields.Integer(required=True)
+class Chained(Reply):
+    """A stored event: when, its notification id and its hash in the chain."""
+
     timestamp = fields.DateTime(required=True)
-    actor = fields.Dict(required=True, allow_none=True)
     notification_id = fields.Integer(required=True)
     event_hash = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 
 
-class AccessEntry(Reply):
-    timestamp = fields.DateTime(required=True)
+class TimelineEvent(Chained):
+    type = fields.String(required=True)
+    version = fields.Integer(required=True)
+    actor = fields.Dict(required=True, allow_none=True)
+
+
+class AccessEntry(Chained):
+    """A read of the case, allowed or refused."""
+
     officer_id = fields.String(required=True)
     tenant = fields.String(required=True)
     roles = fields.List(fields.String(), required=True)
     action = fields.String(required=True)
     allowed = fields.Boolean(required=True)
-    notification_id = fields.Integer(required=True)
-    event_hash = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 
 
 class Timeline(Reply):

@@ -308,8 +308,7 @@ class CasesService:
     @officer_endpoint
     def request_evidence_disclosure(self, request, case_id, evidence_id):
         """Dual-control disclosure of an attachment's untouched original (the vault decides)."""
-        token, actor = self._token(request)
-        args = load(disclosure_contract.DisclosureRequestBody, read_json(request, 8192))
+        token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
         out = evidence.request_disclosure(self._vault(), self.app, self.db, actor, token, case_id, evidence_id, args)
         return json_response(201, out)
 
@@ -361,31 +360,27 @@ class CasesService:
     @http("POST", "/api/v1/cases/<string:case_id>/disclosure-requests")
     @officer_endpoint
     def request_disclosure(self, request, case_id):
-        token, actor = self._token(request)
-        args = load(disclosure_contract.DisclosureRequestBody, read_json(request, 8192))
+        token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
         return json_response(201, disclosure_api.request_disclosure(self._vault(), self.app, self.db, actor, token,
                                                                    case_id, args))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/approve")
     @officer_endpoint
     def approve_disclosure(self, request, request_id):
-        token, actor = self._token(request)
-        args = load(disclosure_contract.ApproveBody, read_json(request, 1024))
+        token, actor, args = self._signed(request, disclosure_contract.ApproveBody, 1024)
         return json_response(200, disclosure_api.approve(self._vault(), self.db, self.keys, actor, token, request_id,
                                                          args["totp"]))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/refuse")
     @officer_endpoint
     def refuse_disclosure(self, request, request_id):
-        token, _ = self._token(request)  # a bad token is a 401 here, before the broker
-        args = load(disclosure_contract.RefuseBody, read_json(request, 8192))
+        token, _, args = self._signed(request, disclosure_contract.RefuseBody, 8192)
         return json_response(200, disclosure_api.refuse(self._vault(), token, request_id, args["reason"]))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/view")
     @officer_endpoint
     def view_disclosure(self, request, request_id):
-        token, _ = self._token(request)  # a bad token is a 401 here, before the broker
-        args = load(disclosure_contract.ViewBody, read_json(request, 1024))
+        token, _, args = self._signed(request, disclosure_contract.ViewBody, 1024)
         return json_response(200, disclosure_api.view(self._vault(), token, request_id, args["public_key"]))
 
     @http("GET", "/api/v1/disclosure-events")
@@ -409,6 +404,11 @@ class CasesService:
         """The bearer token (forwarded to the vault, which verifies it itself) and its actor."""
         token = bearer_token(request)
         return token, Actor.from_claims(self.auth.verify(token))
+
+    def _signed(self, request, schema, limit: int) -> tuple[str, Actor, dict]:
+        """Token and actor (a bad token is a 401 here, before the broker), then the body."""
+        token, actor = self._token(request)
+        return token, actor, load(schema, read_json(request, limit))
 
     def _vault(self) -> VaultClient:
         return VaultClient(self.vault, RPC_TIMEOUT)
