@@ -12,16 +12,18 @@ from __future__ import annotations
 import base64
 import binascii
 
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields, validate
 
 from .fields import Int, Pattern, Strict, Text
 from .i18n import encode
+from .officer_api import Query, Reply
 from .reports import tenant_field
 
 DISCLOSURE_RPC_VERSION = 1
 
 # LPSK protection request, slander proven under the applicable regulation, court order
 LEGAL_BASES = ("lpsk_protection", "proven_slander", "court_order")
+SUBJECTS = ("identity", "evidence")
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 REPORTER_REF_RE = r"[A-Za-z0-9_\-]{20,64}"
@@ -72,11 +74,18 @@ class RefuseBody(Strict):
     reason = Text(required=True, max_len=2000)
 
 
+class DisclosureTrailQuery(Query):
+    """``GET /api/v1/disclosure-events?tenant=`` (auditor with a grant, the tenant's inspektur)."""
+
+    tenant = tenant_field(required=True)
+
+
 class ViewBody(Strict):
     """``POST /api/v1/disclosure-requests/{id}/view`` (the requester): the key
     of the officer's own client; the identity comes back sealed to it."""
 
-    public_key = PublicKey(required=True)
+    public_key = PublicKey(required=True, metadata={"pattern": "^[A-Za-z0-9+/_-]{43}=?$",
+                                                     "description": "32-byte X25519 public key, base64"})
 
 
 # -- RPC commands (cases -> identity_vault) ------------------------------------
@@ -85,8 +94,6 @@ class _Command(Strict):
     version = Int(required=True)
     token = Pattern(TOKEN_RE, "code", required=True, max_len=4096)
 
-
-SUBJECTS = ("identity", "evidence")
 
 
 class RequestDisclosureCommand(_Command):
@@ -125,3 +132,43 @@ class DisclosureEventsQuery(_Command):
     """``disclosure_events``: the trail of one tenant, never an identity."""
 
     tenant = tenant_field(required=True)
+
+
+# -- HTTP replies (documentation of what the officer API answers) ---------------
+
+class DisclosureReply(Reply):
+    """A disclosure request as officers see it (never an identity, never the reporter_ref)."""
+
+    request_id = fields.UUID(required=True)
+    case_id = fields.UUID(required=True)
+    tenant = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["pending", "approved", "refused", "expired",
+                                                                   "viewed"]))
+    legal_basis = fields.String(required=True, validate=validate.OneOf(LEGAL_BASES))
+    expires_at = fields.DateTime(required=True)
+    view_until = fields.DateTime(required=True, allow_none=True)
+    reporter_notified = fields.Boolean(metadata={"description": "identity requests: told in the case's dialogue"})
+    subject = fields.String(validate=validate.OneOf(SUBJECTS))
+    evidence_id = fields.UUID()
+
+
+class SealedView(Reply):
+    """The one view: the identity (JSON) or an attachment's original, sealed to the requester's key."""
+
+    request_id = fields.UUID(required=True)
+    sealed_identity = fields.String(metadata={"contentEncoding": "base64"})
+    subject = fields.String(validate=validate.OneOf(["evidence"]))
+    original_ref = fields.String()
+    sealed_original = fields.String(metadata={"contentEncoding": "base64"})
+    format = fields.String(required=True)
+
+
+class TrailEvent(Reply):
+    type = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    by = fields.Dict(required=True, allow_none=True)
+
+
+class DisclosureTrail(Reply):
+    tenant = fields.String(required=True)
+    events = fields.List(fields.Nested(TrailEvent), required=True)

@@ -1,11 +1,46 @@
-"""Officer HTTP API bodies (cases service, v1). One schema per command."""
+"""Officer HTTP API of the cases service (v1): request bodies (one schema per
+command), query parameters, and the replies as documented in its OpenAPI
+description (generated from these schemas)."""
 
 from __future__ import annotations
 
-from marshmallow import fields
+from datetime import timezone
 
-from .fields import Nested, Pattern, Strict, Text
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate
+
+from .fields import Int, Nested, Pattern, Strict, Text
+from .i18n import encode
 from .reports import tenant_field
+
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CASE_STATUSES = ("diterima", "verifikasi", "menunggu_informasi", "dilimpahkan", "ditolak", "diarsipkan",
+                 "penelaahan", "investigasi", "hasil", "tindak_lanjut", "selesai")
+MAX_PAGE = 100_000  # far past any tenant's cases, well inside PostgreSQL's OFFSET
+MAX_PER_PAGE = 100
+
+
+def _uuid(**kwargs):
+    return Pattern(UUID_RE, "code", max_len=36, **kwargs)
+
+
+def _range(low: int, high: int):
+    return validate.Range(low, high, error=encode("number_range", min=low, max=high))
+
+
+class AwareMoment(fields.AwareDateTime):
+    """An ISO-8601 date and time with an offset that can be placed on the UTC line."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.error_messages = {key: "as_of" for key in self.error_messages}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment.astimezone(timezone.utc)
+        except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+            raise ValidationError("as_of") from None
+        return moment
 
 
 class Login(Strict):
@@ -42,7 +77,7 @@ class Forward(Strict):
 
 
 class StartInvestigation(Strict):
-    team = fields.List(Pattern(r"[0-9a-f\-]{36}", "code", max_len=36), required=True)
+    team = fields.List(_uuid(), required=True, validate=validate.Length(max=50))
     plan = Text(required=True, max_len=10000)
     due_on = fields.Date(required=True)
 
@@ -50,20 +85,20 @@ class StartInvestigation(Strict):
 class Sanction(Strict):
     level = Pattern(r"ringan|sedang|berat", "code", required=True, max_len=8)
     type = Pattern(r"[a-z_0-9]{3,40}", "code", required=True, max_len=40)
-    months = fields.Integer(load_default=None)
+    months = Int(load_default=None, strict=True, validate=_range(1, 12))
 
 
 class Recommendation(Strict):
     kind = Pattern(r"[a-z_]{3,40}", "code", required=True, max_len=40)
     details = Text(max_len=5000, load_default="")
     sanction = Nested(Sanction, load_default=None)
-    amount = fields.Integer(load_default=None)
+    amount = Int(load_default=None, strict=True, validate=_range(1, 10**15))
 
 
 class RecordFindings(Strict):
     outcome = Pattern(r"terbukti|tidak_terbukti", "code", required=True, max_len=16)
     summary = Text(required=True, max_len=20000)
-    recommendations = fields.List(fields.Nested(Recommendation), load_default=list)
+    recommendations = fields.List(Nested(Recommendation), load_default=list, validate=validate.Length(max=50))
 
 
 class CompleteRecommendation(Strict):
@@ -77,9 +112,9 @@ class Close(Strict):
 
 
 class AuditGrant(Strict):
-    officer_id = Pattern(r"[0-9a-f\-]{36}", "code", required=True, max_len=36)
+    officer_id = _uuid(required=True)
     tenant = tenant_field(required=True)
-    days = fields.Integer(required=True, validate=lambda d: 1 <= d <= 365)
+    days = Int(required=True, strict=True, validate=_range(1, 365))
     reason = Text(required=True, max_len=2000)
 
 
@@ -87,23 +122,224 @@ class NewOfficer(Strict):
     tenant = tenant_field(required=True)
     username = Pattern(r"[a-z0-9._\-]{3,64}", "code", required=True, max_len=64)
     display_name = Text(required=True, max_len=200, multiline=False)
-    roles = fields.List(Pattern(r"[a-z_]{3,20}", "code", max_len=20), required=True)
+    roles = fields.List(Pattern(r"[a-z_]{3,20}", "code", max_len=20), required=True,
+                        validate=validate.Length(min=1, max=7))
 
 
-# command path -> (aggregate method, roles allowed, body schema)
+# ``POST /api/v1/cases/{case_id}/{command}``: the body of each command (who may give
+# it is the cases service's workflow rule, not part of the contract)
 COMMANDS = {
-    "start-verification": ("start_verification", {"penelaah", "inspektur"}, Empty),
-    "request-information": ("request_information", {"penelaah", "inspektur"}, RequestInformation),
-    "accept": ("accept", {"penelaah", "inspektur"}, Note),
-    "reject": ("reject", {"penelaah", "inspektur"}, Reason),
-    "archive": ("archive", {"penelaah", "inspektur"}, Reason),
-    "forward": ("forward", {"penelaah", "inspektur"}, Forward),
-    "start-investigation": ("start_investigation", {"inspektur"}, StartInvestigation),
-    "record-findings": ("record_findings", {"investigator", "inspektur"}, RecordFindings),
-    "complete-recommendation": ("complete_recommendation", {"inspektur"}, CompleteRecommendation),
-    "close": ("close", {"inspektur"}, Close),
-    "message-reporter": ("message_reporter", {"penelaah", "investigator", "inspektur"}, MessageText),
-    "add-note": ("add_note", {"penelaah", "investigator", "inspektur"}, MessageText),
-    "recuse": ("recuse", {"penerima", "penelaah", "investigator", "inspektur"}, Reason),
-    "escalate": ("escalate", {"penelaah", "inspektur"}, Reason),
+    "start-verification": Empty,
+    "request-information": RequestInformation,
+    "accept": Note,
+    "reject": Reason,
+    "archive": Reason,
+    "forward": Forward,
+    "start-investigation": StartInvestigation,
+    "record-findings": RecordFindings,
+    "complete-recommendation": CompleteRecommendation,
+    "close": Close,
+    "message-reporter": MessageText,
+    "add-note": MessageText,
+    "recuse": Reason,
+    "escalate": Reason,
 }
+
+
+# -- query parameters ----------------------------------------------------------------------------
+
+class Query(Strict):
+    class Meta:
+        unknown = EXCLUDE  # a query string may carry what the API does not read
+
+
+class CaseListQuery(Query):
+    """``GET /api/v1/cases``: the officer's visible cases, newest first."""
+
+    status = Pattern("|".join(CASE_STATUSES), "code", max_len=20)
+    category = Pattern(r"[a-z0-9_\-]{2,64}", "code", max_len=64)
+    number = Pattern(r"[A-Za-z0-9./]{1,40}", "code", max_len=40, metadata={
+        "description": "part of a registration number, e.g. 2026/000123"})
+    page = Int(load_default=1, validate=_range(1, MAX_PAGE))
+    per_page = Int(load_default=25, validate=_range(1, MAX_PER_PAGE))
+
+
+class CaseQuery(Query):
+    """``GET /api/v1/cases/{case_id}``: with ``as_of``, the case as it was then."""
+
+    as_of = AwareMoment(metadata={"description": "ISO-8601 with an offset, e.g. 2026-12-02T08:00:00+07:00"})
+
+
+# -- replies (documentation: the service builds them, these describe them) -------------------------
+
+class Reply(Schema):
+    class Meta:
+        unknown = INCLUDE  # a reply may grow a field without breaking its readers
+
+
+class Bilingual(Reply):
+    id = fields.String(required=True)
+    en = fields.String(required=True)
+
+
+class ErrorDetail(Reply):
+    code = fields.String(required=True)
+    message = fields.Nested(Bilingual, required=True)
+    field_errors = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(Bilingual)), data_key="fields")
+
+
+class ErrorReply(Reply):
+    """Every refusal: a stable code and its text, Bahasa Indonesia first."""
+
+    error = fields.Nested(ErrorDetail, required=True)
+
+
+class OfficerSummary(Reply):
+    id = fields.UUID(required=True)
+    tenant = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+    username = fields.String(required=True)
+
+
+class LoginReply(Reply):
+    token = fields.String(required=True)
+    token_type = fields.String(required=True, validate=validate.OneOf(["Bearer"]))
+    expires_in = fields.Integer(required=True)
+    officer = fields.Nested(OfficerSummary, required=True)
+
+
+class CaseFacts(Reply):
+    """What both the case list and the case document say of a case."""
+
+    case_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    registration_number = fields.String(required=True)
+    origin_tenant = fields.String(required=True)
+    handling_tenant = fields.String(required=True)
+    category = fields.String(required=True)
+    channel = fields.String(required=True)
+    registered_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class CaseSummary(CaseFacts):
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+
+
+class CaseList(Reply):
+    items = fields.List(fields.Nested(CaseSummary), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class CaseStatus(Reply):
+    code = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+    label = fields.Nested(Bilingual, required=True)
+
+
+class HistoryStep(Reply):
+    """One step of the case: who, when, what, why (more details by kind)."""
+
+    at = fields.DateTime(required=True)
+    kind = fields.String(required=True)
+    actor = fields.Dict(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+    reason = fields.String(allow_none=True)
+    reporter_visible = fields.Boolean(required=True)
+
+
+class DialogueMessage(Reply):
+    at = fields.DateTime(required=True)
+    text = fields.String(required=True)
+    kind = fields.String(required=True)
+
+
+class ListedEvidence(Reply):
+    """An attachment's stripped copy: metadata, and where to download it."""
+
+    evidence_id = fields.UUID(required=True)
+    label = fields.String(required=True)
+    mime = fields.String(required=True)
+    size = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    original_ref = fields.String(required=True)
+    added_at = fields.DateTime(allow_none=True)
+    download = fields.String(required=True)
+
+
+class CaseDocument(CaseFacts):
+    status = fields.Nested(CaseStatus, required=True)
+    anonymous = fields.Boolean(required=True)
+    report = fields.Dict(required=True)
+    history = fields.List(fields.Nested(HistoryStep), required=True)
+    messages = fields.List(fields.Nested(DialogueMessage), required=True)
+    investigation = fields.Dict(required=True, allow_none=True)
+    findings = fields.Dict(required=True, allow_none=True)
+    recommendations = fields.List(fields.Dict(), required=True)
+    forwarded_to = fields.Dict(required=True, allow_none=True)
+    information_due = fields.String(required=True, allow_none=True)
+    evidence = fields.List(fields.Nested(ListedEvidence), required=True)
+    as_of = fields.DateTime(metadata={"description": "only when asked for the case as of a moment"})
+
+
+class CommandResult(Reply):
+    case_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+
+
+class Chained(Reply):
+    """A stored event: when, its notification id and its hash in the chain."""
+
+    timestamp = fields.DateTime(required=True)
+    notification_id = fields.Integer(required=True)
+    event_hash = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+
+class TimelineEvent(Chained):
+    type = fields.String(required=True)
+    version = fields.Integer(required=True)
+    actor = fields.Dict(required=True, allow_none=True)
+
+
+class AccessEntry(Chained):
+    """A read of the case, allowed or refused."""
+
+    officer_id = fields.String(required=True)
+    tenant = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+    action = fields.String(required=True)
+    allowed = fields.Boolean(required=True)
+
+
+class Timeline(Reply):
+    case_id = fields.UUID(required=True)
+    events = fields.List(fields.Nested(TimelineEvent), required=True)
+    access_log = fields.List(fields.Nested(AccessEntry), required=True)
+
+
+class AuditBundle(Reply):
+    """``peluit-audit-bundle/1``, checked offline by ``peluit-verify``."""
+
+    format = fields.String(required=True, validate=validate.OneOf(["peluit-audit-bundle/1"]))
+    scope = fields.Dict(required=True)
+    public_keys = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    checkpoints = fields.List(fields.Dict(), required=True)
+    events = fields.List(fields.Dict(), required=True)
+
+
+class NewOfficerReply(Reply):
+    """Shown once: the initial password and the TOTP secret."""
+
+    officer_id = fields.UUID(required=True)
+    initial_password = fields.String(required=True)
+    totp_secret = fields.String(required=True)
+    totp_uri = fields.String(required=True)
+    message = fields.Nested(Bilingual, required=True)
+
+
+class GrantReply(Reply):
+    officer_id = fields.UUID(required=True)
+    tenant = fields.String(required=True)
+    days = fields.Integer(required=True)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from peluit_cases import audit
 from peluit_local import bootstrap
 from peluit_local.testing import admin_connect, eventually, sample_report, submit
-from peluit_verify.chain import checkpoint_message, event_hash, format_time, key_id
+from peluit_chain import checkpoint_message, event_hash, format_time, key_id
 
 VERIFY = shutil.which("peluit-verify", path=str(Path(sys.executable).parent)) or "peluit-verify"
 

@@ -28,9 +28,8 @@ from uuid import UUID
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .chain import ZERO_HASH, checkpoint_message, event_hash, key_id
-
-FORMAT = "peluit-audit-bundle/1"
+from peluit_chain import BUNDLE_FORMAT as FORMAT
+from peluit_chain import ZERO_HASH, checkpoint_message, event_hash, key_id
 
 
 class BundleError(ValueError):

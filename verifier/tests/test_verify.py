@@ -1,7 +1,7 @@
 """The verifier on bundles built here (pure: no database, no network).
 
 The trigger in the cases database computes the same hashes; that agreement
-is tested against PostgreSQL in services/cases/tests/test_chain.py.
+is tested against PostgreSQL in services/cases/tests/integration/test_chain.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from peluit_verify.chain import ZERO_HASH, checkpoint_message, event_hash, format_time, key_id
+from peluit_chain import ZERO_HASH, checkpoint_message, event_hash, format_time, key_id
 from peluit_verify.cli import main
 from peluit_verify.verify import FORMAT, BundleError, verify_bundle
 
@@ -253,16 +253,17 @@ def test_cli_exit_codes_and_messages(bundle, key, tmp_path, capsys):
 
 
 def test_console_module_runs_without_peluit_installed(bundle, key, tmp_path):
-    # the verifier needs nothing of Peluit: run it with only its own folder on the path
+    # the verifier needs nothing of Peluit but the chain encoding: run it with only those two folders on the path
     path = tmp_path / "b.json"
     path.write_text(json.dumps(bundle))
     from pathlib import Path
 
     here = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-S", "-c",
-                          "import sys; sys.path[:0] = sys.argv[1:3]; from peluit_verify.cli import main;"
-                          "raise SystemExit(main([sys.argv[3]]))",
-                          str(here), _site_packages(), str(path)], capture_output=True, text=True, timeout=60)
+                          "import sys; sys.path[:0] = sys.argv[1:4]; from peluit_verify.cli import main;"
+                          "raise SystemExit(main([sys.argv[4]]))",
+                          str(here), str(here.parent / "chain"), _site_packages(), str(path)],
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("intact:")
 

@@ -459,7 +459,8 @@ class Generator:
     # -- driver --------------------------------------------------------------------------
 
     def register(self, tenant: str, number: int, at: float) -> _Live:
-        from peluit_cases.domain import Case, ReceiptIndex, RegistrationSequence, registration_number
+        from peluit_cases.domain import Case
+        from peluit_cases.ledgers import ReceiptIndex, RegistrationSequence, registration_number
 
         rng = self.rng
         now = START + timedelta(seconds=at)
@@ -549,7 +550,7 @@ class Generator:
         return True
 
     def _officer_opens(self, live: _Live, now: datetime) -> None:
-        from peluit_cases.domain import AccessLog
+        from peluit_cases.ledgers import AccessLog
 
         if self.rng.random() >= 0.12:  # most officer reads happen between steps, few are recorded here
             return

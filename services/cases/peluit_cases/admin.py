@@ -32,6 +32,7 @@ import psycopg
 import pyotp
 
 from peluit_common.settings import ConfigError, db_conninfo
+from peluit_contracts.i18n import message
 
 from . import catalogue, chain, envelope_log
 
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
             print("demo tenants:", ", ".join(code for code, _, _ in catalogue.DEMO_TENANTS))
         elif args.command == "set-disclosure-notice":
             if not catalogue.set_disclosure_notice(conn, args.tenant, args.setting == "on"):
-                print(f"Tenant {args.tenant} tidak ada. / Tenant {args.tenant} does not exist.", file=sys.stderr)
+                print(_say("cli_no_tenant", tenant=args.tenant), file=sys.stderr)
                 return 2
             print(f"tenant {args.tenant}: disclosure notice to reporters {args.setting}")
         elif args.command == "reset-envelopes":
@@ -98,8 +99,7 @@ def _export_bundle(args) -> int:
             chunks = audit.iter_bundle(conn, args.case)
             first = next(chunks)
         except audit.NotCheckpointed:
-            print("Belum ada checkpoint yang mencakup peristiwa ini. / No checkpoint covers these events yet.",
-                  file=sys.stderr)
+            print(_say("cli_not_checkpointed"), file=sys.stderr)
             return 2
         out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
         try:
@@ -112,13 +112,19 @@ def _export_bundle(args) -> int:
     return 0
 
 
+def _say(code: str, **params) -> str:
+    """A catalogue text for the terminal: Bahasa Indonesia / English."""
+    text = message(code, **params)
+    return f"{text['id']} / {text['en']}"
+
+
 def _read_password() -> str | None:
     password = os.environ.get("PELUIT_NEW_OFFICER_PASSWORD")
     if password:
         return password
-    password = getpass.getpass("Kata sandi / Password: ")
-    if getpass.getpass("Ulangi kata sandi / Repeat the password: ") != password:
-        print("Kata sandi tidak sama. / The passwords do not match.", file=sys.stderr)
+    password = getpass.getpass(_say("cli_password") + ": ")
+    if getpass.getpass(_say("cli_password_again") + ": ") != password:
+        print(_say("cli_password_mismatch"), file=sys.stderr)
         return None
     return password
 
@@ -142,22 +148,20 @@ def _create_officer(args) -> int:
             known = conn.execute("SELECT 1 FROM tenant WHERE code = %s", (args.tenant,)).fetchone()
         if known is None:
             # a warning, not a refusal: a fresh deployment may create its first admin before its tenants
-            print(f"Peringatan: tenant {args.tenant} belum ada di katalog. / "
-                  f"Warning: tenant {args.tenant} is not in the catalogue yet.", file=sys.stderr)
+            print(_say("cli_tenant_not_yet", tenant=args.tenant), file=sys.stderr)
         try:
             officer_id, secret = officers.create_officer(
                 conn, totp_key, tenant=args.tenant, username=args.username,
                 display_name=args.display_name, password=password, roles=args.roles)
         except officers.OfficerError as err:
-            print(f"{err.message['id']} / {err.message['en']}", file=sys.stderr)
+            print(_say(err.code, **err.params), file=sys.stderr)
             return 2
     uri = pyotp.TOTP(secret).provisioning_uri(name=args.username, issuer_name="Peluit")
     print(f"officer: {officer_id} ({args.username}, tenant {args.tenant}, roles {', '.join(args.roles)})")
     print()
-    print("PENTING: simpan rahasia ini SEKARANG di aplikasi autentikator (mis. Google Authenticator,")
-    print("Aegis, FreeOTP). Rahasia ini hanya ditampilkan sekali dan tidak dapat dilihat lagi.")
-    print("IMPORTANT: store this secret NOW in an authenticator app (e.g. Google Authenticator,")
-    print("Aegis, FreeOTP). It is shown only once and cannot be retrieved again.")
+    banner = message("cli_store_secret_now")
+    print(banner["id"])
+    print(banner["en"])
     print()
     print(f"otpauth URI: {uri}")
     print(f"secret (base32): {secret}")

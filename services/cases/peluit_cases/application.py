@@ -20,17 +20,15 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from .domain import (
     CASE_TOPIC,
     STATUS_LABELS,
-    AccessLog,
     Case,
     DomainError,
-    ReceiptIndex,
-    RegistrationSequence,
-    registration_number,
+    bilingual_reason,
     reporter_messages,
     reporter_timeline,
     transcript,
 )
 from .envelopes import to_envelopes
+from .ledgers import AccessLog, ReceiptIndex, RegistrationSequence, registration_number
 
 MAX_SAVE_ATTEMPTS = 20
 
@@ -79,8 +77,7 @@ class CasesApplication(Application):
                     assisted_by=cmd.get("assisted_by"),
                 )
                 if escalate_to and cmd["report"].get("terlapor_inspektorat"):
-                    case.escalate({"id": "system"}, escalate_to, "Terlapor berada di Inspektorat penerima laporan / "
-                                                                 "the terlapor works at the receiving Inspektorat")
+                    case.escalate({"id": "system"}, escalate_to, bilingual_reason("reason_terlapor_inspektorat"))
                 index = ReceiptIndex(receipt_hash=cmd["receipt_hash"], case_id=case.id)
                 try:
                     self.save(sequence, case, index)

@@ -26,20 +26,12 @@ from eventsourcing.persistence import StoredEvent
 from nameko.extensions import DependencyProvider
 from psycopg import sql
 
-from peluit_common.web import HttpError
-from peluit_verify.chain import format_time
-from peluit_verify.verify import FORMAT
+from peluit_chain import BUNDLE_FORMAT, format_time
 
 from . import chain
-from .domain import AccessLog, Case, transcript
-
-NOT_CHECKPOINTED = {"id": "Belum ada checkpoint bertanda tangan yang mencakup kasus ini. Coba lagi sebentar lagi.",
-                    "en": "No signed checkpoint covers this case yet. Try again shortly."}
-AUDITORS_ONLY = {"id": "Hanya auditor dengan izin audit yang berlaku untuk tenant ini.",
-                 "en": "Only an auditor with a live audit grant for this tenant."}
-AS_OF_INVALID = {"id": "as_of harus berupa tanggal dan waktu ISO-8601 dengan zona waktu, "
-                       "mis. 2026-12-02T08:00:00+07:00.",
-                 "en": "as_of must be an ISO-8601 date and time with an offset, e.g. 2026-12-02T08:00:00+07:00."}
+from .domain import Case, transcript
+from .errors import CasesError
+from .ledgers import AccessLog
 
 
 def _q(statement: str) -> sql.Composed:
@@ -79,8 +71,9 @@ def _event_json(row) -> str:
                        "event_hash": bytes(event_hash).hex()})
 
 
-class NotCheckpointed(Exception):
-    pass
+class NotCheckpointed(CasesError):
+    def __init__(self):
+        super().__init__("not_checkpointed")
 
 
 def iter_bundle(conn: psycopg.Connection, case_id: UUID | None = None, *,
@@ -110,7 +103,7 @@ def iter_bundle(conn: psycopg.Connection, case_id: UUID | None = None, *,
                                (first,)).fetchone()[0]
     checkpoints = _checkpoints(conn, first, newest)
     head = {
-        "format": FORMAT,
+        "format": BUNDLE_FORMAT,
         "created_at": format_time(created_at or datetime.now(timezone.utc)),
         "scope": scope,
         "genesis": genesis,
@@ -139,13 +132,6 @@ def iter_bundle(conn: psycopg.Connection, case_id: UUID | None = None, *,
             yield separator + chunk
             separator = ","
     yield "]}"
-
-
-def bundle_response(body: str, case_id: UUID):
-    from werkzeug.wrappers import Response
-
-    return Response(body, status=200, content_type="application/json; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="audit-bundle-{case_id}.json"'})
 
 
 def bundle(conn, case_id: UUID | None = None, **kwargs) -> dict:
@@ -195,17 +181,6 @@ def timeline(app, conn, case_id: UUID) -> dict:
     return {"case_id": str(case_id), "events": events, "access_log": access}
 
 
-def parse_as_of(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        moment = None
-    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
-        raise HttpError(400, "validation_failed", {"id": "Periksa kembali isian.", "en": "Please check the fields."},
-                        {"as_of": [AS_OF_INVALID]})
-    return moment
-
-
 def case_as_of(app, case_id: UUID, as_of: datetime):
     """(case, history, messages) replayed from the events up to ``as_of``
     (inclusive), or None when the case did not exist yet."""
@@ -218,15 +193,6 @@ def case_as_of(app, case_id: UUID, as_of: datetime):
         return None
     case, history, messages = transcript(events)
     return case if isinstance(case, Case) else None, history, messages
-
-
-def may_export(conn, claims, case: Case) -> bool:
-    """Audit bundles are for auditors with a live grant for the case's tenant."""
-    if not claims.has_role("auditor"):
-        return False
-    with conn.transaction():
-        return conn.execute("SELECT 1 FROM audit_grant WHERE officer_id = %s AND tenant = %s AND expires_at > now()",
-                            (claims.officer_id, case.handling_tenant)).fetchone() is not None
 
 
 # -- the service's checkpoint key and timer -----------------------------------------------

@@ -4,7 +4,7 @@ Every row of the eventsourcing table ``cases_events`` carries
 ``prev_log_hash`` (the ``event_hash`` of the row with the next lower
 notification id), ``prev_aggregate_hash`` (that of the same aggregate's
 previous version) and its own ``event_hash``; the byte layout is
-``peluit_verify.chain.event_hash`` (the offline verifier recomputes it).
+``peluit_chain.event_hash`` (the offline verifier recomputes it).
 
 A BEFORE INSERT trigger fills them, so every insert path is chained, not only
 the application's. Notification ids come from a sequence and may have gaps:
@@ -22,12 +22,10 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import psycopg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from psycopg import sql
 
+from peluit_chain import EVENT_TAG, CheckpointSigner
 from peluit_common.settings import env
-from peluit_verify.chain import checkpoint_message, format_time, key_id
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +56,13 @@ CREATE TABLE IF NOT EXISTS {schema}.chain_key (
 )
 """
 
-# sha256 over length-prefixed fields: the same bytes as peluit_verify.chain.event_hash
+# sha256 over length-prefixed fields: the same bytes as peluit_chain.event_hash
 HASH_FUNCTION = """
 CREATE OR REPLACE FUNCTION {schema}.peluit_event_hash(
     prev_log bytea, prev_agg bytea, nid bigint, oid uuid, ver bigint, topic text, state bytea)
 RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT sha256(
-        int8send(14) || convert_to('peluit-event/1', 'UTF8')
+        int8send({tag_length}) || convert_to({tag}, 'UTF8')
         || int8send(length(prev_log)::bigint) || prev_log
         || int8send(length(prev_agg)::bigint) || prev_agg
         || int8send(8) || int8send(nid)
@@ -149,7 +147,8 @@ $$
 
 def _fmt(statement: str, schema_name: str) -> sql.Composed:
     return sql.SQL(statement).format(schema=sql.Identifier(schema_name), table=sql.Identifier(EVENTS_TABLE),
-                                     insert_lock=sql.Literal(INSERT_LOCK))
+                                     insert_lock=sql.Literal(INSERT_LOCK), tag=sql.Literal(EVENT_TAG.decode()),
+                                     tag_length=sql.Literal(len(EVENT_TAG)))
 
 
 def events_table_exists(conn, schema_name: str) -> bool:
@@ -216,20 +215,6 @@ def migrate(conn) -> bool:
 
 
 # -- signed checkpoints -------------------------------------------------------
-
-
-class CheckpointSigner:
-    """Signs checkpoints; the private key comes from a file (PELUIT_CHECKPOINT_KEY_FILE)."""
-
-    def __init__(self, private_key_32: bytes):
-        if len(private_key_32) != 32:
-            raise ValueError("an Ed25519 private key is 32 bytes")
-        self._key = Ed25519PrivateKey.from_private_bytes(bytes(private_key_32))
-        self.public_key = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.key_id = key_id(self.public_key)
-
-    def sign(self, position: int, head_hash: bytes, signed_at: datetime) -> bytes:
-        return self._key.sign(checkpoint_message(position, head_hash, format_time(signed_at), self.key_id))
 
 
 def load_signer() -> CheckpointSigner:

@@ -6,39 +6,29 @@ is then an optimistic-concurrency conflict in the event store, not a second case
 
 Every workflow event records who acted (``actor``) and, where docs/domain.md asks
 for it, why (``reason``). Illegal transitions raise ``DomainError`` with a
-stable code; nothing is recorded then.
+stable code; nothing is recorded then. The aggregates beside the case
+(registration sequence, receipt index, access log) are in ``ledgers``.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from peluit_contracts.events import TERMINAL_STATUSES
+from peluit_contracts.i18n import message
 from peluit_contracts.reports import case_id_for
 
-NS_SEQUENCE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f02")
-NS_RECEIPT = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f03")
-NS_ACCESS = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f04")
+from .errors import CasesError
+
 CASE_TOPIC = "peluit_cases.domain:Case."  # stored topics of the case's events start so
 
-# Statuses with the bilingual label the reporter and officers see.
-STATUS_LABELS = {
-    "diterima": {"id": "Laporan diterima dan terdaftar", "en": "Report received and registered"},
-    "verifikasi": {"id": "Sedang diverifikasi", "en": "Under verification"},
-    "menunggu_informasi": {"id": "Menunggu informasi tambahan dari pelapor",
-                           "en": "Waiting for more information from the reporter"},
-    "dilimpahkan": {"id": "Dilimpahkan ke instansi yang berwenang", "en": "Forwarded to the competent authority"},
-    "ditolak": {"id": "Ditolak", "en": "Rejected"},
-    "diarsipkan": {"id": "Diarsipkan", "en": "Archived"},
-    "penelaahan": {"id": "Dalam penelaahan", "en": "Under analysis"},
-    "investigasi": {"id": "Dalam investigasi", "en": "Under investigation"},
-    "hasil": {"id": "Hasil pemeriksaan telah ditetapkan", "en": "Findings established"},
-    "tindak_lanjut": {"id": "Pemantauan tindak lanjut", "en": "Follow-up monitoring"},
-    "selesai": {"id": "Selesai", "en": "Closed"},
-}
+STATUSES = ("diterima", "verifikasi", "menunggu_informasi", "dilimpahkan", "ditolak", "diarsipkan", "penelaahan",
+            "investigasi", "hasil", "tindak_lanjut", "selesai")
+# the bilingual label the reporter and officers see (texts: peluit_contracts.i18n.cases)
+STATUS_LABELS = {status: message(f"status_{status}") for status in STATUSES}
 TERMINAL = TERMINAL_STATUSES
 
 # PP 94/2021 discipline sanctions by level.
@@ -52,27 +42,29 @@ RECOMMENDATION_KINDS = {"sanksi_disiplin", "rujukan_aph", "pemulihan_kerugian", 
 EXTERNAL_BODIES = {"kepolisian", "kejaksaan", "kpk", "instansi_lain", "ombudsman", "bpk"}
 
 
-# What the reporter is told when a tenant's policy notifies disclosure requests:
-# the legal basis (never the officer's free-text reason), Bahasa Indonesia first.
-DISCLOSURE_NOTICE_BASES = {
-    "lpsk_protection": ("permohonan perlindungan LPSK", "a witness-protection (LPSK) request"),
-    "proven_slander": ("laporan yang terbukti fitnah", "a report proven to be slander"),
-    "court_order": ("perintah pengadilan", "a court order"),
-}
-DISCLOSURE_NOTICE_TEXT = (
-    "Inspektorat telah mengajukan permintaan untuk membuka identitas pelapor laporan ini dengan dasar {basis_id}. "
-    "Identitas Anda hanya dapat dibuka bila pejabat kedua menyetujuinya, dan setiap langkah dicatat.\n"
-    "The Inspektorat has requested disclosure of the reporter's identity for this report on the basis of "
-    "{basis_en}. Your identity can only be disclosed if a second official approves, and every step is recorded."
-)
+# the legal bases of which the reporter is told, when a tenant's policy notifies disclosure requests
+DISCLOSURE_NOTICE_BASES = ("lpsk_protection", "proven_slander", "court_order")
 
 
-class DomainError(Exception):
+def disclosure_notice(legal_basis: str) -> str:
+    """The notice in the reporter's dialogue: the legal basis, never the
+    officer's free-text reason; Bahasa Indonesia first."""
+    basis = message(f"basis_{legal_basis}")
+    notice = message("disclosure_notice", basis_id=basis["id"], basis_en=basis["en"])
+    return f"{notice['id']}\n{notice['en']}"
+
+
+def bilingual_reason(code: str) -> str:
+    """A reason the system records itself, as one text (Bahasa Indonesia / English)."""
+    text = message(code)
+    return f"{text['id']} / {text['en']}"
+
+
+class DomainError(CasesError):
     """A command the aggregate refuses; ``code`` is stable for clients."""
 
     def __init__(self, code: str):
         super().__init__(code)
-        self.code = code
 
 
 def _require(condition: bool, code: str) -> None:
@@ -507,9 +499,7 @@ class Case(Aggregate):
         if not hasattr(self, "disclosure_notices"):  # snapshots taken before this event existed
             self.disclosure_notices = []
         self.disclosure_notices.append(request_id)
-        basis_id, basis_en = DISCLOSURE_NOTICE_BASES[legal_basis]
-        self._message(**{"from": "inspektorat", "kind": "notice", "text": DISCLOSURE_NOTICE_TEXT.format(
-            basis_id=basis_id, basis_en=basis_en)})
+        self._message(**{"from": "inspektorat", "kind": "notice", "text": disclosure_notice(legal_basis)})
         self._step("disclosure_notice", {"id": "system"}, visible=False, request_id=request_id,
                    legal_basis=legal_basis)
 
@@ -558,8 +548,8 @@ class Case(Aggregate):
 def transcript(events) -> tuple[Case | None, list[dict], list[dict]]:
     """Replay a case's events: the case, its full history and its dialogue."""
     case, history, messages = None, [], []
-    for event in events:
-        case = event.mutate(case)
+    for stored in events:
+        case = stored.mutate(case)
         if case._last_step:
             history.append(case._last_step)
         if case._last_message:
@@ -586,61 +576,3 @@ CLOCK_KINDS = {
     "message_to_reporter": ("feedback_sent",),
     "closed": ("closed",), "rejected": ("closed",), "archived": ("closed",), "forwarded": ("closed",),
 }
-
-
-class AccessLog(Aggregate):
-    """Every officer access to a case's content, allowed or refused: one log
-    per case, apart from the case so that reading does not bump its version."""
-
-    @staticmethod
-    def create_id(case_id: UUID) -> UUID:
-        return uuid5(NS_ACCESS, str(case_id))
-
-    @event("Opened")
-    def __init__(self, case_id: UUID):
-        self.case_id = case_id
-        self.count = 0
-        self.refused = 0
-
-    @event("Accessed")
-    def accessed(self, officer_id: str, tenant: str, roles: list, action: str, allowed: bool) -> None:
-        self.count += 1
-        self.refused += 0 if allowed else 1
-
-
-class RegistrationSequence(Aggregate):
-    """Gap-free registration numbers per tenant and year (auditors ask about gaps)."""
-
-    @staticmethod
-    def create_id(tenant: str, year: int) -> UUID:
-        return uuid5(NS_SEQUENCE, f"{tenant}/{year}")
-
-    @event("Started")
-    def __init__(self, tenant: str, year: int):
-        self.tenant = tenant
-        self.year = year
-        self.last = 0
-
-    @event("Issued")
-    def _issued(self, number: int) -> None:
-        self.last = number
-
-    def issue(self) -> int:
-        self._issued(number=self.last + 1)
-        return self.last
-
-
-class ReceiptIndex(Aggregate):
-    """Maps a receipt's slow hash to its case. The receipt itself is never stored."""
-
-    @staticmethod
-    def create_id(receipt_hash: str, **_) -> UUID:
-        return uuid5(NS_RECEIPT, receipt_hash)
-
-    @event("Bound")
-    def __init__(self, receipt_hash: str, case_id: UUID):
-        self.case_id = case_id
-
-
-def registration_number(tenant: str, year: int, number: int) -> str:
-    return f"WBS/{tenant}/{year}/{number:06d}"

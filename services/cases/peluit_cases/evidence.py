@@ -14,24 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-import urllib.parse
+from dataclasses import dataclass
 from uuid import UUID, uuid5
 
 from marshmallow import ValidationError
-from werkzeug.wrappers import Response
 
-from peluit_common.auth import OfficerClaims
 from peluit_common.settings import env_int
-from peluit_common.web import SECURITY_HEADERS, HttpError
-from peluit_contracts.disclosure import DisclosureRequestBody
 from peluit_contracts.evidence import EVIDENCE_RPC_VERSION, AddEvidenceCommand
-from peluit_contracts.i18n import bilingual_errors
 
-from . import disclosure_api, officer_api
+from .access import Access, AccessDenied, Actor, PgDirectory
 from .domain import TERMINAL, Case, DomainError
+from .vault import VaultClient, summary
 
 NS_EVIDENCE = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f05")
-EVIDENCE_NOT_FOUND = {"id": "Bukti tidak ditemukan.", "en": "Evidence not found."}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS evidence_blob (
@@ -149,101 +144,54 @@ def listing(case: Case) -> list[dict]:
             for e in case.evidence if "evidence_id" in e]
 
 
+def _not_found() -> AccessDenied:
+    return AccessDenied("not_found", text="evidence_not_found")
+
+
 def _item(case: Case, raw_id: str) -> dict:
     try:
         wanted = str(UUID(raw_id))
     except ValueError:
-        raise HttpError(404, "not_found", EVIDENCE_NOT_FOUND) from None
+        raise _not_found() from None
     item = next((e for e in case.evidence if e.get("evidence_id") == wanted), None)
     if item is None:
-        raise HttpError(404, "not_found", EVIDENCE_NOT_FOUND)
+        raise _not_found()
     return item
 
 
-def content_disposition(label: str) -> str:
-    """``attachment`` with an ASCII fallback and the UTF-8 label (RFC 6266 / 5987)."""
-    fallback = re.sub(r"[^A-Za-z0-9._ -]", "_", label)[:120] or "bukti"
-    return f'attachment; filename="{fallback}"; filename*=UTF-8\'\'{urllib.parse.quote(label, safe="")}'
+@dataclass(frozen=True)
+class StoredCopy:
+    label: str
+    mime: str
+    sha256: str
+    data: bytes
 
 
-def download(app, conn, claims: OfficerClaims, case_id: str, raw_evidence_id: str) -> Response:
-    """The stripped copy, as an attachment the browser will neither sniff nor
-    render: ``nosniff``, ``Content-Security-Policy: sandbox``. Reading it is a
-    read of the case (tenant wall, access log)."""
-    case = officer_api.load_visible_case(app, conn, claims, case_id, action="evidence_download")
+def stored_copy(access: Access, conn, actor: Actor, case_id: str, raw_evidence_id: str) -> StoredCopy:
+    """The stripped copy of one attachment; reading it is a read of the case
+    (tenant wall, access log)."""
+    case = access.case(actor, case_id, action="evidence_download")
     item = _item(case, raw_evidence_id)
     with conn.transaction():
         row = conn.execute("SELECT bytes, sha256, mime FROM evidence_blob WHERE evidence_id = %s AND case_id = %s",
                            (item["evidence_id"], case.id)).fetchone()
     if row is None:
-        raise HttpError(404, "not_found", EVIDENCE_NOT_FOUND)
+        raise _not_found()
     data, sha256, mime = bytes(row[0]), row[1], row[2]
     if hashlib.sha256(data).hexdigest() != sha256:  # loud: stored bytes changed
         raise RuntimeError("evidence blob does not match its sha256")
-    headers = dict(SECURITY_HEADERS)
-    headers.update({
-        "Content-Disposition": content_disposition(item["label"]),
-        "Content-Security-Policy": "sandbox",
-        "X-Content-Type-Options": "nosniff",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "ETag": f'"{sha256}"',
-    })
-    content_type = "text/plain; charset=utf-8" if mime == "text/plain" else mime
-    return Response(data, status=200, content_type=content_type, headers=headers)
+    return StoredCopy(label=item["label"], mime=mime, sha256=sha256, data=data)
 
 
-def request_disclosure(vault, timeout: float, app, db, claims: OfficerClaims, token: str, case_id: str,
-                       raw_evidence_id: str, body: dict) -> dict:
+def request_disclosure(vault: VaultClient, app, db, actor: Actor, token: str, case_id: str, raw_evidence_id: str,
+                       args: dict) -> dict:
     """Ask the vault for the untouched original of one attachment: the same
     dual control as an identity (investigator files, another inspektur approves
     with a fresh TOTP, one sealed view); works for anonymous reports too."""
     with db.connection() as conn:
-        case = officer_api.load_visible_case(app, conn, claims, case_id, action="evidence_disclosure_request")
+        case = Access(app, PgDirectory(conn)).case(actor, case_id, action="evidence_disclosure_request")
     item = _item(case, raw_evidence_id)
-    try:
-        args = DisclosureRequestBody().load(body)
-    except ValidationError as err:
-        raise HttpError(400, "validation_failed", officer_api.INVALID, bilingual_errors(err.messages)) from None
-    reply = disclosure_api.call_vault(vault, "request_disclosure", {
-        "token": token, "case_id": str(case.id), "reporter_ref": None, "subject": "evidence",
-        "original_ref": item["original_ref"], "tenant": case.handling_tenant, "reason": args["reason"],
-        "legal_basis": args["legal_basis"]}, timeout)
-    return {**disclosure_api._summary(reply), "subject": "evidence", "evidence_id": item["evidence_id"]}
-
-
-# -- OpenAPI -------------------------------------------------------------------------------
-
-_error = {"$ref": "#/components/schemas/Error"}
-_case_and_evidence = [
-    {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
-    {"name": "evidence_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
-]
-OPENAPI_PATHS = {
-    "/api/v1/cases/{case_id}/evidence/{evidence_id}": {"get": {
-        "summary": "Download the metadata-stripped copy of one attachment (recorded in the case's access log). "
-                   "Sent as an attachment with nosniff and Content-Security-Policy: sandbox",
-        "security": [{"bearer": []}], "parameters": _case_and_evidence,
-        "responses": {
-            "200": {"description": "The stripped copy; Content-Type is the type detected from its content",
-                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-            "401": {"description": "Missing, invalid or expired token", "content": {"application/json": {"schema": _error}}},
-            "404": {"description": "No such case or evidence, or outside your tenant (recorded)",
-                    "content": {"application/json": {"schema": _error}}}}}},
-    "/api/v1/cases/{case_id}/evidence/{evidence_id}/disclosure-requests": {"post": {
-        "summary": "Request the untouched original of one attachment (investigator of the case's tenant); "
-                   "then approve/refuse/view as for an identity: the view returns `sealed_original`",
-        "security": [{"bearer": []}], "parameters": _case_and_evidence,
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False, "required": ["reason", "legal_basis"],
-            "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 2000},
-                           "legal_basis": {"type": "string",
-                                           "enum": ["lpsk_protection", "proven_slander", "court_order"]}}}}}},
-        "responses": {
-            "201": {"description": "Filed", "content": {"application/json": {"schema": {
-                "$ref": "#/components/schemas/Disclosure"}}}},
-            "400": {"description": "Invalid fields", "content": {"application/json": {"schema": _error}}},
-            "401": {"description": "Missing, invalid or expired token", "content": {"application/json": {"schema": _error}}},
-            "403": {"description": "Not an investigator of the case's tenant", "content": {"application/json": {"schema": _error}}},
-            "404": {"description": "No such case or evidence", "content": {"application/json": {"schema": _error}}},
-            "503": {"description": "The identity vault cannot be reached", "content": {"application/json": {"schema": _error}}}}}},
-}
+    reply = vault.request_disclosure(token, case_id=str(case.id), original_ref=item["original_ref"],
+                                     tenant=case.handling_tenant, reason=args["reason"],
+                                     legal_basis=args["legal_basis"])
+    return {**summary(reply), "subject": "evidence", "evidence_id": item["evidence_id"]}

@@ -1,115 +1,89 @@
-"""The officer HTTP API's logic, apart from nameko: authorisation (tenant
-walls, roles, audit grants), command dispatch with If-Match, and the case
-document officers see. The service module only wires requests to these.
-
-A case outside the officer's reach answers 404 exactly like a missing one,
-and the attempt is recorded in the case's access log.
+"""The officer HTTP API's translation layer: requests in, documents and errors
+out. The rules live in ``commands``, ``access``, ``disclosure_api`` and
+``evidence``; this module only parses (bodies, If-Match, query parameters),
+renders (the case document, downloads) and maps every refusal to HTTP in one
+table (``STATUS``), its text from the catalogue (``peluit_contracts.i18n``).
 """
 
 from __future__ import annotations
 
-from uuid import UUID
+import functools
+import re
+import urllib.parse
 
 from marshmallow import ValidationError
+from werkzeug.wrappers import Response
 
-from peluit_common.auth import OfficerClaims
-from peluit_common.web import HttpError
-from peluit_contracts.i18n import bilingual_errors
-from peluit_contracts.officer_api import COMMANDS
+from peluit_common.web import SECURITY_HEADERS, HttpError, json_endpoint
+from peluit_contracts.i18n import MESSAGES, bilingual_errors
 
-from . import officers
-from .domain import STATUS_LABELS, Case, DomainError
+from . import evidence
+from .domain import STATUS_LABELS, Case
+from .errors import CasesError
 
-NOT_FOUND = {"id": "Kasus tidak ditemukan.", "en": "Case not found."}
-FORBIDDEN = {"id": "Peran Anda tidak berwenang untuk tindakan ini.",
-             "en": "Your role is not allowed to do this."}
-INVALID = {"id": "Periksa kembali isian.", "en": "Please check the fields."}
-
-DOMAIN_MESSAGES = {
-    "stale_version": ("Kasus telah diubah oleh orang lain. Muat ulang lalu coba lagi.",
-                      "The case was changed by someone else. Reload and try again."),
-    "illegal_transition": ("Tindakan ini tidak dapat dilakukan pada status kasus saat ini.",
-                           "This action is not possible in the case's current status."),
-    "reason_required": ("Alasan wajib diisi.", "A reason is required."),
-    "case_closed": ("Kasus sudah ditutup.", "The case is closed."),
-    "officer_recused": ("Petugas telah menyatakan benturan kepentingan pada kasus ini.",
-                        "The officer has recused from this case."),
-    "already_recused": ("Anda sudah menyatakan benturan kepentingan.", "You have already recused."),
-    "follow_up_open": ("Masih ada rekomendasi yang belum ditindaklanjuti.",
-                       "Some recommendations are not followed up yet."),
-    "invalid_sanction": ("Sanksi tidak sesuai PP 94/2021.", "The sanction does not follow PP 94/2021."),
-    "invalid_recommendation": ("Rekomendasi tidak lengkap atau tidak valid.",
-                               "The recommendation is incomplete or invalid."),
-    "recommendations_need_proof": ("Rekomendasi hanya untuk hasil terbukti.",
-                                   "Recommendations need a proven finding."),
-    "invalid_destination": ("Tujuan pelimpahan tidak valid.", "Invalid forwarding destination."),
-    "unknown_recommendation": ("Rekomendasi tidak dikenal.", "Unknown recommendation."),
-    "already_done": ("Rekomendasi sudah selesai.", "The recommendation is already done."),
-    "team_required": ("Tim investigasi wajib diisi dengan investigator tenant ini.",
-                      "The team must list investigators of this tenant."),
-    "no_parent_tenant": ("Tidak ada Inspektorat di atas tenant ini.", "This tenant has no parent Inspektorat."),
+# every refusal code -> HTTP status; a code not listed is a refused workflow step (422)
+STATUS = {
+    "validation_failed": 400, "invalid_if_match": 400,
+    "invalid_credentials": 401, "missing_token": 401, "invalid_token": 401, "expired_token": 401,
+    "forbidden": 403, "inactive": 403, "not_investigator": 403, "not_inspektur": 403, "self_approval": 403,
+    "other_tenant": 403, "not_requester": 403, "step_up_required": 403, "totp_invalid": 403, "step_up_reused": 403,
+    "not_found": 404, "unknown_original": 404,
+    "stale_version": 409, "contended": 409, "not_checkpointed": 409, "expired": 409, "already_decided": 409,
+    "not_approved": 409, "refused": 409, "already_viewed": 409, "view_window_closed": 409,
+    "precondition_required": 428,
+    "locked": 429,
+    "internal_error": 500,
+    "vault_unavailable": 503,
 }
+# wire codes whose text has a key of its own in the catalogue
+TEXT = {"forbidden": "officer_forbidden", "validation_failed": "officer_invalid_fields"}
 
 
-def domain_error(err: DomainError, case: Case | None = None) -> HttpError:
-    if err.code == "not_found":
-        return HttpError(404, "not_found", NOT_FOUND)
-    id_, en = DOMAIN_MESSAGES.get(err.code, ("Permintaan tidak dapat diproses.", "The request cannot be processed."))
-    status = 409 if err.code == "stale_version" else 422
-    return HttpError(status, err.code, {"id": id_, "en": en})
+def http_error(err: CasesError) -> HttpError:
+    text = err.text or TEXT.get(err.code) or (err.code if err.code in MESSAGES else "bad_request")
+    return HttpError(STATUS.get(err.code, 422), err.code, err.fields, text=text, **err.params)
 
 
-def actor(claims: OfficerClaims) -> dict:
-    return {"officer_id": claims.officer_id, "username": claims.username, "roles": list(claims.roles),
-            "tenant": claims.tenant}
+def officer_endpoint(func):
+    """``json_endpoint`` that also answers every ``CasesError`` by the table."""
+
+    @functools.wraps(func)
+    def translated(self, request, *args, **kwargs):
+        try:
+            return func(self, request, *args, **kwargs)
+        except CasesError as err:
+            raise http_error(err) from None
+
+    return json_endpoint(translated)
 
 
-AUDIT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_grant (
-    id bigserial PRIMARY KEY,
-    officer_id uuid NOT NULL,
-    tenant text NOT NULL,
-    expires_at timestamptz NOT NULL,
-    reason text NOT NULL,
-    granted_by uuid NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-"""
+# -- requests ---------------------------------------------------------------------------------
+
+def invalid(fields: dict) -> CasesError:
+    return CasesError("validation_failed", fields=fields)
 
 
-def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(AUDIT_SCHEMA)
-
-
-def visible_tenants(conn, claims: OfficerClaims) -> list[str]:
-    """Officers see what their own Inspektorat handles (for the province: what
-    was escalated or forwarded to it); auditors only what a live grant names."""
-    tenants = set()
-    if set(claims.roles) - {"auditor"}:
-        tenants.add(claims.tenant)
-    if claims.has_role("auditor"):
-        with conn.transaction():
-            rows = conn.execute("SELECT DISTINCT tenant FROM audit_grant WHERE officer_id = %s AND expires_at > now()",
-                                (claims.officer_id,)).fetchall()
-        tenants.update(r[0] for r in rows)
-    return sorted(tenants)
-
-
-def load_visible_case(app, conn, claims: OfficerClaims, case_id: str, action: str) -> Case:
-    """The case, or a 404 that is indistinguishable from a missing case; both
-    the read and a refused attempt land in the case's access log."""
+def load(schema, data) -> dict:
+    """``data`` checked by a contract schema, or a field-by-field 400."""
     try:
-        uuid = UUID(case_id)
-        case = app.get_case(uuid)
-    except (ValueError, DomainError):
-        raise HttpError(404, "not_found", NOT_FOUND) from None
-    allowed = case.handling_tenant in visible_tenants(conn, claims)
-    app.record_access(case.id, claims.officer_id, claims.tenant, list(claims.roles), action, allowed)
-    if not allowed:
-        raise HttpError(404, "not_found", NOT_FOUND)
-    return case
+        return schema().load(data)
+    except ValidationError as err:
+        raise invalid(bilingual_errors(err.messages)) from None
 
+
+def expected_version(if_match: str | None) -> int:
+    if not if_match:
+        raise CasesError("precondition_required")
+    raw = if_match.strip()
+    if raw.startswith("W/"):
+        raw = raw[2:]
+    try:
+        return int(raw.strip('"'))
+    except ValueError:
+        raise CasesError("invalid_if_match") from None
+
+
+# -- documents --------------------------------------------------------------------------------
 
 def case_document(app, case: Case) -> dict:
     return case_document_from(*app.transcript(case.id))
@@ -118,8 +92,6 @@ def case_document(app, case: Case) -> dict:
 def case_document_from(case: Case, history: list[dict], messages: list[dict]) -> dict:
     """The document for a replayed case: the current one, or one as of a
     moment (``GET /api/v1/cases/{id}?as_of=``, audit.case_as_of)."""
-    from . import evidence  # evidence.py builds on this module
-
     return {
         "case_id": str(case.id),
         "version": case.version,
@@ -138,89 +110,34 @@ def case_document_from(case: Case, history: list[dict], messages: list[dict]) ->
         "recommendations": case.recommendations,
         "forwarded_to": case.forwarded_to,
         "information_due": case.information_due,
-        # metadata of the stripped copies; the bytes are a separate download (evidence.py)
+        # metadata of the stripped copies; the bytes are a separate download
         "evidence": evidence.listing(case),
         "registered_at": case.created_on.isoformat(),
         "updated_at": case.modified_on.isoformat(),
     }
 
 
-def expected_version(if_match: str | None) -> int:
-    if not if_match:
-        raise HttpError(428, "precondition_required", {
-            "id": "Sertakan header If-Match berisi versi kasus.", "en": "Send an If-Match header with the case version."})
-    raw = if_match.strip()
-    if raw.startswith("W/"):
-        raw = raw[2:]
-    try:
-        return int(raw.strip('"'))
-    except ValueError:
-        raise HttpError(400, "invalid_if_match", {
-            "id": "If-Match harus berisi nomor versi.", "en": "If-Match must hold a version number."}) from None
+def content_disposition(label: str) -> str:
+    """``attachment`` with an ASCII fallback and the UTF-8 label (RFC 6266 / 5987)."""
+    fallback = re.sub(r"[^A-Za-z0-9._ -]", "_", label)[:120] or "bukti"
+    return f'attachment; filename="{fallback}"; filename*=UTF-8\'\'{urllib.parse.quote(label, safe="")}'
 
 
-def run_command(app, conn, claims: OfficerClaims, case_id: str, name: str, body: dict, if_match: str | None,
-                parent_tenant, deadline_config=None) -> Case:
-    spec = COMMANDS.get(name)
-    if spec is None:
-        raise HttpError(404, "not_found", NOT_FOUND)
-    method, roles, schema = spec
-    case = load_visible_case(app, conn, claims, case_id, action=name)
-    if not set(claims.roles) & roles:
-        raise HttpError(403, "forbidden", FORBIDDEN)
-    version = expected_version(if_match)
-    try:
-        args = schema().load(body)
-    except ValidationError as err:
-        raise HttpError(400, "validation_failed", INVALID, bilingual_errors(err.messages)) from None
-    if method == "record_findings" and not claims.has_role("inspektur"):
-        # an investigator records findings only for an investigation they are on
-        if not case.investigation or claims.officer_id not in case.investigation["team"]:
-            raise HttpError(403, "forbidden", FORBIDDEN)
-    if method == "start_investigation":
-        for member in args["team"]:
-            officer = officers.get_officer(conn, member)
-            if officer is None or officer.tenant != case.handling_tenant or "investigator" not in officer.roles:
-                raise domain_error(DomainError("team_required"))
-    if method == "escalate":
-        parent = parent_tenant(case.handling_tenant)
-        if parent is None:
-            raise domain_error(DomainError("no_parent_tenant"))
-        args["to_tenant"] = parent
-    if method == "record_findings":
-        args["recommendations"] = [{k: v for k, v in r.items() if v is not None} for r in args["recommendations"]]
-    if method == "accept":
-        args = {"note": args.get("note")}
-    ends_here = method in ("close", "reject", "archive") or (method == "forward"
-                                                          and args.get("destination_kind") == "external")
-    if ends_here and deadline_config is not None:
-        args.update(closing_deadline_args(deadline_config, case))
-    try:
-        return app.execute(case.id, version, method, actor(claims), **args)
-    except DomainError as err:
-        raise domain_error(err) from None
+def evidence_response(copy: evidence.StoredCopy) -> Response:
+    """The stripped copy, as an attachment the browser will neither sniff nor
+    render: ``nosniff``, ``Content-Security-Policy: sandbox``."""
+    headers = dict(SECURITY_HEADERS)
+    headers.update({
+        "Content-Disposition": content_disposition(copy.label),
+        "Content-Security-Policy": "sandbox",
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "ETag": f'"{copy.sha256}"',
+    })
+    content_type = "text/plain; charset=utf-8" if copy.mime == "text/plain" else copy.mime
+    return Response(copy.data, status=200, content_type=content_type, headers=headers)
 
 
-def closing_deadline_args(deadline_config, case: Case) -> dict:
-    """The tenant's pack and calendar when a case ends here (closed, rejected,
-    archived, forwarded to an external body): the ending event records the
-    deadline outcomes, for statistics that replay, not recompute."""
-    pack, calendar = deadline_config(case.handling_tenant)
-    return {"pack": pack, "calendar": calendar}
-
-
-ADMIN_GRANTABLE = {
-    # a tenant admin staffs its own Inspektorat; only the province creates admins
-    "tenant_admin": {"penerima", "penelaah", "investigator", "inspektur", "auditor"},
-    "province_admin": {"penerima", "penelaah", "investigator", "inspektur", "auditor", "tenant_admin",
-                       "province_admin"},
-}
-
-
-def may_create(claims: OfficerClaims, tenant: str, roles: list[str]) -> bool:
-    allowed: set[str] = set()
-    if claims.has_role("province_admin"):
-        allowed |= ADMIN_GRANTABLE["province_admin"]
-    elif claims.has_role("tenant_admin") and tenant == claims.tenant:
-        allowed |= ADMIN_GRANTABLE["tenant_admin"]
-    return bool(roles) and set(roles) <= allowed
+def bundle_response(body: str, case_id) -> Response:
+    return Response(body, status=200, content_type="application/json; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="audit-bundle-{case_id}.json"'})

@@ -29,7 +29,8 @@ from eventlet import patcher, tpool
 
 from peluit_common.auth import ROLES, TENANT_RE
 from peluit_common.settings import ConfigError, secret_bytes
-from peluit_common.web import HttpError
+
+from .errors import CasesError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS officer (
@@ -62,47 +63,20 @@ _NONCE_BYTES = 12
 
 _hasher = PasswordHasher()  # Argon2id, argon2-cffi's default (RFC 9106) parameters
 
-_LOGIN_MESSAGES = {
-    "invalid_credentials": (401, {
-        "id": "Nama pengguna, kata sandi, atau kode autentikator salah.",
-        "en": "Wrong username, password or authenticator code."}),
-    "locked": (429, {
-        "id": "Akun dikunci sementara karena terlalu banyak percobaan gagal. Coba lagi nanti.",
-        "en": "The account is temporarily locked after too many failed attempts. Try again later."}),
-    "inactive": (403, {
-        "id": "Akun ini tidak aktif. Hubungi administrator.",
-        "en": "This account is inactive. Contact your administrator."}),
-}
-
-_OFFICER_MESSAGES = {
-    "invalid_tenant": {"id": "Kode tenant harus berupa kode wilayah seperti 35 atau 35.73.",
-                       "en": "The tenant must be a region code such as 35 or 35.73."},
-    "invalid_username": {"id": "Nama pengguna 3–64 karakter: huruf kecil, angka, titik, garis bawah, tanda hubung.",
-                         "en": "Usernames are 3–64 characters: lower-case letters, digits, dot, underscore, hyphen."},
-    "invalid_display_name": {"id": "Nama tampilan wajib diisi (maksimal 200 karakter).",
-                             "en": "A display name is required (200 characters at most)."},
-    "weak_password": {"id": f"Kata sandi minimal {MIN_PASSWORD_CHARS} karakter.",
-                      "en": f"The password needs at least {MIN_PASSWORD_CHARS} characters."},
-    "invalid_role": {"id": "Peran tidak dikenal atau kosong. Peran yang sah: " + ", ".join(ROLES) + ".",
-                     "en": "Unknown or missing role. Valid roles: " + ", ".join(ROLES) + "."},
-    "username_taken": {"id": "Nama pengguna sudah dipakai.", "en": "The username is already taken."},
-}
+# the placeholders of the catalogue's texts (peluit_contracts.i18n.cases)
+_PARAMS = {"weak_password": {"min": MIN_PASSWORD_CHARS}, "invalid_role": {"roles": ", ".join(ROLES)}}
 
 
-class LoginFailed(HttpError):
+class LoginFailed(CasesError):
     """``code``: invalid_credentials (unknown user, wrong password and wrong
     or reused TOTP alike, so nothing is revealed), locked, inactive."""
 
-    def __init__(self, code: str):
-        status, message = _LOGIN_MESSAGES[code]
-        super().__init__(status, code, message)
 
-
-class OfficerError(HttpError, ValueError):
-    """An officer account that cannot be created as asked (422), by ``code``."""
+class OfficerError(CasesError, ValueError):
+    """An officer account that cannot be created as asked, by ``code``."""
 
     def __init__(self, code: str):
-        super().__init__(422, code, _OFFICER_MESSAGES[code])
+        super().__init__(code, **_PARAMS.get(code, {}))
 
 
 @dataclass(frozen=True)

@@ -1,225 +1,215 @@
-"""OpenAPI 3.1 description of the officer API (served at /api/v1/openapi.json)."""
+"""OpenAPI 3.1 description of the officer API (served at /api/v1/openapi.json),
+generated from the marshmallow contracts (apispec's MarshmallowPlugin).
+
+Every operation lists every status it can answer (errors come from the one
+table ``officer_api.STATUS``), each with its body schema and content type.
+"""
 
 from __future__ import annotations
 
-from peluit_contracts.disclosure import LEGAL_BASES
-from peluit_contracts.officer_api import COMMANDS
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 
-from .evidence import OPENAPI_PATHS as _EVIDENCE_PATHS
+from peluit_contracts import disclosure as disclosure_contract
+from peluit_contracts import officer_api as contract
+from peluit_contracts.evidence import ALLOWED_MIME
+from peluit_contracts.fields import Pattern, Text
 
-_error = {"$ref": "#/components/schemas/Error"}
-_errors = {
-    "400": {"description": "Invalid fields (bilingual, field by field)", "content": {"application/json": {"schema": _error}}},
-    "401": {"description": "Missing, invalid or expired token", "content": {"application/json": {"schema": _error}}},
-    "403": {"description": "Role not allowed", "content": {"application/json": {"schema": _error}}},
-    "404": {"description": "No such case, or outside your tenant (recorded)", "content": {"application/json": {"schema": _error}}},
+from .commands import COMMANDS
+
+JSON = "application/json"
+
+
+# Text refuses control characters (a multi-line one allows tab and line breaks) and blank values
+CONTROL = r"\x00-\x1f\x7f-\x9f"
+TEXT_PATTERNS = {
+    True: rf"^[ \t\r\n]*[^\s{CONTROL}][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$",
+    False: rf"^ *[^\s{CONTROL}][^{CONTROL}]*$",
 }
 
 
-def _command(path: str, roles: set[str]) -> dict:
-    return {
-        "post": {
-            "summary": f"{path} (roles: {', '.join(sorted(roles))})",
-            "security": [{"bearer": []}],
-            "parameters": [
-                {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
-                {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
-                 "description": "the case version the officer acted on (the ETag of GET /cases/{case_id})"},
-            ],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {
-                "200": {"description": "Recorded", "headers": {"ETag": {"schema": {"type": "string"}}},
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommandResult"}}}},
-                "409": {"description": "Stale version: someone else changed the case first; nothing was recorded",
-                        "content": {"application/json": {"schema": _error}}},
-                "422": {"description": "Refused by the workflow (illegal transition, missing reason, ...)",
-                        "content": {"application/json": {"schema": _error}}},
-                "428": {"description": "If-Match missing", "content": {"application/json": {"schema": _error}}},
-                **_errors,
-            },
-        }
-    }
+def _text_attributes(self, field, **kwargs) -> dict:
+    """Our Text and Pattern fields: their length window and what they accept
+    (a Pattern's expression matched whole, after trimming)."""
+    out = {}
+    if isinstance(field, Text):
+        out.update(minLength=field.min_len, maxLength=field.max_len)
+        out["pattern"] = field.metadata.get("pattern", TEXT_PATTERNS[field.multiline])
+    if isinstance(field, Pattern):
+        out["pattern"] = f"^(?:{field.regex.pattern})$"
+    return out
 
 
-def _json_body(required: list[str], properties: dict) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "additionalProperties": False, "required": required, "properties": properties}}}}
-
-
-_request_id = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
-_disclosure_errors = {
-    **_errors,
-    "403": {"description": "Not allowed by dual control (role, tenant, self-approval, not the requester, "
-                           "wrong or reused one-time code); the vault records the attempt",
-            "content": {"application/json": {"schema": _error}}},
-    "404": {"description": "No such request (or case)", "content": {"application/json": {"schema": _error}}},
-    "409": {"description": "Expired, already decided, not approved, already viewed, view window closed",
-            "content": {"application/json": {"schema": _error}}},
-    "422": {"description": "Anonymous report, identity erased under retention, unusable key",
-            "content": {"application/json": {"schema": _error}}},
-    "503": {"description": "The identity vault cannot be reached", "content": {"application/json": {"schema": _error}}},
+WHY = {
+    400: "Invalid input: malformed JSON, or fields refused one by one (bilingual)",
+    401: "Missing, invalid or expired token",
+    403: "The officer's role or grant does not allow this",
+    404: "No such case (or outside the officer's tenant: recorded in the case's access log)",
+    409: "Conflict: someone changed it first, or its state does not allow this now",
+    413: "The body is larger than this operation accepts",
+    415: "The body is not application/json",
+    422: "Refused by the rules (workflow step, unknown reference, ...)",
+    428: "If-Match with the case version is required",
+    503: "The identity vault cannot be reached; try again",
 }
-
-# Disclosure of a reporter's identity: the identity vault decides and records every step.
-_DISCLOSURE_PATHS = {
-    "/api/v1/cases/{case_id}/disclosure-requests": {"post": {
-        "summary": "Request disclosure of the reporter's identity (investigator of the case's tenant); "
-                   "expires after PELUIT_DISCLOSURE_REQUEST_HOURS (72)",
-        "security": [{"bearer": []}],
-        "parameters": [{"name": "case_id", "in": "path", "required": True,
-                        "schema": {"type": "string", "format": "uuid"}}],
-        "requestBody": _json_body(["reason", "legal_basis"], {
-            "reason": {"type": "string", "minLength": 10, "maxLength": 2000},
-            "legal_basis": {"type": "string", "enum": list(LEGAL_BASES)}}),
-        "responses": {"201": {"description": "Filed",
-                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Disclosure"}}}},
-                      **_disclosure_errors}}},
-    "/api/v1/disclosure-requests/{request_id}/approve": {"post": {
-        "summary": "Approve (an inspektur of the same tenant, not the requester) with a fresh TOTP code; "
-                   "allows one view within PELUIT_DISCLOSURE_VIEW_MINUTES (30)",
-        "security": [{"bearer": []}], "parameters": _request_id,
-        "requestBody": _json_body(["totp"], {"totp": {"type": "string", "pattern": "^[0-9]{6}$"}}),
-        "responses": {"200": {"description": "Approved",
-                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Disclosure"}}}},
-                      **_disclosure_errors}}},
-    "/api/v1/disclosure-requests/{request_id}/refuse": {"post": {
-        "summary": "Refuse (an inspektur of the same tenant, not the requester)",
-        "security": [{"bearer": []}], "parameters": _request_id,
-        "requestBody": _json_body(["reason"], {"reason": {"type": "string", "maxLength": 2000}}),
-        "responses": {"200": {"description": "Refused",
-                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Disclosure"}}}},
-                      **_disclosure_errors}}},
-    "/api/v1/disclosure-requests/{request_id}/view": {"post": {
-        "summary": "The one view by the requester: the identity (JSON) sealed to the X25519 public key of the "
-                   "officer's own client (libsodium sealed box); only that client's private key opens it. For an "
-                   "evidence request (subject `evidence`) the reply holds `sealed_original`: the untouched file",
-        "security": [{"bearer": []}], "parameters": _request_id,
-        "requestBody": _json_body(["public_key"], {"public_key": {
-            "type": "string", "description": "32-byte X25519 public key, base64", "contentEncoding": "base64"}}),
-        "responses": {"200": {"description": "Sealed identity (or sealed original)", "content": {"application/json": {
-            "schema": {"type": "object", "required": ["request_id"], "properties": {
-                "request_id": {"type": "string", "format": "uuid"},
-                "sealed_identity": {"type": "string", "contentEncoding": "base64"},
-                "subject": {"type": "string", "enum": ["evidence"]},
-                "original_ref": {"type": "string"},
-                "sealed_original": {"type": "string", "contentEncoding": "base64"},
-                "format": {"type": "string"}}}}}},
-            **_disclosure_errors}}},
-    "/api/v1/disclosure-events": {"get": {
-        "summary": "The vault's disclosure events of one tenant (requests, approvals, refusals, expiries, views, "
-                   "refused attempts), never an identity: auditors with a live grant, inspektur of the tenant",
-        "security": [{"bearer": []}],
-        "parameters": [{"name": "tenant", "in": "query", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "Events, oldest first"}, **_disclosure_errors}}},
-}
-
-_case_id = [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
-_hash = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-
-# Auditor replay and tamper evidence (audit.py); every call lands in the case's access log.
-_AUDIT_PATHS = {
-    "/api/v1/cases/{case_id}/timeline": {"get": {
-        "summary": "Every event of the case (type, version, time, actor, notification id, chain hash) and its "
-                   "access log (recorded as timeline)",
-        "security": [{"bearer": []}], "parameters": _case_id,
-        "responses": {"200": {"description": "Timeline", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["case_id", "events", "access_log"], "properties": {
-                "case_id": {"type": "string", "format": "uuid"},
-                "events": {"type": "array", "items": {"type": "object", "properties": {
-                    "type": {"type": "string"}, "version": {"type": "integer"},
-                    "timestamp": {"type": "string", "format": "date-time"},
-                    "actor": {"type": ["object", "null"]}, "notification_id": {"type": "integer"},
-                    "event_hash": _hash}}},
-                "access_log": {"type": "array", "items": {"type": "object", "properties": {
-                    "timestamp": {"type": "string", "format": "date-time"}, "officer_id": {"type": "string"},
-                    "tenant": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}},
-                    "action": {"type": "string"}, "allowed": {"type": "boolean"},
-                    "notification_id": {"type": "integer"}, "event_hash": _hash}}}}}}}},
-            **_errors}}},
-    "/api/v1/cases/{case_id}/audit-bundle": {"get": {
-        "summary": "peluit-audit-bundle/1 of the case for the offline verifier `peluit-verify` (auditors with a "
-                   "live grant for the case's tenant; recorded as audit_bundle): the case's events in full, every "
-                   "other event up to the newest signed checkpoint only as notification id and hashes",
-        "security": [{"bearer": []}], "parameters": _case_id,
-        "responses": {"200": {"description": "The bundle (JSON attachment)", "content": {"application/json": {
-            "schema": {"type": "object", "required": ["format", "scope", "public_keys", "checkpoints", "events"],
-                       "properties": {"format": {"const": "peluit-audit-bundle/1"}}}}}},
-            **_errors,
-            "403": {"description": "Not an auditor with a live grant for the case's tenant",
-                    "content": {"application/json": {"schema": _error}}},
-            "409": {"description": "No signed checkpoint covers the case yet; try again shortly",
-                    "content": {"application/json": {"schema": _error}}}}}},
-}
+BODY = (400, 413, 415)  # what reading any JSON body can answer
 
 
-OPENAPI = {
-    "openapi": "3.1.0",
-    "info": {"title": "Peluit officer API", "version": "1.0.0",
-             "description": "Inspektorat case handling. Every request is scoped to the officer's tenant; "
-                            "every read of a case is recorded in its access log."},
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "EdDSA JWT"}},
-        "schemas": {
-            "Text": {"type": "object", "properties": {"id": {"type": "string"}, "en": {"type": "string"}},
-                     "required": ["id", "en"]},
-            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string"}, "message": {"$ref": "#/components/schemas/Text"},
-                "fields": {"type": "object", "additionalProperties": {
-                    "type": "array", "items": {"$ref": "#/components/schemas/Text"}}}},
-                "required": ["code", "message"]}}, "required": ["error"]},
-            "Disclosure": {"type": "object", "properties": {
-                "request_id": {"type": "string", "format": "uuid"}, "case_id": {"type": "string", "format": "uuid"},
-                "tenant": {"type": "string"},
-                "status": {"type": "string", "enum": ["pending", "approved", "refused", "expired", "viewed"]},
-                "legal_basis": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"},
-                "view_until": {"type": ["string", "null"], "format": "date-time"},
-                "subject": {"type": "string", "enum": ["identity", "evidence"]},
-                "original_ref": {"type": "string"}, "evidence_id": {"type": "string", "format": "uuid"}}},
-            "CommandResult": {"type": "object", "properties": {
-                "case_id": {"type": "string", "format": "uuid"}, "version": {"type": "integer"},
-                "status": {"type": "string"}}, "required": ["case_id", "version", "status"]},
-        },
-    },
-    "paths": {
-        "/api/v1/officer/login": {"post": {
+def _errors(*statuses: int, **why: str) -> dict:
+    """Error responses: ``why`` overrides a description (``s404="..."``)."""
+    return {str(s): {"description": why.get(f"s{s}", WHY[s]), "content": {JSON: {"schema": "ErrorReply"}}}
+            for s in statuses}
+
+
+def _ok(status: int, schema, description: str, headers: dict | None = None) -> dict:
+    out = {"description": description, "content": {JSON: {"schema": schema}}}
+    if headers:
+        out["headers"] = headers
+    return {str(status): out}
+
+
+ETAG = {"ETag": {"description": "the case version (send it back as If-Match)", "schema": {"type": "string"}}}
+BEARER = [{"bearer": []}]
+
+
+def _path(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "format": "uuid"}}
+
+
+CASE_ID = _path("case_id", "the case")
+REQUEST_ID = _path("request_id", "the disclosure request")
+EVIDENCE_ID = _path("evidence_id", "the attachment (evidence_id in the case document)")
+IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
+            "schema": {"type": "string", "pattern": r'^(W/)?"[0-9]{1,9}"$'},
+            "description": "the case version the officer acted on (the ETag of GET /cases/{case_id}), e.g. \"3\""}
+DISCLOSURE_ERRORS = dict(
+    s403="Not allowed by dual control (role, tenant, self-approval, not the requester, wrong or reused one-time "
+         "code); the vault records the attempt",
+    s404="No such request or case (or outside the officer's tenant)",
+    s409="Expired, already decided, not approved, already viewed, view window closed, or being decided",
+    s422="Anonymous report, identity or original erased under retention, unusable key or basis")
+
+
+def _body(schema) -> dict:
+    return {"required": True, "content": {JSON: {"schema": schema}}}
+
+
+def _operations() -> dict:
+    ops = {
+        ("/api/v1/officer/login", "post"): {
             "summary": "Sign in with password and TOTP; returns a short-lived bearer token",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["username", "password", "totp"],
-                "properties": {"username": {"type": "string"}, "password": {"type": "string"},
-                               "totp": {"type": "string", "pattern": "^[0-9]{6}$"}}}}}},
-            "responses": {"200": {"description": "Token"}, "401": _errors["401"]}}},
-        "/api/v1/cases": {"get": {
-            "summary": "List the tenant's cases",
-            "security": [{"bearer": []}],
-            "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in
-                           (("status", "string"), ("category", "string"), ("number", "string"),
-                            ("page", "integer"), ("per_page", "integer"))],
-            "responses": {"200": {"description": "A page of cases"}, **_errors}}},
-        "/api/v1/cases/{case_id}": {"get": {
-            "summary": "One case with its full timeline (recorded in the access log); with `as_of`, the case "
+            "requestBody": _body(contract.Login),
+            "responses": {**_ok(200, contract.LoginReply, "Token"),
+                          **_errors(*BODY, 401, s401="Wrong username, password or one-time code (all alike)")}},
+        ("/api/v1/cases", "get"): {
+            "summary": "The officer's visible cases (own tenant; auditors: granted tenants), newest first",
+            "security": BEARER, "parameters": [{"in": "query", "schema": contract.CaseListQuery}],
+            "responses": {**_ok(200, contract.CaseList, "A page of cases"), **_errors(400, 401)}},
+        ("/api/v1/cases/{case_id}", "get"): {
+            "summary": "One case with its full history (recorded in the access log); with `as_of`, the case "
                        "replayed from its events up to that moment (recorded as read_as_of)",
-            "security": [{"bearer": []}],
-            "parameters": [{"name": "case_id", "in": "path", "required": True,
-                            "schema": {"type": "string", "format": "uuid"}},
-                           {"name": "as_of", "in": "query", "required": False,
-                            "schema": {"type": "string", "format": "date-time"},
-                            "description": "ISO-8601 with an offset, e.g. 2026-12-02T08:00:00+07:00"}],
-            "responses": {"200": {"description": "The case; ETag is its version"},
-                          **{**_errors, "404": {"description": "No such case, outside your tenant (recorded), or "
-                                                               "not registered yet at as_of",
-                                                "content": {"application/json": {"schema": _error}}}}}}},
-        **_AUDIT_PATHS,
-        **{f"/api/v1/cases/{{case_id}}/{path}": _command(path, roles) for path, (_, roles, _) in COMMANDS.items()},
-        "/api/v1/officers": {"post": {
-            "summary": "Create an officer (tenant admin: own tenant; province admin: any). "
-                       "Returns the initial password and TOTP secret once",
-            "security": [{"bearer": []}],
-            "responses": {"201": {"description": "Created"}, **_errors}}},
-        "/api/v1/audit-grants": {"post": {
+            "security": BEARER, "parameters": [CASE_ID, {"in": "query", "schema": contract.CaseQuery}],
+            "responses": {**_ok(200, contract.CaseDocument, "The case", ETAG),
+                          **_errors(400, 401, 404, s404=WHY[404] + ", or not registered yet at as_of")}},
+        ("/api/v1/cases/{case_id}/timeline", "get"): {
+            "summary": "Every event of the case (type, version, time, actor, notification id, chain hash) and its "
+                       "access log (recorded as timeline)",
+            "security": BEARER, "parameters": [CASE_ID],
+            "responses": {**_ok(200, contract.Timeline, "Timeline"), **_errors(401, 404)}},
+        ("/api/v1/cases/{case_id}/audit-bundle", "get"): {
+            "summary": "peluit-audit-bundle/1 of the case for the offline verifier `peluit-verify` (auditors with a "
+                       "live grant for the case's tenant; recorded as audit_bundle): the case's events in full, every "
+                       "other event up to the newest signed checkpoint only as notification id and hashes",
+            "security": BEARER, "parameters": [CASE_ID],
+            "responses": {**_ok(200, contract.AuditBundle, "The bundle (a JSON attachment)"),
+                          **_errors(401, 403, 404, 409, s403="Not an auditor with a live grant for the case's tenant",
+                                    s409="No signed checkpoint covers the case yet; try again shortly")}},
+        ("/api/v1/cases/{case_id}/evidence/{evidence_id}", "get"): {
+            "summary": "Download the metadata-stripped copy of one attachment (recorded in the case's access log), "
+                       "as an attachment with nosniff and Content-Security-Policy: sandbox",
+            "security": BEARER, "parameters": [CASE_ID, EVIDENCE_ID],
+            "responses": {"200": {"description": "The stripped copy; its type is the one detected from its content",
+                                  "content": {mime: {"schema": {"type": "string", "format": "binary"}}
+                                              for mime in ALLOWED_MIME}},
+                          **_errors(401, 404, s404="No such case or attachment, or outside the officer's tenant")}},
+        ("/api/v1/cases/{case_id}/evidence/{evidence_id}/disclosure-requests", "post"): {
+            "summary": "Request the untouched original of one attachment (investigator of the case's tenant); "
+                       "then approve/refuse/view as for an identity: the view returns `sealed_original`",
+            "security": BEARER, "parameters": [CASE_ID, EVIDENCE_ID],
+            "requestBody": _body(disclosure_contract.DisclosureRequestBody),
+            "responses": {**_ok(201, disclosure_contract.DisclosureReply, "Filed"),
+                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
+        ("/api/v1/audit-grants", "post"): {
             "summary": "Grant an auditor read access to a tenant for some days (province admin)",
-            "security": [{"bearer": []}],
-            "responses": {"201": {"description": "Granted"}, **_errors}}},
-        **_DISCLOSURE_PATHS,
-        **_EVIDENCE_PATHS,
-    },
-}
+            "security": BEARER, "requestBody": _body(contract.AuditGrant),
+            "responses": {**_ok(201, contract.GrantReply, "Granted"),
+                          **_errors(*BODY, 401, 403, 422, s422="No such officer or tenant, or not an auditor")}},
+        ("/api/v1/officers", "post"): {
+            "summary": "Create an officer (tenant admin: own tenant; province admin: any). Returns the initial "
+                       "password and TOTP secret once",
+            "security": BEARER, "requestBody": _body(contract.NewOfficer),
+            "responses": {**_ok(201, contract.NewOfficerReply, "Created"),
+                          **_errors(*BODY, 401, 403, 422, s422="No such tenant, or the username is taken")}},
+        ("/api/v1/cases/{case_id}/disclosure-requests", "post"): {
+            "summary": "Request disclosure of the reporter's identity (investigator of the case's tenant); "
+                       "expires after PELUIT_DISCLOSURE_REQUEST_HOURS (72)",
+            "security": BEARER, "parameters": [CASE_ID],
+            "requestBody": _body(disclosure_contract.DisclosureRequestBody),
+            "responses": {**_ok(201, disclosure_contract.DisclosureReply, "Filed"),
+                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
+        ("/api/v1/disclosure-requests/{request_id}/approve", "post"): {
+            "summary": "Approve (an inspektur of the same tenant, not the requester) with a fresh TOTP code; "
+                       "allows one view within PELUIT_DISCLOSURE_VIEW_MINUTES (30)",
+            "security": BEARER, "parameters": [REQUEST_ID], "requestBody": _body(disclosure_contract.ApproveBody),
+            "responses": {**_ok(200, disclosure_contract.DisclosureReply, "Approved"),
+                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
+        ("/api/v1/disclosure-requests/{request_id}/refuse", "post"): {
+            "summary": "Refuse (an inspektur of the same tenant, not the requester)",
+            "security": BEARER, "parameters": [REQUEST_ID], "requestBody": _body(disclosure_contract.RefuseBody),
+            "responses": {**_ok(200, disclosure_contract.DisclosureReply, "Refused"),
+                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
+        ("/api/v1/disclosure-requests/{request_id}/view", "post"): {
+            "summary": "The one view by the requester: the identity (JSON) sealed to the X25519 public key of the "
+                       "officer's own client (libsodium sealed box); only that client's private key opens it. For an "
+                       "evidence request (subject `evidence`) the reply holds `sealed_original`: the untouched file",
+            "security": BEARER, "parameters": [REQUEST_ID], "requestBody": _body(disclosure_contract.ViewBody),
+            "responses": {**_ok(200, disclosure_contract.SealedView, "Sealed identity (or sealed original)"),
+                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
+        ("/api/v1/disclosure-events", "get"): {
+            "summary": "The vault's disclosure events of one tenant (requests, approvals, refusals, expiries, views, "
+                       "refused attempts), never an identity: auditors with a live grant, inspektur of the tenant",
+            "security": BEARER, "parameters": [{"in": "query", "schema": disclosure_contract.DisclosureTrailQuery}],
+            "responses": {**_ok(200, disclosure_contract.DisclosureTrail, "Events, oldest first"),
+                          **_errors(400, 401, 403, 503)}},
+    }
+    for name, kind in COMMANDS.items():
+        ops[(f"/api/v1/cases/{{case_id}}/{name}", "post")] = {
+            "summary": f"{name} (roles: {', '.join(sorted(kind.roles))})",
+            "security": BEARER, "parameters": [CASE_ID, IF_MATCH],
+            "requestBody": _body(contract.COMMANDS[name]),
+            "responses": {**_ok(200, contract.CommandResult, "Recorded", ETAG),
+                          **_errors(*BODY, 401, 403, 404, 409, 422, 428,
+                                    s409="Stale version: someone else changed the case first; nothing was recorded",
+                                    s422="Refused by the workflow (illegal transition, team not of this tenant, ...)")}}
+    return ops
+
+
+def build() -> dict:
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title="Peluit officer API", version="1.0.0", openapi_version="3.1.0", plugins=[plugin], info={
+        "description": "Inspektorat case handling. Every request is scoped to the officer's tenant; every read of a "
+                       "case is recorded in its access log. Errors carry a stable code and a bilingual message "
+                       "(Bahasa Indonesia first)."})
+    plugin.converter.add_attribute_function(_text_attributes)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "EdDSA JWT"})
+    spec.components.schema("ErrorReply", schema=contract.ErrorReply)
+    paths: dict[str, dict] = {}
+    for (path, method), operation in _operations().items():
+        paths.setdefault(path, {})[method] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+OPENAPI = build()

@@ -18,11 +18,11 @@ from eventsourcing.persistence import IntegrityError
 from prometheus_client import Counter
 
 from . import deadlines
-from .domain import TERMINAL, Case, DomainError
+from .domain import TERMINAL, Case, DomainError, bilingual_reason
 
 DEADLINE_NOTICES = Counter("peluit_deadline_notices_total", "Deadline notices recorded", ["rule", "notice"])
 SYSTEM = {"id": "system", "officer_id": None}
-NO_ANSWER = "Tidak ada jawaban dari pelapor sampai batas waktu / no answer from the reporter by the deadline"
+NO_ANSWER = bilingual_reason("reason_no_answer")
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,26 +23,37 @@ from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.operations import Operations
 from peluit_common.settings import db_conninfo, env, env_float, env_int, secret_bytes
-from peluit_common.web import HttpError, http, json_endpoint, json_response, read_json
+from peluit_common.web import http, json_response, read_json
+from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
-from peluit_contracts.i18n import bilingual_errors
+from peluit_contracts.i18n import bilingual_errors, message
 from peluit_contracts.reports import RegisterReportCommand
 
-from . import case_index, catalogue, disclosure_api, envelope_log, evidence, officer_api, officers, scheduler
+from . import access, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
+from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
+from .commands import OfficerCommands, command_from
 from .domain import DomainError
+from .errors import CasesError
+from .officer_api import (
+    bundle_response,
+    case_document,
+    case_document_from,
+    evidence_response,
+    expected_version,
+    load,
+    officer_endpoint,
+)
 from .openapi import OPENAPI
 from .relay import relay_once
-
-LOGIN_FAILED = {"id": "Nama pengguna, kata sandi atau kode OTP salah.",
-                "en": "Wrong username, password or one-time code."}
+from .vault import VaultClient
 
 
 def migrate(conn) -> None:
     catalogue.migrate(conn)
     officers.migrate(conn)
-    officer_api.migrate(conn)
+    access.migrate(conn)
     case_index.migrate(conn)
     envelope_log.migrate(conn)
     evidence.migrate(conn)
@@ -51,6 +62,7 @@ def migrate(conn) -> None:
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
+COMMAND_NAMES = ", ".join(f"'{name}'" for name in api_contract.COMMANDS)  # werkzeug's any() converter
 
 
 class CasesApp(DependencyProvider):
@@ -135,7 +147,9 @@ class CasesService:
         if problem:
             return {"error": problem}
         try:
-            result = self.app.register_report(cmd, escalate_to=self._parent_tenant(cmd["tenant"]))
+            with self.db.connection() as conn:
+                parent = PgDirectory(conn).parent_tenant(cmd["tenant"])
+            result = self.app.register_report(cmd, escalate_to=parent)
         except DomainError as err:
             return {"error": err.code}
         return {"case_id": str(result.case_id), "registration_number": result.registration_number,
@@ -204,22 +218,22 @@ class CasesService:
         while scheduler.run_once(self.db, self.app, self.deadline_config) >= 200:
             eventlet.sleep(0)
 
-    # -- officer HTTP API -----------------------------------------------------
+    # -- officer HTTP API (rules: commands, access, disclosure_api, evidence; translation: officer_api)
 
     @http("POST", "/api/v1/officer/login")
-    @json_endpoint
+    @officer_endpoint
     def officer_login(self, request):
         try:
             creds = api_contract.Login().load(read_json(request, 4096))
         except ValidationError:
-            raise HttpError(401, "invalid_credentials", LOGIN_FAILED) from None
+            raise CasesError("invalid_credentials") from None
         with self.db.connection() as conn:
             try:
                 officer = officers.authenticate(conn, self.keys.totp_key, creds["username"], creds["password"],
                                                 creds["totp"])
             except officers.LoginFailed:
                 # locked, inactive and unknown look the same from outside
-                raise HttpError(401, "invalid_credentials", LOGIN_FAILED) from None
+                raise CasesError("invalid_credentials") from None
         ttl = env_int("PELUIT_OFFICER_TOKEN_TTL", 900)
         token = self.keys.issuer.issue(str(officer.id), officer.tenant, officer.roles, officer.username,
                                        ttl_seconds=ttl)
@@ -228,190 +242,173 @@ class CasesService:
                                                "roles": list(officer.roles), "username": officer.username}})
 
     @http("GET", "/api/v1/cases")
-    @json_endpoint
+    @officer_endpoint
     def list_cases(self, request):
-        claims = self.auth.claims(request)
-        args = request.args
-        try:
-            page = max(1, int(args.get("page", 1)))
-            per_page = min(100, max(1, int(args.get("per_page", 25))))
-        except ValueError:
-            raise HttpError(400, "validation_failed", officer_api.INVALID) from None
+        actor = self._actor(request)
+        query = load(api_contract.CaseListQuery, request.args.to_dict())
         with self.db.connection() as conn:
-            tenants = officer_api.visible_tenants(conn, claims)
-            result = case_index.search(conn, tenants, status=args.get("status"), category=args.get("category"),
-                                       number=args.get("number"), page=page, per_page=per_page)
+            tenants = Access(self.app, PgDirectory(conn)).tenants(actor)
+            result = case_index.search(conn, tenants, status=query.get("status"), category=query.get("category"),
+                                       number=query.get("number"), page=query["page"], per_page=query["per_page"])
         return json_response(200, result)
 
     @http("GET", "/api/v1/cases/<string:case_id>")
-    @json_endpoint
+    @officer_endpoint
     def get_case(self, request, case_id):
-        if "as_of" in request.args:
-            return self._case_as_of(request, case_id)
-        claims = self.auth.claims(request)
+        actor = self._actor(request)
+        query = load(api_contract.CaseQuery, request.args.to_dict())
+        if "as_of" in query:
+            return self._case_as_of(actor, query["as_of"], case_id)
         with self.db.connection() as conn:
-            case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read")
-        return json_response(200, officer_api.case_document(self.app, case), headers={"ETag": f'"{case.version}"'})
+            case = Access(self.app, PgDirectory(conn)).case(actor, case_id, action="read")
+        return json_response(200, case_document(self.app, case), headers={"ETag": f'"{case.version}"'})
 
-    # -- auditor replay and tamper evidence (audit.py) ---------------------------
-
-    def _case_as_of(self, request, case_id):
-        """The case replayed from its events up to ``as_of``."""
-        claims = self.auth.claims(request)
-        as_of = audit.parse_as_of(request.args.get("as_of"))
+    def _case_as_of(self, actor, as_of, case_id):
+        """The case replayed from its events up to ``as_of`` (audit.py)."""
         with self.db.connection() as conn:
-            case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="read_as_of")
+            case = Access(self.app, PgDirectory(conn)).case(actor, case_id, action="read_as_of")
         replayed = audit.case_as_of(self.app, case.id, as_of)
         if replayed is None or replayed[0] is None:
-            raise HttpError(404, "not_found", officer_api.NOT_FOUND)
-        document = officer_api.case_document_from(*replayed)
+            raise access.case_not_found()
+        document = case_document_from(*replayed)
         document["as_of"] = as_of.isoformat()
         return json_response(200, document, headers={"ETag": f'"{replayed[0].version}"'})
 
     @http("GET", "/api/v1/cases/<string:case_id>/timeline")
-    @json_endpoint
+    @officer_endpoint
     def case_timeline(self, request, case_id):
-        claims = self.auth.claims(request)
+        actor = self._actor(request)
         with self.db.connection() as conn:
-            case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="timeline")
+            case = Access(self.app, PgDirectory(conn)).case(actor, case_id, action="timeline")
             return json_response(200, audit.timeline(self.app, conn, case.id))
 
     @http("GET", "/api/v1/cases/<string:case_id>/audit-bundle")
-    @json_endpoint
+    @officer_endpoint
     def case_audit_bundle(self, request, case_id):
         """peluit-audit-bundle/1 for one case, for ``peluit-verify`` (auditors with a grant)."""
-        claims = self.auth.claims(request)
+        actor = self._actor(request)
         with self.db.connection() as conn:
-            case = officer_api.load_visible_case(self.app, conn, claims, case_id, action="audit_bundle")
-            if not audit.may_export(conn, claims, case):
-                raise HttpError(403, "forbidden", audit.AUDITORS_ONLY)
-            try:
-                with conn.transaction():
-                    body = "".join(audit.iter_bundle(conn, case.id))
-            except audit.NotCheckpointed:
-                raise HttpError(409, "not_checkpointed", audit.NOT_CHECKPOINTED) from None
-        return audit.bundle_response(body, case.id)
+            walls = Access(self.app, PgDirectory(conn))
+            case = walls.case(actor, case_id, action="audit_bundle")
+            walls.require_export(actor, case)
+            with conn.transaction():
+                body = "".join(audit.iter_bundle(conn, case.id))
+        return bundle_response(body, case.id)
 
     @http("GET", "/api/v1/cases/<string:case_id>/evidence/<string:evidence_id>")
-    @json_endpoint
+    @officer_endpoint
     def download_evidence(self, request, case_id, evidence_id):
         """The metadata-stripped copy of one attachment (tenant wall and access log as a read)."""
-        claims = self.auth.claims(request)
+        actor = self._actor(request)
         with self.db.connection() as conn:
-            return evidence.download(self.app, conn, claims, case_id, evidence_id)
+            copy = evidence.stored_copy(Access(self.app, PgDirectory(conn)), conn, actor, case_id, evidence_id)
+        return evidence_response(copy)
 
     @http("POST", "/api/v1/cases/<string:case_id>/evidence/<string:evidence_id>/disclosure-requests")
-    @json_endpoint
+    @officer_endpoint
     def request_evidence_disclosure(self, request, case_id, evidence_id):
         """Dual-control disclosure of an attachment's untouched original (the vault decides)."""
-        token = bearer_token(request)
-        claims = self.auth.verify(token)
-        out = evidence.request_disclosure(self.vault, RPC_TIMEOUT, self.app, self.db, claims, token, case_id,
-                                          evidence_id, read_json(request, 8192))
+        token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
+        out = evidence.request_disclosure(self._vault(), self.app, self.db, actor, token, case_id, evidence_id, args)
         return json_response(201, out)
 
-    @http("POST", "/api/v1/cases/<string:case_id>/<string:command>")
-    @json_endpoint
+    # only the commands are routed: POST on /timeline or /audit-bundle is a 405
+    @http("POST", "/api/v1/cases/<string:case_id>/<any(%s):command>" % COMMAND_NAMES)
+    @officer_endpoint
     def case_command(self, request, case_id, command):
-        claims = self.auth.claims(request)
-        body = read_json(request, 64 * 1024)
+        actor = self._actor(request)
+        version = expected_version(request.headers.get("If-Match"))
+        order = command_from(command, load(api_contract.COMMANDS[command], read_json(request, 64 * 1024)))
         with self.db.connection() as conn:
-            case = officer_api.run_command(self.app, conn, claims, case_id, command, body,
-                                           request.headers.get("If-Match"), self._parent_tenant,
-                                           deadline_config=self.deadline_config)
+            case = OfficerCommands(self.app, PgDirectory(conn), self.deadline_config).run(actor, case_id, order,
+                                                                                          version)
         return json_response(200, {"case_id": str(case.id), "version": case.version, "status": case.status},
                              headers={"ETag": f'"{case.version}"'})
 
     @http("POST", "/api/v1/audit-grants")
-    @json_endpoint
+    @officer_endpoint
     def grant_audit(self, request):
-        claims = self.auth.claims(request)
-        if not claims.has_role("province_admin"):
-            raise HttpError(403, "forbidden", officer_api.FORBIDDEN)
-        try:
-            grant = api_contract.AuditGrant().load(read_json(request, 4096))
-        except ValidationError as err:
-            raise HttpError(400, "validation_failed", officer_api.INVALID, bilingual_errors(err.messages)) from None
-        with self.db.connection() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO audit_grant (officer_id, tenant, expires_at, reason, granted_by)"
-                " VALUES (%s, %s, now() + make_interval(days => %s), %s, %s)",
-                (grant["officer_id"], grant["tenant"], grant["days"], grant["reason"], claims.officer_id))
+        actor = self._actor(request)
+        Access.require(actor, {"province_admin"})
+        grant = load(api_contract.AuditGrant, read_json(request, 4096))
+        with self.db.connection() as conn:
+            Access(self.app, PgDirectory(conn)).grant_audit(actor, grant["officer_id"], grant["tenant"],
+                                                             grant["days"], grant["reason"])
         return json_response(201, {"officer_id": grant["officer_id"], "tenant": grant["tenant"], "days": grant["days"]})
 
     @http("POST", "/api/v1/officers")
-    @json_endpoint
+    @officer_endpoint
     def create_officer(self, request):
         """A tenant admin (own tenant) or the province admin adds an officer.
         The initial password and the TOTP secret are shown once, here."""
-        claims = self.auth.claims(request)
-        try:
-            new = api_contract.NewOfficer().load(read_json(request, 4096))
-        except ValidationError as err:
-            raise HttpError(400, "validation_failed", officer_api.INVALID, bilingual_errors(err.messages)) from None
-        if not officer_api.may_create(claims, new["tenant"], new["roles"]):
-            raise HttpError(403, "forbidden", officer_api.FORBIDDEN)
+        actor = self._actor(request)
+        new = load(api_contract.NewOfficer, read_json(request, 4096))
         password = secrets.token_urlsafe(18)
         with self.db.connection() as conn:
+            Access(self.app, PgDirectory(conn)).require_officer_creation(actor, new["tenant"], new["roles"])
             officer_id, totp_secret = officers.create_officer(
                 conn, self.keys.totp_key, tenant=new["tenant"], username=new["username"],
                 display_name=new["display_name"], password=password, roles=new["roles"],
-                created_by=claims.officer_id)
+                created_by=actor.officer_id)
         return json_response(201, {
             "officer_id": str(officer_id), "initial_password": password, "totp_secret": totp_secret,
             "totp_uri": pyotp.TOTP(totp_secret).provisioning_uri(name=new["username"], issuer_name="Peluit"),
-            "message": {"id": "Sampaikan kata sandi awal dan kode TOTP ini secara langsung; keduanya tidak ditampilkan lagi.",
-                        "en": "Hand over the initial password and TOTP secret in person; they are not shown again."}})
+            "message": message("officer_handover")})
 
     # -- identity disclosure under dual control (the vault decides; disclosure_api.py)
 
     @http("POST", "/api/v1/cases/<string:case_id>/disclosure-requests")
-    @json_endpoint
+    @officer_endpoint
     def request_disclosure(self, request, case_id):
-        token = bearer_token(request)
-        claims = self.auth.verify(token)
-        out = disclosure_api.request_disclosure(self.vault, RPC_TIMEOUT, self.app, self.db, claims, token, case_id,
-                                                read_json(request, 8192))
-        return json_response(201, out)
+        token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
+        return json_response(201, disclosure_api.request_disclosure(self._vault(), self.app, self.db, actor, token,
+                                                                   case_id, args))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/approve")
-    @json_endpoint
+    @officer_endpoint
     def approve_disclosure(self, request, request_id):
-        token = bearer_token(request)
-        claims = self.auth.verify(token)
-        out = disclosure_api.approve(self.vault, RPC_TIMEOUT, self.db, self.keys, claims, token, request_id,
-                                     read_json(request, 1024))
-        return json_response(200, out)
+        token, actor, args = self._signed(request, disclosure_contract.ApproveBody, 1024)
+        return json_response(200, disclosure_api.approve(self._vault(), self.db, self.keys, actor, token, request_id,
+                                                         args["totp"]))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/refuse")
-    @json_endpoint
+    @officer_endpoint
     def refuse_disclosure(self, request, request_id):
-        token = bearer_token(request)
-        self.auth.verify(token)  # a bad token is a 401 here, before the broker
-        out = disclosure_api.refuse(self.vault, RPC_TIMEOUT, token, request_id, read_json(request, 8192))
-        return json_response(200, out)
+        token, _, args = self._signed(request, disclosure_contract.RefuseBody, 8192)
+        return json_response(200, disclosure_api.refuse(self._vault(), token, request_id, args["reason"]))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/view")
-    @json_endpoint
+    @officer_endpoint
     def view_disclosure(self, request, request_id):
-        token = bearer_token(request)
-        self.auth.verify(token)  # a bad token is a 401 here, before the broker
-        out = disclosure_api.view(self.vault, RPC_TIMEOUT, token, request_id, read_json(request, 1024))
-        return json_response(200, out)
+        token, _, args = self._signed(request, disclosure_contract.ViewBody, 1024)
+        return json_response(200, disclosure_api.view(self._vault(), token, request_id, args["public_key"]))
 
     @http("GET", "/api/v1/disclosure-events")
-    @json_endpoint
+    @officer_endpoint
     def disclosure_events(self, request):
-        token = bearer_token(request)
-        claims = self.auth.verify(token)
-        out = disclosure_api.events(self.vault, RPC_TIMEOUT, self.db, claims, token, request.args.get("tenant"))
-        return json_response(200, out)
+        token, actor = self._token(request)
+        query = load(disclosure_contract.DisclosureTrailQuery, request.args.to_dict())
+        return json_response(200, disclosure_api.events(self._vault(), self.app, self.db, actor, token,
+                                                        query["tenant"]))
 
     @http("GET", "/api/v1/openapi.json")
     def openapi(self, request):
         return json_response(200, OPENAPI)
 
-    def _parent_tenant(self, code: str) -> str | None:
-        with self.db.connection() as conn, conn.transaction():
-            row = conn.execute("SELECT parent_code FROM tenant WHERE code = %s", (code,)).fetchone()
-        return row[0] if row else None
+    # -- the edge: who asks, and the vault client --------------------------------------------------
+
+    def _actor(self, request) -> Actor:
+        return Actor.from_claims(self.auth.claims(request))
+
+    def _token(self, request) -> tuple[str, Actor]:
+        """The bearer token (forwarded to the vault, which verifies it itself) and its actor."""
+        token = bearer_token(request)
+        return token, Actor.from_claims(self.auth.verify(token))
+
+    def _signed(self, request, schema, limit: int) -> tuple[str, Actor, dict]:
+        """Token and actor (a bad token is a 401 here, before the broker), then the body."""
+        token, actor = self._token(request)
+        return token, actor, load(schema, read_json(request, limit))
+
+    def _vault(self) -> VaultClient:
+        return VaultClient(self.vault, RPC_TIMEOUT)

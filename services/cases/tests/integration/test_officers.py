@@ -10,26 +10,19 @@ import psycopg
 import pyotp
 import pytest
 from argon2 import PasswordHasher
-from psycopg import sql
 
 from peluit_cases import officers
+from peluit_cases.officer_api import http_error
 from peluit_cases.officers import LoginFailed, Officer, OfficerError
+from peluit_common.testing import dsn_for
 
-ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
 NOW = datetime(2026, 11, 23, 3, 0, 10, tzinfo=timezone.utc)
 PASSWORD = "kata-sandi-yang-panjang"
 
 
 @pytest.fixture(scope="module")
-def database():
-    name = f"pt_officers_{secrets.token_hex(6)}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"host=127.0.0.1 user=postgres dbname={name}"
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def database(throwaway_db):
+    return dsn_for(throwaway_db)
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +58,11 @@ def code(secret: str, when: datetime) -> str:
 
 
 def refused(expected: str, conn, key, username, password, totp_code, now=NOW):
+    """The refusal as HTTP would answer it (status, code, bilingual message)."""
     with pytest.raises(LoginFailed) as info:
         officers.authenticate(conn, key, username, password, totp_code, now=now)
     assert info.value.code == expected
-    return info.value
+    return http_error(info.value)
 
 
 def row(inspect, officer_id):

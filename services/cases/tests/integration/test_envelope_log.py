@@ -11,14 +11,15 @@ from psycopg_pool import ConnectionPool
 
 from peluit_cases import catalogue, envelope_log
 
-from .test_chain import ADMIN_DSN, app, dbname, make_app  # noqa: F401 - fixtures
-from .test_domain import NOW, command
-from .test_workflow import DUE, INSPEKTUR, IRBAN, PENELAAH, run
+from peluit_common.testing import dsn_for
+
+from ..support import DUE, INSPEKTUR, IRBAN, NOW, PENELAAH, command, run
+from .test_chain import app, dbname, make_app  # noqa: F401 - fixtures
 
 
 @pytest.fixture
 def pool(dbname):  # noqa: F811
-    with ConnectionPool(f"{ADMIN_DSN} dbname={dbname} options='-c search_path=peluit'", min_size=1,
+    with ConnectionPool(f"{dsn_for(dbname)} options='-c search_path=peluit'", min_size=1,
                         max_size=2, open=True) as p:
         with p.connection() as conn:
             catalogue.migrate(conn)  # relay_position

@@ -1,34 +1,21 @@
-"""Deadline notices: due dates from the tenant's pack, each notice once, also
-with two scheduler instances on one PostgreSQL event store."""
+"""Deadline notices: due dates from the tenant's pack, each notice once (in
+memory; two scheduler instances on PostgreSQL: integration/test_scheduler.py)."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
-import eventlet
-import psycopg
 import pytest
 
 from peluit_cases import deadlines
-from peluit_cases.application import CasesApplication
 from peluit_cases.scheduler import next_deadline_at, notice_case
 
-from .test_domain import command
-from .test_workflow import PENELAAH, run
-
-# Monday 2 November 2026, 10:00 in Jakarta
-MONDAY = datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc)
-
-
-def config(_tenant):
-    calendar = deadlines.WorkingCalendar.from_holidays(deadlines.load_holidays())
-    return deadlines.load_packs()["lapor"], calendar
+from ..support import MONDAY, PENELAAH, command, deadline_config as config, memory_app, run
 
 
 @pytest.fixture
 def app():
-    return CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    return memory_app()
 
 
 def test_first_response_is_due_in_three_working_days_and_noticed_once(app):
@@ -70,35 +57,3 @@ def test_unanswered_information_request_archives_the_case(app):
     # the archiving records how the deadlines ended, for compliance statistics
     ended = {r["rule"]: r["met"] for r in list(app.events.get(case_id))[-1].deadlines["rules"]}
     assert ended["information_request"] is False and ended["first_response"] is True
-
-
-@pytest.fixture
-def pg_env():
-    name = f"pt_sched_{secrets.token_hex(4)}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": name, "POSTGRES_HOST": "127.0.0.1",
-           "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "", "CREATE_TABLE": "y"}
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-
-
-def test_two_scheduler_instances_record_each_notice_once(pg_env):
-    one, two = CasesApplication(env=pg_env), CasesApplication(env=pg_env)
-    try:
-        ids = [one.register_report(command(n), now=MONDAY).case_id for n in range(20)]
-        later = datetime.now(timezone.utc) + timedelta(days=30)
-        pool = eventlet.GreenPool(40)
-        for case_id in ids:
-            for app in (one, two):
-                pool.spawn(notice_case, app, case_id, config, later)
-        pool.waitall()
-        for app in (one, two):  # and again, as after a restart
-            for case_id in ids:
-                notice_case(app, case_id, config, later)
-        for case_id in ids:
-            kinds = [h["kind"] for h in one.transcript(case_id)[1]]
-            assert kinds.count("deadline_breached") == kinds.count("deadline_approaching") == 1
-    finally:
-        one.close()
-        two.close()

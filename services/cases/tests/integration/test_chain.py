@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -12,29 +11,22 @@ from datetime import datetime, timedelta, timezone
 import eventlet
 import psycopg
 import pytest
-from psycopg import sql
 
 from peluit_cases import audit, chain
 from peluit_cases.application import CasesApplication
-from peluit_verify.chain import ZERO_HASH, event_hash
+from peluit_chain import ZERO_HASH, CheckpointSigner, event_hash
+from peluit_common.testing import dsn_for, eventsourcing_env_for
 from peluit_verify.verify import verify_bundle
 
-from .test_domain import NOW, command
-
-ADMIN_DSN = os.environ.get("PELUIT_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-PENELAAH = {"officer_id": "o-penelaah", "username": "sari", "roles": ["penelaah"], "tenant": "35.73"}
+from ..support import NOW, PENELAAH, command, memory_app
 
 
 @pytest.fixture
-def dbname():
-    name = f"pt_chain_{secrets.token_hex(4)}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(f"{ADMIN_DSN} dbname={name}", autocommit=True) as conn:
+def dbname(fresh_db):
+    """A fresh database with the service's schema."""
+    with psycopg.connect(dsn_for(fresh_db), autocommit=True) as conn:
         conn.execute("CREATE SCHEMA peluit")
-    yield name
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return fresh_db
 
 
 @pytest.fixture
@@ -45,15 +37,12 @@ def app(dbname):
 
 
 def make_app(dbname) -> CasesApplication:
-    return CasesApplication(env={
-        "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": dbname, "POSTGRES_HOST": "127.0.0.1",
-        "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "", "POSTGRES_SCHEMA": "peluit",
-        "CREATE_TABLE": "y"})
+    return CasesApplication(env=eventsourcing_env_for(dbname, schema="peluit"))
 
 
 def connect(dbname) -> psycopg.Connection:
     # autocommit: every ``conn.transaction()`` is then a real transaction, as on the service's pool
-    conn = psycopg.connect(f"{ADMIN_DSN} dbname={dbname}", autocommit=True)
+    conn = psycopg.connect(dsn_for(dbname), autocommit=True)
     conn.execute("SET search_path = peluit")
     return conn
 
@@ -65,7 +54,7 @@ def rows(conn):
 
 
 def assert_chained(conn):
-    """Recompute every link in Python (peluit_verify's encoding) against the trigger's."""
+    """Recompute every link in Python (peluit_chain's encoding) against the trigger's."""
     prev, by_version = ZERO_HASH, {}
     stored = rows(conn)
     for nid, oid, version, topic, state, prev_log, prev_agg, digest in stored:
@@ -77,7 +66,7 @@ def assert_chained(conn):
 
 
 def signer():
-    return chain.CheckpointSigner(secrets.token_bytes(32))
+    return CheckpointSigner(secrets.token_bytes(32))
 
 
 def test_existing_rows_are_chained_once_then_the_trigger_chains_every_insert(dbname):
@@ -208,7 +197,7 @@ def test_inserts_that_would_fork_the_chain_are_refused(dbname, app):
 def test_domain_event_pages_load_cases_in_one_query_and_match_any_page_size(app):
     """``domain_events`` loads a page's cases together on PostgreSQL; the
     envelopes must be those of the in-memory store, wherever pages split."""
-    memory = CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    memory = memory_app()
     for target in (app, memory):
         ids = [target.register_report(command(n), now=NOW).case_id for n in range(1, 4)]
         for case_id in ids:

@@ -8,29 +8,15 @@ import base64
 import contextlib
 import hashlib
 import secrets
-from datetime import datetime, timezone
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from peluit_cases import evidence
-from peluit_cases.application import CasesApplication
 from peluit_cases.domain import Case, DomainError
+from peluit_common.testing import dsn_for
 
-ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres"
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
-
-
-def _hex(s: str) -> str:
-    return hashlib.sha256(s.encode()).hexdigest()
-
-
-def command(n: int = 1) -> dict:
-    return {"version": 1, "submission_id": _hex(f"sub-{n}"), "fingerprint": _hex(f"fp-{n}"),
-            "receipt_hash": _hex(f"rcpt-{n}"), "tenant": "35.73", "category": "korupsi", "channel": "web",
-            "report": {"what": "Dana hibah dipotong 20%", "where": "Dinas Sosial", "when": "Oktober 2026"},
-            "reporter_ref": None, "anonymous": True}
+from ..support import NOW, _hex, command, memory_app
 
 
 def item(content: bytes, label: str = "kuitansi.txt") -> dict:
@@ -40,7 +26,7 @@ def item(content: bytes, label: str = "kuitansi.txt") -> dict:
 
 @pytest.fixture
 def app():
-    application = CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    application = memory_app()
     application.register_report(command(1), now=NOW)
     return application
 
@@ -57,17 +43,10 @@ class OnePool:
 
 
 @pytest.fixture(scope="module")
-def pool():
-    name = f"pt_cases_ev_{secrets.token_hex(6)}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={name}") as conn:
-            evidence.migrate(conn)
-            yield OnePool(conn)
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def pool(throwaway_db):
+    with psycopg.connect(dsn_for(throwaway_db)) as conn:
+        evidence.migrate(conn)
+        yield OnePool(conn)
 
 
 def blobs(pool, case_id) -> list[tuple]:

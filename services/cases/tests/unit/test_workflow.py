@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from peluit_cases.application import CasesApplication
 from peluit_cases.domain import Case, DomainError
 
-from .test_domain import NOW, _hex, command
-
-PENELAAH = {"officer_id": "o-penelaah", "username": "sari", "roles": ["penelaah"], "tenant": "35.73"}
-INSPEKTUR = {"officer_id": "o-inspektur", "username": "agus", "roles": ["inspektur"], "tenant": "35.73"}
-IRBAN = {"officer_id": "o-irban", "username": "dewi", "roles": ["investigator"], "tenant": "35.73"}
-DUE = date(2026, 12, 7)
+from ..support import DUE, INSPEKTUR, IRBAN, NOW, PENELAAH, _hex, command, memory_app, run
 
 
 @pytest.fixture
 def app():
-    return CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    return memory_app()
 
 
 @pytest.fixture
 def case_id(app):
     return app.register_report(command(1), now=NOW).case_id
-
-
-def run(app, case_id, cmd, actor, **args):
-    case = app.get_case(case_id)
-    return app.execute(case_id, case.version, cmd, actor, **args)
 
 
 def test_full_lifecycle_records_who_when_and_why(app, case_id):

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 
 import pytest
 
-from peluit_cases.application import CasesApplication
 from peluit_cases.domain import Case, DomainError
 
-
-def _hex(s: str) -> str:
-    return hashlib.sha256(s.encode()).hexdigest()
-
-
-def command(n: int = 1, tenant: str = "35.73", **overrides) -> dict:
-    cmd = {
-        "version": 1, "submission_id": _hex(f"sub-{n}"), "fingerprint": _hex(f"fp-{n}"),
-        "receipt_hash": _hex(f"rcpt-{n}"), "tenant": tenant, "category": "korupsi", "channel": "web",
-        "report": {"what": "Dana hibah dipotong 20%", "where": "Dinas Sosial", "when": "Oktober 2026"},
-        "reporter_ref": None, "anonymous": True,
-    }
-    cmd.update(overrides)
-    return cmd
+from ..support import NOW, _hex, command, memory_app
 
 
 @pytest.fixture
 def app():
-    return CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+    return memory_app()
 
 
 def test_registration_numbers_are_sequential_per_tenant_and_year(app):
@@ -93,7 +75,7 @@ def test_domain_events_are_public_envelopes_without_text(app):
 
 
 def test_sequence_is_snapshotted_so_loads_stay_flat(app):
-    from peluit_cases.domain import RegistrationSequence
+    from peluit_cases.ledgers import RegistrationSequence
 
     for n in range(250):
         app.register_report(command(n), now=NOW)
@@ -104,10 +86,11 @@ def test_sequence_is_snapshotted_so_loads_stay_flat(app):
 
 
 def test_disclosure_notice_is_told_once_per_request_and_starts_no_feedback_clock(app):
-    from peluit_cases.domain import DISCLOSURE_NOTICE_BASES
+    from peluit_cases.domain import DISCLOSURE_NOTICE_BASES, disclosure_notice
     from peluit_contracts.disclosure import LEGAL_BASES
 
     assert set(DISCLOSURE_NOTICE_BASES) == set(LEGAL_BASES)  # every basis an officer may give has a text
+    assert all(disclosure_notice(basis) for basis in LEGAL_BASES)
     reg = app.register_report(command(1), now=NOW)
     before = app.domain_events(after=0)["next"]
     app.notice_disclosure_requested(reg.case_id, "req-1", "proven_slander")
@@ -121,3 +104,45 @@ def test_disclosure_notice_is_told_once_per_request_and_starts_no_feedback_clock
     assert [(e["type"], e["data"]["kind"]) for e in events] == [("case.message_for_reporter", "notice")]
     with pytest.raises(DomainError):
         app.notice_disclosure_requested(reg.case_id, "req-2", "rasa_ingin_tahu")
+
+
+def test_events_stored_under_the_old_domain_topics_still_load(app):
+    """AccessLog, RegistrationSequence and ReceiptIndex moved from ``domain`` to
+    ``ledgers``; events stored before name ``peluit_cases.domain:...``."""
+    import json
+    import uuid
+
+    from eventsourcing.persistence import StoredEvent
+
+    from peluit_cases.ledgers import AccessLog, ReceiptIndex, RegistrationSequence
+
+    case_id = uuid.uuid4()
+    log_id = AccessLog.create_id(case_id)
+
+    def stored(originator_id, version, topic, **state):
+        state.update(timestamp={"_type_": "datetime_iso", "_data_": "2025-06-01T02:00:00+00:00"})
+        return StoredEvent(originator_id=originator_id, originator_version=version, topic=topic,
+                           state=json.dumps(state).encode())
+
+    sequence_id, receipt_id = RegistrationSequence.create_id("35.78", 2025), ReceiptIndex.create_id(_hex("rcpt-old"))
+    app.recorder.insert_events([
+        stored(log_id, 1, "peluit_cases.domain:AccessLog.Opened", case_id={"_type_": "uuid_hex", "_data_": case_id.hex},
+               originator_topic="peluit_cases.domain:AccessLog"),
+        stored(log_id, 2, "peluit_cases.domain:AccessLog.Accessed", officer_id="o-1", tenant="35.78",
+               roles=["auditor"], action="read", allowed=False),
+        stored(sequence_id, 1, "peluit_cases.domain:RegistrationSequence.Started", tenant="35.78", year=2025,
+               originator_topic="peluit_cases.domain:RegistrationSequence"),
+        stored(sequence_id, 2, "peluit_cases.domain:RegistrationSequence.Issued", number=7),
+        stored(receipt_id, 1, "peluit_cases.domain:ReceiptIndex.Bound", receipt_hash=_hex("rcpt-old"),
+               case_id={"_type_": "uuid_hex", "_data_": case_id.hex}, originator_topic="peluit_cases.domain:ReceiptIndex"),
+    ])
+    log = app.repository.get(log_id)
+    assert isinstance(log, AccessLog) and (log.case_id, log.count, log.refused) == (case_id, 1, 1)
+    sequence = app.repository.get(sequence_id)
+    assert isinstance(sequence, RegistrationSequence) and sequence.last == 7
+    assert app.repository.get(receipt_id).case_id == case_id
+    # and the application goes on from the old events: the next access and number follow them
+    app.record_access(case_id, "o-2", "35.78", ["penelaah"], "read", True)
+    assert app.repository.get(log_id).count == 2
+    assert app.register_report(command(1, tenant="35.78"), now=datetime(2025, 7, 1, tzinfo=timezone.utc)) \
+        .registration_number == "WBS/35.78/2025/000008"

@@ -8,17 +8,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from peluit_cases import deadlines
-from peluit_cases.application import CasesApplication
 from peluit_cases.domain import Case
 from peluit_contracts.events import load_envelope
 
-from .test_domain import NOW, command
-from .test_workflow import INSPEKTUR, IRBAN, PENELAAH, DUE, run
+from ..support import DUE, INSPEKTUR, IRBAN, NOW, PENELAAH, command, memory_app, run
 
 
 @pytest.fixture
 def app():
-    return CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    return memory_app()
 
 
 def _to_findings(app, case_id):
@@ -34,7 +32,7 @@ def _envelopes(app):
 
 
 def test_close_with_the_pack_records_each_started_deadline():
-    app = CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = memory_app()
     case_id = app.register_report(command(1), now=NOW).case_id
     _to_findings(app, case_id)
     pack, calendar = deadlines.load_packs()["lapor"], deadlines.load_calendar()
@@ -55,7 +53,7 @@ def test_close_with_the_pack_records_each_started_deadline():
 
 
 def test_a_late_step_is_recorded_as_missed():
-    app = CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = memory_app()
     case_id = app.register_report(command(2), now=NOW).case_id
     _to_findings(app, case_id)
     case = app.get_case(case_id)

@@ -1,21 +1,28 @@
 """The byte encodings that the cases event store hashes and signs.
 
-The cases service computes ``event_hash`` in a PostgreSQL trigger
-(``peluit_cases.chain``) and signs checkpoints with these functions; the
-verifier recomputes both here. Each field is length-prefixed (8-byte
-big-endian length, then the bytes) after a versioned domain tag, so no two
-different field tuples can encode to the same bytes.
+Shared by the cases service, which computes ``event_hash`` in a PostgreSQL
+trigger (``peluit_cases.chain``) and signs checkpoints, and the offline
+verifier ``peluit-verify``, which recomputes both. Each field is
+length-prefixed (8-byte big-endian length, then the bytes) after a versioned
+domain tag, so no two different field tuples can encode to the same bytes.
+The standard library and ``cryptography`` only: auditors install it on
+their own machines.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
+from datetime import datetime, timezone
 from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 EVENT_TAG = b"peluit-event/1"
 CHECKPOINT_TAG = b"peluit-checkpoint/1"
 ZERO_HASH = bytes(32)
+BUNDLE_FORMAT = "peluit-audit-bundle/1"  # what ``peluit-cases export-bundle`` writes and the verifier reads
 
 
 def _field(value: bytes) -> bytes:
@@ -51,8 +58,21 @@ def key_id(public_key: bytes) -> str:
     return hashlib.sha256(public_key).hexdigest()[:16]
 
 
-def format_time(moment) -> str:
+def format_time(moment: datetime) -> str:
     """UTC, always with microseconds: the same text on signing and on export."""
-    from datetime import timezone
-
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+class CheckpointSigner:
+    """Signs checkpoints with an Ed25519 key (32 raw private bytes); where the
+    key comes from is the caller's business (cases reads it from a file)."""
+
+    def __init__(self, private_key_32: bytes):
+        if len(private_key_32) != 32:
+            raise ValueError("an Ed25519 private key is 32 bytes")
+        self._key = Ed25519PrivateKey.from_private_bytes(bytes(private_key_32))
+        self.public_key = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = key_id(self.public_key)
+
+    def sign(self, position: int, head_hash: bytes, signed_at: datetime) -> bytes:
+        return self._key.sign(checkpoint_message(position, head_hash, format_time(signed_at), self.key_id))

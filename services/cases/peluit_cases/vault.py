@@ -1,0 +1,79 @@
+"""Every call cases makes to the identity vault, in one client.
+
+Each call has a deadline, carries the officer's own bearer token (the vault
+verifies who acts itself, so cases cannot act for an officer it merely
+names) and turns the vault's refusal codes into ``VaultRefused``. A missing
+or late answer is ``vault_unavailable``; a reply cases cannot read is a bug
+between the two services, not the officer's doing (``internal_error``).
+"""
+
+from __future__ import annotations
+
+from peluit_common.rpc import UNAVAILABLE_ERRORS, call
+from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
+
+from .errors import CasesError
+
+# the vault's refusals an officer can cause (the rest is a bug between the services)
+REFUSALS = frozenset({
+    "missing_token", "invalid_token", "expired_token", "not_investigator", "not_inspektur", "self_approval",
+    "other_tenant", "not_requester", "step_up_required", "totp_invalid", "step_up_reused", "forbidden", "not_found",
+    "expired", "already_decided", "not_approved", "refused", "already_viewed", "view_window_closed", "contended",
+    "anonymous", "erased", "invalid_legal_basis", "reason_required", "invalid_public_key", "unknown_original",
+    "original_erased",
+})
+SUMMARY_KEYS = ("request_id", "case_id", "tenant", "status", "legal_basis", "expires_at", "view_until")
+
+
+class VaultRefused(CasesError):
+    """The vault said no (``code`` is its refusal), or did not answer."""
+
+
+def refusal(code: str) -> VaultRefused:
+    if code not in REFUSALS:
+        # invalid_command, unsupported_version: a bug between cases and the vault
+        return VaultRefused("internal_error")
+    return VaultRefused(code, text={"not_found": "disclosure_request_not_found",
+                                    "forbidden": "officer_forbidden"}.get(code))
+
+
+def summary(reply: dict) -> dict:
+    """A disclosure request as officers see it."""
+    return {k: reply.get(k) for k in SUMMARY_KEYS}
+
+
+class VaultClient:
+    def __init__(self, proxy, timeout: float):
+        self.proxy, self.timeout = proxy, timeout
+
+    def _call(self, method: str, token: str, **command) -> dict:
+        try:
+            reply = call(getattr(self.proxy, method), {"version": DISCLOSURE_RPC_VERSION, "token": token, **command},
+                         timeout=self.timeout)
+        except UNAVAILABLE_ERRORS:
+            raise VaultRefused("vault_unavailable") from None
+        if not isinstance(reply, dict):
+            raise VaultRefused("internal_error")
+        if "error" in reply:
+            raise refusal(reply["error"])
+        return reply
+
+    def request_disclosure(self, token: str, *, case_id: str, tenant: str, reason: str, legal_basis: str,
+                           reporter_ref: str | None = None, original_ref: str | None = None) -> dict:
+        """File a request for the reporter's identity, or (with ``original_ref``)
+        for an attachment's untouched original."""
+        subject = {"subject": "evidence", "original_ref": original_ref} if original_ref else {}
+        return self._call("request_disclosure", token, case_id=case_id, reporter_ref=reporter_ref, tenant=tenant,
+                          reason=reason, legal_basis=legal_basis, **subject)
+
+    def approve(self, token: str, request_id: str) -> dict:
+        return self._call("approve_disclosure", token, request_id=request_id)
+
+    def refuse(self, token: str, request_id: str, reason: str) -> dict:
+        return self._call("refuse_disclosure", token, request_id=request_id, reason=reason)
+
+    def view(self, token: str, request_id: str, public_key: str) -> dict:
+        return self._call("view_disclosure", token, request_id=request_id, public_key=public_key)
+
+    def disclosure_events(self, token: str, tenant: str) -> dict:
+        return self._call("disclosure_events", token, tenant=tenant)

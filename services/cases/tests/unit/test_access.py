@@ -1,0 +1,129 @@
+"""Tenant walls, audit grants and the rules for creating officers, on the
+in-memory store with a fake directory."""
+
+from __future__ import annotations
+
+import pytest
+
+from peluit_cases.access import Access, AccessDenied, Actor
+from peluit_cases.domain import DomainError
+from peluit_cases.officers import Officer
+from peluit_common.auth import OfficerClaims
+
+from ..support import NOW, FakeDirectory, command, memory_app
+
+SARI = Actor("o-sari", "sari", "35.73", ("penelaah",))
+BUDI = Actor("o-budi", "budi", "35.07", ("inspektur",))
+RINA = Actor("o-rina", "rina", "35", ("auditor",))
+KEPALA = Actor("o-kepala", "kepala", "35.73", ("inspektur", "auditor"))
+PROV_ADMIN = Actor("o-prov", "prov", "35", ("province_admin",))
+KOTA_ADMIN = Actor("o-kota", "kota", "35.73", ("tenant_admin",))
+
+
+@pytest.fixture
+def app():
+    return memory_app()
+
+
+@pytest.fixture
+def directory():
+    return FakeDirectory(officers=[
+        Officer(id="o-rina", tenant="35", username="rina", display_name="Rina", roles=("auditor",), active=True),
+        Officer(id="o-sari", tenant="35.73", username="sari", display_name="Sari", roles=("penelaah",), active=True),
+    ])
+
+
+@pytest.fixture
+def access(app, directory):
+    return Access(app, directory)
+
+
+def test_the_actor_comes_from_the_token_claims():
+    from datetime import datetime, timezone
+
+    claims = OfficerClaims(officer_id="o-1", tenant="35.73", roles=("penelaah", "investigator"), username="sari",
+                           token_id="t", expires_at=datetime.now(timezone.utc))
+    actor = Actor.from_claims(claims)
+    assert actor == Actor("o-1", "sari", "35.73", ("penelaah", "investigator"))
+    assert actor.has_role("investigator", "auditor") and not actor.has_role("auditor")
+    assert actor.record() == {"officer_id": "o-1", "username": "sari", "roles": ["penelaah", "investigator"],
+                              "tenant": "35.73"}
+
+
+def test_officers_see_their_own_tenant_auditors_only_what_a_grant_names(access, directory):
+    assert access.tenants(SARI) == ["35.73"]
+    assert access.tenants(RINA) == []
+    directory.grants["o-rina"] = {"35.73", "35.07"}
+    assert access.tenants(RINA) == ["35.07", "35.73"]
+    directory.grants["o-kepala"] = {"35.07"}
+    assert access.tenants(KEPALA) == ["35.07", "35.73"]  # an officer role and a grant together
+
+
+def test_a_case_outside_the_wall_looks_missing_and_is_logged(app, access, directory):
+    case_id = app.register_report(command(1), now=NOW).case_id
+    assert access.case(SARI, str(case_id), "read").id == case_id
+    for actor in (BUDI, RINA):
+        with pytest.raises(AccessDenied) as err:
+            access.case(actor, str(case_id), "read")
+        assert (err.value.code, err.value.text) == ("not_found", "case_not_found")
+    directory.grants["o-rina"] = {"35.73"}
+    assert access.case(RINA, case_id, "timeline").id == case_id
+    from peluit_cases.ledgers import AccessLog
+
+    log = app.repository.get(AccessLog.create_id(case_id))
+    assert (log.count, log.refused) == (4, 2)
+
+
+def test_audit_bundles_need_an_auditor_with_a_grant_for_the_case(app, access, directory):
+    case = app.get_case(app.register_report(command(1), now=NOW).case_id)
+    for actor in (SARI, RINA, KEPALA):
+        with pytest.raises(AccessDenied) as err:
+            access.require_export(actor, case)
+        assert (err.value.code, err.value.text) == ("forbidden", "auditors_only")
+    directory.grants["o-rina"] = {"35.73"}
+    access.require_export(RINA, case)
+
+
+def test_the_disclosure_trail_is_for_granted_auditors_and_the_tenants_inspektur(access, directory):
+    for actor, tenant in ((RINA, "35.73"), (SARI, "35.73"), (BUDI, "35.73")):
+        with pytest.raises(AccessDenied, match="forbidden"):
+            access.require_disclosure_trail(actor, tenant)
+    access.require_disclosure_trail(BUDI, "35.07")
+    directory.grants["o-rina"] = {"35.73"}
+    access.require_disclosure_trail(RINA, "35.73")
+
+
+@pytest.mark.parametrize("actor,tenant,roles,allowed", [
+    (PROV_ADMIN, "35.73", ["penelaah"], True),
+    (PROV_ADMIN, "35", ["province_admin"], True),
+    (KOTA_ADMIN, "35.73", ["investigator", "auditor"], True),
+    (KOTA_ADMIN, "35.07", ["penelaah"], False),  # another tenant
+    (KOTA_ADMIN, "35.73", ["tenant_admin"], False),  # only the province creates admins
+    (SARI, "35.73", ["penelaah"], False),
+    (PROV_ADMIN, "35.73", [], False),
+])
+def test_who_may_create_which_officers(access, actor, tenant, roles, allowed):
+    if allowed:
+        access.require_officer_creation(actor, tenant, roles)
+    else:
+        with pytest.raises(AccessDenied, match="forbidden"):
+            access.require_officer_creation(actor, tenant, roles)
+
+
+def test_officers_are_created_only_for_tenants_that_exist(access):
+    with pytest.raises(DomainError, match="unknown_tenant"):
+        access.require_officer_creation(PROV_ADMIN, "35.99", ["penelaah"])
+
+
+def test_grants_name_an_existing_auditor_and_tenant(access, directory):
+    with pytest.raises(AccessDenied, match="forbidden"):
+        access.grant_audit(KOTA_ADMIN, "o-rina", "35.73", 7, "Pemeriksaan")
+    for officer_id, tenant, code in (("o-nobody", "35.73", "unknown_officer"), ("o-sari", "35.73", "grantee_not_auditor"),
+                                     ("o-rina", "35.99", "unknown_tenant")):
+        with pytest.raises(DomainError) as err:
+            access.grant_audit(PROV_ADMIN, officer_id, tenant, 7, "Pemeriksaan")
+        assert err.value.code == code
+    assert directory.added == []
+    access.grant_audit(PROV_ADMIN, "o-rina", "35.73", 7, "Pemeriksaan")
+    assert directory.added == [("o-rina", "35.73", 7, "Pemeriksaan", "o-prov")]
+    assert access.tenants(RINA) == ["35.73"]

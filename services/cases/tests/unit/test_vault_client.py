@@ -1,0 +1,82 @@
+"""The vault client (every RPC to the identity vault) against a fake proxy:
+version and token on every command, a deadline, refusals by code; and the
+statuses the HTTP edge gives them."""
+
+from __future__ import annotations
+
+import eventlet
+import pytest
+
+from peluit_cases import disclosure_api
+from peluit_cases.officer_api import http_error
+from peluit_cases.vault import VaultClient, VaultRefused
+from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
+
+
+class FakeVault:
+    """The identity vault's RPC methods: records commands, answers ``reply``."""
+
+    def __init__(self, reply=None, delay: float = 0.0):
+        self.calls: list[tuple[str, dict]] = []
+        self.reply, self.delay = reply, delay
+
+    def __getattr__(self, method):
+        def rpc(command):
+            self.calls.append((method, command))
+            eventlet.sleep(self.delay)
+            return self.reply
+
+        return rpc
+
+
+PENDING = {"request_id": "5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2f99", "case_id": "c", "tenant": "35.73",
+           "status": "pending", "legal_basis": "lpsk_protection", "expires_at": "2026-12-01T00:00:00+00:00",
+           "view_until": None, "reporter_ref": "never-shown"}
+
+
+def test_every_call_carries_the_version_and_the_officers_token():
+    proxy = FakeVault(PENDING)
+    client = VaultClient(proxy, timeout=1)
+    client.request_disclosure("tok", case_id="c", tenant="35.73", reason="r" * 10, legal_basis="court_order",
+                              reporter_ref="ref")
+    client.request_disclosure("tok", case_id="c", tenant="35.73", reason="r" * 10, legal_basis="court_order",
+                              original_ref="orig")
+    client.approve("tok", "rid")
+    client.refuse("tok", "rid", "alasan")
+    client.view("tok", "rid", "key")
+    client.disclosure_events("tok", "35.73")
+    assert [m for m, _ in proxy.calls] == ["request_disclosure", "request_disclosure", "approve_disclosure",
+                                           "refuse_disclosure", "view_disclosure", "disclosure_events"]
+    assert all(c["version"] == DISCLOSURE_RPC_VERSION and c["token"] == "tok" for _, c in proxy.calls)
+    identity, original = proxy.calls[0][1], proxy.calls[1][1]
+    assert identity["reporter_ref"] == "ref" and "subject" not in identity
+    assert (original["subject"], original["original_ref"], original["reporter_ref"]) == ("evidence", "orig", None)
+
+
+@pytest.mark.parametrize("reply,code,status", [
+    ({"error": "self_approval"}, "self_approval", 403),
+    ({"error": "already_viewed"}, "already_viewed", 409),
+    ({"error": "anonymous"}, "anonymous", 422),
+    ({"error": "not_found"}, "not_found", 404),
+    ({"error": "unsupported_version"}, "internal_error", 500),  # a bug between the services, not the officer's
+    ("not a dict", "internal_error", 500),
+])
+def test_refusals_become_codes_and_statuses(reply, code, status):
+    with pytest.raises(VaultRefused) as err:
+        VaultClient(FakeVault(reply), timeout=1).approve("tok", "rid")
+    assert err.value.code == code
+    assert http_error(err.value).status == status
+
+
+def test_a_vault_that_does_not_answer_in_time_is_unavailable():
+    with pytest.raises(VaultRefused) as err:
+        VaultClient(FakeVault(PENDING, delay=1), timeout=0.05).refuse("tok", "rid", "alasan")
+    assert (err.value.code, http_error(err.value).status) == ("vault_unavailable", 503)
+
+
+def test_officers_see_a_summary_never_the_reporter_ref():
+    out = disclosure_api.refuse(VaultClient(FakeVault(PENDING), timeout=1), "tok", PENDING["request_id"], "alasan")
+    assert "reporter_ref" not in out and out["status"] == "pending"
+    with pytest.raises(VaultRefused) as err:  # not a request id: a request that does not exist, before the broker
+        disclosure_api.view(VaultClient(FakeVault(PENDING), timeout=1), "tok", "not-a-uuid", "key")
+    assert (err.value.code, err.value.text) == ("not_found", "disclosure_request_not_found")
