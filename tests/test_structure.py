@@ -1,11 +1,14 @@
-"""The shape of the code base: no import circle inside any package, and no
-module over 600 lines outside the benchmarks."""
+"""The shape of the code base: no import circle inside any package, no module
+over 600 lines outside the benchmarks, and every message text in the one
+bilingual catalogue (so no deliberate 4xx turns into a 500 for want of its text)."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 from pathlib import Path
+
+from peluit_contracts.i18n import MESSAGES
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_LINES = 600
@@ -111,3 +114,50 @@ def test_no_module_over_600_lines_outside_benchmarks():
         if lines > MAX_LINES:
             over[name] = lines
     assert over == {}
+
+
+LOOKUPS = {"message", "text"}  # peluit_contracts.i18n's lookups
+
+
+def _name(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def literal_codes() -> list[tuple[str, int, str]]:
+    found = []
+    for folder in PACKAGES.values():
+        for path in sorted((REPO / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name, where = _name(node.func), f"{path.relative_to(REPO)}"
+                keywords = {k.arg: k.value for k in node.keywords}
+                if name == "HttpError" and len(node.args) >= 2:
+                    key = keywords.get("text", node.args[1])
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                        found.append((where, node.lineno, key.value))
+                elif name in LOOKUPS and node.args and isinstance(node.args[0], ast.Constant) \
+                        and isinstance(node.args[0].value, str):
+                    found.append((where, node.lineno, node.args[0].value))
+    return found
+
+
+def test_every_literal_message_code_is_in_the_catalogue():
+    codes = literal_codes()
+    assert len(codes) > 50  # the scan does see the code base
+    assert [c for c in codes if c[2] not in MESSAGES] == []
+
+
+def test_no_inline_bilingual_text_outside_the_catalogue():
+    catalogue = REPO / "contracts/peluit_contracts/i18n"
+    inline = []
+    for folder in PACKAGES.values():
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if catalogue in path.parents:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Dict):
+                    keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                    if keys == {"id", "en"} and all(isinstance(v, ast.Constant) for v in node.values):
+                        inline.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert inline == []

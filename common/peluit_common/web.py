@@ -100,14 +100,8 @@ class HttpError(Exception):
     404 ``not_found`` that says "case not found"); ``params`` fill its
     placeholders; ``fields`` is the field-by-field detail."""
 
-    def __init__(self, status: int, code: str, fields: dict | None = None, *legacy, text: str | None = None,
-                 **params):
+    def __init__(self, status: int, code: str, fields: dict | None = None, *, text: str | None = None, **params):
         super().__init__(code)
-        if isinstance(fields, dict) and set(fields) == {"id", "en"}:
-            # MIGRATION (issue 20): an inline {"id", "en"} text, then fields; removed once every caller raises codes
-            self.status, self.code, self.message = status, code, fields
-            self.fields = legacy[0] if legacy else None
-            return
         self.status, self.code, self.fields = status, code, fields
         self.message = message(text or code, **params)
 
