@@ -3,8 +3,6 @@ and nothing a client sent is ever echoed back."""
 
 from __future__ import annotations
 
-import types
-
 import pytest
 from marshmallow import ValidationError
 
@@ -19,10 +17,13 @@ def test_every_message_has_an_indonesian_and_an_english_text():
 
 
 def test_a_code_defined_in_two_areas_is_an_import_error():
-    one = types.SimpleNamespace(MESSAGES={"dup": ("a", "a")})
-    two = types.SimpleNamespace(MESSAGES={"dup": ("b", "b")})
     with pytest.raises(ImportError, match="dup"):
-        i18n._merge(one, two)
+        i18n._merge({"dup": ("a", "a")}, {"dup": ("b", "b")})
+
+
+def test_every_area_of_the_catalogue_is_loaded():
+    for area in i18n.AREAS:
+        assert i18n._load(area).items() <= i18n.MESSAGES.items()
 
 
 def test_message_is_strict_and_text_is_lenient():

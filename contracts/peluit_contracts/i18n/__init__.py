@@ -1,32 +1,43 @@
 """The one bilingual message catalogue: Bahasa Indonesia first, English second.
 
 Every text a client reads for an error or a field is looked up here by a
-stable code; services raise codes, never inline texts. The catalogue is split
-by area (``validation``, ``http`` and one module per service) only to keep the
-files short: the codes form one namespace, and a code defined twice is an
-import error. Messages never echo a submitted value.
+stable code; services raise codes, never inline texts. The texts are data
+(``*.toml`` beside this module, editable by translators), split by area only
+to keep the files short: the codes form one namespace, and a code defined
+twice is an import error. Messages never echo a submitted value.
 """
 
 from __future__ import annotations
 
+import tomllib
+from importlib import resources
 from typing import Any
 
-from . import cases, http, intake, reporting, validation, vault
-
 Message = tuple[str, str]
+AREAS = ("validation", "http", "intake", "cases", "vault", "reporting")
 
 
-def _merge(*areas) -> dict[str, Message]:
+def _load(area: str) -> dict[str, Message]:
+    table = tomllib.loads(resources.files(__package__).joinpath(f"{area}.toml").read_text("utf-8"))
+    out = {}
+    for code, entry in table.items():
+        if set(entry) != {"id", "en"} or not all(isinstance(t, str) and t.strip() for t in entry.values()):
+            raise ImportError(f"{area}.toml: [{code}] needs exactly a non-empty id and en text")
+        out[code] = (entry["id"], entry["en"])
+    return out
+
+
+def _merge(*areas: dict[str, Message]) -> dict[str, Message]:
     merged: dict[str, Message] = {}
     for area in areas:
-        twice = merged.keys() & area.MESSAGES.keys()
+        twice = merged.keys() & area.keys()
         if twice:
             raise ImportError(f"message codes defined twice: {sorted(twice)}")
-        merged.update(area.MESSAGES)
+        merged.update(area)
     return merged
 
 
-MESSAGES: dict[str, Message] = _merge(validation, http, intake, cases, vault, reporting)
+MESSAGES: dict[str, Message] = _merge(*(_load(area) for area in AREAS))
 
 
 def message(code: str, **params: Any) -> dict[str, str]:
