@@ -5,6 +5,7 @@ Logs are kept under ``test-artifacts/`` for inspection."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -56,6 +57,28 @@ def staff(system):
     return people
 
 
+_LAST_STEP: dict[str, int] = {}
+
+
+def _fresh_code(staff, name: str) -> str:
+    """A one-time code the server will take: it accepts the current 30 s step
+    ±1 and only a step later than the officer's last, so every code of the
+    session (logins and step-ups alike) takes the next step, waiting if needed."""
+    while True:
+        now = int(time.time()) // 30
+        step = max(now, _LAST_STEP.get(name, now - 1) + 1)
+        if step <= now + 1:
+            _LAST_STEP[name] = step
+            return pyotp.TOTP(staff[name]["secret"]).at(step * 30)
+        time.sleep(1)
+
+
+@pytest.fixture(scope="session")
+def fresh_totp(staff):
+    """fresh_totp(name) -> a code for one of the ``staff`` the server has not seen."""
+    return lambda name: _fresh_code(staff, name)
+
+
 def _login(system, staff, name) -> dict:
     """A bearer header; usernames are looked up from the officer id."""
     person = staff[name]
@@ -64,7 +87,7 @@ def _login(system, staff, name) -> dict:
     with admin_connect(system, "cases") as conn:
         username = conn.execute("SELECT username FROM peluit.officer WHERE id = %s", (person["id"],)).fetchone()[0]
     resp = requests.post(system.url("cases") + "/api/v1/officer/login", timeout=10, json={
-        "username": username, "password": PASSWORD, "totp": pyotp.TOTP(person["secret"]).now()})
+        "username": username, "password": PASSWORD, "totp": _fresh_code(staff, name)})
     assert resp.status_code == 200, resp.text
     person["headers"] = {"Authorization": f"Bearer {resp.json()['token']}"}
     return person["headers"]

@@ -34,18 +34,7 @@ import uuid
 import pytest
 import requests
 
-from peluit_local.testing import admin_connect, eventually, sample_report, smtp_client, submit
-
-
-def snapshot(system) -> tuple:
-    """Everything a report writes: case events, identities, evidence copies and originals."""
-    with admin_connect(system, "cases") as c:
-        cases = c.execute("SELECT count(*) FROM peluit.cases_events").fetchone()[0]
-        blobs = c.execute("SELECT count(*) FROM peluit.evidence_blob").fetchone()[0]
-    with admin_connect(system, "identity-vault") as v:
-        vault = v.execute("SELECT count(*) FROM peluit.reporter").fetchone()[0]
-        originals = v.execute("SELECT count(*) FROM peluit.evidence_original").fetchone()[0]
-    return cases, vault, blobs, originals
+from peluit_local.testing import admin_connect, eventually, sample_report, smtp_client, stored_counts, submit
 
 
 def post_raw(system, data: bytes, content_type="application/json", headers=None):
@@ -82,28 +71,28 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_invalid_fields_get_a_field_by_field_400_and_write_nothing(system, name):
     body, fields = CASES[name]
-    before = snapshot(system)
+    before = stored_counts(system)
     err = assert_bilingual(submit(system, body, key=str(uuid.uuid4())), 400, "validation_failed")
     assert fields <= set(err["fields"]), err["fields"]
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
 
 @pytest.mark.parametrize("raw", [b'{"tenant": "35.73"', b"[1, 2, 3]", b"\xff\xfe", b"", b"null", b'"text"'])
 def test_malformed_json_is_400(system, raw):
-    before = snapshot(system)
+    before = stored_counts(system)
     assert_bilingual(post_raw(system, raw), 400, "malformed_json")
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
 
 def test_body_over_the_limit_is_413(system):
-    before = snapshot(system)
+    before = stored_counts(system)
     big = json.dumps(sample_report(what="x" * (70 * 1024))).encode()
     assert_bilingual(post_raw(system, big), 413, "payload_too_large")
     # also when the client does not announce the length (chunked)
     chunked = requests.post(system.url("intake") + "/api/v1/reports", data=iter([big[:40000], big[40000:]]),
                             headers={"Content-Type": "application/json"}, timeout=15)
     assert_bilingual(chunked, 413, "payload_too_large")
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
 
 def test_wrong_content_type_is_415(system):
@@ -112,21 +101,21 @@ def test_wrong_content_type_is_415(system):
 
 
 def test_unknown_tenant_and_category_are_422(system):
-    before = snapshot(system)
+    before = stored_counts(system)
     assert_bilingual(submit(system, sample_report(tenant="99.99")), 422, "unknown_tenant")
     err = assert_bilingual(submit(system, sample_report(category="tidak-ada")), 422, "unknown_category")
     assert set(err["fields"]) == {"category"}
     # with identity too: the vault must not keep an orphan identity
     assert_bilingual(submit(system, sample_report(tenant="99.99", identity={"name": "Orphan"})), 422,
                      "unknown_tenant")
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
 
 def test_bad_idempotency_key_is_400(system):
-    before = snapshot(system)
+    before = stored_counts(system)
     err = assert_bilingual(submit(system, sample_report(), key="short"), 400, "validation_failed")
     assert "Idempotency-Key" in err["fields"]
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
 
 def test_html_in_text_is_stored_as_text_and_returned_as_json(system):
@@ -163,7 +152,7 @@ def test_unknown_paths_and_wrong_methods_are_bilingual_json_with_the_headers(sys
               ("intake", "PUT", "/api/v1/channels/whatsapp/webhook"),
               ("cases", "GET", "/api/v1/nope"), ("cases", "PUT", "/api/v1/officer/login"),
               ("reporting", "GET", "/nope"), ("reporting", "DELETE", "/api/v1/public/stats")]
-    before = snapshot(system)
+    before = stored_counts(system)
     for service, method, path in probes:
         resp = requests.request(method, system.url(service) + path, timeout=10, data=b"{}")
         expected = (404, "not_found") if "nope" in path or "passwd" in path else (
@@ -184,7 +173,7 @@ def test_unknown_paths_and_wrong_methods_are_bilingual_json_with_the_headers(sys
         assert requests.post(system.ops_url(service) + "/metrics", timeout=10).status_code == 405
     for service in ("intake", "cases", "reporting"):
         assert requests.get(system.url(service) + "/metrics", timeout=10).status_code == 404
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
 
 # -- reporter API: multipart and file names ---------------------------------------------------
@@ -207,7 +196,7 @@ def tiny_png(shade: int = 0) -> bytes:
 
 def test_malformed_multipart_is_400(system):
     receipt = new_receipt(system)
-    before = snapshot(system)
+    before = stored_counts(system)
     url = system.url("intake") + "/api/v1/reports/evidence"
     for content_type, body in (("multipart/form-data", b"--x\r\n"),  # no boundary at all
                                ("multipart/form-data; boundary=" + "b" * 300, b"x"),
@@ -217,7 +206,7 @@ def test_malformed_multipart_is_400(system):
         resp = requests.post(url, data=body, headers={"Content-Type": content_type}, timeout=15)
         assert resp.status_code == 400, (content_type, resp.text)
         assert_bilingual(resp, 400, resp.json()["error"]["code"])
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
 
 def test_path_tricks_in_file_names_become_plain_labels(system):
@@ -297,7 +286,7 @@ def raw_http(system, request: bytes) -> bytes:
 
 def test_portal_refuses_oversized_wrong_type_and_malformed_bodies(system):
     base = system.url("intake")
-    before = snapshot(system)
+    before = stored_counts(system)
     # oversized: refused from the announced length, before a byte of the body is read
     for path in ("/lapor", "/status/pesan", "/status/bukti", "/status"):
         answer = raw_http(system, (f"POST {path}?lang=en HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
@@ -319,7 +308,7 @@ def test_portal_refuses_oversized_wrong_type_and_malformed_bodies(system):
     assert 400 <= broken.status_code < 500, broken.status_code
     assert_secure_page(broken)
     assert "Dana hibah" not in broken.text
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
 
 # -- e-mail -----------------------------------------------------------------------------------
@@ -344,7 +333,7 @@ def test_mail_bad_input_is_refused_with_a_bilingual_5xx_and_stores_nothing(syste
 
     from peluit_local.testing import admin_connect as connect
 
-    before = snapshot(system)
+    before = stored_counts(system)
     sender = f"x{uuid.uuid4().hex[:8]}@example.id"
     # oversized: announced (SIZE) and actual
     with smtp_client(system) as client:
@@ -363,7 +352,7 @@ def test_mail_bad_input_is_refused_with_a_bilingual_5xx_and_stores_nothing(syste
               "Content-Type: multipart/mixed; boundary=\"never\"\r\n\r\nno parts here\r\n").encode()
     assert_bilingual_smtp(*send_raw(system, sender, broken), 550)
     assert_bilingual_smtp(*send_raw(system, "x@localhost", b"Subject: Laporan pungli di kantor\r\n\r\nisi"), 550)
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
     # HTML/script and path tricks: the report is kept as text, the attachment under a generic label
     html = EmailMessage()
@@ -406,7 +395,7 @@ def wa_message(phone: str, kind: str, body: dict) -> dict:
 
 def test_whatsapp_bad_input_is_refused_and_changes_nothing(system, login):
     phone = "6285" + uuid.uuid4().int.__str__()[:9]
-    before = snapshot(system)
+    before = stored_counts(system)
     big = json.dumps(wa_message(phone, "text", {"body": "x" * 300_000})).encode()
     assert_bilingual(wa_post(system, big), 413, "payload_too_large")
     form = b"object=whatsapp_business_account&entry=1"
@@ -418,7 +407,7 @@ def test_whatsapp_bad_input_is_refused_and_changes_nothing(system, login):
                 {"object": "page", "entry": []}):
         err = assert_bilingual(wa_post(system, json.dumps(bad).encode()), 400, "validation_failed")
         assert "../" not in json.dumps(err)  # nothing of the input echoed
-    assert snapshot(system) == before
+    assert stored_counts(system) == before
 
     # HTML/script in the guided answers: kept as text, never rendered
     def say(text):

@@ -11,46 +11,17 @@ import base64
 import json
 import mailbox
 import secrets
-import time
 import uuid
 
-import pyotp
 import requests
 from nacl.public import PrivateKey, SealedBox
 
-from peluit_local.testing import SERVICES, encodings, table_dump, admin_connect, eventually, sample_report, submit
+from peluit_local.testing import SERVICES, admin_connect, encodings, eventually, new_case, table_dump
 
 REASON = "Pelapor mengajukan permohonan perlindungan saksi ke LPSK"
 
 
 # -- helpers -------------------------------------------------------------------------
-
-_used_steps: dict[str, int] = {}
-
-
-def fresh_totp(staff, name: str) -> str:
-    """A code the server has not seen: the next 30 s step (login used the
-    current one at most; the ±1 window accepts the next), never one this module
-    already used for that officer."""
-    while True:
-        step = int(time.time()) // 30 + 1
-        if step > _used_steps.get(name, 0):
-            _used_steps[name] = step
-            return pyotp.TOTP(staff[name]["secret"]).at(step * 30)
-        time.sleep(1)
-
-
-def new_case(system, identity: dict | None) -> str:
-    body = sample_report(identity=identity) if identity else sample_report()
-    out = submit(system, body, key=str(uuid.uuid4()))
-    assert out.status_code == 201, out.text
-    with admin_connect(system, "cases") as conn:
-        row = eventually(lambda: conn.execute(
-            "SELECT case_id FROM peluit.case_index WHERE registration_number = %s",
-            (out.json()["registration_number"],)).fetchone())
-    assert row, "the case index follows the log"
-    return str(row[0])
-
 
 def post(system, headers, path, body):
     return requests.post(system.url("cases") + path, json=body, headers=headers, timeout=20)
@@ -83,10 +54,10 @@ def vault_events(system, request_id: str) -> list[dict]:
 
 # -- tests ---------------------------------------------------------------------------
 
-def test_dual_control_disclosure_end_to_end_with_the_identity_sealed_to_the_officer(system, staff, login):
+def test_dual_control_disclosure_end_to_end_with_the_identity_sealed_to_the_officer(system, staff, login, fresh_totp):
     marker = secrets.token_hex(12)
     identity = {"name": f"Saksi {marker}", "email": f"s{marker}@example.id"}
-    case_id = new_case(system, identity)
+    case_id = new_case(system, identity=identity)[0]
     dewi, agus = login("dewi.irban"), login("agus.inspektur")
     replies: list[bytes] = []
 
@@ -105,11 +76,11 @@ def test_dual_control_disclosure_end_to_end_with_the_identity_sealed_to_the_offi
     # a wrong one-time code: refused, and the vault records the attempt without a step-up
     wrong = act(system, agus, request_id, "approve", {"totp": "000000"})
     assert wrong.status_code == 403 and error_code(wrong) == "totp_invalid"
-    approved = act(system, agus, request_id, "approve", {"totp": fresh_totp(staff, "agus.inspektur")})
+    approved = act(system, agus, request_id, "approve", {"totp": fresh_totp("agus.inspektur")})
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved" and approved.json()["view_until"]
     replies.append(approved.content)
-    again = act(system, login("wati.inspektur"), request_id, "approve", {"totp": fresh_totp(staff, "wati.inspektur")})
+    again = act(system, login("wati.inspektur"), request_id, "approve", {"totp": fresh_totp("wati.inspektur")})
     assert again.status_code == 409 and error_code(again) == "already_decided"
 
     # only the requester views, once, and only their client's key opens it
@@ -175,13 +146,13 @@ def test_dual_control_disclosure_end_to_end_with_the_identity_sealed_to_the_offi
     assert hits == []
 
 
-def test_self_approval_is_refused(system, staff, login):
-    case_id = new_case(system, {"name": "Pelapor Satu"})
+def test_self_approval_is_refused(system, login, fresh_totp):
+    case_id = new_case(system, identity={"name": "Pelapor Satu"})[0]
     hadi = login("hadi.kepala")  # investigator and inspektur at once
     filed = file_request(system, hadi, case_id)
     assert filed.status_code == 201, filed.text
     request_id = filed.json()["request_id"]
-    own = act(system, hadi, request_id, "approve", {"totp": fresh_totp(staff, "hadi.kepala")})
+    own = act(system, hadi, request_id, "approve", {"totp": fresh_totp("hadi.kepala")})
     assert own.status_code == 403 and error_code(own) == "self_approval"
     own_refusal = act(system, hadi, request_id, "refuse", {"reason": "Ditarik kembali"})
     assert own_refusal.status_code == 403 and error_code(own_refusal) == "self_approval"
@@ -196,7 +167,7 @@ def test_self_approval_is_refused(system, staff, login):
 
 
 def test_read_without_approval_is_refused(system, staff, login):
-    case_id = new_case(system, {"name": "Pelapor Dua"})
+    case_id = new_case(system, identity={"name": "Pelapor Dua"})[0]
     dewi = login("dewi.irban")
     request_id = file_request(system, dewi, case_id).json()["request_id"]
     view = act(system, dewi, request_id, "view", {"public_key": client_key()[1]})
@@ -210,11 +181,11 @@ def test_read_without_approval_is_refused(system, staff, login):
     assert [e["topic"] for e in vault_events(system, request_id)] == ["Requested", "AttemptRefused"]
 
 
-def test_approval_from_another_tenant_is_refused(system, staff, login):
-    case_id = new_case(system, {"name": "Pelapor Tiga"})
+def test_approval_from_another_tenant_is_refused(system, login, fresh_totp):
+    case_id = new_case(system, identity={"name": "Pelapor Tiga"})[0]
     request_id = file_request(system, login("dewi.irban"), case_id).json()["request_id"]
     budi = login("budi.kabmalang")  # inspektur of Kabupaten Malang, with a right code
-    other = act(system, budi, request_id, "approve", {"totp": fresh_totp(staff, "budi.kabmalang")})
+    other = act(system, budi, request_id, "approve", {"totp": fresh_totp("budi.kabmalang")})
     assert other.status_code == 403 and error_code(other) == "other_tenant"
     assert act(system, budi, request_id, "refuse", {"reason": "x"}).status_code == 403
     # nor can it file for a case of another tenant: the case wall answers first (and logs it)
@@ -225,7 +196,7 @@ def test_approval_from_another_tenant_is_refused(system, staff, login):
 
 
 def test_an_anonymous_report_has_nothing_to_disclose(system, staff, login):
-    case_id = new_case(system, None)
+    case_id = new_case(system, identity=None)[0]
     resp = file_request(system, login("dewi.irban"), case_id)
     assert resp.status_code == 422 and error_code(resp) == "anonymous"
     assert set(resp.json()["error"]["message"]) == {"id", "en"}
@@ -246,11 +217,8 @@ def test_tenant_policy_tells_the_reporter_of_a_disclosure_request(system, staff,
     marker = secrets.token_hex(10)
     address = f"n{marker}@example.id"
     dewi = login("dewi.irban")
-    out = submit(system, sample_report(identity={"email": address, "name": f"Pelapor {marker}"}),
-                 key=str(uuid.uuid4()))
-    assert out.status_code == 201, out.text
-    receipt = out.json()["receipt"]
-    silent_case = new_case(system, {"name": f"Diam {marker}"})
+    case_id, receipt = new_case(system, identity={"email": address, "name": f"Pelapor {marker}"})
+    silent_case = new_case(system, identity={"name": f"Diam {marker}"})[0]
 
     def status_messages():
         resp = requests.post(system.url("intake") + "/api/v1/reports/status", json={"receipt": receipt}, timeout=15)
@@ -258,9 +226,6 @@ def test_tenant_policy_tells_the_reporter_of_a_disclosure_request(system, staff,
         return resp.json()["messages"]
 
     with admin_connect(system, "cases") as conn:
-        case_id = str(eventually(lambda: conn.execute(
-            "SELECT case_id FROM peluit.case_index WHERE registration_number = %s",
-            (out.json()["registration_number"],)).fetchone())[0])
         # policy off (the default): the request is filed and the reporter is not told
         quiet = file_request(system, dewi, silent_case)
         assert quiet.status_code == 201 and quiet.json()["reporter_notified"] is False

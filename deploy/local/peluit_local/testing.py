@@ -122,6 +122,30 @@ def submit(system, body, key: str | None = None, timeout: float = 30, **kwargs) 
                          timeout=timeout, **kwargs)
 
 
+def new_case(system, tenant: str = "35.73", identity: dict | None = None) -> tuple[str, str]:
+    """Submit a sample report; its case id (once the case index has it) and receipt."""
+    body = sample_report(tenant=tenant, identity=identity) if identity else sample_report(tenant=tenant)
+    out = submit(system, body, key=str(uuid.uuid4()))
+    assert out.status_code == 201, out.text
+    with admin_connect(system, "cases") as conn:
+        row = eventually(lambda: conn.execute(
+            "SELECT case_id FROM peluit.case_index WHERE registration_number = %s",
+            (out.json()["registration_number"],)).fetchone())
+    assert row, "the case index follows the log"
+    return str(row[0]), out.json()["receipt"]
+
+
+def stored_counts(system) -> tuple[int, int, int, int]:
+    """Everything a report writes: case events, identities, evidence copies and originals."""
+    with admin_connect(system, "cases") as c:
+        events = c.execute("SELECT count(*) FROM peluit.cases_events").fetchone()[0]
+        blobs = c.execute("SELECT count(*) FROM peluit.evidence_blob").fetchone()[0]
+    with admin_connect(system, "identity-vault") as v:
+        identities = v.execute("SELECT count(*) FROM peluit.reporter").fetchone()[0]
+        originals = v.execute("SELECT count(*) FROM peluit.evidence_original").fetchone()[0]
+    return events, identities, blobs, originals
+
+
 def count_cases(system) -> int:
     with admin_connect(system, "cases") as conn:
         return conn.execute(
@@ -188,10 +212,11 @@ def table_dump(system, service: str) -> bytes:
     return b"\n".join(chunks)
 
 
-def hits_outside_the_vault(system, needles, replies: bytes = b"") -> list[tuple[str, str]]:
+def hits_outside_the_vault(system, needles, replies: bytes = b"",
+                           min_broker_bytes: int = 1000) -> list[tuple[str, str]]:
     """(place, needle) for every needle found, in any encoding, in a database
     (the vault's too: never in clear), log, metrics output, broker message or
-    the given replies."""
+    the given replies. ``min_broker_bytes``: what the tap must at least have seen."""
     places = {}
     for service in SERVICES:
         places[f"database {service}"] = table_dump(system, service)
@@ -199,7 +224,7 @@ def hits_outside_the_vault(system, needles, replies: bytes = b"") -> list[tuple[
         places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())
     places["http replies"] = replies
-    assert len(places["broker messages"]) > 1000  # the tap did see the traffic
+    assert len(places["broker messages"]) > min_broker_bytes  # the tap did see the traffic
     return [(place, needle) for needle in needles for place, blob in places.items()
             for pattern in encodings(needle) if pattern in blob]
 
