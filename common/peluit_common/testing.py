@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 import subprocess
 import time
 from typing import Callable, Iterator
@@ -43,6 +44,13 @@ def eventsourcing_env_for(dbname: str, schema: str | None = None) -> dict[str, s
     if schema:
         env["POSTGRES_SCHEMA"] = schema
     return env
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for a test's own server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, valid
 
 from .fields import Int, Nested, Pattern, Strict, Text
 from .i18n import encode
+from .replies import BilingualText
 from .reports import tenant_field
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -177,23 +178,6 @@ class Reply(Schema):
         unknown = INCLUDE  # a reply may grow a field without breaking its readers
 
 
-class Bilingual(Reply):
-    id = fields.String(required=True)
-    en = fields.String(required=True)
-
-
-class ErrorDetail(Reply):
-    code = fields.String(required=True)
-    message = fields.Nested(Bilingual, required=True)
-    field_errors = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(Bilingual)), data_key="fields")
-
-
-class ErrorReply(Reply):
-    """Every refusal: a stable code and its text, Bahasa Indonesia first."""
-
-    error = fields.Nested(ErrorDetail, required=True)
-
-
 class OfficerSummary(Reply):
     id = fields.UUID(required=True)
     tenant = fields.String(required=True)
@@ -235,7 +219,7 @@ class CaseList(Reply):
 
 class CaseStatus(Reply):
     code = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
-    label = fields.Nested(Bilingual, required=True)
+    label = fields.Nested(BilingualText, required=True)
 
 
 class HistoryStep(Reply):
@@ -336,7 +320,7 @@ class NewOfficerReply(Reply):
     initial_password = fields.String(required=True)
     totp_secret = fields.String(required=True)
     totp_uri = fields.String(required=True)
-    message = fields.Nested(Bilingual, required=True)
+    message = fields.Nested(BilingualText, required=True)
 
 
 class GrantReply(Reply):

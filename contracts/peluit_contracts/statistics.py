@@ -10,6 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from .fields import Int, Pattern, Strict
 from .i18n import encode
+from .replies import BilingualText
 from .reports import tenant_field
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -76,22 +77,6 @@ class _Reply(Schema):
 def _counts(description: str) -> fields.Dict:
     return fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                        metadata={"description": description})
-
-
-class BilingualText(_Reply):
-    id = fields.String(required=True, metadata={"description": "Bahasa Indonesia"})
-    en = fields.String(required=True, metadata={"description": "English"})
-
-
-class ErrorDetail(_Reply):
-    code = fields.String(required=True, metadata={"description": "Stable error code"})
-    message = fields.Nested(BilingualText, required=True)
-    fields_ = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(BilingualText)), data_key="fields",
-                          metadata={"description": "Field-by-field messages, by parameter name"})
-
-
-class ErrorReply(_Reply):
-    error = fields.Nested(ErrorDetail, required=True)
 
 
 class Period(_Reply):

@@ -3,13 +3,13 @@ public port, and one process per address (no silent SO_REUSEPORT sharing)."""
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 import requests
 from nameko.containers import ServiceContainer
 
 from peluit_common.operations import Operations
+from peluit_common.testing import free_port
 from peluit_common.web import SECURITY_HEADERS, http
 
 
@@ -21,11 +21,6 @@ class Sample:
     def hello(self, request):
         return 200, "hello"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,37 +7,12 @@ table ``officer_api.STATUS``), each with its body schema and content type.
 
 from __future__ import annotations
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-
+from peluit_common.openapi import BEARER, JSON, error, new_spec
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as contract
 from peluit_contracts.evidence import ALLOWED_MIME
-from peluit_contracts.fields import Pattern, Text
 
 from .commands import COMMANDS
-
-JSON = "application/json"
-
-
-# Text refuses control characters (a multi-line one allows tab and line breaks) and blank values
-CONTROL = r"\x00-\x1f\x7f-\x9f"
-TEXT_PATTERNS = {
-    True: rf"^[ \t\r\n]*[^\s{CONTROL}][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$",
-    False: rf"^ *[^\s{CONTROL}][^{CONTROL}]*$",
-}
-
-
-def _text_attributes(self, field, **kwargs) -> dict:
-    """Our Text and Pattern fields: their length window and what they accept
-    (a Pattern's expression matched whole, after trimming)."""
-    out = {}
-    if isinstance(field, Text):
-        out.update(minLength=field.min_len, maxLength=field.max_len)
-        out["pattern"] = field.metadata.get("pattern", TEXT_PATTERNS[field.multiline])
-    if isinstance(field, Pattern):
-        out["pattern"] = f"^(?:{field.regex.pattern})$"
-    return out
 
 
 WHY = {
@@ -57,8 +32,7 @@ BODY = (400, 413, 415)  # what reading any JSON body can answer
 
 def _errors(*statuses: int, **why: str) -> dict:
     """Error responses: ``why`` overrides a description (``s404="..."``)."""
-    return {str(s): {"description": why.get(f"s{s}", WHY[s]), "content": {JSON: {"schema": "ErrorReply"}}}
-            for s in statuses}
+    return {str(s): error(why.get(f"s{s}", WHY[s])) for s in statuses}
 
 
 def _ok(status: int, schema, description: str, headers: dict | None = None) -> dict:
@@ -69,7 +43,6 @@ def _ok(status: int, schema, description: str, headers: dict | None = None) -> d
 
 
 ETAG = {"ETag": {"description": "the case version (send it back as If-Match)", "schema": {"type": "string"}}}
-BEARER = [{"bearer": []}]
 
 
 def _path(name: str, description: str) -> dict:
@@ -196,14 +169,9 @@ def _operations() -> dict:
 
 
 def build() -> dict:
-    plugin = MarshmallowPlugin()
-    spec = APISpec(title="Peluit officer API", version="1.0.0", openapi_version="3.1.0", plugins=[plugin], info={
-        "description": "Inspektorat case handling. Every request is scoped to the officer's tenant; every read of a "
-                       "case is recorded in its access log. Errors carry a stable code and a bilingual message "
-                       "(Bahasa Indonesia first)."})
-    plugin.converter.add_attribute_function(_text_attributes)
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "EdDSA JWT"})
-    spec.components.schema("ErrorReply", schema=contract.ErrorReply)
+    spec = new_spec("Peluit officer API", "Inspektorat case handling. Every request is scoped to the officer's "
+                    "tenant; every read of a case is recorded in its access log. Errors carry a stable code and a "
+                    "bilingual message (Bahasa Indonesia first).")
     paths: dict[str, dict] = {}
     for (path, method), operation in _operations().items():
         paths.setdefault(path, {})[method] = operation

@@ -5,14 +5,10 @@ holds the service to it."""
 
 from __future__ import annotations
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
+from peluit_common.openapi import BEARER, JSON, error, new_spec
+from peluit_contracts.statistics import (ExportQuery, ProvinceOverview, ProvinceQuery, PublicQuery, PublicStats,
+                                         StatsQuery, TenantStats)
 
-from peluit_contracts.fields import Pattern, Text
-from peluit_contracts.statistics import (ErrorReply, ExportQuery, ProvinceQuery, PublicQuery, PublicStats,
-                                         ProvinceOverview, StatsQuery, TenantStats)
-
-JSON = "application/json"
 # the exports' media types (the service answers with these)
 EXPORTS = {
     "csv": ("text/csv", "CSV, UTF-8: bagian, kode, nilai"),
@@ -21,29 +17,13 @@ EXPORTS = {
 }
 
 
-def _text_properties(self, field, **kwargs) -> dict:
-    """Our own text fields' limits and pattern (marshmallow's validators would
-    be found by apispec; ours check inside the field). The pattern is anchored:
-    the field matches it whole."""
-    out = {}
-    if isinstance(field, Text):
-        out.update(minLength=field.min_len, maxLength=field.max_len)
-    if isinstance(field, Pattern):
-        out["pattern"] = f"^(?:{field.regex.pattern})$"
-    return out
-
-
-def _error(description: str) -> dict:
-    return {"description": description, "content": {JSON: {"schema": "ErrorReply"}}}
-
-
-BAD_PARAMETERS = _error("Invalid or unknown parameters (bilingual, field by field)")
-NO_TOKEN = _error("Missing, invalid or expired officer token")
-FORBIDDEN = _error("The officer's tenant and roles do not reach these statistics")
+BAD_PARAMETERS = error("Invalid or unknown parameters (bilingual, field by field)")
+NO_TOKEN = error("Missing, invalid or expired officer token")
+FORBIDDEN = error("The officer's tenant and roles do not reach these statistics")
 
 
 def _officer_operation(summary: str, query, ok: dict) -> dict:
-    return {"summary": summary, "security": [{"bearer": []}], "parameters": [{"in": "query", "schema": query}],
+    return {"summary": summary, "security": BEARER, "parameters": [{"in": "query", "schema": query}],
             "responses": {"200": ok, "400": BAD_PARAMETERS, "401": NO_TOKEN, "403": FORBIDDEN}}
 
 
@@ -58,14 +38,10 @@ def _export(fmt: str) -> dict:
 
 
 def build() -> dict:
-    plugin = MarshmallowPlugin()
-    spec = APISpec(
-        title="Peluit statistics API", version="1.0.0", openapi_version="3.1.0", plugins=[plugin],
-        info={"description": "Officer statistics and exports (officer token), and public transparency statistics "
-                             "with small-cell suppression (no login). Figures only: no report text, no identity."})
-    plugin.converter.add_attribute_function(_text_properties)
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "EdDSA JWT"})
-    for schema in (ErrorReply, TenantStats, ProvinceOverview, PublicStats):
+    spec = new_spec("Peluit statistics API", "Officer statistics and exports (officer token), and public "
+                    "transparency statistics with small-cell suppression (no login). Figures only: no report text, "
+                    "no identity.")
+    for schema in (TenantStats, ProvinceOverview, PublicStats):
         spec.components.schema(schema.__name__, schema=schema)
     spec.path("/api/v1/stats", operations={"get": _officer_operation(
         "One tenant's statistics for a period of registration months (default: the officer's tenant)", StatsQuery,

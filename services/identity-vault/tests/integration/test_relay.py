@@ -16,6 +16,7 @@ from uuid import uuid4
 
 import pytest
 
+from peluit_common.testing import free_port
 from peluit_contracts.reports import case_id_for
 from peluit_vault import identities, relay, retention
 from peluit_vault.keyring import Keyring
@@ -24,15 +25,10 @@ from peluit_vault.relay import SmtpSettings, send_template, template_text
 KEK = Keyring([secrets.token_bytes(32)])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def smtp_server(tmp_path):
-    port = _free_port()
+    port = free_port()
     maildir = tmp_path / "mail"
     proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
                              "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
@@ -99,7 +95,7 @@ def test_the_relay_mails_the_reporter_once_per_key_and_keeps_no_address(conn, in
 def test_an_unreachable_mail_server_records_nothing_so_a_retry_sends(conn, inspect, smtp_server):
     port, maildir = smtp_server
     case_id = reporter(conn, email=f"p{secrets.token_hex(6)}@example.id")
-    down = SmtpSettings("127.0.0.1", _free_port(), "wbs@peluit.invalid", timeout=2)
+    down = SmtpSettings("127.0.0.1", free_port(), "wbs@peluit.invalid", timeout=2)
     with pytest.raises(OSError):
         relay.relay_to_reporter(conn, KEK, down, case_id, "new_message", f"{case_id}:1")
     assert inspect.execute("SELECT count(*) FROM relay_log WHERE case_id = %s", (case_id,)).fetchone()[0] == 0

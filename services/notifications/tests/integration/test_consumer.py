@@ -6,7 +6,6 @@ relay that keeps failing is retried, then parked in the dead-letter queue."""
 
 from __future__ import annotations
 
-import socket
 
 import psycopg
 import pytest
@@ -16,7 +15,7 @@ from nameko.rpc import rpc
 from prometheus_client import REGISTRY
 
 from peluit_common.amqp import ConfirmedPublisher
-from peluit_common.testing import ADMIN_DSN, dsn_for, queue_depth, wait_for
+from peluit_common.testing import ADMIN_DSN, dsn_for, free_port, queue_depth, wait_for
 from peluit_contracts.events import DOMAIN_EXCHANGE, routing_key
 from peluit_contracts.topology import NOTIFICATIONS_CASE_EVENTS
 from peluit_notifications.service import NotificationsService
@@ -39,11 +38,6 @@ class VaultStandIn:
         VaultStandIn.calls.append(command)
         return VaultStandIn.reply
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
