@@ -1,54 +1,10 @@
 """Deadline packs and working-day arithmetic for the case aggregate.
 
-Plain Python: no database, no broker and no clock of its own (``now`` is always
-a parameter), so the aggregate, the scheduler and an auditor replaying a case
-get the same answer.
-
-Packs (``deadline_packs.json``) and the holiday calendar (``holidays_id.json``)
-are tenant configuration, validated on load so that a bad file fails loudly.
-
-Clock events (``CLOCK_EVENTS``) are what the aggregate feeds in, in order:
-``registered``, ``acknowledged``, ``verification_started``,
-``information_requested``, ``information_received``, ``investigation_started``
-(desk investigation, no field check), ``field_investigation_started``
-(investigation with a field check, *pemeriksaan lapangan*),
-``investigation_completed``, ``feedback_sent`` (substantive news to the reporter)
-and ``closed``.
-
-Rules:
-
-* A rule's clock starts at the *latest* ``starts_on`` event (a new request for
-  information or a reopened phase gets a fresh clock) and is satisfied by the
-  first ``stops_on`` event after it. Every rule must stop on ``closed``.
-* Dates are local dates in the tenant's timezone. Counting starts on the next
-  day: registered on Friday + 1 working day = Monday. A deadline is due at
-  23:59:59 local on its last day; done at or before that is on time.
-* ``months`` are calendar months, the day number clamped to the month's end.
-* A rule that pauses ignores the time between ``information_requested`` and
-  the next ``information_received``: the due date moves by the paused working
-  days (``working_days``) or calendar days (otherwise). A pause that begins
-  after the due date does not rescue a breached deadline.
-* ``approaching_at`` is 00:00 local on the first day of the last
-  ``approaching_before`` units (1 working day before a Monday deadline: Monday).
-
-Shipped packs (the JSON's "description" fields say the same):
-
-* ``lapor``: phases chained, each clock started by its phase. first_response
-  (3 wd) registered -> verification_started / information_requested /
-  feedback_sent; verification (5 wd, information/complaint) verification_started
-  -> investigation_started / field_investigation_started; investigation (14 wd,
-  no field check) investigation_started -> investigation_completed /
-  field_investigation_started; field_investigation (60 wd)
-  field_investigation_started -> investigation_completed. Only first_response
-  keeps running while the reporter is asked.
-* ``wise``: response (30 calendar days) registered -> information_requested /
-  feedback_sent.
-* ``eu2019_1937``: acknowledge (7 calendar days) registered -> acknowledged or
-  any visible step; feedback (3 months) registered -> feedback_sent, counted
-  from registration because Peluit acknowledges at once. No pauses.
-* every pack: information_request (14 calendar days, tenant setting via
-  ``override``) information_requested -> information_received; its breach
-  means the case may be archived.
+Plain Python with no clock of its own (``now`` is always a parameter), so the
+aggregate, the scheduler and an auditor replaying a case get the same answer.
+Packs and holidays are configuration, validated on load so a bad file fails
+loudly. How a rule's clock starts, pauses and stops: docs/domain.md,
+"Deadlines".
 """
 
 from __future__ import annotations

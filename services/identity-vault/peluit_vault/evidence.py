@@ -1,25 +1,10 @@
 """Evidence originals: the untouched files reporters attach, kept like identities.
 
-An original may identify its reporter (GPS in a photo, a PDF's author, an
-Office document's ``creator``), so it is treated as identity:
-
-- intake seals it to the vault's public key at once (libsodium sealed box);
-- here it is unsealed in memory and stored as a sealed record
-  (``records.ORIGINALS``: the identities' envelope, bound to
-  ``"evidence:" + original_ref``);
-- ``original_ref`` is random and reveals nothing; the row knows its case, so
-  an original is disclosed only within its case (dual control, ``disclosure``)
-  and shredded with it: when the case ends its retention clock starts (the
-  tenant's ``retention_policy``, as for identities), then the wrapped data key
-  and the ciphertext are dropped;
-- a repeat of the same original for the same case returns the first
-  ``original_ref``: the dedupe key is a BLAKE2b of the file keyed by a secret
-  derived from the vault's private key, so a database dump cannot even confirm
-  that a known photo was submitted;
-- KEK rotation re-wraps these data keys too (``peluit-vault rotate-kek``).
-
-No reply ever holds an original in clear; the only way out is a disclosure
-view, sealed to the requesting officer's own key.
+An original may identify its reporter (GPS, a PDF's author), so intake seals
+it at once and the vault stores it as a sealed record bound to its case: it is
+disclosed only within that case, under dual control, and shredded with it.
+The dedupe key is keyed by a secret of the vault's, so a database dump cannot
+even confirm that a known photo was submitted.
 """
 
 from __future__ import annotations

@@ -1,29 +1,9 @@
 """Retention by crypto-shredding, for identities and evidence originals alike.
 
-When a case closes, the vault records when (``record_case_closed``; it knows
-each reporter's ``case_id`` because cases derives it from the submission id the
-vault stores, and each original's because it came with one). Once the
-tenant's retention period has passed since closure (``retention_policy``, else
-``PELUIT_VAULT_RETENTION_YEARS``, default 5), ``shred_expired`` drops each
-record's wrapped data key and ciphertext and records that it did in
-``vault_audit``. Reading it then raises ``records.Erased``; the case itself
-keeps its opaque references.
-
-What this does and does not protect, honestly:
-
-- The live database can no longer reveal the identity: the only copy of the
-  data key was the wrapped one, and it is gone.
-- A backup (``pg_dump``, base backup, WAL archive, replica) taken before the
-  shredding still holds the wrapped data key and the ciphertext, wrapped under
-  the KEK of its time; so do dead row versions and WAL segments until they are
-  vacuumed, recycled or expired. Whoever holds such a copy *and* that KEK can
-  still decrypt the identity. Dropping the wrapped key protects backups only
-  once every KEK that ever wrapped it has been rotated away
-  (``peluit-vault rotate-kek``) and destroyed in every place it is kept.
-- So rotate the KEK on a schedule (e.g. yearly) and destroy the old KEK
-  together with the last backup made under it. Destroying a KEK also makes
-  those backups unable to restore *any* identity: align backup retention with
-  KEK retention, and restore identities only from backups under a live KEK.
+When a case ends the vault records when (``record_case_closed``); once the
+tenant's period has passed, ``shred_expired`` drops each record's wrapped data
+key and ciphertext and audits it. What that does and does not protect (backups,
+KEKs): docs/operations.md, "Retention".
 """
 
 from __future__ import annotations

@@ -1,24 +1,7 @@
 """Officer reports assembled from parts: a tenant's and a province's, for any period.
 
-Definitions (README, "Reporting"):
-
-* A case counts under its **handling** tenant (after pelimpahan to another
-  tenant or escalation it counts where it is now) and under its
-  **registration month** (local time, ``projection.TIMEZONE``); a period
-  ``from``..``to`` selects cases registered in those months.
-* **Time to acknowledge**: registration to the first officer response
-  (``verification_started``); the receipt itself is immediate.
-  **Time to verify**: registration to the end of verification (accepted,
-  rejected, archived or forwarded). **Time to close**: registration to
-  ``selesai``. Each is reported as count, median and p90 in days over the
-  cases of the period that reached that step.
-* **Deadline compliance** per pack and rule: of the cases that *ended* in the
-  period (closed, rejected, archived or forwarded to an external body), how
-  many met the rule (computed by cases with the tenant's pack when it ended);
-  **breaches**: deadlines the scheduler noticed as breached in the period,
-  open cases included.
-* **Forwarded**: pelimpahan by the tenant in the period, per destination;
-  **sanctions**: PP 94/2021 sanctions recommended in the period, per level.
+What each figure means (handling tenant, registration month, the timings,
+compliance, breaches, pelimpahan, sanctions): docs/statistics.md.
 """
 
 from __future__ import annotations
