@@ -11,6 +11,7 @@ import logging
 
 import eventlet
 from eventlet import wsgi
+from nameko.web.server import WebServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Request, Response
 
@@ -49,7 +50,7 @@ class Operations(EntrypointMetrics):
         self.thread = self.container.spawn_managed_thread(self._serve, identifier="operations")
 
     def _serve(self):
-        wsgi.server(self.sock, operations_app, log=log, log_output=False, debug=False)
+        wsgi.server(self.sock, operations_app(self.container), log=log, log_output=False, debug=False)
 
     def stop(self):
         if self.thread is not None:
@@ -63,15 +64,35 @@ class Operations(EntrypointMetrics):
         self.stop()
 
 
-def operations_app(environ, start_response):
-    request = Request(environ, shallow=True)
-    if request.method != "GET":
-        response = Response("method not allowed\n", status=405, headers={"Allow": "GET"})
-    elif request.path == "/metrics":
-        response = Response(generate_latest(), status=200, content_type=CONTENT_TYPE_LATEST)
-    elif request.path == "/health":
-        response = Response("ok\n", status=200, content_type="text/plain; charset=utf-8")
-    else:
-        response = Response("not found\n", status=404, content_type="text/plain; charset=utf-8")
-    response.headers.update(SECURITY_HEADERS)
-    return response(environ, start_response)
+def started(container) -> bool:
+    """Every consumer of the service consumes and its web server accepts.
+
+    nameko starts extensions side by side, this one among them: healthy before
+    the RPC queues are consumed would let a caller's message go unrouted. The
+    attributes are nameko 2.14's own (its last release, pinned)."""
+    for extension in container.extensions:
+        ready = getattr(extension, "_consumers_ready", None)
+        if ready is not None and not ready.ready():
+            return False
+        if isinstance(extension, WebServer) and extension._gt is None:
+            return False
+    return True
+
+
+def operations_app(container):
+    def app(environ, start_response):
+        request = Request(environ, shallow=True)
+        text = "text/plain; charset=utf-8"
+        if request.method != "GET":
+            response = Response("method not allowed\n", status=405, headers={"Allow": "GET"})
+        elif request.path == "/metrics":
+            response = Response(generate_latest(), status=200, content_type=CONTENT_TYPE_LATEST)
+        elif request.path == "/health":
+            ok = started(container)
+            response = Response("ok\n" if ok else "starting\n", status=200 if ok else 503, content_type=text)
+        else:
+            response = Response("not found\n", status=404, content_type=text)
+        response.headers.update(SECURITY_HEADERS)
+        return response(environ, start_response)
+
+    return app

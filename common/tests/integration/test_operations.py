@@ -63,3 +63,18 @@ def test_a_second_process_on_the_same_operations_address_fails_to_start(started)
     started(ops)
     with pytest.raises(OSError):
         started(ops)
+
+
+def test_health_waits_until_every_consumer_consumes():
+    """Healthy only once the queues are consumed: before, a caller's RPC would go unrouted."""
+    from types import SimpleNamespace
+
+    from eventlet.event import Event
+
+    from peluit_common.operations import started
+
+    consumer = SimpleNamespace(_consumers_ready=Event())
+    container = SimpleNamespace(extensions=[SimpleNamespace(), consumer])
+    assert not started(container)
+    consumer._consumers_ready.send(None)
+    assert started(container)
