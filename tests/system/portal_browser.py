@@ -43,11 +43,8 @@ def file_report(b, base, lang, shots, axe_path, evidence) -> dict:
     shot(page, shots, f"1-home-{lang}")
     page.goto(f"{base}/lapor?lang={lang}&tenant=35.73")
     out["violations"] += axe(page, axe_path, f"form-{lang}")
-    page.select_option("#f-tenant", "35.73")
-    page.select_option("#f-category", "pungli")
-    page.fill("#f-what", "Petugas loket meminta uang tambahan untuk mempercepat KTP")
-    page.fill("#f-where", "Kantor Kecamatan Klojen")
-    page.fill("#f-when", "November 2026")
+    fill_report(page, "35.73", "pungli", "Petugas loket meminta uang tambahan untuk mempercepat KTP",
+                "Kantor Kecamatan Klojen", "November 2026")
     page.set_input_files("input[name=file]", evidence)
     shot(page, shots, f"2-form-{lang}")
     page.click("form button[type=submit]")
@@ -79,15 +76,20 @@ def answer(b, base, lang, shots, axe_path, receipt, question, text) -> dict:
     return out
 
 
+def fill_report(page, tenant: str, category: str, what: str, where: str, when: str) -> None:
+    page.select_option("#f-tenant", tenant)
+    page.select_option("#f-category", category)
+    page.fill("#f-what", what)
+    page.fill("#f-where", where)
+    page.fill("#f-when", when)
+
+
 def no_js(b, base, shots) -> dict:
     context = b.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{base}/lapor?tenant=35.07")
-    page.select_option("#f-tenant", "35.07")
-    page.select_option("#f-category", "korupsi")
-    page.fill("#f-what", "Pengadaan alat tulis digelembungkan dua kali lipat")
-    page.fill("#f-where", "Sekretariat Daerah")
-    page.fill("#f-when", "2026")
+    fill_report(page, "35.07", "korupsi", "Pengadaan alat tulis digelembungkan dua kali lipat", "Sekretariat Daerah",
+                "2026")
     page.click("form button[type=submit]")
     receipt = page.inner_text("#receipt").strip()
     shot(page, shots, "6-receipt-no-js")
@@ -112,11 +114,8 @@ def reflow(b, base, lang, shots, axe_path, evidence, year) -> dict:
     page.goto(f"{base}/lapor?lang={lang}&tenant=35.73")
     page.set_input_files("input[name=file]", evidence)
     measure("lapor")
-    page.select_option("#f-tenant", "35.73")
-    page.select_option("#f-category", "korupsi")
-    page.fill("#f-what", "Pengadaan laptop sekolah digelembungkan tiga kali lipat")
-    page.fill("#f-where", "Dinas Pendidikan")
-    page.fill("#f-when", "Maret 2026")
+    fill_report(page, "35.73", "korupsi", "Pengadaan laptop sekolah digelembungkan tiga kali lipat", "Dinas Pendidikan",
+                "Maret 2026")
     page.click("form.report-form button[type=submit]")
     receipt = page.inner_text("#receipt").strip()
     measure("tanda-terima")

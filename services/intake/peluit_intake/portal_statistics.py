@@ -95,13 +95,13 @@ def charts(visit: Visit, cells: list[dict], threshold: int, tenant_name: str, ye
 
 def _page(visit: Visit, status: int, names: dict, this_year: int, chosen: dict, **context) -> Response:
     form = {"tenant": chosen.get("tenant", ""), "year": chosen.get("year", "")}  # as the picker shows it
-    years = [str(y) for y in range(this_year, max(FIRST_YEAR, this_year - YEARS_OFFERED) - 1, -1) if y <= LAST_YEAR]
-    if form.get("year") and form["year"] not in years and form["year"].isdigit():
+    years = [str(y) for y in range(this_year, max(FIRST_YEAR - 1, this_year - YEARS_OFFERED), -1) if y <= LAST_YEAR]
+    if form["year"] and form["year"] not in years and form["year"].isdigit():
         years.append(form["year"])  # an older year asked for by its URL stays selectable
     tenants = sorted(names.items(), key=lambda item: (item[0].count("."), item[1]))
     base = {"tenant": None, "year": None, "charts": None, "listed": None, "rule": "", "threshold": 0, "errors": {}}
-    return visit.kit.render(visit, "statistik.html", status, page="statistik", form=form, years=years,
-                            tenants=[{"code": code, "name": name} for code, name in tenants],
+    return visit.kit.render(visit, "statistik.html", status, page="statistik", form=form,
+                            years=[(year, year) for year in years], tenants=tenants,
                             tenant_name=names.get(context.get("tenant") or "", ""), **{**base, **context})
 
 

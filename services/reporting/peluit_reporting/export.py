@@ -161,7 +161,7 @@ class _Pdf:
 
         self.name, self.styles, self.story = name, getSampleStyleSheet(), []
 
-    def text(self, value: str, style: str = "Normal") -> None:
+    def paragraph(self, value: str, style: str = "Normal") -> None:
         from reportlab.platypus import Paragraph
 
         self.story.append(Paragraph(escape(value), self.styles[style]))  # names are text, not markup
@@ -176,9 +176,9 @@ class _Pdf:
         from reportlab.lib import colors
         from reportlab.platypus import Paragraph, Table, TableStyle
 
-        self.text(title, "Heading3")
+        self.paragraph(title, "Heading3")
         if not body:
-            self.text("Tidak ada data.")
+            self.paragraph("Tidak ada data.")
             return
         head_style = self.styles["Normal"].clone("head", fontSize=font, leading=font + 2)
         t = Table([[Paragraph(escape(str(h)), head_style) for h in header]] + [[str(c) for c in r] for r in body],
@@ -191,12 +191,9 @@ class _Pdf:
 
     def bars(self, title: str, items: list[tuple[str, int]]) -> None:
         from reportlab.graphics.charts.barcharts import VerticalBarChart
-        from reportlab.graphics.shapes import Drawing, String
         from reportlab.lib import colors
         from reportlab.lib.units import cm
 
-        drawing = Drawing(16 * cm, 6 * cm)
-        drawing.add(String(0, 5.5 * cm, title, fontSize=10))
         chart = VerticalBarChart()
         chart.x, chart.y, chart.width, chart.height = 1 * cm, 0.8 * cm, 14 * cm, 4.2 * cm
         chart.data = [[v for _, v in items] or [0]]
@@ -204,23 +201,26 @@ class _Pdf:
         chart.categoryAxis.labels.fontSize = 7
         chart.valueAxis.valueMin = 0
         chart.bars[0].fillColor = colors.HexColor("#2f6690")
-        drawing.add(chart)
-        self.story.append(drawing)
-        self.space()
+        self._drawing(title, chart)
 
     def pie(self, title: str, items: list[tuple[str, int]]) -> None:
         from reportlab.graphics.charts.piecharts import Pie
-        from reportlab.graphics.shapes import Drawing, String
         from reportlab.lib.units import cm
 
-        drawing = Drawing(16 * cm, 6 * cm)
-        drawing.add(String(0, 5.5 * cm, title, fontSize=10))
         pie = Pie()
         pie.x, pie.y, pie.width, pie.height = 4 * cm, 0.3 * cm, 4.8 * cm, 4.8 * cm
         pie.data = [v for _, v in items] or [1]
         pie.labels = [f"{k} ({v})" for k, v in items] or ["tidak ada data"]
         pie.slices.fontSize = 7
-        drawing.add(pie)
+        self._drawing(title, pie)
+
+    def _drawing(self, title: str, chart) -> None:
+        from reportlab.graphics.shapes import Drawing, String
+        from reportlab.lib.units import cm
+
+        drawing = Drawing(16 * cm, 6 * cm)
+        drawing.add(String(0, 5.5 * cm, title, fontSize=10))
+        drawing.add(chart)
         self.story.append(drawing)
         self.space()
 
@@ -237,10 +237,10 @@ class _Pdf:
 
 def _figures(pdf: _Pdf, stats: dict) -> None:
     """The heading, charts and tables of one set of figures (a tenant's, or a province's totals)."""
-    pdf.text(TITLE, "Title")
-    pdf.text(f"Inspektorat: {pdf.name}", "Heading2")
-    pdf.text(f"Periode: {stats['period']['from']} s.d. {stats['period']['to']}")
-    pdf.text(f"Jumlah laporan terdaftar: {stats['total']}")
+    pdf.paragraph(TITLE, "Title")
+    pdf.paragraph(f"Inspektorat: {pdf.name}", "Heading2")
+    pdf.paragraph(f"Periode: {stats['period']['from']} s.d. {stats['period']['to']}")
+    pdf.paragraph(f"Jumlah laporan terdaftar: {stats['total']}")
     pdf.space(0.4)
     pdf.bars("Laporan per bulan registrasi", list(stats["by_month"].items()))
     pdf.pie("Status laporan", [(STATUS_ID.get(k, k), v) for k, v in stats["by_status"].items()])
@@ -273,7 +273,7 @@ def province_to_pdf(overview: dict, province_name: str, names: dict[str, str]) -
     pdf = _Pdf(province_name)
     _figures(pdf, overview["overall"])
     lines = overview["tenants"]
-    pdf.text("Per Inspektorat", "Heading2")
+    pdf.paragraph("Per Inspektorat", "Heading2")
     pdf.bars("Laporan per Inspektorat", [(line["tenant"], line["total"]) for line in lines])
     pdf.table("Jumlah laporan dan waktu penanganan (median hari sejak registrasi)",
               ["Kode", "Inspektorat", "Jumlah", *TIMING_ID.values()],

@@ -310,7 +310,8 @@ def test_every_template_renders_in_both_languages(kit):
                             "reply_text": ""},
             "info.html": {"title": "T", "paragraphs": []},
             "error.html": {"title": "T", "paragraphs": [], "back": "/"},
-            "statistik.html": {"form": {"tenant": "", "year": "2026"}, "years": ["2026"], "tenants": tenants,
+            "statistik.html": {"form": {"tenant": "", "year": "2026"}, "years": [("2026", "2026")],
+                               "tenants": [(t["code"], t["name"]) for t in tenants],
                                "tenant": None, "year": 2026, "charts": None, "listed": [], "rule": "R",
                                "threshold": 5, "tenant_name": ""},
         }

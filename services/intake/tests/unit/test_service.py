@@ -75,8 +75,8 @@ def test_every_documented_path_and_every_portal_page_has_an_entrypoint():
     documented = {(method.upper(), path) for path, item in OPENAPI["paths"].items() for method in item}
     assert len(documented) == 6
     assert documented <= served
-    assert {("GET", "/"), ("GET", "/statistik"), ("POST", "/lapor"), ("POST", "/status"), ("POST", "/status/bukti"), ("POST", "/keluar"),
-            ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/channels/whatsapp/webhook")} <= served
+    assert {("GET", "/"), ("GET", "/statistik"), ("POST", "/lapor"), ("POST", "/status"), ("POST", "/status/bukti"),
+            ("POST", "/keluar"), ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/channels/whatsapp/webhook")} <= served
     assert routes(IntakeService)["receive_mail"] == ()
 
 

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 from datetime import date
+from types import SimpleNamespace
 
 from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
@@ -62,19 +63,8 @@ def test_public_counts_suppress_small_cells_and_publish_no_margins(conn, built):
     assert {c["tenant"] for c in stats.public_counts(conn, "35.78", 2026)} == {"35.78"}
 
 
-class OneConnection:
-    """The service's ``db`` over the test's connection."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    @contextlib.contextmanager
-    def connection(self):
-        yield self.conn
-
-
 def test_the_portal_rpc_answers_what_the_public_endpoint_publishes(conn, built):
-    service = worker_factory(ReportingService, db=OneConnection(conn))
+    service = worker_factory(ReportingService, db=SimpleNamespace(connection=lambda: contextlib.nullcontext(conn)))
     for query in ({}, {"tenant": "35.78"}, {"tenant": "35.73", "year": 2026}, {"year": 2025}):
         environ = EnvironBuilder(path="/api/v1/public/stats", query_string=query).get_environ()
         served = service.public_stats_http(Request(environ))
@@ -112,7 +102,8 @@ def test_the_province_export_reads_back(conn, built):
     p = stats.province_overview(conn, "35", date(2026, 1, 1), date(2026, 12, 1))
     lines = list(csv.reader(io.StringIO(export.province_to_csv(p).decode("utf-8"))))
     assert ["provinsi", "ringkasan", "jumlah_laporan", "10"] in lines
-    assert ["35.73", "ringkasan", "jumlah_laporan", "4"] in lines and ["35.78", "ringkasan", "jumlah_laporan", "6"] in lines
+    assert ["35.73", "ringkasan", "jumlah_laporan", "4"] in lines
+    assert ["35.78", "ringkasan", "jumlah_laporan", "6"] in lines
     assert ["35.73", "status", "selesai", "1"] in lines and not [line for line in lines if line[0] == "35.07"]
     text = pdf_text(export.province_to_pdf(p, "Jawa Timur (35)", {"35.73": "Inspektorat Kota Malang"}))
     assert "Inspektorat Kota Malang" in text and "35.78" in text.splitlines()
