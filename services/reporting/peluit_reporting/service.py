@@ -3,7 +3,8 @@
 Pulls the cases notification log page by page over RPC (never reads the cases
 database) and applies each page with its tracking position in one transaction.
 Serves officer statistics and exports (officer token), and public
-transparency statistics with small-cell suppression (no login).
+transparency statistics with small-cell suppression (no login; over RPC,
+``public_stats``, for the portal's statistics page too).
 """
 
 from __future__ import annotations
