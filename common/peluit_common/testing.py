@@ -1,7 +1,8 @@
 """pytest plugin for the services' own tests: throwaway PostgreSQL databases
 and RabbitMQ vhosts on the real servers, named at random and removed after;
 and forensic samples (a GPS-tagged photo, an authored PDF) for the metadata
-stripping tests of services and system alike (PIL and pikepdf imported lazily).
+stripping tests of services and system alike, and the text of a PDF export
+(PIL and pikepdf imported lazily).
 
 Loaded by the root ``conftest.py``; only system tests use the deployment
 harness (``peluit_local``). The administrator connection comes from
@@ -160,3 +161,21 @@ def authored_pdf(marker: str) -> bytes:
     out = io.BytesIO()
     pdf.save(out)
     return out.getvalue()
+
+
+def pdf_text(content: bytes) -> str:
+    """The text a PDF shows, one line per text-showing operator of its pages'
+    content streams: enough to find titles and table cells in an export."""
+    import io
+
+    import pikepdf
+
+    lines = []
+    with pikepdf.open(io.BytesIO(content)) as pdf:
+        for page in pdf.pages:
+            for operands, operator in pikepdf.parse_content_stream(page):
+                if str(operator) == "Tj":
+                    lines.append(str(operands[0]))
+                elif str(operator) == "TJ":
+                    lines.append("".join(str(part) for part in operands[0] if isinstance(part, pikepdf.String)))
+    return "\n".join(lines)

@@ -48,19 +48,34 @@ class StatsQuery(_Period):
     tenant = tenant_field(metadata={"description": "Region code of the tenant (default: the officer's own)"})
 
 
+def _province_field():
+    return Pattern(r"[0-9]{2}", "tenant_code", max_len=2,
+                   metadata={"description": "Province code (default: the officer's own)"})
+
+
+def _year_field():
+    return Int(validate=validate.Range(min=FIRST_YEAR, max=LAST_YEAR, error="invalid"),
+               metadata={"description": "Registration year (default: this year)"})
+
+
 class ProvinceQuery(_Period):
     """``GET /api/v1/stats/province``: the province overview."""
 
-    province = Pattern(r"[0-9]{2}", "tenant_code", max_len=2,
-                       metadata={"description": "Province code (default: the officer's own)"})
+    province = _province_field()
 
 
 class ExportQuery(Strict):
     """``GET /api/v1/stats/export.{csv,xlsx,pdf}``: a tenant-year's laporan berkala."""
 
     tenant = tenant_field(metadata={"description": "Region code of the tenant (default: the officer's own)"})
-    year = Int(validate=validate.Range(min=FIRST_YEAR, max=LAST_YEAR, error="invalid"),
-               metadata={"description": "Registration year (default: this year)"})
+    year = _year_field()
+
+
+class ProvinceExportQuery(Strict):
+    """``GET /api/v1/stats/province/export.{csv,xlsx,pdf}``: a province-year's laporan berkala."""
+
+    province = _province_field()
+    year = _year_field()
 
 
 class PublicQuery(ExportQuery):

@@ -5,6 +5,7 @@ Playwright's sync API hangs in a process that eventlet has monkey-patched
     python portal_browser.py file   BASE LANG SHOTS AXE EVIDENCE
     python portal_browser.py answer BASE LANG SHOTS AXE RECEIPT QUESTION ANSWER
     python portal_browser.py nojs   BASE SHOTS
+    python portal_browser.py reflow BASE LANG SHOTS AXE EVIDENCE YEAR
 """
 
 from __future__ import annotations
@@ -42,11 +43,8 @@ def file_report(b, base, lang, shots, axe_path, evidence) -> dict:
     shot(page, shots, f"1-home-{lang}")
     page.goto(f"{base}/lapor?lang={lang}&tenant=35.73")
     out["violations"] += axe(page, axe_path, f"form-{lang}")
-    page.select_option("#f-tenant", "35.73")
-    page.select_option("#f-category", "pungli")
-    page.fill("#f-what", "Petugas loket meminta uang tambahan untuk mempercepat KTP")
-    page.fill("#f-where", "Kantor Kecamatan Klojen")
-    page.fill("#f-when", "November 2026")
+    fill_report(page, "35.73", "pungli", "Petugas loket meminta uang tambahan untuk mempercepat KTP",
+                "Kantor Kecamatan Klojen", "November 2026")
     page.set_input_files("input[name=file]", evidence)
     shot(page, shots, f"2-form-{lang}")
     page.click("form button[type=submit]")
@@ -78,15 +76,20 @@ def answer(b, base, lang, shots, axe_path, receipt, question, text) -> dict:
     return out
 
 
+def fill_report(page, tenant: str, category: str, what: str, where: str, when: str) -> None:
+    page.select_option("#f-tenant", tenant)
+    page.select_option("#f-category", category)
+    page.fill("#f-what", what)
+    page.fill("#f-where", where)
+    page.fill("#f-when", when)
+
+
 def no_js(b, base, shots) -> dict:
     context = b.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{base}/lapor?tenant=35.07")
-    page.select_option("#f-tenant", "35.07")
-    page.select_option("#f-category", "korupsi")
-    page.fill("#f-what", "Pengadaan alat tulis digelembungkan dua kali lipat")
-    page.fill("#f-where", "Sekretariat Daerah")
-    page.fill("#f-when", "2026")
+    fill_report(page, "35.07", "korupsi", "Pengadaan alat tulis digelembungkan dua kali lipat", "Sekretariat Daerah",
+                "2026")
     page.click("form button[type=submit]")
     receipt = page.inner_text("#receipt").strip()
     shot(page, shots, "6-receipt-no-js")
@@ -94,12 +97,55 @@ def no_js(b, base, shots) -> dict:
     return {"receipt": receipt}
 
 
+def reflow(b, base, lang, shots, axe_path, evidence, year) -> dict:
+    """Every portal page at 320 px wide (WCAG 1.4.10): its scroll width, a
+    screenshot, and axe-core on the statistics pages."""
+    context = b.new_context(viewport={"width": 320, "height": 640}, bypass_csp=True)  # bypass: axe only
+    page = context.new_page()
+    out = {"widths": {}, "violations": []}
+
+    def measure(name: str) -> None:
+        out["widths"][name] = page.evaluate("document.documentElement.scrollWidth")
+        shot(page, shots, f"reflow-320-{name}-{lang}")
+
+    for name, path in (("home", "/"), ("receipt-info", "/tanda-terima"), ("status-entry", "/status")):
+        page.goto(f"{base}{path}?lang={lang}")
+        measure(name)
+    page.goto(f"{base}/lapor?lang={lang}&tenant=35.73")
+    page.set_input_files("input[name=file]", evidence)
+    measure("lapor")
+    fill_report(page, "35.73", "korupsi", "Pengadaan laptop sekolah digelembungkan tiga kali lipat", "Dinas Pendidikan",
+                "Maret 2026")
+    page.click("form.report-form button[type=submit]")
+    receipt = page.inner_text("#receipt").strip()
+    measure("tanda-terima")
+    page.goto(f"{base}/status?lang={lang}")
+    page.fill("#f-receipt", receipt)
+    page.click("form:has(#f-receipt) button[type=submit]")
+    page.wait_for_selector("h1")
+    measure("status")
+    page.goto(f"{base}/statistik?lang={lang}")
+    measure("statistik")
+    out["violations"] += axe(page, axe_path, f"statistik-{lang}")
+    for _ in range(60):  # the report just filed reaches the public counts once reporting has followed the log
+        page.goto(f"{base}/statistik?lang={lang}&tenant=35.73&year={year}")
+        if page.locator("svg.chart").count():
+            break
+        page.wait_for_timeout(500)
+    out["charts"] = page.locator("svg.chart").count()
+    out["tables"] = page.locator("table.chart-table").count()
+    measure("statistik-tenant")
+    out["violations"] += axe(page, axe_path, f"statistik-tenant-{lang}")
+    context.close()
+    return out
+
+
 def main(argv: list[str]) -> None:
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         try:
             step, rest = argv[0], argv[1:]
-            result = {"file": file_report, "answer": answer, "nojs": no_js}[step](b, *rest)
+            result = {"file": file_report, "answer": answer, "nojs": no_js, "reflow": reflow}[step](b, *rest)
         finally:
             b.close()
     print(json.dumps(result))

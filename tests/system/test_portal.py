@@ -2,7 +2,8 @@
 both languages with every security header and no cookie, the whole flow with
 plain HTTP (form -> receipt -> status with one session cookie -> an officer's
 question -> the reporter's answer -> sign out), CSRF refusals that store
-nothing, errors tied to fields, and reporter text shown escaped."""
+nothing, errors tied to fields, reporter text shown escaped, and the public
+statistics page (what reporting publishes; a 503 page while it is away)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import io
 import re
 import secrets
 import uuid
+from zoneinfo import ZoneInfo
 
 import requests
 from markupsafe import escape
@@ -90,18 +92,23 @@ def officer(system, headers, case_id, name, body, version):
 def test_pages_in_both_languages_carry_the_headers_and_set_no_cookie(system):
     base = system.url("intake")
     s = browser()
-    for path in ("/", "/lapor", "/status", "/tanda-terima"):
+    descriptions = set()
+    for path in ("/", "/lapor", "/status", "/tanda-terima", "/statistik"):
         for lang, other in (("id", "en"), ("en", "id")):
             resp = s.get(base + path, params={"lang": lang}, timeout=15)
             assert resp.status_code == 200, (path, lang)
             assert_secure_page(resp)
             page = resp.text
+            described = re.findall(r'<meta name="description" content="([^"]{60,})">', page)
+            assert len(described) == 1, (path, lang)
+            descriptions.add(described[0])
             assert f'<html lang="{lang}">' in page
             assert f'lang={other}"' in page or f"lang={other}&amp;" in page  # the visible switch
             for href in re.findall(r'(?:href|action)="(/[^"]*)"', page):
                 assert href.startswith("/static/") or f"lang={lang}" in href or f"lang={other}" in href, href
             assert "<script>" not in page and "http://" not in page and "https://" not in page
     assert s.cookies.get_dict() == {}
+    assert len(descriptions) == 10  # each page its own, in each language (the receipt note: the portal's own)
     default = s.get(base + "/", timeout=15)
     assert '<html lang="id">' in default.text and "Buat laporan" in default.text
     english = s.get(base + "/", params={"lang": "en"}, timeout=15).text
@@ -116,6 +123,40 @@ def test_pages_in_both_languages_carry_the_headers_and_set_no_cookie(system):
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     assert css.headers["X-Content-Type-Options"] == "nosniff" and "Set-Cookie" not in css.headers
     assert s.get(base + "/static/../service.py", timeout=15).status_code == 404
+
+
+def test_the_statistics_page_shows_what_reporting_publishes_and_a_503_while_it_is_away(system):
+    base, s = system.url("intake"), browser()
+    year = dt.datetime.now(ZoneInfo("Asia/Jakarta")).year
+    assert post_report(s, base, report_fields(s.get(f"{base}/lapor", timeout=15).text)).status_code == 201
+
+    def same_figures():
+        cells = requests.get(system.url("reporting") + "/api/v1/public/stats", params={"tenant": "35.73", "year": year},
+                             timeout=10).json()["counts"]
+        resp = s.get(f"{base}/statistik", params={"tenant": "35.73", "year": year, "lang": "en"}, timeout=15)
+        shown = [html.unescape(n) for n in re.findall(r'<td class="num">([^<]*)</td>', resp.text)]
+        same = cells and sorted(shown) == sorted(str(c["count"]) for c in cells)
+        return (resp, cells) if same else None
+    found = eventually(same_figures, timeout=30)
+    assert found, "the page shows exactly the published cells (no totals)"
+    resp, cells = found
+    assert_secure_page(resp)
+    categories = len({c["category"] for c in cells})
+    assert resp.text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == categories
+    assert resp.text.count('<table class="chart-table">') == categories
+
+    system.stop("reporting")
+    try:
+        for lang, title in (("id", "Statistik belum dapat ditampilkan saat ini"),
+                            ("en", "The statistics cannot be shown right now")):
+            away = s.get(f"{base}/statistik", params={"tenant": "35.73", "lang": lang}, timeout=30)
+            assert away.status_code == 503 and f"<h1>{title}</h1>" in away.text
+            assert away.headers["Retry-After"] == "60"
+            assert_secure_page(away)
+        assert s.get(f"{base}/lapor", timeout=15).status_code == 200  # reporting away stops nothing else
+    finally:
+        system.start("reporting")
+        system.wait_ready("reporting")
 
 
 def test_the_whole_flow_without_javascript(system, login):

@@ -1,12 +1,14 @@
 """The portal in headless Chromium (Debian's package, driven by Playwright;
 nothing downloads a browser): a reporter files a report with an attachment,
 keeps the receipt, opens the status page, reads the Inspektorat's question and
-answers it, in Bahasa Indonesia and in English; and the form works with
-JavaScript off. axe-core checks every page (no serious or critical
-violation); screenshots stay in test-artifacts/browser/."""
+answers it, in Bahasa Indonesia and in English; the form works with
+JavaScript off; no page scrolls sideways at 320 px (WCAG 1.4.10). axe-core
+checks every page (no serious or critical violation); screenshots stay in
+test-artifacts/browser/."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -14,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zoneinfo
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,14 @@ def test_reporter_files_keeps_the_receipt_and_answers_a_question(system, login, 
 def test_the_form_works_without_javascript(system):
     out = browser("nojs", system.url("intake"), str(SHOTS))
     assert re.fullmatch(r"\d{4}-\d{4}-\d{4}-\d{4}", out["receipt"])
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_no_page_scrolls_sideways_at_320_px(system, tmp_path, lang):
+    year = str(dt.datetime.now(zoneinfo.ZoneInfo("Asia/Jakarta")).year)
+    out = browser("reflow", system.url("intake"), lang, str(SHOTS), str(AXE), photo(tmp_path / "bukti.jpg"), year)
+    assert set(out["widths"]) == {"home", "lapor", "tanda-terima", "receipt-info", "status-entry", "status",
+                                  "statistik", "statistik-tenant"}
+    assert {name: width for name, width in out["widths"].items() if width > 320} == {}
+    assert out["charts"] >= 1 and out["tables"] == out["charts"]  # a table beside every chart
+    assert out["violations"] == []

@@ -21,6 +21,7 @@ import requests
 
 from peluit_cases import catalogue, officers
 from peluit_local import bootstrap
+from peluit_common.testing import pdf_text
 from peluit_local.testing import admin_connect, encodings, eventually, sample_report, submit, table_dump
 
 PASSWORD = "kata-sandi-uji-statistik-panjang"
@@ -237,18 +238,6 @@ def xlsx_text(content: bytes) -> str:
     return "\n".join(" ".join(str(c) for c in row if c is not None) for row in wb.active.iter_rows(values_only=True))
 
 
-def pdf_text(content: bytes) -> str:
-    import pikepdf
-
-    out = []
-    with pikepdf.open(io.BytesIO(content)) as doc:
-        for page in doc.pages:
-            contents = page.obj.Contents
-            for stream in (contents.as_list() if isinstance(contents, pikepdf.Array) else [contents]):
-                out.append(stream.read_bytes().decode("latin-1"))
-    return "".join(out)
-
-
 def test_exports_parse_back(system, fresh):
     settled(system, fresh)
     rows = list(csv.reader(io.StringIO(export(system, fresh, "csv").content.decode("utf-8"))))
@@ -263,6 +252,40 @@ def test_exports_parse_back(system, fresh):
     assert pdf.content.startswith(b"%PDF") and pdf.headers["Content-Type"] == "application/pdf"
     text = pdf_text(pdf.content)
     assert TITLE in text and fresh.name in text and "Periode" in text
+
+
+def test_the_province_export_is_for_the_province_alone(system, fresh, login):
+    settled(system, fresh)
+    year = datetime.now(ZoneInfo("Asia/Jakarta")).year
+    path = "/api/v1/stats/province/export.{}"
+    got = {}
+    for fmt in ("csv", "xlsx", "pdf"):
+        resp = stats(system, login("prov.admin"), path.format(fmt), year=year, province="35")
+        assert resp.status_code == 200, resp.text
+        assert f'filename="laporan-berkala-provinsi-35-{year}.{fmt}"' in resp.headers["Content-Disposition"]
+        got[fmt] = resp
+    rows = list(csv.reader(io.StringIO(got["csv"].content.decode("utf-8"))))
+    assert rows[0] == ["lingkup", "bagian", "kode", "nilai"]
+    assert [fresh.tenant, "ringkasan", "jumlah_laporan", "10"] in rows
+    assert [fresh.tenant, "status", "selesai", "1"] in rows
+    total = next(int(r[3]) for r in rows if r[:3] == ["provinsi", "ringkasan", "jumlah_laporan"])
+    assert total == sum(int(r[3]) for r in rows if r[0] != "provinsi" and r[1:3] == ["ringkasan", "jumlah_laporan"])
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(got["xlsx"].content))
+    assert wb.sheetnames == ["Ringkasan", "Per Inspektorat"]
+    line = next(r for r in wb["Per Inspektorat"].iter_rows(values_only=True) if r[0] == fresh.tenant)
+    assert line[1:3] == (fresh.name, 10)
+    text = pdf_text(got["pdf"].content)
+    assert TITLE in text and fresh.name in text and "Per Inspektorat" in text
+    # a kota's officers, the province's auditor, another province: 403; no token: 401; a bad year: 400
+    for who in (fresh.login("inspektur"), login("agus.inspektur"), login("budi.kabmalang"), login("rina.auditor")):
+        denied = stats(system, who, path.format("csv"), year=year)
+        assert denied.status_code == 403 and set(denied.json()["error"]["message"]) == {"id", "en"}
+    assert stats(system, login("prov.admin"), path.format("pdf"), province="36").status_code == 403
+    assert stats(system, {}, path.format("xlsx")).status_code == 401
+    assert stats(system, login("prov.admin"), path.format("csv"), year="dua").status_code == 400
+    assert stats(system, login("prov.admin"), path.format("doc")).status_code == 404
 
 
 def test_public_statistics_suppress_small_cells(system, fresh):
@@ -334,7 +357,10 @@ def test_no_report_text_or_identity_in_reporting(system, fresh, login):
         "public stats": requests.get(system.url("reporting") + "/api/v1/public/stats", timeout=10).content,
         "csv": export(system, fresh, "csv").content,
         "xlsx": xlsx_text(export(system, fresh, "xlsx").content).encode(),
-        "pdf": pdf_text(export(system, fresh, "pdf").content).encode("latin-1"),
+        "pdf": pdf_text(export(system, fresh, "pdf").content).encode(),
+        "province csv": stats(system, login("prov.admin"), "/api/v1/stats/province/export.csv", year=year).content,
+        "province pdf": pdf_text(stats(system, login("prov.admin"), "/api/v1/stats/province/export.pdf",
+                                       year=year).content).encode(),
         "metrics": requests.get(system.ops_url("reporting") + "/metrics", timeout=5).content,
         "reporting log": (system.log_dir / "reporting.log").read_bytes(),
     }

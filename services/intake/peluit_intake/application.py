@@ -1,10 +1,10 @@
 """intake's use cases, the same under every channel (JSON API, portal,
 assisted intake, e-mail, WhatsApp): register a report, show its status,
-take a reporter's message, take evidence.
+take a reporter's message, take evidence; and the public statistics.
 
 Plain values in, dataclasses out, typed errors (``errors.py``) for every
-refusal; cases and the vault are reached through a port (``backend.Backend``
-or a fake). Guarantees kept here, whoever calls:
+refusal; cases, the vault and reporting are reached through a port
+(``backend.Backend`` or a fake). Guarantees kept here, whoever calls:
 
 - the identity is sealed to the vault's public key before anything else;
 - the receipt goes out only after cases has committed the report;
@@ -167,6 +167,14 @@ class Intake:
         """For display: an older catalogue serves while cases is away."""
         found = find_tenant(self.catalogue(stale_ok=True), code)
         return found["name"] if found else f"Inspektorat {code}"
+
+    # -- public statistics --------------------------------------------------------------
+
+    def public_statistics(self, tenant: str | None, year: int | None) -> dict:
+        """What reporting publishes (small cells suppressed, no totals) for
+        ``tenant`` (or every tenant) and ``year``, as it gives it (``PublicStats``)."""
+        query = {name: value for name, value in (("tenant", tenant), ("year", year)) if value}
+        return _checked(self.backend.public_stats(query), "reporting")
 
     def _check_tenant(self, tenant: str, category: str) -> None:
         def categories(known: dict) -> set:

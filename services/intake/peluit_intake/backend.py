@@ -1,6 +1,6 @@
-"""The port through which intake's use cases reach cases and the identity
-vault: one method per RPC, each with a deadline, the payloads in their
-contract versions, and any broker-side trouble turned into ``Unavailable``.
+"""The port through which intake's use cases reach cases, the identity vault
+and reporting: one method per RPC, each with a deadline, the payloads in
+their contract versions, and any broker-side trouble turned into ``Unavailable``.
 
 Replies are returned as cases and the vault give them (``{"error": code}``
 included): the application decides what they mean. Unit tests use a fake
@@ -22,17 +22,18 @@ from .errors import Unavailable
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
+STATS_TIMEOUT = min(RPC_TIMEOUT, 5.0)  # a public page waits no longer for its figures
 
 
 class Backend:
-    """``cases`` and ``vault`` are nameko RPC proxies (a worker's own)."""
+    """``cases``, ``vault`` and ``reporting`` are nameko RPC proxies (a worker's own)."""
 
-    def __init__(self, cases, vault, timeout: float = RPC_TIMEOUT):
-        self.cases, self.vault, self.timeout = cases, vault, timeout
+    def __init__(self, cases, vault, reporting=None, timeout: float = RPC_TIMEOUT):
+        self.cases, self.vault, self.reporting, self.timeout = cases, vault, reporting, timeout
 
-    def _call(self, method, *args):
+    def _call(self, method, *args, timeout: float | None = None):
         try:
-            return call(method, *args, timeout=self.timeout)
+            return call(method, *args, timeout=timeout or self.timeout)
         except UNAVAILABLE_ERRORS as exc:
             log.warning("rpc failed: %s", type(exc).__name__)
             raise Unavailable() from None
@@ -72,3 +73,9 @@ class Backend:
         return self._call(self.vault.store_evidence_original, {
             "version": EVIDENCE_RPC_VERSION, "case_id": case_id, "tenant": tenant, "mime": mime,
             "sealed_original": base64.b64encode(sealed_original).decode()})
+
+    # -- reporting ----------------------------------------------------------------------
+
+    def public_stats(self, query: dict) -> dict:
+        """``PublicStats`` for ``query`` (``PublicQuery``: tenant, year), as reporting publishes them."""
+        return self._call(self.reporting.public_stats, query, timeout=STATS_TIMEOUT)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -105,6 +106,11 @@ T = {
 }
 
 
+def breakable(value: str) -> Markup:
+    """A registration number (one long word) that may wrap after each slash on a narrow screen."""
+    return Markup("/<wbr>").join(escape(part) for part in str(value).split("/"))
+
+
 class Refusal(Exception):
     """A page-level refusal: rendered as ``error.html`` with ``status``."""
 
@@ -154,6 +160,7 @@ class PortalKit:
                                   undefined=StrictUndefined, extensions=["jinja2.ext.i18n"],
                                   trim_blocks=True, lstrip_blocks=True, auto_reload=False)
         environment.policies["ext.i18n.trimmed"] = True
+        environment.filters["breakable"] = breakable
         environment.install_gettext_translations(self.translations[lang], newstyle=True)
         return environment
 
@@ -257,8 +264,9 @@ class Visit:
     def switch_url(self) -> str | None:
         other = "en" if self.lang == "id" else "id"
         params = {"lang": other}
-        if self.switchable and self.request.args.get("tenant"):
-            params["tenant"] = self.request.args["tenant"]
+        for name in ("tenant", "year"):  # the form's preselected tenant; the statistics' choice
+            if self.switchable and self.request.args.get(name):
+                params[name] = self.request.args[name]
         return f"{self.request.path}?{urllib.parse.urlencode(params)}"
 
     def session_token(self) -> str | None:

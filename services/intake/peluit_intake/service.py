@@ -18,9 +18,9 @@ from peluit_common.auth import OfficerAuth
 from peluit_common.operations import Operations
 from peluit_common.web import http, json_endpoint, json_response
 
-from . import api, portal, whatsapp
+from . import api, portal, portal_statistics, whatsapp
 from .application import Intake
-from .backend import RPC_TIMEOUT, Backend
+from .backend import RPC_TIMEOUT, STATS_TIMEOUT, Backend
 from .catalogue import TenantCatalogue
 from .keys import IntakeKeys, intake_secret
 from .mail_intake import process_mail
@@ -59,9 +59,10 @@ class IntakeService:
     # expiration: a request still queued after the reporter was told to retry is dropped
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
     vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
+    reporting = RpcProxy("reporting", expiration=STATS_TIMEOUT)  # the portal's statistics page
 
     def _intake(self) -> Intake:
-        return Intake(Backend(self.cases, self.vault), self.catalogue, self.keys)
+        return Intake(Backend(self.cases, self.vault, self.reporting), self.catalogue, self.keys)
 
     # -- reporter API (JSON): the uniform routes are generated below from API_ROUTES -------------
 
@@ -128,6 +129,7 @@ PORTAL_PAGES = (
     ("POST", "/status/pesan", portal.status_message),
     ("POST", "/status/bukti", portal.status_evidence),
     ("POST", "/keluar", portal.sign_out),
+    ("GET", "/statistik", portal_statistics.statistics),
 )
 
 

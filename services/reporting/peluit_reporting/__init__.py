@@ -14,5 +14,5 @@ Modules, by responsibility:
   and its maths; ``compute``: parts from the read models; ``kept``: kept
   parts and blocks; ``reports``: reports assembled from parts; ``public``:
   the suppressed public counts).
-* ``export``: CSV, XLSX and PDF of a tenant-year.
+* ``export``: CSV, XLSX and PDF of a tenant-year, and of a province-year.
 """

@@ -6,14 +6,21 @@ holds the service to it."""
 from __future__ import annotations
 
 from peluit_common.openapi import BEARER, JSON, error, new_spec
-from peluit_contracts.statistics import (ExportQuery, ProvinceOverview, ProvinceQuery, PublicQuery, PublicStats,
-                                         StatsQuery, TenantStats)
+from peluit_contracts.statistics import (ExportQuery, ProvinceExportQuery, ProvinceOverview, ProvinceQuery,
+                                         PublicQuery, PublicStats, StatsQuery, TenantStats)
 
 # the exports' media types (the service answers with these)
 EXPORTS = {
     "csv": ("text/csv", "CSV, UTF-8: bagian, kode, nilai"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Excel workbook"),
     "pdf": ("application/pdf", "PDF with charts and tables, in Bahasa Indonesia"),
+}
+PROVINCE_EXPORTS = {
+    "csv": "CSV, UTF-8: lingkup, bagian, kode, nilai (lingkup \"provinsi\": the province's totals; a tenant code: "
+           "that tenant's total, statuses and timings)",
+    "xlsx": "Excel workbook: sheet \"Ringkasan\" (the province's totals), sheet \"Per Inspektorat\" (one row per "
+            "tenant)",
+    "pdf": "PDF in Bahasa Indonesia: the province's totals with charts and tables, then one line per tenant",
 }
 
 
@@ -27,14 +34,12 @@ def _officer_operation(summary: str, query, ok: dict) -> dict:
             "responses": {"200": ok, "400": BAD_PARAMETERS, "401": NO_TOKEN, "403": FORBIDDEN}}
 
 
-def _export(fmt: str) -> dict:
-    mime, description = EXPORTS[fmt]
+def _export(fmt: str, summary: str, query, description: str) -> dict:
     return {"get": _officer_operation(
-        f"A tenant-year's laporan berkala as {fmt.upper()} (inspektur, penelaah, tenant_admin; the province)",
-        ExportQuery, {"description": description,
-                      "headers": {"Content-Disposition": {"schema": {"type": "string"},
-                                                          "description": "attachment; filename=..."}},
-                      "content": {mime: {"schema": {"type": "string", "format": "binary"}}}})}
+        f"{summary} as {fmt.upper()}", query,
+        {"description": description, "headers": {"Content-Disposition": {
+            "schema": {"type": "string"}, "description": "attachment; filename=..."}},
+         "content": {EXPORTS[fmt][0]: {"schema": {"type": "string", "format": "binary"}}}})}
 
 
 def build() -> dict:
@@ -49,8 +54,14 @@ def build() -> dict:
     spec.path("/api/v1/stats/province", operations={"get": _officer_operation(
         "The province's totals and one line per tenant (province inspektur or province_admin)", ProvinceQuery,
         {"description": "The overview", "content": {JSON: {"schema": "ProvinceOverview"}}})})
-    for fmt in EXPORTS:
-        spec.path(f"/api/v1/stats/export.{fmt}", operations=_export(fmt))
+    for fmt, (_, description) in EXPORTS.items():
+        spec.path(f"/api/v1/stats/export.{fmt}", operations=_export(
+            fmt, "A tenant-year's laporan berkala (inspektur, penelaah, tenant_admin; the province)", ExportQuery,
+            description))
+    for fmt, description in PROVINCE_EXPORTS.items():
+        spec.path(f"/api/v1/stats/province/export.{fmt}", operations=_export(
+            fmt, "A province-year's laporan berkala: its totals and one line per tenant (province inspektur or "
+            "province_admin)", ProvinceExportQuery, description))
     spec.path("/api/v1/public/stats", operations={"get": {
         "summary": "Public transparency statistics: cells below the threshold shown as \"<5\", no margins",
         "security": [], "parameters": [{"in": "query", "schema": PublicQuery}],

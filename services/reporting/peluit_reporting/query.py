@@ -17,8 +17,13 @@ def invalid(messages) -> HttpError:
 
 
 def parse(schema, request) -> dict:
+    return load(schema, request.args.to_dict())
+
+
+def load(schema, data) -> dict:
+    """``data`` (a query string's or an RPC's parameters) through ``schema``."""
     try:
-        return schema().load(request.args.to_dict())
+        return schema().load(data)
     except ValidationError as err:
         raise invalid(err.messages) from None
 

@@ -3,7 +3,8 @@
 Pulls the cases notification log page by page over RPC (never reads the cases
 database) and applies each page with its tracking position in one transaction.
 Serves officer statistics and exports (officer token), and public
-transparency statistics with small-cell suppression (no login).
+transparency statistics with small-cell suppression (no login; over RPC,
+``public_stats``, for the portal's statistics page too).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import date
 import eventlet
 from eventlet import tpool
 from eventlet.queue import LightQueue
-from nameko.rpc import RpcProxy
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from prometheus_client import Gauge
 from werkzeug.wrappers import Response
@@ -27,12 +28,12 @@ from peluit_common.operations import Operations
 from peluit_common.rpc import call
 from peluit_common.settings import env_float
 from peluit_common.web import HttpError, http, json_endpoint, json_response
-from peluit_contracts.statistics import ExportQuery, ProvinceQuery, PublicQuery, StatsQuery
+from peluit_contracts.statistics import ExportQuery, ProvinceExportQuery, ProvinceQuery, PublicQuery, StatsQuery
 
 from . import export, projection, stats
 from .access import require_province, require_tenant
 from .openapi import OPENAPI
-from .query import parse, period
+from .query import load, parse, period
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +143,22 @@ class ReportingService:
 
     @http("GET", "/api/v1/public/stats")
     @json_endpoint
-    def public_stats(self, request):
+    def public_stats_http(self, request):
         args = parse(PublicQuery, request)
         with self.db.connection() as conn:
-            counts = stats.public_counts(conn, args.get("tenant"), args.get("year"))
-        return json_response(200, {"counts": counts, "small_cell_threshold": stats.SMALL_CELL,
-                                   "rule": stats.PUBLIC_RULE})
+            return json_response(200, stats.public_stats(conn, args.get("tenant"), args.get("year")))
+
+    @rpc
+    def public_stats(self, query: dict | None = None) -> dict:
+        """``GET /api/v1/public/stats`` over RPC (the portal's statistics page):
+        the same parameters (``PublicQuery``), the same rules and reply
+        (``PublicStats``), or ``{"error": "validation_failed", "fields": ...}``."""
+        try:
+            args = load(PublicQuery, query if query is not None else {})
+        except HttpError as err:
+            return {"error": err.code, "fields": err.fields}
+        with self.db.connection() as conn:
+            return stats.public_stats(conn, args.get("tenant"), args.get("year"))
 
     # -- officer statistics ---------------------------------------------------------
 
@@ -156,25 +167,27 @@ class ReportingService:
     def tenant_stats(self, request):
         def report(conn, tenant, start, end):
             return {"tenant": tenant, **stats.tenant_stats(conn, [tenant], start, end, defer=self._keep_later)}
-        return self._officer_report(request, StatsQuery, "tenant", require_tenant, report)
+        _, _, figures = self._figures(request, StatsQuery, "tenant", require_tenant, report)
+        return json_response(200, figures)
 
     @http("GET", "/api/v1/stats/province")
     @json_endpoint
     def province_stats(self, request):
         def report(conn, province, start, end):
             return stats.province_overview(conn, province, start, end, defer=self._keep_later)
-        return self._officer_report(request, ProvinceQuery, "province", require_province, report)
+        _, _, figures = self._figures(request, ProvinceQuery, "province", require_province, report)
+        return json_response(200, figures)
 
-    def _officer_report(self, request, schema, scope: str, require, report):
+    def _figures(self, request, schema, scope: str, require, report, period_of=period):
         """The officer's token (401), the parameters (400), the tenant or
-        province they may see (403), then ``report(conn, who, start, end)``."""
+        province they may see (403); then who, the period of the parameters
+        (``period_of``) and ``report(conn, who, start, end)``."""
         claims = self.officers.claims(request)
         args = parse(schema, request)
         who = require(claims, args.get(scope))
-        start, end = period(args)
+        start, end = period_of(args)
         with self.db.connection() as conn:
-            figures = report(conn, who, start, end)
-        return json_response(200, figures)
+            return who, (start, end), report(conn, who, start, end)
 
     def _keep_later(self, keep) -> None:
         """What a statistics query computed is kept in a green thread of its
@@ -192,35 +205,61 @@ class ReportingService:
     @http("GET", "/api/v1/stats/export.<string:fmt>")
     @json_endpoint
     def export_stats(self, request, fmt):
-        if fmt not in ("csv", "xlsx", "pdf"):
-            raise HttpError(404, "not_found", text="unknown_export_format")
-        claims = self.officers.claims(request)
-        args = parse(ExportQuery, request)
-        tenant = require_tenant(claims, args.get("tenant"))
-        year = args.get("year") or date.today().year
-        with self.db.connection() as conn:
-            data = stats.tenant_stats(conn, [tenant], date(year, 1, 1), date(year, 12, 1))
+        def report(conn, tenant, start, end):
+            return stats.tenant_stats(conn, [tenant], start, end)
+        tenant, year, data = self._export_figures(request, fmt, ExportQuery, "tenant", require_tenant, report)
         name = f"laporan-berkala-{tenant}-{year}"
         if fmt == "csv":
-            body, mime = export.to_csv(data), "text/csv; charset=utf-8"
-        else:
-            label = self._tenant_label(tenant)
-            # CPU-bound building runs in a real thread so the hub keeps serving
-            if fmt == "xlsx":
-                body = tpool.execute(export.to_xlsx, data, label)
-                mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            else:
-                body, mime = tpool.execute(export.to_pdf, data, label), "application/pdf"
-        headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}  # the rest: SecureWsgiApp
-        return Response(body, status=200, content_type=mime, headers=headers)
+            return _download(name, fmt, export.to_csv, data)
+        build = export.to_xlsx if fmt == "xlsx" else export.to_pdf
+        return _download(name, fmt, build, data, _label(self._tenant_names(), tenant))
 
-    def _tenant_label(self, tenant: str) -> str:
-        """"Inspektorat Kota Malang (35.73)" from cases' catalogue (configuration,
-        not case data); the code alone when cases does not answer in time."""
+    @http("GET", "/api/v1/stats/province/export.<string:fmt>")
+    @json_endpoint
+    def export_province(self, request, fmt):
+        province, year, data = self._export_figures(request, fmt, ProvinceExportQuery, "province",
+                                                    require_province, stats.province_overview)
+        name = f"laporan-berkala-provinsi-{province}-{year}"
+        if fmt == "csv":
+            return _download(name, fmt, export.province_to_csv, data)
+        names = self._tenant_names()
+        build = export.province_to_xlsx if fmt == "xlsx" else export.province_to_pdf
+        return _download(name, fmt, build, data, _label(names, province), names)
+
+    def _export_figures(self, request, fmt: str, schema, scope: str, require, report):
+        """A known format (404), then ``_figures`` for the year asked for (default: this year)."""
+        if fmt not in EXPORT_TYPES:
+            raise HttpError(404, "not_found", text="unknown_export_format")
+        who, (start, _), data = self._figures(request, schema, scope, require, report, _whole_year)
+        return who, start.year, data
+
+    def _tenant_names(self) -> dict[str, str]:
+        """Tenant names from cases' catalogue (configuration, not case data);
+        none when cases does not answer in time: the codes then stand alone."""
         try:
             catalogue = call(self.cases.catalogue, timeout=NAME_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - a label is not worth failing the export
-            log.warning("tenant name unavailable: %s", type(exc).__name__)
-            return tenant
-        names = {t["code"]: t["name"] for t in catalogue.get("tenants", [])}
-        return f"{names[tenant]} ({tenant})" if tenant in names else tenant
+            log.warning("tenant names unavailable: %s", type(exc).__name__)
+            return {}
+        return {t["code"]: t["name"] for t in catalogue.get("tenants", [])}
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _whole_year(args: dict) -> tuple[date, date]:
+    year = args.get("year") or date.today().year
+    return date(year, 1, 1), date(year, 12, 1)
+
+
+def _label(names: dict[str, str], tenant: str) -> str:
+    """"Inspektorat Kota Malang (35.73)", or the code alone."""
+    return f"{names[tenant]} ({tenant})" if tenant in names else tenant
+
+
+def _download(name: str, fmt: str, build, *args) -> Response:
+    # CPU-bound building (XLSX, PDF) runs in a real thread so the hub keeps serving
+    body = build(*args) if fmt == "csv" else tpool.execute(build, *args)
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}  # the rest: SecureWsgiApp
+    return Response(body, status=200, content_type=EXPORT_TYPES[fmt], headers=headers)

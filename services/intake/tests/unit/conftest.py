@@ -1,6 +1,6 @@
 """Fakes for intake's own interfaces, shared by the unit tests: the port to
-cases and the vault (``FakeBackend``), a clock for the tenant catalogue, and
-the application over both."""
+cases, the vault and reporting (``FakeBackend``), a clock for the tenant
+catalogue, and the application over both."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Clock:
 
 
 class FakeBackend:
-    """What cases and the vault answer, kept in memory; ``down`` names the calls that time out."""
+    """What cases, the vault and reporting answer, kept in memory; ``down`` names the calls that time out."""
 
     def __init__(self):
         self.tenants = {"35.73": ["korupsi", "pungli"], "35": ["korupsi"]}
@@ -42,6 +42,8 @@ class FakeBackend:
         self.evidence: list[dict] = []
         self.files_left, self.bytes_left, self.closed = 10, 10**8, False
         self.messages: list[tuple[str, str]] = []
+        self.published: list[dict] = []  # reporting's public cells
+        self.stats_queries: list[dict] = []
 
     def _enter(self, name: str):
         self.calls.append(name)
@@ -116,6 +118,14 @@ class FakeBackend:
             return refused
         self.originals.append(sealed)
         return {"original_ref": f"o-{len(self.originals)}"}
+
+    def public_stats(self, query):
+        refused = self._enter("public_stats")
+        if refused:
+            return refused
+        self.stats_queries.append(query)
+        cells = [c for c in self.published if all(c[k] == v for k, v in query.items())]
+        return {"counts": cells, "small_cell_threshold": 5, "rule": {"id": "Aturan", "en": "Rule"}}
 
     def add_evidence(self, receipt_hash, items):
         refused = self._enter("add_evidence")

@@ -291,6 +291,7 @@ def test_every_template_renders_in_both_languages(kit):
         {"code": "35.73", "name": "Inspektorat Kota Malang", "parent": "35",
          "categories": [{"code": "lainnya", "name": {"id": "Lainnya", "en": "Other"}},
                         {"code": "korupsi", "name": {"id": "Korupsi", "en": "Corruption"}}]}]}
+    descriptions: dict[str, set[str]] = {}
     for lang, word in (("id", "Laporan"), ("en", "Report")):
         visit = Visit(kit, request("/", query={"lang": lang}))
         tenants, categories = kit.form_choices(catalogue, lang, None)
@@ -309,15 +310,25 @@ def test_every_template_renders_in_both_languages(kit):
                             "reply_text": ""},
             "info.html": {"title": "T", "paragraphs": []},
             "error.html": {"title": "T", "paragraphs": [], "back": "/"},
+            "statistik.html": {"form": {"tenant": "", "year": "2026"}, "years": [("2026", "2026")],
+                               "tenants": [(t["code"], t["name"]) for t in tenants],
+                               "tenant": None, "year": 2026, "charts": None, "listed": [], "rule": "R",
+                               "threshold": 5, "tenant_name": ""},
         }
         for name, context in pages.items():
             response = kit.render(visit, name, **context)
             html = response.get_data(as_text=True)
             assert html.startswith("<!doctype html>") and f'lang="{lang}"' in html, name
+            description = re.findall(r'<meta name="description" content="([^"<>]{60,})">', html)
+            assert len(description) == 1, name
+            descriptions.setdefault(name, set()).add(description[0])
             assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
             assert "Set-Cookie" not in response.headers
             if name in ("lapor.html", "status.html", "tanda_terima.html"):
                 assert word in html, (name, lang)
+    # a description per page and language (the info and error pages share the portal's own)
+    assert all(len(texts) == 2 for texts in descriptions.values())
+    assert len({text for texts in descriptions.values() for text in texts}) == 2 * (len(descriptions) - 1)
 
 
 # -- validation -----------------------------------------------------------------------

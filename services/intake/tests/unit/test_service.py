@@ -15,6 +15,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from peluit_contracts.reports import RegisterReportCommand, StoreIdentityCommand
+from peluit_contracts.statistics import PublicQuery, PublicStats
 from peluit_intake.catalogue import TenantCatalogue
 from peluit_intake.keys import IntakeKeys
 from peluit_intake.openapi import OPENAPI
@@ -44,6 +45,18 @@ class VaultRpc:
         return {"reporter_ref": "r" * 32}
 
 
+class ReportingRpc:
+    def __init__(self):
+        self.queries = []
+
+    def public_stats(self, query):
+        self.queries.append(PublicQuery().load(query))
+        reply = {"counts": [{"tenant": "35.73", "year": 2026, "category": "korupsi", "status": "diterima", "count": 8}],
+                 "small_cell_threshold": 5, "rule": {"id": "Aturan", "en": "Rule"}}
+        assert PublicStats().validate(reply) == {}
+        return reply
+
+
 def routes(cls) -> dict[str, tuple]:
     """method name -> (HTTP method, path), or () for an entrypoint that is not HTTP."""
     out = {}
@@ -62,15 +75,15 @@ def test_every_documented_path_and_every_portal_page_has_an_entrypoint():
     documented = {(method.upper(), path) for path, item in OPENAPI["paths"].items() for method in item}
     assert len(documented) == 6
     assert documented <= served
-    assert {("GET", "/"), ("POST", "/lapor"), ("POST", "/status"), ("POST", "/status/bukti"), ("POST", "/keluar"),
-            ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/channels/whatsapp/webhook")} <= served
+    assert {("GET", "/"), ("GET", "/statistik"), ("POST", "/lapor"), ("POST", "/status"), ("POST", "/status/bukti"),
+            ("POST", "/keluar"), ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/channels/whatsapp/webhook")} <= served
     assert routes(IntakeService)["receive_mail"] == ()
 
 
 def service():
     keys = IntakeKeys.derive(os.urandom(32), bytes(VAULT.public_key), Argon2Params(time_cost=1, memory_kib=8192))
     return worker_factory(IntakeService, keys=keys, catalogue=TenantCatalogue(), cases=CasesRpc(), vault=VaultRpc(),
-                          portal=PortalKit(os.urandom(32)))
+                          reporting=ReportingRpc(), portal=PortalKit(os.urandom(32)))
 
 
 def test_an_entrypoint_reaches_cases_and_the_vault_through_its_own_proxies_with_contract_payloads():
@@ -94,3 +107,11 @@ def test_the_portal_and_the_tenant_list_share_the_process_catalogue():
     assert svc.catalogue.data is not None  # the tenant list refreshed the one copy the pages read
     page = svc.portal_report_form(Request(EnvironBuilder(path="/lapor").get_environ()))
     assert page.status_code == 200 and "Inspektorat Kota Malang" in page.get_data(as_text=True)
+
+
+def test_the_statistics_page_asks_reporting_through_its_own_proxy_with_the_contract_query():
+    svc = service()
+    page = svc.portal_statistics(Request(EnvironBuilder(path="/statistik", query_string={
+        "tenant": "35.73", "year": "2026", "lang": "en"}).get_environ()))
+    assert page.status_code == 200 and svc.reporting.queries == [{"tenant": "35.73", "year": 2026}]
+    assert "Inspektorat Kota Malang · 2026" in page.get_data(as_text=True)

@@ -25,3 +25,9 @@ def public_counts(conn, tenant: str | None = None, year: int | None = None) -> l
             "ORDER BY 1, 2, 3, 4", params).fetchall()
     return [{"tenant": t, "year": y, "category": c, "status": s,
              "count": suppressed(n)} for t, y, c, s, n in rows]
+
+
+def public_stats(conn, tenant: str | None = None, year: int | None = None) -> dict:
+    """The public statistics as published (``PublicStats``): the suppressed
+    cells, the threshold and the rule; the HTTP endpoint and the RPC answer this."""
+    return {"counts": public_counts(conn, tenant, year), "small_cell_threshold": SMALL_CELL, "rule": PUBLIC_RULE}

@@ -1,13 +1,23 @@
 """The statistics and exports over the read model of the hand-built log:
-values by the definitions, the province overview, public suppression."""
+values by the definitions, the province overview, public suppression (over
+HTTP and over the portal's RPC alike)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 from datetime import date
+from types import SimpleNamespace
 
+from nameko.testing.services import worker_factory
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from peluit_common.testing import pdf_text
 from peluit_reporting import export, stats
+from peluit_reporting.service import ReportingService
 
 def test_officer_statistics_follow_the_definitions(conn, built):
     s = stats.tenant_stats(conn, ["35.73"], date(2026, 1, 1), date(2026, 12, 1))
@@ -53,6 +63,25 @@ def test_public_counts_suppress_small_cells_and_publish_no_margins(conn, built):
     assert {c["tenant"] for c in stats.public_counts(conn, "35.78", 2026)} == {"35.78"}
 
 
+def test_the_portal_rpc_answers_what_the_public_endpoint_publishes(conn, built):
+    service = worker_factory(ReportingService, db=SimpleNamespace(connection=lambda: contextlib.nullcontext(conn)))
+    for query in ({}, {"tenant": "35.78"}, {"tenant": "35.73", "year": 2026}, {"year": 2025}):
+        environ = EnvironBuilder(path="/api/v1/public/stats", query_string=query).get_environ()
+        served = service.public_stats_http(Request(environ))
+        assert served.status_code == 200
+        assert service.public_stats(query) == json.loads(served.get_data()) == stats.public_stats(conn, **query)
+    published = service.public_stats({"tenant": "35.73"})
+    assert published["counts"] == stats.public_counts(conn, "35.73") and published["small_cell_threshold"] == 5
+    assert {"tenant": "35.73", "year": 2026, "category": "korupsi", "status": "selesai", "count": "<5"} in (
+        published["counts"])
+    assert service.public_stats({"year": 2025})["counts"] == []
+    assert service.public_stats() == service.public_stats({})
+    refused = service.public_stats({"year": "dua", "bogus": "1"})
+    assert refused["error"] == "validation_failed" and set(refused["fields"]) == {"year", "bogus"}
+    assert all(set(m) == {"id", "en"} for messages in refused["fields"].values() for m in messages)
+    assert service.public_stats(["35.73"])["error"] == "validation_failed"
+
+
 def test_exports_read_back(conn, built):
     s = stats.tenant_stats(conn, ["35.73"], date(2026, 1, 1), date(2026, 12, 1))
     lines = list(csv.reader(io.StringIO(export.to_csv(s).decode("utf-8"))))
@@ -68,14 +97,13 @@ def test_exports_read_back(conn, built):
     assert export.TITLE in pdf_text(pdf) and "Kota Malang" in pdf_text(pdf)
 
 
-def pdf_text(pdf: bytes) -> str:
-    """The decompressed content streams (enough to find a Latin-1 title)."""
-    import pikepdf
 
-    out = []
-    with pikepdf.open(io.BytesIO(pdf)) as doc:
-        for page in doc.pages:
-            for stream in page.obj.Contents.as_list() if isinstance(page.obj.Contents, pikepdf.Array) else [
-                    page.obj.Contents]:
-                out.append(stream.read_bytes().decode("latin-1"))
-    return "".join(out)
+def test_the_province_export_reads_back(conn, built):
+    p = stats.province_overview(conn, "35", date(2026, 1, 1), date(2026, 12, 1))
+    lines = list(csv.reader(io.StringIO(export.province_to_csv(p).decode("utf-8"))))
+    assert ["provinsi", "ringkasan", "jumlah_laporan", "10"] in lines
+    assert ["35.73", "ringkasan", "jumlah_laporan", "4"] in lines
+    assert ["35.78", "ringkasan", "jumlah_laporan", "6"] in lines
+    assert ["35.73", "status", "selesai", "1"] in lines and not [line for line in lines if line[0] == "35.07"]
+    text = pdf_text(export.province_to_pdf(p, "Jawa Timur (35)", {"35.73": "Inspektorat Kota Malang"}))
+    assert "Inspektorat Kota Malang" in text and "35.78" in text.splitlines()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from peluit_contracts.statistics import ExportQuery, ProvinceQuery, PublicQuery, StatsQuery
+from peluit_contracts.statistics import ExportQuery, ProvinceExportQuery, ProvinceQuery, PublicQuery, StatsQuery
 from peluit_reporting.openapi import EXPORTS, OPENAPI
 from peluit_common.web import QuietHttpRequestHandler
 from peluit_reporting.service import ReportingService
@@ -30,7 +30,8 @@ def test_every_route_is_documented():
 
 def test_parameters_come_from_the_contract():
     for path, schema in [("/api/v1/stats", StatsQuery), ("/api/v1/stats/province", ProvinceQuery),
-                         ("/api/v1/stats/export.pdf", ExportQuery), ("/api/v1/public/stats", PublicQuery)]:
+                         ("/api/v1/stats/export.pdf", ExportQuery), ("/api/v1/public/stats", PublicQuery),
+                         ("/api/v1/stats/province/export.xlsx", ProvinceExportQuery)]:
         params = {p["name"]: p for p in OPENAPI["paths"][path]["get"]["parameters"]}
         assert set(params) == {f.data_key or name for name, f in schema().fields.items()}
         assert all(p["in"] == "query" and not p["required"] for p in params.values())
@@ -41,12 +42,14 @@ def test_parameters_come_from_the_contract():
 def test_every_status_and_content_type():
     ops = {path: item["get"] for path, item in OPENAPI["paths"].items()}
     officer = [path for path, op in ops.items() if op.get("security")]
-    assert set(officer) == {"/api/v1/stats", "/api/v1/stats/province", *(f"/api/v1/stats/export.{f}" for f in EXPORTS)}
+    exports = [f"/api/v1/stats{scope}/export.{f}" for scope in ("", "/province") for f in EXPORTS]
+    assert set(officer) == {"/api/v1/stats", "/api/v1/stats/province", *exports}
     for path in officer:
         assert set(ops[path]["responses"]) == {"200", "400", "401", "403"}, path
     assert set(ops["/api/v1/public/stats"]["responses"]) == {"200", "400"}
     for fmt, (mime, _) in EXPORTS.items():
-        assert list(ops[f"/api/v1/stats/export.{fmt}"]["responses"]["200"]["content"]) == [mime]
+        for scope in ("", "/province"):
+            assert list(ops[f"/api/v1/stats{scope}/export.{fmt}"]["responses"]["200"]["content"]) == [mime]
     schemas = OPENAPI["components"]["schemas"]
     assert schemas["TenantStats"]["additionalProperties"] is False
     assert "tenant" in schemas["TenantStats"]["required"] and "timings" in schemas["Figures"]["required"]

@@ -11,8 +11,8 @@ from werkzeug.datastructures import MultiDict
 
 from peluit_common.web import HttpError
 from peluit_contracts.i18n import message
-from peluit_contracts.statistics import ExportQuery, ProvinceQuery, PublicQuery, StatsQuery
-from peluit_reporting.query import parse, period
+from peluit_contracts.statistics import ExportQuery, ProvinceExportQuery, ProvinceQuery, PublicQuery, StatsQuery
+from peluit_reporting.query import load, parse, period
 
 
 def request(**args):
@@ -28,6 +28,9 @@ def request(**args):
     (ExportQuery, {"year": "dua ribu"}, "year"),
     (ExportQuery, {"year": "1999"}, "year"),
     (ProvinceQuery, {"province": "35.73"}, "province"),
+    (ProvinceExportQuery, {"province": "35.73"}, "province"),
+    (ProvinceExportQuery, {"year": "2101"}, "year"),
+    (ProvinceExportQuery, {"tenant": "35.73"}, "tenant"),  # a province export names no tenant
     # years no date can hold, or that the statistics cannot reach (a 500 before)
     (StatsQuery, {"to": "0000-01"}, "to"),
     (StatsQuery, {"from": "0000-01"}, "from"),
@@ -45,6 +48,16 @@ def test_bad_parameters_are_a_bilingual_400_per_field(schema, args, field):
     assert err.value.message == message("stats_invalid_parameters")
     assert list(err.value.fields) == [field]
     assert all(set(m) == {"id", "en"} for m in err.value.fields[field])
+
+
+def test_rpc_parameters_go_through_the_same_schema():
+    assert load(PublicQuery, {"tenant": "35.73", "year": 2026}) == {"tenant": "35.73", "year": 2026}
+    assert load(PublicQuery, {}) == {}
+    for bad, field in (({"year": "dua"}, "year"), ({"tenant": "35.7x"}, "tenant"), ({"sort": "x"}, "sort"),
+                       (["35.73"], "_schema")):
+        with pytest.raises(HttpError) as err:
+            load(PublicQuery, bad)
+        assert err.value.status == 400 and list(err.value.fields) == [field]
 
 
 def test_a_month_out_of_range_says_so():
