@@ -126,7 +126,7 @@ def _say(text: dict) -> str:
 
 
 def _print_code(username: str, invitation, console: str) -> None:
-    print(_say(message("cli_enrolment_code", username=username, code=invitation.code,
+    print(_say(message("cli_enrolment_code", username=username, enrolment_code=invitation.code,
                        expires=invitation.expires_at.isoformat(timespec="minutes"))))
     print(_say(message("cli_enrol_where", console=console)))
 

@@ -240,3 +240,35 @@ def test_accounts_made_before_enrolment_keep_working(fresh_db, key):
             with pytest.raises(psycopg.errors.CheckViolation):
                 with conn.transaction():
                     conn.execute("UPDATE officer SET enrolled_at = now() WHERE id = %s", (invitation.officer_id,))
+
+
+def test_the_command_line_prints_an_enrolment_code_and_nothing_secret(throwaway_db, conn, inspect, key, tmp_path,
+                                                                      monkeypatch, capsys):
+    from peluit_cases import admin
+
+    (tmp_path / "officer-totp.key").write_text(key.hex())
+    monkeypatch.setenv("PELUIT_OFFICER_TOTP_KEY_FILE", str(tmp_path / "officer-totp.key"))
+    monkeypatch.setenv("PELUIT_DB_NAME", throwaway_db)
+    monkeypatch.setenv("PELUIT_DB_USER", "postgres")
+    monkeypatch.delenv("PELUIT_ENV", raising=False)
+    assert admin.main(["create-officer", "--tenant", "35", "--username", "admin.cli", "--display-name", "Admin",
+                       "--role", "province_admin"]) == 0
+    out = capsys.readouterr().out
+    code = out.split("): ", 1)[1].split()[0]
+    assert enrolment.CODE_RE.fullmatch(code) and "127.0.0.1:8007" in out
+    assert enrolment.start(conn, key, "admin.cli", code).username == "admin.cli"
+    assert inspect.execute("SELECT officer_id, details->>'via' FROM admin_change WHERE kind = 'officer_created' "
+                           "AND details->>'username' = 'admin.cli'").fetchone() == (None, "cli")
+    # the demo administrator: a fresh code each run until enrolled, and never in production
+    monkeypatch.setenv("PELUIT_ENV", "production")
+    assert admin.main(["demo-admin"]) == 2
+    assert "production" in capsys.readouterr().err
+    monkeypatch.delenv("PELUIT_ENV")
+    assert admin.main(["demo-admin"]) == 0 and admin.main(["demo-admin"]) == 0
+    first, second = (line.split("): ", 1)[1].split()[0] for line in capsys.readouterr().out.splitlines()
+                     if "): " in line and line.startswith("Kode"))
+    assert first != second
+    refusal(enrolment.start, conn, key, "admin.demo", first)
+    enrol(conn, key, enrolment.Invitation("", second, NOW), "admin.demo", now=datetime.now(timezone.utc))
+    assert admin.main(["demo-admin"]) == 0
+    assert "): " not in capsys.readouterr().out
