@@ -67,11 +67,16 @@ def _signed_in(svc, officer: officers.Officer, auth_time: datetime | None = None
                                            "username": officer.username}})
 
 
-def login(svc, request) -> Response:
+def _credentials(schema, request, refusal: str) -> dict:
+    """A sign-in body; one that does not fit is refused like wrong credentials, telling nothing."""
     try:
-        creds = contract.Login().load(read_json(request, BODY_LIMIT))
+        return schema().load(read_json(request, BODY_LIMIT))
     except ValidationError:
-        raise CasesError("invalid_credentials") from None
+        raise CasesError(refusal) from None
+
+
+def login(svc, request) -> Response:
+    creds = _credentials(contract.Login, request, "invalid_credentials")
     with svc.db.connection() as conn:
         try:
             officer = officers.authenticate(conn, svc.keys.totp_key, creds["username"], creds["password"],
@@ -84,10 +89,7 @@ def login(svc, request) -> Response:
 
 def start_enrolment(svc, request) -> Response:
     """Step 1 of 2: the enrolment code for the officer's own new TOTP secret."""
-    try:
-        args = contract.EnrolmentStart().load(read_json(request, BODY_LIMIT))
-    except ValidationError:
-        raise CasesError("invalid_enrolment") from None
+    args = _credentials(contract.EnrolmentStart, request, "invalid_enrolment")
     with svc.db.connection() as conn:
         started = enrolment.start(conn, svc.keys.totp_key, args["username"], args["enrolment_code"])
     ttl = enrolment.ENROLMENT_TOKEN_SECONDS

@@ -14,31 +14,14 @@ from peluit_cases import access, admin_log, audit_grants, catalogue, enrolment, 
 from peluit_cases.access import AccessDenied, Actor
 from peluit_cases.domain import DomainError
 from peluit_cases.errors import CasesError
-from peluit_common.testing import dsn_for
 
 PROV = Actor("11111111-1111-4111-8111-111111111111", "prov", "35", ("province_admin",))
 KOTA = Actor("33333333-3333-4333-8333-333333333333", "kota", "35.73", ("tenant_admin",))
 
 
-@pytest.fixture(scope="module")
-def conn(throwaway_db):
-    with psycopg.connect(dsn_for(throwaway_db)) as conn:
-        catalogue.migrate(conn)
-        catalogue.seed_demo(conn)
-        officers.migrate(conn)
-        access.migrate(conn)
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def inspect(throwaway_db):
-    with psycopg.connect(dsn_for(throwaway_db), autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def key():
-    return secrets.token_bytes(32)
+@pytest.fixture(scope="module", autouse=True)
+def demo_tenants(conn):
+    catalogue.seed_demo(conn)
 
 
 def officer(conn, key, roles=("penelaah",), tenant="35.73") -> str:

@@ -22,29 +22,6 @@ PASSWORD = "kata-sandi-pilihan-sendiri"
 CREATOR = "11111111-1111-4111-8111-111111111111"
 
 
-@pytest.fixture(scope="module")
-def database(throwaway_db):
-    return dsn_for(throwaway_db)
-
-
-@pytest.fixture(scope="module")
-def conn(database):
-    with psycopg.connect(database) as conn:
-        officers.migrate(conn)
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def inspect(database):
-    with psycopg.connect(database, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def key():
-    return secrets.token_bytes(32)
-
-
 def invite(conn, key, now=NOW, **kw):
     username = kw.pop("username", f"baru.{secrets.token_hex(4)}")
     invitation = enrolment.invite(conn, key, tenant=kw.pop("tenant", "35.73"), username=username,

@@ -6,7 +6,6 @@ import base64
 import secrets
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pyotp
 import pytest
 from argon2 import PasswordHasher
@@ -14,35 +13,9 @@ from argon2 import PasswordHasher
 from peluit_cases import officers
 from peluit_cases.officer_api import http_error
 from peluit_cases.officers import LoginFailed, Officer, OfficerError
-from peluit_common.testing import dsn_for
 
 NOW = datetime(2026, 11, 23, 3, 0, 10, tzinfo=timezone.utc)
 PASSWORD = "kata-sandi-yang-panjang"
-
-
-@pytest.fixture(scope="module")
-def database(throwaway_db):
-    return dsn_for(throwaway_db)
-
-
-@pytest.fixture(scope="module")
-def conn(database):
-    with psycopg.connect(database) as conn:  # autocommit off, as the service's pool
-        officers.migrate(conn)
-        officers.migrate(conn)  # idempotent
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def inspect(database):
-    """A second, autocommit connection for looking at rows behind the API's back."""
-    with psycopg.connect(database, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def key():
-    return secrets.token_bytes(32)
 
 
 def make(conn, key, roles=("penelaah",), tenant="35.73", **kw):
