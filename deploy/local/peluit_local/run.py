@@ -13,7 +13,7 @@ import time
 from .bootstrap import MissingServer
 from .system import REPO, SERVICES, System
 
-CONSOLE_URL = "http://127.0.0.1:8007/"
+CONSOLE_OFFSET = 7  # the officers' console: 8007 by default
 
 
 def main() -> int:
@@ -68,7 +68,8 @@ def main() -> int:
 def _demo_admin(system: System) -> list[str]:
     """``peluit-cases demo-admin``: the demo administrator, and a fresh enrolment
     code while nobody has enrolled it (never in production: the command refuses)."""
-    out = subprocess.run([sys.executable, "-m", "peluit_cases.admin", "demo-admin", "--console", CONSOLE_URL],
+    console = f"http://127.0.0.1:{system.base_port + CONSOLE_OFFSET}/"
+    out = subprocess.run([sys.executable, "-m", "peluit_cases.admin", "demo-admin", "--console", console],
                          env=system.env("cases"), cwd=REPO, capture_output=True, text=True)
     return (out.stdout + out.stderr).strip().splitlines()
 

@@ -270,10 +270,13 @@ def _tenant_admin(svc, request, code: str) -> tuple[str, Actor]:
     return token, actor
 
 
-def _settings_reply(svc, token: str, settings: dict | None) -> Response:
+def _settings_reply(svc, token: str, settings: dict | None, changed: bool = True) -> Response:
+    """The settings with the vault's retention; after a change, this instance's
+    deadline scheduler reads the tenant again."""
     if settings is None:
         raise CasesError("not_found", text="tenant_not_found")
-    svc.deadline_config.forget(settings["code"])
+    if changed:
+        svc.deadline_config.forget(settings["code"])
     years = _vault(svc).retention(token, settings["code"])
     return json_response(200, {**settings, "retention_years": years})
 
@@ -286,7 +289,7 @@ def tenant_settings_of(svc, request, code: str) -> Response:
     token, _ = _tenant_admin(svc, request, code)
     with svc.db.connection() as conn:
         settings = tenant_settings.read(conn, code)
-    return _settings_reply(svc, token, settings)
+    return _settings_reply(svc, token, settings, changed=False)
 
 
 def change_tenant_settings(svc, request, code: str) -> Response:
