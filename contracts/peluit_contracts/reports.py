@@ -11,6 +11,7 @@ from .i18n import encode
 
 TENANT_CODE = r"\d{2}(\.\d{2})?"
 RECEIPT_PATTERN = r"\d{16}"
+EMAIL_PATTERN = r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,63}"
 CHANNELS = ("web", "email", "whatsapp", "letter", "phone", "walk_in", "integration")
 
 # A case's id is derived from its submission: the same submission is the same case
@@ -34,7 +35,7 @@ class IdentitySchema(Strict):
     name = Text(max_len=200, multiline=False)
     nik = Pattern(r"\d{16}", "nik", strip=" .-")
     nip = Pattern(r"\d{18}", "nip", strip=" .-")
-    email = Pattern(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,63}", "email", max_len=320)
+    email = Pattern(EMAIL_PATTERN, "email", max_len=320)
     phone = Pattern(r"\+?\d{8,15}", "phone", strip=" -().")
     address = Text(max_len=500)
 

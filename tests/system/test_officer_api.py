@@ -9,7 +9,7 @@ import uuid
 import eventlet
 import requests
 
-from peluit_local.testing import admin_connect, eventually, sample_report, submit
+from peluit_local.testing import admin_connect, enrol, eventually, sample_report, submit
 
 PASSWORD = "kata-sandi-yang-panjang-sekali"
 
@@ -231,8 +231,6 @@ def test_a_report_against_the_inspektorat_itself_is_handled_by_the_province(syst
 
 
 def test_admins_staff_their_own_tenant_only(system, staff, login):
-    import pyotp
-
     url = system.url("cases") + "/api/v1/officers"
     name = f"baru.{uuid.uuid4().hex[:6]}"
     new = {"tenant": "35.73", "username": name, "display_name": "Petugas Baru", "roles": ["penelaah"]}
@@ -240,10 +238,11 @@ def test_admins_staff_their_own_tenant_only(system, staff, login):
     created = requests.post(url, json=new, headers=login("prov.admin"), timeout=15)
     assert created.status_code == 201
     out = created.json()
-    assert out["totp_uri"].startswith("otpauth://totp/")
-    signin = requests.post(system.url("cases") + "/api/v1/officer/login", timeout=10, json={
-        "username": name, "password": out["initial_password"], "totp": pyotp.TOTP(out["totp_secret"]).now()})
-    assert signin.status_code == 200 and signin.json()["officer"]["roles"] == ["penelaah"]
+    # an enrolment code, never a password or a TOTP secret: the officer chooses both
+    assert set(out) == {"officer_id", "username", "tenant", "roles", "enrolment_code", "enrolment_expires_at"}
+    signin = enrol(system, name, out["enrolment_code"])
+    me = requests.get(system.url("cases") + "/api/v1/officer/me", headers=signin["headers"], timeout=10)
+    assert me.status_code == 200 and me.json()["roles"] == ["penelaah"] and me.json()["id"] == out["officer_id"]
     # a kota's penelaah cannot make admins anywhere
     assert requests.post(url, json={**new, "username": name + "x", "roles": ["province_admin"]},
-                         headers={"Authorization": f"Bearer {signin.json()['token']}"}, timeout=10).status_code == 403
+                         headers=signin["headers"], timeout=10).status_code == 403

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
-import pyotp
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -34,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from peluit_cases import audit
 from peluit_local import bootstrap
-from peluit_local.testing import admin_connect, eventually, sample_report, submit
+from peluit_local.testing import admin_connect, enrol, eventually, sample_report, submit
 from peluit_chain import checkpoint_message, event_hash, format_time, key_id
 
 VERIFY = shutil.which("peluit-verify", path=str(Path(sys.executable).parent)) or "peluit-verify"
@@ -61,19 +60,12 @@ def get(system, headers, path, **params):
 
 
 def new_auditor(system, login, name) -> dict:
-    """A fresh auditor (no other test grants it anything), signed in once."""
+    """A fresh auditor (no other test grants it anything), enrolled and signed in once."""
+    username = f"{name}.{uuid.uuid4().hex[:6]}"
     created = requests.post(system.url("cases") + "/api/v1/officers", headers=login("prov.admin"), timeout=10, json={
-        "tenant": "35", "username": f"{name}.{uuid.uuid4().hex[:6]}", "display_name": name, "roles": ["auditor"]})
+        "tenant": "35", "username": username, "display_name": name, "roles": ["auditor"]})
     assert created.status_code == 201, created.text
-    body = created.json()
-    with admin_connect(system, "cases") as conn:
-        username = conn.execute("SELECT username FROM peluit.officer WHERE id = %s",
-                                (body["officer_id"],)).fetchone()[0]
-    token = requests.post(system.url("cases") + "/api/v1/officer/login", timeout=10, json={
-        "username": username, "password": body["initial_password"],
-        "totp": pyotp.TOTP(body["totp_secret"]).now()})
-    assert token.status_code == 200, token.text
-    return {"id": body["officer_id"], "headers": {"Authorization": f"Bearer {token.json()['token']}"}}
+    return enrol(system, username, created.json()["enrolment_code"])
 
 
 @pytest.fixture(scope="module")

@@ -188,3 +188,128 @@ def test_keys_load_from_hex_files(tmp_path, monkeypatch, keys):
     monkeypatch.setenv("PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", str(tmp_path / "short.pub"))
     with pytest.raises(auth.ConfigError):
         auth.load_verify_key()
+
+
+# -- sessions and enrolment tokens --------------------------------------------------------------------
+
+def test_session_claims_round_trip(issuer, verifier):
+    signed_in = datetime.now(timezone.utc) - timedelta(hours=1)
+    claims = verifier.verify(issuer.issue(OFFICER, "35.73", ["penelaah"], "siti", session_version=4,
+                                          auth_time=signed_in))
+    assert claims.session_version == 4 and abs(claims.auth_time - signed_in) < timedelta(seconds=1)
+    fresh = verifier.verify(issuer.issue(OFFICER, "35.73", ["penelaah"], "siti", session_version=1))
+    assert abs(fresh.auth_time - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    assert verifier.verify(issuer.issue(OFFICER, "35.73", ["penelaah"], "siti")).session_version is None
+    with pytest.raises(ValueError):  # only issue() sets them
+        issuer.issue(OFFICER, "35.73", ["penelaah"], "siti", extra_claims={"sv": 9})
+
+
+def test_malformed_session_claims_refused(keys, verifier):
+    private = Ed25519PrivateKey.from_private_bytes(keys[0])
+    for bad in ({"sv": "4", "auth_time": 1}, {"sv": 4}, {"sv": 4.0, "auth_time": 1}, {"sv": True, "auth_time": 1}):
+        _refused(verifier, jwt.encode(_claims(**bad), private, algorithm="EdDSA"))
+
+
+def test_enrolment_tokens_open_the_enrolment_step_only(issuer, verifier):
+    token = issuer.issue_enrolment(OFFICER, 3, 600)
+    assert verifier.verify_enrolment(token) == (OFFICER, 3)
+    _refused(verifier, token)  # not a bearer token for any API: another audience, no roles
+    with pytest.raises(AuthError):
+        verifier.verify_enrolment(issuer.issue(OFFICER, "35.73", ["penelaah"], "siti", session_version=3))
+    with pytest.raises(AuthError) as info:
+        verifier.verify_enrolment(issuer.issue_enrolment(OFFICER, 3, 60, now=datetime.now(timezone.utc)
+                                                         - timedelta(minutes=5)))
+    assert info.value.code == "expired_token"
+
+
+class _Service:
+    """A worker's service instance: what a session lookup gets."""
+
+
+@pytest.fixture
+def sessions(keys, tmp_path, monkeypatch):
+    """An ``OfficerAuth`` over a fake session source, set up as nameko would."""
+    (tmp_path / "officer-token.pub").write_text(keys[1].hex())
+    monkeypatch.setenv("PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", str(tmp_path / "officer-token.pub"))
+    state = {"session": auth.SessionState(active=True, session_version=2, roles=("penelaah",)), "calls": 0}
+
+    def lookup(service, officer_id):
+        state["calls"] += 1
+        assert isinstance(service, _Service) and officer_id == OFFICER
+        if isinstance(state["session"], Exception):
+            raise state["session"]
+        return state["session"]
+
+    provider = auth.OfficerAuth(sessions=lookup)
+    provider.setup()
+    state["auth"] = provider.get_dependency(type("Ctx", (), {"service": _Service()})())
+    return state
+
+
+def test_a_token_lives_only_as_long_as_its_session(sessions, issuer):
+    token = issuer.issue(OFFICER, "35.73", ["penelaah"], "siti", session_version=2)
+    check = sessions["auth"]
+    assert check.verify(token).session_version == 2
+    for session in (auth.SessionState(active=True, session_version=3, roles=("penelaah",)),  # logged out
+                    auth.SessionState(active=False, session_version=2, roles=("penelaah",)),  # deactivated
+                    auth.SessionState(active=True, session_version=2, roles=("inspektur",)),  # other roles
+                    None):  # no such officer
+        sessions["session"] = session
+        check.forget(OFFICER)
+        with pytest.raises(AuthError) as info:
+            check.verify(token)
+        assert (info.value.status, info.value.code) == (401, "session_ended")
+    # a token from before sessions has no version: ended too
+    sessions["session"] = auth.SessionState(active=True, session_version=2, roles=("penelaah",))
+    check.forget(OFFICER)
+    with pytest.raises(AuthError):
+        check.verify(issuer.issue(OFFICER, "35.73", ["penelaah"], "siti"))
+
+
+def test_sessions_are_asked_at_most_once_a_second(sessions, issuer, monkeypatch):
+    token = issuer.issue(OFFICER, "35.73", ["penelaah"], "siti", session_version=2)
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    for _ in range(5):
+        sessions["auth"].verify(token)
+    assert sessions["calls"] == 1
+    sessions["session"] = auth.SessionState(active=False, session_version=2, roles=("penelaah",))
+    clock[0] += 0.5
+    sessions["auth"].verify(token)  # still within the second
+    clock[0] += 0.6
+    with pytest.raises(AuthError):
+        sessions["auth"].verify(token)
+    assert sessions["calls"] == 2
+
+
+def test_an_unanswered_session_check_is_503_never_accept(sessions, issuer):
+    from peluit_common.rpc import RpcTimeout
+    from peluit_common.web import HttpError
+
+    token = issuer.issue(OFFICER, "35.73", ["penelaah"], "siti", session_version=2)
+    for failure in (RpcTimeout("no reply"), OSError("down"), ValueError("odd reply")):
+        sessions["session"] = failure
+        with pytest.raises(HttpError) as info:
+            sessions["auth"].verify(token)
+        assert (info.value.status, info.value.code) == (503, "session_unavailable")
+        assert info.value.message["id"] and info.value.message["en"]
+        assert info.value.__cause__ is None and token not in repr(info.value.args)
+
+
+def test_sessions_over_rpc_read_the_reply_of_cases():
+    class Cases:
+        def __init__(self, reply):
+            self.reply = reply
+
+        def officer_session(self, officer_id):
+            return self.reply
+
+    service = type("S", (), {})()
+    lookup = auth.sessions_over_rpc("cases", timeout=1)
+    service.cases = Cases({"active": True, "session_version": 7, "roles": ["auditor"]})
+    assert lookup(service, OFFICER) == auth.SessionState(active=True, session_version=7, roles=("auditor",))
+    service.cases = Cases(None)
+    assert lookup(service, OFFICER) is None
+    service.cases = Cases({"active": True, "session_version": "7"})
+    with pytest.raises(ValueError):
+        lookup(service, OFFICER)

@@ -1,15 +1,19 @@
 """``make run``: provision, seed the demo province, start the five services,
-print the portal URL, and stop everything cleanly on Ctrl-C."""
+print the portal URL and the demo administrator's enrolment code, and stop
+everything cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
 from .bootstrap import MissingServer
-from .system import SERVICES, System
+from .system import REPO, SERVICES, System
+
+CONSOLE_OFFSET = 7  # the officers' console: 8007 by default
 
 
 def main() -> int:
@@ -20,6 +24,7 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     system.admin_command("cases", "-m", "peluit_cases.admin", "seed-demo")
+    demo_admin = _demo_admin(system)
 
     stopping = False
 
@@ -40,6 +45,9 @@ def main() -> int:
         print(f"  statistics            : {system.url('reporting')}/api/v1/public/stats")
         print(f"  metrics               : {', '.join(system.ops_url(s.name) + '/metrics' for s in SERVICES)}")
         print(f"  logs                  : {system.log_dir}/<service>.log")
+        print("Demo province administrator admin.demo (development only):")
+        for line in demo_admin:
+            print(f"  {line}")
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:
             for name, proc in list(system.processes.items()):
@@ -55,6 +63,15 @@ def main() -> int:
         system.stop_all()
         _say("stopped.")
     return 0
+
+
+def _demo_admin(system: System) -> list[str]:
+    """``peluit-cases demo-admin``: the demo administrator, and a fresh enrolment
+    code while nobody has enrolled it (never in production: the command refuses)."""
+    console = f"http://127.0.0.1:{system.base_port + CONSOLE_OFFSET}/"
+    out = subprocess.run([sys.executable, "-m", "peluit_cases.admin", "demo-admin", "--console", console],
+                         env=system.env("cases"), cwd=REPO, capture_output=True, text=True)
+    return (out.stdout + out.stderr).strip().splitlines()
 
 
 def _say(text: str) -> None:

@@ -15,6 +15,7 @@ import time
 import uuid
 
 import psycopg
+import pyotp
 import requests
 from kombu import Connection, Exchange, Queue
 from psycopg import sql
@@ -146,6 +147,61 @@ def stored_counts(system) -> tuple[int, int, int, int]:
     return events, identities, blobs, originals
 
 
+OFFICER_PASSWORD = "kata-sandi-yang-panjang-sekali"
+
+
+def direct_officer(system, tenant: str, roles: list[str], prefix: str = "uji") -> dict:
+    """An officer created straight in the cases database (the test-only path: the
+    API and the CLI only invite), signed in once: {id, username, secret, headers}."""
+    from peluit_cases import officers
+
+    totp_key = bytes.fromhex((system.keys_dir / "cases" / "officer-totp.key").read_text().strip())
+    username = f"{prefix}.{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(bootstrap.admin_dsn(system.dbname("cases"))) as conn:
+        conn.execute("SET search_path = peluit")
+        officer_id, secret = officers.create_officer(conn, totp_key, tenant=tenant, username=username,
+                                                     display_name="Petugas Uji", password=OFFICER_PASSWORD,
+                                                     roles=roles)
+        conn.commit()
+    step = int(time.time()) // 30
+    signed_in = requests.post(system.url("cases") + "/api/v1/officer/login", timeout=10, json={
+        "username": username, "password": OFFICER_PASSWORD, "totp": pyotp.TOTP(secret).at(step * 30)})
+    assert signed_in.status_code == 200, signed_in.text
+    return {"id": str(officer_id), "username": username, "secret": secret, "last_step": step,
+            "headers": {"Authorization": f"Bearer {signed_in.json()['token']}"}}
+
+
+def next_totp(officer: dict) -> str:
+    """A code the server has not seen from this officer (``direct_officer``, ``enrol``):
+    it takes the current 30 s step ±1, each step once, so this waits when needed."""
+    while True:
+        now = int(time.time()) // 30
+        step = max(now - 1, officer["last_step"] + 1)
+        if step <= now + 1:
+            officer["last_step"] = step
+            return pyotp.TOTP(officer["secret"]).at(step * 30)
+        time.sleep(1)
+
+
+def enrol(system, username: str, code: str, password: str = "kata-sandi-pilihan-sendiri") -> dict:
+    """The officer's own enrolment over HTTP with the code an administrator got:
+    its own password and TOTP secret; returns it signed in ({id, username,
+    password, secret, headers, replies: both reply bodies, for canary searches})."""
+    cases = system.url("cases")
+    started = requests.post(cases + "/api/v1/officer/enrolment", json={"username": username, "enrolment_code": code},
+                            timeout=10)
+    assert started.status_code == 200, started.text
+    secret = started.json()["totp_secret"]
+    step = int(time.time()) // 30
+    done = requests.post(cases + "/api/v1/officer/enrolment/complete", timeout=20, json={
+        "enrolment_token": started.json()["enrolment_token"], "password": password,
+        "totp": pyotp.TOTP(secret).at(step * 30)})
+    assert done.status_code == 200, done.text
+    return {"id": done.json()["officer"]["id"], "username": username, "password": password, "secret": secret,
+            "last_step": step, "headers": {"Authorization": f"Bearer {done.json()['token']}"},
+            "replies": [started.content, done.content]}
+
+
 def count_cases(system) -> int:
     with admin_connect(system, "cases") as conn:
         return conn.execute(
@@ -197,8 +253,10 @@ def encodings(needle: str) -> set[bytes]:
     return out
 
 
-def table_dump(system, service: str) -> bytes:
-    chunks = []
+def table_dump(system, service: str, except_columns: dict | None = None) -> bytes:
+    """Every row of every table as text; ``except_columns``: {table: [column, ...]}
+    left out (an officer's own password hash and encrypted secret, say)."""
+    chunks, except_columns = [], except_columns or {}
     with admin_connect(system, service) as conn:
         tables = conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
@@ -206,20 +264,23 @@ def table_dump(system, service: str) -> bytes:
         ).fetchall()
         assert tables or service == "intake"
         for schema, table in tables:
-            rows = conn.execute(sql.SQL("SELECT t::text FROM {}.{} t").format(
-                sql.Identifier(schema), sql.Identifier(table))).fetchall()
+            row = (sql.SQL("(to_jsonb(t) - {}::text[])::text").format(sql.Literal(list(except_columns[table])))
+                   if table in except_columns else sql.SQL("t::text"))
+            rows = conn.execute(sql.SQL("SELECT {} FROM {}.{} t").format(
+                row, sql.Identifier(schema), sql.Identifier(table))).fetchall()
             chunks.extend(r[0].encode() for r in rows)
     return b"\n".join(chunks)
 
 
-def hits_outside_the_vault(system, needles, replies: bytes = b"",
-                           min_broker_bytes: int = 1000) -> list[tuple[str, str]]:
+def hits_outside_the_vault(system, needles, replies: bytes = b"", min_broker_bytes: int = 1000,
+                           except_columns: dict | None = None) -> list[tuple[str, str]]:
     """(place, needle) for every needle found, in any encoding, in a database
     (the vault's too: never in clear), log, metrics output, broker message or
-    the given replies. ``min_broker_bytes``: what the tap must at least have seen."""
+    the given replies. ``min_broker_bytes``: what the tap must at least have seen;
+    ``except_columns``: {service: {table: [column, ...]}} not searched."""
     places = {}
     for service in SERVICES:
-        places[f"database {service}"] = table_dump(system, service)
+        places[f"database {service}"] = table_dump(system, service, (except_columns or {}).get(service))
         places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
         places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())

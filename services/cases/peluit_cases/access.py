@@ -1,5 +1,5 @@
 """Who may see and do what: the tenant walls, audit grants and the rules for
-creating officers, in one place.
+administering officers and tenants, in one place.
 
 Officers see what their own Inspektorat handles (for the province: what was
 escalated or forwarded to it); auditors only what a live grant names. A case
@@ -7,6 +7,10 @@ outside the actor's reach is ``not_found`` exactly like a missing one, and
 the attempt lands in the case's access log. The rules read officers, tenants
 and grants through a ``Directory`` (PostgreSQL in the service, a fake in the
 unit tests).
+
+Administration: a province admin administers every tenant, a tenant admin
+its own and never an admin account or an admin role; nobody administers
+their own account (deactivate, roles, factor reset): another admin must.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+from . import audit_grants
 from .domain import Case, DomainError
 from .errors import CasesError
-from .officers import Officer, get_officer
+from .officers import Officer, check_roles, get_officer
 
+ADMIN_ROLES = frozenset({"tenant_admin", "province_admin"})
 # a tenant admin staffs its own Inspektorat; only the province creates admins
 ADMIN_GRANTABLE = {
     "tenant_admin": frozenset({"penerima", "penelaah", "investigator", "inspektur", "auditor"}),
@@ -74,7 +80,7 @@ class Directory(Protocol):
 
     def granted_tenants(self, officer_id: str) -> set[str]: ...
 
-    def add_grant(self, officer_id: str, tenant: str, days: int, reason: str, granted_by: str) -> None: ...
+    def add_grant(self, officer_id: str, tenant: str, days: int, reason: str, granted_by: str) -> int: ...
 
 
 class Access:
@@ -126,18 +132,14 @@ class Access:
 
     def require_officer_creation(self, actor: Actor, tenant: str, roles) -> None:
         """A tenant admin staffs its own tenant, the province admin any; the tenant must exist."""
-        allowed: frozenset[str] = frozenset()
-        if actor.has_role("province_admin"):
-            allowed = ADMIN_GRANTABLE["province_admin"]
-        elif actor.has_role("tenant_admin") and tenant == actor.tenant:
-            allowed = ADMIN_GRANTABLE["tenant_admin"]
-        if not roles or not set(roles) <= allowed:
+        check_roles(roles)  # unknown role names are a 422 that lists the valid ones
+        if not set(roles) <= grantable(actor, tenant):
             raise forbidden()
         if not self.directory.tenant_exists(tenant):
             raise DomainError("unknown_tenant")
 
-    def grant_audit(self, actor: Actor, officer_id: str, tenant: str, days: int, reason: str) -> None:
-        """The province admin grants an existing auditor read access to an existing tenant."""
+    def grant_audit(self, actor: Actor, officer_id: str, tenant: str, days: int, reason: str) -> int:
+        """The province admin grants an existing auditor read access to an existing tenant; the grant's id."""
         self.require(actor, {"province_admin"})
         grantee = self.directory.officer(officer_id)
         if grantee is None:
@@ -146,27 +148,86 @@ class Access:
             raise DomainError("grantee_not_auditor")
         if not self.directory.tenant_exists(tenant):
             raise DomainError("unknown_tenant")
-        self.directory.add_grant(officer_id, tenant, days, reason, actor.officer_id)
+        return self.directory.add_grant(officer_id, tenant, days, reason, actor.officer_id)
+
+    def admin_change_tenants(self, actor: Actor, tenant: str | None) -> list[str] | None:
+        """Whose admin change log the actor may read (None: every tenant): admins
+        of their scope, auditors the tenants of their live grants."""
+        if actor.has_role("province_admin"):
+            return [tenant] if tenant else None
+        allowed = set(self.directory.granted_tenants(actor.officer_id)) if actor.has_role("auditor") else set()
+        if actor.has_role("tenant_admin"):
+            allowed.add(actor.tenant)
+        if tenant is not None:
+            allowed &= {tenant}
+        if not allowed:
+            raise forbidden()
+        return sorted(allowed)
+
+
+# -- administration: plain rules on the actor and the account as it is ---------------------------
+
+def administers(actor: Actor, tenant: str) -> bool:
+    """The province admin administers every tenant, a tenant admin its own."""
+    return actor.has_role("province_admin") or (actor.has_role("tenant_admin") and tenant == actor.tenant)
+
+
+def grantable(actor: Actor, tenant: str) -> frozenset[str]:
+    """The roles the actor may give an officer of ``tenant`` (none outside its scope)."""
+    if actor.has_role("province_admin"):
+        return ADMIN_GRANTABLE["province_admin"]
+    if actor.has_role("tenant_admin") and tenant == actor.tenant:
+        return ADMIN_GRANTABLE["tenant_admin"]
+    return frozenset()
+
+
+def require_officer_admin(actor: Actor, target: Officer, roles=None) -> None:
+    """The actor may deactivate, reactivate, reset (and with ``roles``: give
+    those roles to) ``target``: never itself, a tenant admin never an admin."""
+    if target.id == actor.officer_id:
+        raise forbidden("not_on_yourself")
+    allowed = grantable(actor, target.tenant)
+    if not allowed or not set(target.roles) <= allowed:
+        raise forbidden()
+    if roles is not None and not set(roles) <= allowed:
+        raise forbidden()
+
+
+def officer_admin_check(actor: Actor, roles=None):
+    """``require_officer_admin`` for ``officer_admin``'s changes, asked on the locked account."""
+    return lambda target: require_officer_admin(actor, target, roles)
+
+
+def officer_listing(actor: Actor, tenant: str | None) -> tuple[list[str] | None, bool]:
+    """``(tenants, admin view)`` of ``GET /officers``: admins see their scope
+    in full (None: every tenant); every other officer only its own tenant's
+    active, enrolled officers by name and roles (the team picker)."""
+    if actor.has_role("province_admin"):
+        return ([tenant] if tenant else None), True
+    if tenant not in (None, actor.tenant):
+        raise forbidden()
+    return [actor.tenant], actor.has_role("tenant_admin")
+
+
+def require_tenant_admin(actor: Actor, tenant: str) -> None:
+    """Tenant settings: the tenant's own admin, or the province admin."""
+    if not administers(actor, tenant):
+        raise forbidden()
+
+
+def grant_listing(actor: Actor) -> str | None:
+    """Audit grants: the province admin sees all (None), an auditor its own (its id)."""
+    if actor.has_role("province_admin"):
+        return None
+    if actor.has_role("auditor"):
+        return actor.officer_id
+    raise forbidden()
 
 
 # -- the service's directory: tables in the cases database -------------------------------------
 
-AUDIT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_grant (
-    id bigserial PRIMARY KEY,
-    officer_id uuid NOT NULL,
-    tenant text NOT NULL,
-    expires_at timestamptz NOT NULL,
-    reason text NOT NULL,
-    granted_by uuid NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-"""
-
-
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(AUDIT_SCHEMA)
+    audit_grants.migrate(conn)
 
 
 class PgDirectory:
@@ -190,18 +251,7 @@ class PgDirectory:
         return row[0] if row else None
 
     def granted_tenants(self, officer_id: str) -> set[str]:
-        try:
-            officer_uuid = UUID(officer_id)
-        except ValueError:
-            return set()
-        with self.conn.transaction():
-            rows = self.conn.execute("SELECT DISTINCT tenant FROM audit_grant WHERE officer_id = %s"
-                                     " AND expires_at > now()", (officer_uuid,)).fetchall()
-        return {r[0] for r in rows}
+        return audit_grants.granted_tenants(self.conn, officer_id)
 
-    def add_grant(self, officer_id: str, tenant: str, days: int, reason: str, granted_by: str) -> None:
-        with self.conn.transaction():
-            self.conn.execute(
-                "INSERT INTO audit_grant (officer_id, tenant, expires_at, reason, granted_by)"
-                " VALUES (%s, %s, now() + make_interval(days => %s), %s, %s)",
-                (UUID(officer_id), tenant, days, reason, UUID(granted_by)))
+    def add_grant(self, officer_id: str, tenant: str, days: int, reason: str, granted_by: str) -> int:
+        return audit_grants.add(self.conn, officer_id, tenant, days, reason, granted_by)

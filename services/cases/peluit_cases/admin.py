@@ -10,10 +10,13 @@
                                 audit bundle for ``peluit-verify``: the whole event
                                 log up to the newest signed checkpoint, or one case
     peluit-cases create-officer --tenant 35 --username admin --display-name "..." \\
-                                --role province_admin [--role ...]
-                                an officer account; the password comes from
-                                PELUIT_NEW_OFFICER_PASSWORD or a prompt, and the
-                                TOTP secret is printed once
+                                --role province_admin [--role ...] [--email ...]
+                                an officer account awaiting enrolment: prints its
+                                one-time enrolment code (the officer chooses their
+                                own password and TOTP when enrolling)
+    peluit-cases demo-admin     development only: the demo province admin
+                                ``admin.demo`` (tenant 35), created if missing, and
+                                a fresh enrolment code while it has not enrolled
 
 Run it with the cases service's environment (database variables and
 ``PELUIT_KEYS_DIR=.keys/cases`` or ``PELUIT_OFFICER_TOTP_KEY_FILE``).
@@ -22,19 +25,19 @@ Run it with the cases service's environment (database variables and
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 import warnings
 from uuid import UUID
 
 import psycopg
-import pyotp
 
-from peluit_common.settings import ConfigError, db_conninfo
+from peluit_common.settings import ConfigError, db_conninfo, production
 from peluit_contracts.i18n import message
 
 from . import catalogue, chain, envelope_log
+
+CONSOLE_URL = "http://127.0.0.1:8007/"
+DEMO_ADMIN = "admin.demo"
 
 
 def main(argv=None) -> int:
@@ -48,12 +51,15 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser("migrate", help="create tables (idempotent)")
     commands.add_parser("seed-demo", help="the demo province: Jawa Timur and three kota/kabupaten")
-    create = commands.add_parser("create-officer", help="create an officer account with TOTP")
+    create = commands.add_parser("create-officer", help="create an officer account; prints its enrolment code")
     create.add_argument("--tenant", required=True, help="region code, e.g. 35 or 35.73")
     create.add_argument("--username", required=True)
     create.add_argument("--display-name", required=True)
     create.add_argument("--role", action="append", required=True, choices=ROLES, dest="roles",
                         help="repeat for several roles")
+    create.add_argument("--email", default=None)
+    demo = commands.add_parser("demo-admin", help="development only: the demo province admin and its enrolment code")
+    demo.add_argument("--console", default=CONSOLE_URL, help="where the officer enrols (printed)")
     policy = commands.add_parser("set-disclosure-notice",
                                  help="tenant policy: tell reporters when a disclosure is requested (on|off)")
     policy.add_argument("tenant", help="region code, e.g. 35.73")
@@ -68,6 +74,8 @@ def main(argv=None) -> int:
 
     if args.command == "create-officer":
         return _create_officer(args)
+    if args.command == "demo-admin":
+        return _demo_admin(args)
     if args.command == "export-bundle":
         return _export_bundle(args)
     with psycopg.connect(db_conninfo()) as conn:
@@ -79,7 +87,7 @@ def main(argv=None) -> int:
             print("demo tenants:", ", ".join(code for code, _, _ in catalogue.DEMO_TENANTS))
         elif args.command == "set-disclosure-notice":
             if not catalogue.set_disclosure_notice(conn, args.tenant, args.setting == "on"):
-                print(_say("cli_no_tenant", tenant=args.tenant), file=sys.stderr)
+                print(_say(message("cli_no_tenant", tenant=args.tenant)), file=sys.stderr)
                 return 2
             print(f"tenant {args.tenant}: disclosure notice to reporters {args.setting}")
         elif args.command == "reset-envelopes":
@@ -99,7 +107,7 @@ def _export_bundle(args) -> int:
             chunks = audit.iter_bundle(conn, args.case)
             first = next(chunks)
         except audit.NotCheckpointed:
-            print(_say("cli_not_checkpointed"), file=sys.stderr)
+            print(_say(message("cli_not_checkpointed")), file=sys.stderr)
             return 2
         out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
         try:
@@ -112,59 +120,74 @@ def _export_bundle(args) -> int:
     return 0
 
 
-def _say(code: str, **params) -> str:
+def _say(text: dict) -> str:
     """A catalogue text for the terminal: Bahasa Indonesia / English."""
-    text = message(code, **params)
     return f"{text['id']} / {text['en']}"
 
 
-def _read_password() -> str | None:
-    password = os.environ.get("PELUIT_NEW_OFFICER_PASSWORD")
-    if password:
-        return password
-    password = getpass.getpass(_say("cli_password") + ": ")
-    if getpass.getpass(_say("cli_password_again") + ": ") != password:
-        print(_say("cli_password_mismatch"), file=sys.stderr)
-        return None
-    return password
+def _print_code(username: str, invitation, console: str) -> None:
+    print(_say(message("cli_enrolment_code", username=username, enrolment_code=invitation.code,
+                       expires=invitation.expires_at.isoformat(timespec="minutes"))))
+    print(_say(message("cli_enrol_where", console=console)))
+
+
+def _accounts(conn) -> None:
+    from . import officers
+
+    catalogue.migrate(conn)
+    officers.migrate(conn)
 
 
 def _create_officer(args) -> int:
-    from . import officers
+    from . import enrolment, officers
 
-    # the key is read before anything is written: no account without its second factor
+    # the key is read before anything is written: the code's hash needs it
     try:
         totp_key = officers.load_totp_key()
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    password = _read_password()
-    if password is None:
-        return 2
     with psycopg.connect(db_conninfo()) as conn:
-        catalogue.migrate(conn)
-        officers.migrate(conn)
+        _accounts(conn)
         with conn.transaction():
             known = conn.execute("SELECT 1 FROM tenant WHERE code = %s", (args.tenant,)).fetchone()
         if known is None:
             # a warning, not a refusal: a fresh deployment may create its first admin before its tenants
-            print(_say("cli_tenant_not_yet", tenant=args.tenant), file=sys.stderr)
+            print(_say(message("cli_tenant_not_yet", tenant=args.tenant)), file=sys.stderr)
         try:
-            officer_id, secret = officers.create_officer(
-                conn, totp_key, tenant=args.tenant, username=args.username,
-                display_name=args.display_name, password=password, roles=args.roles)
+            invitation = enrolment.invite(conn, totp_key, tenant=args.tenant, username=args.username,
+                                          display_name=args.display_name, roles=args.roles, email=args.email,
+                                          via="cli")
         except officers.OfficerError as err:
-            print(_say(err.code, **err.params), file=sys.stderr)
+            print(_say(message(err.code, **err.params)), file=sys.stderr)
             return 2
-    uri = pyotp.TOTP(secret).provisioning_uri(name=args.username, issuer_name="Peluit")
-    print(f"officer: {officer_id} ({args.username}, tenant {args.tenant}, roles {', '.join(args.roles)})")
-    print()
-    banner = message("cli_store_secret_now")
-    print(banner["id"])
-    print(banner["en"])
-    print()
-    print(f"otpauth URI: {uri}")
-    print(f"secret (base32): {secret}")
+    print(f"officer: {invitation.officer_id} ({args.username}, tenant {args.tenant}, roles {', '.join(args.roles)})")
+    _print_code(args.username, invitation, CONSOLE_URL)
+    return 0
+
+
+def _demo_admin(args) -> int:
+    """``make run``'s demo administrator; never in production."""
+    from . import enrolment, officer_admin, officers
+
+    if production():
+        print(_say(message("cli_not_in_production")), file=sys.stderr)
+        return 2
+    totp_key = officers.load_totp_key()
+    with psycopg.connect(db_conninfo()) as conn:
+        _accounts(conn)
+        with conn.transaction():
+            row = conn.execute("SELECT id, enrolled_at FROM officer WHERE username = %s", (DEMO_ADMIN,)).fetchone()
+        if row is None:
+            invitation = enrolment.invite(conn, totp_key, tenant="35", username=DEMO_ADMIN,
+                                          display_name="Admin Demo Provinsi", roles=["province_admin"], via="cli")
+        elif row[1] is not None:
+            print(_say(message("cli_demo_enrolled", username=DEMO_ADMIN, console=args.console)))
+            return 0
+        else:
+            _, invitation = officer_admin.reset_factor(conn, totp_key, str(row[0]), lambda officer: None, None,
+                                                       kind="enrolment_code_issued")
+    _print_code(DEMO_ADMIN, invitation, args.console)
     return 0
 
 

@@ -25,6 +25,7 @@ from .errors import CasesError
 STATUS = {
     "validation_failed": 400, "invalid_if_match": 400,
     "invalid_credentials": 401, "missing_token": 401, "invalid_token": 401, "expired_token": 401,
+    "invalid_enrolment": 401, "reauthentication_failed": 403,
     "forbidden": 403, "inactive": 403, "not_investigator": 403, "not_inspektur": 403, "self_approval": 403,
     "other_tenant": 403, "not_requester": 403, "step_up_required": 403, "totp_invalid": 403, "step_up_reused": 403,
     "not_found": 404, "unknown_original": 404,

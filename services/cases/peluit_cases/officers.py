@@ -1,9 +1,11 @@
-"""Officer accounts: password (Argon2id) and TOTP second factor.
+"""Officer accounts: password (Argon2id), TOTP second factor, sessions.
 
 Plain tables in the cases database, like the tenant catalogue: accounts are
 configuration, not case history. The TOTP secret is stored encrypted
 (AES-256-GCM under a key outside the database, the officer id as associated
-data, so a ciphertext copied onto another row does not open). Every function
+data, so a ciphertext copied onto another row does not open). An account has
+neither password nor secret until its officer enrols (``enrolment``); its
+``session_version`` ends every token issued before it moved. Every function
 takes a psycopg 3 connection (autocommit off) and runs its own transaction.
 Argon2id is CPU-bound (tens of ms): it runs off the eventlet hub when eventlet
 is patched in, so a login does not stall the other workers.
@@ -27,19 +29,22 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventlet import patcher, tpool
 
-from peluit_common.auth import ROLES, TENANT_RE
+from peluit_common.auth import ROLES, TENANT_RE, SessionState
 from peluit_common.settings import ConfigError, secret_bytes
+from peluit_contracts.reports import EMAIL_PATTERN
 
+from . import admin_log
 from .errors import CasesError
 
 SCHEMA = """
+SELECT pg_advisory_xact_lock(hashtext('peluit_cases.officers.migrate'));
 CREATE TABLE IF NOT EXISTS officer (
     id uuid PRIMARY KEY,
     tenant text NOT NULL,
     username text NOT NULL UNIQUE,
     display_name text NOT NULL,
-    password_hash text NOT NULL,
-    totp_secret_enc bytea NOT NULL,
+    password_hash text,
+    totp_secret_enc bytea,
     totp_last_step bigint NOT NULL DEFAULT 0,
     roles text[] NOT NULL CHECK (cardinality(roles) > 0),
     active boolean NOT NULL DEFAULT true,
@@ -49,9 +54,31 @@ CREATE TABLE IF NOT EXISTS officer (
     created_by uuid
 );
 CREATE INDEX IF NOT EXISTS officer_tenant_idx ON officer (tenant);
+-- accounts before enrolment: no password or secret until the officer chooses them
+ALTER TABLE officer ALTER COLUMN password_hash DROP NOT NULL;
+ALTER TABLE officer ALTER COLUMN totp_secret_enc DROP NOT NULL;
+ALTER TABLE officer ADD COLUMN IF NOT EXISTS email text;
+ALTER TABLE officer ADD COLUMN IF NOT EXISTS enrolment_code_hash text;
+ALTER TABLE officer ADD COLUMN IF NOT EXISTS enrolment_expires_at timestamptz;
+ALTER TABLE officer ADD COLUMN IF NOT EXISTS session_version integer NOT NULL DEFAULT 1;
+ALTER TABLE officer ADD COLUMN IF NOT EXISTS deactivated_at timestamptz;
+DO $$ BEGIN
+    -- once, when the column arrives: every account made before enrolment existed counts as enrolled
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'officer' AND column_name = 'enrolled_at') THEN
+        ALTER TABLE officer ADD COLUMN enrolled_at timestamptz;
+        UPDATE officer SET enrolled_at = created_at;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'officer_enrolled_has_factors') THEN
+        ALTER TABLE officer ADD CONSTRAINT officer_enrolled_has_factors
+            CHECK (enrolled_at IS NULL OR (password_hash IS NOT NULL AND totp_secret_enc IS NOT NULL));
+    END IF;
+END $$;
 """
 
 USERNAME_RE = re.compile(r"[a-z0-9._-]{3,64}")
+EMAIL_RE = re.compile(EMAIL_PATTERN, re.ASCII)
+MAX_EMAIL_CHARS = 320
 MIN_PASSWORD_CHARS = 12
 # Argon2 copes with long inputs, but a megabyte "password" is only a DoS
 MAX_PASSWORD_CHARS = 1024
@@ -68,8 +95,8 @@ _PARAMS = {"weak_password": {"min": MIN_PASSWORD_CHARS}, "invalid_role": {"roles
 
 
 class LoginFailed(CasesError):
-    """``code``: invalid_credentials (unknown user, wrong password and wrong
-    or reused TOTP alike, so nothing is revealed), locked, inactive."""
+    """``code``: invalid_credentials (unknown user, not enrolled, wrong password
+    and wrong or reused TOTP alike, so nothing is revealed), locked, inactive."""
 
 
 class OfficerError(CasesError, ValueError):
@@ -89,6 +116,7 @@ class Officer:
     display_name: str
     roles: tuple[str, ...]
     active: bool
+    session_version: int = 1
 
 
 def load_totp_key() -> bytes:
@@ -103,51 +131,57 @@ def load_totp_key() -> bytes:
 
 
 def migrate(conn: psycopg.Connection) -> None:
+    """Idempotent; one starting instance at a time (the advisory lock)."""
     with conn.transaction():
         conn.execute(SCHEMA)
+    admin_log.migrate(conn)
 
 
 # -- helpers ---------------------------------------------------------------
 
-def _off_hub(fn, *args):
+def off_hub(fn, *args):
     # a real thread only when eventlet owns threading; the CLI calls directly
     if patcher.is_monkey_patched("thread"):
         return tpool.execute(fn, *args)
     return fn(*args)
 
 
-def _verify_password(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
+def hash_password(password: str) -> str:
+    return off_hub(_hasher.hash, password)
+
+
 @functools.cache
-def _dummy_hash() -> str:
+def dummy_hash() -> str:
     # same parameters as real hashes, so an unknown username costs one full verify too
     return _hasher.hash(secrets.token_urlsafe(32))
 
 
-def _encrypt_secret(totp_key: bytes, officer_id: str, secret: str) -> bytes:
+def encrypt_secret(totp_key: bytes, officer_id: str, secret: str) -> bytes:
     nonce = secrets.token_bytes(_NONCE_BYTES)
     return nonce + AESGCM(totp_key).encrypt(nonce, secret.encode("ascii"), officer_id.encode("ascii"))
 
 
-def _decrypt_secret(totp_key: bytes, officer_id: str, blob: bytes) -> str:
+def decrypt_secret(totp_key: bytes, officer_id: str, blob: bytes) -> str:
     blob = bytes(blob)
     return AESGCM(totp_key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:],
                                     officer_id.encode("ascii")).decode("ascii")
 
 
-def _now(now: datetime | None) -> datetime:
+def now_or(now: datetime | None) -> datetime:
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
 
 
-def _matching_step(secret: str, code: str, now: datetime, last_step: int) -> int | None:
+def matching_step(secret: str, code: str, now: datetime, last_step: int) -> int | None:
     """The newest time step within the window whose code equals ``code`` and
     that is later than ``last_step`` (a used code never works twice)."""
     code = code.replace(" ", "") if isinstance(code, str) else ""
@@ -163,17 +197,18 @@ def _matching_step(secret: str, code: str, now: datetime, last_step: int) -> int
     return found
 
 
-def _row_officer(row) -> Officer:
-    officer_id, tenant, username, display_name, roles, active = row
+def row_officer(row) -> Officer:
+    officer_id, tenant, username, display_name, roles, active, version = row
     return Officer(id=str(officer_id), tenant=tenant, username=username, display_name=display_name,
-                   roles=tuple(roles), active=bool(active))
+                   roles=tuple(roles), active=bool(active), session_version=version)
 
 
-_ACCOUNT_COLUMNS = ("id, tenant, username, display_name, roles, active, password_hash, totp_secret_enc, "
-                    "totp_last_step, failed_logins, locked_until")
+OFFICER_COLUMNS = "id, tenant, username, display_name, roles, active, session_version"
+_ACCOUNT_COLUMNS = (f"{OFFICER_COLUMNS}, password_hash, totp_secret_enc, totp_last_step, failed_logins, "
+                    "locked_until, enrolled_at")
 
 
-def _record_failure(conn, officer_id, failed_logins: int, now: datetime) -> None:
+def record_failure(conn, officer_id, failed_logins: int, now: datetime) -> None:
     """Count a failure; the fifth in a row locks the account and restarts the count."""
     if failed_logins + 1 >= MAX_FAILURES:
         conn.execute("UPDATE officer SET failed_logins = 0, locked_until = %s WHERE id = %s",
@@ -182,20 +217,17 @@ def _record_failure(conn, officer_id, failed_logins: int, now: datetime) -> None
         conn.execute("UPDATE officer SET failed_logins = failed_logins + 1 WHERE id = %s", (officer_id,))
 
 
-def _consume_step(conn, officer_id, step: int) -> bool:
+def consume_step(conn, officer_id, step: int) -> bool:
     # the conditional update is the replay guard, even without the row lock
     cur = conn.execute("UPDATE officer SET totp_last_step = %s WHERE id = %s AND totp_last_step < %s",
                        (step, officer_id, step))
     return cur.rowcount == 1
 
 
-# -- API ---------------------------------------------------------------------
+# -- account rules (shared with enrolment and administration) ------------------
 
-def create_officer(conn: psycopg.Connection, totp_key: bytes, *, tenant: str, username: str,
-                   display_name: str, password: str, roles, created_by: str | None = None
-                   ) -> tuple[str, str]:
-    """A new account; returns ``(officer_id, totp_secret)``. The base32 secret
-    is shown to the officer once for the authenticator app and never again."""
+def check_account(tenant, username, display_name, roles, email=None) -> tuple[str, str, str, tuple, str | None]:
+    """A new account's fields, normalised, or ``OfficerError``."""
     if not isinstance(tenant, str) or not TENANT_RE.fullmatch(tenant):
         raise OfficerError("invalid_tenant")
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
@@ -203,31 +235,86 @@ def create_officer(conn: psycopg.Connection, totp_key: bytes, *, tenant: str, us
     display_name = display_name.strip() if isinstance(display_name, str) else ""
     if not display_name or len(display_name) > MAX_DISPLAY_NAME_CHARS:
         raise OfficerError("invalid_display_name")
-    if not isinstance(password, str) or not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise OfficerError("weak_password")
+    if email is not None and (not isinstance(email, str) or len(email) > MAX_EMAIL_CHARS
+                              or not EMAIL_RE.fullmatch(email)):
+        raise OfficerError("invalid_email")
+    return tenant, username, display_name, check_roles(roles), email
+
+
+def check_roles(roles) -> tuple[str, ...]:
     if isinstance(roles, str):
         raise OfficerError("invalid_role")
     roles = tuple(dict.fromkeys(roles or ()))
     if not roles or any(role not in ROLES for role in roles):
         raise OfficerError("invalid_role")
-    creator = uuid.UUID(str(created_by)) if created_by is not None else None
+    return roles
+
+
+def check_password(password, username: str) -> str:
+    """12 to 1024 characters, and not the username."""
+    if not isinstance(password, str) or not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise OfficerError("weak_password")
+    if password.strip().lower() == username.lower():
+        raise OfficerError("password_is_username")
+    return password
+
+
+def insert_account(conn, officer_id: str, tenant: str, username: str, display_name: str, roles, email,
+                   created_by, **columns) -> None:
+    """The row of a new account, inside the caller's transaction."""
+    names = ["id", "tenant", "username", "display_name", "roles", "email", "created_by", *columns]
+    values = [officer_id, tenant, username, display_name, list(roles), email,
+              uuid.UUID(str(created_by)) if created_by is not None else None, *columns.values()]
+    try:
+        with conn.transaction():  # a savepoint: the caller's transaction survives a taken name
+            conn.execute(f"INSERT INTO officer ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})",
+                         values)
+    except psycopg.errors.UniqueViolation:
+        raise OfficerError("username_taken") from None
+
+
+# -- API ---------------------------------------------------------------------
+
+def create_officer(conn: psycopg.Connection, totp_key: bytes, *, tenant: str, username: str,
+                   display_name: str, password: str, roles, created_by: str | None = None,
+                   email: str | None = None) -> tuple[str, str]:
+    """An account enrolled at once with a known password; returns
+    ``(officer_id, totp_secret)``. Only for code with direct database access
+    (the system tests' staff, fixtures): the HTTP API and the command line
+    create accounts through ``enrolment.invite`` and never take this path."""
+    tenant, username, display_name, roles, email = check_account(tenant, username, display_name, roles, email)
+    check_password(password, username)
     if len(totp_key) != 32:
         raise ValueError("the TOTP key is 32 bytes")
 
     officer_id = str(uuid.uuid4())
     secret = pyotp.random_base32()  # 32 base32 characters: 160 bits, RFC 4226's recommendation
-    password_hash = _off_hub(_hasher.hash, password)
-    try:
-        with conn.transaction():
-            conn.execute(
-                "INSERT INTO officer (id, tenant, username, display_name, password_hash, totp_secret_enc, "
-                "roles, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (officer_id, tenant, username, display_name, password_hash,
-                 _encrypt_secret(totp_key, officer_id, secret), list(roles), creator),
-            )
-    except psycopg.errors.UniqueViolation:
-        raise OfficerError("username_taken") from None
+    password_hash = hash_password(password)
+    with conn.transaction():
+        insert_account(conn, officer_id, tenant, username, display_name, roles, email, created_by,
+                       password_hash=password_hash, totp_secret_enc=encrypt_secret(totp_key, officer_id, secret),
+                       enrolled_at=datetime.now(timezone.utc))
+        admin_log.record(conn, officer_id=created_by, tenant=tenant, kind="officer_created", subject=officer_id,
+                         details={"username": username, "roles": list(roles), "via": "direct"})
     return officer_id, secret
+
+
+def _factors_match(totp_key: bytes, officer_id, password_hash, secret_enc, last_step: int, password: str,
+                   totp_code, now: datetime) -> int | None:
+    """The TOTP step when both the password and the code are right, else None.
+    An account that has not enrolled has neither and matches nothing, at the
+    cost of one full verification like any other."""
+    if password_hash is None or secret_enc is None:
+        off_hub(verify_password, dummy_hash(), password)
+        return None
+    if not off_hub(verify_password, password_hash, password):
+        return None
+    try:
+        secret = decrypt_secret(totp_key, str(officer_id), secret_enc)
+    except InvalidTag:
+        # wrong key or a moved ciphertext: nobody can log in with it
+        return None
+    return matching_step(secret, totp_code, now, last_step)
 
 
 def authenticate(conn: psycopg.Connection, totp_key: bytes, username: str, password: str,
@@ -237,12 +324,12 @@ def authenticate(conn: psycopg.Connection, totp_key: bytes, username: str, passw
     The account row is locked while it is checked, so parallel guesses are
     counted one after another and cannot outrun the lockout.
     """
-    now = _now(now)
+    now = now_or(now)
     # ASCII only before lower(): Unicode case folding maps some symbols onto letters
     username = username.lower() if isinstance(username, str) and username.isascii() else ""
     password = password if isinstance(password, str) else ""
     if not USERNAME_RE.fullmatch(username) or len(password) > MAX_PASSWORD_CHARS:
-        _off_hub(_verify_password, _dummy_hash(), password[:MAX_PASSWORD_CHARS])
+        off_hub(verify_password, dummy_hash(), password[:MAX_PASSWORD_CHARS])
         raise LoginFailed("invalid_credentials")
 
     outcome, officer = "invalid_credentials", None
@@ -250,39 +337,71 @@ def authenticate(conn: psycopg.Connection, totp_key: bytes, username: str, passw
         row = conn.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM officer WHERE username = %s FOR UPDATE",
                            (username,)).fetchone()
         if row is None:
-            _off_hub(_verify_password, _dummy_hash(), password)
+            off_hub(verify_password, dummy_hash(), password)
         else:
-            (officer_id, tenant, uname, display_name, roles, active, password_hash, secret_enc,
-             last_step, failed_logins, locked_until) = row
+            (officer_id, tenant, uname, display_name, roles, active, version, password_hash, secret_enc,
+             last_step, failed_logins, locked_until, enrolled_at) = row
             if locked_until is not None and locked_until > now:
                 outcome = "locked"
             else:
-                password_ok = _off_hub(_verify_password, password_hash, password)
-                step = None
-                if password_ok:
-                    try:
-                        secret = _decrypt_secret(totp_key, str(officer_id), secret_enc)
-                    except InvalidTag:
-                        # wrong key or a moved ciphertext: nobody can log in with it
-                        secret = None
-                    if secret is not None:
-                        step = _matching_step(secret, totp_code, now, last_step)
-                if step is None or not _consume_step(conn, officer_id, step):
-                    _record_failure(conn, officer_id, failed_logins, now)
+                step = _factors_match(totp_key, officer_id, password_hash, secret_enc, last_step, password,
+                                      totp_code, now)
+                if step is None or enrolled_at is None or not consume_step(conn, officer_id, step):
+                    record_failure(conn, officer_id, failed_logins, now)
                 elif not active:
                     # only someone holding both factors learns that the account is off
                     outcome = "inactive"
                 else:
-                    new_hash = (_off_hub(_hasher.hash, password)
+                    new_hash = (hash_password(password)
                                 if _hasher.check_needs_rehash(password_hash) else password_hash)
                     conn.execute("UPDATE officer SET failed_logins = 0, locked_until = NULL, "
                                  "password_hash = %s WHERE id = %s", (new_hash, officer_id))
                     outcome = None
-                    officer = _row_officer((officer_id, tenant, uname, display_name, roles, active))
+                    officer = row_officer((officer_id, tenant, uname, display_name, roles, active, version))
     # raised after the commit: the failure count must survive the refusal
     if outcome is not None:
         raise LoginFailed(outcome)
     return officer
+
+
+def change_password(conn: psycopg.Connection, totp_key: bytes, officer_id: str, current: str, new: str,
+                    totp_code: str, now: datetime | None = None) -> Officer:
+    """The officer's own new password, proven with the current one and a fresh
+    TOTP code (a failure counts towards the lockout, as at login). Every other
+    session ends; returns the account with its new session version.
+
+    ``OfficerError`` for a new password that breaks the rules; ``LoginFailed``:
+    reauthentication_failed (wrong password or code, alike), locked."""
+    now = now_or(now)
+    officer = get_officer(conn, officer_id)
+    if officer is None:
+        raise LoginFailed("reauthentication_failed")
+    check_password(new, officer.username)
+    new_hash = hash_password(new)
+    current = current if isinstance(current, str) and len(current) <= MAX_PASSWORD_CHARS else ""
+    outcome = "reauthentication_failed"
+    with conn.transaction():
+        (officer_uuid, tenant, uname, display_name, roles, active, version, password_hash, secret_enc, last_step,
+         failed_logins, locked_until, enrolled_at) = conn.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM officer WHERE id = %s FOR UPDATE", (officer.id,)).fetchone()
+        if locked_until is not None and locked_until > now:
+            outcome = "locked"
+        else:
+            step = _factors_match(totp_key, officer_uuid, password_hash, secret_enc, last_step, current, totp_code,
+                                  now)
+            if step is None or not active or enrolled_at is None or not consume_step(conn, officer_uuid, step):
+                record_failure(conn, officer_uuid, failed_logins, now)
+            else:
+                version = conn.execute(
+                    "UPDATE officer SET password_hash = %s, failed_logins = 0, locked_until = NULL, "
+                    "session_version = session_version + 1 WHERE id = %s RETURNING session_version",
+                    (new_hash, officer_uuid)).fetchone()[0]
+                admin_log.record(conn, officer_id=officer.id, tenant=tenant, kind="password_changed",
+                                 subject=officer.id)
+                outcome = None
+    if outcome is not None:
+        raise LoginFailed(outcome)
+    return row_officer((officer_uuid, tenant, uname, display_name, roles, active, version))
 
 
 def verify_totp(conn: psycopg.Connection, totp_key: bytes, officer_id: str, code: str,
@@ -292,7 +411,7 @@ def verify_totp(conn: psycopg.Connection, totp_key: bytes, officer_id: str, code
     Same replay rule as at login, and a wrong code counts towards the lockout,
     so a stolen session cannot try all million codes.
     """
-    now = _now(now)
+    now = now_or(now)
     try:
         officer_uuid = uuid.UUID(str(officer_id))
     except ValueError:
@@ -300,22 +419,22 @@ def verify_totp(conn: psycopg.Connection, totp_key: bytes, officer_id: str, code
     ok = False
     with conn.transaction():
         row = conn.execute(
-            "SELECT active, totp_secret_enc, totp_last_step, failed_logins, locked_until "
+            "SELECT active, totp_secret_enc, totp_last_step, failed_logins, locked_until, enrolled_at "
             "FROM officer WHERE id = %s FOR UPDATE", (officer_uuid,)).fetchone()
         if row is None:
             return False
-        active, secret_enc, last_step, failed_logins, locked_until = row
-        if not active or (locked_until is not None and locked_until > now):
+        active, secret_enc, last_step, failed_logins, locked_until, enrolled_at = row
+        if not active or enrolled_at is None or (locked_until is not None and locked_until > now):
             return False
         try:
-            secret = _decrypt_secret(totp_key, str(officer_uuid), secret_enc)
+            secret = decrypt_secret(totp_key, str(officer_uuid), secret_enc)
         except InvalidTag:
             secret = None
-        step = _matching_step(secret, code, now, last_step) if secret is not None else None
-        if step is not None and _consume_step(conn, officer_uuid, step):
+        step = matching_step(secret, code, now, last_step) if secret is not None else None
+        if step is not None and consume_step(conn, officer_uuid, step):
             ok = True
         else:
-            _record_failure(conn, officer_uuid, failed_logins, now)
+            record_failure(conn, officer_uuid, failed_logins, now)
     return ok
 
 
@@ -325,6 +444,25 @@ def get_officer(conn: psycopg.Connection, officer_id: str) -> Officer | None:
     except ValueError:
         return None
     with conn.transaction():
-        row = conn.execute("SELECT id, tenant, username, display_name, roles, active FROM officer WHERE id = %s",
-                           (officer_uuid,)).fetchone()
-    return _row_officer(row) if row else None
+        row = conn.execute(f"SELECT {OFFICER_COLUMNS} FROM officer WHERE id = %s", (officer_uuid,)).fetchone()
+    return row_officer(row) if row else None
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+def session_state(conn: psycopg.Connection, officer_id: str) -> SessionState | None:
+    """What ``OfficerAuth`` compares a token with (cases reads it here, the
+    other services through the ``cases.officer_session`` RPC)."""
+    officer = get_officer(conn, officer_id)
+    return session_of(officer) if officer is not None else None
+
+
+def session_of(officer: Officer) -> SessionState:
+    return SessionState(active=officer.active, session_version=officer.session_version, roles=officer.roles)
+
+
+def end_sessions(conn: psycopg.Connection, officer_id: str) -> None:
+    """Every token of the officer ends on its next request (logout)."""
+    with conn.transaction():
+        conn.execute("UPDATE officer SET session_version = session_version + 1 WHERE id = %s",
+                     (uuid.UUID(str(officer_id)),))

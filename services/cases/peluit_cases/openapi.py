@@ -17,7 +17,8 @@ from .commands import COMMANDS
 
 WHY = {
     400: "Invalid input: malformed JSON, or fields refused one by one (bilingual)",
-    401: "Missing, invalid or expired token",
+    401: "Missing, invalid or expired token, or the officer's session ended (logout, deactivation, role, password "
+         "or factor change: `session_ended`)",
     403: "The officer's role or grant does not allow this",
     404: "No such case (or outside the officer's tenant: recorded in the case's access log)",
     409: "Conflict: someone changed it first, or its state does not allow this now",
@@ -25,8 +26,10 @@ WHY = {
     415: "The body is not application/json",
     422: "Refused by the rules (workflow step, unknown reference, ...)",
     428: "If-Match with the case version is required",
+    429: "The account is locked for a while after too many failures",
     503: "The identity vault cannot be reached; try again",
 }
+SESSION_503 = "The officer's session cannot be checked right now (`session_unavailable`); try again"
 BODY = (400, 413, 415)  # what reading any JSON body can answer
 
 
@@ -113,17 +116,6 @@ def _operations() -> dict:
             "requestBody": _body(disclosure_contract.DisclosureRequestBody),
             "responses": {**_ok(201, disclosure_contract.DisclosureReply, "Filed"),
                           **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
-        ("/api/v1/audit-grants", "post"): {
-            "summary": "Grant an auditor read access to a tenant for some days (province admin)",
-            "security": BEARER, "requestBody": _body(contract.AuditGrant),
-            "responses": {**_ok(201, contract.GrantReply, "Granted"),
-                          **_errors(*BODY, 401, 403, 422, s422="No such officer or tenant, or not an auditor")}},
-        ("/api/v1/officers", "post"): {
-            "summary": "Create an officer (tenant admin: own tenant; province admin: any). Returns the initial "
-                       "password and TOTP secret once",
-            "security": BEARER, "requestBody": _body(contract.NewOfficer),
-            "responses": {**_ok(201, contract.NewOfficerReply, "Created"),
-                          **_errors(*BODY, 401, 403, 422, s422="No such tenant, or the username is taken")}},
         ("/api/v1/cases/{case_id}/disclosure-requests", "post"): {
             "summary": "Request disclosure of the reporter's identity (investigator of the case's tenant); "
                        "expires after PELUIT_DISCLOSURE_REQUEST_HOURS (72)",
@@ -165,6 +157,7 @@ def _operations() -> dict:
                           **_errors(*BODY, 401, 403, 404, 409, 422, 428,
                                     s409="Stale version: someone else changed the case first; nothing was recorded",
                                     s422="Refused by the workflow (illegal transition, team not of this tenant, ...)")}}
+    ops.update(_account_operations())
     return ops
 
 
@@ -178,6 +171,139 @@ def build() -> dict:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+# -- accounts: enrolment, sessions, administration, tenant settings, the admin change log ----------------
+
+OFFICER_ID = _path("officer_id", "the officer")
+GRANT_ID = {"name": "grant_id", "in": "path", "required": True, "description": "the audit grant",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+TENANT_CODE = {"name": "code", "in": "path", "required": True, "description": "the tenant, e.g. 35.73",
+               "schema": {"type": "string", "pattern": r"^[0-9]{2}(\.[0-9]{2})?$"}}
+HOLIDAY_DATE = {"name": "day", "in": "path", "required": True, "description": "the holiday, YYYY-MM-DD",
+                "schema": {"type": "string", "format": "date"}}
+ADMINISTER = dict(s403="Not an administrator of the officer's tenant, the officer's own account, or (for a tenant "
+                       "admin) an administrator's account or an administrator role",
+                  s404="No such officer")
+SETTINGS = dict(s403="Not the tenant's administrator or the province admin", s404="No such tenant",
+                s503="The identity vault (retention) cannot be reached; nothing was changed")
+
+
+def _account_operations() -> dict:
+    login_reply = _ok(200, contract.LoginReply, "Signed in: a token for the officer's current session")
+    return {
+        ("/api/v1/officer/enrolment", "post"): {
+            "summary": "Enrolment, step 1: the one-time enrolment code an administrator handed over; answers the "
+                       "officer's own new TOTP secret (shown here only) and a 10-minute enrolment token",
+            "requestBody": _body(contract.EnrolmentStart),
+            "responses": {**_ok(200, contract.EnrolmentStarted, "The new secret and the enrolment token"),
+                          **_errors(*BODY, 401, s401="Wrong, expired, used or unknown code or username (all alike; "
+                                                     "`invalid_enrolment`)")}},
+        ("/api/v1/officer/enrolment/complete", "post"): {
+            "summary": "Enrolment, step 2: the officer's own password (12+ characters, not the username) and a code "
+                       "from the new secret; answers as a login",
+            "requestBody": _body(contract.EnrolmentComplete),
+            "responses": {**login_reply,
+                          **_errors(*BODY, 401, 403, s401="Invalid, expired or used enrolment token",
+                                    s403="The one-time code does not match the new secret (`totp_invalid`)")}},
+        ("/api/v1/officer/token", "post"): {
+            "summary": "A fresh token for the caller's live session (the console refreshes with it); never past a "
+                       "session version change or PELUIT_OFFICER_SESSION_HOURS after signing in",
+            "security": BEARER,
+            "responses": {**login_reply, **_errors(401, 503, s503=SESSION_503)}},
+        ("/api/v1/officer/logout", "post"): {
+            "summary": "Sign out: every token of the officer ends on its next request, on every service",
+            "security": BEARER,
+            "responses": {"204": {"description": "Signed out"}, **_errors(401, 503, s503=SESSION_503)}},
+        ("/api/v1/officer/me", "get"): {
+            "summary": "The signed-in officer's own account", "security": BEARER,
+            "responses": {**_ok(200, contract.Me, "The account"), **_errors(401, 503, s503=SESSION_503)}},
+        ("/api/v1/officer/password", "post"): {
+            "summary": "Change one's own password with the current one and a fresh TOTP code; every other session "
+                       "ends, the reply is a new token",
+            "security": BEARER, "requestBody": _body(contract.PasswordChange),
+            "responses": {**login_reply,
+                          **_errors(*BODY, 401, 403, 429, 503, s403="Wrong current password or one-time code",
+                                    s503=SESSION_503)}},
+        ("/api/v1/officers", "post"): {
+            "summary": "Create an officer (tenant admin: own tenant, no admin roles; province admin: any). Returns "
+                       "the one-time enrolment code (valid PELUIT_ENROLMENT_HOURS, 24): never a password or secret",
+            "security": BEARER, "requestBody": _body(contract.NewOfficer),
+            "responses": {**_ok(201, contract.NewOfficerReply, "Created, awaiting enrolment"),
+                          **_errors(*BODY, 401, 403, 422, 503, s422="No such tenant, unknown role, or the username "
+                                                                    "is taken", s503=SESSION_503)}},
+        ("/api/v1/officers", "get"): {
+            "summary": "Officers: administrators see their scope in full (tenant admin: own tenant; province admin: "
+                       "all); every other officer the active, enrolled officers of its own tenant by name and roles "
+                       "(e.g. `?role=investigator` for an investigation team)",
+            "security": BEARER, "parameters": [{"in": "query", "schema": contract.OfficerListQuery}],
+            "responses": {**_ok(200, contract.OfficerList, "A page of officers, by username"),
+                          **_errors(400, 401, 403, 503, s403="Another tenant's officers", s503=SESSION_503)}},
+        **{(f"/api/v1/officers/{{officer_id}}/{action}", "post"): {
+            "summary": summary, "security": BEARER, "parameters": [OFFICER_ID],
+            **({"requestBody": _body(contract.Roles)} if action == "roles" else {}),
+            "responses": {**_ok(200, reply, "The officer, as administrators see it"),
+                          **_errors(*(BODY if action == "roles" else ()), 401, 403, 404,
+                                    *((422,) if action == "roles" else ()), 503,
+                                    s422="Unknown role", s503=SESSION_503, **ADMINISTER)}}
+            for action, reply, summary in (
+                ("deactivate", contract.AdministeredOfficer,
+                 "Deactivate: the officer cannot sign in, and every token ends on its next request"),
+                ("reactivate", contract.AdministeredOfficer, "Reactivate a deactivated officer"),
+                ("roles", contract.AdministeredOfficer, "Replace the officer's roles; every token ends"),
+                ("reset-factor", contract.FactorReset,
+                 "Lost second factor: clears password and TOTP secret and answers a new one-time enrolment code; "
+                 "the officer enrols again"))},
+        ("/api/v1/audit-grants", "post"): {
+            "summary": "Grant an auditor read access to a tenant for some days (province admin)",
+            "security": BEARER, "requestBody": _body(contract.AuditGrant),
+            "responses": {**_ok(201, contract.GrantReply, "Granted"),
+                          **_errors(*BODY, 401, 403, 422, 503, s422="No such officer or tenant, or not an auditor",
+                                    s503=SESSION_503)}},
+        ("/api/v1/audit-grants", "get"): {
+            "summary": "Audit grants, newest first (province admin: all; auditor: its own)",
+            "security": BEARER, "parameters": [{"in": "query", "schema": contract.GrantListQuery}],
+            "responses": {**_ok(200, contract.GrantList, "Grants"), **_errors(400, 401, 403, 503, s503=SESSION_503)}},
+        ("/api/v1/audit-grants/{grant_id}/revoke", "post"): {
+            "summary": "Revoke an audit grant now (province admin); revoking a revoked grant changes nothing",
+            "security": BEARER, "parameters": [GRANT_ID],
+            "responses": {**_ok(200, contract.Grant, "The grant"),
+                          **_errors(401, 403, 404, 503, s404="No such grant", s503=SESSION_503)}},
+        ("/api/v1/tenants/{code}/settings", "get"): {
+            "summary": "A tenant's settings: deadline pack, days to answer a request for information, disclosure "
+                       "notice, retention (kept by the identity vault), categories, holidays, the available packs",
+            "security": BEARER, "parameters": [TENANT_CODE],
+            "responses": {**_ok(200, contract.TenantSettings, "The settings"),
+                          **_errors(401, 403, 404, 503, **SETTINGS)}},
+        ("/api/v1/tenants/{code}/settings", "post"): {
+            "summary": "Change any of deadline_pack, information_request_days, disclosure_notice, retention_years "
+                       "(all or nothing; recorded in the admin change log)",
+            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(contract.TenantSettingsChange),
+            "responses": {**_ok(200, contract.TenantSettings, "The settings afterwards"),
+                          **_errors(*BODY, 401, 403, 404, 422, 503, s422="Unknown deadline pack, or days the pack's "
+                                                                          "rule cannot take", **SETTINGS)}},
+        ("/api/v1/tenants/{code}/holidays", "post"): {
+            "summary": "Add (or rename) a tenant holiday: a day the deadline clocks do not count",
+            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(contract.Holiday),
+            "responses": {**_ok(200, contract.TenantSettings, "The settings afterwards"),
+                          **_errors(*BODY, 401, 403, 404, 503, **SETTINGS)}},
+        ("/api/v1/tenants/{code}/holidays/{day}/delete", "post"): {
+            "summary": "Remove a tenant holiday (removing one that is not there changes nothing)",
+            "security": BEARER, "parameters": [TENANT_CODE, HOLIDAY_DATE],
+            "responses": {**_ok(200, contract.TenantSettings, "The settings afterwards"),
+                          **_errors(401, 403, 404, 503, **{**SETTINGS, "s404": "No such tenant, or not a date"})}},
+        ("/api/v1/tenants/{code}/categories", "post"): {
+            "summary": "Add a report category or change one (switch it off with `active: false`; never deleted)",
+            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(contract.Category),
+            "responses": {**_ok(200, contract.TenantSettings, "The settings afterwards"),
+                          **_errors(*BODY, 401, 403, 404, 503, **SETTINGS)}},
+        ("/api/v1/admin-changes", "get"): {
+            "summary": "The admin change log, newest first: who changed which account, grant or setting, and when "
+                       "(administrators of the tenant; auditors with a live grant for it)",
+            "security": BEARER, "parameters": [{"in": "query", "schema": contract.AdminChangeQuery}],
+            "responses": {**_ok(200, contract.AdminChangeList, "A page of changes"),
+                          **_errors(400, 401, 403, 503, s503=SESSION_503)}},
+    }
 
 
 OPENAPI = build()

@@ -30,6 +30,11 @@ def _packs():
     return deadlines.load_packs()
 
 
+def packs() -> dict:
+    """The shipped deadline packs by code (read once)."""
+    return _packs()
+
+
 @functools.lru_cache(maxsize=1)
 def _national_holidays():
     return deadlines.load_holidays()
@@ -62,6 +67,10 @@ class TenantDeadlines:
         calendar = deadlines.WorkingCalendar.from_holidays(by_year)
         self._cache[tenant] = (time.monotonic(), pack, calendar)
         return pack, calendar
+
+    def forget(self, tenant: str) -> None:
+        """After a settings change: this process reads the tenant again (others within ``ttl``)."""
+        self._cache.pop(tenant, None)
 
 
 def next_deadline_at(case: Case, pack, calendar, now: datetime) -> datetime | None:

@@ -6,10 +6,8 @@ Thin adapter: RPC/HTTP/timer entrypoints translate to the application.
 from __future__ import annotations
 
 import logging
-import secrets
 
 import eventlet
-import pyotp
 from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
@@ -22,20 +20,19 @@ from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_sign
 from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.operations import Operations
-from peluit_common.settings import db_conninfo, env, env_float, env_int, secret_bytes
+from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
-from peluit_contracts.i18n import bilingual_errors, message
+from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import RegisterReportCommand
 
-from . import access, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
+from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
 from .commands import OfficerCommands, command_from
 from .domain import DomainError
-from .errors import CasesError
 from .officer_api import (
     bundle_response,
     case_document,
@@ -125,7 +122,7 @@ class CasesService:
     app = CasesApp()
     publisher = Relay()
     keys = OfficerKeys()
-    auth = OfficerAuth()
+    auth = OfficerAuth(sessions=accounts_api.session_from_db)  # a stale session ends on its next request
     deadline_config = DeadlineConfig()
     checkpoints = audit.Checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
@@ -223,23 +220,7 @@ class CasesService:
     @http("POST", "/api/v1/officer/login")
     @officer_endpoint
     def officer_login(self, request):
-        try:
-            creds = api_contract.Login().load(read_json(request, 4096))
-        except ValidationError:
-            raise CasesError("invalid_credentials") from None
-        with self.db.connection() as conn:
-            try:
-                officer = officers.authenticate(conn, self.keys.totp_key, creds["username"], creds["password"],
-                                                creds["totp"])
-            except officers.LoginFailed:
-                # locked, inactive and unknown look the same from outside
-                raise CasesError("invalid_credentials") from None
-        ttl = env_int("PELUIT_OFFICER_TOKEN_TTL", 900)
-        token = self.keys.issuer.issue(str(officer.id), officer.tenant, officer.roles, officer.username,
-                                       ttl_seconds=ttl)
-        return json_response(200, {"token": token, "token_type": "Bearer", "expires_in": ttl,
-                                   "officer": {"id": str(officer.id), "tenant": officer.tenant,
-                                               "roles": list(officer.roles), "username": officer.username}})
+        return accounts_api.login(self, request)
 
     @http("GET", "/api/v1/cases")
     @officer_endpoint
@@ -325,35 +306,117 @@ class CasesService:
         return json_response(200, {"case_id": str(case.id), "version": case.version, "status": case.status},
                              headers={"ETag": f'"{case.version}"'})
 
-    @http("POST", "/api/v1/audit-grants")
+    # -- accounts and administration (accounts_api.py; rules: access) --------------------------------
+
+    @rpc
+    def officer_session(self, officer_id) -> dict | None:
+        """{active, session_version, roles} or None: reporting's and intake's session check."""
+        return accounts_api.officer_session(self, officer_id)
+
+    @http("POST", "/api/v1/officer/enrolment")
     @officer_endpoint
-    def grant_audit(self, request):
-        actor = self._actor(request)
-        Access.require(actor, {"province_admin"})
-        grant = load(api_contract.AuditGrant, read_json(request, 4096))
-        with self.db.connection() as conn:
-            Access(self.app, PgDirectory(conn)).grant_audit(actor, grant["officer_id"], grant["tenant"],
-                                                             grant["days"], grant["reason"])
-        return json_response(201, {"officer_id": grant["officer_id"], "tenant": grant["tenant"], "days": grant["days"]})
+    def start_enrolment(self, request):
+        return accounts_api.start_enrolment(self, request)
+
+    @http("POST", "/api/v1/officer/enrolment/complete")
+    @officer_endpoint
+    def complete_enrolment(self, request):
+        return accounts_api.complete_enrolment(self, request)
+
+    @http("POST", "/api/v1/officer/token")
+    @officer_endpoint
+    def refresh_token(self, request):
+        return accounts_api.refresh(self, request)
+
+    @http("POST", "/api/v1/officer/logout")
+    @officer_endpoint
+    def logout(self, request):
+        return accounts_api.logout(self, request)
+
+    @http("GET", "/api/v1/officer/me")
+    @officer_endpoint
+    def me(self, request):
+        return accounts_api.me(self, request)
+
+    @http("POST", "/api/v1/officer/password")
+    @officer_endpoint
+    def change_password(self, request):
+        return accounts_api.change_password(self, request)
 
     @http("POST", "/api/v1/officers")
     @officer_endpoint
     def create_officer(self, request):
-        """A tenant admin (own tenant) or the province admin adds an officer.
-        The initial password and the TOTP secret are shown once, here."""
-        actor = self._actor(request)
-        new = load(api_contract.NewOfficer, read_json(request, 4096))
-        password = secrets.token_urlsafe(18)
-        with self.db.connection() as conn:
-            Access(self.app, PgDirectory(conn)).require_officer_creation(actor, new["tenant"], new["roles"])
-            officer_id, totp_secret = officers.create_officer(
-                conn, self.keys.totp_key, tenant=new["tenant"], username=new["username"],
-                display_name=new["display_name"], password=password, roles=new["roles"],
-                created_by=actor.officer_id)
-        return json_response(201, {
-            "officer_id": str(officer_id), "initial_password": password, "totp_secret": totp_secret,
-            "totp_uri": pyotp.TOTP(totp_secret).provisioning_uri(name=new["username"], issuer_name="Peluit"),
-            "message": message("officer_handover")})
+        return accounts_api.create_officer(self, request)
+
+    @http("GET", "/api/v1/officers")
+    @officer_endpoint
+    def list_officers(self, request):
+        return accounts_api.list_officers(self, request)
+
+    @http("POST", "/api/v1/officers/<string:officer_id>/deactivate")
+    @officer_endpoint
+    def deactivate_officer(self, request, officer_id):
+        return accounts_api.deactivate(self, request, officer_id)
+
+    @http("POST", "/api/v1/officers/<string:officer_id>/reactivate")
+    @officer_endpoint
+    def reactivate_officer(self, request, officer_id):
+        return accounts_api.reactivate(self, request, officer_id)
+
+    @http("POST", "/api/v1/officers/<string:officer_id>/roles")
+    @officer_endpoint
+    def set_officer_roles(self, request, officer_id):
+        return accounts_api.set_roles(self, request, officer_id)
+
+    @http("POST", "/api/v1/officers/<string:officer_id>/reset-factor")
+    @officer_endpoint
+    def reset_officer_factor(self, request, officer_id):
+        return accounts_api.reset_factor(self, request, officer_id)
+
+    @http("POST", "/api/v1/audit-grants")
+    @officer_endpoint
+    def grant_audit(self, request):
+        return accounts_api.grant_audit(self, request)
+
+    @http("GET", "/api/v1/audit-grants")
+    @officer_endpoint
+    def list_audit_grants(self, request):
+        return accounts_api.list_grants(self, request)
+
+    @http("POST", "/api/v1/audit-grants/<int(max=9223372036854775807):grant_id>/revoke")
+    @officer_endpoint
+    def revoke_audit_grant(self, request, grant_id):
+        return accounts_api.revoke_grant(self, request, grant_id)
+
+    @http("GET", "/api/v1/tenants/<string:code>/settings")
+    @officer_endpoint
+    def tenant_settings(self, request, code):
+        return accounts_api.tenant_settings_of(self, request, code)
+
+    @http("POST", "/api/v1/tenants/<string:code>/settings")
+    @officer_endpoint
+    def change_tenant_settings(self, request, code):
+        return accounts_api.change_tenant_settings(self, request, code)
+
+    @http("POST", "/api/v1/tenants/<string:code>/holidays")
+    @officer_endpoint
+    def add_tenant_holiday(self, request, code):
+        return accounts_api.add_holiday(self, request, code)
+
+    @http("POST", "/api/v1/tenants/<string:code>/holidays/<string:day>/delete")
+    @officer_endpoint
+    def delete_tenant_holiday(self, request, code, day):
+        return accounts_api.delete_holiday(self, request, code, day)
+
+    @http("POST", "/api/v1/tenants/<string:code>/categories")
+    @officer_endpoint
+    def put_tenant_category(self, request, code):
+        return accounts_api.put_category(self, request, code)
+
+    @http("GET", "/api/v1/admin-changes")
+    @officer_endpoint
+    def admin_changes(self, request):
+        return accounts_api.admin_changes(self, request)
 
     # -- identity disclosure under dual control (the vault decides; disclosure_api.py)
 

@@ -10,6 +10,7 @@ between the two services, not the officer's doing (``internal_error``).
 from __future__ import annotations
 
 from peluit_common.rpc import UNAVAILABLE_ERRORS, call
+from peluit_contracts.admin_rpc import RETENTION_RPC_VERSION
 from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
 
 from .errors import CasesError
@@ -46,9 +47,9 @@ class VaultClient:
     def __init__(self, proxy, timeout: float):
         self.proxy, self.timeout = proxy, timeout
 
-    def _call(self, method: str, token: str, **command) -> dict:
+    def _call(self, method: str, token: str, version: int = DISCLOSURE_RPC_VERSION, **command) -> dict:
         try:
-            reply = call(getattr(self.proxy, method), {"version": DISCLOSURE_RPC_VERSION, "token": token, **command},
+            reply = call(getattr(self.proxy, method), {"version": version, "token": token, **command},
                          timeout=self.timeout)
         except UNAVAILABLE_ERRORS:
             raise VaultRefused("vault_unavailable") from None
@@ -77,3 +78,10 @@ class VaultClient:
 
     def disclosure_events(self, token: str, tenant: str) -> dict:
         return self._call("disclosure_events", token, tenant=tenant)
+
+    def retention(self, token: str, tenant: str) -> int:
+        """The tenant's retention in years (the tenant's admins and the province admin)."""
+        return self._call("retention_policy", token, RETENTION_RPC_VERSION, tenant=tenant)["years"]
+
+    def set_retention(self, token: str, tenant: str, years: int) -> int:
+        return self._call("set_retention", token, RETENTION_RPC_VERSION, tenant=tenant, years=years)["years"]

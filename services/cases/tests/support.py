@@ -72,3 +72,4 @@ class FakeDirectory:
     def add_grant(self, officer_id, tenant, days, reason, granted_by):
         self.added.append((officer_id, tenant, days, reason, granted_by))
         self.grants.setdefault(officer_id, set()).add(tenant)
+        return len(self.added)

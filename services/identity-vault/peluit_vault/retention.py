@@ -12,7 +12,11 @@ import re
 from datetime import datetime
 from uuid import UUID
 
+from marshmallow import ValidationError
+
+from peluit_common.auth import AuthError
 from peluit_common.settings import ConfigError, env_int
+from peluit_contracts.admin_rpc import MAX_RETENTION_YEARS, RETENTION_RPC_VERSION, RetentionQuery, SetRetention
 
 from .records import CLOSURES, TABLES, audit
 
@@ -35,15 +39,40 @@ def _aware(value: datetime | str, name: str) -> datetime:
     return value
 
 
-def set_retention(conn, tenant: str, years: int) -> None:
+def set_retention(conn, tenant: str, years: int, by: str | None = None) -> None:
+    """The one rule, for the command line and the officers' RPC alike; ``by``
+    is the officer who set it (None: the operator), kept in the vault's audit."""
     if not TENANT.fullmatch(tenant):
         raise ValueError("tenant must be a region code such as 35 or 35.73")
-    if not isinstance(years, int) or years < 1:
-        raise ValueError("years must be a whole number of at least 1")
+    # a huge period would overflow the shredder's date arithmetic and stop it for every tenant
+    if not isinstance(years, int) or isinstance(years, bool) or not 1 <= years <= MAX_RETENTION_YEARS:
+        raise ValueError(f"years must be a whole number from 1 to {MAX_RETENTION_YEARS}")
+    detail = {"tenant": tenant, "years": years, **({"officer_id": by} if by else {})}
     with conn.transaction():
         conn.execute("INSERT INTO retention_policy (tenant, years) VALUES (%s, %s) "
                      "ON CONFLICT (tenant) DO UPDATE SET years = EXCLUDED.years", (tenant, years))
-        audit(conn, "retention_set", None, {"tenant": tenant, "years": years})
+        audit(conn, "retention_set", None, detail)
+
+
+def policy_rpc(conn, auth, command, *, write: bool) -> dict:
+    """``retention_policy`` / ``set_retention`` for officers (contracts.admin_rpc): the
+    officer's own token, verified here, must be a province admin or the tenant's own admin."""
+    try:
+        cmd = (SetRetention if write else RetentionQuery)().load(command)
+    except (ValidationError, TypeError):
+        return {"error": "invalid_command"}
+    if cmd["version"] != RETENTION_RPC_VERSION:
+        return {"error": "unsupported_version"}
+    try:
+        claims = auth.verify(cmd["token"])
+    except AuthError as err:
+        return {"error": err.code}
+    tenant = cmd["tenant"]
+    if not (claims.has_role("province_admin") or (claims.has_role("tenant_admin") and claims.tenant == tenant)):
+        return {"error": "forbidden"}
+    if write:
+        set_retention(conn, tenant, cmd["years"], by=claims.officer_id)
+    return {"tenant": tenant, "years": retention_years(conn, tenant)}
 
 
 def retention_years(conn, tenant: str, default: int | None = None) -> int:

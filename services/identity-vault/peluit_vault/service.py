@@ -133,6 +133,18 @@ class IdentityVault:
         RELAYED.labels(outcome).inc()
         return {"result": outcome}
 
+    @rpc
+    def retention_policy(self, command: dict) -> dict:
+        """A tenant's retention in years, for one of its administrators (retention.policy_rpc)."""
+        with self.db.connection() as conn:
+            return retention.policy_rpc(conn, self.auth, command, write=False)
+
+    @rpc
+    def set_retention(self, command: dict) -> dict:
+        """Set it, by the rule the command line applies (retention.set_retention)."""
+        with self.db.connection() as conn:
+            return retention.policy_rpc(conn, self.auth, command, write=True)
+
     @reliable_consume(VAULT_CASE_EVENTS)
     def on_case_status(self, body):
         """A case that ended starts its retention clock."""

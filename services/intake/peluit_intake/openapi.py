@@ -104,7 +104,7 @@ OPENAPI = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 **SUBMISSION, "required": SUBMISSION["required"] + ["channel"],
                 "properties": {**SUBMISSION["properties"], "channel": {"enum": ["walk_in", "letter", "phone"]}}}}}},
-            "responses": {"201": {"description": "Registered"}, "401": _err("No or bad officer token"),
+            "responses": {"201": {"description": "Registered"}, "401": _err("No or bad officer token, or the officer's session ended"),
                           "403": _err("Not a penerima"), "422": _err("Unknown tenant or category"), **JSON_ERRORS}}},
     },
 }

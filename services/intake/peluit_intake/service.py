@@ -14,7 +14,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
 from peluit_common import green  # noqa: F401
-from peluit_common.auth import OfficerAuth
+from peluit_common.auth import OfficerAuth, sessions_over_rpc
 from peluit_common.operations import Operations
 from peluit_common.web import http, json_endpoint, json_response
 
@@ -50,7 +50,7 @@ class IntakeService:
     name = "intake"
 
     ops = Operations()
-    officer_auth = OfficerAuth()
+    officer_auth = OfficerAuth(sessions=sessions_over_rpc("cases"))  # assisted intake: live sessions only
     keys = Built(IntakeKeys.from_env)
     catalogue = Built(TenantCatalogue)
     portal = Built(lambda: PortalKit(intake_secret()))

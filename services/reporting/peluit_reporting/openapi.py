@@ -25,13 +25,14 @@ PROVINCE_EXPORTS = {
 
 
 BAD_PARAMETERS = error("Invalid or unknown parameters (bilingual, field by field)")
-NO_TOKEN = error("Missing, invalid or expired officer token")
+NO_TOKEN = error("Missing, invalid or expired officer token, or the officer's session ended (`session_ended`)")
 FORBIDDEN = error("The officer's tenant and roles do not reach these statistics")
+NO_SESSION = error("The officer's session cannot be checked with cases right now (`session_unavailable`); try again")
 
 
 def _officer_operation(summary: str, query, ok: dict) -> dict:
     return {"summary": summary, "security": BEARER, "parameters": [{"in": "query", "schema": query}],
-            "responses": {"200": ok, "400": BAD_PARAMETERS, "401": NO_TOKEN, "403": FORBIDDEN}}
+            "responses": {"200": ok, "400": BAD_PARAMETERS, "401": NO_TOKEN, "403": FORBIDDEN, "503": NO_SESSION}}
 
 
 def _export(fmt: str, summary: str, query, description: str) -> dict:

@@ -22,7 +22,7 @@ from prometheus_client import Gauge
 from werkzeug.wrappers import Response
 
 from peluit_common import green  # noqa: F401
-from peluit_common.auth import OfficerAuth
+from peluit_common.auth import OfficerAuth, sessions_over_rpc
 from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.rpc import call
@@ -74,7 +74,7 @@ class ReportingService:
     ops = Operations()
     db = Database(migrate=projection.migrate)
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
-    officers = OfficerAuth()
+    officers = OfficerAuth(sessions=sessions_over_rpc("cases"))  # a stale session ends on its next request
 
     @timer(interval=env_float("PELUIT_FOLLOW_INTERVAL", 0.25))
     def follow(self):

@@ -6,7 +6,6 @@ import base64
 import secrets
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pyotp
 import pytest
 from argon2 import PasswordHasher
@@ -14,35 +13,9 @@ from argon2 import PasswordHasher
 from peluit_cases import officers
 from peluit_cases.officer_api import http_error
 from peluit_cases.officers import LoginFailed, Officer, OfficerError
-from peluit_common.testing import dsn_for
 
 NOW = datetime(2026, 11, 23, 3, 0, 10, tzinfo=timezone.utc)
 PASSWORD = "kata-sandi-yang-panjang"
-
-
-@pytest.fixture(scope="module")
-def database(throwaway_db):
-    return dsn_for(throwaway_db)
-
-
-@pytest.fixture(scope="module")
-def conn(database):
-    with psycopg.connect(database) as conn:  # autocommit off, as the service's pool
-        officers.migrate(conn)
-        officers.migrate(conn)  # idempotent
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def inspect(database):
-    """A second, autocommit connection for looking at rows behind the API's back."""
-    with psycopg.connect(database, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def key():
-    return secrets.token_bytes(32)
 
 
 def make(conn, key, roles=("penelaah",), tenant="35.73", **kw):
@@ -78,7 +51,7 @@ def test_create_and_login_with_totp(conn, inspect, key):
     assert officer == Officer(id=officer_id, tenant="35", username=username, display_name="Siti Rahayu",
                               roles=("penerima", "penelaah"), active=True)
     # the account object carries neither the hash nor the secret
-    assert set(vars(officer)) == {"id", "tenant", "username", "display_name", "roles", "active"}
+    assert set(vars(officer)) == {"id", "tenant", "username", "display_name", "roles", "active", "session_version"}
     assert officers.get_officer(conn, officer_id) == officer
     assert officers.get_officer(conn, "00000000-0000-0000-0000-000000000000") is None
     assert officers.get_officer(conn, "not-a-uuid") is None
@@ -128,12 +101,12 @@ def test_reused_totp_code_refused(conn, inspect, key):
 
 def test_unknown_user_same_error_and_full_verify(conn, key, monkeypatch):
     calls = []
-    real = officers._verify_password
-    monkeypatch.setattr(officers, "_verify_password", lambda h, p: calls.append(h) or real(h, p))
+    real = officers.verify_password
+    monkeypatch.setattr(officers, "verify_password", lambda h, p: calls.append(h) or real(h, p))
     unknown = refused("invalid_credentials", conn, key, "tidak.ada", PASSWORD, "123456")
     malformed = refused("invalid_credentials", conn, key, "X" * 200, PASSWORD, "123456")
     # an unknown name costs one Argon2id verification too, against the dummy hash
-    assert calls == [officers._dummy_hash(), officers._dummy_hash()]
+    assert calls == [officers.dummy_hash(), officers.dummy_hash()]
     assert calls[0].startswith("$argon2id$")
     _, username, secret = make(conn, key)
     known = refused("invalid_credentials", conn, key, username, "salah-sama-sekali", code(secret, NOW))

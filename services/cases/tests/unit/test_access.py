@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from peluit_cases import access as access_module
 from peluit_cases.access import Access, AccessDenied, Actor
 from peluit_cases.domain import DomainError
+from peluit_cases.errors import CasesError
 from peluit_cases.officers import Officer
 from peluit_common.auth import OfficerClaims
 
@@ -93,21 +95,24 @@ def test_the_disclosure_trail_is_for_granted_auditors_and_the_tenants_inspektur(
     access.require_disclosure_trail(RINA, "35.73")
 
 
-@pytest.mark.parametrize("actor,tenant,roles,allowed", [
-    (PROV_ADMIN, "35.73", ["penelaah"], True),
-    (PROV_ADMIN, "35", ["province_admin"], True),
-    (KOTA_ADMIN, "35.73", ["investigator", "auditor"], True),
-    (KOTA_ADMIN, "35.07", ["penelaah"], False),  # another tenant
-    (KOTA_ADMIN, "35.73", ["tenant_admin"], False),  # only the province creates admins
-    (SARI, "35.73", ["penelaah"], False),
-    (PROV_ADMIN, "35.73", [], False),
+@pytest.mark.parametrize("actor,tenant,roles,refusal", [
+    (PROV_ADMIN, "35.73", ["penelaah"], None),
+    (PROV_ADMIN, "35", ["province_admin"], None),
+    (KOTA_ADMIN, "35.73", ["investigator", "auditor"], None),
+    (KOTA_ADMIN, "35.07", ["penelaah"], "forbidden"),  # another tenant
+    (KOTA_ADMIN, "35.73", ["tenant_admin"], "forbidden"),  # only the province creates admins
+    (SARI, "35.73", ["penelaah"], "forbidden"),
+    # no role, or one that does not exist: a 422 that lists the valid roles, for anyone
+    (PROV_ADMIN, "35.73", [], "invalid_role"),
+    (PROV_ADMIN, "35.73", ["penelaah", "root"], "invalid_role"),
 ])
-def test_who_may_create_which_officers(access, actor, tenant, roles, allowed):
-    if allowed:
+def test_who_may_create_which_officers(access, actor, tenant, roles, refusal):
+    if refusal is None:
         access.require_officer_creation(actor, tenant, roles)
     else:
-        with pytest.raises(AccessDenied, match="forbidden"):
+        with pytest.raises(CasesError) as info:
             access.require_officer_creation(actor, tenant, roles)
+        assert info.value.code == refusal
 
 
 def test_officers_are_created_only_for_tenants_that_exist(access):
@@ -124,6 +129,68 @@ def test_grants_name_an_existing_auditor_and_tenant(access, directory):
             access.grant_audit(PROV_ADMIN, officer_id, tenant, 7, "Pemeriksaan")
         assert err.value.code == code
     assert directory.added == []
-    access.grant_audit(PROV_ADMIN, "o-rina", "35.73", 7, "Pemeriksaan")
+    assert access.grant_audit(PROV_ADMIN, "o-rina", "35.73", 7, "Pemeriksaan") == 1
     assert directory.added == [("o-rina", "35.73", 7, "Pemeriksaan", "o-prov")]
     assert access.tenants(RINA) == ["35.73"]
+
+
+# -- administration ------------------------------------------------------------------------------
+
+def _officer(officer_id, tenant, *roles) -> Officer:
+    return Officer(id=officer_id, tenant=tenant, username=officer_id, display_name=officer_id, roles=roles,
+                   active=True)
+
+
+@pytest.mark.parametrize("actor,target,roles,refusal", [
+    (KOTA_ADMIN, _officer("o-x", "35.73", "penelaah"), None, None),
+    (KOTA_ADMIN, _officer("o-x", "35.73", "penelaah"), ["investigator", "inspektur"], None),
+    (KOTA_ADMIN, _officer("o-x", "35.07", "penelaah"), None, "officer_forbidden"),  # another tenant
+    (KOTA_ADMIN, _officer("o-x", "35.73", "tenant_admin"), None, "officer_forbidden"),  # a peer admin
+    (KOTA_ADMIN, _officer("o-x", "35.73", "penelaah", "province_admin"), None, "officer_forbidden"),
+    (KOTA_ADMIN, _officer("o-x", "35.73", "penelaah"), ["tenant_admin"], "officer_forbidden"),  # an admin role
+    (KOTA_ADMIN, _officer("o-kota", "35.73", "tenant_admin"), None, "not_on_yourself"),
+    (PROV_ADMIN, _officer("o-x", "35.07", "tenant_admin"), ["province_admin"], None),
+    (PROV_ADMIN, _officer("o-prov", "35", "province_admin"), None, "not_on_yourself"),
+    (PROV_ADMIN, _officer("o-prov", "35", "province_admin"), ["province_admin", "inspektur"], "not_on_yourself"),
+    (SARI, _officer("o-x", "35.73", "penelaah"), None, "officer_forbidden"),
+])
+def test_who_may_administer_whom(actor, target, roles, refusal):
+    check = access_module.officer_admin_check(actor, roles)
+    if refusal is None:
+        check(target)
+    else:
+        with pytest.raises(AccessDenied) as info:
+            check(target)
+        assert (info.value.code, info.value.text) == ("forbidden", refusal)
+
+
+def test_who_sees_which_officers():
+    assert access_module.officer_listing(PROV_ADMIN, None) == (None, True)
+    assert access_module.officer_listing(PROV_ADMIN, "35.07") == (["35.07"], True)
+    assert access_module.officer_listing(KOTA_ADMIN, None) == (["35.73"], True)
+    assert access_module.officer_listing(SARI, "35.73") == (["35.73"], False)  # the team picker
+    assert access_module.officer_listing(RINA, None) == (["35"], False)
+    for actor, tenant in ((KOTA_ADMIN, "35.07"), (SARI, "35.07"), (RINA, "35.73")):
+        with pytest.raises(AccessDenied):
+            access_module.officer_listing(actor, tenant)
+
+
+def test_tenant_settings_grants_and_the_change_log(access, directory):
+    access_module.require_tenant_admin(PROV_ADMIN, "35.07")
+    access_module.require_tenant_admin(KOTA_ADMIN, "35.73")
+    for actor, tenant in ((KOTA_ADMIN, "35.07"), (SARI, "35.73"), (KEPALA, "35.73")):
+        with pytest.raises(AccessDenied):
+            access_module.require_tenant_admin(actor, tenant)
+    assert access_module.grant_listing(PROV_ADMIN) is None
+    assert access_module.grant_listing(RINA) == "o-rina"
+    with pytest.raises(AccessDenied):
+        access_module.grant_listing(KOTA_ADMIN)
+    assert access.admin_change_tenants(PROV_ADMIN, None) is None
+    assert access.admin_change_tenants(PROV_ADMIN, "35.07") == ["35.07"]
+    assert access.admin_change_tenants(KOTA_ADMIN, None) == ["35.73"]
+    directory.grants["o-rina"] = {"35.73", "35.07"}
+    assert access.admin_change_tenants(RINA, None) == ["35.07", "35.73"]
+    assert access.admin_change_tenants(RINA, "35.07") == ["35.07"]
+    for actor, tenant in ((KOTA_ADMIN, "35.07"), (RINA, "35"), (SARI, None), (BUDI, "35.07")):
+        with pytest.raises(AccessDenied):
+            access.admin_change_tenants(actor, tenant)

@@ -8,6 +8,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from peluit_contracts.reports import case_id_for
@@ -142,10 +143,59 @@ def test_the_default_comes_from_the_environment(conn, inspect, monkeypatch, repo
     assert state(inspect, ref)[2] == NOW
 
 
-def test_set_retention_refuses_nonsense(conn):
-    for tenant, n in (("35.73", 0), ("Kota Malang", 5), ("35.73", -1)):
+def test_set_retention_refuses_nonsense(conn, inspect, report):
+    for tenant, n in (("35.73", 0), ("Kota Malang", 5), ("35.73", -1), ("35.73", 101), ("35.73", 10_000),
+                      ("35.73", True), ("35.73", 5.0)):
         with pytest.raises(ValueError):
             retention.set_retention(conn, tenant, n)
+    # why a ceiling: the CLI took any number, and 300,000 years overflows the shredder's date arithmetic,
+    # which then stops for every tenant at once
+    _, case_id, _ = report(conn, "35.03")
+    retention.record_case_closed(conn, case_id, NOW - years(6))
+    inspect.execute("INSERT INTO retention_policy (tenant, years) VALUES ('35.03', 300000)")
+    try:
+        with pytest.raises(psycopg.errors.DatetimeFieldOverflow):
+            retention.shred_expired(conn, NOW)
+    finally:
+        inspect.execute("DELETE FROM retention_policy WHERE tenant = '35.03'")
+    retention.set_retention(conn, "35.03", retention.MAX_RETENTION_YEARS)
+    retention.shred_expired(conn, NOW)
+
+
+def test_officers_set_retention_by_the_same_rule_with_their_own_token(conn, inspect, tmp_path, monkeypatch):
+    from nacl.signing import SigningKey
+
+    from peluit_common.auth import OfficerAuth, TokenIssuer
+
+    signing = SigningKey.generate()
+    (tmp_path / "officer-token.pub").write_text(bytes(signing.verify_key).hex())
+    monkeypatch.setenv("PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", str(tmp_path / "officer-token.pub"))
+    auth = OfficerAuth()  # as the service sets it up: tokens verified here, whoever forwards them
+    auth.setup()
+    issuer = TokenIssuer(bytes(signing))
+    kota = issuer.issue("33333333-3333-4333-8333-333333333333", "35.04", ["tenant_admin"], "kota")
+    prov = issuer.issue("11111111-1111-4111-8111-111111111111", "35", ["province_admin"], "prov")
+    other = issuer.issue("44444444-4444-4444-8444-444444444444", "35.05", ["tenant_admin", "inspektur"], "lain")
+
+    def rpc(token, write=False, **fields):
+        return retention.policy_rpc(conn, auth, {"version": 1, "token": token, "tenant": "35.04", **fields},
+                                    write=write)
+
+    assert rpc(kota) == {"tenant": "35.04", "years": 5}  # the default
+    assert rpc(kota, write=True, years=7) == {"tenant": "35.04", "years": 7}
+    assert rpc(prov, write=True, years=8) == {"tenant": "35.04", "years": 8}
+    assert rpc(other, write=True, years=1) == {"error": "forbidden"}  # another tenant's admin
+    assert rpc("x.y.z", write=True, years=1) == {"error": "invalid_token"}
+    for bad in ({"years": 101}, {"years": 0}, {"years": "7"}, {}):
+        assert rpc(prov, write=True, **bad) == {"error": "invalid_command"}
+    assert retention.policy_rpc(conn, auth, {"version": 2, "token": prov, "tenant": "35.04"}, write=False) == {
+        "error": "unsupported_version"}
+    assert retention.retention_years(conn, "35.04") == 8
+    audited = inspect.execute("SELECT detail FROM vault_audit WHERE action = 'retention_set' "
+                              "AND detail->>'tenant' = '35.04' ORDER BY id").fetchall()
+    assert [d[0] for d in audited] == [
+        {"tenant": "35.04", "years": 7, "officer_id": "33333333-3333-4333-8333-333333333333"},
+        {"tenant": "35.04", "years": 8, "officer_id": "11111111-1111-4111-8111-111111111111"}]
 
 
 def test_admin_cli_sets_retention_and_shreds_at_a_given_time(conn, inspect, throwaway_db, monkeypatch, capsys,
@@ -163,6 +213,8 @@ def test_admin_cli_sets_retention_and_shreds_at_a_given_time(conn, inspect, thro
     with pytest.raises(SystemExit):
         admin.main(["shred-expired", "--now", "2031-01-01T00:00:00"])  # no zone: refused
     assert "time zone" in capsys.readouterr().err
+    assert admin.main(["set-retention", "--tenant", "35.01", "--years", "101"]) == 2  # the officers' RPC's rule too
+    assert "1 to 100" in capsys.readouterr().err
 
 
 def test_originals_are_shredded_with_their_case_and_a_late_upload_inherits_the_clock(conn, inspect, canaries):
