@@ -10,8 +10,8 @@ from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, valid
 
 from .fields import Int, Nested, Pattern, Strict, Text
 from .i18n import encode
-from .replies import BilingualText
-from .reports import tenant_field
+from .replies import BilingualText, ErrorDetail
+from .reports import CHANNELS, tenant_field
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CASE_STATUSES = ("diterima", "verifikasi", "menunggu_informasi", "dilimpahkan", "ditolak", "diarsipkan",
@@ -327,3 +327,96 @@ class GrantReply(Reply):
     officer_id = fields.UUID(required=True)
     tenant = fields.String(required=True)
     days = fields.Integer(required=True)
+
+
+# -- the desk: work queue, case page, catalogue (queries and replies) ----------------------------------
+
+QUEUE_STATES = ("on_time", "approaching", "breached")
+QUEUE_SORTS = ("deadline", "registered", "updated")
+
+
+class WorkQueueQuery(CaseListQuery):
+    """``GET /api/v1/cases``: the work queue, the nearest deadline first unless ``sort`` says otherwise."""
+
+    channel = Pattern("|".join(CHANNELS), "code", max_len=16)
+    deadline = Pattern("|".join((*QUEUE_STATES, "none")), "code", max_len=12, metadata={
+        "description": "the state of the case's nearest open deadline; none: no open deadline"})
+    sort = Pattern("|".join(QUEUE_SORTS), "code", max_len=10, load_default="deadline", metadata={
+        "description": "deadline: nearest due first, cases without one last (newest first among them); "
+                       "registered, updated: newest first"})
+    number = Pattern(r"[A-Za-z0-9./]{1,40}", "code", max_len=40, metadata={
+        "description": "the end of a registration number: 000123, 2026/000123 or the whole number"})
+
+
+class QueueDeadline(Reply):
+    """The case's nearest open deadline (the rule of the tenant's pack due first)."""
+
+    rule = fields.String(required=True)
+    due_at = fields.DateTime(required=True)
+    approaching_at = fields.DateTime(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(QUEUE_STATES))
+
+
+class QueueItem(CaseSummary):
+    deadline = fields.Nested(QueueDeadline, required=True, allow_none=True)
+
+
+class WorkQueue(CaseList):
+    items = fields.List(fields.Nested(QueueItem), required=True)
+    counts = fields.Dict(keys=fields.String(validate=validate.OneOf(CASE_STATUSES)), values=fields.Integer(),
+                         required=True, metadata={"description": "cases per status, with every other filter applied"})
+
+
+class CaseDeadline(QueueDeadline):
+    """An open deadline of the case; a paused clock (the reporter is asked) is on time."""
+
+    label = fields.Nested(BilingualText, required=True)
+    paused = fields.Boolean(required=True)
+
+
+class CasePage(CaseDocument):
+    allowed_commands = fields.List(fields.String(validate=validate.OneOf(list(COMMANDS))), required=True, metadata={
+        "description": "the commands this officer may give now (role, status, recusal, team); none as of a moment"})
+    deadlines = fields.List(fields.Nested(CaseDeadline), required=True)
+
+
+class StaleVersion(Reply):
+    """``409 stale_version``: what changed since the version the officer sent."""
+
+    error = fields.Nested(ErrorDetail, required=True)
+    current_version = fields.Integer(required=True)
+    changes = fields.List(fields.Nested(HistoryStep), required=True, metadata={
+        "description": "the history steps recorded after the version sent, oldest first"})
+
+
+class CatalogueTenant(Reply):
+    """An Inspektorat: its region code, name and parent (the province's, or none)."""
+
+    code = fields.String(required=True, metadata={"description": "Kemendagri region code, e.g. 35.73"})
+    name = fields.String(required=True)
+    parent = fields.String(required=True, allow_none=True, metadata={"description": "the tenant escalations go to"})
+
+
+class Labelled(Reply):
+    """A code and its label in Bahasa Indonesia and English."""
+
+    code = fields.String(required=True)
+    label_id = fields.String(required=True, metadata={"description": "Bahasa Indonesia"})
+    label_en = fields.String(required=True, metadata={"description": "English"})
+
+
+class Catalogue(Reply):
+    """What the officers' forms choose from: the data the commands validate against."""
+
+    tenants = fields.List(fields.Nested(CatalogueTenant), required=True)
+    external_destinations = fields.List(fields.String(), required=True)
+    categories = fields.List(fields.Nested(Labelled), required=True, metadata={
+        "description": "the officer's own tenant's active categories"})
+    sanctions = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True, metadata={
+        "description": "PP 94/2021 sanction types by level"})
+    tukin_months = fields.List(fields.Integer(), required=True, metadata={
+        "description": "the months a pemotongan_tukin_25_persen sanction may last"})
+    recommendation_kinds = fields.List(fields.String(), required=True)
+    legal_bases = fields.List(fields.String(), required=True)
+    deadline_rules = fields.List(fields.Nested(Labelled), required=True, metadata={
+        "description": "the rules of the officer's tenant's deadline pack (code and label)"})

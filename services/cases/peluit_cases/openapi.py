@@ -76,14 +76,16 @@ def _operations() -> dict:
             "responses": {**_ok(200, contract.LoginReply, "Token"),
                           **_errors(*BODY, 401, s401="Wrong username, password or one-time code (all alike)")}},
         ("/api/v1/cases", "get"): {
-            "summary": "The officer's visible cases (own tenant; auditors: granted tenants), newest first",
-            "security": BEARER, "parameters": [{"in": "query", "schema": contract.CaseListQuery}],
-            "responses": {**_ok(200, contract.CaseList, "A page of cases"), **_errors(400, 401)}},
+            "summary": "The work queue: the officer's visible cases (own tenant; auditors: granted tenants), the "
+                       "nearest open deadline first, filtered, with counts per status under the other filters",
+            "security": BEARER, "parameters": [{"in": "query", "schema": contract.WorkQueueQuery}],
+            "responses": {**_ok(200, contract.WorkQueue, "A page of cases"), **_errors(400, 401)}},
         ("/api/v1/cases/{case_id}", "get"): {
-            "summary": "One case with its full history (recorded in the access log); with `as_of`, the case "
-                       "replayed from its events up to that moment (recorded as read_as_of)",
+            "summary": "One case with its full history, the commands the officer may give now and its open "
+                       "deadlines (recorded in the access log); with `as_of`, the case replayed from its events up to "
+                       "that moment (recorded as read_as_of; no commands)",
             "security": BEARER, "parameters": [CASE_ID, {"in": "query", "schema": contract.CaseQuery}],
-            "responses": {**_ok(200, contract.CaseDocument, "The case", ETAG),
+            "responses": {**_ok(200, contract.CasePage, "The case", ETAG),
                           **_errors(400, 401, 404, s404=WHY[404] + ", or not registered yet at as_of")}},
         ("/api/v1/cases/{case_id}/timeline", "get"): {
             "summary": "Every event of the case (type, version, time, actor, notification id, chain hash) and its "
@@ -144,8 +146,10 @@ def _operations() -> dict:
                           **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
         ("/api/v1/disclosure-requests/{request_id}/view", "post"): {
             "summary": "The one view by the requester: the identity (JSON) sealed to the X25519 public key of the "
-                       "officer's own client (libsodium sealed box); only that client's private key opens it. For an "
-                       "evidence request (subject `evidence`) the reply holds `sealed_original`: the untouched file",
+                       "officer's own client (`format` sealed_box: a libsodium sealed box; "
+                       "x25519-hkdf-sha256-aes-256-gcm: ephemeral X25519, HKDF-SHA256, AES-256-GCM, for WebCrypto); "
+                       "only that client's private key opens it. For an evidence request (subject `evidence`) the "
+                       "sealed box is `sealed_original`: the untouched file",
             "security": BEARER, "parameters": [REQUEST_ID], "requestBody": _body(disclosure_contract.ViewBody),
             "responses": {**_ok(200, disclosure_contract.SealedView, "Sealed identity (or sealed original)"),
                           **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
@@ -155,6 +159,7 @@ def _operations() -> dict:
             "security": BEARER, "parameters": [{"in": "query", "schema": disclosure_contract.DisclosureTrailQuery}],
             "responses": {**_ok(200, disclosure_contract.DisclosureTrail, "Events, oldest first"),
                           **_errors(400, 401, 403, 503)}},
+        **_desk_operations(),
     }
     for name, kind in COMMANDS.items():
         ops[(f"/api/v1/cases/{{case_id}}/{name}", "post")] = {
@@ -162,10 +167,35 @@ def _operations() -> dict:
             "security": BEARER, "parameters": [CASE_ID, IF_MATCH],
             "requestBody": _body(contract.COMMANDS[name]),
             "responses": {**_ok(200, contract.CommandResult, "Recorded", ETAG),
-                          **_errors(*BODY, 401, 403, 404, 409, 422, 428,
-                                    s409="Stale version: someone else changed the case first; nothing was recorded",
-                                    s422="Refused by the workflow (illegal transition, team not of this tenant, ...)")}}
+                          **_errors(*BODY, 401, 403, 404, 422, 428,
+                                    s422="Refused by the workflow (illegal transition, team not of this tenant, ...)"),
+                          **STALE}}
     return ops
+
+
+# -- the desk: the console's forms and disclosure lists ----------------------------------------
+
+STALE = {"409": {"description": "Stale version: someone else changed the case first; nothing was recorded. The "
+                                "reply says what changed since the version sent",
+                 "headers": {"ETag": {"description": "the current version", "schema": {"type": "string"}}},
+                 "content": {JSON: {"schema": contract.StaleVersion}}}}
+
+
+def _desk_operations() -> dict:
+    return {
+        ("/api/v1/catalogue", "get"): {
+            "summary": "What the officers' forms choose from: tenants, external destinations, the own tenant's "
+                       "categories and deadline rules, PP 94/2021 sanctions, recommendation kinds, legal bases",
+            "security": BEARER,
+            "responses": {**_ok(200, contract.Catalogue, "The catalogue"), **_errors(401)}},
+        ("/api/v1/disclosure-requests", "get"): {
+            "summary": "Disclosure requests, newest first, never an identity (the vault decides): an inspektur's "
+                       "tenant, a requester's own, an auditor's granted tenant; reasons to inspekturs and auditors",
+            "security": BEARER, "parameters": [{"in": "query", "schema": disclosure_contract.DisclosureListQuery}],
+            "responses": {**_ok(200, disclosure_contract.DisclosureList, "Requests"),
+                          **_errors(400, 401, 403, 503, s403="Not an inspektur or investigator of the tenant, nor "
+                                                             "an auditor with a live grant for it")}},
+    }
 
 
 def build() -> dict:
