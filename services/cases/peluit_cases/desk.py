@@ -59,9 +59,10 @@ def case_page_as_of(replayed: tuple, deadline_config, as_of: datetime) -> dict:
     return document
 
 
-def changes_since(app, case_id: UUID, version: int) -> tuple[int, list[dict]]:
+def changes_since(app, case_id: str | UUID, version: int) -> tuple[int, list[dict]]:
     """(the current version, the history steps recorded after ``version``),
     for a ``409 stale_version``: the officer sees what changed and decides again."""
+    case_id = case_id if isinstance(case_id, UUID) else UUID(case_id)
     case = app.repository.get(case_id, version=version) if version >= 1 else None
     steps = []
     for event in app.events.get(case_id, gt=max(version, 0)):

@@ -99,7 +99,7 @@ def view(vault: VaultClient, token: str, request_id: str, public_key: str, forma
     """The identity sealed to the key the officer's client sent; cases cannot open it.
     ``format``: a sealed box, or what a browser opens with WebCrypto (passed through)."""
     request_id = request_id_of(request_id)
-    reply = vault.view(token, request_id, public_key, format)
+    reply = vault.view(token, request_id, public_key, None if format == SEALED_BOX else format)
     if format == BROWSER_FORMAT:
         return {"request_id": request_id, "format": BROWSER_FORMAT,
                 **{k: reply[k] for k in ("subject", "original_ref") if k in reply},

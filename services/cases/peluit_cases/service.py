@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from uuid import UUID
 
 import eventlet
 import pyotp
@@ -30,8 +29,9 @@ from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors, message
 from peluit_contracts.reports import RegisterReportCommand
 
-from . import access, case_index, catalogue, desk, disclosure_api, envelope_log, evidence, officers, scheduler
+from . import access, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
+from . import desk  # the officers' desk: work queue, case page, forms
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
 from .commands import OfficerCommands, command_from
@@ -325,7 +325,7 @@ class CasesService:
         except DomainError as err:
             if err.code != "stale_version":
                 raise
-            return stale_response(*desk.changes_since(self.app, UUID(case_id), version))
+            return stale_response(*desk.changes_since(self.app, case_id, version))
         return json_response(200, {"case_id": str(case.id), "version": case.version, "status": case.status},
                              headers={"ETag": f'"{case.version}"'})
 

@@ -10,7 +10,7 @@ between the two services, not the officer's doing (``internal_error``).
 from __future__ import annotations
 
 from peluit_common.rpc import UNAVAILABLE_ERRORS, call
-from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION, SEALED_BOX
+from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
 
 from .errors import CasesError
 
@@ -72,9 +72,10 @@ class VaultClient:
     def refuse(self, token: str, request_id: str, reason: str) -> dict:
         return self._call("refuse_disclosure", token, request_id=request_id, reason=reason)
 
-    def view(self, token: str, request_id: str, public_key: str, format: str = SEALED_BOX) -> dict:
-        # the default is left out, so a vault that predates the formats still answers it
-        chosen = {} if format == SEALED_BOX else {"format": format}
+    def view(self, token: str, request_id: str, public_key: str, format: str | None = None) -> dict:
+        """``format`` None: the default sealed box, left out of the command so a
+        vault that predates the formats answers it too."""
+        chosen = {"format": format} if format else {}
         return self._call("view_disclosure", token, request_id=request_id, public_key=public_key, **chosen)
 
     def list_disclosures(self, token: str, tenant: str, *, status: str | None, mine: bool, audited: bool) -> dict:
