@@ -9,14 +9,17 @@ from peluit_cases.openapi import OPENAPI
 from peluit_contracts.evidence import ALLOWED_MIME
 
 ERROR = {"$ref": "#/components/schemas/ErrorReply"}
-STALE = {"$ref": "#/components/schemas/StaleVersion"}
-COMMAND_OPERATIONS = {(f"/api/v1/cases/{{case_id}}/{name}", "post") for name in COMMANDS}
 
 
 def operations():
     for path, methods in OPENAPI["paths"].items():
         for method, operation in methods.items():
             yield path, method, operation
+
+
+# a command's stale version says what changed
+STALE = {"$ref": "#/components/schemas/StaleVersion"}
+COMMAND_OPERATIONS = {(f"/api/v1/cases/{{case_id}}/{name}", "post") for name in COMMANDS}
 
 
 def test_every_operation_documents_its_replies_and_errors():
