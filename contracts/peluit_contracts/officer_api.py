@@ -154,13 +154,23 @@ class Query(Strict):
         unknown = EXCLUDE  # a query string may carry what the API does not read
 
 
+QUEUE_STATES = ("on_time", "approaching", "breached")
+QUEUE_SORTS = ("deadline", "registered", "updated")
+
+
 class CaseListQuery(Query):
-    """``GET /api/v1/cases``: the officer's visible cases, newest first."""
+    """``GET /api/v1/cases``: the work queue, the nearest deadline first unless ``sort`` says otherwise."""
 
     status = Pattern("|".join(CASE_STATUSES), "code", max_len=20)
     category = Pattern(r"[a-z0-9_\-]{2,64}", "code", max_len=64)
+    channel = Pattern("|".join(CHANNELS), "code", max_len=16)
+    deadline = Pattern("|".join((*QUEUE_STATES, "none")), "code", max_len=12, metadata={
+        "description": "the state of the case's nearest open deadline; none: no open deadline"})
     number = Pattern(r"[A-Za-z0-9./]{1,40}", "code", max_len=40, metadata={
-        "description": "part of a registration number, e.g. 2026/000123"})
+        "description": "the end of a registration number: 000123, 2026/000123 or the whole number"})
+    sort = Pattern("|".join(QUEUE_SORTS), "code", max_len=10, load_default="deadline", metadata={
+        "description": "deadline: nearest due first, cases without one last (newest first among them); "
+                       "registered, updated: newest first"})
     page = Int(load_default=1, validate=_range(1, MAX_PAGE))
     per_page = Int(load_default=25, validate=_range(1, MAX_PER_PAGE))
 
@@ -329,24 +339,7 @@ class GrantReply(Reply):
     days = fields.Integer(required=True)
 
 
-# -- the desk: work queue, case page, catalogue (queries and replies) ----------------------------------
-
-QUEUE_STATES = ("on_time", "approaching", "breached")
-QUEUE_SORTS = ("deadline", "registered", "updated")
-
-
-class WorkQueueQuery(CaseListQuery):
-    """``GET /api/v1/cases``: the work queue, the nearest deadline first unless ``sort`` says otherwise."""
-
-    channel = Pattern("|".join(CHANNELS), "code", max_len=16)
-    deadline = Pattern("|".join((*QUEUE_STATES, "none")), "code", max_len=12, metadata={
-        "description": "the state of the case's nearest open deadline; none: no open deadline"})
-    sort = Pattern("|".join(QUEUE_SORTS), "code", max_len=10, load_default="deadline", metadata={
-        "description": "deadline: nearest due first, cases without one last (newest first among them); "
-                       "registered, updated: newest first"})
-    number = Pattern(r"[A-Za-z0-9./]{1,40}", "code", max_len=40, metadata={
-        "description": "the end of a registration number: 000123, 2026/000123 or the whole number"})
-
+# -- the desk: work queue, case page, catalogue (replies) ----------------------------------------------
 
 class QueueDeadline(Reply):
     """The case's nearest open deadline (the rule of the tenant's pack due first)."""

@@ -78,7 +78,7 @@ def _operations() -> dict:
         ("/api/v1/cases", "get"): {
             "summary": "The work queue: the officer's visible cases (own tenant; auditors: granted tenants), the "
                        "nearest open deadline first, filtered, with counts per status under the other filters",
-            "security": BEARER, "parameters": [{"in": "query", "schema": contract.WorkQueueQuery}],
+            "security": BEARER, "parameters": [{"in": "query", "schema": contract.CaseListQuery}],
             "responses": {**_ok(200, contract.WorkQueue, "A page of cases"), **_errors(400, 401)}},
         ("/api/v1/cases/{case_id}", "get"): {
             "summary": "One case with its full history, the commands the officer may give now and its open "

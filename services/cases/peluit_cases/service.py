@@ -246,7 +246,7 @@ class CasesService:
     def list_cases(self, request):
         """The work queue (desk.py)."""
         actor = self._actor(request)
-        query = load(api_contract.WorkQueueQuery, request.args.to_dict())
+        query = load(api_contract.CaseListQuery, request.args.to_dict())
         with self.db.connection() as conn:
             return json_response(200, desk.work_queue(self.app, conn, PgDirectory(conn), actor, query))
 
