@@ -5,7 +5,8 @@ Once means once: the notice is a case event, the aggregate refuses a second
 one for the same rule and kind, and optimistic concurrency lets only one of
 two scheduler instances (or a scheduler racing an officer) append it. State
 lives in the event store, so a restart changes nothing. A request for
-information that stays unanswered past its deadline archives the case.
+information that stays unanswered past its deadline archives the case. Each
+case it looks at gets its nearest open deadline refreshed in the case index.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def _next_at(case: Case, found) -> datetime | None:
 # what the case index keeps of a case's deadlines (the follower and the scheduler write them)
 DEADLINE_COLUMNS = ("next_deadline_at", "deadline_rule", "deadline_due_at", "deadline_approaching_at",
                     "deadline_paused")
+REFRESH = ("UPDATE case_index SET " + ", ".join(f"{c} = %s" for c in DEADLINE_COLUMNS)
+           + " WHERE case_id = %s AND version <= %s")
 
 
 def index_deadline(case: Case, pack, calendar, now: datetime) -> tuple:
@@ -144,7 +147,3 @@ def run_once(pool, app, config, now: datetime | None = None, batch: int = 200) -
         with pool.connection() as conn, conn.transaction():
             conn.execute(REFRESH, (*columns, case_id, case.version))
     return len(rows)
-
-
-REFRESH = ("UPDATE case_index SET " + ", ".join(f"{c} = %s" for c in DEADLINE_COLUMNS)
-           + " WHERE case_id = %s AND version <= %s")
