@@ -14,7 +14,7 @@ import binascii
 
 from marshmallow import ValidationError, fields, validate
 
-from .fields import Int, Pattern, Strict, Text
+from .fields import Bool, Int, Pattern, Strict, Text
 from .i18n import encode
 from .officer_api import Query, Reply
 from .reports import tenant_field
@@ -24,6 +24,13 @@ DISCLOSURE_RPC_VERSION = 1
 # LPSK protection request, slander proven under the applicable regulation, court order
 LEGAL_BASES = ("lpsk_protection", "proven_slander", "court_order")
 SUBJECTS = ("identity", "evidence")
+
+# how the one view is sealed to the officer's key: a libsodium sealed box, or an ephemeral X25519 key, HKDF-SHA256
+# and AES-256-GCM, which a browser opens with WebCrypto alone (the vault's crypto.seal_for_browser)
+SEALED_BOX = "sealed_box"
+BROWSER_FORMAT = "x25519-hkdf-sha256-aes-256-gcm"
+SEALING_FORMATS = (SEALED_BOX, BROWSER_FORMAT)
+DISCLOSURE_STATUSES = ("pending", "approved", "refused", "expired", "viewed")
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 REPORTER_REF_RE = r"[A-Za-z0-9_\-]{20,64}"
@@ -80,12 +87,18 @@ class DisclosureTrailQuery(Query):
     tenant = tenant_field(required=True)
 
 
+def _format(**kwargs):
+    return Pattern("|".join(SEALING_FORMATS), "code", load_default=SEALED_BOX, max_len=40, **kwargs)
+
+
 class ViewBody(Strict):
     """``POST /api/v1/disclosure-requests/{id}/view`` (the requester): the key
     of the officer's own client; the identity comes back sealed to it."""
 
     public_key = PublicKey(required=True, metadata={"pattern": "^[A-Za-z0-9+/_-]{43}=?$",
                                                      "description": "32-byte X25519 public key, base64"})
+    format = _format(metadata={"description": f"{SEALED_BOX}: a libsodium sealed box (the default); {BROWSER_FORMAT}:"
+                                              " what a browser opens with WebCrypto alone (docs/officer-api.md)"})
 
 
 # -- RPC commands (cases -> identity_vault) ------------------------------------
@@ -126,6 +139,7 @@ class RefuseDisclosureCommand(_Command):
 class ViewDisclosureCommand(_Command):
     request_id = Pattern(UUID_RE, "code", required=True, max_len=36)
     public_key = PublicKey(required=True)
+    format = _format()
 
 
 class DisclosureEventsQuery(_Command):
@@ -142,8 +156,7 @@ class DisclosureReply(Reply):
     request_id = fields.UUID(required=True)
     case_id = fields.UUID(required=True)
     tenant = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["pending", "approved", "refused", "expired",
-                                                                   "viewed"]))
+    status = fields.String(required=True, validate=validate.OneOf(DISCLOSURE_STATUSES))
     legal_basis = fields.String(required=True, validate=validate.OneOf(LEGAL_BASES))
     expires_at = fields.DateTime(required=True)
     view_until = fields.DateTime(required=True, allow_none=True)
@@ -153,7 +166,9 @@ class DisclosureReply(Reply):
 
 
 class SealedView(Reply):
-    """The one view: the identity (JSON) or an attachment's original, sealed to the requester's key."""
+    """The one view: the identity (JSON) or an attachment's original, sealed to the requester's key:
+    ``sealed_identity`` / ``sealed_original`` (sealed box), or ``ephemeral_public_key``, ``nonce`` and
+    ``ciphertext`` (the browser format)."""
 
     request_id = fields.UUID(required=True)
     sealed_identity = fields.String(metadata={"contentEncoding": "base64"})
@@ -161,6 +176,10 @@ class SealedView(Reply):
     original_ref = fields.String()
     sealed_original = fields.String(metadata={"contentEncoding": "base64"})
     format = fields.String(required=True)
+    ephemeral_public_key = fields.String(metadata={"contentEncoding": "base64", "description": "X25519, 32 bytes"})
+    nonce = fields.String(metadata={"contentEncoding": "base64", "description": "AES-GCM nonce, 12 bytes"})
+    ciphertext = fields.String(metadata={"contentEncoding": "base64",
+                                         "description": "AES-256-GCM ciphertext with its 16-byte tag at the end"})
 
 
 class TrailEvent(Reply):
@@ -172,3 +191,45 @@ class TrailEvent(Reply):
 class DisclosureTrail(Reply):
     tenant = fields.String(required=True)
     events = fields.List(fields.Nested(TrailEvent), required=True)
+
+
+# -- disclosure lists (the desk) --------------------------------------------------------------
+
+class DisclosureListQuery(Query):
+    """``GET /api/v1/disclosure-requests``: an inspektur's tenant, a requester's own, an auditor's granted tenant."""
+
+    tenant = tenant_field(metadata={"description": "default: the officer's own tenant"})
+    status = Pattern("|".join(DISCLOSURE_STATUSES), "code", max_len=10)
+    mine = Bool(load_default=False, metadata={"description": "only the requests the officer filed"})
+
+
+class ListDisclosuresCommand(_Command):
+    """``list_disclosures``: ``audited`` says cases checked a live audit grant for ``tenant``."""
+
+    tenant = tenant_field(required=True)
+    status = Pattern("|".join(DISCLOSURE_STATUSES), "code", allow_none=True, load_default=None, max_len=10)
+    mine = Bool(load_default=False)
+    audited = Bool(load_default=False)
+
+
+class DisclosureListItem(Reply):
+    """A request as the list shows it: never an identity or a reporter_ref; ``reason`` only to
+    inspekturs and auditors."""
+
+    request_id = fields.UUID(required=True)
+    case_id = fields.UUID(required=True)
+    registration_number = fields.String(required=True, allow_none=True)
+    tenant = fields.String(required=True)
+    subject = fields.String(required=True, validate=validate.OneOf(SUBJECTS))
+    original_ref = fields.String(required=True, allow_none=True)
+    legal_basis = fields.String(required=True, validate=validate.OneOf(LEGAL_BASES))
+    status = fields.String(required=True, validate=validate.OneOf(DISCLOSURE_STATUSES))
+    requested_by = fields.Dict(required=True)
+    requested_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)
+    view_until = fields.DateTime(required=True, allow_none=True)
+    reason = fields.String(metadata={"description": "inspekturs and auditors only"})
+
+
+class DisclosureList(Reply):
+    items = fields.List(fields.Nested(DisclosureListItem), required=True)

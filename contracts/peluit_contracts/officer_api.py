@@ -4,15 +4,14 @@ description (generated from these schemas)."""
 
 from __future__ import annotations
 
-from datetime import date, timezone
+from datetime import timezone
 
 from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate
 
-from .admin_rpc import MAX_RETENTION_YEARS
-from .fields import Bool, Int, Nested, Pattern, Strict, Text
+from .fields import Int, Nested, Pattern, Strict, Text
 from .i18n import encode
-from .replies import BilingualText
-from .reports import EMAIL_PATTERN, tenant_field
+from .replies import BilingualText, ErrorDetail
+from .reports import CHANNELS, EMAIL_PATTERN, tenant_field
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CASE_STATUSES = ("diterima", "verifikasi", "menunggu_informasi", "dilimpahkan", "ditolak", "diarsipkan",
@@ -25,7 +24,7 @@ def _uuid(**kwargs):
     return Pattern(UUID_RE, "code", max_len=36, **kwargs)
 
 
-def _range(low: int, high: int):
+def int_range(low: int, high: int):
     return validate.Range(low, high, error=encode("number_range", min=low, max=high))
 
 
@@ -87,14 +86,14 @@ class StartInvestigation(Strict):
 class Sanction(Strict):
     level = Pattern(r"ringan|sedang|berat", "code", required=True, max_len=8)
     type = Pattern(r"[a-z_0-9]{3,40}", "code", required=True, max_len=40)
-    months = Int(load_default=None, strict=True, validate=_range(1, 12))
+    months = Int(load_default=None, strict=True, validate=int_range(1, 12))
 
 
 class Recommendation(Strict):
     kind = Pattern(r"[a-z_]{3,40}", "code", required=True, max_len=40)
     details = Text(max_len=5000, load_default="")
     sanction = Nested(Sanction, load_default=None)
-    amount = Int(load_default=None, strict=True, validate=_range(1, 10**15))
+    amount = Int(load_default=None, strict=True, validate=int_range(1, 10**15))
 
 
 class RecordFindings(Strict):
@@ -116,11 +115,11 @@ class Close(Strict):
 class AuditGrant(Strict):
     officer_id = _uuid(required=True)
     tenant = tenant_field(required=True)
-    days = Int(required=True, strict=True, validate=_range(1, 365))
+    days = Int(required=True, strict=True, validate=int_range(1, 365))
     reason = Text(required=True, max_len=2000)
 
 
-def _roles(**kwargs):
+def roles_field(**kwargs):
     return fields.List(Pattern(r"[a-z_]{3,20}", "code", max_len=20), validate=validate.Length(min=1, max=7),
                        **kwargs)
 
@@ -129,7 +128,7 @@ class NewOfficer(Strict):
     tenant = tenant_field(required=True)
     username = Pattern(r"[a-z0-9._\-]{3,64}", "code", required=True, max_len=64)
     display_name = Text(required=True, max_len=200, multiline=False)
-    roles = _roles(required=True)
+    roles = roles_field(required=True)
     email = Pattern(EMAIL_PATTERN, "email", max_len=320, load_default=None)
 
 
@@ -160,15 +159,25 @@ class Query(Strict):
         unknown = EXCLUDE  # a query string may carry what the API does not read
 
 
+QUEUE_STATES = ("on_time", "approaching", "breached")
+QUEUE_SORTS = ("deadline", "registered", "updated")
+
+
 class CaseListQuery(Query):
-    """``GET /api/v1/cases``: the officer's visible cases, newest first."""
+    """``GET /api/v1/cases``: the work queue, the nearest deadline first unless ``sort`` says otherwise."""
 
     status = Pattern("|".join(CASE_STATUSES), "code", max_len=20)
     category = Pattern(r"[a-z0-9_\-]{2,64}", "code", max_len=64)
+    channel = Pattern("|".join(CHANNELS), "code", max_len=16)
+    deadline = Pattern("|".join((*QUEUE_STATES, "none")), "code", max_len=12, metadata={
+        "description": "the state of the case's nearest open deadline; none: no open deadline"})
     number = Pattern(r"[A-Za-z0-9./]{1,40}", "code", max_len=40, metadata={
-        "description": "part of a registration number, e.g. 2026/000123"})
-    page = Int(load_default=1, validate=_range(1, MAX_PAGE))
-    per_page = Int(load_default=25, validate=_range(1, MAX_PER_PAGE))
+        "description": "the end of a registration number: 000123, 2026/000123 or the whole number"})
+    sort = Pattern("|".join(QUEUE_SORTS), "code", max_len=10, load_default="deadline", metadata={
+        "description": "deadline: nearest due first, cases without one last (newest first among them); "
+                       "registered, updated: newest first"})
+    page = Int(load_default=1, validate=int_range(1, MAX_PAGE))
+    per_page = Int(load_default=25, validate=int_range(1, MAX_PER_PAGE))
 
 
 class CaseQuery(Query):
@@ -338,191 +347,77 @@ class GrantReply(Reply):
     days = fields.Integer(required=True)
 
 
-# -- accounts: enrolment, sessions, administration, tenant settings, the admin change log ----------------
+# -- the desk: work queue, case page, catalogue (replies) ----------------------------------------------
 
-ENROLMENT_CODE_CHARS = 64  # 20 characters, and room for the spaces or hyphens a reader adds
-PASSWORD_RULE = validate.Length(min=12, max=1024, error=encode("weak_password", min=12))
+class QueueDeadline(Reply):
+    """The case's nearest open deadline (the rule of the tenant's pack due first)."""
 
-
-class EnrolmentStart(Strict):
-    username = Pattern(r"[a-z0-9._\-]{3,64}", "code", required=True, max_len=64)
-    enrolment_code = fields.String(required=True, validate=validate.Length(min=1, max=ENROLMENT_CODE_CHARS))
-
-
-class EnrolmentComplete(Strict):
-    enrolment_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
-    password = fields.String(required=True, validate=PASSWORD_RULE)
-    totp = Pattern(r"\d{6}", "code", required=True, max_len=6)
+    rule = fields.String(required=True)
+    due_at = fields.DateTime(required=True)
+    approaching_at = fields.DateTime(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(QUEUE_STATES))
 
 
-class PasswordChange(Strict):
-    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
-    new_password = fields.String(required=True, validate=PASSWORD_RULE)
-    totp = Pattern(r"\d{6}", "code", required=True, max_len=6)
+class QueueItem(CaseSummary):
+    deadline = fields.Nested(QueueDeadline, required=True, allow_none=True)
 
 
-class Roles(Strict):
-    roles = _roles(required=True)
+class WorkQueue(CaseList):
+    items = fields.List(fields.Nested(QueueItem), required=True)
+    counts = fields.Dict(keys=fields.String(validate=validate.OneOf(CASE_STATUSES)), values=fields.Integer(),
+                         required=True, metadata={"description": "cases per status, with every other filter applied"})
 
 
-class TenantSettingsChange(Strict):
-    """Any subset; a field left out stays as it is (``information_request_days``
-    null: the pack's own number of days)."""
+class CaseDeadline(QueueDeadline):
+    """An open deadline of the case; a paused clock (the reporter is asked) is on time."""
 
-    deadline_pack = Pattern(r"[a-z0-9_]{2,32}", "code", max_len=32)
-    information_request_days = Int(strict=True, allow_none=True, validate=_range(1, 365))
-    disclosure_notice = Bool(truthy={True}, falsy={False})
-    retention_years = Int(strict=True, validate=_range(1, MAX_RETENTION_YEARS))
+    label = fields.Nested(BilingualText, required=True)
+    paused = fields.Boolean(required=True)
 
 
-class Holiday(Strict):
-    date = fields.Date(required=True, validate=validate.Range(date(2000, 1, 1), date(2100, 12, 31),
-                                                              error=encode("holiday_date")),
-                       error_messages={"invalid": "holiday_date", "required": "required"})
-    name = Text(required=True, max_len=200, multiline=False)
+class CasePage(CaseDocument):
+    allowed_commands = fields.List(fields.String(validate=validate.OneOf(list(COMMANDS))), required=True, metadata={
+        "description": "the commands this officer may give now (role, status, recusal, team); none as of a moment"})
+    deadlines = fields.List(fields.Nested(CaseDeadline), required=True)
 
 
-class Category(Strict):
-    code = Pattern(r"[a-z0-9_\-]{2,64}", "code", required=True, max_len=64)
-    label_id = Text(required=True, max_len=200, multiline=False)
-    label_en = Text(required=True, max_len=200, multiline=False)
-    active = Bool(truthy={True}, falsy={False}, load_default=True)
+class StaleVersion(Reply):
+    """``409 stale_version``: what changed since the version the officer sent."""
+
+    error = fields.Nested(ErrorDetail, required=True)
+    current_version = fields.Integer(required=True)
+    changes = fields.List(fields.Nested(HistoryStep), required=True, metadata={
+        "description": "the history steps recorded after the version sent, oldest first"})
 
 
-class OfficerListQuery(Query):
-    """``GET /api/v1/officers``: admins their scope in full; others their own tenant's team."""
+class CatalogueTenant(Reply):
+    """An Inspektorat: its region code, name and parent (the province's, or none)."""
 
-    tenant = tenant_field()
-    role = Pattern(r"[a-z_]{3,20}", "code", max_len=20)
-    active = Bool()
-    page = Int(load_default=1, validate=_range(1, MAX_PAGE))
-    per_page = Int(load_default=25, validate=_range(1, MAX_PER_PAGE))
-
-
-class GrantListQuery(Query):
-    tenant = tenant_field()
-    active = Bool()
-
-
-class AdminChangeQuery(Query):
-    tenant = tenant_field()
-    page = Int(load_default=1, validate=_range(1, MAX_PAGE))
-    per_page = Int(load_default=25, validate=_range(1, MAX_PER_PAGE))
-
-
-class EnrolmentStarted(Reply):
-    """For the enrolling officer alone: their new TOTP secret, and the token
-    (10 minutes, good for the completion step only) that proves the code."""
-
-    enrolment_token = fields.String(required=True)
-    totp_secret = fields.String(required=True, validate=validate.Regexp(r"^[A-Z2-7]{32}$"))
-    totp_uri = fields.String(required=True)
-    expires_in = fields.Integer(required=True)
-
-
-class Me(Reply):
-    id = fields.UUID(required=True)
-    tenant = fields.String(required=True)
-    username = fields.String(required=True)
-    display_name = fields.String(required=True)
-    roles = fields.List(fields.String(), required=True)
-    email = fields.String(required=True, allow_none=True)
-    enrolled_at = fields.DateTime(required=True, allow_none=True)
-
-
-class ListedOfficer(Reply):
-    """Every officer sees id, username, display name and roles; administrators
-    of the officer's scope also the rest."""
-
-    id = fields.UUID(required=True)
-    username = fields.String(required=True)
-    display_name = fields.String(required=True)
-    roles = fields.List(fields.String(), required=True)
-    tenant = fields.String()
-    email = fields.String(allow_none=True)
-    active = fields.Boolean()
-    enrolled = fields.Boolean()
-    enrolment_expires_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-    created_by = fields.UUID(allow_none=True)
-
-
-class OfficerList(Reply):
-    items = fields.List(fields.Nested(ListedOfficer), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)
-
-
-class AdministeredOfficer(ListedOfficer):
-    tenant = fields.String(required=True)
-    email = fields.String(required=True, allow_none=True)
-    active = fields.Boolean(required=True)
-    enrolled = fields.Boolean(required=True)
-    enrolment_expires_at = fields.DateTime(required=True, allow_none=True)
-    created_at = fields.DateTime(required=True)
-    created_by = fields.UUID(required=True, allow_none=True)
-
-
-class FactorReset(AdministeredOfficer):
-    """Shown once, to the resetting administrator: the new enrolment code."""
-
-    enrolment_code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z2-9]{20}$"))
-
-
-class Grant(Reply):
-    id = fields.Integer(required=True)
-    officer_id = fields.UUID(required=True)
-    username = fields.String(required=True, allow_none=True)
-    tenant = fields.String(required=True)
-    reason = fields.String(required=True)
-    granted_by = fields.UUID(required=True)
-    created_at = fields.DateTime(required=True)
-    expires_at = fields.DateTime(required=True)
-    revoked_at = fields.DateTime(required=True, allow_none=True)
-
-
-class GrantList(Reply):
-    items = fields.List(fields.Nested(Grant), required=True)
-
-
-class ListedCategory(Reply):
-    code = fields.String(required=True)
-    label_id = fields.String(required=True)
-    label_en = fields.String(required=True)
-    active = fields.Boolean(required=True)
-
-
-class ListedHoliday(Reply):
-    date = fields.Date(required=True)
+    code = fields.String(required=True, metadata={"description": "Kemendagri region code, e.g. 35.73"})
     name = fields.String(required=True)
+    parent = fields.String(required=True, allow_none=True, metadata={"description": "the tenant escalations go to"})
 
 
-class TenantSettings(Reply):
+class Labelled(Reply):
+    """A code and its label in Bahasa Indonesia and English."""
+
     code = fields.String(required=True)
-    name = fields.String(required=True)
-    deadline_pack = fields.String(required=True)
-    information_request_days = fields.Integer(required=True, allow_none=True)
-    disclosure_notice = fields.Boolean(required=True)
-    retention_years = fields.Integer(required=True)
-    categories = fields.List(fields.Nested(ListedCategory), required=True)
-    holidays = fields.List(fields.Nested(ListedHoliday), required=True)
-    packs = fields.List(fields.String(), required=True)
+    label_id = fields.String(required=True, metadata={"description": "Bahasa Indonesia"})
+    label_en = fields.String(required=True, metadata={"description": "English"})
 
 
-class AdminChange(Reply):
-    id = fields.Integer(required=True)
-    at = fields.DateTime(required=True)
-    officer_id = fields.UUID(required=True, allow_none=True, metadata={"description": "who (null: the command line)"})
-    username = fields.String(required=True, allow_none=True)
-    tenant = fields.String(required=True)
-    kind = fields.String(required=True)
-    subject = fields.String(required=True)
-    details = fields.Dict(required=True)
+class Catalogue(Reply):
+    """What the officers' forms choose from: the data the commands validate against."""
 
-
-class AdminChangeList(Reply):
-    items = fields.List(fields.Nested(AdminChange), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)
+    tenants = fields.List(fields.Nested(CatalogueTenant), required=True)
+    external_destinations = fields.List(fields.String(), required=True)
+    categories = fields.List(fields.Nested(Labelled), required=True, metadata={
+        "description": "the officer's own tenant's active categories"})
+    sanctions = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True, metadata={
+        "description": "PP 94/2021 sanction types by level"})
+    tukin_months = fields.List(fields.Integer(), required=True, metadata={
+        "description": "the months a pemotongan_tukin_25_persen sanction may last"})
+    recommendation_kinds = fields.List(fields.String(), required=True)
+    legal_bases = fields.List(fields.String(), required=True)
+    deadline_rules = fields.List(fields.Nested(Labelled), required=True, metadata={
+        "description": "the rules of the officer's tenant's deadline pack (code and label)"})

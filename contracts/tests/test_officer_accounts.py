@@ -7,6 +7,7 @@ import pytest
 from marshmallow import ValidationError
 
 from peluit_contracts import officer_api as api
+from peluit_contracts import officer_accounts as accounts_contract
 from peluit_contracts.admin_rpc import MAX_RETENTION_YEARS, SetRetention
 from peluit_contracts.i18n import MESSAGES, bilingual_errors
 
@@ -29,22 +30,22 @@ def test_new_officers_are_invited_with_an_optional_email():
 
 
 def test_passwords_are_checked_field_by_field():
-    short = refused(api.EnrolmentComplete, {"enrolment_token": "t", "password": "pendek", "totp": "123456"})
+    short = refused(accounts_contract.EnrolmentComplete, {"enrolment_token": "t", "password": "pendek", "totp": "123456"})
     assert set(short) == {"password"} and "12" in short["password"][0]["en"]
-    change = refused(api.PasswordChange, {"current_password": "", "new_password": "x" * 1025, "totp": "12345"})
+    change = refused(accounts_contract.PasswordChange, {"current_password": "", "new_password": "x" * 1025, "totp": "12345"})
     assert set(change) == {"current_password", "new_password", "totp"}
 
 
 def test_settings_holidays_and_categories():
-    assert api.TenantSettingsChange().load({}) == {}
-    assert api.TenantSettingsChange().load({"information_request_days": None}) == {"information_request_days": None}
-    bad = refused(api.TenantSettingsChange, {"disclosure_notice": "ya", "retention_years": MAX_RETENTION_YEARS + 1,
+    assert accounts_contract.TenantSettingsChange().load({}) == {}
+    assert accounts_contract.TenantSettingsChange().load({"information_request_days": None}) == {"information_request_days": None}
+    bad = refused(accounts_contract.TenantSettingsChange, {"disclosure_notice": "ya", "retention_years": MAX_RETENTION_YEARS + 1,
                                              "deadline_pack": "Nope!", "information_request_days": 0})
     assert set(bad) == {"disclosure_notice", "retention_years", "deadline_pack", "information_request_days"}
-    assert set(refused(api.Holiday, {"date": "1999-12-31", "name": "Lama"})) == {"date"}
-    assert set(refused(api.Holiday, {"date": "31-12-2026", "name": "x"})) == {"date"}
+    assert set(refused(accounts_contract.Holiday, {"date": "1999-12-31", "name": "Lama"})) == {"date"}
+    assert set(refused(accounts_contract.Holiday, {"date": "31-12-2026", "name": "x"})) == {"date"}
     assert "holiday_date" in MESSAGES
-    assert api.Category().load({"code": "dana-desa", "label_id": "Dana desa", "label_en": "Village funds"})["active"]
+    assert accounts_contract.Category().load({"code": "dana-desa", "label_id": "Dana desa", "label_en": "Village funds"})["active"]
 
 
 def test_the_vault_takes_the_same_retention_range():

@@ -14,9 +14,21 @@ import secrets
 import uuid
 
 import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.public import PrivateKey, SealedBox
 
-from peluit_local.testing import SERVICES, admin_connect, encodings, eventually, new_case, table_dump
+from peluit_local.testing import (
+    SERVICES,
+    admin_connect,
+    encodings,
+    eventually,
+    hits_outside_the_vault,
+    new_case,
+    table_dump,
+)
 
 REASON = "Pelapor mengajukan permohonan perlindungan saksi ke LPSK"
 
@@ -206,7 +218,7 @@ def test_openapi_lists_the_disclosure_endpoints(system):
     doc = requests.get(system.url("cases") + "/api/v1/openapi.json", timeout=10).json()
     for path in ("/api/v1/cases/{case_id}/disclosure-requests", "/api/v1/disclosure-requests/{request_id}/approve",
                  "/api/v1/disclosure-requests/{request_id}/refuse", "/api/v1/disclosure-requests/{request_id}/view",
-                 "/api/v1/disclosure-events"):
+                 "/api/v1/disclosure-events", "/api/v1/disclosure-requests"):
         assert path in doc["paths"]
 
 
@@ -255,3 +267,82 @@ def test_tenant_policy_tells_the_reporter_of_a_disclosure_request(system, staff,
     assert not any(marker.encode() in blob for blob in system.tap.drain())
     for service in ("cases", "notifications", "reporting"):  # intake has no database
         assert marker.encode() not in table_dump(system, service), service
+
+
+BROWSER = "x25519-hkdf-sha256-aes-256-gcm"
+
+
+def open_as_the_browser(key: X25519PrivateKey, reply: dict, request_id: str) -> bytes:
+    """The console page's WebCrypto steps: X25519 bits with the ephemeral key, HKDF-SHA256 (salt: ephemeral key
+    and own key, info peluit-disclosure-v1) to an AES-256-GCM key, decrypt bound to the request id."""
+    ephemeral = base64.b64decode(reply["ephemeral_public_key"])
+    salt = ephemeral + key.public_key().public_bytes_raw()
+    aes_key = HKDF(hashes.SHA256(), 32, salt, b"peluit-disclosure-v1").derive(
+        key.exchange(X25519PublicKey.from_public_bytes(ephemeral)))
+    return AESGCM(aes_key).decrypt(base64.b64decode(reply["nonce"]), base64.b64decode(reply["ciphertext"]),
+                                   request_id.encode())
+
+
+def test_the_view_in_the_browser_format_opens_with_webcrypto_steps(system, login, fresh_totp):
+    marker = secrets.token_hex(12)
+    identity = {"name": f"Saksi {marker}", "phone": "081234567890"}
+    case_id = new_case(system, identity=identity)[0]
+    dewi = login("dewi.irban")
+    request_id = file_request(system, dewi, case_id).json()["request_id"]
+    assert act(system, login("agus.inspektur"), request_id, "approve",
+               {"totp": fresh_totp("agus.inspektur")}).status_code == 200
+    key = X25519PrivateKey.generate()
+    public_key = base64.b64encode(key.public_key().public_bytes_raw()).decode()
+
+    low_order = base64.b64encode((1).to_bytes(32, "little")).decode()  # anyone knows the secret it agrees
+    refused = act(system, dewi, request_id, "view", {"public_key": low_order, "format": BROWSER})
+    assert refused.status_code == 422 and error_code(refused) == "invalid_public_key"
+    unknown = act(system, dewi, request_id, "view", {"public_key": public_key, "format": "rot13"})
+    assert unknown.status_code == 400 and "format" in unknown.json()["error"]["fields"]
+
+    seen = act(system, dewi, request_id, "view", {"public_key": public_key, "format": BROWSER})
+    assert seen.status_code == 200, seen.text
+    assert set(seen.json()) == {"request_id", "format", "ephemeral_public_key", "nonce", "ciphertext"}
+    assert seen.json()["format"] == BROWSER
+    assert json.loads(open_as_the_browser(key, seen.json(), request_id)) == identity
+    again = act(system, dewi, request_id, "view", {"public_key": public_key, "format": BROWSER})
+    assert again.status_code == 409 and error_code(again) == "already_viewed"
+    codes = [e["code"] for e in vault_events(system, request_id) if e["topic"] == "AttemptRefused"]
+    assert codes == ["invalid_public_key", "already_viewed"]
+    assert hits_outside_the_vault(system, [marker], b"\n".join(r.content for r in (refused, seen, again))) == []
+
+
+def test_disclosure_lists_show_each_officer_what_is_theirs(system, staff, login):
+    case_id = new_case(system, identity={"name": "Pelapor Daftar"})[0]
+    with admin_connect(system, "cases") as conn:
+        number = conn.execute("SELECT registration_number FROM peluit.case_index WHERE case_id = %s",
+                              (case_id,)).fetchone()[0]
+    request_id = file_request(system, login("dewi.irban"), case_id).json()["request_id"]
+    url = system.url("cases") + "/api/v1/disclosure-requests"
+
+    def listed(who, **params):
+        resp = requests.get(url, params=params, headers=login(who), timeout=15)
+        assert resp.status_code == 200, resp.text
+        assert "reporter_ref" not in resp.text and "Pelapor Daftar" not in resp.text
+        return {item["request_id"]: item for item in resp.json()["items"]}
+
+    seen = listed("agus.inspektur")[request_id]
+    assert (seen["case_id"], seen["registration_number"], seen["status"], seen["reason"]) == (
+        case_id, number, "pending", REASON)
+    assert seen["requested_by"]["officer_id"] == staff["dewi.irban"]["id"] and seen["subject"] == "identity"
+    own = listed("dewi.irban")
+    assert request_id in own and all("reason" not in item for item in own.values())
+    assert all(item["requested_by"]["officer_id"] == staff["dewi.irban"]["id"] for item in own.values())
+    assert request_id not in listed("hadi.kepala", mine="true") and request_id in listed("hadi.kepala")
+    assert request_id not in listed("agus.inspektur", status="approved")
+    assert request_id not in listed("budi.kabmalang")  # its own tenant's list
+
+    for who, params in (("budi.kabmalang", {"tenant": "35.73"}), ("sari.penelaah", {}),
+                        ("rina.auditor", {"tenant": "35.07"})):  # no grant for that tenant
+        refused = requests.get(url, params=params, headers=login(who), timeout=15)
+        assert refused.status_code == 403 and error_code(refused) == "forbidden", who
+    grant = post(system, login("prov.admin"), "/api/v1/audit-grants",
+                 {"officer_id": staff["rina.auditor"]["id"], "tenant": "35.73", "days": 7,
+                  "reason": "Pemeriksaan daftar pengungkapan"})
+    assert grant.status_code == 201
+    assert listed("rina.auditor", tenant="35.73")[request_id]["reason"] == REASON

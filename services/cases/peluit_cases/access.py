@@ -130,6 +130,17 @@ class Access:
         if not (audited or own):
             raise forbidden()
 
+    def disclosure_list_scope(self, actor: Actor, tenant: str) -> bool:
+        """Who lists a tenant's disclosure requests: an auditor with a live grant
+        for it (True: the vault shows every request), or an inspektur or
+        investigator of the tenant (False: the vault shows an inspektur every
+        request, a requester their own); anyone else is refused."""
+        if actor.has_role("auditor") and tenant in self.directory.granted_tenants(actor.officer_id):
+            return True
+        if tenant == actor.tenant and actor.has_role("inspektur", "investigator"):
+            return False
+        raise forbidden()
+
     def require_officer_creation(self, actor: Actor, tenant: str, roles) -> None:
         """A tenant admin staffs its own tenant, the province admin any; the tenant must exist."""
         check_roles(roles)  # unknown role names are a 422 that lists the valid ones

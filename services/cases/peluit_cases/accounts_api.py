@@ -21,6 +21,7 @@ from peluit_common.auth import TENANT_RE, AuthError, bearer_token
 from peluit_common.settings import env_float, env_int
 from peluit_common.web import SECURITY_HEADERS, json_response, read_json
 from peluit_contracts import officer_api as contract
+from peluit_contracts import officer_accounts as accounts_contract
 from peluit_contracts.i18n import message
 
 from . import access, admin_log, audit_grants, enrolment, officer_admin, officers, tenant_settings
@@ -89,7 +90,7 @@ def login(svc, request) -> Response:
 
 def start_enrolment(svc, request) -> Response:
     """Step 1 of 2: the enrolment code for the officer's own new TOTP secret."""
-    args = _credentials(contract.EnrolmentStart, request, "invalid_enrolment")
+    args = _credentials(accounts_contract.EnrolmentStart, request, "invalid_enrolment")
     with svc.db.connection() as conn:
         started = enrolment.start(conn, svc.keys.totp_key, args["username"], args["enrolment_code"])
     ttl = enrolment.ENROLMENT_TOKEN_SECONDS
@@ -101,7 +102,7 @@ def start_enrolment(svc, request) -> Response:
 
 def complete_enrolment(svc, request) -> Response:
     """Step 2 of 2: the officer's own password and a code from the new secret; signed in."""
-    args = load(contract.EnrolmentComplete, read_json(request, BODY_LIMIT))
+    args = load(accounts_contract.EnrolmentComplete, read_json(request, BODY_LIMIT))
     try:
         officer_id, version = svc.auth.verifier.verify_enrolment(args["enrolment_token"])
     except AuthError:
@@ -148,7 +149,7 @@ def me(svc, request) -> Response:
 
 def change_password(svc, request) -> Response:
     claims = svc.auth.claims(request)
-    args = load(contract.PasswordChange, read_json(request, BODY_LIMIT))
+    args = load(accounts_contract.PasswordChange, read_json(request, BODY_LIMIT))
     with svc.db.connection() as conn:
         try:
             officer = officers.change_password(conn, svc.keys.totp_key, claims.officer_id, args["current_password"],
@@ -179,7 +180,7 @@ def create_officer(svc, request) -> Response:
 
 def list_officers(svc, request) -> Response:
     actor = _actor(svc, request)
-    query = load(contract.OfficerListQuery, request.args.to_dict())
+    query = load(accounts_contract.OfficerListQuery, request.args.to_dict())
     tenants, full = access.officer_listing(actor, query.get("tenant"))
     with svc.db.connection() as conn:
         accounts, total = officer_admin.listing(
@@ -213,7 +214,7 @@ def reactivate(svc, request, officer_id: str) -> Response:
 
 
 def set_roles(svc, request, officer_id: str) -> Response:
-    roles = officers.check_roles(load(contract.Roles, read_json(request, BODY_LIMIT))["roles"])
+    roles = officers.check_roles(load(accounts_contract.Roles, read_json(request, BODY_LIMIT))["roles"])
     account = _administer(svc, request, officer_id, lambda conn, check, by: officer_admin.set_roles(
         conn, officer_id, roles, check, by), roles)
     return json_response(200, account.admin_view())
@@ -241,7 +242,7 @@ def grant_audit(svc, request) -> Response:
 
 def list_grants(svc, request) -> Response:
     actor = _actor(svc, request)
-    query = load(contract.GrantListQuery, request.args.to_dict())
+    query = load(accounts_contract.GrantListQuery, request.args.to_dict())
     with svc.db.connection() as conn:
         items = audit_grants.listing(conn, officer_id=access.grant_listing(actor), tenant=query.get("tenant"),
                                      active=query.get("active"))
@@ -294,7 +295,7 @@ def tenant_settings_of(svc, request, code: str) -> Response:
 
 def change_tenant_settings(svc, request, code: str) -> Response:
     token, actor = _tenant_admin(svc, request, code)
-    changes = load(contract.TenantSettingsChange, read_json(request, BODY_LIMIT))
+    changes = load(accounts_contract.TenantSettingsChange, read_json(request, BODY_LIMIT))
 
     def retention():
         """Last, inside the settings' transaction: if the vault says no, nothing changes."""
@@ -313,7 +314,7 @@ def change_tenant_settings(svc, request, code: str) -> Response:
 
 def add_holiday(svc, request, code: str) -> Response:
     token, actor = _tenant_admin(svc, request, code)
-    holiday = load(contract.Holiday, read_json(request, BODY_LIMIT))
+    holiday = load(accounts_contract.Holiday, read_json(request, BODY_LIMIT))
     with svc.db.connection() as conn:
         settings = tenant_settings.add_holiday(conn, actor.officer_id, code, holiday["date"], holiday["name"])
     return _settings_reply(svc, token, settings)
@@ -332,7 +333,7 @@ def delete_holiday(svc, request, code: str, day: str) -> Response:
 
 def put_category(svc, request, code: str) -> Response:
     token, actor = _tenant_admin(svc, request, code)
-    category = load(contract.Category, read_json(request, BODY_LIMIT))
+    category = load(accounts_contract.Category, read_json(request, BODY_LIMIT))
     with svc.db.connection() as conn:
         settings = tenant_settings.put_category(conn, actor.officer_id, code, category["code"], category["label_id"],
                                                 category["label_en"], category["active"])
@@ -343,7 +344,7 @@ def put_category(svc, request, code: str) -> Response:
 
 def admin_changes(svc, request) -> Response:
     actor = _actor(svc, request)
-    query = load(contract.AdminChangeQuery, request.args.to_dict())
+    query = load(accounts_contract.AdminChangeQuery, request.args.to_dict())
     with svc.db.connection() as conn:
         tenants = Access(svc.app, PgDirectory(conn)).admin_change_tenants(actor, query.get("tenant"))
         return json_response(200, admin_log.listing(conn, tenants, query["page"], query["per_page"]))

@@ -16,8 +16,9 @@ from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
-from .access import Access, Actor, Directory, forbidden
+from .access import Access, AccessDenied, Actor, Directory, forbidden
 from .domain import Case, DomainError
+from .transitions import STARTS_FROM
 
 REVIEWERS = frozenset({"penelaah", "inspektur"})
 HANDLERS = frozenset({"penelaah", "investigator", "inspektur"})
@@ -149,6 +150,41 @@ def ends_here(command: OfficerCommand) -> bool:
         isinstance(command, Forward) and command.destination_kind == "external")
 
 
+def require_officer(actor: Actor, case: Case, kind: type[OfficerCommand]) -> None:
+    """The command's roles; an investigator records findings only for an
+    investigation they are on. ``forbidden`` otherwise."""
+    Access.require(actor, kind.roles)
+    if kind is RecordFindings and not actor.has_role("inspektur"):
+        if not case.investigation or actor.officer_id not in case.investigation["team"]:
+            raise forbidden()
+
+
+def allowed_commands(actor: Actor, case: Case, directory: Directory) -> list[str]:
+    """The commands ``actor`` may give on ``case`` now, as ``OfficerCommands.run``
+    and the aggregate will judge them (role, team, status, recusal, the
+    recommendations' state, a parent to escalate to); only what depends on the
+    command's own arguments (a team, a destination, a text) is left to them."""
+    recused = actor.officer_id in case.recused
+    open_recommendations = [r for r in case.recommendations if not r["done"]]
+    out = []
+    for name, kind in COMMANDS.items():
+        try:
+            require_officer(actor, case, kind)
+        except AccessDenied:
+            continue
+        if case.status not in STARTS_FROM[kind.method]:
+            continue
+        # a recused officer may not act (the aggregate does not refuse an escalation so), nor recuse again
+        if recused and kind is not Escalate:
+            continue
+        if (kind is CompleteRecommendation and not open_recommendations) or (kind is Close and open_recommendations):
+            continue
+        if kind is Escalate and directory.parent_tenant(case.handling_tenant) is None:
+            continue
+        out.append(name)
+    return out
+
+
 class OfficerCommands:
     """Runs officer commands. ``deadline_config(tenant) -> (pack, calendar)``
     gives the tenant's deadline pack when a case ends here, so the ending
@@ -160,13 +196,9 @@ class OfficerCommands:
 
     def run(self, actor: Actor, case_id: str | UUID, command: OfficerCommand, expected_version: int) -> Case:
         case = self.access.case(actor, case_id, action=command.name)
-        self.access.require(actor, command.roles)
+        require_officer(actor, case, type(command))
         args = command.arguments()
-        if isinstance(command, RecordFindings) and not actor.has_role("inspektur"):
-            # an investigator records findings only for an investigation they are on
-            if not case.investigation or actor.officer_id not in case.investigation["team"]:
-                raise forbidden()
-        elif isinstance(command, StartInvestigation):
+        if isinstance(command, StartInvestigation):
             for member in command.team:
                 officer = self.directory.officer(member)
                 if officer is None or officer.tenant != case.handling_tenant or "investigator" not in officer.roles:

@@ -411,3 +411,27 @@ def due_notices(deadlines: Iterable[Deadline], now: datetime) -> list[tuple[str,
         if d.state in ("running", "breached") and now > d.due_at:
             found.append((d.due_at, order, 1, d.rule_code, "breached"))
     return [(code, kind) for *_, code, kind in sorted(found)]
+
+
+# --- the officer's view: open rules and their state ----------------------------
+
+QUEUE_STATES = ("on_time", "approaching", "breached")
+
+
+def is_open(d: Deadline) -> bool:
+    """A clock that has started and not stopped (a late stop is not open)."""
+    return d.satisfied_at is None and d.state in ("running", "paused", "breached")
+
+
+def queue_state(d: Deadline, now: datetime) -> str:
+    """``on_time``, ``approaching`` or ``breached`` for an open rule; a paused
+    clock is on time (it does not run while the reporter is asked). The case
+    index computes the same in SQL (``case_index.STATE``)."""
+    if d.state == "paused" or now < d.approaching_at:
+        return "on_time"
+    return "breached" if now > d.due_at else "approaching"
+
+
+def nearest_open(found: Iterable[Deadline]) -> Deadline | None:
+    """The open rule due first (the work queue sorts and filters by it)."""
+    return min((d for d in found if is_open(d)), key=lambda d: d.due_at, default=None)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from . import catalogue, officers
+from peluit_contracts.disclosure import BROWSER_FORMAT, SEALED_BOX
+
+from . import case_index, catalogue, officers
 from .access import Access, Actor, PgDirectory
 from .vault import VaultClient, VaultRefused, summary
 
@@ -93,10 +95,15 @@ def refuse(vault: VaultClient, token: str, request_id: str, reason: str) -> dict
     return summary(vault.refuse(token, request_id_of(request_id), reason))
 
 
-def view(vault: VaultClient, token: str, request_id: str, public_key: str) -> dict:
-    """The identity sealed to the key the officer's client sent; cases cannot open it."""
+def view(vault: VaultClient, token: str, request_id: str, public_key: str, format: str = SEALED_BOX) -> dict:
+    """The identity sealed to the key the officer's client sent; cases cannot open it.
+    ``format``: a sealed box, or what a browser opens with WebCrypto (passed through)."""
     request_id = request_id_of(request_id)
-    reply = vault.view(token, request_id, public_key)
+    reply = vault.view(token, request_id, public_key, None if format == SEALED_BOX else format)
+    if format == BROWSER_FORMAT:
+        return {"request_id": request_id, "format": BROWSER_FORMAT,
+                **{k: reply[k] for k in ("subject", "original_ref") if k in reply},
+                **{k: reply[k] for k in ("ephemeral_public_key", "nonce", "ciphertext")}}
     if reply.get("subject") == "evidence":  # an attachment's original, byte for byte
         return {"request_id": request_id, "subject": "evidence", "original_ref": reply["original_ref"],
                 "sealed_original": reply["sealed_original"], "format": SEALED_ORIGINAL}
@@ -111,3 +118,16 @@ def events(vault: VaultClient, app, db, actor: Actor, token: str, tenant: str) -
         Access(app, PgDirectory(conn)).require_disclosure_trail(actor, tenant)
     reply = vault.disclosure_events(token, tenant)
     return {"tenant": reply["tenant"], "events": reply["events"]}
+
+
+def listing(vault: VaultClient, app, db, actor: Actor, token: str, query: dict) -> dict:
+    """``GET /api/v1/disclosure-requests``: the vault decides who sees which
+    requests (and their reasons); cases checks an auditor's grant (grants live
+    here), forwards the token and adds each case's registration number."""
+    tenant = query.get("tenant") or actor.tenant
+    with db.connection() as conn:
+        audited = Access(app, PgDirectory(conn)).disclosure_list_scope(actor, tenant)
+    reply = vault.list_disclosures(token, tenant, status=query.get("status"), mine=query["mine"], audited=audited)
+    with db.connection() as conn:
+        numbers = case_index.registration_numbers(conn, [item["case_id"] for item in reply["items"]])
+    return {"items": [{**item, "registration_number": numbers.get(item["case_id"])} for item in reply["items"]]}

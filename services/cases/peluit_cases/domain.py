@@ -22,6 +22,7 @@ from peluit_contracts.i18n import message
 from peluit_contracts.reports import case_id_for
 
 from .errors import CasesError
+from .transitions import STARTS_FROM
 
 CASE_TOPIC = "peluit_cases.domain:Case."  # stored topics of the case's events start so
 
@@ -197,8 +198,8 @@ class Case(Aggregate):
     def _open(self) -> None:
         _require(self.status not in TERMINAL, "case_closed")
 
-    def _in(self, *statuses: str) -> None:
-        _require(self.status in statuses, "illegal_transition")
+    def _in(self, command: str) -> None:
+        _require(self.status in STARTS_FROM[command], "illegal_transition")
 
     def _actor_may_act(self, actor: dict) -> None:
         _require(actor.get("officer_id") not in self.recused, "officer_recused")
@@ -206,7 +207,7 @@ class Case(Aggregate):
     # -- verification ---------------------------------------------------------
 
     def start_verification(self, actor: dict) -> None:
-        self._in("diterima")
+        self._in("start_verification")
         self._actor_may_act(actor)
         self._verification_started(actor=actor)
 
@@ -215,7 +216,7 @@ class Case(Aggregate):
         self._step("verification_started", actor, status="verifikasi")
 
     def request_information(self, actor: dict, question: str, due_on: date) -> None:
-        self._in("verifikasi")
+        self._in("request_information")
         self._actor_may_act(actor)
         _require(bool(question and question.strip()), "question_required")
         self._information_requested(actor=actor, question=question.strip(), due_on=due_on.isoformat())
@@ -291,7 +292,7 @@ class Case(Aggregate):
         """Pelimpahan: to another tenant (it continues there) or to an external
         body (it ends here: with the tenant's ``pack`` the event records how
         each deadline ended, as ``close`` does)."""
-        self._in("diterima", "verifikasi", "menunggu_informasi", "penelaahan")
+        self._in("forward")
         self._actor_may_act(actor)
         reason = _reason(reason)
         _require(destination_kind in ("tenant", "external"), "invalid_destination")
@@ -333,7 +334,7 @@ class Case(Aggregate):
             self._step("forwarded", actor, status="dilimpahkan", reason=reason, destination=self.forwarded_to)
 
     def reject(self, actor: dict, reason: str, pack=None, calendar=None, now: datetime | None = None) -> None:
-        self._in("diterima", "verifikasi", "penelaahan")
+        self._in("reject")
         self._actor_may_act(actor)
         self._rejected(actor=actor, reason=_reason(reason), deadlines=self._ending_deadlines(pack, calendar, now))
 
@@ -350,7 +351,7 @@ class Case(Aggregate):
         self._step("rejected", actor, status="ditolak", reason=reason)
 
     def archive(self, actor: dict, reason: str, pack=None, calendar=None, now: datetime | None = None) -> None:
-        self._in("diterima", "verifikasi", "menunggu_informasi", "penelaahan")
+        self._in("archive")
         self._actor_may_act(actor)
         self._archived(actor=actor, reason=_reason(reason), deadlines=self._ending_deadlines(pack, calendar, now))
 
@@ -363,7 +364,7 @@ class Case(Aggregate):
         self._step("archived", actor, status="diarsipkan", reason=reason)
 
     def accept(self, actor: dict, note: str | None = None) -> None:
-        self._in("verifikasi")
+        self._in("accept")
         self._actor_may_act(actor)
         self._accepted(actor=actor, note=(note or "").strip() or None)
 
@@ -375,7 +376,7 @@ class Case(Aggregate):
 
     def start_investigation(self, actor: dict, team: list[str], plan: str, due_on: date,
                             field_check: bool = False) -> None:
-        self._in("penelaahan")
+        self._in("start_investigation")
         self._actor_may_act(actor)
         _require(bool(team) and all(isinstance(t, str) and t for t in team), "team_required")
         _require(not set(team) & set(self.recused), "officer_recused")
@@ -389,7 +390,7 @@ class Case(Aggregate):
         self._step("investigation_started", actor, status="investigasi", due_on=due_on, field_check=field_check)
 
     def record_findings(self, actor: dict, outcome: str, summary: str, recommendations: list[dict]) -> None:
-        self._in("investigasi")
+        self._in("record_findings")
         self._actor_may_act(actor)
         _require(outcome in ("terbukti", "tidak_terbukti"), "invalid_outcome")
         _require(bool(summary and summary.strip()), "summary_required")
@@ -407,7 +408,7 @@ class Case(Aggregate):
         self._step("findings_recorded", actor, status=status, outcome=outcome)
 
     def complete_recommendation(self, actor: dict, recommendation_id: str, note: str) -> None:
-        self._in("tindak_lanjut")
+        self._in("complete_recommendation")
         self._actor_may_act(actor)
         rec = next((r for r in self.recommendations if r["id"] == recommendation_id), None)
         _require(rec is not None, "unknown_recommendation")
@@ -426,7 +427,7 @@ class Case(Aggregate):
         """Close after findings. With the tenant's deadline ``pack`` and
         ``calendar`` the event also records how each deadline ended, so that
         statistics replay this fact instead of recomputing it later."""
-        self._in("hasil", "tindak_lanjut")
+        self._in("close")
         self._actor_may_act(actor)
         _require(all(r["done"] for r in self.recommendations), "follow_up_open")
         _require(bool(feedback and feedback.strip()), "feedback_required")

@@ -14,7 +14,7 @@ import urllib.parse
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
-from peluit_common.web import SECURITY_HEADERS, HttpError, json_endpoint
+from peluit_common.web import SECURITY_HEADERS, HttpError, json_endpoint, json_response
 from peluit_contracts.i18n import MESSAGES, bilingual_errors
 
 from . import evidence
@@ -86,10 +86,6 @@ def expected_version(if_match: str | None) -> int:
 
 # -- documents --------------------------------------------------------------------------------
 
-def case_document(app, case: Case) -> dict:
-    return case_document_from(*app.transcript(case.id))
-
-
 def case_document_from(case: Case, history: list[dict], messages: list[dict]) -> dict:
     """The document for a replayed case: the current one, or one as of a
     moment (``GET /api/v1/cases/{id}?as_of=``, audit.case_as_of)."""
@@ -116,6 +112,15 @@ def case_document_from(case: Case, history: list[dict], messages: list[dict]) ->
         "registered_at": case.created_on.isoformat(),
         "updated_at": case.modified_on.isoformat(),
     }
+
+
+def stale_response(current_version: int, changes: list[dict]) -> Response:
+    """``409 stale_version`` with what changed since the version the officer
+    sent (``contracts.StaleVersion``), and the current version as the ETag."""
+    err = http_error(CasesError("stale_version"))
+    return json_response(409, {"error": {"code": err.code, "message": err.message},
+                               "current_version": current_version, "changes": changes},
+                         headers={"ETag": f'"{current_version}"'})
 
 
 def content_disposition(label: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from peluit_common.openapi import BEARER, JSON, error, new_spec
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as contract
+from peluit_contracts import officer_accounts as accounts_contract
 from peluit_contracts.evidence import ALLOWED_MIME
 
 from .commands import COMMANDS
@@ -79,14 +80,16 @@ def _operations() -> dict:
             "responses": {**_ok(200, contract.LoginReply, "Token"),
                           **_errors(*BODY, 401, s401="Wrong username, password or one-time code (all alike)")}},
         ("/api/v1/cases", "get"): {
-            "summary": "The officer's visible cases (own tenant; auditors: granted tenants), newest first",
+            "summary": "The work queue: the officer's visible cases (own tenant; auditors: granted tenants), the "
+                       "nearest open deadline first, filtered, with counts per status under the other filters",
             "security": BEARER, "parameters": [{"in": "query", "schema": contract.CaseListQuery}],
-            "responses": {**_ok(200, contract.CaseList, "A page of cases"), **_errors(400, 401)}},
+            "responses": {**_ok(200, contract.WorkQueue, "A page of cases"), **_errors(400, 401)}},
         ("/api/v1/cases/{case_id}", "get"): {
-            "summary": "One case with its full history (recorded in the access log); with `as_of`, the case "
-                       "replayed from its events up to that moment (recorded as read_as_of)",
+            "summary": "One case with its full history, the commands the officer may give now and its open "
+                       "deadlines (recorded in the access log); with `as_of`, the case replayed from its events up to "
+                       "that moment (recorded as read_as_of; no commands)",
             "security": BEARER, "parameters": [CASE_ID, {"in": "query", "schema": contract.CaseQuery}],
-            "responses": {**_ok(200, contract.CaseDocument, "The case", ETAG),
+            "responses": {**_ok(200, contract.CasePage, "The case", ETAG),
                           **_errors(400, 401, 404, s404=WHY[404] + ", or not registered yet at as_of")}},
         ("/api/v1/cases/{case_id}/timeline", "get"): {
             "summary": "Every event of the case (type, version, time, actor, notification id, chain hash) and its "
@@ -136,8 +139,10 @@ def _operations() -> dict:
                           **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
         ("/api/v1/disclosure-requests/{request_id}/view", "post"): {
             "summary": "The one view by the requester: the identity (JSON) sealed to the X25519 public key of the "
-                       "officer's own client (libsodium sealed box); only that client's private key opens it. For an "
-                       "evidence request (subject `evidence`) the reply holds `sealed_original`: the untouched file",
+                       "officer's own client (`format` sealed_box: a libsodium sealed box; "
+                       "x25519-hkdf-sha256-aes-256-gcm: ephemeral X25519, HKDF-SHA256, AES-256-GCM, for WebCrypto); "
+                       "only that client's private key opens it. For an evidence request (subject `evidence`) the "
+                       "sealed box is `sealed_original`: the untouched file",
             "security": BEARER, "parameters": [REQUEST_ID], "requestBody": _body(disclosure_contract.ViewBody),
             "responses": {**_ok(200, disclosure_contract.SealedView, "Sealed identity (or sealed original)"),
                           **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
@@ -147,6 +152,7 @@ def _operations() -> dict:
             "security": BEARER, "parameters": [{"in": "query", "schema": disclosure_contract.DisclosureTrailQuery}],
             "responses": {**_ok(200, disclosure_contract.DisclosureTrail, "Events, oldest first"),
                           **_errors(400, 401, 403, 503)}},
+        **_desk_operations(),
     }
     for name, kind in COMMANDS.items():
         ops[(f"/api/v1/cases/{{case_id}}/{name}", "post")] = {
@@ -154,11 +160,36 @@ def _operations() -> dict:
             "security": BEARER, "parameters": [CASE_ID, IF_MATCH],
             "requestBody": _body(contract.COMMANDS[name]),
             "responses": {**_ok(200, contract.CommandResult, "Recorded", ETAG),
-                          **_errors(*BODY, 401, 403, 404, 409, 422, 428,
-                                    s409="Stale version: someone else changed the case first; nothing was recorded",
-                                    s422="Refused by the workflow (illegal transition, team not of this tenant, ...)")}}
+                          **_errors(*BODY, 401, 403, 404, 422, 428,
+                                    s422="Refused by the workflow (illegal transition, team not of this tenant, ...)"),
+                          **STALE}}
     ops.update(_account_operations())
     return ops
+
+
+# -- the desk: the console's forms and disclosure lists ----------------------------------------
+
+STALE = {"409": {"description": "Stale version: someone else changed the case first; nothing was recorded. The "
+                                "reply says what changed since the version sent",
+                 "headers": {"ETag": {"description": "the current version", "schema": {"type": "string"}}},
+                 "content": {JSON: {"schema": contract.StaleVersion}}}}
+
+
+def _desk_operations() -> dict:
+    return {
+        ("/api/v1/catalogue", "get"): {
+            "summary": "What the officers' forms choose from: tenants, external destinations, the own tenant's "
+                       "categories and deadline rules, PP 94/2021 sanctions, recommendation kinds, legal bases",
+            "security": BEARER,
+            "responses": {**_ok(200, contract.Catalogue, "The catalogue"), **_errors(401)}},
+        ("/api/v1/disclosure-requests", "get"): {
+            "summary": "Disclosure requests, newest first, never an identity (the vault decides): an inspektur's "
+                       "tenant, a requester's own, an auditor's granted tenant; reasons to inspekturs and auditors",
+            "security": BEARER, "parameters": [{"in": "query", "schema": disclosure_contract.DisclosureListQuery}],
+            "responses": {**_ok(200, disclosure_contract.DisclosureList, "Requests"),
+                          **_errors(400, 401, 403, 503, s403="Not an inspektur or investigator of the tenant, nor "
+                                                             "an auditor with a live grant for it")}},
+    }
 
 
 def build() -> dict:
@@ -195,14 +226,14 @@ def _account_operations() -> dict:
         ("/api/v1/officer/enrolment", "post"): {
             "summary": "Enrolment, step 1: the one-time enrolment code an administrator handed over; answers the "
                        "officer's own new TOTP secret (shown here only) and a 10-minute enrolment token",
-            "requestBody": _body(contract.EnrolmentStart),
-            "responses": {**_ok(200, contract.EnrolmentStarted, "The new secret and the enrolment token"),
+            "requestBody": _body(accounts_contract.EnrolmentStart),
+            "responses": {**_ok(200, accounts_contract.EnrolmentStarted, "The new secret and the enrolment token"),
                           **_errors(*BODY, 401, s401="Wrong, expired, used or unknown code or username (all alike; "
                                                      "`invalid_enrolment`)")}},
         ("/api/v1/officer/enrolment/complete", "post"): {
             "summary": "Enrolment, step 2: the officer's own password (12+ characters, not the username) and a code "
                        "from the new secret; answers as a login",
-            "requestBody": _body(contract.EnrolmentComplete),
+            "requestBody": _body(accounts_contract.EnrolmentComplete),
             "responses": {**login_reply,
                           **_errors(*BODY, 401, 403, s401="Invalid, expired or used enrolment token",
                                     s403="The one-time code does not match the new secret (`totp_invalid`)")}},
@@ -217,11 +248,11 @@ def _account_operations() -> dict:
             "responses": {"204": {"description": "Signed out"}, **_errors(401, 503, s503=SESSION_503)}},
         ("/api/v1/officer/me", "get"): {
             "summary": "The signed-in officer's own account", "security": BEARER,
-            "responses": {**_ok(200, contract.Me, "The account"), **_errors(401, 503, s503=SESSION_503)}},
+            "responses": {**_ok(200, accounts_contract.Me, "The account"), **_errors(401, 503, s503=SESSION_503)}},
         ("/api/v1/officer/password", "post"): {
             "summary": "Change one's own password with the current one and a fresh TOTP code; every other session "
                        "ends, the reply is a new token",
-            "security": BEARER, "requestBody": _body(contract.PasswordChange),
+            "security": BEARER, "requestBody": _body(accounts_contract.PasswordChange),
             "responses": {**login_reply,
                           **_errors(*BODY, 401, 403, 429, 503, s403="Wrong current password or one-time code",
                                     s503=SESSION_503)}},
@@ -236,22 +267,22 @@ def _account_operations() -> dict:
             "summary": "Officers: administrators see their scope in full (tenant admin: own tenant; province admin: "
                        "all); every other officer the active, enrolled officers of its own tenant by name and roles "
                        "(e.g. `?role=investigator` for an investigation team)",
-            "security": BEARER, "parameters": [{"in": "query", "schema": contract.OfficerListQuery}],
-            "responses": {**_ok(200, contract.OfficerList, "A page of officers, by username"),
+            "security": BEARER, "parameters": [{"in": "query", "schema": accounts_contract.OfficerListQuery}],
+            "responses": {**_ok(200, accounts_contract.OfficerList, "A page of officers, by username"),
                           **_errors(400, 401, 403, 503, s403="Another tenant's officers", s503=SESSION_503)}},
         **{(f"/api/v1/officers/{{officer_id}}/{action}", "post"): {
             "summary": summary, "security": BEARER, "parameters": [OFFICER_ID],
-            **({"requestBody": _body(contract.Roles)} if action == "roles" else {}),
+            **({"requestBody": _body(accounts_contract.Roles)} if action == "roles" else {}),
             "responses": {**_ok(200, reply, "The officer, as administrators see it"),
                           **_errors(*(BODY if action == "roles" else ()), 401, 403, 404,
                                     *((422,) if action == "roles" else ()), 503,
                                     s422="Unknown role", s503=SESSION_503, **ADMINISTER)}}
             for action, reply, summary in (
-                ("deactivate", contract.AdministeredOfficer,
+                ("deactivate", accounts_contract.AdministeredOfficer,
                  "Deactivate: the officer cannot sign in, and every token ends on its next request"),
-                ("reactivate", contract.AdministeredOfficer, "Reactivate a deactivated officer"),
-                ("roles", contract.AdministeredOfficer, "Replace the officer's roles; every token ends"),
-                ("reset-factor", contract.FactorReset,
+                ("reactivate", accounts_contract.AdministeredOfficer, "Reactivate a deactivated officer"),
+                ("roles", accounts_contract.AdministeredOfficer, "Replace the officer's roles; every token ends"),
+                ("reset-factor", accounts_contract.FactorReset,
                  "Lost second factor: clears password and TOTP secret and answers a new one-time enrolment code; "
                  "the officer enrols again"))},
         ("/api/v1/audit-grants", "post"): {
@@ -262,46 +293,46 @@ def _account_operations() -> dict:
                                     s503=SESSION_503)}},
         ("/api/v1/audit-grants", "get"): {
             "summary": "Audit grants, newest first (province admin: all; auditor: its own)",
-            "security": BEARER, "parameters": [{"in": "query", "schema": contract.GrantListQuery}],
-            "responses": {**_ok(200, contract.GrantList, "Grants"), **_errors(400, 401, 403, 503, s503=SESSION_503)}},
+            "security": BEARER, "parameters": [{"in": "query", "schema": accounts_contract.GrantListQuery}],
+            "responses": {**_ok(200, accounts_contract.GrantList, "Grants"), **_errors(400, 401, 403, 503, s503=SESSION_503)}},
         ("/api/v1/audit-grants/{grant_id}/revoke", "post"): {
             "summary": "Revoke an audit grant now (province admin); revoking a revoked grant changes nothing",
             "security": BEARER, "parameters": [GRANT_ID],
-            "responses": {**_ok(200, contract.Grant, "The grant"),
+            "responses": {**_ok(200, accounts_contract.Grant, "The grant"),
                           **_errors(401, 403, 404, 503, s404="No such grant", s503=SESSION_503)}},
         ("/api/v1/tenants/{code}/settings", "get"): {
             "summary": "A tenant's settings: deadline pack, days to answer a request for information, disclosure "
                        "notice, retention (kept by the identity vault), categories, holidays, the available packs",
             "security": BEARER, "parameters": [TENANT_CODE],
-            "responses": {**_ok(200, contract.TenantSettings, "The settings"),
+            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings"),
                           **_errors(401, 403, 404, 503, **SETTINGS)}},
         ("/api/v1/tenants/{code}/settings", "post"): {
             "summary": "Change any of deadline_pack, information_request_days, disclosure_notice, retention_years "
                        "(all or nothing; recorded in the admin change log)",
-            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(contract.TenantSettingsChange),
-            "responses": {**_ok(200, contract.TenantSettings, "The settings afterwards"),
+            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(accounts_contract.TenantSettingsChange),
+            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
                           **_errors(*BODY, 401, 403, 404, 422, 503, s422="Unknown deadline pack, or days the pack's "
                                                                           "rule cannot take", **SETTINGS)}},
         ("/api/v1/tenants/{code}/holidays", "post"): {
             "summary": "Add (or rename) a tenant holiday: a day the deadline clocks do not count",
-            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(contract.Holiday),
-            "responses": {**_ok(200, contract.TenantSettings, "The settings afterwards"),
+            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(accounts_contract.Holiday),
+            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
                           **_errors(*BODY, 401, 403, 404, 503, **SETTINGS)}},
         ("/api/v1/tenants/{code}/holidays/{day}/delete", "post"): {
             "summary": "Remove a tenant holiday (removing one that is not there changes nothing)",
             "security": BEARER, "parameters": [TENANT_CODE, HOLIDAY_DATE],
-            "responses": {**_ok(200, contract.TenantSettings, "The settings afterwards"),
+            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
                           **_errors(401, 403, 404, 503, **{**SETTINGS, "s404": "No such tenant, or not a date"})}},
         ("/api/v1/tenants/{code}/categories", "post"): {
             "summary": "Add a report category or change one (switch it off with `active: false`; never deleted)",
-            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(contract.Category),
-            "responses": {**_ok(200, contract.TenantSettings, "The settings afterwards"),
+            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(accounts_contract.Category),
+            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
                           **_errors(*BODY, 401, 403, 404, 503, **SETTINGS)}},
         ("/api/v1/admin-changes", "get"): {
             "summary": "The admin change log, newest first: who changed which account, grant or setting, and when "
                        "(administrators of the tenant; auditors with a live grant for it)",
-            "security": BEARER, "parameters": [{"in": "query", "schema": contract.AdminChangeQuery}],
-            "responses": {**_ok(200, contract.AdminChangeList, "A page of changes"),
+            "security": BEARER, "parameters": [{"in": "query", "schema": accounts_contract.AdminChangeQuery}],
+            "responses": {**_ok(200, accounts_contract.AdminChangeList, "A page of changes"),
                           **_errors(400, 401, 403, 503, s503=SESSION_503)}},
     }
 

@@ -5,7 +5,8 @@ Once means once: the notice is a case event, the aggregate refuses a second
 one for the same rule and kind, and optimistic concurrency lets only one of
 two scheduler instances (or a scheduler racing an officer) append it. State
 lives in the event store, so a restart changes nothing. A request for
-information that stays unanswered past its deadline archives the case.
+information that stays unanswered past its deadline archives the case. Each
+case it looks at gets its nearest open deadline refreshed in the case index.
 """
 
 from __future__ import annotations
@@ -77,9 +78,13 @@ def next_deadline_at(case: Case, pack, calendar, now: datetime) -> datetime | No
     """When the scheduler next has something to say about this case."""
     if case.status in TERMINAL:
         return None
+    return _next_at(case, case.deadlines(pack, calendar, now))
+
+
+def _next_at(case: Case, found) -> datetime | None:
     done = {tuple(n) for n in case.deadline_notices}
     times = []
-    for d in case.deadlines(pack, calendar, now):
+    for d in found:
         if d.state in ("satisfied", "not_started"):
             continue
         if (d.rule_code, "approaching") not in done and d.approaching_at:
@@ -87,6 +92,26 @@ def next_deadline_at(case: Case, pack, calendar, now: datetime) -> datetime | No
         if (d.rule_code, "breached") not in done and d.due_at:
             times.append(d.due_at)
     return min(times) if times else None
+
+
+# what the case index keeps of a case's deadlines (the follower and the scheduler write them)
+DEADLINE_COLUMNS = ("next_deadline_at", "deadline_rule", "deadline_due_at", "deadline_approaching_at",
+                    "deadline_paused")
+REFRESH = ("UPDATE case_index SET " + ", ".join(f"{c} = %s" for c in DEADLINE_COLUMNS)
+           + " WHERE case_id = %s AND version <= %s")
+
+
+def index_deadline(case: Case, pack, calendar, now: datetime) -> tuple:
+    """``DEADLINE_COLUMNS`` of one case: the scheduler's next moment, and the
+    nearest open rule (the work queue's sort and state)."""
+    if case.status in TERMINAL:
+        return None, None, None, None, False
+    found = case.deadlines(pack, calendar, now)
+    nearest = deadlines.nearest_open(found)
+    if nearest is None:
+        return _next_at(case, found), None, None, None, False
+    return (_next_at(case, found), nearest.rule_code, nearest.due_at, nearest.approaching_at,
+            nearest.state == "paused")
 
 
 def notice_case(app, case_id, config, now: datetime | None = None) -> list[tuple[str, str]]:
@@ -127,8 +152,7 @@ def run_once(pool, app, config, now: datetime | None = None, batch: int = 200) -
             case = app.get_case(case_id)
         except DomainError:
             continue
-        pack, calendar = config(case.handling_tenant)
+        columns = index_deadline(case, *config(case.handling_tenant), now)
         with pool.connection() as conn, conn.transaction():
-            conn.execute("UPDATE case_index SET next_deadline_at = %s WHERE case_id = %s AND version <= %s",
-                         (next_deadline_at(case, pack, calendar, now), case_id, case.version))
+            conn.execute(REFRESH, (*columns, case_id, case.version))
     return len(rows)

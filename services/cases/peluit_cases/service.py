@@ -29,18 +29,18 @@ from peluit_contracts.reports import RegisterReportCommand
 
 from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
+from . import desk  # the officers' desk: work queue, case page, forms
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
 from .commands import OfficerCommands, command_from
 from .domain import DomainError
 from .officer_api import (
     bundle_response,
-    case_document,
-    case_document_from,
     evidence_response,
     expected_version,
     load,
     officer_endpoint,
+    stale_response,
 )
 from .openapi import OPENAPI
 from .relay import relay_once
@@ -225,13 +225,11 @@ class CasesService:
     @http("GET", "/api/v1/cases")
     @officer_endpoint
     def list_cases(self, request):
+        """The work queue (desk.py)."""
         actor = self._actor(request)
         query = load(api_contract.CaseListQuery, request.args.to_dict())
         with self.db.connection() as conn:
-            tenants = Access(self.app, PgDirectory(conn)).tenants(actor)
-            result = case_index.search(conn, tenants, status=query.get("status"), category=query.get("category"),
-                                       number=query.get("number"), page=query["page"], per_page=query["per_page"])
-        return json_response(200, result)
+            return json_response(200, desk.work_queue(self.app, conn, PgDirectory(conn), actor, query))
 
     @http("GET", "/api/v1/cases/<string:case_id>")
     @officer_endpoint
@@ -241,8 +239,10 @@ class CasesService:
         if "as_of" in query:
             return self._case_as_of(actor, query["as_of"], case_id)
         with self.db.connection() as conn:
-            case = Access(self.app, PgDirectory(conn)).case(actor, case_id, action="read")
-        return json_response(200, case_document(self.app, case), headers={"ETag": f'"{case.version}"'})
+            directory = PgDirectory(conn)
+            case = Access(self.app, directory).case(actor, case_id, action="read")
+            page = desk.case_page(self.app, directory, self.deadline_config, actor, case)
+        return json_response(200, page, headers={"ETag": f'"{page["version"]}"'})
 
     def _case_as_of(self, actor, as_of, case_id):
         """The case replayed from its events up to ``as_of`` (audit.py)."""
@@ -251,8 +251,7 @@ class CasesService:
         replayed = audit.case_as_of(self.app, case.id, as_of)
         if replayed is None or replayed[0] is None:
             raise access.case_not_found()
-        document = case_document_from(*replayed)
-        document["as_of"] = as_of.isoformat()
+        document = desk.case_page_as_of(replayed, self.deadline_config, as_of)
         return json_response(200, document, headers={"ETag": f'"{replayed[0].version}"'})
 
     @http("GET", "/api/v1/cases/<string:case_id>/timeline")
@@ -300,9 +299,14 @@ class CasesService:
         actor = self._actor(request)
         version = expected_version(request.headers.get("If-Match"))
         order = command_from(command, load(api_contract.COMMANDS[command], read_json(request, 64 * 1024)))
-        with self.db.connection() as conn:
-            case = OfficerCommands(self.app, PgDirectory(conn), self.deadline_config).run(actor, case_id, order,
-                                                                                          version)
+        try:
+            with self.db.connection() as conn:
+                case = OfficerCommands(self.app, PgDirectory(conn), self.deadline_config).run(actor, case_id, order,
+                                                                                              version)
+        except DomainError as err:
+            if err.code != "stale_version":
+                raise
+            return stale_response(*desk.changes_since(self.app, case_id, version))
         return json_response(200, {"case_id": str(case.id), "version": case.version, "status": case.status},
                              headers={"ETag": f'"{case.version}"'})
 
@@ -444,7 +448,8 @@ class CasesService:
     @officer_endpoint
     def view_disclosure(self, request, request_id):
         token, _, args = self._signed(request, disclosure_contract.ViewBody, 1024)
-        return json_response(200, disclosure_api.view(self._vault(), token, request_id, args["public_key"]))
+        return json_response(200, disclosure_api.view(self._vault(), token, request_id, args["public_key"],
+                                                      args["format"]))
 
     @http("GET", "/api/v1/disclosure-events")
     @officer_endpoint
@@ -453,6 +458,22 @@ class CasesService:
         query = load(disclosure_contract.DisclosureTrailQuery, request.args.to_dict())
         return json_response(200, disclosure_api.events(self._vault(), self.app, self.db, actor, token,
                                                         query["tenant"]))
+
+    # -- the desk: the console's forms and disclosure lists (desk.py, disclosure_api.py) ----------
+
+    @http("GET", "/api/v1/catalogue")
+    @officer_endpoint
+    def form_catalogue(self, request):
+        actor = self._actor(request)
+        with self.db.connection() as conn:
+            return json_response(200, desk.forms(conn, self.deadline_config, actor))
+
+    @http("GET", "/api/v1/disclosure-requests")
+    @officer_endpoint
+    def disclosure_requests(self, request):
+        token, actor = self._token(request)
+        query = load(disclosure_contract.DisclosureListQuery, request.args.to_dict())
+        return json_response(200, disclosure_api.listing(self._vault(), self.app, self.db, actor, token, query))
 
     @http("GET", "/api/v1/openapi.json")
     def openapi(self, request):

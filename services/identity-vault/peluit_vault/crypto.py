@@ -2,6 +2,8 @@
 
 - In transit: intake seals each record to the vault's X25519 public key
   (libsodium sealed box); only this process holds the private key.
+- Out, to the one officer who may view a disclosed record: a sealed box to
+  the key of the officer's client, or the browser format (``seal_for_browser``).
 - At rest: a fresh 256-bit data key per record encrypts it with
   XChaCha20-Poly1305; the data key is wrapped with AES-256-GCM under a
   key-encryption key (KEK) that lives outside the database. Both ciphertexts
@@ -11,11 +13,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import Callable
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
     crypto_aead_xchacha20poly1305_ietf_encrypt,
@@ -24,6 +31,7 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 
 XCHACHA_NONCE = 24
 GCM_NONCE = 12
+BROWSER_INFO = b"peluit-disclosure-v1"
 
 
 class DecryptionError(Exception):
@@ -43,6 +51,37 @@ def unseal(private_key: bytes, sealed: bytes) -> bytes:
         return SealedBox(PrivateKey(private_key)).decrypt(sealed)
     except Exception:
         raise DecryptionError() from None
+
+
+def seal_for_browser(public_key: bytes, plaintext: bytes, associated_data: bytes) -> dict:
+    """``x25519-hkdf-sha256-aes-256-gcm``: what a browser opens with WebCrypto
+    alone. An ephemeral X25519 key agrees a secret with ``public_key``; HKDF-SHA256
+    (salt: ephemeral public key || recipient public key, info ``peluit-disclosure-v1``)
+    derives an AES-256-GCM key; a random 12-byte nonce; ``associated_data`` binds
+    the box to its request. Answers the ephemeral public key, nonce and ciphertext
+    (tag at its end) in base64."""
+    return browser_sealer(public_key, associated_data)(plaintext)
+
+
+def browser_sealer(public_key: bytes, associated_data: bytes) -> Callable[[bytes], dict]:
+    """``seal_for_browser`` in two steps: the key agreement first, so a low-order
+    key (whose agreed secret anyone knows) is refused (``ValueError``) before
+    anything is read to be sealed."""
+    ephemeral = X25519PrivateKey.generate()
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public_key))  # ValueError on a low-order key
+    if not any(shared):
+        raise ValueError("low-order public key")
+    ephemeral_public = ephemeral.public_key().public_bytes_raw()
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=ephemeral_public + public_key,
+               info=BROWSER_INFO).derive(shared)
+
+    def seal_(plaintext: bytes) -> dict:
+        nonce = os.urandom(GCM_NONCE)
+        ciphertext = AESGCM(key).encrypt(nonce, plaintext, associated_data)
+        return {name: base64.b64encode(value).decode() for name, value in (
+            ("ephemeral_public_key", ephemeral_public), ("nonce", nonce), ("ciphertext", ciphertext))}
+
+    return seal_
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,10 @@ class IdentityVault:
     def disclosure_events(self, command: dict) -> dict:
         return disclosure.disclosure_events(self.disclosures, self.auth, command)
 
+    @rpc
+    def list_disclosures(self, command: dict) -> dict:
+        return disclosure.list_disclosures(self.disclosures, self.auth, command)
+
     def _read_identity(self, reporter_ref: str) -> bytes | None:
         with self.db.connection() as conn:
             return identities.read_identity(conn, self.keys.keyring, reporter_ref)

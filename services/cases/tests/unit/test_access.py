@@ -76,6 +76,23 @@ def test_a_case_outside_the_wall_looks_missing_and_is_logged(app, access, direct
     assert (log.count, log.refused) == (4, 2)
 
 
+def test_disclosure_lists_are_for_the_tenants_inspektur_and_investigators_and_granted_auditors(access, directory):
+    dewi = Actor("o-dewi", "dewi", "35.73", ("investigator",))
+    auditing_irban = Actor("o-irban", "irban", "35.73", ("investigator", "auditor"))
+    assert access.disclosure_list_scope(dewi, "35.73") is False  # the vault shows a requester their own
+    assert access.disclosure_list_scope(BUDI, "35.07") is False
+    assert access.disclosure_list_scope(KEPALA, "35.73") is False
+    # an auditor's role alone says nothing: only a live grant makes it an audited list
+    assert access.disclosure_list_scope(auditing_irban, "35.73") is False
+    for actor, tenant in ((RINA, "35.73"), (SARI, "35.73"), (BUDI, "35.73"), (dewi, "35.07"), (KOTA_ADMIN, "35.73")):
+        with pytest.raises(AccessDenied, match="forbidden"):
+            access.disclosure_list_scope(actor, tenant)
+    directory.grants["o-rina"] = {"35.73"}
+    directory.grants["o-irban"] = {"35.73"}
+    assert access.disclosure_list_scope(RINA, "35.73") is True
+    assert access.disclosure_list_scope(auditing_irban, "35.73") is True
+
+
 def test_audit_bundles_need_an_auditor_with_a_grant_for_the_case(app, access, directory):
     case = app.get_case(app.register_report(command(1), now=NOW).case_id)
     for actor in (SARI, RINA, KEPALA):

@@ -75,6 +75,7 @@ def test_as_of_needs_an_offset_and_a_place_on_the_utc_line():
     ({"page": "0"}, "page"), ({"per_page": "101"}, "per_page"), ({"page": "satu"}, "page"),
     ({"status": "\x00"}, "status"),  # PostgreSQL refuses NUL in text (a 500)
     ({"status": "tidak_ada"}, "status"), ({"category": "a b"}, "category"), ({"number": "%"}, "number"),
+    ({"channel": "fax"}, "channel"), ({"deadline": "late"}, "deadline"), ({"sort": "priority"}, "sort"),
 ])
 def test_case_list_queries_outside_the_contract_are_400s_field_by_field(query, field):
     with pytest.raises(CasesError) as err:
@@ -84,9 +85,11 @@ def test_case_list_queries_outside_the_contract_are_400s_field_by_field(query, f
 
 
 def test_case_list_defaults():
-    assert load(CaseListQuery, {}) == {"page": 1, "per_page": 25}
+    assert load(CaseListQuery, {}) == {"page": 1, "per_page": 25, "sort": "deadline"}
     assert load(CaseListQuery, {"status": "verifikasi", "number": "2026/000123", "page": "3"}) == {
-        "status": "verifikasi", "number": "2026/000123", "page": 3, "per_page": 25}
+        "status": "verifikasi", "number": "2026/000123", "page": 3, "per_page": 25, "sort": "deadline"}
+    assert load(CaseListQuery, {"channel": "whatsapp", "deadline": "none", "sort": "updated"}) == {
+        "channel": "whatsapp", "deadline": "none", "sort": "updated", "page": 1, "per_page": 25}
 
 
 def test_a_grant_names_an_officer_by_uuid():

@@ -19,6 +19,11 @@ def operations():
             yield path, method, operation
 
 
+# a command's stale version says what changed
+STALE = {"$ref": "#/components/schemas/StaleVersion"}
+COMMAND_OPERATIONS = {(f"/api/v1/cases/{{case_id}}/{name}", "post") for name in COMMANDS}
+
+
 def test_every_operation_documents_its_replies_and_errors():
     seen = set()
     for path, method, operation in operations():
@@ -27,6 +32,8 @@ def test_every_operation_documents_its_replies_and_errors():
         ok = [s for s in responses if s.startswith("2")]
         assert len(ok) == 1, path
         errors = {s: r for s, r in responses.items() if not s.startswith("2")}
+        if (path, method) in COMMAND_OPERATIONS:  # a stale version says what changed
+            assert errors.pop("409")["content"] == {"application/json": {"schema": STALE}}, path
         assert all(r["content"] == {"application/json": {"schema": ERROR}} for r in errors.values()), path
         assert not any(s.startswith("5") and s != "503" for s in responses), path
         if path not in PUBLIC:
@@ -35,7 +42,7 @@ def test_every_operation_documents_its_replies_and_errors():
             assert {"400", "413", "415"} <= set(responses), path
             schema = operation["requestBody"]["content"]["application/json"]["schema"]
             assert schema["$ref"].startswith("#/components/schemas/"), path
-    assert len(seen) == 14 + 19 + len(COMMANDS)  # 19: accounts, sessions, administration
+    assert len(seen) == 14 + 19 + 2 + len(COMMANDS)  # 19: accounts, sessions, administration; 2: the desk
 
 
 def test_commands_need_if_match_and_answer_the_workflows_refusals():
@@ -54,7 +61,7 @@ def test_bodies_and_replies_come_from_the_contracts():
     assert grant["properties"]["officer_id"]["pattern"].startswith("^(?:[0-9a-f]{8}-")
     assert grant["properties"]["days"] == {"type": "integer", "minimum": 1, "maximum": 365}
     assert set(schemas["NewOfficer"]["required"]) == {"tenant", "username", "display_name", "roles"}
-    assert schemas["CaseDocument"]["properties"]["findings"]["type"] == ["object", "null"]
+    assert schemas["CasePage"]["properties"]["findings"]["type"] == ["object", "null"]
     listing = OPENAPI["paths"]["/api/v1/cases"]["get"]
     page = next(p for p in listing["parameters"] if p["name"] == "page")
     assert page["schema"]["maximum"] == 100_000
@@ -62,3 +69,24 @@ def test_bodies_and_replies_come_from_the_contracts():
     assert "diterima" in status["schema"]["pattern"]
     download = OPENAPI["paths"]["/api/v1/cases/{case_id}/evidence/{evidence_id}"]["get"]["responses"]["200"]
     assert set(download["content"]) == set(ALLOWED_MIME)
+
+
+def test_the_desk_reads_are_documented():
+    schemas = OPENAPI["components"]["schemas"]
+    queue = OPENAPI["paths"]["/api/v1/cases"]["get"]
+    assert {p["name"] for p in queue["parameters"]} == {"status", "category", "channel", "number", "deadline", "sort",
+                                                         "page", "per_page"}
+    assert queue["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WorkQueue"}
+    assert set(schemas["WorkQueue"]["required"]) == {"items", "page", "per_page", "total", "counts"}
+    assert schemas["QueueItem"]["properties"]["deadline"] == {
+        "anyOf": [{"$ref": "#/components/schemas/QueueDeadline"}, {"type": "null"}]}
+    assert {"allowed_commands", "deadlines"} <= set(schemas["CasePage"]["required"])
+    assert set(schemas["CasePage"]["properties"]["allowed_commands"]["items"]["enum"]) == set(COMMANDS)
+    assert set(schemas["StaleVersion"]["required"]) == {"error", "current_version", "changes"}
+    assert set(schemas["Catalogue"]["required"]) >= {"tenants", "external_destinations", "categories", "sanctions",
+                                                     "recommendation_kinds", "legal_bases"}
+    listing = OPENAPI["paths"]["/api/v1/disclosure-requests"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"tenant", "status", "mine"}
+    view = OPENAPI["components"]["schemas"]["ViewBody"]["properties"]["format"]
+    assert view["default"] == "sealed_box" and "x25519-hkdf-sha256-aes-256-gcm" in view["pattern"]

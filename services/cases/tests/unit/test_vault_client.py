@@ -10,7 +10,7 @@ import pytest
 from peluit_cases import disclosure_api
 from peluit_cases.officer_api import http_error
 from peluit_cases.vault import VaultClient, VaultRefused
-from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
+from peluit_contracts.disclosure import BROWSER_FORMAT, DISCLOSURE_RPC_VERSION
 
 
 class FakeVault:
@@ -45,12 +45,19 @@ def test_every_call_carries_the_version_and_the_officers_token():
     client.refuse("tok", "rid", "alasan")
     client.view("tok", "rid", "key")
     client.disclosure_events("tok", "35.73")
+    client.view("tok", "rid", "key", BROWSER_FORMAT)
+    client.list_disclosures("tok", "35.73", status=None, mine=True, audited=False)
     assert [m for m, _ in proxy.calls] == ["request_disclosure", "request_disclosure", "approve_disclosure",
-                                           "refuse_disclosure", "view_disclosure", "disclosure_events"]
+                                           "refuse_disclosure", "view_disclosure", "disclosure_events",
+                                           "view_disclosure", "list_disclosures"]
     assert all(c["version"] == DISCLOSURE_RPC_VERSION and c["token"] == "tok" for _, c in proxy.calls)
     identity, original = proxy.calls[0][1], proxy.calls[1][1]
     assert identity["reporter_ref"] == "ref" and "subject" not in identity
     assert (original["subject"], original["original_ref"], original["reporter_ref"]) == ("evidence", "orig", None)
+    # the default sealing is left out (a vault that predates the formats answers it); the browser format is asked
+    assert "format" not in proxy.calls[4][1] and proxy.calls[6][1]["format"] == BROWSER_FORMAT
+    assert {k: proxy.calls[7][1][k] for k in ("tenant", "status", "mine", "audited")} == {
+        "tenant": "35.73", "status": None, "mine": True, "audited": False}
 
 
 @pytest.mark.parametrize("reply,code,status", [
@@ -80,3 +87,15 @@ def test_officers_see_a_summary_never_the_reporter_ref():
     with pytest.raises(VaultRefused) as err:  # not a request id: a request that does not exist, before the broker
         disclosure_api.view(VaultClient(FakeVault(PENDING), timeout=1), "tok", "not-a-uuid", "key")
     assert (err.value.code, err.value.text) == ("not_found", "disclosure_request_not_found")
+
+
+def test_the_browser_format_passes_through_and_nothing_else_does():
+    sealed = {"request_id": PENDING["request_id"], "format": BROWSER_FORMAT, "ephemeral_public_key": "e", "nonce": "n",
+              "ciphertext": "c", "reporter_ref": "never-shown"}
+    out = disclosure_api.view(VaultClient(FakeVault(sealed), timeout=1), "tok", PENDING["request_id"], "key",
+                              BROWSER_FORMAT)
+    assert out == {"request_id": PENDING["request_id"], "format": BROWSER_FORMAT, "ephemeral_public_key": "e",
+                   "nonce": "n", "ciphertext": "c"}
+    boxed = disclosure_api.view(VaultClient(FakeVault({"request_id": PENDING["request_id"], "sealed_identity": "s"}),
+                                            timeout=1), "tok", PENDING["request_id"], "key")
+    assert boxed["sealed_identity"] == "s" and boxed["format"] == disclosure_api.SEALED_IDENTITY

@@ -78,8 +78,8 @@ class DisclosureApplication(Application):
         now = _utc(now)
         return self._command(request_id, by, "refuse", now, lambda req: (req.refuse(by, reason, now=now), []))[0]
 
-    def view(self, request_id: UUID, by: dict, reveal: Callable[[str], bytes], *,
-             now: datetime | None = None, reveal_original: Callable[[str], bytes] | None = None) -> bytes:
+    def view(self, request_id: UUID, by: dict, reveal: Callable[[str], object], *,
+             now: datetime | None = None, reveal_original: Callable[[str], object] | None = None) -> object:
         """``reveal(reporter_ref)`` returns the identity already sealed to the
         requester's key (``reveal_original(original_ref)`` the original, for an
         evidence request); it runs only after every rule passed, and its result
@@ -118,17 +118,25 @@ class DisclosureApplication(Application):
 
     def expire_due(self, tenant: str, now: datetime | None = None) -> int:
         """Record the expiry of every request of ``tenant`` whose deadline passed."""
+        return sum(expired for _, expired in self._current(tenant, now))
+
+    def _current(self, tenant: str, now: datetime | None) -> list[tuple[DisclosureRequest, bool]]:
+        """Every request of ``tenant`` as it stands at ``now`` (an overdue one
+        expired and saved first), and whether it expired just now."""
         now = _utc(now)
-        count = 0
+        out = []
         for request_id in self._register(tenant).request_ids:
             for _ in range(MAX_SAVE_ATTEMPTS):
                 req = self.get_request(UUID(request_id))
                 if not req.expire_if_due(now):
+                    out.append((req, False))
                     break
                 if self._saved(req):
-                    count += 1
+                    out.append((req, True))
                     break
-        return count
+            else:
+                out.append((self.get_request(UUID(request_id)), False))
+        return out
 
     # -- queries ----------------------------------------------------------
 
@@ -141,6 +149,10 @@ class DisclosureApplication(Application):
             raise DomainError("not_found")
         return req
 
+    def requests_of(self, tenant: str, now: datetime | None = None) -> list[DisclosureRequest]:
+        """The tenant's requests as they stand now (overdue ones marked expired first)."""
+        return [req for req, _ in self._current(tenant, now)]
+
     def trail(self, tenant: str, now: datetime | None = None) -> list[dict]:
         """The tenant's disclosure events for auditors: who did what, when and
         why; never an identity, never the reporter_ref. Overdue requests are
@@ -151,7 +163,7 @@ class DisclosureApplication(Application):
         for ev in self.events.get(register.id):
             if isinstance(ev, DisclosureRegister.AttemptRefused):
                 out.append({"type": "attempt_refused", "request_id": None, "case_id": ev.case_id,
-                            "at": ev.at.isoformat(), "by": _public_officer(ev.by), "action": ev.action,
+                            "at": ev.at.isoformat(), "by": public_officer(ev.by), "action": ev.action,
                             "code": ev.code})
         for request_id in register.request_ids:
             case_id = None
@@ -186,7 +198,8 @@ class DisclosureApplication(Application):
         return True
 
 
-def _public_officer(by: dict) -> dict:
+def public_officer(by: dict) -> dict:
+    """An officer as the trail and the lists show them."""
     return {"officer_id": by["officer_id"], "username": by["username"], "roles": list(by["roles"]),
             "tenant": by["tenant"]}
 
@@ -194,23 +207,23 @@ def _public_officer(by: dict) -> dict:
 def _public_event(ev) -> dict:
     """One request event as auditors see it (the reporter_ref stays here)."""
     if isinstance(ev, DisclosureRequest.Requested):
-        out = {"type": "requested", "at": ev.requested_at.isoformat(), "by": _public_officer(ev.requested_by),
+        out = {"type": "requested", "at": ev.requested_at.isoformat(), "by": public_officer(ev.requested_by),
                "reason": ev.reason, "legal_basis": ev.legal_basis, "expires_at": ev.expires_at.isoformat(),
                "subject": ev.subject}
         if ev.subject == "evidence":
             out["original_ref"] = ev.original_ref  # opaque; officers see it in the case document
         return out
     if isinstance(ev, DisclosureRequest.Approved):
-        return {"type": "approved", "at": ev.at.isoformat(), "by": _public_officer(ev.by),
+        return {"type": "approved", "at": ev.at.isoformat(), "by": public_officer(ev.by),
                 "view_until": ev.view_until.isoformat(), "confirmed_with": "totp"}
     if isinstance(ev, DisclosureRequest.Refused):
-        return {"type": "refused", "at": ev.at.isoformat(), "by": _public_officer(ev.by), "reason": ev.reason}
+        return {"type": "refused", "at": ev.at.isoformat(), "by": public_officer(ev.by), "reason": ev.reason}
     if isinstance(ev, DisclosureRequest.Expired):
         return {"type": "expired", "at": ev.at.isoformat(), "by": None, "stage": ev.stage,
                 "deadline": ev.deadline.isoformat()}
     if isinstance(ev, DisclosureRequest.Viewed):
-        return {"type": "viewed", "at": ev.at.isoformat(), "by": _public_officer(ev.by)}
+        return {"type": "viewed", "at": ev.at.isoformat(), "by": public_officer(ev.by)}
     if isinstance(ev, DisclosureRequest.AttemptRefused):
-        return {"type": "attempt_refused", "at": ev.at.isoformat(), "by": _public_officer(ev.by),
+        return {"type": "attempt_refused", "at": ev.at.isoformat(), "by": public_officer(ev.by),
                 "action": ev.action, "code": ev.code}
     return {"type": "unknown", "at": ev.timestamp.isoformat(), "by": None}

@@ -23,17 +23,19 @@ from peluit_common.auth import AuthError, OfficerClaims
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.settings import env_float
 from peluit_contracts.disclosure import (
+    BROWSER_FORMAT,
     DISCLOSURE_RPC_VERSION,
     ApproveDisclosureCommand,
     DisclosureEventsQuery,
+    ListDisclosuresCommand,
     RefuseDisclosureCommand,
     RequestDisclosureCommand,
     ViewDisclosureCommand,
 )
 
-from ..crypto import seal
+from ..crypto import browser_sealer, seal
 from ..records import Erased
-from .application import DEFAULT_REQUEST_HOURS, DEFAULT_VIEW_MINUTES, DisclosureApplication
+from .application import DEFAULT_REQUEST_HOURS, DEFAULT_VIEW_MINUTES, DisclosureApplication, public_officer
 from .domain import DisclosureRequest, DomainError
 
 log = logging.getLogger(__name__)
@@ -138,13 +140,24 @@ def view_disclosure(app: DisclosureApplication, auth, command, read_identity: Ca
                     read_original: Callable[[str], bytes | None] | None = None) -> dict:
     """``read_identity(reporter_ref)``: the clear identity from the store (None
     or ``records.Erased`` when it is gone); ``read_original(original_ref)`` the
-    same for an evidence original. Either is sealed at once and dropped."""
+    same for an evidence original. Either is sealed at once and dropped, in the
+    ``format`` asked for: a sealed box (base64 bytes), or the browser format
+    (``crypto.seal_for_browser``, bound to the request id)."""
 
     def fn(cmd, claims):
         public_key = base64.b64decode(cmd["public_key"])
 
-        def sealer(read: Callable[[str], bytes | None], gone: str) -> Callable[[str], bytes]:
-            def reveal(ref: str) -> bytes:
+        def sealing() -> Callable[[bytes], dict]:
+            if cmd["format"] == BROWSER_FORMAT:  # the key agreement first: a low-order key reads nothing
+                return browser_sealer(public_key, cmd["request_id"].encode())
+            return lambda plaintext: {"sealed": base64.b64encode(seal(public_key, plaintext)).decode()}
+
+        def sealer(read: Callable[[str], bytes | None], gone: str) -> Callable[[str], dict]:
+            def reveal(ref: str) -> dict:
+                try:
+                    seal_to = sealing()
+                except Exception:
+                    raise DomainError("invalid_public_key") from None
                 try:
                     plaintext = read(ref)
                 except Erased:
@@ -152,7 +165,7 @@ def view_disclosure(app: DisclosureApplication, auth, command, read_identity: Ca
                 if plaintext is None:
                     raise DomainError(gone)
                 try:
-                    return seal(public_key, plaintext)
+                    return seal_to(plaintext)
                 except Exception:
                     # e.g. a low-order key libsodium refuses; nothing leaves in clear
                     raise DomainError("invalid_public_key") from None
@@ -162,12 +175,47 @@ def view_disclosure(app: DisclosureApplication, auth, command, read_identity: Ca
         sealed = app.view(request_id, officer_of(claims), sealer(read_identity, "erased"),
                           reveal_original=sealer(read_original, "original_erased") if read_original else None)
         req = app.get_request(request_id)
+        out = {"request_id": cmd["request_id"]}
         if req.subject == "evidence":
-            return {"request_id": cmd["request_id"], "subject": "evidence", "original_ref": req.original_ref,
-                    "sealed_original": base64.b64encode(sealed).decode()}
-        return {"request_id": cmd["request_id"], "sealed_identity": base64.b64encode(sealed).decode()}
+            out.update(subject="evidence", original_ref=req.original_ref)
+        if cmd["format"] == BROWSER_FORMAT:
+            return {**out, "format": BROWSER_FORMAT, **sealed}
+        return {**out, "sealed_original" if req.subject == "evidence" else "sealed_identity": sealed["sealed"]}
 
     return handle(auth, ViewDisclosureCommand, "view", command, fn)
+
+
+def list_disclosures(app: DisclosureApplication, auth, command) -> dict:
+    """A tenant's requests, newest first, never an identity or a reporter_ref.
+    Inspektur of the tenant: all, with reasons. Auditor, when cases checked a
+    live grant for the tenant (``audited``): all, with reasons. Investigator of
+    the tenant: their own, without reasons. ``mine``: the officer's own only."""
+
+    def fn(cmd, claims):
+        tenant = cmd["tenant"]
+        oversees = (claims.has_role("auditor") and cmd["audited"]) or (
+            claims.has_role("inspektur") and claims.tenant == tenant)
+        if not oversees and not (claims.has_role("investigator") and claims.tenant == tenant):
+            raise DomainError("forbidden")
+        mine = cmd["mine"] or not oversees
+        items = [_listed(req, oversees) for req in app.requests_of(tenant)
+                 if (not mine or req.requested_by["officer_id"] == claims.officer_id)
+                 and cmd["status"] in (None, req.status)]
+        items.sort(key=lambda item: item["requested_at"], reverse=True)
+        return {"tenant": tenant, "items": items}
+
+    return handle(auth, ListDisclosuresCommand, "list", command, fn)
+
+
+def _listed(req: DisclosureRequest, with_reason: bool) -> dict:
+    out = {"request_id": str(req.id), "case_id": req.case_id, "tenant": req.tenant, "subject": req.subject,
+           "original_ref": req.original_ref, "legal_basis": req.legal_basis, "status": req.status,
+           "requested_by": public_officer(req.requested_by), "requested_at": req.requested_at.isoformat(),
+           "expires_at": req.expires_at.isoformat(),
+           "view_until": req.view_until.isoformat() if req.view_until else None}
+    if with_reason:
+        out["reason"] = req.reason
+    return out
 
 
 def disclosure_events(app: DisclosureApplication, auth, command) -> dict:

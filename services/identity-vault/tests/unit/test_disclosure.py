@@ -14,44 +14,16 @@ from uuid import uuid4
 
 import pytest
 from nacl.public import PrivateKey, SealedBox
-from nacl.signing import SigningKey
 
-from peluit_common.auth import OfficerAuth, TokenIssuer
 from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
 from peluit_vault import records
 from peluit_vault.disclosure import rpc as handlers
 from peluit_vault.disclosure.application import DisclosureApplication
 from peluit_vault.disclosure.domain import OLD_MODULE, DisclosureRegister, DisclosureRequest, DomainError, StepUpUse
 
-T0 = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
-CASE = str(uuid4())
-REF = "r" * 32
-ORIGINAL = "o" * 32
+from ..support import AGUS, AGUS2, BOTH, BUDI, CASE, DEWI, ORIGINAL, REF, SARI, T0, approve, cmd, file, officer
+
 NEW_MODULE = "peluit_vault.disclosure.domain"
-
-
-def officer(name: str, tenant: str = "35.73", *roles: str) -> dict:
-    return {"officer_id": str(uuid4()), "username": name, "roles": list(roles), "tenant": tenant}
-
-
-DEWI = officer("dewi", "35.73", "investigator")
-AGUS = officer("agus", "35.73", "inspektur")
-AGUS2 = officer("agus2", "35.73", "inspektur")
-BUDI = officer("budi", "35.07", "inspektur")
-SARI = officer("sari", "35.73", "penelaah")
-BOTH = officer("kepala", "35.73", "investigator", "inspektur")
-
-
-@pytest.fixture
-def app():
-    return DisclosureApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, request_hours=72, view_minutes=30)
-
-
-def file(app, by=DEWI, now=T0, **overrides) -> DisclosureRequest:
-    args = dict(case_id=CASE, reporter_ref=REF, tenant="35.73", reason="Permohonan perlindungan LPSK",
-                legal_basis="lpsk_protection", now=now)
-    args.update(overrides)
-    return app.request(by, **args)
 
 
 def refused(code: str, fn, *args, **kwargs):
@@ -68,11 +40,6 @@ def kinds(app, request_id) -> list[str]:
 def attempts(app, request_id) -> list[tuple[str, str, str]]:
     return [(e.by["username"], e.action, e.code) for e in app.events.get(request_id)
             if isinstance(e, DisclosureRequest.AttemptRefused)]
-
-
-def approve(app, req, by=AGUS, now=None, step_up=True, token_id=None):
-    return app.approve(req.id, by, step_up=step_up, step_up_token_id=token_id or uuid4().hex,
-                       now=now or T0 + timedelta(hours=1))
 
 
 def reveal(ref: str) -> bytes:
@@ -329,27 +296,6 @@ def test_identity_requests_are_unchanged_and_old_events_upcast_to_identity(app):
 
 
 # -- the RPC handlers with real tokens ----------------------------------------------
-
-@pytest.fixture
-def rpc(app, tmp_path, monkeypatch):
-    signing = SigningKey.generate()
-    issuer = TokenIssuer(bytes(signing))
-    (tmp_path / "officer-token.pub").write_text(bytes(signing.verify_key).hex())
-    monkeypatch.setenv("PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", str(tmp_path / "officer-token.pub"))
-    auth = OfficerAuth()  # the service's provider, set up as nameko would
-    auth.setup()
-
-    def token(who: dict, step_up: bool = False) -> str:
-        extra = {"amr": ["pwd", "otp"], "step_up": True} if step_up else None
-        return issuer.issue(who["officer_id"], who["tenant"], who["roles"], who["username"],
-                            ttl_seconds=60 if step_up else 900, extra_claims=extra)
-
-    return SimpleNamespace(auth=auth, token=token, issuer=issuer)
-
-
-def cmd(**fields) -> dict:
-    return {"version": DISCLOSURE_RPC_VERSION, **fields}
-
 
 def test_step_up_claims_round_trip_and_cannot_replace_officer_claims(rpc):
     plain = rpc.auth.verify(rpc.token(AGUS))
