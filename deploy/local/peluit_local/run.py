@@ -1,5 +1,5 @@
-"""``make run``: provision, seed the demo province, start the five services,
-print the portal URL, and stop everything cleanly on Ctrl-C."""
+"""``make run``: provision, seed the demo province, start the six services,
+print the portal and console URLs, and stop everything cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def main() -> int:
         print()
         print("Peluit is running (demo province Jawa Timur: 35, 35.73, 35.07, 35.78).")
         print(f"  portal / reporter API : {system.url('intake')}   (POST /api/v1/reports)")
+        print(f"  officers' console     : {system.url('console')}   (sign in)")
         print(f"  officer API (cases)   : {system.url('cases')}")
         print(f"  report by e-mail      : SMTP 127.0.0.1:{system.mail_intake_port} to wbs+35.73@peluit.invalid")
         print(f"  mail sent to reporters: {system.mail_dir} (local SMTP sink)")

@@ -1,0 +1,167 @@
+"""The console's page texts used from code (the templates hold the rest):
+gettext msgids in English, translated in ``i18n/id.po``. Error texts are in
+the bilingual catalogue (``peluit_contracts.i18n``, area ``console``)."""
+
+from __future__ import annotations
+
+
+def N_(msgid: str) -> str:
+    """Marks a string for the catalogue; translated when a page is rendered."""
+    return msgid
+
+
+T = {
+    # menu
+    "nav_queue": N_("Work queue"),
+    "nav_assisted": N_("Assisted report"),
+    "nav_stats": N_("Statistics"),
+    "nav_province": N_("Province overview"),
+    "nav_disclosure": N_("Disclosure requests"),
+    "nav_disclosure_log": N_("Disclosure log"),
+    "nav_officers": N_("Officers"),
+    "nav_grants": N_("Audit grants"),
+    "nav_settings": N_("Tenant settings"),
+    "nav_admin_log": N_("Change log"),
+    "nav_password": N_("Password"),
+    # page titles of refusals
+    "title_unavailable": N_("Service unavailable"),
+    "title_not_found": N_("Not found"),
+    "title_forbidden": N_("Not allowed"),
+    "title_refused": N_("The request was refused"),
+    "title_error": N_("Something went wrong"),
+    "title_conflict": N_("Changed in the meantime"),
+    # sign-in
+    "signed_out": N_("You have signed out. The session cookie has been removed from this browser."),
+    # commands: names (buttons and headings)
+    "cmd_start-verification": N_("Start verification"),
+    "cmd_request-information": N_("Request information from the reporter"),
+    "cmd_accept": N_("Accept for review (penelaahan)"),
+    "cmd_start-investigation": N_("Start the investigation"),
+    "cmd_record-findings": N_("Record findings and recommendations"),
+    "cmd_complete-recommendation": N_("Complete a recommendation"),
+    "cmd_close": N_("Close with feedback to the reporter"),
+    "cmd_forward": N_("Forward (pelimpahan)"),
+    "cmd_reject": N_("Reject"),
+    "cmd_archive": N_("Archive"),
+    "cmd_escalate": N_("Escalate to the province"),
+    "cmd_message-reporter": N_("Message the reporter"),
+    "cmd_add-note": N_("Add an internal note"),
+    "cmd_recuse": N_("Recuse yourself"),
+    "command_done": N_("Done: %(command)s."),
+    "command_no_longer": N_("This action is no longer offered for the case as it is now. Your entry is kept below."),
+    # history kinds
+    "kind_registered": N_("Registered"),
+    "kind_verification_started": N_("Verification started"),
+    "kind_information_requested": N_("Information requested from the reporter"),
+    "kind_information_received": N_("Information received from the reporter"),
+    "kind_evidence_added": N_("Evidence added"),
+    "kind_message_to_reporter": N_("Message to the reporter"),
+    "kind_note": N_("Internal note"),
+    "kind_forwarded": N_("Forwarded"),
+    "kind_rejected": N_("Rejected"),
+    "kind_archived": N_("Archived"),
+    "kind_accepted": N_("Accepted for review"),
+    "kind_investigation_started": N_("Investigation started"),
+    "kind_findings_recorded": N_("Findings recorded"),
+    "kind_recommendation_completed": N_("Recommendation completed"),
+    "kind_closed": N_("Closed"),
+    "kind_recused": N_("Officer recused"),
+    "kind_escalated": N_("Escalated"),
+    "kind_disclosure_notice": N_("Reporter told of a disclosure request"),
+    "kind_deadline_approaching": N_("Deadline approaching"),
+    "kind_deadline_breached": N_("Deadline breached"),
+    # who
+    "actor_system": N_("the system"),
+    "actor_reporter": N_("the reporter"),
+    "from_reporter": N_("Reporter"),
+    "from_inspektorat": N_("Inspektorat"),
+    # channels
+    "channel_web": N_("Portal"),
+    "channel_email": N_("E-mail"),
+    "channel_whatsapp": N_("WhatsApp"),
+    "channel_letter": N_("Letter"),
+    "channel_phone": N_("Telephone"),
+    "channel_walk_in": N_("Walk-in"),
+    "channel_integration": N_("Another system"),
+    # deadline states
+    "deadline_on_time": N_("On time"),
+    "deadline_approaching": N_("Approaching"),
+    "deadline_breached": N_("Breached"),
+    "deadline_none": N_("No deadline"),
+    "deadline_paused": N_("paused"),
+    # sort orders
+    "sort_deadline": N_("Nearest deadline first"),
+    "sort_registered": N_("Newest registration first"),
+    "sort_updated": N_("Last changed first"),
+    # outcomes, recommendation kinds, sanction levels
+    "outcome_terbukti": N_("Proven"),
+    "outcome_tidak_terbukti": N_("Not proven"),
+    "rec_sanksi_disiplin": N_("Discipline sanction (PP 94/2021)"),
+    "rec_rujukan_aph": N_("Referral to law enforcement"),
+    "rec_pemulihan_kerugian": N_("Recovery of losses"),
+    "rec_perbaikan_administrasi": N_("Administrative improvement"),
+    "level_ringan": N_("Light"),
+    "level_sedang": N_("Moderate"),
+    "level_berat": N_("Severe"),
+    # the report's facts
+    "fact_what": N_("What"),
+    "fact_where": N_("Where"),
+    "fact_when": N_("When"),
+    "fact_who": N_("Who"),
+    "fact_how": N_("How"),
+    "fact_category": N_("Category"),
+    "fact_channel": N_("Channel"),
+    "fact_tenant": N_("Handled by"),
+    "fact_origin": N_("reported to"),
+    "fact_reporter": N_("Reporter"),
+    "fact_registered": N_("Registered"),
+    "fact_terlapor": N_("Reported person works at the Inspektorat"),
+    "anonymous": N_("anonymous"),
+    "confidential": N_("confidential (identity sealed in the identity vault)"),
+    "yes": N_("yes"),
+    "due": N_("due %(day)s"),
+    "months": N_("%(n)s months"),
+    # dialogue message kinds
+    "message_question": N_("question"),
+    "message_feedback": N_("feedback"),
+    "message_notice": N_("notice"),
+    # forwarding
+    "forward_tenants": N_("Another Inspektorat"),
+    "forward_external": N_("An outside body"),
+    "external_kepolisian": N_("Police (Kepolisian)"),
+    "external_kejaksaan": N_("Public prosecutor (Kejaksaan)"),
+    "external_kpk": N_("Corruption Eradication Commission (KPK)"),
+    "external_ombudsman": N_("Ombudsman"),
+    "external_bpk": N_("Audit Board (BPK)"),
+    "external_instansi_lain": N_("Another government body"),
+    # PP 94/2021 sanctions
+    "sanction_teguran_lisan": N_("Oral reprimand (teguran lisan)"),
+    "sanction_teguran_tertulis": N_("Written reprimand (teguran tertulis)"),
+    "sanction_pernyataan_tidak_puas_tertulis": N_("Written statement of dissatisfaction"),
+    "sanction_pemotongan_tukin_25_persen": N_("25% cut of performance allowance (tukin)"),
+    "sanction_penurunan_jabatan": N_("Demotion for 12 months"),
+    "sanction_pembebasan_dari_jabatan": N_("Relief from position for 12 months"),
+    "sanction_pemberhentian_dengan_hormat": N_("Honourable dismissal"),
+    # legal bases of a disclosure
+    "basis_lpsk_protection": N_("Protection request to LPSK"),
+    "basis_proven_slander": N_("Slander proven"),
+    "basis_court_order": N_("Court order"),
+    # the disclosure log
+    "trail_requested": N_("Requested"),
+    "trail_approved": N_("Approved"),
+    "trail_refused": N_("Refused"),
+    "trail_expired": N_("Expired"),
+    "trail_viewed": N_("Viewed"),
+    "trail_attempt_refused": N_("Attempt refused"),
+    # statistics
+    "chart_status": N_("Cases by status"),
+    "chart_category": N_("Cases by category"),
+    "chart_channel": N_("Cases by channel"),
+    "chart_month": N_("Cases by registration month"),
+    "chart_tenants": N_("Cases by Inspektorat"),
+    "timing_acknowledge": N_("Registration to first response"),
+    "timing_verify": N_("Registration to end of verification"),
+    "timing_close": N_("Registration to closing"),
+    # assisted intake
+    "assisted_kept": N_("What you typed is kept below: send it again. It will not be registered twice."),
+}
