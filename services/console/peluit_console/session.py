@@ -116,6 +116,23 @@ class SessionCookies:
             return None
         return session
 
+    def seal_value(self, value: dict, purpose: str) -> str:
+        """A small value sealed for one form round trip (never a session: another associated label)."""
+        nonce = secrets.token_bytes(12)
+        body = json.dumps({"v": value, "t": int(self._clock())}, separators=(",", ":")).encode()
+        return _encode(nonce + self._aead.encrypt(nonce, body, b"peluit-console-form/" + purpose.encode()))
+
+    def open_value(self, sealed: str | None, purpose: str, max_age: int = 900) -> dict | None:
+        raw = _decode(sealed or "", 8192)
+        if raw is None or len(raw) < 28:
+            return None
+        try:
+            body = json.loads(self._aead.decrypt(raw[:12], raw[12:], b"peluit-console-form/" + purpose.encode()))
+            value, sealed_at = body["v"], int(body["t"])
+        except (InvalidTag, ValueError, KeyError, TypeError):
+            return None
+        return value if isinstance(value, dict) and 0 <= self._clock() - sealed_at <= max_age else None
+
     @staticmethod
     def form_token_ok(session: Session, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(session.csrf.encode(), str(token).encode())

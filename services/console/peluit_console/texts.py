@@ -162,6 +162,15 @@ T = {
     "timing_acknowledge": N_("Registration to first response"),
     "timing_verify": N_("Registration to end of verification"),
     "timing_close": N_("Registration to closing"),
+    # the awaiting pages
+    "password_changed": N_("Your password was changed. Your other sessions have ended."),
+    "admin_done": N_("Saved for %(who)s. It takes effect on that officer's next request."),
+    "grant_given": N_("The audit grant was given."),
+    "grant_revoked": N_("The audit grant was revoked."),
+    "settings_saved": N_("The settings were saved."),
+    "disclosure_requested": N_("Your request was recorded. An inspektur other than you decides on it."),
+    "disclosure_approved": N_("Approved. The requester may open the one-time view while it lasts."),
+    "disclosure_refused": N_("Refused. The reason is recorded."),
     # assisted intake
     "assisted_kept": N_("What you typed is kept below: send it again. It will not be registered twice."),
 }
