@@ -56,7 +56,7 @@ def work_queue(page: Page) -> View:
         "sorts": [(s, label(page, "sort", s)) for s in SORTS],
         "prev_url": page.url("/antrean", **keep, page=number - 1) if number > 1 else None,
         "next_url": page.url("/antrean", **keep, page=number + 1) if number < last else None,
-    })
+    }, 400 if errors else 200)
 
 
 def _row(page: Page, item: dict, categories: dict) -> dict:

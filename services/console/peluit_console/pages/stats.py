@@ -72,7 +72,7 @@ def tenant_dashboard(page: Page) -> View:
         "tenant_name": tenant_names(page).get(tenant, tenant), "tenants": _tenant_choices(page),
         "charts": _charts(page, figures, tenant) if figures else [], **(_tables(page, figures) if figures else {}),
         "downloads": [(fmt.upper(), page.url(f"/statistik/unduh/{fmt}", tenant=tenant, year=year)) for fmt in FORMATS],
-        "year": year})
+        "year": year}, 400 if errors else 200)
 
 
 def _tenant_choices(page: Page) -> list[tuple[str, str]]:
@@ -102,7 +102,7 @@ def province_overview(page: Page) -> View:
             downloads=[(fmt.upper(), page.url(f"/statistik/provinsi/unduh/{fmt}", province=got.get("province"),
                                               year=year)) for fmt in FORMATS],
             **_tables(page, got.get("overall") or {}))
-    return View("province.html", context)
+    return View("province.html", context, 400 if errors else 200)
 
 
 def tenant_download(page: Page, fmt: str) -> Response:
