@@ -74,6 +74,20 @@ def _fresh_code(staff, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def totp_for_another_process(staff):
+    """(secret, first step) for code that another process computes (the browser steps), and
+    ``done(name, last_step)`` to say which steps it used, so later codes here come after them."""
+    def reserve(name: str) -> tuple[str, int]:
+        _fresh_code(staff, name)
+        return staff[name]["secret"], _LAST_STEP[name]
+
+    def done(name: str, step: int) -> None:
+        _LAST_STEP[name] = max(step, _LAST_STEP.get(name, step))
+
+    return reserve, done
+
+
+@pytest.fixture(scope="session")
 def fresh_totp(staff):
     """fresh_totp(name) -> a code for one of the ``staff`` the server has not seen."""
     return lambda name: _fresh_code(staff, name)
@@ -120,6 +134,12 @@ def _console_login(system, staff, name) -> requests.Session:
         "totp": _fresh_code(staff, name)})
     assert resp.status_code == 200 and resp.url.split("?")[0].endswith("/antrean"), resp.text[:2000]
     return browser
+
+
+@pytest.fixture(scope="session")
+def usernames(system, staff):
+    """usernames(name) -> the username of one of the ``staff``."""
+    return lambda name: username_of(system, staff, name)
 
 
 @pytest.fixture(scope="session")
