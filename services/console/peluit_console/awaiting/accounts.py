@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from peluit_contracts.i18n import message
 
-from ..api import Refused, SignedOut
+from ..api import Forbidden, Refused, SignedOut
 from ..web import Page, View
 
 ENROLMENT = "enrolment"
@@ -78,7 +78,7 @@ def enrol_finish(page: Page):
                               {"enrolment_token": value["token"], "password": password, "totp": totp})
     except SignedOut as err:
         return enrol_form(page, 401, general=[page.pick(err.message)], username=value["username"])
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         fields = page.field_errors(err.fields)
         return _second_step(page, value, sealed, err.status, fields, [] if fields else [page.pick(err.message)])
     page.sign_in(login)
@@ -110,7 +110,7 @@ def password_change(page: Page):
     try:
         login = page.api.post("cases", "/api/v1/officer/password",
                               {"current_password": current, "new_password": new, "totp": totp})
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         fields = page.field_errors(err.fields)
         return password_form(page, err.status, errors=fields, general=[] if fields else [page.pick(err.message)])
     page.sign_in(login)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from peluit_common.auth import ROLES
 
-from ..api import Refused
+from ..api import Forbidden, Refused
 from ..web import Page, PageError, View
 
 OFFICER_ACTIONS = ("deactivate", "reactivate", "roles", "reset-factor")
@@ -41,7 +41,7 @@ def officer_create(page: Page):
     body = {k: v for k, v in form.items() if v}
     try:
         created = page.api.post("cases", "/api/v1/officers", body)
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         fields = page.field_errors(err.fields)
         return officers(page, err.status, errors=fields, general=[] if fields else [page.pick(err.message)],
                         form=form)
@@ -54,7 +54,7 @@ def officer_action(page: Page, officer_id: str, action: str):
     body = {"roles": [r for r in page.form.getlist("roles") if r in ROLES]} if action == "roles" else {}
     try:
         got = page.api.post("cases", f"/api/v1/officers/{officer_id}/{action}", body)
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         return officers(page, err.status, general=[page.pick(err.message)])
     created = got if action == "reset-factor" else None
     return officers(page, notices=[page.t("admin_done", who=got.get("username", ""))], created=created)
@@ -79,7 +79,7 @@ def grant_create(page: Page):
         return grants(page, 400, errors={"days": [page.message("invalid")]}, form=form)
     try:
         page.api.grant_audit(form["officer_id"].strip(), form["tenant"].strip(), days, form["reason"])
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         fields = page.field_errors(err.fields)
         return grants(page, err.status, errors=fields, general=[] if fields else [page.pick(err.message)], form=form)
     return grants(page, 201, notices=[page.t("grant_given")])
@@ -88,7 +88,7 @@ def grant_create(page: Page):
 def grant_revoke(page: Page, grant_id: str):
     try:
         page.api.post("cases", f"/api/v1/audit-grants/{grant_id}/revoke")
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         return grants(page, err.status, general=[page.pick(err.message)])
     return grants(page, notices=[page.t("grant_revoked")])
 
@@ -123,7 +123,7 @@ def settings_change(page: Page, part: str):
         raise PageError(404, "console_page_not_found")
     try:
         page.api.post("cases", path, body)
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         fields = page.field_errors(err.fields)
         return settings(page, err.status, errors=fields, general=[] if fields else [page.pick(err.message)],
                         kept={"part": part, **{k: page.value(k) for k in page.form}})

@@ -41,7 +41,7 @@ def request_submit(page: Page, case_id: str):
     evidence_id = form["subject"] if form["subject"] != "identity" else None
     try:
         page.api.request_disclosure(case_id, form["reason"], form["legal_basis"], evidence_id=evidence_id)
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         fields = page.field_errors(err.fields)
         return request_form(page, case_id, err.status, errors=fields,
                             general=[] if fields else [page.pick(err.message)], form=form)
@@ -76,7 +76,7 @@ def approve(page: Page, request_id: str):
 def refuse(page: Page, request_id: str):
     try:
         page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/refuse", {"reason": page.value("reason")})
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         return requests_list(page, err.status, general=[page.pick(err.message)])
     return requests_list(page, notices=[page.t("disclosure_refused")])
 

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from peluit_common.web import SECURITY_HEADERS
 
 from .. import rules
-from ..api import Conflict, Refused
+from ..api import Conflict, Forbidden, Refused
 from ..web import Page, PageError, View
 from .common import case_path, category_names, label
 from .forms import RECOMMENDATION_ROWS, TEXT_FIELDS, body_of, choices, form_values
@@ -185,7 +185,7 @@ def run_command(page: Page, case_id: str, command: str):
         changes = err.changes if err.changes is not None else _since(doc, page.value("seen_at"))
         general = [page.message("console_changed_first")] if err.code == "stale_version" else [page.pick(err.message)]
         return case_view(page, doc, 409, general=general, kept=kept, changes=changes)
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         doc = page.api.case(case_id)
         fields = page.field_errors(err.fields)
         general = [page.pick(err.message)] if not fields or err.code != "validation_failed" else []

@@ -16,7 +16,7 @@ from peluit_common.web import SECURITY_HEADERS
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.reports import AssistedReportSchema
 
-from ..api import Refused
+from ..api import Forbidden, Refused
 from ..web import Page, View
 from .common import catalogue
 
@@ -57,7 +57,7 @@ def assisted_submit(page: Page):
         return _view(page, form, 400, errors=errors)
     try:
         slip = page.api.assisted_report(body, form["idempotency_key"] or secrets.token_urlsafe(32))
-    except Refused as err:
+    except (Refused, Forbidden) as err:
         fields = page.field_errors(err.fields)
         general = [] if fields else [page.pick(err.message)]
         return _view(page, form, err.status, errors=fields, general=[*general, page.t("assisted_kept")])

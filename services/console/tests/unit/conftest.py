@@ -136,7 +136,8 @@ class Browser:
         for header in response.headers.getlist("Set-Cookie"):
             value = header.split(";", 1)[0].split("=", 1)[1]
             self.cookie = None if "Max-Age=0" in header or not value else f"peluit_konsol={value}"
-        response.text = response.get_data(as_text=True)
+        data = response.get_data()
+        response.text = data.decode("utf-8", "replace")
         return response
 
     def get(self, path: str, **kwargs):
@@ -162,3 +163,25 @@ def browser(kit):
 
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.fixture
+def doc():
+    """doc(status, **fields) -> a case document as the officer API sends it."""
+    return case_document
+
+
+@pytest.fixture
+def officer_login():
+    """officer_login(roles, tenant, ...) -> a login reply of the officer API."""
+    return login_reply
+
+
+@pytest.fixture
+def signed_in(browser, transport):
+    """signed_in(roles=..., tenant=...) -> the browser, signed in as such an officer."""
+    def sign_in(roles=("penelaah",), tenant="35.73", officer_id=OFFICER_ID):
+        response = browser.sign_in(transport, login_reply(roles, tenant, officer_id))
+        assert response.status_code == 303, response.text[:500]
+        return browser
+    return sign_in
