@@ -21,20 +21,28 @@ from .settings import Settings
 
 
 class KitProvider(DependencyProvider):
-    """One ``Kit`` per process, built when the container starts."""
+    """One ``Kit`` per process, built when the container starts (a missing
+    setting stops the start); its connection pool closes with the container."""
+
+    kit = None
 
     def setup(self):
         self.kit = web.Kit(Settings.from_env())
+
+    def stop(self):
+        if self.kit is not None:
+            self.kit.transport.session.close()
 
     def get_dependency(self, worker_ctx):
         return self.kit
 
 
 class ConsoleService:
-    name = "console"
+    """The console's one nameko service: its pages are attached below from ``routes.ROUTES``."""
 
-    ops = Operations()
+    name = "console"
     kit = KitProvider()
+    ops = Operations()  # /metrics and /health on the operations port, never the public one
 
     @http("GET", "/static/<string:name>")
     def static(self, request, name):
@@ -49,6 +57,7 @@ def _entrypoint(route):
 
 for _route in ROUTES:
     _name = "page_" + _route.handler.__name__ + ("_post" if _route.method == "POST" else "")
+    assert not hasattr(ConsoleService, _name), _name  # one entrypoint (and metric name) per page
     _function = _entrypoint(_route)
     _function.__name__ = _function.__qualname__ = _name
     setattr(ConsoleService, _name, http(_route.method, _route.path)(_function))

@@ -19,7 +19,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -48,15 +48,16 @@ def _decode(text: str, limit: int) -> bytes | None:
         return None
 
 
-@dataclass(frozen=True)
-class Officer:
+class Officer(NamedTuple):
+    """Who is signed in, as the officer API's login reply said (the APIs decide again on every call)."""
+
     id: str
     username: str
     tenant: str
-    roles: tuple[str, ...]
+    roles: tuple
 
     def has(self, *roles: str) -> bool:
-        return any(role in self.roles for role in roles)
+        return not set(roles).isdisjoint(self.roles)
 
 
 @dataclass(frozen=True)

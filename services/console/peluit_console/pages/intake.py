@@ -68,14 +68,13 @@ def assisted_submit(page: Page):
 
 
 def _body(page: Page, form: dict) -> tuple[dict, dict]:
-    data = {name: form[name] for name in REPORT_FIELDS if form[name].strip()}
-    data["terlapor_inspektorat"] = form["terlapor_inspektorat"]
+    """The API's body from the form, checked by intake's own schema; an identity only if "confidential"."""
     identity = {k: form[f"identity.{k}"] for k in IDENTITY_FIELDS if form[f"identity.{k}"].strip()}
-    errors: dict[str, list[str]] = {}
-    if form["identity_mode"] == "rahasia":
-        data["identity"] = identity
-    elif identity:
-        errors["identity"] = [page.message("console_identity_conflict")]
+    confidential = form["identity_mode"] == "rahasia"
+    data = {**{name: form[name] for name in REPORT_FIELDS if form[name].strip()},
+            "terlapor_inspektorat": form["terlapor_inspektorat"], **({"identity": identity} if confidential else {})}
+    errors: dict[str, list[str]] = {} if confidential or not identity else {
+        "identity": [page.message("console_identity_conflict")]}
     try:
         AssistedReportSchema().load(data)
     except ValidationError as err:
