@@ -65,6 +65,8 @@ class View:
 class Kit:
     """Everything the pages share; tests build one with a fake transport."""
 
+    _catalogue: tuple | None = None  # (when, intake's public tenant catalogue): configuration, kept minutes
+
     def __init__(self, settings: Settings, transport: Transport | None = None, clock=time.time):
         self.settings, self.clock = settings, clock
         self.transport = transport or HttpTransport()

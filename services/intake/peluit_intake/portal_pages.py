@@ -22,11 +22,10 @@ import zoneinfo
 from pathlib import Path
 
 from babel.dates import format_date, format_datetime
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from peluit_common.pages import jinja_environment
 from peluit_common.settings import env, env_float, env_int
 from peluit_common.web import SECURITY_HEADERS
 from peluit_contracts.i18n import message
@@ -151,7 +150,12 @@ class PortalKit:
         self.clock = clock
 
     def _environment(self, lang: str) -> Environment:
-        return jinja_environment(TEMPLATES, self.translations[lang])
+        environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                                  undefined=StrictUndefined, extensions=["jinja2.ext.i18n"],
+                                  trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+        environment.policies["ext.i18n.trimmed"] = True
+        environment.install_gettext_translations(self.translations[lang], newstyle=True)
+        return environment
 
     def gettext(self, lang: str, message: str, **params) -> str:
         out = self.translations[lang].gettext(message)

@@ -10,11 +10,11 @@ import datetime as dt
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from peluit_common.charts import Bar, bar_chart
 from peluit_common.web import SECURITY_HEADERS
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.statistics import ProvinceQuery, StatsQuery
 
-from ..charts import bar_chart
 from ..web import Page, PageError, View
 from .common import catalogue, category_names, label, tenant_names
 
@@ -46,9 +46,13 @@ def _charts(page: Page, figures: dict, tenant: str | None) -> list[dict]:
     for key, title_key, counts, name in sources:
         rows = [(name(code), n) for code, n in (sorted(counts.items()) if key == "month" else
                                                 sorted(counts.items(), key=lambda c: -c[1]))]
-        title = page.t(title_key)
-        out.append({"id": f"chart-{key}", "title": title, "rows": rows, "svg": bar_chart(f"chart-{key}", title, rows)})
+        out.append(_chart(f"chart-{key}", page.t(title_key), rows))
     return out
+
+
+def _chart(chart_id: str, title: str, rows: list) -> dict:
+    return {"id": chart_id, "title": title, "rows": rows,
+            "svg": bar_chart([Bar(name, n) for name, n in rows], title=title, chart_id=chart_id)}
 
 
 def _tables(page: Page, figures: dict) -> dict:
@@ -96,8 +100,7 @@ def province_overview(page: Page) -> View:
         year = int(((got.get("overall") or {}).get("period") or {}).get("from", str(dt.date.today().year))[:4])
         context.update(
             charts=_charts(page, got.get("overall") or {}, None), lines=lines, overall=got.get("overall") or {},
-            tenant_chart={"id": "chart-tenants", "title": page.t("chart_tenants"), "rows": rows,
-                          "svg": bar_chart("chart-tenants", page.t("chart_tenants"), rows)},
+            tenant_chart=_chart("chart-tenants", page.t("chart_tenants"), rows),
             province_name=names.get(got.get("province"), got.get("province")), year=year,
             downloads=[(fmt.upper(), page.url(f"/statistik/provinsi/unduh/{fmt}", province=got.get("province"),
                                               year=year)) for fmt in FORMATS],

@@ -289,3 +289,20 @@ def test_english_is_asked_for_and_kept_on_every_link(signed_in, transport, doc):
             assert "lang=en" in href, href
     assert out.text.count("<form") == out.text.count('name="lang" value="en"')
     assert f'href="/kasus/{CASE_ID}?lang=id"' in out.text
+
+
+def test_statistics_draw_each_figure_as_a_chart_beside_its_table(signed_in, transport):
+    browser = signed_in(roles=("inspektur",))
+    timing = {"count": 1, "median_days": 2.0, "p90_days": 3.0}
+    transport.routes[("GET", "/api/v1/stats")] = {
+        "tenant": "35.73", "period": {"from": "2026-01", "to": "2026-12"}, "tenants": ["35.73"], "total": 3,
+        "by_status": {"diterima": 2, "selesai": 1}, "by_category": {"korupsi": 3}, "by_channel": {"web": 3},
+        "by_month": {"2026-11": 1, "2026-12": 2}, "timings": {"acknowledge": timing, "verify": timing, "close": timing},
+        "deadlines": [], "breaches": [], "forwarded": [], "sanctions": []}
+    out = browser.get("/statistik?from=2026-01&to=2026-12&lang=en")
+    assert out.status_code == 200 and out.text.count('role="img"') == 4 and out.text.count("<table") >= 5
+    assert "<title id=\"chart-category-title\">Cases by category</title>" in out.text and ">Corruption<" in out.text
+    assert 'href="/statistik/unduh/csv?lang=en&amp;tenant=35.73&amp;year=2026"' in out.text
+    assert last_call(transport, "/api/v1/stats")[3] == {"from": "2026-01", "to": "2026-12"}
+    bad = browser.get("/statistik?from=2026-13")
+    assert bad.status_code == 400 and 'id="f-from-error"' in bad.text

@@ -1,5 +1,5 @@
 """The console's small parts: which forms a case page offers, the form
-catalogue's fallbacks, the SVG charts, and the catalogues (every string in
+catalogue's fallbacks, and the catalogues (every string in
 both languages, the template current)."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import re
 from babel.messages.pofile import read_po
 
 from peluit_console import i18n, rules
-from peluit_console.charts import bar_chart
 from peluit_console.pages.forms import body_of
 from peluit_console.session import Officer
 from peluit_console.texts import T
@@ -85,14 +84,6 @@ def test_forms_become_bodies_checked_by_the_officer_apis_own_schemas():
     _, errors = body_of("record-findings", {"outcome": "terbukti", "summary": "s",
                                             "recommendations.0.kind": "sanksi_disiplin"})
     assert "recommendations.0.kind" in errors  # a discipline sanction names its sanction
-
-
-def test_charts_are_svg_with_a_title_and_escape_what_they_draw():
-    svg = str(bar_chart("c1", "Kasus <per> status", [("<b>korupsi</b>", 3), ("x" * 80, 0), ("pungli", 1.5)]))
-    assert svg.startswith('<svg class="chart" id="c1" role="img" aria-labelledby="c1-title"')
-    assert "<title id=\"c1-title\">Kasus &lt;per&gt; status</title>" in svg and "<b>" not in svg
-    assert "…" in svg and ">3<" in svg and ">1.5<" in svg and "script" not in svg
-    assert str(bar_chart("c2", "t", [])).endswith("</svg>")
 
 
 def test_every_page_string_is_translated_and_the_template_is_current():
