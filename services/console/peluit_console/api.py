@@ -182,13 +182,13 @@ class Api:
         return kind(reply.status, code, text, fields, body if isinstance(body, dict) else {})
 
     def get(self, service: str, path: str, **params):
-        return self.request(service, "GET", path, params=params).json()
+        return _json(service, self.request(service, "GET", path, params=params))
 
     def post(self, service: str, path: str, body: dict | None = None, *, headers: dict | None = None,
              params: dict | None = None):
         reply = self.request(service, "POST", path, body=body if body is not None else {}, headers=headers,
                              params=params)
-        return reply.json() if reply.content else {}
+        return _json(service, reply) if reply.content else {}
 
     def download(self, service: str, path: str, *, method: str = "GET", params: dict | None = None, body=None,
                  headers: dict | None = None) -> Download:
@@ -269,6 +269,15 @@ class Api:
         """The printable slip (HTML) of a report typed in for a walk-in, letter or phone reporter."""
         return self.download("intake", "/api/v1/assisted-reports", method="POST", params={"format": "html"},
                              body=body, headers={"Idempotency-Key": idempotency_key})
+
+
+def _json(service: str, reply: Reply):
+    """A success's JSON; anything else is a service we cannot read (a proxy's page, a wrong URL)."""
+    try:
+        return reply.json()
+    except (ValueError, UnicodeDecodeError):
+        log.warning("%s answered something that is not JSON", service)
+        raise unavailable(service) from None
 
 
 def _segment(value: str) -> str:

@@ -14,6 +14,7 @@ from typing import Callable
 from werkzeug.wrappers import Response
 
 from .api import ApiError, Conflict, Forbidden, NotFound, Refused, SignedOut, Unavailable
+from .pages.signin import sign_in_view
 from .web import Kit, Page, PageError, View
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,6 @@ def sign_in_redirect(page: Page) -> Response:
 
 
 def signed_out_page(page: Page, not_sent: bool = False) -> View:
-    from .pages.signin import sign_in_view  # the sign-in page is a page like the others
-
     general = [page.message("console_session_ended")]
     if not_sent:
         general.append(page.message("console_not_sent"))

@@ -105,6 +105,12 @@ def test_failures_and_silence_are_unavailable_in_both_languages(reply, caplog):
     assert "2026/000001" not in caplog.text and "tok.en.x" not in caplog.text
 
 
+def test_a_success_we_cannot_read_is_unavailable():
+    client, _ = api(Reply(200, {}, b"<html>a proxy's page</html>"))
+    with pytest.raises(Unavailable):
+        client.cases()
+
+
 def test_a_refusal_we_cannot_read_is_still_a_refusal():
     client, _ = api(Reply(400, {}, b"<html>bad</html>"))
     with pytest.raises(Refused) as caught:
