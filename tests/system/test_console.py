@@ -64,12 +64,11 @@ def test_no_cookie_before_sign_in_and_a_sealed_strict_one_after(system, console_
 def test_sign_out_drops_the_cookie_and_the_session(system, console_login):
     browser = console_login("sari.penelaah")
     queue = browser.get(system.url("console") + "/antrean", timeout=10)
-    kept = dict(browser.cookies)
     out = browser.post(system.url("console") + "/keluar", data={"csrf": csrf(queue.text)}, headers=SAME, timeout=10)
     assert out.status_code == 200 and "peluit_konsol" not in browser.cookies
-    # the old cookie, replayed: once the officer API ends sessions on logout this is refused too;
-    # today the token lives out its few minutes, so only the console's own state is checked
-    assert out.headers["Set-Cookie"].startswith("peluit_konsol=;") and kept
+    assert out.headers["Set-Cookie"].startswith("peluit_konsol=;") and 'id="f-username"' in out.text
+    # the old cookie replayed would still hold a token until it expires: ending it at the officer API
+    # (POST /api/v1/officer/logout) comes with the accounts work
 
 
 def test_an_officer_of_another_tenant_meets_the_same_page_as_for_a_missing_case(system, console_login):
