@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PACKAGES := -e contracts -e common -e services/intake -e services/cases \
-            -e services/identity-vault -e services/notifications -e services/reporting -e deploy/local -e chain -e verifier
+            -e services/identity-vault -e services/notifications -e services/reporting \
+            -e services/console -e deploy/local -e chain -e verifier
 STAMP  := $(VENV)/.installed
 
 .PHONY: install servers run test test-unit bench bench-province keys clean browser-deps

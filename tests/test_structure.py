@@ -20,6 +20,7 @@ PACKAGES = {  # import name -> folder
     "peluit_vault": "services/identity-vault/peluit_vault",
     "peluit_notifications": "services/notifications/peluit_notifications",
     "peluit_reporting": "services/reporting/peluit_reporting",
+    "peluit_console": "services/console/peluit_console",
     "peluit_verify": "verifier/peluit_verify",
     "peluit_chain": "chain/peluit_chain",
     "peluit_local": "deploy/local/peluit_local",

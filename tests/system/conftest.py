@@ -1,4 +1,4 @@
-"""System-test harness: the five services as real ``nameko run`` processes on
+"""System-test harness: the six services as real ``nameko run`` processes on
 their own databases (prefix ``pt<random>``), their own RabbitMQ vhost and
 their own ports, with the broker's firehose tapped from the first message on.
 Logs are kept under ``test-artifacts/`` for inspection."""
@@ -74,9 +74,32 @@ def _fresh_code(staff, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def totp_for_another_process(staff):
+    """(secret, first step) for code that another process computes (the browser steps), and
+    ``done(name, last_step)`` to say which steps it used, so later codes here come after them."""
+    def reserve(name: str) -> tuple[str, int]:
+        _fresh_code(staff, name)
+        return staff[name]["secret"], _LAST_STEP[name]
+
+    def done(name: str, step: int) -> None:
+        _LAST_STEP[name] = max(step, _LAST_STEP.get(name, step))
+
+    return reserve, done
+
+
+@pytest.fixture(scope="session")
 def fresh_totp(staff):
     """fresh_totp(name) -> a code for one of the ``staff`` the server has not seen."""
     return lambda name: _fresh_code(staff, name)
+
+
+def username_of(system, staff, name) -> str:
+    person = staff[name]
+    if "username" not in person:
+        with admin_connect(system, "cases") as conn:
+            person["username"] = conn.execute("SELECT username FROM peluit.officer WHERE id = %s",
+                                              (person["id"],)).fetchone()[0]
+    return person["username"]
 
 
 def _login(system, staff, name) -> dict:
@@ -84,8 +107,7 @@ def _login(system, staff, name) -> dict:
     person = staff[name]
     if "headers" in person:
         return person["headers"]
-    with admin_connect(system, "cases") as conn:
-        username = conn.execute("SELECT username FROM peluit.officer WHERE id = %s", (person["id"],)).fetchone()[0]
+    username = username_of(system, staff, name)
     resp = requests.post(system.url("cases") + "/api/v1/officer/login", timeout=10, json={
         "username": username, "password": PASSWORD, "totp": _fresh_code(staff, name)})
     assert resp.status_code == 200, resp.text
@@ -98,3 +120,29 @@ def _login(system, staff, name) -> dict:
 def login(system, staff):
     """login(name) -> Authorization header for one of the ``staff``."""
     return lambda name: _login(system, staff, name)
+
+
+def _console_login(system, staff, name) -> requests.Session:
+    """A browser-like session signed in to the console through its own form."""
+    import re
+
+    browser = requests.Session()
+    form = browser.get(system.url("console") + "/masuk", timeout=10)
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    resp = browser.post(system.url("console") + "/masuk", timeout=15, headers={"Sec-Fetch-Site": "same-origin"}, data={
+        "csrf": token, "username": username_of(system, staff, name), "password": PASSWORD,
+        "totp": _fresh_code(staff, name)})
+    assert resp.status_code == 200 and resp.url.split("?")[0].endswith("/antrean"), resp.text[:2000]
+    return browser
+
+
+@pytest.fixture(scope="session")
+def usernames(system, staff):
+    """usernames(name) -> the username of one of the ``staff``."""
+    return lambda name: username_of(system, staff, name)
+
+
+@pytest.fixture(scope="session")
+def console_login(system, staff):
+    """console_login(name) -> a requests.Session signed in to the console as one of the ``staff``."""
+    return lambda name: _console_login(system, staff, name)

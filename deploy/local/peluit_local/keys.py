@@ -39,6 +39,9 @@ def ensure_keys(root: Path) -> Path:
         _write(intake / "intake-secret.key", secrets.token_hex(64))
     _ensure_officer_keys(root)
     _ensure_checkpoint_key(root)
+    if not (root / "console" / "console-session.key").exists():
+        # seals the console's session cookie (AES-256-GCM); a new key only signs everyone out
+        _write(root / "console" / "console-session.key", secrets.token_hex(32))
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
         pw = root / service / "db.password"
         if not pw.exists():

@@ -1,6 +1,6 @@
-"""``make run``: provision, seed the demo province, start the five services,
-print the portal URL and the demo administrator's enrolment code, and stop
-everything cleanly on Ctrl-C."""
+"""``make run``: provision, seed the demo province, start the six services,
+print the portal and console URLs and the demo administrator's enrolment code,
+and stop everything cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ import time
 
 from .bootstrap import MissingServer
 from .system import REPO, SERVICES, System
-
-CONSOLE_OFFSET = 7  # the officers' console: 8007 by default
-
 
 def main() -> int:
     system = System(base_port=int(os.environ.get("PELUIT_BASE_PORT", "8000")))
@@ -39,6 +36,7 @@ def main() -> int:
         print()
         print("Peluit is running (demo province Jawa Timur: 35, 35.73, 35.07, 35.78).")
         print(f"  portal / reporter API : {system.url('intake')}   (POST /api/v1/reports)")
+        print(f"  officers' console     : {system.url('console')}   (enrol with the code below, then sign in)")
         print(f"  officer API (cases)   : {system.url('cases')}")
         print(f"  report by e-mail      : SMTP 127.0.0.1:{system.mail_intake_port} to wbs+35.73@peluit.invalid")
         print(f"  mail sent to reporters: {system.mail_dir} (local SMTP sink)")
@@ -68,7 +66,7 @@ def main() -> int:
 def _demo_admin(system: System) -> list[str]:
     """``peluit-cases demo-admin``: the demo administrator, and a fresh enrolment
     code while nobody has enrolled it (never in production: the command refuses)."""
-    console = f"http://127.0.0.1:{system.base_port + CONSOLE_OFFSET}/"
+    console = system.url("console") + "/"
     out = subprocess.run([sys.executable, "-m", "peluit_cases.admin", "demo-admin", "--console", console],
                          env=system.env("cases"), cwd=REPO, capture_output=True, text=True)
     return (out.stdout + out.stderr).strip().splitlines()

@@ -1,4 +1,4 @@
-"""Start the five services as separate ``nameko run`` processes.
+"""Start the six services as separate ``nameko run`` processes.
 
 Used by ``make run``, the system tests and the benchmarks, so all three run
 Peluit the same way. Each process gets only its own database role and its own
@@ -38,6 +38,7 @@ class Service:
     name: str  # folder under services/ and the key folder
     module: str  # nameko entry module
     port_offset: int
+    database: bool = True  # the console keeps no data: no database, no role
 
 
 SERVICES = (
@@ -46,6 +47,7 @@ SERVICES = (
     Service("identity-vault", "peluit_vault.service", 2),
     Service("notifications", "peluit_notifications.service", 3),
     Service("reporting", "peluit_reporting.service", 4),
+    Service("console", "peluit_console.service", 7, database=False),
 )
 BY_NAME = {s.name: s for s in SERVICES}
 OPS_PORT_DISTANCE = 1000
@@ -68,7 +70,8 @@ class System:
     def provision(self, log=print) -> None:
         bootstrap.ensure_servers(log)
         ensure_keys(self.keys_dir)
-        bootstrap.create_databases(self.prefix, {s.name: db_password(self.keys_dir, s.name) for s in SERVICES})
+        bootstrap.create_databases(self.prefix, {s.name: db_password(self.keys_dir, s.name) for s in SERVICES
+                                                 if s.database})
         if self.vhost != "/":
             bootstrap.create_vhost(self.vhost)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -99,14 +102,18 @@ class System:
             "AMQP_URI": self.amqp_uri,
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.base_port + svc.port_offset}",
             "PELUIT_OPS_ADDRESS": f"127.0.0.1:{self.ops_port(service)}",
-            "PELUIT_DB_NAME": self.dbname(service),
-            "PELUIT_DB_USER": self.dbname(service),
-            "PELUIT_DB_PASSWORD": db_password(self.keys_dir, service),
             "PELUIT_KEYS_DIR": str(self.keys_dir / service),
             "PYTHONUNBUFFERED": "1",
         })
+        if svc.database:
+            env.update({"PELUIT_DB_NAME": self.dbname(service), "PELUIT_DB_USER": self.dbname(service),
+                        "PELUIT_DB_PASSWORD": db_password(self.keys_dir, service)})
         if service == "identity-vault":
             env["PELUIT_VAULT_SMTP_PORT"] = str(self.smtp_port)
+        if service == "console":
+            # the console reaches the other services over their public HTTP APIs only
+            env.update({"PELUIT_CASES_URL": self.url("cases"), "PELUIT_REPORTING_URL": self.url("reporting"),
+                        "PELUIT_INTAKE_URL": self.url("intake")})
         if service == "intake":
             # the e-mail channel: inbound SMTP listener, and replies through the local sink
             env["PELUIT_MAIL_LISTEN"] = f"127.0.0.1:{self.mail_intake_port}"

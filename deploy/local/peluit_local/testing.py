@@ -279,8 +279,9 @@ def hits_outside_the_vault(system, needles, replies: bytes = b"", min_broker_byt
     the given replies. ``min_broker_bytes``: what the tap must at least have seen;
     ``except_columns``: {service: {table: [column, ...]}} not searched."""
     places = {}
-    for service in SERVICES:
-        places[f"database {service}"] = table_dump(system, service, (except_columns or {}).get(service))
+    for service in (*SERVICES, "console"):  # the console keeps no database: its log and metrics
+        if service in SERVICES:
+            places[f"database {service}"] = table_dump(system, service, (except_columns or {}).get(service))
         places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
         places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())

@@ -1,0 +1,137 @@
+"""Administration (the accounts piece): officers (list, create with a
+one-time enrolment code, roles, deactivate, reactivate, reset the second
+factor), audit grants (grant, revoke, expiry), a tenant's settings
+(deadline pack, information-request days, disclosure notice, retention,
+holidays, categories) and the change log. Each change is the officer API's
+to check and record; an enrolment code is shown once, on the page that
+created it, and kept nowhere."""
+
+from __future__ import annotations
+
+from peluit_common.auth import ROLES
+
+from ..api import Forbidden, Refused
+from ..web import Page, PageError, View
+
+OFFICER_ACTIONS = ("deactivate", "reactivate", "roles", "reset-factor")
+SETTINGS = ("deadline_pack", "information_request_days", "retention_years")
+
+
+def _scope(page: Page) -> str:
+    asked = (page.request.args.get("tenant") or page.form.get("tenant") or "").strip()[:5]
+    return asked or page.officer.tenant
+
+
+def officers(page: Page, status: int = 200, *, errors=None, general=(), notices=(), created=None, form=None) -> View:
+    args = page.request.args
+    query = {"tenant": _scope(page), "role": args.get("role", "")[:20], "active": args.get("active", "")[:5],
+             "page": args.get("page", "")[:6]}
+    got = page.api.get("cases", "/api/v1/officers", **query)
+    return View("admin_officers.html", {
+        "page": "admin-petugas", "items": got.get("items", []), "query": query, "roles": ROLES,
+        "errors": errors or {}, "general": list(general), "notices": list(notices), "created": created,
+        "form": form or {"tenant": query["tenant"], "username": "", "display_name": "", "email": "", "roles": []}},
+        status)
+
+
+def officer_create(page: Page):
+    form = {"tenant": page.value("tenant").strip(), "username": page.value("username").strip().lower(),
+            "display_name": page.value("display_name").strip(), "email": page.value("email").strip(),
+            "roles": [r for r in page.form.getlist("roles") if r in ROLES]}
+    body = {k: v for k, v in form.items() if v}
+    try:
+        created = page.api.post("cases", "/api/v1/officers", body)
+    except (Refused, Forbidden) as err:
+        fields = page.field_errors(err.fields)
+        return officers(page, err.status, errors=fields, general=[] if fields else [page.pick(err.message)],
+                        form=form)
+    return officers(page, 201, created=created)
+
+
+def officer_action(page: Page, officer_id: str, action: str):
+    if action not in OFFICER_ACTIONS:
+        raise PageError(404, "console_page_not_found")
+    body = {"roles": [r for r in page.form.getlist("roles") if r in ROLES]} if action == "roles" else {}
+    try:
+        got = page.api.post("cases", f"/api/v1/officers/{officer_id}/{action}", body)
+    except (Refused, Forbidden) as err:
+        return officers(page, err.status, general=[page.pick(err.message)])
+    created = got if action == "reset-factor" else None
+    return officers(page, notices=[page.t("admin_done", who=got.get("username", ""))], created=created)
+
+
+def grants(page: Page, status: int = 200, *, errors=None, general=(), notices=(), form=None) -> View:
+    got = page.api.get("cases", "/api/v1/audit-grants", tenant=page.request.args.get("tenant", "")[:5],
+                       active=page.request.args.get("active", "")[:5])
+    items = [{**g, "created": page.moment(g.get("created_at")), "expires": page.moment(g.get("expires_at")),
+              "revoked": page.moment(g.get("revoked_at"))} for g in got.get("items", [])]
+    return View("admin_grants.html", {"page": "admin-hibah", "items": items, "errors": errors or {},
+                                      "general": list(general), "notices": list(notices),
+                                      "form": form or {"officer_id": "", "tenant": "", "days": "30", "reason": ""}},
+                status)
+
+
+def grant_create(page: Page):
+    form = page.values("officer_id", "tenant", "days", "reason")
+    try:
+        days = int(form["days"])
+    except ValueError:
+        return grants(page, 400, errors={"days": [page.message("invalid")]}, form=form)
+    try:
+        page.api.grant_audit(form["officer_id"].strip(), form["tenant"].strip(), days, form["reason"])
+    except (Refused, Forbidden) as err:
+        fields = page.field_errors(err.fields)
+        return grants(page, err.status, errors=fields, general=[] if fields else [page.pick(err.message)], form=form)
+    return grants(page, 201, notices=[page.t("grant_given")])
+
+
+def grant_revoke(page: Page, grant_id: str):
+    try:
+        page.api.post("cases", f"/api/v1/audit-grants/{grant_id}/revoke")
+    except (Refused, Forbidden) as err:
+        return grants(page, err.status, general=[page.pick(err.message)])
+    return grants(page, notices=[page.t("grant_revoked")])
+
+
+def settings(page: Page, status: int = 200, *, errors=None, general=(), notices=(), kept=None) -> View:
+    tenant = _scope(page)
+    got = page.api.get("cases", f"/api/v1/tenants/{tenant}/settings")
+    return View("admin_settings.html", {"page": "admin-pengaturan", "s": got, "tenant": tenant, "kept": kept or {},
+                                        "packs": [(p, p) for p in got.get("packs", [])],
+                                        "errors": errors or {}, "general": list(general), "notices": list(notices)},
+                status)
+
+
+def settings_change(page: Page, part: str):
+    """``part``: settings, holidays, holiday-delete, categories."""
+    tenant = _scope(page)
+    if part == "settings":
+        body = {k: page.value(k).strip() for k in SETTINGS if page.value(k).strip()}
+        for k in ("information_request_days", "retention_years"):
+            if k in body:
+                body[k] = int(body[k]) if body[k].isdigit() else body[k]
+        body["disclosure_notice"] = page.value("disclosure_notice") == "1"
+        path = f"/api/v1/tenants/{tenant}/settings"
+    elif part == "holidays":
+        body, path = page.values("date", "name"), f"/api/v1/tenants/{tenant}/holidays"
+    elif part == "holiday-delete":
+        body, path = {}, f"/api/v1/tenants/{tenant}/holidays/{page.value('date')}/delete"
+    elif part == "categories":
+        body = {**page.values("code", "label_id", "label_en"), "active": page.value("active") == "1"}
+        path = f"/api/v1/tenants/{tenant}/categories"
+    else:
+        raise PageError(404, "console_page_not_found")
+    try:
+        page.api.post("cases", path, body)
+    except (Refused, Forbidden) as err:
+        fields = page.field_errors(err.fields)
+        return settings(page, err.status, errors=fields, general=[] if fields else [page.pick(err.message)],
+                        kept={"part": part, **{k: page.value(k) for k in page.form}})
+    return settings(page, notices=[page.t("settings_saved")])
+
+
+def change_log(page: Page) -> View:
+    got = page.api.get("cases", "/api/v1/admin-changes", tenant=_scope(page),
+                       page=page.request.args.get("page", "")[:6])
+    items = [{**c, "at_": page.moment(c.get("at"))} for c in got.get("items", [])]
+    return View("admin_log.html", {"page": "admin-log", "items": items, "tenant": _scope(page)})

@@ -1,0 +1,110 @@
+"""The console's small parts: which forms a case page offers, the form
+catalogue's fallbacks, and the catalogues (every string in
+both languages, the template current)."""
+
+from __future__ import annotations
+
+import re
+
+from babel.messages.pofile import read_po
+
+from peluit_console import i18n, rules
+from peluit_console.pages.forms import body_of
+from peluit_console.session import Officer
+from peluit_console.texts import T
+
+ME = "11111111-2222-4333-8444-555555555555"
+
+
+def officer(*roles, tenant="35.73"):
+    return Officer(ME, "me", tenant, roles)
+
+
+def case(status, **extra):
+    return {"status": {"code": status}, "handling_tenant": "35.73", "history": [], **extra}
+
+
+def test_the_case_page_offers_what_role_and_status_allow():
+    assert rules.allowed_commands(case("diterima"), officer("penerima")) == ["recuse"]
+    assert rules.allowed_commands(case("diterima"), officer("auditor")) == []
+    assert rules.allowed_commands(case("penelaahan"), officer("penelaah"))[:1] == ["forward"]
+    assert "start-investigation" in rules.allowed_commands(case("penelaahan"), officer("inspektur"))
+    closed = rules.allowed_commands(case("selesai"), officer("inspektur"))
+    assert closed == ["add-note", "recuse"]  # nothing of the workflow on a closed case, no message, no escalation
+
+
+def test_findings_only_for_the_team_unless_inspektur_and_no_escalation_from_the_province():
+    team = case("investigasi", investigation={"team": [ME]})
+    other = case("investigasi", investigation={"team": ["someone-else"]})
+    assert "record-findings" in rules.allowed_commands(team, officer("investigator"))
+    assert "record-findings" not in rules.allowed_commands(other, officer("investigator"))
+    assert "record-findings" in rules.allowed_commands(other, officer("inspektur"))
+    province = case("verifikasi", handling_tenant="35")
+    assert "escalate" not in rules.allowed_commands(province, officer("penelaah", tenant="35"))
+
+
+def test_a_recused_officer_is_offered_nothing_and_the_apis_list_wins():
+    recused = case("verifikasi", history=[{"kind": "recused", "actor": {"officer_id": ME}}])
+    assert rules.allowed_commands(recused, officer("penelaah")) == []
+    given = case("verifikasi", allowed_commands=["recuse", "accept", "unknown"])
+    assert rules.allowed_commands(given, officer("penelaah")) == ["accept", "recuse"]
+
+
+def test_every_command_and_menu_entry_has_its_text():
+    assert all(f"cmd_{name}" in T for name in rules.ORDER)
+    assert set(rules.ORDER) == set(rules.COMMAND_ROLES)
+    assert all(key in T for _, key, *_ in rules.MENU)
+
+
+def test_the_menu_follows_roles_tenant_and_features():
+    paths = [p for p, _ in rules.navigation(officer("penerima"), frozenset())]
+    assert paths == ["/antrean", "/laporan-langsung"]
+    province = [p for p, _ in rules.navigation(officer("inspektur", tenant="35"), frozenset())]
+    assert "/statistik/provinsi" in province
+    kota = [p for p, _ in rules.navigation(officer("inspektur"), frozenset())]
+    assert "/statistik/provinsi" not in kota and "/pengungkapan" not in kota
+    assert "/pengungkapan" in [p for p, _ in rules.navigation(officer("inspektur"), frozenset({"desk"}))]
+
+
+def test_forms_become_bodies_checked_by_the_officer_apis_own_schemas():
+    body, errors = body_of("forward", {"destination": "external:kpk", "reason": "Korupsi besar"})
+    assert body == {"destination_kind": "external", "destination": "kpk", "reason": "Korupsi besar"} and not errors
+    _, errors = body_of("forward", {"destination": "", "reason": ""})
+    assert set(errors) == {"destination", "reason"}
+    body, errors = body_of("start-investigation", {"team": [], "team_text": f"{ME}\n{ME.upper()}", "plan": "p",
+                                                   "due_on": "2027-01-01"})
+    assert body["team"] == [ME] and not errors
+    _, errors = body_of("start-investigation", {"team": [], "team_text": "", "plan": "", "due_on": ""})
+    assert {"team", "plan", "due_on"} <= set(errors)
+    _, errors = body_of("record-findings", {"outcome": "terbukti", "summary": "s",
+                                            "recommendations.0.kind": "sanksi_disiplin",
+                                            "recommendations.0.sanction": "ringan/teguran_lisan",
+                                            "recommendations.0.months": "abc"})
+    assert "recommendations.0.months" in errors
+    _, errors = body_of("record-findings", {"outcome": "terbukti", "summary": "s",
+                                            "recommendations.0.kind": "sanksi_disiplin"})
+    assert "recommendations.0.kind" in errors  # a discipline sanction names its sanction
+
+
+def test_every_page_string_is_translated_and_the_template_is_current():
+    template = i18n.CATALOGUE.extract()
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
+    assert len(ids) > 300
+    for lang in ("id", "en"):
+        assert i18n.CATALOGUE.missing(lang, template) == [], lang
+    with i18n.CATALOGUE.pot.open("rb") as fp:
+        pot = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fp) if m.id}
+    assert pot == ids  # run `python -m peluit_console.i18n extract`
+    assert all(T[key] in ids for key in T)
+
+
+def test_translations_keep_their_placeholders_and_indonesian_differs():
+    catalog, english = i18n.CATALOGUE.read("id"), i18n.CATALOGUE.read("en")
+    different = 0
+    for entry in catalog:
+        if not entry.id or not isinstance(entry.id, str):
+            continue
+        assert sorted(re.findall(r"%\(\w+\)s", entry.id)) == sorted(re.findall(r"%\(\w+\)s", entry.string))
+        assert english.get(entry.id).string == entry.id
+        different += entry.string != entry.id
+    assert different > 250
