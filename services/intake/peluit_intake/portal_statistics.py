@@ -15,12 +15,12 @@ from babel.numbers import format_decimal
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from peluit_common.charts import Bar, bar_chart
 from peluit_contracts.i18n import MESSAGES, bilingual_errors, message
 from peluit_contracts.officer_api import CASE_STATUSES
 from peluit_contracts.statistics import FIRST_YEAR, LAST_YEAR, PublicQuery
 
 from .application import Intake
-from .charts import Bar, bar_chart
 from .errors import IntakeError
 from .portal_pages import N_, Refusal, Visit
 
