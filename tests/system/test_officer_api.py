@@ -138,7 +138,7 @@ def test_concurrent_conflicting_commands_have_one_winner_each(system, staff, log
     version = get(system, officers_[0], case_id).json()["version"]
     start = version
     outcomes = {200: 0, 409: 0}
-    rounds = 500
+    rounds = 150  # each a real race of two green threads; 500 took a minute and found nothing more
     for n in range(rounds):
         pool = eventlet.GreenPool(2)
         results = list(pool.imap(
