@@ -89,7 +89,7 @@ def test_status_by_receipt_and_only_by_receipt(system):
     miss = requests.post(url, json={"receipt": wrong}, timeout=10)
     elapsed = time.monotonic() - t0
     assert miss.status_code == 404
-    assert elapsed >= 0.3  # the configured floor: a miss is not faster than a hit
+    assert elapsed >= 0.15  # the harness's floor (PELUIT_STATUS_MIN_SECONDS): a miss is not faster than a hit
     # the registration number is not a credential
     by_number = requests.post(url, json={"receipt": out["registration_number"]}, timeout=10)
     assert by_number.status_code == 400

@@ -79,7 +79,7 @@ def running_system(services=None, extra_env=None, tap=True):
         prefix=f"pt{tag}", vhost=f"peluit-test-{tag}", base_port=_free_base_port(),
         keys_dir=artifacts / "keys", log_dir=artifacts / "logs",
         extra_env=extra_env if extra_env is not None else {
-            "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.3",
+            "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.15",
             "PELUIT_CHECKPOINT_INTERVAL": "1"},
     )
     sys_.provision()
