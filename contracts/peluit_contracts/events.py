@@ -86,18 +86,21 @@ class CaseMessageForReporterV1(Strict):
 # -- integration events: a public API for other pemda systems (see contracts/asyncapi.yaml)
 
 
-class CaseForwardedV1(Strict):
+class IntegrationEventV1(Strict):
+    """What every integration event names its case by: pemda systems know the registration number."""
+
     case_id = fields.UUID(required=True)
     registration_number = Text(required=True, max_len=40, multiline=False)
+
+
+class CaseForwardedV1(IntegrationEventV1):
     from_tenant = tenant_field(required=True)
     destination_kind = Text(required=True, max_len=10, multiline=False)
     destination = Text(required=True, max_len=32, multiline=False)
     forwarded_at = fields.AwareDateTime(required=True)
 
 
-class SanctionRecommendedV1(Strict):
-    case_id = fields.UUID(required=True)
-    registration_number = Text(required=True, max_len=40, multiline=False)
+class SanctionRecommendedV1(IntegrationEventV1):
     tenant = tenant_field(required=True)
     recommendation_id = Text(required=True, max_len=8, multiline=False)
     level = Text(required=True, max_len=8, multiline=False)
@@ -106,9 +109,7 @@ class SanctionRecommendedV1(Strict):
     recommended_at = fields.AwareDateTime(required=True)
 
 
-class CaseClosedV1(Strict):
-    case_id = fields.UUID(required=True)
-    registration_number = Text(required=True, max_len=40, multiline=False)
+class CaseClosedV1(IntegrationEventV1):
     tenant = tenant_field(required=True)
     outcome = Text(allow_none=True, load_default=None, max_len=16, multiline=False)
     closed_at = fields.AwareDateTime(required=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-from nameko.containers import ServiceContainer
 
 from peluit_common.operations import Operations
 from peluit_common.testing import free_port
@@ -24,20 +23,14 @@ class Sample:
 
 
 @pytest.fixture
-def started(monkeypatch):
-    containers = []
-
+def started(monkeypatch, container_factory):
     def start(ops_port: int):
         monkeypatch.setenv("PELUIT_OPS_ADDRESS", f"127.0.0.1:{ops_port}")
         public = free_port()
-        container = ServiceContainer(Sample, {"WEB_SERVER_ADDRESS": f"127.0.0.1:{public}"})
-        container.start()
-        containers.append(container)
+        container_factory(Sample, {"WEB_SERVER_ADDRESS": f"127.0.0.1:{public}"}).start()
         return public
 
-    yield start
-    for container in containers:
-        container.stop()
+    return start
 
 
 def test_metrics_and_health_are_on_the_operations_port_only(started):

@@ -12,7 +12,6 @@ import time
 import eventlet
 import pytest
 from kombu import Connection, Queue
-from nameko.containers import ServiceContainer
 from nameko.events import EventDispatcher, event_handler
 from nameko.messaging import consume
 from nameko.rpc import rpc
@@ -32,19 +31,16 @@ def amqp_uri(amqp_vhost):
 
 
 @pytest.fixture
-def run(amqp_uri, monkeypatch):
+def run(amqp_uri, monkeypatch, container_factory):
+    """Start a service on the module's vhost (nameko's fixture kills it afterwards)."""
     monkeypatch.setenv("PELUIT_RETRY_DELAYS_MS", ",".join(map(str, DELAYS)))
-    containers = []
 
     def start(cls):
-        container = ServiceContainer(cls, {"AMQP_URI": amqp_uri, "max_workers": 4})
+        container = container_factory(cls, {"AMQP_URI": amqp_uri, "max_workers": 4})
         container.start()
-        containers.append(container)
         return container
 
-    yield start
-    for c in containers:
-        c.stop()
+    return start
 
 
 def metric(name: str, queue: str) -> float:
@@ -106,21 +102,24 @@ def spec(name: str) -> ReliableQueue:
     return ReliableQueue(name=name, exchange="peluit.test", bindings=("thing.#",))
 
 
+def consumer_of(s: ReliableQueue, handle):
+    """A one-method service that consumes ``s`` with ``reliable_consume``, calling ``handle(body)``."""
+    service_name = s.name.replace(".", "_")
+    return type(service_name, (), {"name": service_name,
+                                   "handle": reliable_consume(s)(lambda self, body: handle(body))})
+
+
 def test_a_failing_message_is_retried_with_back_off_then_succeeds(amqp_uri, run):
     s = spec("test.flaky")
     attempts = []
 
-    class Flaky:
-        name = "flaky"
-
-        @reliable_consume(s)
-        def handle(self, body):
-            attempts.append(time.monotonic())
-            if len(attempts) < 3:
-                raise RuntimeError("transient")
+    def flaky(body):
+        attempts.append(time.monotonic())
+        if len(attempts) < 3:
+            raise RuntimeError("transient")
 
     retried_before = metric("peluit_messages_retried_total", s.name)
-    run(Flaky)
+    run(consumer_of(s, flaky))
     ConfirmedPublisher(amqp_uri).publish({"n": 1}, exchange_name="peluit.test", routing_key="thing.created")
     assert wait_for(lambda: len(attempts) == 3)
     eventlet.sleep(0.5)
@@ -137,16 +136,12 @@ def test_a_message_that_keeps_failing_is_parked_in_the_dead_letter_queue(amqp_ur
     s = spec("test.poison")
     attempts = []
 
-    class Poisoned:
-        name = "poisoned"
-
-        @reliable_consume(s)
-        def handle(self, body):
-            attempts.append(body)
-            raise ValueError("never works")
+    def poisoned(body):
+        attempts.append(body)
+        raise ValueError("never works")
 
     parked_before = metric("peluit_messages_dead_lettered_total", s.name)
-    run(Poisoned)
+    run(consumer_of(s, poisoned))
     ConfirmedPublisher(amqp_uri).publish({"n": 7}, exchange_name="peluit.test", routing_key="thing.created",
                                          message_id="m-7")
     assert wait_for(lambda: queue_depth(amqp_uri, s.dead_letter_queue) == 1)
@@ -166,14 +161,7 @@ def test_events_published_before_the_consumer_first_starts_wait_in_its_declared_
     ConfirmedPublisher(amqp_uri).publish({"n": 1}, exchange_name="peluit.test", routing_key="thing.created")
     received = []
 
-    class Late:
-        name = "late"
-
-        @reliable_consume(s)
-        def handle(self, body):
-            received.append(body)
-
-    run(Late)
+    run(consumer_of(s, received.append))
     assert wait_for(lambda: received == [{"n": 1}])
 
 
@@ -183,15 +171,11 @@ def test_a_crash_before_the_ack_redelivers(amqp_uri, run):
     s = spec("test.crash")
     started = eventlet.Event()
 
-    class Slow:
-        name = "slow"
+    def slow(body):
+        started.send(True)
+        eventlet.sleep(30)
 
-        @reliable_consume(s)
-        def handle(self, body):
-            started.send(True)
-            eventlet.sleep(30)
-
-    container = run(Slow)
+    container = run(consumer_of(s, slow))
     ConfirmedPublisher(amqp_uri).publish({"n": 1}, exchange_name="peluit.test", routing_key="thing.created")
     started.wait()
     container.kill()  # no ack was sent
