@@ -164,7 +164,8 @@ def allowed_commands(actor: Actor, case: Case, directory: Directory) -> list[str
     and the aggregate will judge them (role, team, status, recusal, the
     recommendations' state, a parent to escalate to); only what depends on the
     command's own arguments (a team, a destination, a text) is left to them."""
-    recused = actor.officer_id in case.recused
+    if actor.officer_id in case.recused:
+        return []  # the case is a 404 to them now (need to know)
     open_recommendations = [r for r in case.recommendations if not r["done"]]
     out = []
     for name, kind in COMMANDS.items():
@@ -173,9 +174,6 @@ def allowed_commands(actor: Actor, case: Case, directory: Directory) -> list[str
         except AccessDenied:
             continue
         if case.status not in STARTS_FROM[kind.method]:
-            continue
-        # a recused officer may not act (the aggregate does not refuse an escalation so), nor recuse again
-        if recused and kind is not Escalate:
             continue
         if (kind is CompleteRecommendation and not open_recommendations) or (kind is Close and open_recommendations):
             continue

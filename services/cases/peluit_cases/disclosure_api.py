@@ -44,7 +44,8 @@ def request_disclosure(vault: VaultClient, app, db, actor: Actor, token: str, ca
     """File a request for one case; the tenant wall and access log as for a read.
     ``db`` is the pool: no connection is held while the vault answers."""
     with db.connection() as conn:
-        case = Access(app, PgDirectory(conn)).case(actor, case_id, action="disclosure_request")
+        case = Access(app, PgDirectory(conn)).case(actor, case_id, action="disclosure_request",
+                                                      require=Access.require_disclosure_requester)
     if case.anonymous or not case.reporter_ref:
         raise VaultRefused("anonymous")
     out = summary(vault.request_disclosure(token, case_id=str(case.id), reporter_ref=case.reporter_ref,

@@ -186,10 +186,11 @@ def stored_copy(access: Access, conn, actor: Actor, case_id: str, raw_evidence_i
 def request_disclosure(vault: VaultClient, app, db, actor: Actor, token: str, case_id: str, raw_evidence_id: str,
                        args: dict) -> dict:
     """Ask the vault for the untouched original of one attachment: the same
-    dual control as an identity (investigator files, another inspektur approves
+    dual control as an identity (the case's team or inspektur files, another inspektur approves
     with a fresh TOTP, one sealed view); works for anonymous reports too."""
     with db.connection() as conn:
-        case = Access(app, PgDirectory(conn)).case(actor, case_id, action="evidence_disclosure_request")
+        case = Access(app, PgDirectory(conn)).case(actor, case_id, action="evidence_disclosure_request",
+                                                      require=Access.require_disclosure_requester)
     item = _item(case, raw_evidence_id)
     reply = vault.request_disclosure(token, case_id=str(case.id), original_ref=item["original_ref"],
                                      tenant=case.handling_tenant, reason=args["reason"],
