@@ -16,6 +16,7 @@ from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
+from . import destinations
 from .access import Access, AccessDenied, Actor, Directory, forbidden
 from .domain import Case, DomainError
 from .transitions import STARTS_FROM
@@ -193,9 +194,13 @@ class OfficerCommands:
         self.access = Access(app, directory)
 
     def run(self, actor: Actor, case_id: str | UUID, command: OfficerCommand, expected_version: int) -> Case:
+        if isinstance(command, Forward):  # a destination that does not exist is refused before anything is read
+            destinations.check_known(command.destination_kind, command.destination, self.directory)
         case = self.access.case(actor, case_id, action=command.name)
         require_officer(actor, case, type(command))
         args = command.arguments()
+        if isinstance(command, Forward):
+            destinations.check_for_case(case, command.destination_kind, command.destination, self.directory)
         if isinstance(command, StartInvestigation):
             for member in command.team:
                 officer = self.directory.officer(member)
