@@ -11,13 +11,17 @@ is a ``CasesError`` that ``officer_api.STATUS`` turns into HTTP.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date, datetime, timedelta, timezone
 
 import pyotp
 from marshmallow import ValidationError
+from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from peluit_common.auth import TENANT_RE, AuthError
+from peluit_common.ratelimit import RateLimiter, client_address
 from peluit_common.settings import env_float, env_int
 from peluit_common.web import SECURITY_HEADERS, json_response, read_json
 from peluit_contracts import officer_api as contract
@@ -76,13 +80,36 @@ def _credentials(schema, request, refusal: str) -> dict:
         raise CasesError(refusal) from None
 
 
+class LoginThrottle(DependencyProvider):
+    """Failed sign-ins per client, on top of the per-account lockout: at most
+    ``PELUIT_LOGIN_CLIENT_FAILURES`` (20) per ``PELUIT_LOGIN_CLIENT_WINDOW``
+    seconds (900) from one address, counted on a keyed, daily rotating hash
+    of it (``peluit_common.ratelimit``; the key is derived from the TOTP key
+    file, the address is never kept). Behind ``PELUIT_CASES_PROXY_HOPS``
+    trusted proxies the address is the one they appended. Per process, like
+    intake's portal limits."""
+
+    def setup(self):
+        key = hmac.new(officers.load_totp_key(), b"peluit-cases/login-throttle", hashlib.sha256).digest()
+        self.limiter = RateLimiter(key, {"login": (env_int("PELUIT_LOGIN_CLIENT_FAILURES", 20),
+                                                   float(env_int("PELUIT_LOGIN_CLIENT_WINDOW", 900)))})
+        self.proxy_hops = env_int("PELUIT_CASES_PROXY_HOPS", 0)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 def login(svc, request) -> Response:
+    address = client_address(request.environ, svc.login_throttle.proxy_hops)
+    if svc.login_throttle.limiter.blocked("login", address) is not None:  # refused before any account is touched: no lockout is counted for it
+        raise CasesError("too_many_attempts")
     creds = _credentials(contract.Login, request, "invalid_credentials")
     with svc.db.connection() as conn:
         try:
             officer = officers.authenticate(conn, svc.keys.totp_key, creds["username"], creds["password"],
                                             creds["totp"])
         except officers.LoginFailed:
+            svc.login_throttle.limiter.hit("login", address)
             # locked, inactive, not enrolled and unknown look the same from outside
             raise CasesError("invalid_credentials") from None
     return _signed_in(svc, officer)

@@ -126,6 +126,7 @@ class CasesService:
     publisher = Relay()
     keys = OfficerKeys()
     auth = OfficerAuth(sessions=accounts_api.session_from_db)  # a stale session ends on its next request
+    login_throttle = accounts_api.LoginThrottle()  # failed sign-ins per client, besides the account lockout
     deadline_config = DeadlineConfig()
     checkpoints = audit.Checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
