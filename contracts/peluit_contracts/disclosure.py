@@ -1,8 +1,9 @@
 """Disclosure of a reporter's identity under dual control (v1).
 
 HTTP bodies of the officer API on cases, and the cases -> identity-vault RPC
-commands. Every command carries the officer's own bearer token: the vault
-verifies it itself, so cases cannot act for an officer it merely names. No
+commands. Every command carries a vault-call token (``peluit_common.vault_call``)
+that cases signs for that one command after checking the officer's session:
+never the officer's own bearer token, which does not cross the broker. No
 schema here carries an identity; the one reply that does (``view``) carries it
 sealed to the requesting officer's X25519 key.
 """
@@ -105,7 +106,7 @@ class ViewBody(Strict):
 
 class _Command(Strict):
     version = Int(required=True)
-    token = Pattern(TOKEN_RE, "code", required=True, max_len=4096)
+    token = Pattern(TOKEN_RE, "code", required=True, max_len=8192)  # a vault-call token
 
 
 
@@ -126,7 +127,7 @@ class RequestDisclosureCommand(_Command):
 
 
 class ApproveDisclosureCommand(_Command):
-    """``approve_disclosure``: ``token`` must be a step-up token (fresh TOTP)."""
+    """``approve_disclosure``: the call token must say ``step_up`` (cases checked a fresh TOTP code)."""
 
     request_id = Pattern(UUID_RE, "code", required=True, max_len=36)
 

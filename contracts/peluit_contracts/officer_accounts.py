@@ -45,6 +45,8 @@ class TenantSettingsChange(Strict):
     deadline_pack = Pattern(r"[a-z0-9_]{2,32}", "code", max_len=32)
     information_request_days = Int(strict=True, allow_none=True, validate=int_range(1, 365))
     disclosure_notice = Bool(truthy={True}, falsy={False})
+    # k: how many inspekturs besides the requester approve a disclosure (the vault's upper bound is 5)
+    disclosure_approvals = Int(strict=True, validate=int_range(1, 5))
     retention_years = Int(strict=True, validate=int_range(1, MAX_RETENTION_YEARS))
 
 
@@ -177,6 +179,8 @@ class TenantSettings(Reply):
     deadline_pack = fields.String(required=True)
     information_request_days = fields.Integer(required=True, allow_none=True)
     disclosure_notice = fields.Boolean(required=True)
+    disclosure_approvals = fields.Integer(required=True, metadata={
+        "description": "inspekturs (none of them the requester) who must approve a disclosure"})
     retention_years = fields.Integer(required=True)
     categories = fields.List(fields.Nested(ListedCategory), required=True)
     holidays = fields.List(fields.Nested(ListedHoliday), required=True)

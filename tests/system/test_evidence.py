@@ -22,7 +22,14 @@ from nacl.public import PrivateKey, SealedBox
 from PIL import ExifTags, Image
 
 from peluit_common.testing import authored_pdf, gps_photo
-from peluit_local.testing import admin_connect, encodings, hits_outside_the_vault, new_case, stored_counts
+from peluit_local.testing import (
+    admin_connect,
+    encodings,
+    hits_outside_the_vault,
+    new_case,
+    put_on_team,
+    stored_counts,
+)
 
 
 
@@ -147,6 +154,7 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
 
     # dual control for an original: an investigator asks, another inspektur approves with a fresh
     # TOTP code, the requester's own key opens the one view; byte for byte the reporter's file
+    put_on_team(system, login("agus.inspektur"), case_id, [staff["dewi.irban"]["id"]])  # the team asks
     dewi = login("dewi.irban")
     jpeg_item = items[0]
     filed = requests.post(f"{system.url('cases')}/api/v1/cases/{case_id}/evidence/{jpeg_item['evidence_id']}"

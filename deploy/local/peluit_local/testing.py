@@ -324,3 +324,17 @@ def smtp_client(system):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def put_on_team(system, inspektur: dict, case_id: str, member_ids: list[str]) -> None:
+    """Verify, accept and start an investigation with ``member_ids`` as the team
+    (the case's team may request a disclosure; ``inspektur``: login headers)."""
+    url = f"{system.url('cases')}/api/v1/cases/{case_id}"
+    version = requests.get(url, headers=inspektur, timeout=15).json()["version"]
+    for name, body in (("start-verification", {}), ("accept", {}),
+                       ("start-investigation", {"team": member_ids, "plan": "Wawancara dan periksa dokumen",
+                                                "due_on": "2027-06-30"})):
+        resp = requests.post(f"{url}/{name}", json=body, headers={**inspektur, "If-Match": f'"{version}"'},
+                             timeout=15)
+        assert resp.status_code == 200, resp.text
+        version = resp.json()["version"]

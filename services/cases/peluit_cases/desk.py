@@ -14,7 +14,8 @@ from . import case_index, catalogue
 from .access import Access, Actor, Directory
 from .commands import allowed_commands
 from .deadlines import is_open, queue_state
-from .domain import EXTERNAL_BODIES, RECOMMENDATION_KINDS, SANCTIONS, TUKIN_MONTHS, Case
+from .bodies import external_bodies
+from .domain import RECOMMENDATION_KINDS, SANCTIONS, TUKIN_MONTHS, Case
 from .officer_api import case_document_from
 
 
@@ -80,7 +81,8 @@ def forms(conn, deadline_config, actor: Actor) -> dict:
     pack, _ = deadline_config(actor.tenant)
     return {
         "tenants": [{"code": t["code"], "name": t["name"], "parent": t["parent"]} for t in tenants],
-        "external_destinations": sorted(EXTERNAL_BODIES),
+        "external_destinations": [b.code for b in external_bodies()],
+        "external_bodies": [b.catalogue() for b in external_bodies()],
         "categories": [{"code": c["code"], "label_id": c["name"]["id"], "label_en": c["name"]["en"]} for c in own],
         "sanctions": {level: sorted(types) for level, types in SANCTIONS.items()},
         "tukin_months": sorted(TUKIN_MONTHS),

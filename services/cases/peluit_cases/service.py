@@ -16,11 +16,12 @@ from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
 from peluit_common.amqp import ConfirmedPublisher, declare_topology
-from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_signing_key
+from peluit_common.auth import OfficerAuth, TokenIssuer, load_signing_key
 from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.operations import Operations
 from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
+from peluit_common.vault_call import load_signer
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
@@ -54,6 +55,7 @@ def migrate(conn) -> None:
     case_index.migrate(conn)
     envelope_log.migrate(conn)
     evidence.migrate(conn)
+    disclosure_api.migrate(conn)
     chain.migrate(conn)  # checkpoint tables; the chain trigger once the event table exists (CasesApp)
 
 log = logging.getLogger(__name__)
@@ -89,11 +91,12 @@ class Relay(DependencyProvider):
 
 
 class OfficerKeys(DependencyProvider):
-    """Signs officer tokens (only cases holds this key) and keeps the TOTP
-    secret key; both from files, never from the database."""
+    """Signs officer tokens and vault calls (only cases holds these keys) and
+    keeps the TOTP secret key; all from files, never from the database."""
 
     def setup(self):
         self.issuer = TokenIssuer(load_signing_key())
+        self.vault_calls = load_signer()
         self.totp_key = bytes.fromhex(secret_bytes("PELUIT_OFFICER_TOTP_KEY_FILE", "officer-totp.key").decode())
 
     def get_dependency(self, worker_ctx):
@@ -123,6 +126,7 @@ class CasesService:
     publisher = Relay()
     keys = OfficerKeys()
     auth = OfficerAuth(sessions=accounts_api.session_from_db)  # a stale session ends on its next request
+    login_throttle = accounts_api.LoginThrottle()  # failed sign-ins per client, besides the account lockout
     deadline_config = DeadlineConfig()
     checkpoints = audit.Checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
@@ -288,8 +292,8 @@ class CasesService:
     @officer_endpoint
     def request_evidence_disclosure(self, request, case_id, evidence_id):
         """Dual-control disclosure of an attachment's untouched original (the vault decides)."""
-        token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
-        out = evidence.request_disclosure(self._vault(), self.app, self.db, actor, token, case_id, evidence_id, args)
+        actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
+        out = evidence.request_disclosure(self._vault(), self.app, self.db, actor, case_id, evidence_id, args)
         return json_response(201, out)
 
     # only the commands are routed: POST on /timeline or /audit-bundle is a 405
@@ -427,37 +431,37 @@ class CasesService:
     @http("POST", "/api/v1/cases/<string:case_id>/disclosure-requests")
     @officer_endpoint
     def request_disclosure(self, request, case_id):
-        token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
-        return json_response(201, disclosure_api.request_disclosure(self._vault(), self.app, self.db, actor, token,
+        actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
+        return json_response(201, disclosure_api.request_disclosure(self._vault(), self.app, self.db, actor,
                                                                    case_id, args))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/approve")
     @officer_endpoint
     def approve_disclosure(self, request, request_id):
-        token, actor, args = self._signed(request, disclosure_contract.ApproveBody, 1024)
-        return json_response(200, disclosure_api.approve(self._vault(), self.db, self.keys, actor, token, request_id,
-                                                         args["totp"]))
+        actor, args = self._signed(request, disclosure_contract.ApproveBody, 1024)
+        return json_response(200, disclosure_api.approve(self._vault(), self.app, self.db, self.keys, actor,
+                                                         request_id, args["totp"]))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/refuse")
     @officer_endpoint
     def refuse_disclosure(self, request, request_id):
-        token, _, args = self._signed(request, disclosure_contract.RefuseBody, 8192)
-        return json_response(200, disclosure_api.refuse(self._vault(), token, request_id, args["reason"]))
+        actor, args = self._signed(request, disclosure_contract.RefuseBody, 8192)
+        return json_response(200, disclosure_api.refuse(self._vault(), self.app, self.db, actor, request_id,
+                                                        args["reason"]))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/view")
     @officer_endpoint
     def view_disclosure(self, request, request_id):
-        token, _, args = self._signed(request, disclosure_contract.ViewBody, 1024)
-        return json_response(200, disclosure_api.view(self._vault(), token, request_id, args["public_key"],
-                                                      args["format"]))
+        actor, args = self._signed(request, disclosure_contract.ViewBody, 1024)
+        return json_response(200, disclosure_api.view(self._vault(), self.app, self.db, actor, request_id,
+                                                      args["public_key"], args["format"]))
 
     @http("GET", "/api/v1/disclosure-events")
     @officer_endpoint
     def disclosure_events(self, request):
-        token, actor = self._token(request)
+        actor = self._actor(request)
         query = load(disclosure_contract.DisclosureTrailQuery, request.args.to_dict())
-        return json_response(200, disclosure_api.events(self._vault(), self.app, self.db, actor, token,
-                                                        query["tenant"]))
+        return json_response(200, disclosure_api.events(self._vault(), self.app, self.db, actor, query["tenant"]))
 
     # -- the desk: the console's forms and disclosure lists (desk.py, disclosure_api.py) ----------
 
@@ -471,9 +475,9 @@ class CasesService:
     @http("GET", "/api/v1/disclosure-requests")
     @officer_endpoint
     def disclosure_requests(self, request):
-        token, actor = self._token(request)
+        actor = self._actor(request)
         query = load(disclosure_contract.DisclosureListQuery, request.args.to_dict())
-        return json_response(200, disclosure_api.listing(self._vault(), self.app, self.db, actor, token, query))
+        return json_response(200, disclosure_api.listing(self._vault(), self.app, self.db, actor, query))
 
     @http("GET", "/api/v1/openapi.json")
     def openapi(self, request):
@@ -484,15 +488,11 @@ class CasesService:
     def _actor(self, request) -> Actor:
         return Actor.from_claims(self.auth.claims(request))
 
-    def _token(self, request) -> tuple[str, Actor]:
-        """The bearer token (forwarded to the vault, which verifies it itself) and its actor."""
-        token = bearer_token(request)
-        return token, Actor.from_claims(self.auth.verify(token))
-
-    def _signed(self, request, schema, limit: int) -> tuple[str, Actor, dict]:
-        """Token and actor (a bad token is a 401 here, before the broker), then the body."""
-        token, actor = self._token(request)
-        return token, actor, load(schema, read_json(request, limit))
+    def _signed(self, request, schema, limit: int) -> tuple[Actor, dict]:
+        """The actor (a bad or stale token is a 401 here: nothing reaches the vault), then the body."""
+        actor = self._actor(request)
+        return actor, load(schema, read_json(request, limit))
 
     def _vault(self) -> VaultClient:
-        return VaultClient(self.vault, RPC_TIMEOUT)
+        """Each call carries a token signed for it alone, never the officer's own (vault.py)."""
+        return VaultClient(self.vault, RPC_TIMEOUT, self.keys.vault_calls)

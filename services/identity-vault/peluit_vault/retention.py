@@ -14,7 +14,7 @@ from uuid import UUID
 
 from marshmallow import ValidationError
 
-from peluit_common.auth import AuthError
+from peluit_common.vault_call import VaultCallError
 from peluit_common.settings import ConfigError, env_int
 from peluit_contracts.admin_rpc import MAX_RETENTION_YEARS, RETENTION_RPC_VERSION, RetentionQuery, SetRetention
 
@@ -56,7 +56,8 @@ def set_retention(conn, tenant: str, years: int, by: str | None = None) -> None:
 
 def policy_rpc(conn, auth, command, *, write: bool) -> dict:
     """``retention_policy`` / ``set_retention`` for officers (contracts.admin_rpc): the
-    officer's own token, verified here, must be a province admin or the tenant's own admin."""
+    officer of the vault-call token cases signed for this command must be a province admin or
+    the tenant's own admin."""
     try:
         cmd = (SetRetention if write else RetentionQuery)().load(command)
     except (ValidationError, TypeError):
@@ -64,8 +65,8 @@ def policy_rpc(conn, auth, command, *, write: bool) -> dict:
     if cmd["version"] != RETENTION_RPC_VERSION:
         return {"error": "unsupported_version"}
     try:
-        claims = auth.verify(cmd["token"])
-    except AuthError as err:
+        claims = auth.verify("set_retention" if write else "retention_policy", command)
+    except VaultCallError as err:
         return {"error": err.code}
     tenant = cmd["tenant"]
     if not (claims.has_role("province_admin") or (claims.has_role("tenant_admin") and claims.tenant == tenant)):

@@ -16,7 +16,6 @@ from nameko.timer import timer
 from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
-from peluit_common.auth import OfficerAuth
 from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
@@ -25,11 +24,16 @@ from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
 
-from . import evidence, identities, relay, retention
+from . import calls, evidence, identities, relay, retention
 from .disclosure import rpc as disclosure
 from .keyring import Keyring
 from .relay import SmtpSettings
-from .schema import migrate
+from .schema import migrate as migrate_records
+
+
+def migrate(conn) -> None:
+    migrate_records(conn)
+    calls.migrate(conn)  # vault-call tokens taken and refused
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ class IdentityVault:
     ops = Operations()
     db = Database(migrate=migrate)
     keys = VaultKeys()
-    auth = OfficerAuth()
+    auth = calls.VaultCalls()  # no officer token reaches the vault: cases signs one call at a time
     disclosures = disclosure.DisclosureLog()
 
     @rpc
@@ -76,8 +80,8 @@ class IdentityVault:
             return evidence.accept(conn, self.keys.keyring, self.keys.private_key, command)
 
     # -- disclosure under dual control (see disclosure/) --------------------------
-    # Each command carries the officer's own token, verified here. No reply holds
-    # an identity, except view's: sealed to the requester's key.
+    # Each command carries a vault-call token cases signed for it (calls.py). No
+    # reply holds an identity, except view's: sealed to the requester's key.
 
     @rpc
     def request_disclosure(self, command: dict) -> dict:

@@ -25,7 +25,7 @@ from ..web import Page
 from .common import catalogue, label
 
 # fallbacks for the form catalogue (the cases service's lists: domain.py)
-EXTERNAL_DESTINATIONS = ("kepolisian", "kejaksaan", "kpk", "ombudsman", "bpk", "instansi_lain")
+EXTERNAL_DESTINATIONS = ("kpk", "kejaksaan", "kepolisian", "ombudsman", "apip_kementerian")
 SANCTIONS = {
     "ringan": ("teguran_lisan", "teguran_tertulis", "pernyataan_tidak_puas_tertulis"),
     "sedang": ("pemotongan_tukin_25_persen",),
@@ -142,13 +142,16 @@ def choices(page: Page, case: dict) -> dict:
     tenants = given.get("tenants") or catalogue(page).get("tenants", [])
     handling = case.get("handling_tenant")
     external = given.get("external_destinations") or EXTERNAL_DESTINATIONS
+    # the configured list names its bodies in both languages (cases' catalogue)
+    named = {b["code"]: page.pick({"id": b["label_id"], "en": b["label_en"]}) for b in given.get("external_bodies") or []}
     sanctions = given.get("sanctions") or SANCTIONS
     kinds = given.get("recommendation_kinds") or RECOMMENDATION_KINDS
     return {
         "destinations": [
             (page.t("forward_tenants"), [(f"tenant:{t['code']}", f"{t['name']} ({t['code']})")
                                          for t in tenants if t["code"] != handling]),
-            (page.t("forward_external"), [(f"external:{code}", label(page, "external", code)) for code in external]),
+            (page.t("forward_external"), [(f"external:{code}", named.get(code) or label(page, "external", code))
+                                          for code in external]),
         ],
         "sanctions": [(label(page, "level", level), [(f"{level}/{t}", label(page, "sanction", t)) for t in types])
                       for level, types in sanctions.items()],

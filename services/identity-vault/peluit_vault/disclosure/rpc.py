@@ -1,9 +1,10 @@
 """Disclosure under dual control, the nameko adapter: the provider that holds
 the application, and the RPC handlers ``service.py`` delegates to.
 
-The officer is whoever the bearer token says, verified here with the officer
-token public key (``peluit_common.auth.OfficerAuth``): cases forwards the
-token and cannot speak for anyone else. Replies are ``{"error": code}`` or a
+The officer is whoever the vault-call token says (``peluit_vault.calls``):
+signed by cases for this one command after it checked the officer's session,
+verified here with cases' vault-call public key, bound to every field of the
+command, taken once; no officer bearer token reaches the vault. Replies are ``{"error": code}`` or a
 summary; no reply holds an identity except view's, sealed to the X25519 key
 the requester's client chose, so cases and the broker see ciphertext only.
 """
@@ -19,7 +20,8 @@ from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
-from peluit_common.auth import AuthError, OfficerClaims
+from peluit_common.auth import OfficerClaims
+from peluit_common.vault_call import VaultCallError
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.settings import env_float
 from peluit_contracts.disclosure import (
@@ -66,9 +68,14 @@ class DisclosureLog(DependencyProvider):
         return self.app
 
 
+# the RPC each action arrives on: a call token names it, so it opens no other
+RPC_NAMES = {"request": "request_disclosure", "approve": "approve_disclosure", "refuse": "refuse_disclosure",
+             "view": "view_disclosure", "list": "list_disclosures", "events": "disclosure_events"}
+
+
 def handle(auth, schema, action: str, command, fn) -> dict:
-    """One RPC: validate the command, verify the officer's token with ``auth``
-    (``OfficerAuth``, or anything with its ``verify``), run ``fn(cmd, claims)``.
+    """One RPC: validate the command, verify its vault-call token with ``auth``
+    (``calls.CallChecker``: signature, binding, once), run ``fn(cmd, claims)``.
 
     Replies are ``{"error": code}`` or what ``fn`` returns; neither ever holds
     an identity except ``view``'s, sealed to the requester's key."""
@@ -80,8 +87,8 @@ def handle(auth, schema, action: str, command, fn) -> dict:
     if cmd["version"] != DISCLOSURE_RPC_VERSION:
         return {"error": "unsupported_version"}
     try:
-        claims = auth.verify(cmd["token"])
-    except AuthError as err:
+        claims = auth.verify(RPC_NAMES[action], command)
+    except VaultCallError as err:
         DISCLOSURE_OUTCOMES.labels(action, err.code).inc()
         return {"error": err.code}
     try:
@@ -97,7 +104,8 @@ def handle(auth, schema, action: str, command, fn) -> dict:
 def _summary(req: DisclosureRequest) -> dict:
     out = {"request_id": str(req.id), "case_id": req.case_id, "tenant": req.tenant, "status": req.status,
            "legal_basis": req.legal_basis, "expires_at": req.expires_at.isoformat(),
-           "view_until": req.view_until.isoformat() if req.view_until else None, "subject": req.subject}
+           "view_until": req.view_until.isoformat() if req.view_until else None, "subject": req.subject,
+           "approvals": len(req.approvals), "approvals_required": req.approvals_required}
     if req.subject == "evidence":
         out["original_ref"] = req.original_ref
     return out
@@ -115,9 +123,12 @@ def request_disclosure(app: DisclosureApplication, auth, command,
     def fn(cmd, claims):
         subject, original_ref = cmd["subject"], cmd["original_ref"]
         owner = original_case(original_ref) if subject == "evidence" and original_ref and original_case else None
+        context = claims.context  # what cases vouched for: the tenant's k, the requester's controllers
         return _summary(app.request(officer_of(claims), case_id=cmd["case_id"], reporter_ref=cmd["reporter_ref"],
                                     tenant=cmd["tenant"], reason=cmd["reason"], legal_basis=cmd["legal_basis"],
-                                    subject=subject, original_ref=original_ref, original_case_id=owner))
+                                    subject=subject, original_ref=original_ref, original_case_id=owner,
+                                    approvals_required=context.get("approvals_required", 1),
+                                    controllers=context.get("controllers", ())))
     return handle(auth, RequestDisclosureCommand, "request", command, fn)
 
 
@@ -125,7 +136,8 @@ def approve_disclosure(app: DisclosureApplication, auth, command) -> dict:
 
     def fn(cmd, claims):
         return _summary(app.approve(_request_id(cmd), officer_of(claims), step_up=claims.step_up,
-                                    step_up_token_id=claims.token_id))
+                                    step_up_token_id=claims.token_id,
+                                    controllers=claims.context.get("controllers", ())))
     return handle(auth, ApproveDisclosureCommand, "approve", command, fn)
 
 
