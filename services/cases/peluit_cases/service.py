@@ -15,7 +15,7 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
-from peluit_common.amqp import ConfirmedPublisher, declare_topology
+from peluit_common.amqp import ConfirmedPublisher, declare_exchanges
 from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_signing_key
 from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
@@ -76,12 +76,13 @@ class CasesApp(DependencyProvider):
 
 
 class Relay(DependencyProvider):
-    """Publisher for the relay; declares the whole topology first so that no
-    consumer queue is missing when the first event goes out."""
+    """Publisher for the relay; declares the exchanges it publishes on. The
+    consumer queues are provisioned (peluit_local.broker), and an event no queue
+    takes is refused (mandatory), not dropped: the relay tries it again."""
 
     def setup(self):
         uri = self.container.config[AMQP_URI_CONFIG_KEY]
-        declare_topology(uri)
+        declare_exchanges(uri)
         self.publisher = ConfirmedPublisher(uri)
 
     def get_dependency(self, worker_ctx):
