@@ -81,7 +81,8 @@ class IdentityVault:
 
     @rpc
     def request_disclosure(self, command: dict) -> dict:
-        return disclosure.request_disclosure(self.disclosures, self.auth, command, original_case=self._original_case)
+        return disclosure.request_disclosure(self.disclosures, self.auth, command, original_case=self._original_case,
+                                             reporter_case=self._reporter_case)
 
     @rpc
     def approve_disclosure(self, command: dict) -> dict:
@@ -107,6 +108,10 @@ class IdentityVault:
     def _read_identity(self, reporter_ref: str) -> bytes | None:
         with self.db.connection() as conn:
             return identities.read_identity(conn, self.keys.keyring, reporter_ref)
+
+    def _reporter_case(self, reporter_ref: str) -> str | None:
+        with self.db.connection() as conn:
+            return identities.case_of(conn, reporter_ref)
 
     def _original_case(self, original_ref: str) -> str | None:
         with self.db.connection() as conn:

@@ -41,7 +41,8 @@ class DisclosureApplication(Application):
 
     def request(self, by: dict, *, case_id: str, reporter_ref: str | None, tenant: str, reason: str,
                 legal_basis: str, now: datetime | None = None, subject: str = "identity",
-                original_ref: str | None = None, original_case_id: str | None = None) -> DisclosureRequest:
+                original_ref: str | None = None, original_case_id: str | None = None,
+                reporter_case_id: str | None = None) -> DisclosureRequest:
         now = _utc(now)
         for _ in range(MAX_SAVE_ATTEMPTS):
             register = self._register(tenant)
@@ -49,7 +50,8 @@ class DisclosureApplication(Application):
                 req = DisclosureRequest.file(case_id=case_id, reporter_ref=reporter_ref, tenant=tenant, by=by,
                                              reason=reason, legal_basis=legal_basis, now=now,
                                              request_hours=self.request_hours, subject=subject,
-                                             original_ref=original_ref, original_case_id=original_case_id)
+                                             original_ref=original_ref, original_case_id=original_case_id,
+                                             reporter_case_id=reporter_case_id)
             except DomainError as err:
                 # no request exists: the tenant's register keeps the refused attempt
                 register.attempt_refused(by=by, action="request", code=err.code, case_id=case_id, at=now)
