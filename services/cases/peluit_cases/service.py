@@ -181,6 +181,11 @@ class CasesService:
         return evidence.add(self.app, self.db, receipt_hash, items, version)
 
     @rpc
+    def case_state(self, case_id: str) -> dict | None:
+        """Whether a case has ended, and since when: the vault asks before a retention clock starts."""
+        return self.app.case_state(case_id)
+
+    @rpc
     def catalogue(self) -> dict:
         with self.db.connection() as conn:
             return catalogue.load(conn)
