@@ -124,3 +124,22 @@ def test_intake_cannot_read_other_services_rpc_traffic(system, intake):
         assert "ACCESS_REFUSED" in refused(intake, attempt), what
     user = broker.user_name(system.prefix, "intake")
     assert eventually(lambda: "rpc-identity_vault" in broker_log_since(intake, user), timeout=5)
+
+
+def test_a_request_intake_may_send_but_with_a_forged_reply_address_is_dropped_and_the_vault_stays_up(system, intake):
+    """nameko answers to whatever ``reply_to`` says: none, or a routing key the
+    vault may not publish to, made the answer fail and nameko kill the whole
+    service, and the unacknowledged message killed it again at every start."""
+    channel = intake[0].connection.channel()
+    for reply_to in (None, "cases.register_report", "#"):
+        properties = {"content_type": "application/json"} | ({"reply_to": reply_to} if reply_to else {})
+        channel.basic_publish(amqp.Message(json.dumps({"args": [{}], "kwargs": {}}), **properties),
+                              exchange="nameko-rpc", routing_key="identity_vault.store_identity")
+    channel.close()
+    with admin_connect(system, "identity-vault") as conn:
+        before = conn.execute("SELECT count(*) FROM peluit.reporter").fetchone()[0]
+    case_id, _ = new_case(system, identity={"name": "Saksi Ketiga"})  # the vault still stores identities
+    assert system.processes["identity-vault"].poll() is None
+    with admin_connect(system, "identity-vault") as conn:
+        assert conn.execute("SELECT count(*) FROM peluit.reporter").fetchone()[0] == before + 1
+    assert eventually(lambda: "reply address" in (system.log_dir / "identity-vault.log").read_text(), timeout=5)

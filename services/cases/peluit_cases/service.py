@@ -11,7 +11,7 @@ import eventlet
 from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
@@ -20,6 +20,7 @@ from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_sign
 from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.operations import Operations
+from peluit_common.rpc import rpc  # drops a request with a forged reply address
 from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract

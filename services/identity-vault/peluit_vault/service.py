@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Counter
 
@@ -20,7 +20,7 @@ from peluit_common.auth import OfficerAuth
 from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
-from peluit_common.rpc import call
+from peluit_common.rpc import call, rpc
 from peluit_common.settings import env_float, secret_bytes
 from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
