@@ -77,3 +77,40 @@ def test_definitions_hash_passwords_and_declare_the_shared_topology():
     assert {u["name"] for u in doc["users"]} == {f"pfx-{a.service}" for a in broker.ACCESS}
     assert {q["name"] for q in doc["queues"]} == {spec.name for spec in RELIABLE_QUEUES}
     assert {e["name"] for e in doc["exchanges"]} == {"peluit.domain", "peluit.integration"}
+
+
+def test_the_management_api_path_posts_the_same_document_and_deletes_users_and_vhost():
+    """Where the management plugin runs (compose, Kubernetes): a stand-in HTTP server records the calls."""
+    import base64
+    import http.server
+    import json
+    import threading
+
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _record(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            calls.append((self.command, self.path, self.headers["Authorization"], body))
+            self.send_response(204)
+            self.end_headers()
+
+        do_POST = do_DELETE = _record
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://admin:p%40ss@127.0.0.1:{server.server_port}"
+        doc = broker.definitions("peluit", "/", {a.service: "x" for a in broker.ACCESS})
+        broker.apply(doc, admin_url=url)
+        broker.remove("pt1", "peluit-test-1", admin_url=url)
+    finally:
+        server.shutdown()
+    auth = "Basic " + base64.b64encode(b"admin:p@ss").decode()
+    assert calls == [("POST", "/api/definitions", auth, doc),
+                     ("POST", "/api/users/bulk-delete", auth, {"users": [f"pt1-{a.service}" for a in broker.ACCESS]}),
+                     ("DELETE", "/api/vhosts/peluit-test-1", auth, None)]
