@@ -44,3 +44,21 @@ def test_only_cases_holds_the_officer_token_signing_key():
             continue
         env = {e["name"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert ("PELUIT_OFFICER_TOKEN_KEY_FILE" in env) == (d["metadata"]["name"] == "cases")
+
+
+def test_every_broker_service_logs_in_as_its_own_user_with_its_own_password():
+    from peluit_local import broker
+
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy/k8s/peluit.yaml").read_text()) if d]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    compose = yaml.safe_load((REPO / "deploy/compose/compose.yaml").read_text())["services"]
+    for svc in SERVICES:
+        k8s = {e["name"]: e.get("value") for e in deployments[svc.name]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        local = compose[svc.name]["environment"]
+        if svc.name not in broker.BY_SERVICE:  # the console: no broker at all
+            assert "AMQP_URI" not in k8s and "AMQP_URI" not in local
+            continue
+        user = broker.user_name("peluit", svc.name)
+        assert k8s["AMQP_URI"].startswith(f"pyamqp://{user}@") and local["AMQP_URI"].startswith(f"pyamqp://{user}@")
+        assert k8s["PELUIT_AMQP_PASSWORD_FILE"] == "/keys/amqp.password"
+        assert local["PELUIT_AMQP_PASSWORD_FILE"].endswith(f"{svc.name.replace('-', '_')}_keys/amqp.password")

@@ -45,9 +45,9 @@ def ensure_keys(root: Path) -> Path:
         # seals the console's session cookie (AES-256-GCM); a new key only signs everyone out
         _write(root / "console" / "console-session.key", secrets.token_hex(32))
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
-        pw = root / service / "db.password"
-        if not pw.exists():
-            _write(pw, secrets.token_urlsafe(24))
+        for name in ("db.password", "amqp.password"):  # its PostgreSQL role, its RabbitMQ user
+            if not (root / service / name).exists():
+                _write(root / service / name, secrets.token_urlsafe(24))
     return root
 
 
@@ -91,6 +91,10 @@ def _ensure_signing_pair(signing: Path, publics: list[Path]) -> None:
 
 def db_password(root: Path, service: str) -> str:
     return (Path(root) / service / "db.password").read_text().strip()
+
+
+def amqp_password(root: Path, service: str) -> str:
+    return (Path(root) / service / "amqp.password").read_text().strip()
 
 
 if __name__ == "__main__":

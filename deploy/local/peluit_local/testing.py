@@ -95,7 +95,7 @@ def running_system(services=None, extra_env=None, tap=True):
         if tap:
             sys_.tap.close()
             bootstrap.rabbitmqctl("trace_off", "-p", sys_.vhost)
-        bootstrap.delete_vhost(sys_.vhost)
+        sys_.unprovision_broker()
         bootstrap.drop_databases(sys_.prefix)
         shutil.rmtree(artifacts / "keys", ignore_errors=True)
         if os.environ.get("PELUIT_KEEP_ARTIFACTS") != "1" and not os.environ.get("CI"):

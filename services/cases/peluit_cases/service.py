@@ -11,15 +11,16 @@ import eventlet
 from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
-from peluit_common.amqp import ConfirmedPublisher, declare_topology
+from peluit_common.amqp import ConfirmedPublisher, declare_exchanges
 from peluit_common.auth import OfficerAuth, TokenIssuer, load_signing_key
 from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.operations import Operations
+from peluit_common.rpc import rpc  # drops a request with a forged reply address
 from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
 from peluit_common.vault_call import load_signer
 from peluit_common.web import http, json_response, read_json
@@ -78,12 +79,13 @@ class CasesApp(DependencyProvider):
 
 
 class Relay(DependencyProvider):
-    """Publisher for the relay; declares the whole topology first so that no
-    consumer queue is missing when the first event goes out."""
+    """Publisher for the relay; declares the exchanges it publishes on. The
+    consumer queues are provisioned (peluit_local.broker), and an event no queue
+    takes is refused (mandatory), not dropped: the relay tries it again."""
 
     def setup(self):
         uri = self.container.config[AMQP_URI_CONFIG_KEY]
-        declare_topology(uri)
+        declare_exchanges(uri)
         self.publisher = ConfirmedPublisher(uri)
 
     def get_dependency(self, worker_ctx):
@@ -182,6 +184,11 @@ class CasesService:
     def add_evidence(self, receipt_hash: str, items: list, version: int = 1) -> dict:
         """Stripped evidence copies from intake: blobs first, then the case event (evidence.py)."""
         return evidence.add(self.app, self.db, receipt_hash, items, version)
+
+    @rpc
+    def case_state(self, case_id: str) -> dict | None:
+        """Whether a case has ended, and since when: the vault asks before a retention clock starts."""
+        return self.app.case_state(case_id)
 
     @rpc
     def catalogue(self) -> dict:

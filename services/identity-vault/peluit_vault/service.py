@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Counter
 
@@ -19,6 +19,7 @@ from peluit_common import green  # noqa: F401
 from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
+from peluit_common.rpc import call, rpc
 from peluit_common.settings import env_float, secret_bytes
 from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
@@ -38,6 +39,7 @@ def migrate(conn) -> None:
 log = logging.getLogger(__name__)
 
 RELAYED = Counter("peluit_vault_relayed_total", "Reporter notices relayed", ["outcome"])
+RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
 SHREDDED = Counter("peluit_vault_identities_shredded_total", "Identities crypto-shredded after retention")
 
 
@@ -64,6 +66,7 @@ class IdentityVault:
     keys = VaultKeys()
     auth = calls.VaultCalls()  # no officer token reaches the vault: cases signs one call at a time
     disclosures = disclosure.DisclosureLog()
+    cases = RpcProxy("cases", expiration=RPC_TIMEOUT)  # only to confirm that a case ended
 
     @rpc
     def store_identity(self, command: dict) -> dict:
@@ -85,7 +88,8 @@ class IdentityVault:
 
     @rpc
     def request_disclosure(self, command: dict) -> dict:
-        return disclosure.request_disclosure(self.disclosures, self.auth, command, original_case=self._original_case)
+        return disclosure.request_disclosure(self.disclosures, self.auth, command, original_case=self._original_case,
+                                             reporter_case=self._reporter_case)
 
     @rpc
     def approve_disclosure(self, command: dict) -> dict:
@@ -111,6 +115,10 @@ class IdentityVault:
     def _read_identity(self, reporter_ref: str) -> bytes | None:
         with self.db.connection() as conn:
             return identities.read_identity(conn, self.keys.keyring, reporter_ref)
+
+    def _reporter_case(self, reporter_ref: str) -> str | None:
+        with self.db.connection() as conn:
+            return identities.case_of(conn, reporter_ref)
 
     def _original_case(self, original_ref: str) -> str | None:
         with self.db.connection() as conn:
@@ -155,12 +163,14 @@ class IdentityVault:
 
     @reliable_consume(VAULT_CASE_EVENTS)
     def on_case_status(self, body):
-        """A case that ended starts its retention clock."""
+        """A case that ended starts its retention clock, once cases confirms that it
+        ended (the event alone is not trusted); unanswered, the event is retried."""
         envelope = load_envelope(body)
         data = envelope["data"]
         if envelope["type"] == "case.status_changed" and data["status"] in TERMINAL_STATUSES:
+            confirmed = call(self.cases.case_state, str(data["case_id"]), timeout=RPC_TIMEOUT)
             with self.db.connection() as conn:
-                retention.record_case_closed(conn, data["case_id"], data["changed_at"])
+                retention.record_confirmed_closure(conn, data["case_id"], confirmed, data["status"])
 
     @timer(interval=env_float("PELUIT_VAULT_SHRED_INTERVAL", 3600))
     def shred_expired(self):

@@ -42,7 +42,7 @@ class DisclosureApplication(Application):
     def request(self, by: dict, *, case_id: str, reporter_ref: str | None, tenant: str, reason: str,
                 legal_basis: str, now: datetime | None = None, subject: str = "identity",
                 original_ref: str | None = None, original_case_id: str | None = None, approvals_required: int = 1,
-                controllers=()) -> DisclosureRequest:
+                controllers=(), reporter_case_id: str | None = None) -> DisclosureRequest:
         now = _utc(now)
         for _ in range(MAX_SAVE_ATTEMPTS):
             register = self._register(tenant)
@@ -51,7 +51,8 @@ class DisclosureApplication(Application):
                                              reason=reason, legal_basis=legal_basis, now=now,
                                              request_hours=self.request_hours, subject=subject,
                                              original_ref=original_ref, original_case_id=original_case_id,
-                                             approvals_required=approvals_required, controllers=controllers)
+                                             approvals_required=approvals_required, controllers=controllers,
+                                             reporter_case_id=reporter_case_id)
             except DomainError as err:
                 # no request exists: the tenant's register keeps the refused attempt
                 register.attempt_refused(by=by, action="request", code=err.code, case_id=case_id, at=now)

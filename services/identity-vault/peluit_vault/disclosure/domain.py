@@ -146,11 +146,12 @@ class DisclosureRequest(Aggregate):
     def file(cls, *, case_id: str, reporter_ref: str | None, tenant: str, by: dict, reason: str,
              legal_basis: str, now: datetime, request_hours: float, subject: str = "identity",
              original_ref: str | None = None, original_case_id: str | None = None, approvals_required: int = 1,
-             controllers=()) -> DisclosureRequest:
-        """``original_case_id``: the case the vault's store says ``original_ref``
-        belongs to (None if unknown); an original is disclosed only within its case.
-        ``controllers``: the requester's (see the module). cases lets only the
-        case's team or the tenant's inspektur get this far."""
+             controllers=(), reporter_case_id: str | None = None) -> DisclosureRequest:
+        """``original_case_id`` / ``reporter_case_id``: the case the vault's store
+        says ``original_ref`` / ``reporter_ref`` belongs to (None if unknown): an
+        original or an identity is disclosed only within its own case, whatever
+        case the caller names. ``controllers``: the requester's (see the module).
+        cases lets only the case's team or the tenant's inspektur get this far."""
         if not {"investigator", "inspektur"} & set(by["roles"]):
             raise DomainError("not_investigator")
         if not (isinstance(approvals_required, int) and 1 <= approvals_required <= MAX_APPROVALS):
@@ -165,6 +166,8 @@ class DisclosureRequest(Aggregate):
             raise DomainError("invalid_subject")
         elif not reporter_ref:
             raise DomainError("anonymous")
+        elif reporter_case_id is None or reporter_case_id != case_id:
+            raise DomainError("reporter_not_in_case")
         if legal_basis not in LEGAL_BASES:
             raise DomainError("invalid_legal_basis")
         if not (reason and reason.strip()):

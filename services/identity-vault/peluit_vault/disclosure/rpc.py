@@ -116,19 +116,23 @@ def _request_id(cmd: dict) -> UUID:
 
 
 def request_disclosure(app: DisclosureApplication, auth, command,
-                       original_case: Callable[[str], str | None] | None = None) -> dict:
-    """``original_case(original_ref)``: the case id the store holds that original
-    for (None if unknown); needed for ``subject: evidence``."""
+                       original_case: Callable[[str], str | None] | None = None,
+                       reporter_case: Callable[[str], str | None] | None = None) -> dict:
+    """``original_case(original_ref)`` / ``reporter_case(reporter_ref)``: the case
+    id the store holds that original or identity for (None if unknown); the
+    request names a case, and is refused (and recorded) unless the record is that
+    case's: the caller is not trusted to pair them."""
 
     def fn(cmd, claims):
-        subject, original_ref = cmd["subject"], cmd["original_ref"]
+        subject, original_ref, reporter_ref = cmd["subject"], cmd["original_ref"], cmd["reporter_ref"]
         owner = original_case(original_ref) if subject == "evidence" and original_ref and original_case else None
+        reporter_owner = reporter_case(reporter_ref) if subject == "identity" and reporter_ref and reporter_case else None
         context = claims.context  # what cases vouched for: the tenant's k, the requester's controllers
-        return _summary(app.request(officer_of(claims), case_id=cmd["case_id"], reporter_ref=cmd["reporter_ref"],
+        return _summary(app.request(officer_of(claims), case_id=cmd["case_id"], reporter_ref=reporter_ref,
                                     tenant=cmd["tenant"], reason=cmd["reason"], legal_basis=cmd["legal_basis"],
                                     subject=subject, original_ref=original_ref, original_case_id=owner,
                                     approvals_required=context.get("approvals_required", 1),
-                                    controllers=context.get("controllers", ())))
+                                    controllers=context.get("controllers", ()), reporter_case_id=reporter_owner))
     return handle(auth, RequestDisclosureCommand, "request", command, fn)
 
 

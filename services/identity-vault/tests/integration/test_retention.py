@@ -269,3 +269,26 @@ def test_privacy_no_identity_marker_anywhere_in_the_database(inspect, canaries):
     assert len(canaries.markers) >= 5
     canaries.assert_absent(inspect, {"reporter", "vault_audit", "retention_policy", "evidence_original"})
     assert inspect.execute("SELECT count(*) FROM vault_audit WHERE action = 'identity_shredded'").fetchone()[0]
+
+
+def test_the_clock_starts_only_from_an_ending_cases_confirmed_at_the_time_cases_gives(conn, inspect, report):
+    """A case.status_changed saying "selesai" is only a claim: a forged one (cases
+    says the case is open, does not know it, or answers for another case) starts
+    nothing and is recorded; a confirmed one starts the clock at cases' time."""
+    ref, case_id, _ = report(conn)
+    case = str(case_id)
+    refused_before = inspect.execute("SELECT count(*) FROM vault_audit WHERE action = 'closure_refused'").fetchone()[0]
+    for answer in (None, {"case_id": case, "status": "investigasi", "ended": False, "ended_at": None},
+                   {"case_id": str(uuid4()), "status": "selesai", "ended": True, "ended_at": NOW.isoformat()}):
+        assert retention.record_confirmed_closure(conn, case_id, answer, "selesai") is None
+        assert state(inspect, ref)[3] is None
+    refused = inspect.execute("SELECT detail FROM vault_audit WHERE action = 'closure_refused' "
+                              "AND detail->>'case_id' = %s ORDER BY id", (case,)).fetchall()
+    assert [r[0]["confirmed_status"] for r in refused] == [None, "investigasi", "selesai"]
+    assert refused_before + 3 == inspect.execute(
+        "SELECT count(*) FROM vault_audit WHERE action = 'closure_refused'").fetchone()[0]
+
+    ended_at = NOW - timedelta(days=3)
+    confirmed = {"case_id": case, "status": "selesai", "ended": True, "ended_at": ended_at.isoformat()}
+    assert retention.record_confirmed_closure(conn, case_id, confirmed, "selesai") == 1
+    assert state(inspect, ref)[3] == ended_at

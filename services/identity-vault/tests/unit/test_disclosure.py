@@ -279,9 +279,27 @@ def test_an_original_is_disclosed_only_within_its_case_and_after_approval(app):
         "requested", "attempt_refused", "approved", "viewed"]
 
 
+def test_an_identity_is_requested_only_under_the_case_it_was_registered_for(app, rpc):
+    """The insider's move: a reporter_ref the vault holds for one case, named
+    under another case (one the requester works on). Refused and recorded."""
+    other_case = str(uuid4())
+    for owner in (other_case, None):  # another case's reporter; a reporter_ref the vault does not know
+        with pytest.raises(DomainError) as err:
+            file(app, reporter_case_id=owner)
+        assert err.value.code == "reporter_not_in_case"
+    refused = handlers.request_disclosure(app, rpc.auth, rpc.call(
+        DEWI, "request_disclosure", case_id=CASE, reporter_ref=REF, tenant="35.73",
+        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"), reporter_case={REF: other_case}.get)
+    assert refused == {"error": "reporter_not_in_case"}
+    trail = app.trail("35.73", now=T0 + timedelta(minutes=1))
+    attempts = [e for e in trail if e["type"] == "attempt_refused" and e.get("code") == "reporter_not_in_case"]
+    assert len(attempts) == 3 and {e["case_id"] for e in attempts} == {CASE}
+    assert not [e for e in trail if e["type"] == "requested"] and REF not in json.dumps(trail)
+
+
 def test_identity_requests_are_unchanged_and_old_events_upcast_to_identity(app):
     req = app.request(DEWI, case_id=CASE, reporter_ref=REF, tenant="35.73", reason="Permohonan LPSK nomor 1",
-                      legal_basis="lpsk_protection", now=T0)
+                      legal_basis="lpsk_protection", now=T0, reporter_case_id=CASE)
     assert (req.subject, req.original_ref) == ("identity", None)
     # a Requested event stored before v2 (no subject, no original_ref) reads as an identity request
     [stored] = [s for s in app.recorder.select_events(req.id) if s.topic.endswith("DisclosureRequest.Requested")]
@@ -302,7 +320,7 @@ def test_identity_requests_are_unchanged_and_old_events_upcast_to_identity(app):
 def test_a_vault_call_is_bound_to_its_command_taken_once_and_every_refusal_is_kept(rpc, app):
     filed = handlers.request_disclosure(app, rpc.auth, rpc.call(
         DEWI, "request_disclosure", case_id=CASE, reporter_ref=REF, tenant="35.73",
-        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"))
+        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"), reporter_case={REF: CASE}.get)
     rid = filed["request_id"]
     signed = rpc.call(AGUS, "approve_disclosure", step_up=True, request_id=rid)
     # altered: another request id under the same token; the token of one RPC on another
@@ -352,7 +370,7 @@ def test_rpc_flow_seals_the_identity_to_the_requesters_key_only(rpc, app):
     identity = json.dumps({"name": "Budi Santoso", "nik": "3573012345678901"}).encode()
     filed = handlers.request_disclosure(app, rpc.auth, rpc.call(
         DEWI, "request_disclosure", case_id=CASE, reporter_ref=REF, tenant="35.73",
-        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"))
+        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"), reporter_case={REF: CASE}.get)
     assert filed["status"] == "pending" and "reporter_ref" not in filed and REF not in json.dumps(filed)
     rid = filed["request_id"]
 
