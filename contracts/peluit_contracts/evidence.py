@@ -35,6 +35,8 @@ TYPES = {
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
     "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", ".pptx"),
+    "odt": ("application/vnd.oasis.opendocument.text", ".odt"),
+    "ods": ("application/vnd.oasis.opendocument.spreadsheet", ".ods"),
     "text": ("text/plain", ".txt"),
     "mp3": ("audio/mpeg", ".mp3"),
     "m4a": ("audio/mp4", ".m4a"),

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import os
 import re
 import struct
+import subprocess
+import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -27,13 +31,12 @@ from .evidence_checks import (
     Refusal,
     Refused,
     boxes,
-    check_zip_bomb,
     image_size,
     mp3_audio_start,
-    parse_xml,
-    read_zip_member,
-    sniff,
 )
+from .evidence_office import strip_package
+
+log = logging.getLogger(__name__)
 
 # -- stripping --------------------------------------------------------------------------
 
@@ -46,8 +49,8 @@ def strip(data: bytes, detected: Detected, index: int, limits: Limits) -> bytes:
             return strip_image(data, kind, index, limits)
         if kind == "pdf":
             return strip_pdf(data, index)
-        if kind in ("docx", "xlsx", "pptx"):
-            return strip_office(data, index, limits)
+        if kind in ("docx", "xlsx", "pptx", "odt", "ods"):
+            return strip_package(data, kind, index, limits, strip_image)
         if kind == "mp3":
             return strip_mp3(data, index)
         if kind == "m4a":
@@ -96,28 +99,31 @@ def strip_image(data: bytes, kind: str, index: int, limits: Limits) -> bytes:
     return out.getvalue()
 
 
+MAT2 = "mat2"  # Debian's mat2 (needs its own python3-gi, poppler and cairo: not pip-installable)
+MAT2_SECONDS = 60
+
+
 def strip_pdf(data: bytes, index: int) -> bytes:
+    """mat2's lightweight mode redraws every page through poppler into a new
+    cairo PDF: annotations, forms, embedded files, thumbnails, XMP and every
+    object of the source are left behind, images are redrawn (no EXIF), text
+    stays selectable. pikepdf opens the file first (encrypted or broken files
+    are refused as such) and rewrites mat2's output as one revision with no
+    information dictionary (mat2 appends an update; cairo names itself)."""
     try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
+        with pikepdf.open(io.BytesIO(data)):
+            pass
+        redrawn = _mat2(data, index)
+        with pikepdf.open(io.BytesIO(redrawn)) as pdf:
             if "/Info" in pdf.trailer:
                 del pdf.trailer["/Info"]
-            root = pdf.Root
-            for key in ("/Metadata", "/PieceInfo", "/OpenAction", "/AA"):
-                if key in root:
-                    del root[key]
-            if "/Names" in root and "/JavaScript" in root.Names:
-                del root.Names["/JavaScript"]
-            # XMP and private application data can also hang off pages, images, fonts...
             for obj in pdf.objects:
                 if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
                     for key in ("/Metadata", "/PieceInfo"):
                         if key in obj:
                             del obj[key]
             out = io.BytesIO()
-            # streams are copied as they are (no decoding: a flate bomb in a content stream stays packed);
-            # unreferenced objects (the dropped XMP streams) are not written
-            pdf.save(out, fix_metadata_version=False, stream_decode_level=pikepdf.StreamDecodeLevel.none,
-                     encryption=False, deterministic_id=True)
+            pdf.save(out, fix_metadata_version=False, encryption=False, deterministic_id=True)
             return out.getvalue()
     except pikepdf.PasswordError:
         raise Refusal("encrypted_file", index) from None
@@ -125,69 +131,25 @@ def strip_pdf(data: bytes, index: int) -> bytes:
         raise Refusal("corrupt_file", index) from None
 
 
-EMPTY_CORE = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-              b'<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"'
-              b' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"'
-              b' xmlns:dcmitype="http://purl.org/dc/dcmitype/"'
-              b' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"></cp:coreProperties>')
-EMPTY_APP = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-             b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"'
-             b' xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"></Properties>')
-_DROPPED_PART = re.compile(r"docProps/(custom\.xml|thumbnail\.[A-Za-z0-9]+)")
-_MEDIA = re.compile(r"(word|xl|ppt)/media/[^/]+")
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-def strip_office(data: bytes, index: int, limits: Limits) -> bytes:
-    """Blank core/app properties, drop custom properties and the thumbnail
-    (with their content-type overrides and package relationships), re-encode
-    embedded JPEG/PNG media, reset every entry's timestamp."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        infos = check_zip_bomb(src, index, limits)
-        dropped = {i.filename for i in infos if _DROPPED_PART.fullmatch(i.filename)}
-        written = set()
-        for info in infos:
-            name = info.filename
-            if name in dropped or name in written or info.is_dir():
-                continue
-            if name == "docProps/core.xml":
-                raw = EMPTY_CORE
-            elif name == "docProps/app.xml":
-                raw = EMPTY_APP
-            elif name == "[Content_Types].xml":
-                raw = _without(read_zip_member(src, name, index), "Override", "PartName", dropped, index)
-            elif name == "_rels/.rels":
-                raw = _without(read_zip_member(src, name, index), "Relationship", "Target", dropped, index)
-            else:
-                raw = src.read(info)
-                if _MEDIA.fullmatch(name) and sniff(raw) in ("jpeg", "png"):
-                    raw = strip_image(raw, sniff(raw), index, limits)
-            entry = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, raw)
-            written.add(name)
-    return out.getvalue()
-
-
-def _without(raw: bytes, tag: str, attribute: str, dropped: set[str], index: int) -> bytes:
-    """The XML without the ``tag`` elements whose ``attribute`` names a dropped part.
-
-    Edited as text, so prefixes and declarations stay exactly as Office wrote
-    them; parsed (defusedxml: no DTD, no entities) before and after."""
-    parse_xml(raw, index)
-    element = re.compile(rb"<(?:[\w.-]+:)?" + tag.encode() + rb"\b[^>]*?(?:/>|>\s*</(?:[\w.-]+:)?"
-                         + tag.encode() + rb"\s*>)")
-    value = re.compile(rb"\b" + attribute.encode() + rb"\s*=\s*[\"']([^\"']*)[\"']")
-
-    def drop(match: re.Match) -> bytes:
-        found = value.search(match.group(0))
-        return b"" if found and found.group(1).decode("utf-8", "replace").lstrip("/") in dropped else match.group(0)
-
-    out = element.sub(drop, raw)
-    parse_xml(out, index)
-    return out
+def _mat2(data: bytes, index: int) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="peluit-pdf-") as work:
+        source = os.path.join(work, "lampiran.pdf")
+        with open(source, "wb") as f:
+            f.write(data)
+        try:
+            done = subprocess.run([MAT2, "--lightweight", source], cwd=work, capture_output=True,
+                                  timeout=MAT2_SECONDS, env={"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"})
+        except FileNotFoundError:
+            # fail closed: without mat2 a PDF cannot be stripped as documented
+            log.error("mat2 is not installed (Debian package mat2): PDF evidence is refused")
+            raise Refusal("unsupported_type", index) from None
+        except subprocess.TimeoutExpired:
+            raise Refusal("unsafe_file", index) from None
+        cleaned = os.path.join(work, "lampiran.cleaned.pdf")
+        if done.returncode != 0 or not os.path.exists(cleaned):
+            raise Refusal("unsafe_file" if done.returncode < 0 else "corrupt_file", index)
+        with open(cleaned, "rb") as f:
+            return f.read()
 
 
 def strip_mp3(data: bytes, index: int) -> bytes:
