@@ -61,6 +61,10 @@ _RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\b[^>]*?(?:/>|>\s*</(?:[
 _TARGET = re.compile(rb"\s(Target)\s*=\s*(\"[^\"]*\"|'[^']*')")
 _EXTERNAL = re.compile(rb"\sTargetMode\s*=\s*[\"']External[\"']")
 _SAFE_LINK = re.compile(rb"[\"'](https?:|mailto:)", re.IGNORECASE)
+# ODF links: a part of the package ("Pictures/1.png", "./Object 1") or the web stay; a path out of the
+# package ("../../C:/Users/<name>/...", "file:///...", "\\\\server\\share") is a user path and goes
+_ODF_LINK = re.compile(rb"(\sxlink:href\s*=\s*)(\"[^\"]*\"|'[^']*')")
+_INTERNAL_LINK = re.compile(rb"[\"'](?:https?:|mailto:|#|(?:\./)?(?![./\\])(?![^\"']*\.\.)[^:\\\"']*[\"']$)", re.IGNORECASE)
 
 
 def scrub_xml(raw: bytes, index: int) -> bytes:
@@ -71,6 +75,7 @@ def scrub_xml(raw: bytes, index: int) -> bytes:
     for element in _REMOVED_ELEMENTS:
         out = element.sub(b"", out)
     out = _PERSON_ELEMENTS.sub(lambda m: b"<" + m.group(1) + m.group(2) + b"></" + m.group(1) + b">", out)
+    out = _ODF_LINK.sub(lambda m: m.group(0) if _INTERNAL_LINK.match(m.group(2)) else m.group(1) + b'""', out)
     parse_xml(out, index)
     return out
 
