@@ -80,9 +80,9 @@ def docx_with_author(marker: str = MARKER, main: str = DOCX_MAIN, extra: dict | 
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", CONTENT_TYPES.format(main=main))
         z.writestr("_rels/.rels", RELS)
-        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
-                                        'wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Kuitansi pencairan</w:t>'
-                                        '</w:r></w:p></w:body></w:document>')
+        z.writestr("word/document.xml", (extra or {}).pop("word/document.xml", (
+            '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
+            'wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Kuitansi pencairan</w:t></w:r></w:p></w:body></w:document>')))
         z.writestr("docProps/core.xml", (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><cp:coreProperties xmlns:cp="http://schemas.'
             'openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
@@ -419,6 +419,63 @@ def test_a_docx_loses_its_author_company_custom_properties_and_thumbnail():
             assert dict(img.getexif()) == {}
     # still an Office document by our own rules
     assert checks.check(stripped, 1, LIMITS).kind == "docx"
+
+
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" ' \
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+PKG_RELS = '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+
+
+def word_parts(marker: str = MARKER) -> dict:
+    """What Word itself writes beside the text: reviewers, comments, the attached template, customXml."""
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+    return {
+        "word/document.xml": (
+            f'<?xml version="1.0"?><w:document {W}><w:body><w:p w:rsidR="00A1B2C3" w:rsidRDefault="00A1B2C3">'
+            f'<w:commentRangeStart w:id="0"/><w:ins w:id="1" w:author="{marker}" w:date="2024-03-01T09:00:00Z">'
+            f'<w:r><w:t>Nilai kontrak naik</w:t></w:r></w:ins><w:del w:id="2" w:author="{marker}" '
+            f'w:date="2024-03-01T09:00:00Z"><w:r><w:delText>lama</w:delText></w:r></w:del><w:commentRangeEnd w:id="0"/>'
+            f'<w:r><w:commentReference w:id="0"/></w:r></w:p></w:body></w:document>'),
+        "word/_rels/document.xml.rels": (
+            f'{PKG_RELS}<Relationship Id="rId1" Type="{rel}comments" Target="comments.xml"/>'
+            f'<Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2011/relationships/people" '
+            f'Target="people.xml"/><Relationship Id="rId3" Type="{rel}settings" Target="settings.xml"/>'
+            f'<Relationship Id="rId4" Type="{rel}customXml" Target="../customXml/item1.xml"/>'
+            f'<Relationship Id="rId5" Type="{rel}hyperlink" TargetMode="External" '
+            f'Target="file:///C:\\Users\\{marker}\\Desktop\\rekap.xlsx"/>'
+            f'<Relationship Id="rId6" Type="{rel}hyperlink" TargetMode="External" Target="https://lpse.example.go.id/"/>'
+            f'</Relationships>'),
+        "word/comments.xml": f'<?xml version="1.0"?><w:comments {W}><w:comment w:id="0" w:author="{marker}" '
+                             f'w:initials="PX"><w:p><w:r><w:t>cek</w:t></w:r></w:p></w:comment></w:comments>',
+        "word/people.xml": (f'<?xml version="1.0"?><w15:people xmlns:w15="http://schemas.microsoft.com/office/word/'
+                            f'2012/wordml"><w15:person w15:author="{marker}"><w15:presenceInfo w15:providerId="AD" '
+                            f'w15:userId="{marker}@bkd.example.go.id"/></w15:person></w15:people>'),
+        "word/settings.xml": (f'<?xml version="1.0"?><w:settings {W}><w:attachedTemplate r:id="rId1"/>'
+                              f'<w:zoom w:percent="100"/><w:rsids><w:rsidRoot w:val="00A1B2C3"/>'
+                              f'<w:rsid w:val="00A1B2C3"/></w:rsids></w:settings>'),
+        "word/_rels/settings.xml.rels": (
+            f'{PKG_RELS}<Relationship Id="rId1" Type="{rel}attachedTemplate" TargetMode="External" '
+            f'Target="file:///C:\\Users\\{marker}\\AppData\\Roaming\\Microsoft\\Templates\\Dinas.dotm"/>'
+            f'</Relationships>'),
+        "customXml/item1.xml": f'<?xml version="1.0"?><NIP>{marker}</NIP>',
+    }
+
+
+def test_a_word_docx_loses_reviewers_comments_people_template_path_and_custom_xml():
+    original = docx_with_author(extra=word_parts())
+    stripped = check_and_strip(original, "catatan.docx").stripped
+    with zipfile.ZipFile(io.BytesIO(stripped)) as z:
+        names = set(z.namelist())
+        assert not names & {"word/comments.xml", "word/people.xml", "word/_rels/settings.xml.rels",
+                            "customXml/item1.xml"}
+        assert MARKER.encode() not in b"\n".join(z.read(n) for n in names)
+        document, rels = z.read("word/document.xml"), z.read("word/_rels/document.xml.rels")
+        assert b"Nilai kontrak naik" in document and b'w:author=""' in document
+        assert b"rsid" not in document and b"comment" not in document
+        assert b"comments.xml" not in rels and b"people.xml" not in rels and b"customXml" not in rels
+        assert b'Target="#"' in rels and b"https://lpse.example.go.id/" in rels and b"settings.xml" in rels
+        settings = z.read("word/settings.xml")
+        assert b"attachedTemplate" not in settings and b"rsid" not in settings and b"w:zoom" in settings
 
 
 def test_an_mp3_loses_its_id3_tags():
