@@ -78,7 +78,7 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     replies.append(resp.content)
     accepted = resp.json()["evidence"]
     assert [(e["label"], e["mime"], e["size"]) for e in accepted] == [
-        ("IMG_20261012_GPS.jpg", "image/jpeg", len(photo)), ("kuitansi.pdf", "application/pdf", len(pdf))]
+        ("lampiran-1.jpg", "image/jpeg", len(photo)), ("lampiran-2.pdf", "application/pdf", len(pdf))]
     assert resp.json()["message"]["id"] and resp.json()["message"]["en"]
     # a retried upload is idempotent: no second copy anywhere
     before = stored_counts(system)
@@ -86,9 +86,9 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
                                      ("kuitansi.pdf", pdf, "application/pdf")])
     assert again.status_code == 201 and stored_counts(system) == before
 
-    # the reporter sees what they attached, by label
+    # the reporter sees what they attached, by generic label (their file names went sealed to the vault)
     status = requests.post(system.url("intake") + "/api/v1/reports/status", json={"receipt": receipt}, timeout=10)
-    assert [e["label"] for e in status.json()["evidence"]] == ["IMG_20261012_GPS.jpg", "kuitansi.pdf"]
+    assert [e["label"] for e in status.json()["evidence"]] == ["lampiran-1.jpg", "lampiran-2.pdf"]
     replies.append(status.content)
 
     # officers of the tenant: metadata in the case document, stripped copies to download
@@ -97,8 +97,8 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     assert doc.status_code == 200
     replies.append(doc.content)
     items = doc.json()["evidence"]
-    assert [(i["label"], i["mime"]) for i in items] == [("IMG_20261012_GPS.jpg", "image/jpeg"),
-                                                       ("kuitansi.pdf", "application/pdf")]
+    assert [(i["label"], i["mime"]) for i in items] == [("lampiran-1.jpg", "image/jpeg"),
+                                                       ("lampiran-2.pdf", "application/pdf")]
     assert any(h["kind"] == "evidence_added" for h in doc.json()["history"])
     copies = {}
     for item in items:

@@ -44,7 +44,7 @@ from .evidence_checks import Limits, Refusal, Refused, check_all, check_each
 from .evidence_strip import strip_all, strip_each
 from .keys import IntakeKeys
 from .receipts import format_receipt
-from .sealing import seal_identity, seal_original
+from .sealing import seal_identity, seal_name, seal_original
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ class Intake:
             if sum(len(p.stripped) for p in prepared) > target["bytes_left"]:
                 EVIDENCE_REFUSED.labels("evidence_quota").inc()
                 raise EvidenceQuota()
-            self._store_prepared(receipt_hash, target, prepared, limits)
+            prepared = self._store_prepared(receipt_hash, target, prepared, limits)
         return [StoredEvidence(p.label, p.mime, len(p.original)) for p in prepared]
 
     def attach_channel_evidence(self, receipt: str, files: list[tuple[str | None, bytes]]) -> list[Refusal]:
@@ -299,11 +299,12 @@ class Intake:
             return []
         with upload_slots():
             checked, refusals = tpool.execute(check_each, files, limits)
+            names = {n: name for n, (name, _) in enumerate(files, 1)}
             if checked:
                 receipt = ReceiptSchema().load({"receipt": receipt})["receipt"]  # as the status page normalises it
                 receipt_hash = self.receipt_hash(receipt)
                 target = self._evidence_target(receipt_hash)
-                prepared, failed = tpool.execute(strip_each, checked, limits)
+                prepared, failed = tpool.execute(strip_each, checked, limits, names)
                 refusals += failed
                 kept, files_left, bytes_left = [], target["files_left"], target["bytes_left"]
                 for p in prepared:
@@ -322,16 +323,18 @@ class Intake:
         return _checked(self.backend.evidence_target(receipt_hash), "cases (evidence lookup)",
                         EVIDENCE_ERRORS)
 
-    def _store_prepared(self, receipt_hash: str, target: dict, prepared: list, limits: Limits) -> None:
+    def _store_prepared(self, receipt_hash: str, target: dict, prepared: list, limits: Limits) -> list:
         # Every file passed: from here on things are stored. The originals first, in the vault
         # (idempotent per case and file), then the stripped copies on the case (idempotent per
         # evidence_id): a failure in between is Unavailable or BackendRefused and the same upload can be
-        # sent again.
+        # sent again. Labels are numbered on from what the case holds; the file's own name is sealed.
+        prepared = [p.numbered(target.get("files", 0) + k) for k, p in enumerate(prepared, 1)]
         items = []
         for p in prepared:
             sealed = tpool.execute(seal_original, self.keys.vault_public_key, p.original)
-            stored = _checked(self.backend.store_evidence_original(target["case_id"], target["tenant"], p.mime, sealed),
-                              "the vault (evidence original)")
+            stored = _checked(self.backend.store_evidence_original(
+                target["case_id"], target["tenant"], p.mime, sealed, seal_name(self.keys.vault_public_key, p.name)),
+                "the vault (evidence original)")
             del sealed
             items.append({"label": p.label, "mime": p.mime, "size": len(p.stripped), "sha256": p.sha256,
                           "original_ref": stored["original_ref"], "content": p.stripped})
@@ -341,3 +344,4 @@ class Intake:
                      {**EVIDENCE_ERRORS, "evidence_quota": EvidenceQuota})
         for p in prepared:
             EVIDENCE_ACCEPTED.labels(p.mime).inc()
+        return prepared

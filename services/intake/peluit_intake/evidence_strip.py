@@ -1,9 +1,8 @@
 """Metadata stripping per format: the copy investigators see (the untouched
 original goes sealed to the vault). Images re-encoded without EXIF/GPS/XMP/ICC
-(orientation applied first), PDFs without the information dictionary, XMP and
-document JavaScript, Office documents without author properties, custom
-properties or thumbnail, audio without tags; text unchanged. Labels are
-sanitised display names ending in the detected type.
+(orientation applied first), PDFs redrawn by mat2, Office and OpenDocument
+packages by ``evidence_office``, audio without tags; text unchanged. Labels are
+generic (``lampiran-<n>.<ext>``); the sanitised file name goes to the vault.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import subprocess
 import tempfile
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pikepdf
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
@@ -221,6 +220,12 @@ def sanitize_label(name: str | None, index: int, extension: str) -> str:
     return name
 
 
+def generic_label(number: int, extension: str) -> str:
+    """What officers see on every channel: the reporter's own file name may name
+    them ("Laporan_<name>_<NIP>.docx"), so it goes sealed with the original instead."""
+    return f"lampiran-{number}{extension}"
+
+
 @dataclass(frozen=True)
 class Prepared:
     index: int
@@ -228,10 +233,14 @@ class Prepared:
     mime: str
     original: bytes
     stripped: bytes
+    name: str | None = None  # the sanitised original file name, for the vault only
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.stripped).hexdigest()
+
+    def numbered(self, number: int) -> Prepared:
+        return replace(self, label=generic_label(number, self.label[self.label.rfind("."):]))
 
 
 def strip_all(files: list[tuple[str | None, bytes]], detected: list[Detected], limits: Limits) -> list[Prepared]:
@@ -253,12 +262,13 @@ def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits)
         except Refusal as refusal:
             refusals.append(refusal)
             continue
-        out.append(Prepared(n, sanitize_label(name, n, kind.extension), kind.mime, data, stripped))
+        out.append(Prepared(n, generic_label(n, kind.extension), kind.mime, data, stripped,
+                            sanitize_label(name, n, kind.extension) if name else None))
     return out, refusals
 
 
-def strip_each(checked: list[tuple[int, bytes, Detected]], limits: Limits) -> tuple[list[Prepared], list[Refusal]]:
+def strip_each(checked: list[tuple[int, bytes, Detected]], limits: Limits,
+               names: dict[int, str | None] | None = None) -> tuple[list[Prepared], list[Refusal]]:
     """Strip every checked channel attachment; a file that fails is refused alone.
-    Labels are generic (``lampiran-<n>.<ext>``): a mail client or phone names a
-    file after its owner's documents, and the reporter never chose that name."""
-    return _strip([(n, None, data, detected) for n, data, detected in checked], limits)
+    ``names``: the attachments' own file names by position (they go to the vault only)."""
+    return _strip([(n, (names or {}).get(n), data, detected) for n, data, detected in checked], limits)
