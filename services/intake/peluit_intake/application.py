@@ -8,7 +8,8 @@ refusal; cases, the vault and reporting are reached through a port
 
 - the identity is sealed to the vault's public key before anything else;
 - the receipt goes out only after cases has committed the report;
-- Argon2 (the receipt's lookup hash), parsing and stripping run off the hub (tpool);
+- Argon2 (the receipt's lookup hash) runs off the hub (tpool); evidence is parsed
+  and stripped in sandboxed worker processes (``evidence_sandbox``, green pipes);
 - evidence is checked by content before anything is looked up or stored, and
   an upload is all or nothing (a channel's attachments each stand alone).
 """
@@ -41,6 +42,7 @@ from .errors import (
     UnknownTenant,
 )
 from .evidence_checks import Limits, Refusal, Refused, check_all, check_each
+from .evidence_sandbox import sandbox
 from .evidence_strip import strip_all, strip_each
 from .keys import IntakeKeys
 from .receipts import format_receipt
@@ -258,7 +260,7 @@ class Intake:
         """The content checks alone (types by magic bytes, sizes, zip bombs,
         pixel floods): raises ``EvidenceRefused``, stores nothing."""
         try:
-            tpool.execute(check_all, files, limits or Limits.from_env())
+            check_all(files, limits or Limits.from_env(), sandbox().check)
         except Refused as refused:
             raise _refused(refused) from None
 
@@ -269,7 +271,7 @@ class Intake:
         limits = limits or Limits.from_env()
         with upload_slots():
             try:
-                detected = tpool.execute(check_all, files, limits)
+                detected = check_all(files, limits, sandbox().check)
             except Refused as refused:
                 raise _refused(refused) from None
             if receipt_hash is None:
@@ -279,7 +281,7 @@ class Intake:
                 EVIDENCE_REFUSED.labels("evidence_quota").inc()
                 raise EvidenceQuota()
             try:
-                prepared = tpool.execute(strip_all, files, detected, limits)
+                prepared = strip_all(files, detected, limits, sandbox().strip)
             except Refused as refused:
                 raise _refused(refused) from None
             if sum(len(p.stripped) for p in prepared) > target["bytes_left"]:
@@ -298,13 +300,13 @@ class Intake:
         if not files:
             return []
         with upload_slots():
-            checked, refusals = tpool.execute(check_each, files, limits)
+            checked, refusals = check_each(files, limits, check=sandbox().check)
             names = {n: name for n, (name, _) in enumerate(files, 1)}
             if checked:
                 receipt = ReceiptSchema().load({"receipt": receipt})["receipt"]  # as the status page normalises it
                 receipt_hash = self.receipt_hash(receipt)
                 target = self._evidence_target(receipt_hash)
-                prepared, failed = tpool.execute(strip_each, checked, limits, names)
+                prepared, failed = strip_each(checked, limits, names, sandbox().strip)
                 refusals += failed
                 kept, files_left, bytes_left = [], target["files_left"], target["bytes_left"]
                 for p in prepared:

@@ -210,8 +210,9 @@ def check(data: bytes, index: int, limits: Limits) -> Detected:
     raise Refusal("unsupported_type", index)
 
 
-def check_all(files: list[tuple[str | None, bytes]], limits: Limits) -> list[Detected]:
-    """Check every file of one upload; raises ``Refused`` with all refusals."""
+def check_all(files: list[tuple[str | None, bytes]], limits: Limits, check=check) -> list[Detected]:
+    """Check every file of one upload; raises ``Refused`` with all refusals.
+    ``check``: how one file is checked (intake passes the sandbox's)."""
     if not files:
         raise Refused([Refusal("no_file")])
     if len(files) > limits.max_files:
@@ -454,7 +455,7 @@ def _check_m4a(data: bytes, index: int) -> None:
 
 
 def check_each(files: list[tuple[str | None, bytes]], limits: Limits, start: int = 1,
-               already: tuple[int, int] = (0, 0)) -> tuple[list[tuple[int, bytes, Detected]], list[Refusal]]:
+               already: tuple[int, int] = (0, 0), check=check) -> tuple[list[tuple[int, bytes, Detected]], list[Refusal]]:
     """The channels' variant of ``check_all``: every file stands alone. Returns
     ``([(index, data, detected)], [refusals])``; ``already`` is (files, bytes)
     accepted earlier for the same report, counted against the upload limits."""

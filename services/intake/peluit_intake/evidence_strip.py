@@ -243,17 +243,20 @@ class Prepared:
         return replace(self, label=generic_label(number, self.label[self.label.rfind("."):]))
 
 
-def strip_all(files: list[tuple[str | None, bytes]], detected: list[Detected], limits: Limits) -> list[Prepared]:
+def strip_all(files: list[tuple[str | None, bytes]], detected: list[Detected], limits: Limits,
+              strip=strip) -> list[Prepared]:
     """Strip every file of one upload (after ``check_all``); raises ``Refused``
-    with all refusals, so nothing is stored when any file fails."""
+    with all refusals, so nothing is stored when any file fails. ``strip``: how
+    one file is stripped (intake passes the sandbox's)."""
     out, refusals = _strip([(n, name, data, kind) for n, ((name, data), kind) in
-                            enumerate(zip(files, detected), 1)], limits)
+                            enumerate(zip(files, detected), 1)], limits, strip)
     if refusals:
         raise Refused(refusals)
     return out
 
 
-def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits) -> tuple[list[Prepared], list]:
+def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits,
+           strip=strip) -> tuple[list[Prepared], list]:
     """(index, name, data, detected) -> the stripped files and the refusals."""
     out, refusals = [], []
     for n, name, data, kind in items:
@@ -268,7 +271,7 @@ def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits)
 
 
 def strip_each(checked: list[tuple[int, bytes, Detected]], limits: Limits,
-               names: dict[int, str | None] | None = None) -> tuple[list[Prepared], list[Refusal]]:
+               names: dict[int, str | None] | None = None, strip=strip) -> tuple[list[Prepared], list[Refusal]]:
     """Strip every checked channel attachment; a file that fails is refused alone.
     ``names``: the attachments' own file names by position (they go to the vault only)."""
-    return _strip([(n, (names or {}).get(n), data, detected) for n, data, detected in checked], limits)
+    return _strip([(n, (names or {}).get(n), data, detected) for n, data, detected in checked], limits, strip)
