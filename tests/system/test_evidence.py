@@ -21,7 +21,7 @@ import requests
 from nacl.public import PrivateKey, SealedBox
 from PIL import ExifTags, Image
 
-from peluit_common.testing import authored_pdf, gps_photo
+from peluit_common.testing import authored_pdf, gps_photo, png_bomb
 from peluit_local.testing import admin_connect, encodings, hits_outside_the_vault, new_case, stored_counts
 
 
@@ -224,3 +224,16 @@ def test_bad_files_are_refused_bilingually_and_store_nothing(system):
     with admin_connect(system, "cases") as conn:
         assert conn.execute("SELECT count(*) FROM peluit.evidence_blob WHERE case_id = %s",
                             (case_id,)).fetchone()[0] == 0
+
+
+def test_a_decompression_bomb_ends_one_sandboxed_worker_and_intake_keeps_serving(system):
+    """A PNG that decodes to 144 MB (the system's sandbox allows 256 MB per worker, the
+    parsers need more) is refused with a bilingual 422; the next upload and status answer at once."""
+    _, receipt = new_case(system)
+    resp = upload(system, receipt, [("foto.png", png_bomb(), "image/png")])
+    err = assert_bilingual(resp, 422, "unsafe_file")
+    assert list(err["fields"]) == ["file.1"]
+    ok = upload(system, receipt, [("catatan.txt", b"bukti transfer", "text/plain")])
+    assert ok.status_code == 201, ok.text
+    status = requests.post(system.url("intake") + "/api/v1/reports/status", json={"receipt": receipt}, timeout=10)
+    assert status.status_code == 200 and [e["label"] for e in status.json()["evidence"]] == ["lampiran-1.txt"]

@@ -18,7 +18,8 @@ from functools import cache
 import eventlet
 import pytest
 
-from peluit_intake.evidence_checks import PNG_MAGIC, Limits, Refusal, check_all
+from peluit_common.testing import png_bomb
+from peluit_intake.evidence_checks import Limits, Refusal, check_all
 from peluit_intake.evidence_sandbox import Sandbox
 from peluit_intake.evidence_strip import strip_all
 
@@ -58,17 +59,6 @@ def objstm_bomb(padding: int = 400_000_000) -> bytes:
     xref = b"".join(rows)
     return out + (b"5 0 obj\n<< /Type /XRef /Size 6 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n" % len(xref)
                   + xref + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref_at)
-
-
-@cache
-def png_bomb(side: int = 6000) -> bytes:
-    """An RGBA PNG of ``side`` x ``side`` zeros (36 MP, under the pixel limit): 150 kB, 144 MB decoded."""
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-    deflate, row = zlib.compressobj(9), b"\0" * (1 + 4 * side)
-    idat = b"".join(deflate.compress(row) for _ in range(side)) + deflate.flush()
-    return (PNG_MAGIC + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 @cache
