@@ -70,7 +70,7 @@ class Sandbox:
     """A pool of at most ``workers`` worker processes, started on demand and
     reused for ``tasks`` files each (then replaced: a fresh heap, a fresh CPU budget)."""
 
-    def __init__(self, workers: int = 2, memory_mb: int = 1024, cpu_seconds: int = 30, wall_seconds: int = 60,
+    def __init__(self, workers: int = 2, memory_mb: int = 512, cpu_seconds: int = 30, wall_seconds: int = 60,
                  tasks: int = 200):
         self.memory_mb, self.cpu_seconds, self.wall_seconds, self.tasks = memory_mb, cpu_seconds, wall_seconds, tasks
         self._slots = Semaphore(max(1, workers))
@@ -79,7 +79,7 @@ class Sandbox:
     @classmethod
     def from_env(cls) -> Sandbox:
         return cls(workers=env_int("PELUIT_EVIDENCE_WORKERS", 2),
-                   memory_mb=env_int("PELUIT_EVIDENCE_WORKER_MEMORY_MB", 1024),
+                   memory_mb=env_int("PELUIT_EVIDENCE_WORKER_MEMORY_MB", 512),
                    cpu_seconds=env_int("PELUIT_EVIDENCE_WORKER_CPU_SECONDS", 30),
                    wall_seconds=env_int("PELUIT_EVIDENCE_WORKER_WALL_SECONDS", 60))
 
