@@ -329,7 +329,7 @@ def _check_office(data: bytes, index: int, limits: Limits) -> str:
 
 
 ODF_MAIN = {"application/vnd.oasis.opendocument.text": "odt", "application/vnd.oasis.opendocument.spreadsheet": "ods"}
-_ODF_MACROS = re.compile(r"(Basic|Scripts|Object \d+)/", re.IGNORECASE)
+_ODF_MACROS = re.compile(r"(Basic|Scripts)/", re.IGNORECASE)
 _ODF_ENCRYPTION = b"encryption-data"
 
 

@@ -101,31 +101,32 @@ class Sandbox:
     def _run(self, header: dict, data: bytes, index: int, body_max: int) -> tuple[dict, bytes]:
         with self._slots:
             worker = self._idle.pop() if self._idle else _Worker(self.memory_mb, self.cpu_seconds, self.tasks)
-            try:
-                with eventlet.Timeout(self.wall_seconds):
-                    reply, body = worker.call(header, data, body_max)
-            except eventlet.Timeout:
-                self._failed(worker, "deadline", index)
-            except (EOFError, OSError, ValueError) as exc:
-                self._failed(worker, _reason(worker), index, exc)
-            if reply.get("error"):
-                # a Python exception the parsers did not map (the worker answered and lives on)
-                log.warning("evidence worker: unexpected %s on file %s", reply["error"], index)
-                WORKER_FAILURES.labels("exception").inc()
-                self._release(worker)
-                raise Refusal("unsafe_file", index)
-            self._release(worker)
+            reply, body = self._exchange(worker, header, data, index, body_max)
+            if worker.alive():
+                self._idle.append(worker)
+            else:
+                worker.end()
+        if reply.get("error"):
+            # a Python exception the parsers did not map (the worker answered and lives on)
+            log.warning("evidence worker: unexpected %s on file %s", reply["error"], index)
+            WORKER_FAILURES.labels("exception").inc()
+            raise Refusal("unsafe_file", index)
         if "refusal" in reply:
             raise _refusal(reply, index)
         return reply, body
 
-    def _release(self, worker: _Worker) -> None:
-        if worker.alive():
-            self._idle.append(worker)
-        else:
-            worker.end()
-
-    def _failed(self, worker: _Worker, reason: str, index: int, exc: Exception | None = None):
+    def _exchange(self, worker: _Worker, header: dict, data: bytes, index: int, body_max: int) -> tuple[dict, bytes]:
+        """The worker's answer; a worker that dies, lies or overruns the deadline is ended and the file refused."""
+        try:
+            with eventlet.Timeout(self.wall_seconds):
+                return worker.call(header, data, body_max)
+        except eventlet.Timeout:
+            reason, exc = "deadline", None
+        except (EOFError, OSError, ValueError) as error:
+            if isinstance(error, EOFError):
+                with eventlet.Timeout(2, False):  # it is gone: its exit status says why
+                    worker.proc.wait()
+            reason, exc = _reason(worker), error
         worker.end()
         WORKER_FAILURES.labels(reason).inc()
         log.warning("evidence worker ended on file %s: %s (%s)", index, reason, type(exc).__name__ if exc else "")

@@ -478,6 +478,53 @@ def test_a_word_docx_loses_reviewers_comments_people_template_path_and_custom_xm
         assert b"attachedTemplate" not in settings and b"rsid" not in settings and b"w:zoom" in settings
 
 
+def odf(kind: str = "spreadsheet", extra: dict | None = None, marker: str = MARKER) -> bytes:
+    """An OpenDocument package as LibreOffice lays it out, with a chart object that has its own meta.xml."""
+    office = 'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+    meta = (f'<?xml version="1.0"?><office:document-meta {office} xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f"<office:meta><dc:creator>{marker}</dc:creator></office:meta></office:document-meta>")
+    parts = {
+        "mimetype": f"application/vnd.oasis.opendocument.{kind}",
+        "content.xml": f'<?xml version="1.0"?><office:document-content {office}><office:body/></office:document-content>',
+        "meta.xml": meta, "Object 1/content.xml": f'<?xml version="1.0"?><office:document-content {office}/>',
+        "Object 1/meta.xml": meta, "Thumbnails/thumbnail.png": png(),
+        "META-INF/manifest.xml": (
+            '<?xml version="1.0"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:'
+            'manifest:1.0"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.'
+            f'opendocument.{kind}"/><manifest:file-entry manifest:full-path="Thumbnails/thumbnail.png" '
+            'manifest:media-type="image/png"/><manifest:file-entry manifest:full-path="Object 1/" '
+            'manifest:media-type="application/vnd.oasis.opendocument.chart"/></manifest:manifest>'),
+        **(extra or {})}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data, zipfile.ZIP_STORED if name == "mimetype" else zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def test_an_ods_with_a_chart_is_accepted_and_loses_every_meta_and_the_thumbnail():
+    stripped = check_and_strip(odf(), "anggaran.ods")
+    assert (stripped.mime, stripped.label) == ("application/vnd.oasis.opendocument.spreadsheet", "lampiran-1.ods")
+    with zipfile.ZipFile(io.BytesIO(stripped.stripped)) as z:
+        names = z.namelist()
+        assert names[0] == "mimetype" and z.getinfo("mimetype").compress_type == zipfile.ZIP_STORED
+        assert "Object 1/content.xml" in names and "Thumbnails/thumbnail.png" not in names
+        assert MARKER.encode() not in b"\n".join(z.read(n) for n in names)
+        assert b"Thumbnails" not in z.read("META-INF/manifest.xml")
+    assert checks.check(stripped.stripped, 1, LIMITS).kind == "ods"
+
+
+def test_odf_with_macros_encrypted_or_of_another_kind_is_refused():
+    assert refusal(odf(extra={"Basic/Standard/Module1.xml": "<x/>"})).code == "macro_document"
+    encrypted = odf(extra={"META-INF/manifest.xml": (
+        '<?xml version="1.0"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data/></manifest:file-entry>'
+        "</manifest:manifest>")})
+    assert refusal(encrypted).code == "encrypted_file"
+    assert refusal(odf("presentation")).code == "unsupported_type"
+    assert checks.check(odf("text"), 1, LIMITS).kind == "odt"
+
+
 def test_an_mp3_loses_its_id3_tags():
     original = id3v2(MARKER) + mp3_frames() + b"TAG" + MARKER.encode().ljust(125, b"\0")
     assert checks.check(original, 1, LIMITS).kind == "mp3"

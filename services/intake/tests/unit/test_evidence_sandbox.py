@@ -19,7 +19,7 @@ import eventlet
 import pytest
 
 from peluit_common.testing import png_bomb
-from peluit_intake.evidence_checks import Limits, Refusal, check_all
+from peluit_intake.evidence_checks import Limits, Refusal, Refused, check_all
 from peluit_intake.evidence_sandbox import Sandbox
 from peluit_intake.evidence_strip import strip_all
 
@@ -173,6 +173,6 @@ def test_a_parser_that_crashes_ends_one_worker_and_the_hub_kept_running():
 def test_a_whole_upload_goes_through_the_sandbox_and_one_bomb_refuses_it(pool):
     files = [("catatan.txt", b"bukti"), ("foto.png", png_bomb())]
     detected = check_all(files, LIMITS, pool.check)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(Refused) as info:
         strip_all(files, detected, LIMITS, pool.strip)
     assert [(r.code, r.index) for r in info.value.refusals] == [("unsafe_file", 2)]
