@@ -137,7 +137,8 @@ def _reason(worker: _Worker) -> str:
     code = worker.proc.poll()
     if code is None:
         return "protocol"
-    return {-9: "memory_or_killed", -24: "cpu_time", -11: "crash", -6: "abort"}.get(code, f"exit_{code}")
+    # 3: the worker caught MemoryError (RLIMIT_AS) and ended itself
+    return {3: "memory", -9: "killed", -24: "cpu_time", -11: "crash", -6: "abort"}.get(code, f"exit_{code}")
 
 
 def _refusal(reply: dict, index: int) -> Refusal:
