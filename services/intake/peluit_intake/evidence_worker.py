@@ -5,8 +5,9 @@ one answer per frame on stdout (``evidence_sandbox`` is the other side).
 Limits are set before a single untrusted byte is read: RLIMIT_AS (an
 allocation past it fails: MemoryError, or the process dies), RLIMIT_CPU per
 file (SIGXCPU ends the process), RLIMIT_CORE 0 (a core dump would hold the
-reporter's original), RLIMIT_FSIZE (mat2's temporary files). mat2 runs as a
-child and inherits them.
+reporter's original), RLIMIT_FSIZE (mat2's temporary files), and the highest
+OOM score (a container at its memory limit loses a worker, not intake). mat2
+runs as a child and inherits them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def _read_exact(stream, n: int) -> bytes:
 
 def limit(memory_mb: int, cpu_seconds: int, tasks: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:  # when the container as a whole runs out of memory, the kernel ends a worker, never intake
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MB, memory_mb * MB))
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * MB, 256 * MB))
     # the hard CPU limit covers every file this worker may take; the soft one is moved per file

@@ -176,3 +176,16 @@ def test_a_whole_upload_goes_through_the_sandbox_and_one_bomb_refuses_it(pool):
     with pytest.raises(Refused) as info:
         strip_all(files, detected, LIMITS, pool.strip)
     assert [(r.code, r.index) for r in info.value.refusals] == [("unsafe_file", 2)]
+
+
+def test_workers_run_under_their_limits_without_intakes_settings(pool, monkeypatch):
+    monkeypatch.setenv("PELUIT_INTAKE_SECRET_CANARY", "rahasia")
+    pool.check(b"bukti", 1, LIMITS)
+    [pid] = workers_of_this_process()
+    limits = {line[:26].strip(): line[26:].split() for line in open(f"/proc/{pid}/limits").read().splitlines()[1:]}
+    assert limits["Max address space"][:2] == [str(256 * 1024 * 1024)] * 2
+    assert limits["Max core file size"][:2] == ["0", "0"]
+    assert int(limits["Max cpu time"][0]) <= 21  # this file's budget on top of what the worker used
+    assert open(f"/proc/{pid}/oom_score_adj").read().strip() == "1000"
+    assert b"PELUIT_" not in open(f"/proc/{pid}/environ", "rb").read()
+
