@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, replace
 
 import pikepdf
@@ -47,7 +48,7 @@ def strip(data: bytes, detected: Detected, index: int, limits: Limits) -> bytes:
         if kind in ("jpeg", "png"):
             return strip_image(data, kind, index, limits)
         if kind == "pdf":
-            return strip_pdf(data, index)
+            return strip_pdf(data, index, limits)
         if kind in ("docx", "xlsx", "pptx", "odt", "ods"):
             return strip_package(data, kind, index, limits, strip_image)
         if kind == "mp3":
@@ -102,13 +103,14 @@ MAT2 = "mat2"  # Debian's mat2 (needs its own python3-gi, poppler and cairo: not
 MAT2_SECONDS = 60
 
 
-def strip_pdf(data: bytes, index: int) -> bytes:
+def strip_pdf(data: bytes, index: int, limits: Limits) -> bytes:
     """mat2's lightweight mode redraws every page through poppler into a new
     cairo PDF: annotations, forms, embedded files, thumbnails, XMP and every
-    object of the source are left behind, images are redrawn (no EXIF), text
-    stays selectable. pikepdf opens the file first (encrypted or broken files
-    are refused as such) and rewrites mat2's output as one revision with no
-    information dictionary (mat2 appends an update; cairo names itself)."""
+    object of the source are left behind, text stays selectable. But cairo
+    passes JPEG and JPEG 2000 images through byte for byte (EXIF, GPS and
+    all), so pikepdf then re-encodes every such image, and rewrites the file as
+    one revision with no information dictionary (mat2 appends an update; cairo
+    names itself). Encrypted or broken files are refused as such first."""
     try:
         with pikepdf.open(io.BytesIO(data)):
             pass
@@ -121,6 +123,8 @@ def strip_pdf(data: bytes, index: int) -> bytes:
                     for key in ("/Metadata", "/PieceInfo"):
                         if key in obj:
                             del obj[key]
+                if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/Image":
+                    _reencode_pdf_image(obj, index, limits)
             out = io.BytesIO()
             pdf.save(out, fix_metadata_version=False, encryption=False, deterministic_id=True)
             return out.getvalue()
@@ -128,6 +132,30 @@ def strip_pdf(data: bytes, index: int) -> bytes:
         raise Refusal("encrypted_file", index) from None
     except pikepdf.PdfError:
         raise Refusal("corrupt_file", index) from None
+
+
+def _reencode_pdf_image(obj: pikepdf.Stream, index: int, limits: Limits) -> None:
+    """A JPEG stream is a whole JPEG file (APP1 EXIF included): re-encoded like an
+    upload. JPEG 2000 (metadata boxes) becomes plain deflated pixels."""
+    filters = obj.get("/Filter")
+    filters = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)] if filters else []
+    if filters[-1:] == ["/DCTDecode"]:
+        raw = obj.read_raw_bytes()
+        if filters[:-1] not in ([], ["/FlateDecode"]):
+            raise Refusal("corrupt_file", index)  # cairo writes neither; nothing else reaches here
+        jpeg = zlib.decompress(raw) if filters[:-1] else raw
+        obj.write(strip_image(jpeg, "jpeg", index, limits), filter=pikepdf.Name.DCTDecode)
+    elif filters[-1:] == ["/JPXDecode"]:
+        pixels = pikepdf.PdfImage(obj).as_pil_image()
+        if pixels.size[0] * pixels.size[1] > limits.max_pixels:
+            raise Refusal("pixel_flood", index, mp=limits.max_pixels // 1_000_000)
+        pixels = pixels.convert("L" if pixels.mode in ("1", "L", "LA") else "RGB")
+        obj.write(zlib.compress(pixels.tobytes()), filter=pikepdf.Name.FlateDecode)
+        obj["/ColorSpace"] = pikepdf.Name.DeviceGray if pixels.mode == "L" else pikepdf.Name.DeviceRGB
+        obj["/BitsPerComponent"] = 8
+        for key in ("/SMaskInData", "/Decode"):
+            if key in obj:
+                del obj[key]
 
 
 def _mat2(data: bytes, index: int) -> bytes:

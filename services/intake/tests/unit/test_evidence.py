@@ -398,6 +398,43 @@ def test_a_pdf_loses_its_information_dictionary_and_xmp():
         assert len(pdf.pages) == 1
 
 
+def pdf_with_images(marker: str = MARKER) -> bytes:
+    """A page showing a GPS-tagged JPEG and a JPEG 2000 with an XML box naming ``marker``,
+    both embedded byte for byte (as PDF writers do, and as cairo passes them on)."""
+    jp2 = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 200, 10)).save(jp2, "JPEG2000")
+    xml = f"<x:xmpmeta><dc:creator>{marker}</dc:creator></x:xmpmeta>".encode()
+    jp2_file = jp2.getvalue() + struct.pack(">I", 8 + len(xml)) + b"xml " + xml
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(200, 200))
+    images = {}
+    for name, raw, size, codec in (("/Im0", jpeg_with_gps(marker, (64, 48), 1), (64, 48), "/DCTDecode"),
+                                   ("/Im1", jp2_file, (32, 24), "/JPXDecode")):
+        images[name] = pikepdf.Stream(pdf, raw, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image,
+                                      Width=size[0], Height=size[1], BitsPerComponent=8,
+                                      ColorSpace=pikepdf.Name.DeviceRGB, Filter=pikepdf.Name(codec))
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(images))
+    page.Contents = pikepdf.Stream(pdf, b"q 128 0 0 96 10 10 cm /Im0 Do Q q 64 0 0 48 10 120 cm /Im1 Do Q")
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.skipif(not shutil.which("mat2"), reason="needs Debian's mat2 (make install installs it as root)")
+def test_images_inside_a_pdf_lose_their_exif_gps_and_xml_boxes():
+    """cairo (under mat2) copies JPEG and JPEG 2000 streams byte for byte: they are re-encoded after it."""
+    original = pdf_with_images()
+    assert pdf_strings(original).count(MARKER.encode()) >= 2
+    stripped = check_and_strip(original, "foto.pdf").stripped
+    assert MARKER.encode() not in pdf_strings(stripped)
+    with pikepdf.open(io.BytesIO(stripped)) as pdf:
+        images = [o for o in pdf.objects if isinstance(o, pikepdf.Stream) and o.get("/Subtype") == "/Image"]
+        assert len(images) == 2  # still shown
+        for image in images:
+            shown = pikepdf.PdfImage(image).as_pil_image()
+            assert shown.size in ((64, 48), (32, 24)) and "exif" not in shown.info
+
+
 def test_a_docx_loses_its_author_company_custom_properties_and_thumbnail():
     original = docx_with_author()
     assert MARKER.encode() in zipfile.ZipFile(io.BytesIO(original)).read("docProps/core.xml")
