@@ -72,7 +72,7 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     assert marker.encode() in photo and marker.encode() in pdf  # the originals really carry it
     replies: list[bytes] = []
 
-    resp = upload(system, receipt, [("IMG_20261012_GPS.jpg", photo, "image/jpeg"),
+    resp = upload(system, receipt, [(f"Laporan_{marker}_IMG_20261012.jpg", photo, "image/jpeg"),
                                     ("kuitansi.pdf", pdf, "application/pdf")])
     assert resp.status_code == 201, resp.text
     replies.append(resp.content)
@@ -82,7 +82,7 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     assert resp.json()["message"]["id"] and resp.json()["message"]["en"]
     # a retried upload is idempotent: no second copy anywhere
     before = stored_counts(system)
-    again = upload(system, receipt, [("IMG_20261012_GPS.jpg", photo, "image/jpeg"),
+    again = upload(system, receipt, [(f"Laporan_{marker}_IMG_20261012.jpg", photo, "image/jpeg"),
                                      ("kuitansi.pdf", pdf, "application/pdf")])
     assert again.status_code == 201 and stored_counts(system) == before
 
