@@ -44,7 +44,8 @@ class _Worker:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "PYTHONPATH", "VIRTUAL_ENV") or k.startswith("LC_")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "peluit_intake.evidence_worker", str(memory_mb), str(cpu_seconds), str(tasks)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+            # stderr: nothing (service logs are JSON lines); what went wrong comes back as a frame or exit status
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True)
 
     def call(self, header: dict, body: bytes, body_max: int) -> tuple[dict, bytes]:
         self.tasks_left -= 1
