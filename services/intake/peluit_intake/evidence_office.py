@@ -31,11 +31,13 @@ EMPTY_ODF_META = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
                   b' office:version="1.3"><office:meta/></office:document-meta>')
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
-# parts that carry people (comments, their authors, reviewers), history, hidden files or paths
+# parts that carry people (comments, their authors, reviewers), history, hidden files or paths; revisionInfo
+# names each editing client by a GUID, docMetadata the organisation's sensitivity labels
 _OOXML_DROPPED = re.compile(
-    r"docProps/(custom\.xml|thumbnail\.[^/]+)|customXml/.*|\[trash\]/.*"
+    r"docProps/(custom\.xml|thumbnail\.[^/]+)|customXml/.*|docMetadata/.*|\[trash\]/.*"
     r"|(word|xl|ppt)/(comments[^/]*\.xml|people\.xml|persons/.*|threadedComments/.*|commentAuthors\.xml"
-    r"|authors\.xml|comments/.*|revisions/.*|printerSettings/.*|embeddings/.*|activeX/.*|webSettings\.xml)"
+    r"|authors\.xml|comments/.*|revisions/.*|revisionInfo\.xml|printerSettings/.*|embeddings/.*|activeX/.*"
+    r"|webSettings\.xml)"
     r"|word/_rels/settings\.xml\.rels",  # holds only the attached template's path and mail-merge sources
     re.IGNORECASE)
 # OpenDocument: settings.xml names printers and paths; Thumbnails is a picture of page 1
@@ -44,7 +46,8 @@ _ODF_KEPT_BINARY = re.compile(r"mimetype|(.*/)?(Pictures|ObjectReplacements)/[^/
 
 # attributes naming people or machines (tracked changes, comments, shared workbooks) and paths
 _PERSON_ATTRIBUTES = re.compile(
-    rb"(\s(?:[\w.-]+:)?(?:author|initials|userId|providerId|userName|creator|lastModifiedBy))"
+    rb"(\s(?:[\w.-]+:)?(?:author|initials|userId|providerId|userName|creator|lastModifiedBy"
+    rb"|connection|sourceFile|odcFile))"  # the last three: a workbook's data connections (paths, logins)
     rb"(\s*=\s*)(\"[^\"]*\"|'[^']*')")
 _RSID = re.compile(rb"\s(?:[\w.-]+:)?rsid\w*\s*=\s*(\"[^\"]*\"|'[^']*')")
 # elements removed whole: revision-session ids, the attached template, document variables, mail merge,

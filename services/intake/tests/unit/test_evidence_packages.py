@@ -93,6 +93,11 @@ def word_parts(marker: str = MARKER) -> dict:
             f'Target="file:///C:\\Users\\{marker}\\AppData\\Roaming\\Microsoft\\Templates\\Dinas.dotm"/>'
             f'</Relationships>'),
         "customXml/item1.xml": f'<?xml version="1.0"?><NIP>{marker}</NIP>',
+        "docMetadata/LabelInfo.xml": f'<?xml version="1.0"?><labelList><label siteId="{marker}"/></labelList>',
+        "word/revisionInfo.xml": f'<?xml version="1.0"?><revInfo><client id="{marker}"/></revInfo>',
+        "word/connections.xml": (f'<?xml version="1.0"?><connections><connection id="1"><dbPr connection="Data '
+                                 f'Source=C:\\Users\\{marker}\\data.accdb" sourceFile="C:\\Users\\{marker}"/>'
+                                 f'</connection></connections>'),
     }
 
 
