@@ -80,7 +80,8 @@ def running_system(services=None, extra_env=None, tap=True):
         keys_dir=artifacts / "keys", log_dir=artifacts / "logs",
         extra_env=extra_env if extra_env is not None else {
             "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.15",
-            "PELUIT_CHECKPOINT_INTERVAL": "1"},
+            # a small evidence sandbox, so a 150 kB bomb (peluit_common.testing.png_bomb) shows a worker ending
+            "PELUIT_CHECKPOINT_INTERVAL": "1", "PELUIT_EVIDENCE_WORKER_MEMORY_MB": "256"},
     )
     sys_.provision()
     if tap:

@@ -82,8 +82,9 @@ def target(app, receipt_hash) -> dict:
         return {"error": "case_closed"}
     files, size = _usage(case)
     max_files, max_bytes = quota()
+    # "files": how many it holds, so intake numbers the next labels on (lampiran-<files + 1>...)
     return {"case_id": str(case.id), "tenant": case.tenant, "files_left": max(0, max_files - files),
-            "bytes_left": max(0, max_bytes - size)}
+            "bytes_left": max(0, max_bytes - size), "files": files}
 
 
 def add(app, pool, receipt_hash, items, version=EVIDENCE_RPC_VERSION) -> dict:

@@ -8,7 +8,8 @@ refusal; cases, the vault and reporting are reached through a port
 
 - the identity is sealed to the vault's public key before anything else;
 - the receipt goes out only after cases has committed the report;
-- Argon2 (the receipt's lookup hash), parsing and stripping run off the hub (tpool);
+- Argon2 (the receipt's lookup hash) runs off the hub (tpool); evidence is parsed
+  and stripped in sandboxed worker processes (``evidence_sandbox``, green pipes);
 - evidence is checked by content before anything is looked up or stored, and
   an upload is all or nothing (a channel's attachments each stand alone).
 """
@@ -41,10 +42,11 @@ from .errors import (
     UnknownTenant,
 )
 from .evidence_checks import Limits, Refusal, Refused, check_all, check_each
+from .evidence_sandbox import sandbox
 from .evidence_strip import strip_all, strip_each
 from .keys import IntakeKeys
 from .receipts import format_receipt
-from .sealing import seal_identity, seal_original
+from .sealing import seal_identity, seal_name, seal_original
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +260,7 @@ class Intake:
         """The content checks alone (types by magic bytes, sizes, zip bombs,
         pixel floods): raises ``EvidenceRefused``, stores nothing."""
         try:
-            tpool.execute(check_all, files, limits or Limits.from_env())
+            check_all(files, limits or Limits.from_env(), sandbox().check)
         except Refused as refused:
             raise _refused(refused) from None
 
@@ -269,7 +271,7 @@ class Intake:
         limits = limits or Limits.from_env()
         with upload_slots():
             try:
-                detected = tpool.execute(check_all, files, limits)
+                detected = check_all(files, limits, sandbox().check)
             except Refused as refused:
                 raise _refused(refused) from None
             if receipt_hash is None:
@@ -279,13 +281,13 @@ class Intake:
                 EVIDENCE_REFUSED.labels("evidence_quota").inc()
                 raise EvidenceQuota()
             try:
-                prepared = tpool.execute(strip_all, files, detected, limits)
+                prepared = strip_all(files, detected, limits, sandbox().strip)
             except Refused as refused:
                 raise _refused(refused) from None
             if sum(len(p.stripped) for p in prepared) > target["bytes_left"]:
                 EVIDENCE_REFUSED.labels("evidence_quota").inc()
                 raise EvidenceQuota()
-            self._store_prepared(receipt_hash, target, prepared, limits)
+            prepared = self._store_prepared(receipt_hash, target, prepared, limits)
         return [StoredEvidence(p.label, p.mime, len(p.original)) for p in prepared]
 
     def attach_channel_evidence(self, receipt: str, files: list[tuple[str | None, bytes]]) -> list[Refusal]:
@@ -298,12 +300,13 @@ class Intake:
         if not files:
             return []
         with upload_slots():
-            checked, refusals = tpool.execute(check_each, files, limits)
+            checked, refusals = check_each(files, limits, check=sandbox().check)
+            names = {n: name for n, (name, _) in enumerate(files, 1)}
             if checked:
                 receipt = ReceiptSchema().load({"receipt": receipt})["receipt"]  # as the status page normalises it
                 receipt_hash = self.receipt_hash(receipt)
                 target = self._evidence_target(receipt_hash)
-                prepared, failed = tpool.execute(strip_each, checked, limits)
+                prepared, failed = strip_each(checked, limits, names, sandbox().strip)
                 refusals += failed
                 kept, files_left, bytes_left = [], target["files_left"], target["bytes_left"]
                 for p in prepared:
@@ -322,16 +325,18 @@ class Intake:
         return _checked(self.backend.evidence_target(receipt_hash), "cases (evidence lookup)",
                         EVIDENCE_ERRORS)
 
-    def _store_prepared(self, receipt_hash: str, target: dict, prepared: list, limits: Limits) -> None:
+    def _store_prepared(self, receipt_hash: str, target: dict, prepared: list, limits: Limits) -> list:
         # Every file passed: from here on things are stored. The originals first, in the vault
         # (idempotent per case and file), then the stripped copies on the case (idempotent per
         # evidence_id): a failure in between is Unavailable or BackendRefused and the same upload can be
-        # sent again.
+        # sent again. Labels are numbered on from what the case holds; the file's own name is sealed.
+        prepared = [p.numbered(target.get("files", 0) + k) for k, p in enumerate(prepared, 1)]
         items = []
         for p in prepared:
             sealed = tpool.execute(seal_original, self.keys.vault_public_key, p.original)
-            stored = _checked(self.backend.store_evidence_original(target["case_id"], target["tenant"], p.mime, sealed),
-                              "the vault (evidence original)")
+            stored = _checked(self.backend.store_evidence_original(
+                target["case_id"], target["tenant"], p.mime, sealed, seal_name(self.keys.vault_public_key, p.name)),
+                "the vault (evidence original)")
             del sealed
             items.append({"label": p.label, "mime": p.mime, "size": len(p.stripped), "sha256": p.sha256,
                           "original_ref": stored["original_ref"], "content": p.stripped})
@@ -341,3 +346,4 @@ class Intake:
                      {**EVIDENCE_ERRORS, "evidence_quota": EvidenceQuota})
         for p in prepared:
             EVIDENCE_ACCEPTED.labels(p.mime).inc()
+        return prepared

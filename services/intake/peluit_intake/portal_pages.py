@@ -219,7 +219,7 @@ class PortalKit:
                 "file_mb": f"{self.evidence_limits.max_file_bytes / 1_000_000:g}",
                 "total_mb": f"{self.evidence_limits.max_request_bytes / 1_000_000:g}"},
             # a hint to the browser's file picker only: the server decides by content
-            "accept": ".jpg,.jpeg,.png,.pdf,.docx,.xlsx,.pptx,.txt,.mp3,.m4a",
+            "accept": ".jpg,.jpeg,.png,.pdf,.docx,.xlsx,.pptx,.odt,.ods,.txt,.mp3,.m4a",
         }
         base.update(context)
         base["has_errors"] = bool(base["errors"] or base["general"])

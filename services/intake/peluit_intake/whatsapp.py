@@ -28,6 +28,7 @@ from peluit_contracts.reports import ReportSubmissionSchema
 
 from .errors import IntakeError, UnknownCategory, UnknownTenant, temporary
 from .evidence_checks import Limits, Refusal, check_each, mb
+from .evidence_sandbox import sandbox
 from .whatsapp_conversation import (
     EXPIRED,
     MEDIA_TAKEN,
@@ -320,7 +321,7 @@ def take_media(conv: Conversation, media_id: str, media: GraphMedia, limits: Lim
         log.warning("whatsapp media not fetched: %s", type(exc).__name__)
         raise TemporaryFailure("media") from None
     already = (len(conv.media), sum(size for _, size in conv.media))
-    checked, refusals = check_each([(None, data)], limits, start=n, already=already)
+    checked, refusals = check_each([(None, data)], limits, start=n, already=already, check=sandbox().check)
     if refusals:
         return conv, _refusal_text(refusals[0])
     return replace(conv, media=conv.media + ((media_id, len(data)),)), MEDIA_TAKEN.format(n=n)
