@@ -33,12 +33,19 @@ from .slip import printable_slip
 
 MULTIPART_OVERHEAD = 1_000_000  # boundaries, part headers and the receipt field, above the files themselves
 STATUS = {errors.UnknownTenant: 422, errors.UnknownCategory: 422, errors.IdempotencyKeyReused: 422,
-          errors.ReceiptNotFound: 404, errors.CaseClosed: 409, errors.EvidenceQuota: 413, errors.Unavailable: 503}
+          errors.ReceiptNotFound: 404, errors.CaseClosed: 409, errors.EvidenceQuota: 413, errors.Unavailable: 503,
+          errors.Throttled: 429, errors.Busy: 503}
 
 
 def http_error(err: errors.IntakeError) -> HttpError:
-    """Refused files and unknown codes field by field; anything unexpected from
+    """Refused files and unknown codes field by field; a throttled or saturated
+    request says when to come back (``Retry-After``); anything unexpected from
     cases or the vault is a 500 that names nothing (retry with the same key)."""
+    if isinstance(err, errors.Throttled):
+        return HttpError(429, err.code, text=err.text, minutes=err.minutes,
+                         headers={"Retry-After": str(err.retry_after)})
+    if isinstance(err, errors.Busy):
+        return HttpError(503, err.code, text=err.text, headers={"Retry-After": str(err.retry_after)})
     if isinstance(err, errors.EvidenceRefused):
         return HttpError(err.refused.status, err.code, err.refused.fields(), text="evidence_refused")
     if isinstance(err, (errors.UnknownTenant, errors.UnknownCategory)):
@@ -87,6 +94,12 @@ def receipt_response(registration: Registration) -> Response:
 
 
 # -- the handlers ---------------------------------------------------------------------------
+
+@translated
+def throttled(request, throttle, bucket: str | None) -> None:
+    """Count the request against its client (``request``, then the route's own ``bucket``): 429 past a limit."""
+    throttle.check_client(request.environ, "request", *([bucket] if bucket else []))
+
 
 @translated
 def submit_report(request, intake: Intake) -> Response:

@@ -86,7 +86,7 @@ def report_submit(visit: Visit, intake: Intake) -> Response:
     report, errors = validate_report(visit, form)
     if errors:
         return form_page(visit, intake, form, 400, errors=errors, notices=notices)
-    wait = kit.limiter.hit("report", visit.client())
+    wait = visit.wait("report")
     if wait is not None:
         return form_page(visit, intake, form, 429, general=[visit.t("rate_limited", minutes=int(wait // 60) + 1)],
                          notices=notices, headers={"Retry-After": str(int(wait) + 1)})
@@ -105,8 +105,9 @@ def report_submit(visit: Visit, intake: Intake) -> Response:
         return form_page(visit, intake, form, 422, general=[visit.t("key_reused")], notices=notices)
     except IntakeError as err:
         first = visit.t("busy_title" if isinstance(err, Unavailable) else "error_title") + "."
-        return form_page(visit, intake, form, http_error(err).status, general=[first, visit.t("busy_kept")],
-                         notices=notices)
+        refusal = http_error(err)
+        return form_page(visit, intake, form, refusal.status, general=[first, visit.t("busy_kept")],
+                         notices=notices, headers=refusal.headers)
     try:  # nothing after the registration may cost the reporter the receipt page
         evidence_notes = report_evidence(visit, intake, registration.receipt, uploads) if uploads else []
     except Exception as exc:
@@ -153,7 +154,7 @@ def status_open(visit: Visit, intake: Intake) -> Response:
     except ValidationError as err:
         errors = {"receipt": [visit.pick(m) for m in bilingual_errors(err.messages).get("receipt", [])]}
         return login_page(visit, 400, errors=errors)
-    wait = kit.limiter.hit("receipt", visit.client())
+    wait = visit.wait("receipt")
     if wait is not None:
         response = login_page(visit, 429, general=[visit.t("rate_limited", minutes=int(wait // 60) + 1)])
         response.headers["Retry-After"] = str(int(wait) + 1)
@@ -186,8 +187,12 @@ def status_message(visit: Visit, intake: Intake) -> Response:
     except ValidationError as err:
         errors = {"text": [visit.pick(m) for m in bilingual_errors(err.messages).get("text", [])]}
         return case_page(visit, intake, 400, errors=errors, reply_text=text)
+    wait = visit.wait("message")
+    if wait is not None:
+        return case_page(visit, intake, 429, general=[visit.t("rate_limited", minutes=int(wait // 60) + 1)],
+                         reply_text=text, headers={"Retry-After": str(int(wait) + 1)})
     try:
-        intake.send_message(visit.session.receipt_hash, body["text"])
+        intake.send_message(visit.session.receipt_hash, body["text"], counted=False)
     except ReceiptNotFound:
         visit.session = None
         return login_page(visit, 404, general=[visit.t("session_ended")], unsent_text=text)
@@ -208,10 +213,17 @@ def status_evidence(visit: Visit, intake: Intake) -> Response:
     uploads = chosen_files(files)
     if not uploads:
         return case_page(visit, intake, 400, errors={"file": [visit.pick(message("refusal_no_file"))]})
+    wait = visit.wait("evidence")
+    if wait is not None:
+        return case_page(visit, intake, 429, general=[visit.t("rate_limited", minutes=int(wait // 60) + 1),
+                                                     visit.t("attach_again")],
+                         headers={"Retry-After": str(int(wait) + 1)})
     try:
         intake.add_evidence(uploads, receipt_hash=visit.session.receipt_hash)
     except IntakeError as err:
-        return case_page(visit, intake, http_error(err).status, errors=file_errors(visit, _evidence_fields(err)))
+        refusal = http_error(err)
+        return case_page(visit, intake, refusal.status, errors=file_errors(visit, _evidence_fields(err)),
+                         headers=refusal.headers)
     return kit.redirect(visit.url("/status", ok="bukti"))
 
 
@@ -224,7 +236,11 @@ def sign_out(visit: Visit, intake: Intake) -> Response:
                             paragraphs=[visit.t("signed_out_text")])
 
 
-def static(kit: PortalKit, name: str) -> Response:
+def static(kit: PortalKit, name: str, request=None) -> Response:
+    wait = None if request is None else kit.throttle.hit("request", kit.throttle.client(request.environ))
+    if wait is not None:
+        return Response("429", status=429, content_type="text/plain; charset=utf-8",
+                        headers={**HTML_HEADERS, "Retry-After": str(int(wait) + 1)})
     found = kit.static.get(name)
     if found is None:
         return Response("not found", status=404, content_type="text/plain; charset=utf-8", headers=HTML_HEADERS)
