@@ -79,8 +79,8 @@ class BodyGate:
     - ``PELUIT_BODY_SECONDS`` (10 s) plus one second per
       ``PELUIT_BODY_MIN_BYTES_PER_SECOND`` (16 kB) of declared length: the
       whole body must have arrived by then, else 408;
-    - ``PELUIT_MAX_REQUEST_BYTES`` (64 MiB, or the route's ``max_body``): 413
-      from the declared length, before a byte is read;
+    - ``PELUIT_MAX_REQUEST_BYTES`` (64 MiB) for a route without ``max_body``:
+      413 from the declared length, before a byte is read;
     - ``PELUIT_BODY_BUFFER_BYTES`` (128 MiB): bytes being read at once over all
       requests; a body that does not fit is a 503 with ``Retry-After`` at once.
     A refused body is never read to its end: the connection is closed."""
@@ -99,7 +99,7 @@ class BodyGate:
         Past a route's own ``max_body`` the body is not read at all: the handler
         sees the declared length (or ``max_body`` + 1 bytes of a chunked body)
         and refuses it in its own words; the connection then ends."""
-        cap = min(self.max_bytes, max_body or self.max_bytes)
+        cap = max_body or self.max_bytes  # a route's own limit stands in for the port's
         chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -109,7 +109,7 @@ class BodyGate:
             environ["wsgi.input"] = io.BytesIO(b"")
             return None
         if not chunked and length > cap:
-            if max_body is None or length > self.max_bytes:
+            if max_body is None:
                 return _closing(environ, error_response(HttpError(413, "payload_too_large", limit=cap)))
             environ["wsgi.input"] = io.BytesIO(b"")
             _closing(environ, None)
@@ -125,7 +125,7 @@ class BodyGate:
         if raw is None:
             return _closing(environ, error_response(HttpError(408, "request_timeout")))
         if len(raw) > cap:
-            if max_body is None or cap == self.max_bytes:
+            if max_body is None:
                 return _closing(environ, error_response(HttpError(413, "payload_too_large", limit=cap)))
             _closing(environ, None)
         environ["wsgi.input"] = io.BytesIO(raw)

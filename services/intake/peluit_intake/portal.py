@@ -20,7 +20,7 @@ from peluit_contracts.fields import Strict, Text
 from peluit_contracts.i18n import bilingual_errors, message
 from peluit_contracts.reports import ReceiptSchema, ReportSubmissionSchema
 
-from .api import http_error
+from .api import http_error, upload_body_limit
 from .application import Intake, answer_no_sooner
 from .errors import (
     BackendRefused,
@@ -55,6 +55,13 @@ from .slip import printable_slip
 log = logging.getLogger(__name__)
 
 
+def body_limits() -> dict[str, int]:
+    """Each form's body limit (the handler refuses more from the declared length), declared on its route too."""
+    upload = upload_body_limit()
+    return {"report_submit": upload + 256 * 1024, "status_open": 8 * 1024, "status_message": 96 * 1024,
+            "status_evidence": upload + 64 * 1024, "sign_out": 8 * 1024}
+
+
 class _ReplySchema(Strict):
     text = Text(required=True, max_len=5000)
 
@@ -70,7 +77,7 @@ def report_form(visit: Visit, intake: Intake) -> Response:
 
 def report_submit(visit: Visit, intake: Intake) -> Response:
     kit = visit.kit
-    raw, files = read_form(visit, kit.upload_limit + 256 * 1024, uploads=True)
+    raw, files = read_form(visit, body_limits()["report_submit"], uploads=True)
     expired = guard(visit, raw, "")
     form = defaultdict(str, {name: form_value(raw, name) for name in
                              (*REPORT_TEXT_FIELDS, *(f"identity.{k}" for k in IDENTITY_FIELDS))})
@@ -145,7 +152,7 @@ def status(visit: Visit, intake: Intake) -> Response:
 
 def status_open(visit: Visit, intake: Intake) -> Response:
     kit = visit.kit
-    form, _ = read_form(visit, 8 * 1024)
+    form, _ = read_form(visit, body_limits()["status_open"])
     if guard(visit, form, ""):
         return login_page(visit, 403, general=[visit.t("expired")])
     try:
@@ -173,7 +180,7 @@ def status_open(visit: Visit, intake: Intake) -> Response:
 
 
 def status_message(visit: Visit, intake: Intake) -> Response:
-    form, _ = read_form(visit, 96 * 1024)
+    form, _ = read_form(visit, body_limits()["status_message"])
     text = form_value(form, "text")
     if visit.session is None:
         # only a same-site request carries the (SameSite=Strict) expired cookie:
@@ -205,7 +212,7 @@ def status_message(visit: Visit, intake: Intake) -> Response:
 
 def status_evidence(visit: Visit, intake: Intake) -> Response:
     kit = visit.kit
-    form, files = read_form(visit, kit.upload_limit + 64 * 1024, uploads=True)
+    form, files = read_form(visit, body_limits()["status_evidence"], uploads=True)
     if visit.session is None:
         return login_page(visit, 401, general=[visit.t("session_ended")])
     if guard(visit, form, "s:" + visit.session.sid):
@@ -228,7 +235,7 @@ def status_evidence(visit: Visit, intake: Intake) -> Response:
 
 
 def sign_out(visit: Visit, intake: Intake) -> Response:
-    form, _ = read_form(visit, 8 * 1024)
+    form, _ = read_form(visit, body_limits()["sign_out"])
     if visit.session is not None:
         guard(visit, form, "s:" + visit.session.sid)  # an expired token still signs out
     visit.session = None

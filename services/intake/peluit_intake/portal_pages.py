@@ -32,6 +32,7 @@ from peluit_common.web import SECURITY_HEADERS
 from peluit_contracts.i18n import message
 
 from . import i18n
+from .api import upload_body_limit
 from .application import Intake
 from .errors import Busy, IntakeError, ReceiptNotFound, Throttled, Unavailable
 from .evidence_checks import Limits
@@ -144,8 +145,7 @@ class PortalKit:
         self.timezone = zoneinfo.ZoneInfo(env("PELUIT_TIMEZONE", "Asia/Jakarta"))
         self.evidence_limits = Limits.from_env()  # shown in the forms' hints
         # the same body cap as the evidence API's, plus room for the report's text fields
-        self.upload_limit = env_int("PELUIT_EVIDENCE_MAX_BODY_BYTES",
-                                    self.evidence_limits.max_request_bytes + 1_000_000)
+        self.upload_limit = upload_body_limit(self.evidence_limits)
         self.static = {}
         for path in sorted(STATIC.iterdir()):
             if path.suffix in STATIC_TYPES:

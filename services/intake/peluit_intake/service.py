@@ -70,7 +70,7 @@ class IntakeService:
 
     # -- reporter API (JSON): the uniform routes are generated below from API_ROUTES -------------
 
-    @http("POST", "/api/v1/assisted-reports")
+    @http("POST", "/api/v1/assisted-reports", max_body=api.body_limits()["submit_assisted_report"])
     @json_endpoint
     def submit_assisted_report(self, request):
         self._counted(request)
@@ -154,12 +154,13 @@ def _page_entrypoint(handler):
     return entrypoint
 
 
-def _attach(name: str, method: str, path: str, function) -> None:
+def _attach(name: str, method: str, path: str, function, max_body: int | None = None) -> None:
     function.__name__ = function.__qualname__ = name
-    setattr(IntakeService, name, http(method, path)(function))
+    setattr(IntakeService, name, http(method, path, max_body=max_body)(function))
 
 
 for _method, _path, _handler, _bucket in API_ROUTES:
-    _attach(_handler.__name__, _method, _path, _api_entrypoint(_handler, _bucket))
+    _attach(_handler.__name__, _method, _path, _api_entrypoint(_handler, _bucket), api.body_limits()[_handler.__name__])
 for _method, _path, _handler in PORTAL_PAGES:
-    _attach("portal_" + _handler.__name__, _method, _path, _page_entrypoint(_handler))
+    _attach("portal_" + _handler.__name__, _method, _path, _page_entrypoint(_handler),
+            portal.body_limits().get(_handler.__name__))
