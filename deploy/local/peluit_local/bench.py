@@ -41,7 +41,7 @@ import peluit_common  # noqa: E402,F401
 
 from . import bootstrap  # noqa: E402
 from .system import NAMEKO_CONFIG, REPO  # noqa: E402
-from .testing import running_system, sample_report  # noqa: E402
+from .testing import TEST_LIMITS, running_system, sample_report  # noqa: E402
 
 LEVELS = ((1, 60), (10, 400), (50, 1000))  # (concurrent submitters, submissions per run)
 RUNS = int(os.environ.get("PELUIT_BENCH_RUNS", "3"))
@@ -209,7 +209,7 @@ def bench_slow_queries(system):
 
 def main() -> int:
     print(f"Peluit benchmarks on {os.cpu_count()} cores ({time.strftime('%Y-%m-%d %H:%M')})\n")
-    with running_system(extra_env={"PELUIT_RPC_TIMEOUT": "30"}, tap=False) as system:
+    with running_system(extra_env={"PELUIT_RPC_TIMEOUT": "30", **TEST_LIMITS}, tap=False) as system:
         rate = bench_end_to_end(system)
         bench_argon2()
         bench_without_hash_cost(system)

@@ -70,6 +70,11 @@ def _free_base_port() -> int:
     raise RuntimeError("no free port range")
 
 
+# every test client is 127.0.0.1: limits a thousand times the production ones, and one trusted proxy hop so
+# that a test can be a client of its own (X-Forwarded-For)
+TEST_LIMITS = {"PELUIT_THROTTLE_SCALE": "1000", "PELUIT_PROXY_HOPS": "1"}
+
+
 @contextlib.contextmanager
 def running_system(services=None, extra_env=None, tap=True):
     """A fresh Peluit: own databases, vhost (firehose tapped), ports and keys."""
@@ -81,7 +86,7 @@ def running_system(services=None, extra_env=None, tap=True):
         extra_env=extra_env if extra_env is not None else {
             "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.15",
             # a small evidence sandbox, so a 150 kB bomb (peluit_common.testing.png_bomb) shows a worker ending
-            "PELUIT_CHECKPOINT_INTERVAL": "1", "PELUIT_EVIDENCE_WORKER_MEMORY_MB": "256"},
+            "PELUIT_CHECKPOINT_INTERVAL": "1", "PELUIT_EVIDENCE_WORKER_MEMORY_MB": "256", **TEST_LIMITS},
     )
     sys_.provision()
     if tap:

@@ -8,8 +8,10 @@ refusal; cases, the vault and reporting are reached through a port
 
 - the identity is sealed to the vault's public key before anything else;
 - the receipt goes out only after cases has committed the report;
-- Argon2 (the receipt's lookup hash) runs off the hub (tpool); evidence is parsed
-  and stripped in sandboxed worker processes (``evidence_sandbox``, green pipes);
+- Argon2 (the receipt's lookup hash) runs in the bounded ``hash_pool``; evidence
+  is parsed and stripped in sandboxed worker processes (``evidence_sandbox``, green pipes);
+- every use of a receipt counts against it in the throttle (``per_receipt``),
+  before it is hashed, whatever the channel;
 - evidence is checked by content before anything is looked up or stored, and
   an upload is all or nothing (a channel's attachments each stand alone).
 """
@@ -44,6 +46,7 @@ from .errors import (
 from .evidence_checks import Limits, Refusal, Refused, check_all, check_each
 from .evidence_sandbox import sandbox
 from .evidence_strip import strip_all, strip_each
+from .hash_pool import HashPool, receipt_hashes
 from .keys import IntakeKeys
 from .receipts import format_receipt
 from .sealing import seal_identity, seal_name, seal_original
@@ -148,10 +151,22 @@ def _refused(refused: Refused) -> EvidenceRefused:
 
 class Intake:
     """The use cases of one worker: ``backend`` its port to cases and the
-    vault, ``catalogue`` the process's one tenant catalogue, ``keys`` intake's keys."""
+    vault, ``catalogue`` the process's one tenant catalogue, ``keys`` intake's
+    keys, ``throttle`` the process's one throttle (None: nothing is counted)."""
 
-    def __init__(self, backend, catalogue: TenantCatalogue, keys: IntakeKeys):
-        self.backend, self.tenants, self.keys = backend, catalogue, keys
+    def __init__(self, backend, catalogue: TenantCatalogue, keys: IntakeKeys, throttle=None,
+                 hashes: HashPool | None = None):
+        self.backend, self.tenants, self.keys, self.throttle = backend, catalogue, keys, throttle
+        self.hashes = hashes or receipt_hashes()
+
+    def count(self, bucket: str, subject: str) -> None:
+        """One attempt of ``subject`` (a receipt, a sender) in the throttle: ``Throttled`` past the limit."""
+        if self.throttle is not None:
+            self.throttle.check(bucket, subject)
+
+    def count_receipt(self, subject: str) -> None:
+        """One use of a receipt (its digits or, in a portal session, its hash), by any channel."""
+        self.count("per_receipt", subject)
 
     # -- tenants ------------------------------------------------------------------------
 
@@ -196,8 +211,9 @@ class Intake:
     # -- reports --------------------------------------------------------------------------
 
     def receipt_hash(self, receipt: str) -> str:
-        """The receipt's Argon2id lookup hash, computed off the eventlet hub."""
-        return tpool.execute(self.keys.receipts.lookup_hash, receipt)
+        """The lookup hash of a receipt a reporter presents: counted, then hashed in the pool."""
+        self.count_receipt(receipt)
+        return self.hashes.run(self.keys.receipts.lookup_hash, receipt)
 
     def register(self, report: dict, idempotency_key: str | None, channel: str,
                  assisted_by: AssistedBy | None = None) -> Registration:
@@ -219,7 +235,7 @@ class Intake:
         keys = self.keys.receipts
         submission_id = keys.submission_id(tenant, idempotency_key)
         receipt = keys.receipt(tenant, idempotency_key)
-        receipt_hash = self.receipt_hash(receipt)
+        receipt_hash = self.hashes.run(keys.lookup_hash, receipt)  # a new receipt: nothing to count yet
 
         reporter_ref = None
         if sealed is not None:
@@ -248,8 +264,11 @@ class Intake:
             raise ReceiptNotFound()
         return view
 
-    def send_message(self, receipt_hash: str, text: str) -> str:
-        """The reporter answers a question or writes to the Inspektorat; the case's status."""
+    def send_message(self, receipt_hash: str, text: str, counted: bool = True) -> str:
+        """The reporter answers a question or writes to the Inspektorat; the case's status.
+        ``counted``: the receipt was counted when it was hashed (else its hash counts now)."""
+        if not counted:
+            self.count_receipt(receipt_hash)
         result = _checked(self.backend.reporter_message(receipt_hash, text), "cases (reporter message)",
                           {"not_found": ReceiptNotFound, "case_closed": CaseClosed})
         return result["status"]
@@ -276,6 +295,8 @@ class Intake:
                 raise _refused(refused) from None
             if receipt_hash is None:
                 receipt_hash = self.receipt_hash(receipt)
+            else:
+                self.count_receipt(receipt_hash)  # a portal session's upload
             target = self._evidence_target(receipt_hash)
             if len(files) > target["files_left"]:
                 EVIDENCE_REFUSED.labels("evidence_quota").inc()

@@ -77,3 +77,24 @@ class BackendRefused(IntakeError):
 def temporary(err: IntakeError) -> bool:
     """Whether the sender should try the same thing again later (a channel's 451 or 503)."""
     return isinstance(err, (Unavailable, BackendRefused))
+
+
+class Throttled(IntakeError):
+    """Too many attempts by one client, for one receipt or from one sender: wait ``retry_after`` seconds."""
+
+    code = text = "rate_limited"
+
+    def __init__(self, wait: float):
+        super().__init__()
+        self.retry_after = int(wait) + 1
+
+    @property
+    def minutes(self) -> int:
+        return (self.retry_after + 59) // 60
+
+
+class Busy(IntakeError):
+    """Every receipt-hash slot is taken and the queue is full: try again in a moment (nothing was done)."""
+
+    code, text = "busy", "busy"
+    retry_after = 1

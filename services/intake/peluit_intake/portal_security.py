@@ -1,6 +1,6 @@
-"""The portal's small security parts: CSRF tokens, the session blob, the rate
-limiter and the client key it counts on. Plain Python, no nameko, so each is
-unit-tested on its own (``tests/test_portal.py``).
+"""The portal's small security parts: CSRF tokens and the session blob (its
+throttle is intake's one ``throttle.Throttle``). Plain Python, no nameko, so
+each is unit-tested on its own (``tests/test_portal.py``).
 
 Every key is a subkey of intake's one secret, derived the way
 ``ReceiptKeys`` derives its own (``HMAC(secret, "peluit-intake-v1/" + label)``)
@@ -22,9 +22,6 @@ from typing import Callable
 
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
-
-# the rate limiter and client key live in common now (cases' login uses them too); re-exported
-from peluit_common.ratelimit import RateLimiter, client_address  # noqa: F401
 
 from .receipts import ReceiptKeys
 
@@ -146,4 +143,3 @@ class SessionBlobs:
         if len(session.receipt_hash) != 64:
             return None
         return session
-

@@ -26,7 +26,7 @@ from peluit_common.web import HttpError, json_response
 from peluit_contracts.i18n import bilingual_errors, message
 from peluit_contracts.reports import ReportSubmissionSchema
 
-from .errors import IntakeError, UnknownCategory, UnknownTenant, temporary
+from .errors import IntakeError, Throttled, UnknownCategory, UnknownTenant, temporary
 from .evidence_checks import Limits, Refusal, check_each, mb
 from .evidence_sandbox import sandbox
 from .whatsapp_conversation import (
@@ -378,6 +378,16 @@ def handle_message(msg: Inbound, *, store: ConversationStore, outbound: Outbound
     with store.lock(conv_key):
         if store.seen(seen_key):
             return "duplicate"
+        try:
+            intake.count("whatsapp_sender", msg.phone)
+        except Throttled as err:  # answered, remembered, not retried: the conversation stays as it was
+            words = message("wa_rate_limited", minutes=err.minutes)
+            try:
+                outbound.send_text(msg.phone, f"{words['id']}\n{words['en']}")
+            except OSError as exc:
+                log.warning("whatsapp reply not sent: %s", type(exc).__name__)
+            store.mark_seen(seen_key)
+            return "throttled"
         conv, expired = store.get(conv_key)
         if msg.media_id is not None and media is not None:
             step = advance(conv, None, catalogue) if conv is None else Step(conv, [])
