@@ -127,9 +127,7 @@ def _form_path(command: str, path: str) -> str:
 
 
 def form_catalogue(page: Page) -> dict | None:
-    """The officer API's form catalogue, when that piece is switched on."""
-    if "desk" not in page.kit.settings.features:
-        return None
+    """The officer API's form catalogue (None when it cannot be had: the fallbacks serve)."""
     try:
         return page.api.get("cases", "/api/v1/catalogue")
     except ApiError:
@@ -163,9 +161,7 @@ def choices(page: Page, case: dict) -> dict:
 
 
 def _team_choices(page: Page) -> list | None:
-    """Investigators of the officer's tenant (the accounts piece lists them); None: type their ids."""
-    if "accounts" not in page.kit.settings.features:
-        return None
+    """Investigators of the officer's tenant; None when the list cannot be had: type their ids."""
     try:
         reply = page.api.get("cases", "/api/v1/officers", role="investigator", active="true", per_page=100)
     except ApiError:
