@@ -59,6 +59,11 @@ def requests_list(page: Page, status: int = 200, *, general=(), notices=(), erro
     if officer.has("inspektur"):
         pending = page.api.get("cases", "/api/v1/disclosure-requests", tenant=officer.tenant,
                                status="pending").get("items", [])
+    audited, audited_tenant = [], ""
+    if officer.has("auditor"):  # a granted tenant's requests with their reasons (the grant is checked by cases)
+        audited_tenant = (page.request.args.get("tenant") or "").strip()[:5]
+        if audited_tenant:
+            audited = page.api.get("cases", "/api/v1/disclosure-requests", tenant=audited_tenant).get("items", [])
     if page.request.args.get("ok") == "requested":
         notices = [*notices, page.t("disclosure_requested")]
     shown = lambda items: [{**r, "requested": page.moment(r.get("requested_at")),  # noqa: E731
@@ -68,6 +73,7 @@ def requests_list(page: Page, status: int = 200, *, general=(), notices=(), erro
                             "subject_text": label(page, "subject", r.get("subject", "identity"))}
                            for r in items]
     return View("disclosure_list.html", {"page": "pengungkapan", "mine": shown(mine), "pending": shown(pending),
+                                         "audited": shown(audited), "audited_tenant": audited_tenant,
                                          "general": list(general), "notices": list(notices), "errors": errors or {}},
                 status)
 

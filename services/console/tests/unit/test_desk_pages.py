@@ -321,3 +321,13 @@ def test_the_province_laporan_berkala_passes_through_as_it_came(on, transport, o
         "Content-Disposition"]
     assert [c[3] for c in transport.calls if c[1].endswith("export.pdf")] == [{"province": "35", "year": 2026}]
     assert on.get("/statistik/provinsi/unduh/exe").status_code == 404
+
+
+def test_an_auditor_reads_a_granted_tenants_requests_with_their_reasons(on, transport, officer_login):
+    sign_in_as(on, transport, officer_login, ("auditor",), tenant="35")
+    transport.routes[("GET", "/api/v1/disclosure-requests")] = lambda params, body: {
+        "items": [disclosure_item()] if (params or {}).get("tenant") == "35.73" else []}
+    page = on.get("/pengungkapan?tenant=35.73")
+    assert "Perintah PN Malang" in page.text and "dewi.irban" in page.text and "menunggu keputusan" in page.text
+    assert [c[3] for c in transport.calls if c[1] == "/api/v1/disclosure-requests"] == [
+        {"mine": "true"}, {"tenant": "35.73"}]
