@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import socket
 
 from eventlet import wsgi
 from nameko.web.handlers import HttpRequestHandler
@@ -74,6 +75,9 @@ class QuietWebServer(WebServer):
         return SecureWsgiApp(self)
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
+        # no Nagle: a reply's last segment would wait for the client's delayed ACK of its headers,
+        # 40 ms on every request of a kept-alive connection (the console's to the APIs); accepted sockets inherit it
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return wsgi.Server(
             sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=False,
             log=logging.getLogger("nameko.web.server"), log_output=False,
