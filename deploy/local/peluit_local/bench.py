@@ -10,7 +10,9 @@ the limit it chases, measured in the same run on the same machine.
     with its default blocking C wait;
 (d), (e) case loads and the vault (bench_cases, bench_vault);
 (f) a province (bench_province): generator, rebuild beside the raw log read,
-    statistics query latency, tenant-year export, hash-chain insert cost.
+    statistics query latency, tenant-year export, hash-chain insert cost;
+(g) the console on that province (bench_console): work-queue and case page
+    p95 beside the cases API's own for the same data.
 """
 
 from __future__ import annotations
@@ -223,10 +225,12 @@ def main() -> int:
     from .bench_vault import bench_vault
 
     bench_vault(RUNS)
-    if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips part (f)
+    if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips parts (f) and (g)
         print(flush=True)
         # its own process: no eventlet patching there, and it uses several processes itself
         subprocess.run([sys.executable, "-m", "peluit_local.bench_province"], cwd=REPO, check=False)
+        print(flush=True)
+        subprocess.run([sys.executable, "-m", "peluit_local.bench_console"], cwd=REPO, check=False)
     return 0
 
 
