@@ -15,7 +15,7 @@ from peluit_contracts.officer_api import AuditGrant, NewOfficer
 
 from ..api import ApiError, Forbidden, Refused
 from ..web import Page, PageError, View
-from .common import checked, label, refused
+from .common import catalogue, checked, label, refused
 
 OFFICER_ACTIONS = ("deactivate", "reactivate", "roles", "reset-factor")
 SETTINGS = ("deadline_pack", "information_request_days", "retention_years")
@@ -26,12 +26,21 @@ def _scope(page: Page) -> str:
     return asked or page.officer.tenant
 
 
+def _tenants(page: Page) -> list:
+    """The Inspektorats a province administrator may switch between (none for a kota's admin)."""
+    own = page.officer.tenant
+    if not page.officer.has("province_admin") or "." in own:
+        return []
+    return [(t["code"], f"{t['name']} ({t['code']})") for t in catalogue(page).get("tenants", [])
+            if t["code"] == own or t["code"].startswith(own + ".")]
+
+
 def officers(page: Page, status: int = 200, *, errors=None, general=(), notices=(), created=None, form=None) -> View:
     args = page.request.args
     query = {"tenant": _scope(page), "role": args.get("role", "")[:20], "active": args.get("active", "")[:5],
              "page": args.get("page", "")[:6]}
     got = page.api.get("cases", "/api/v1/officers", **query)
-    return View("admin_officers.html", {
+    return View("admin_officers.html", {"tenants": _tenants(page), "tenant": query["tenant"],
         "page": "admin-petugas", "items": got.get("items", []), "query": query, "roles": ROLES,
         "errors": errors or {}, "general": list(general), "notices": list(notices), "created": created,
         "form": form or {"tenant": query["tenant"], "username": "", "display_name": "", "email": "", "roles": []}},
@@ -117,6 +126,7 @@ def settings(page: Page, status: int = 200, *, errors=None, general=(), notices=
     tenant = _scope(page)
     got = page.api.get("cases", f"/api/v1/tenants/{tenant}/settings")
     return View("admin_settings.html", {"page": "admin-pengaturan", "s": got, "tenant": tenant, "kept": kept or {},
+                                        "tenants": _tenants(page),
                                         "packs": [(p, p) for p in got.get("packs", [])],
                                         "errors": errors or {}, "general": list(general), "notices": list(notices)},
                 status)
@@ -158,4 +168,5 @@ def change_log(page: Page) -> View:
                        page=page.request.args.get("page", "")[:6])
     items = [{**c, "at_": page.moment(c.get("at")), "kind_text": label(page, "change", c.get("kind"))}
              for c in got.get("items", [])]
-    return View("admin_log.html", {"page": "admin-log", "items": items, "tenant": _scope(page)})
+    return View("admin_log.html", {"page": "admin-log", "items": items, "tenant": _scope(page),
+                                   "tenants": _tenants(page)})

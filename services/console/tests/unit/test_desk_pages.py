@@ -331,3 +331,13 @@ def test_an_auditor_reads_a_granted_tenants_requests_with_their_reasons(on, tran
     assert "Perintah PN Malang" in page.text and "dewi.irban" in page.text and "menunggu keputusan" in page.text
     assert [c[3] for c in transport.calls if c[1] == "/api/v1/disclosure-requests"] == [
         {"mine": "true"}, {"tenant": "35.73"}]
+
+
+def test_a_province_administrator_switches_between_the_provinces_inspektorats(on, transport, officer_login):
+    sign_in_as(on, transport, officer_login, ("province_admin",), tenant="35")
+    transport.routes[("GET", "/api/v1/officers")] = {"items": [], "page": 1, "per_page": 25, "total": 0}
+    page = on.get("/admin/petugas?tenant=35.73")
+    assert '<option value="35.07"' in page.text and '<option value="35.73" selected' in page.text
+    assert [c[3]["tenant"] for c in transport.calls if c[1] == "/api/v1/officers"] == ["35.73"]
+    transport.routes[("GET", "/api/v1/tenants/35.07/settings")] = settings_reply(code="35.07")
+    assert '<option value="35.07" selected' in on.get("/admin/pengaturan?tenant=35.07").text
