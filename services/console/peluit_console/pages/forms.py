@@ -34,6 +34,7 @@ SANCTIONS = {
 RECOMMENDATION_KINDS = ("sanksi_disiplin", "rujukan_aph", "pemulihan_kerugian", "perbaikan_administrasi")
 TUKIN_MONTHS = (6, 9, 12)
 RECOMMENDATION_ROWS = 3
+CATALOGUE_FORMS = frozenset({"forward", "record-findings"})  # the forms with choices from GET /api/v1/catalogue
 
 # command -> the form's text fields (besides the special ones handled in ``body_of``)
 TEXT_FIELDS = {
@@ -134,9 +135,10 @@ def form_catalogue(page: Page) -> dict | None:
         return None
 
 
-def choices(page: Page, case: dict) -> dict:
-    """The options of every select on the case page."""
-    given = form_catalogue(page) or {}
+def choices(page: Page, case: dict, commands) -> dict:
+    """The options of the selects of the forms shown; the catalogue and the team are asked
+    for only when a form needs them (each is a call to the officer API)."""
+    given = (form_catalogue(page) if CATALOGUE_FORMS & set(commands) else None) or {}
     tenants = given.get("tenants") or catalogue(page).get("tenants", [])
     handling = case.get("handling_tenant")
     external = given.get("external_destinations") or EXTERNAL_DESTINATIONS
@@ -156,7 +158,7 @@ def choices(page: Page, case: dict) -> dict:
         "legal_bases": [(b, label(page, "basis", b)) for b in given.get("legal_bases") or LEGAL_BASES],
         "open_recommendations": [(r["id"], f"{r['id']}: {label(page, 'rec', r.get('kind'))}")
                                  for r in case.get("recommendations") or [] if not r.get("done")],
-        "team": _team_choices(page),
+        "team": _team_choices(page) if "start-investigation" in commands else None,
     }
 
 

@@ -341,3 +341,22 @@ def test_a_province_administrator_switches_between_the_provinces_inspektorats(on
     assert [c[3]["tenant"] for c in transport.calls if c[1] == "/api/v1/officers"] == ["35.73"]
     transport.routes[("GET", "/api/v1/tenants/35.07/settings")] = settings_reply(code="35.07")
     assert '<option value="35.07" selected' in on.get("/admin/pengaturan?tenant=35.07").text
+
+
+def test_the_case_page_asks_for_the_catalogue_and_the_team_only_when_a_form_needs_them(on, transport, officer_login,
+                                                                                       doc):
+    sign_in_as(on, transport, officer_login, ("inspektur",))
+    transport.routes[("GET", "/api/v1/catalogue")] = {"tenants": [], "external_destinations": ["kpk"]}
+    transport.routes[("GET", "/api/v1/officers")] = {"items": [officer_item(roles=("investigator",))], "page": 1,
+                                                     "per_page": 100, "total": 1}
+
+    def asked(status: str, **extra) -> set:
+        transport.calls.clear()
+        transport.routes[("GET", f"/api/v1/cases/{CASE_ID}")] = doc(status, **extra)
+        assert on.get(f"/kasus/{CASE_ID}").status_code == 200
+        return {c[1] for c in transport.calls} - {f"/api/v1/cases/{CASE_ID}", "/api/v1/tenants"}
+
+    assert asked("penelaahan", allowed_commands=["start-investigation", "forward"]) == {
+        "/api/v1/catalogue", "/api/v1/officers"}
+    assert asked("tindak_lanjut", allowed_commands=["complete-recommendation", "close", "add-note"]) == set()
+    assert asked("selesai", allowed_commands=[]) == set()
