@@ -7,7 +7,7 @@ PACKAGES := -e contracts -e common -e services/intake -e services/cases \
             -e services/console -e deploy/local -e chain -e verifier
 STAMP  := $(VENV)/.installed
 
-.PHONY: install servers run test test-unit bench bench-province keys clean browser-deps mat2 corpus-deps
+.PHONY: install servers run test test-unit bench bench-province bench-console keys clean browser-deps mat2 corpus-deps
 
 $(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench: servers install
 
 bench-province: servers install  # part (f) alone; the full province: PELUIT_BENCH_PROVINCE_SCALE=1 make bench-province
 	$(PY) -m peluit_local.bench_province
+
+bench-console: servers install  # part (h) alone, on the province store of (f) at the same scale
+	$(PY) -m peluit_local.bench_console
 
 keys: install
 	$(PY) -m peluit_local.keys .keys

@@ -21,6 +21,7 @@ import functools
 import io
 import json
 import logging
+import socket
 
 import eventlet
 from eventlet import wsgi
@@ -183,6 +184,9 @@ class QuietWebServer(WebServer):
         return SecureWsgiApp(self)
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=GatedProtocol, debug=False):
+        # no Nagle: a reply's last segment would wait for the client's delayed ACK of its headers,
+        # 40 ms on every request of a kept-alive connection (the console's to the APIs); accepted sockets inherit it
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return wsgi.Server(
             sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=False,
             log=logging.getLogger("nameko.web.server"), log_output=False, socket_timeout=self.gate.socket_timeout,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 import requests
 
 from peluit_local.system import REPO
-from peluit_local.testing import new_case
+from peluit_local.testing import hits_outside_the_vault, new_case
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = REPO / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -45,10 +46,7 @@ def test_a_case_to_selesai_by_three_officers_accessible_on_every_page(system, st
         people[short] = {"username": usernames(name), "password": PASSWORD, "secret": secret, "step": step,
                          "id": staff[name]["id"]}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PELUIT_")}
-    out = subprocess.run([sys.executable, str(STEPS), system.url("console"), str(SHOTS), str(AXE), case_id, other_id,
-                          json.dumps(people)], capture_output=True, text=True, timeout=600, env=env)
-    assert out.returncode == 0, out.stderr[-4000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = browser_steps("flow", system, case_id, other_id, json.dumps(people))
     for short, step in result["steps"].items():
         used(names[short], step)
 
@@ -78,3 +76,50 @@ def test_a_case_to_selesai_by_three_officers_accessible_on_every_page(system, st
     assert wall["theirs"] == wall["missing"] and wall["theirs"][0] == 404
     assert wall["theirs_timeline"] == wall["missing_timeline"] and wall["theirs_timeline"][0] == 404
     assert "WBS/35.07" in wall["own"][1]
+    assert result["wall_edited_url"] == 404  # and the other way round, 35.73 to a 35.07 case
+
+
+def browser_steps(mode: str, system, *args: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PELUIT_")}
+    out = subprocess.run([sys.executable, str(STEPS), mode, system.url("console"), str(SHOTS), str(AXE), *args],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-4000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_enrolment_then_a_disclosure_opened_in_the_browser_and_nowhere_else(system, staff, login, usernames,
+                                                                            totp_for_another_process, tmp_path):
+    """A new investigator enrols with the administrator's code (own password, own TOTP from the QR
+    page), asks for a reporter's identity, another inspektur approves with a fresh code, and the
+    identity is opened by WebCrypto in the investigator's browser: it appears in no database, log,
+    broker message or console answer outside the vault (the sealed reply is all the console saw)."""
+    reserve, used = totp_for_another_process
+    marker = secrets.token_hex(10)
+    nik = "35" + "".join(secrets.choice("0123456789") for _ in range(14))
+    case_id, _ = new_case(system, tenant="35.73", identity={"name": f"Saksi {marker}", "nik": nik})
+    newcomer = {"username": f"baru.{secrets.token_hex(3)}", "password": "kata-sandi-pilihan-sendiri-x"}
+    invited = requests.post(f"{system.url('cases')}/api/v1/officers", headers=login("prov.admin"), timeout=10, json={
+        "tenant": "35.73", "username": newcomer["username"], "display_name": "Penyidik Baru",
+        "roles": ["investigator"]})
+    assert invited.status_code == 201, invited.text
+    newcomer["code"] = invited.json()["enrolment_code"]
+    names = {"wati": "wati.inspektur", "prov": "prov.admin"}
+    people = {}
+    for short, name in names.items():
+        secret, step = reserve(name)
+        people[short] = {"username": usernames(name), "password": PASSWORD, "secret": secret, "step": step}
+    bodies = tmp_path / "console-answers.bin"
+    result = browser_steps("desk", system, case_id, json.dumps(people), json.dumps(newcomer), str(bodies))
+    for short, step in result["steps"].items():
+        used(names[short], step)
+
+    assert result["enrolled_as"] == newcomer["username"]
+    assert result["qr_image"].startswith("data:image/svg+xml")
+    assert f"Saksi {marker}" in result["opened"] and nik in result["opened"]  # opened in the browser
+    assert "sekali" in result["second_open"].lower() or "tidak" in result["second_open"].lower()
+    assert result["violations"] == [] and result["reflow"] == []
+    for page in result["pages"]:
+        assert (SHOTS / f"{page}-1280.png").exists() and (SHOTS / f"{page}-390.png").exists()
+    answers = bodies.read_bytes()
+    assert b'"ciphertext"' in answers and len(answers) > 20_000  # the console's answers were all kept
+    assert hits_outside_the_vault(system, [marker, nik], answers) == []

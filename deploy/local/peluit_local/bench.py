@@ -11,7 +11,9 @@ the limit it chases, measured in the same run on the same machine.
 (d), (e) case loads and the vault (bench_cases, bench_vault);
 (f) a province (bench_province): generator, rebuild beside the raw log read,
     statistics query latency, tenant-year export, hash-chain insert cost;
-(g) evidence stripping in intake's process vs the sandbox (bench_evidence).
+(g) evidence stripping in intake's process vs the sandbox (bench_evidence);
+(h) the console on that province (bench_console): work-queue and case page
+    p95 beside the cases API's own for the same data.
 """
 
 from __future__ import annotations
@@ -228,10 +230,12 @@ def main() -> int:
     from .bench_evidence import bench_evidence
 
     bench_evidence()
-    if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips part (f)
+    if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips parts (f) and (h)
         print(flush=True)
         # its own process: no eventlet patching there, and it uses several processes itself
         subprocess.run([sys.executable, "-m", "peluit_local.bench_province"], cwd=REPO, check=False)
+        print(flush=True)
+        subprocess.run([sys.executable, "-m", "peluit_local.bench_console"], cwd=REPO, check=False)
     return 0
 
 

@@ -17,10 +17,10 @@ import re
 from werkzeug.wrappers import Response
 
 from peluit_common.web import SECURITY_HEADERS
-from peluit_contracts.disclosure import LEGAL_BASES
+from peluit_contracts.disclosure import LEGAL_BASES, DisclosureRequestBody
 
 from ..api import ApiError, Forbidden, Refused
-from ..pages.common import label
+from .common import checked, label, refused
 from ..web import Page, View
 
 FORMAT = "x25519-hkdf-sha256-aes-256-gcm"
@@ -29,22 +29,26 @@ PUBLIC_KEY = re.compile(r"[A-Za-z0-9+/_-]{43}=?")
 
 def request_form(page: Page, case_id: str, status: int = 200, *, errors=None, general=(), form=None) -> View:
     doc = page.api.case(case_id)
-    originals = [(e["evidence_id"], e.get("label", e["evidence_id"])) for e in doc.get("evidence", [])]
+    originals = [(e["evidence_id"], e.get("label") or e["evidence_id"]) for e in doc.get("evidence", [])]
+    first = originals[0][0] if doc.get("anonymous") and originals else "identity"
     return View("disclosure_request.html", {
         "page": "pengungkapan", "doc": doc, "errors": errors or {}, "general": list(general),
-        "form": form or {"subject": "identity", "legal_basis": "", "reason": ""}, "originals": originals,
+        "form": form or {"subject": first, "legal_basis": "", "reason": ""}, "originals": originals,
         "bases": [(b, label(page, "basis", b)) for b in LEGAL_BASES]}, status)
 
 
 def request_submit(page: Page, case_id: str):
     form = page.values("subject", "legal_basis", "reason")
     evidence_id = form["subject"] if form["subject"] != "identity" else None
+    body, errors = checked(page, DisclosureRequestBody, {"reason": form["reason"], "legal_basis": form["legal_basis"]})
+    if not form["subject"]:
+        errors["subject"] = [page.message("required")]
+    if errors:
+        return request_form(page, case_id, 400, errors=errors, form=form)
     try:
-        page.api.request_disclosure(case_id, form["reason"], form["legal_basis"], evidence_id=evidence_id)
+        page.api.request_disclosure(case_id, body["reason"], body["legal_basis"], evidence_id=evidence_id)
     except (Refused, Forbidden) as err:
-        fields = page.field_errors(err.fields)
-        return request_form(page, case_id, err.status, errors=fields,
-                            general=[] if fields else [page.pick(err.message)], form=form)
+        return request_form(page, case_id, err.status, **refused(page, err), form=form)
     return page.redirect("/pengungkapan", ok="requested")
 
 
@@ -55,12 +59,21 @@ def requests_list(page: Page, status: int = 200, *, general=(), notices=(), erro
     if officer.has("inspektur"):
         pending = page.api.get("cases", "/api/v1/disclosure-requests", tenant=officer.tenant,
                                status="pending").get("items", [])
+    audited, audited_tenant = [], ""
+    if officer.has("auditor"):  # a granted tenant's requests with their reasons (the grant is checked by cases)
+        audited_tenant = (page.request.args.get("tenant") or "").strip()[:5]
+        if audited_tenant:
+            audited = page.api.get("cases", "/api/v1/disclosure-requests", tenant=audited_tenant).get("items", [])
     if page.request.args.get("ok") == "requested":
         notices = [*notices, page.t("disclosure_requested")]
     shown = lambda items: [{**r, "requested": page.moment(r.get("requested_at")),  # noqa: E731
-                            "expires": page.moment(r.get("expires_at")), "until": page.moment(r.get("view_until"))}
+                            "expires": page.moment(r.get("expires_at")), "until": page.moment(r.get("view_until")),
+                            "who": (r.get("requested_by") or {}).get("username", ""),
+                            "status_text": label(page, "dstatus", r.get("status")),
+                            "subject_text": label(page, "subject", r.get("subject", "identity"))}
                            for r in items]
     return View("disclosure_list.html", {"page": "pengungkapan", "mine": shown(mine), "pending": shown(pending),
+                                         "audited": shown(audited), "audited_tenant": audited_tenant,
                                          "general": list(general), "notices": list(notices), "errors": errors or {}},
                 status)
 
