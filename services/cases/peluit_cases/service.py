@@ -30,6 +30,7 @@ from peluit_contracts.reports import RegisterReportCommand
 from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
 from . import desk  # the officers' desk: work queue, case page, forms
+from . import notify_api, notify_directory  # whom notifications tells, and their choices
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
 from .commands import OfficerCommands, command_from
@@ -54,6 +55,7 @@ def migrate(conn) -> None:
     case_index.migrate(conn)
     envelope_log.migrate(conn)
     evidence.migrate(conn)
+    notify_directory.migrate(conn)
     chain.migrate(conn)  # checkpoint tables; the chain trigger once the event table exists (CasesApp)
 
 log = logging.getLogger(__name__)
@@ -316,6 +318,26 @@ class CasesService:
     def officer_session(self, officer_id) -> dict | None:
         """{active, session_version, roles} or None: reporting's and intake's session check."""
         return accounts_api.officer_session(self, officer_id)
+
+    @rpc
+    def notification_recipients(self, query) -> dict:
+        """Whom notifications tells, with their addresses and choices (peluit_contracts.notify)."""
+        return notify_api.recipients(self, query)
+
+    @http("GET", "/api/v1/officer/me/notifications")
+    @officer_endpoint
+    def my_notification_preferences(self, request):
+        return notify_api.my_preferences(self, request)
+
+    @http("PUT", "/api/v1/officer/me/notifications")
+    @officer_endpoint
+    def change_my_notification_preferences(self, request):
+        return notify_api.change_my_preferences(self, request)
+
+    @http("PUT", "/api/v1/officers/<string:officer_id>/email")
+    @officer_endpoint
+    def set_officer_email(self, request, officer_id):
+        return notify_api.set_email(self, request, officer_id)
 
     @http("POST", "/api/v1/officer/enrolment")
     @officer_endpoint

@@ -8,7 +8,7 @@ import pytest
 from marshmallow import ValidationError
 
 from peluit_contracts.relay import RELAY_VERSION, RELAY_TEMPLATES, RelayToReporterCommand
-from peluit_notifications.handling import RelayFailed, handle, relay_command, reporter_template
+from peluit_notifications.handling import DirectoryFailed, RelayFailed, handle, relay_command, reporter_template
 
 from ..envelopes import message_for_reporter, registered, status_changed
 
@@ -22,11 +22,23 @@ class FakeStore:
     def processed(self, event_id):
         return event_id in self.records
 
-    def record(self, envelope, template=None, outcome=None):
+    def record(self, envelope, template=None, outcome=None, notice=None, facts=None, deliveries=()):
         if envelope["id"] in self.records:
-            return False
+            return None
         self.records[envelope["id"]] = (envelope["type"], template, outcome)
-        return True
+        self.rows = getattr(self, "rows", []) + list(deliveries)
+        return [(d.channel, d.kind) for d in deliveries]
+
+
+class FakeDirectory:
+    """cases' ``notification_recipients``: answers the officers it was given, records the queries."""
+
+    def __init__(self, recipients=(), case=None, reply=None):
+        self.recipients, self.case, self.reply, self.queries = list(recipients), case, reply, []
+
+    def __call__(self, query):
+        self.queries.append(query)
+        return self.reply or {"recipients": self.recipients, "case": self.case}
 
 
 class FakeVault:
@@ -53,23 +65,38 @@ def test_the_relay_command_follows_the_contract_and_carries_the_event_id_as_key(
                        "template": "case_closed", "idempotency_key": envelope["id"]}
 
 
-def test_a_new_case_is_recorded_once_and_never_relayed():
-    store, vault, envelope = FakeStore(), FakeVault(), registered()
-    assert handle(envelope, store, vault) == ("applied", None)
-    assert handle(envelope, store, vault) == ("duplicate", None)
+OFFICER = {"officer_id": "7d1c0b8e-0000-4000-8000-000000000001", "tenant": "35.73", "email": "a@pemda.go.id",
+           "preferences": {}}
+
+
+def test_a_new_case_is_recorded_once_for_the_officers_cases_names_and_never_relayed():
+    store, vault, envelope, directory = FakeStore(), FakeVault(), registered(), FakeDirectory([OFFICER])
+    assert handle(envelope, store, vault, directory) == ("applied", None, [("console", "case_new"),
+                                                                          ("email", "case_new")])
+    assert handle(envelope, store, vault, directory) == ("duplicate", None, [])
     assert store.records == {envelope["id"]: ("case.registered", None, None)} and vault.calls == []
+    assert len(directory.queries) == 1  # a redelivery asks cases nothing
+    assert directory.queries[0] == {"version": 1, "tenant": "35.73", "roles": ["penelaah", "penerima"],
+                                    "officer_ids": [], "case_id": envelope["data"]["case_id"], "acting": False}
+
+
+def test_an_unanswered_directory_raises_and_records_nothing():
+    store, envelope = FakeStore(), registered()
+    with pytest.raises(DirectoryFailed):
+        handle(envelope, store, FakeVault(), FakeDirectory(reply={"error": "invalid"}))
+    assert store.records == {}
 
 
 def test_other_events_are_only_marked_processed():
     store, vault, envelope = FakeStore(), FakeVault(), status_changed()
-    assert handle(envelope, store, vault) == ("applied", None)
+    assert handle(envelope, store, vault) == ("applied", None, [])
     assert store.records == {envelope["id"]: ("case.status_changed", None, None)} and vault.calls == []
 
 
 def test_a_message_for_the_reporter_is_relayed_once_and_recorded_with_the_vaults_answer():
     store, vault, envelope = FakeStore(), FakeVault({"result": "no_contact_channel"}), message_for_reporter()
-    assert handle(envelope, store, vault) == ("applied", "no_contact_channel")
-    assert handle(envelope, store, vault) == ("duplicate", None)  # a redelivery asks the vault nothing
+    assert handle(envelope, store, vault) == ("applied", "no_contact_channel", [])
+    assert handle(envelope, store, vault) == ("duplicate", None, [])  # a redelivery asks the vault nothing
     assert len(vault.calls) == 1
     assert store.records == {envelope["id"]: ("case.message_for_reporter", "new_message", "no_contact_channel")}
 
@@ -80,7 +107,7 @@ def test_a_failed_relay_raises_and_records_nothing():
         handle(envelope, store, vault)
     assert store.records == {} and len(vault.calls) == 1
     vault.reply = {"result": "sent"}  # the retry, once the vault delivers again
-    assert handle(envelope, store, vault) == ("applied", "sent") and len(vault.calls) == 2
+    assert handle(envelope, store, vault) == ("applied", "sent", []) and len(vault.calls) == 2
 
 
 @pytest.mark.parametrize("spoil", [
