@@ -6,7 +6,7 @@
   and their preference per kind, and the case's registration number and
   nearest deadline. Officers are cases' data; notifications keeps no directory.
   Nothing about the reporter crosses: no identity, no report text.
-- Preferences are set in the officer API (``PUT /api/v1/officer/me/notifications``).
+- Preferences are set in the officer API (``POST /api/v1/officer/me/notifications``).
 """
 
 from __future__ import annotations
@@ -69,14 +69,27 @@ class RecipientsReply(Strict):
 
 
 class PreferencesChange(Strict):
-    """``PUT /api/v1/officer/me/notifications``: the kinds to change."""
+    """``POST /api/v1/officer/me/notifications``: the kinds to change."""
 
     preferences = fields.Dict(keys=Pattern("|".join(KINDS), "code", max_len=30),
                               values=Pattern("|".join(MODES), "code", max_len=12), required=True)
 
 
 class EmailChange(Strict):
-    """``PUT /api/v1/officers/<id>/email`` (an administrator of the officer's
-    scope) and ``PUT /api/v1/officer/me/email`` (the officer): null removes it."""
+    """``POST /api/v1/officers/<id>/email`` (an administrator of the
+    officer's scope; null removes it)."""
 
     email = Pattern(EMAIL_PATTERN, "email", max_len=320, required=True, allow_none=True)
+
+
+class Preference(Strict):
+    kind = fields.String(required=True)
+    mode = fields.String(required=True)
+    can_switch_off = fields.Boolean(required=True)
+
+
+class PreferencesReply(Strict):
+    """Every kind with the officer's mode (``default_mode`` where none was chosen)."""
+
+    preferences = fields.List(fields.Nested(Preference), required=True)
+    default_mode = fields.String(required=True)

@@ -4,7 +4,7 @@ cases owns officers, so it answers "whom to tell": active officers by tenant
 and role, by id, or acting on a case, each with the e-mail address on their
 record and their preference per kind; and the case's registration number and
 nearest deadline for the message. Preferences live here beside the officer
-record and are set through the officer API (``PUT /api/v1/officer/me/notifications``).
+record and are set through the officer API (``POST /api/v1/officer/me/notifications``).
 Nothing about the reporter is read or returned.
 """
 
@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS officer_notification_preference (
 """
 
 _SELECT = ("SELECT o.id, o.tenant, o.email, coalesce(jsonb_object_agg(p.kind, p.mode) "
-           "FILTER (WHERE p.kind IS NOT NULL), '{}') FROM officer o "
+           "FILTER (WHERE p.kind IS NOT NULL), '{{}}') FROM officer o "
            "LEFT JOIN officer_notification_preference p ON p.officer_id = o.id "
            "WHERE o.active AND ({where}) GROUP BY o.id, o.tenant, o.email ORDER BY o.id")
 

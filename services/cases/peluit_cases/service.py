@@ -329,12 +329,12 @@ class CasesService:
     def my_notification_preferences(self, request):
         return notify_api.my_preferences(self, request)
 
-    @http("PUT", "/api/v1/officer/me/notifications")
+    @http("POST", "/api/v1/officer/me/notifications")
     @officer_endpoint
     def change_my_notification_preferences(self, request):
         return notify_api.change_my_preferences(self, request)
 
-    @http("PUT", "/api/v1/officers/<string:officer_id>/email")
+    @http("POST", "/api/v1/officers/<string:officer_id>/email")
     @officer_endpoint
     def set_officer_email(self, request, officer_id):
         return notify_api.set_email(self, request, officer_id)
