@@ -40,16 +40,20 @@ def request_id_of(raw: str) -> str:
         raise VaultRefused("not_found", text="disclosure_request_not_found") from None
 
 
-def request_disclosure(vault: VaultClient, app, db, actor: Actor, token: str, case_id: str, args: dict) -> dict:
+def request_disclosure(vault: VaultClient, app, db, actor: Actor, token: str, case_id: str, args: dict,
+                       told=None) -> dict:
     """File a request for one case; the tenant wall and access log as for a read.
-    ``db`` is the pool: no connection is held while the vault answers."""
+    ``db`` is the pool: no connection is held while the vault answers.
+    ``told(reply)``: the officers' notifications hear of the filed request."""
     with db.connection() as conn:
         case = Access(app, PgDirectory(conn)).case(actor, case_id, action="disclosure_request")
     if case.anonymous or not case.reporter_ref:
         raise VaultRefused("anonymous")
-    out = summary(vault.request_disclosure(token, case_id=str(case.id), reporter_ref=case.reporter_ref,
-                                           tenant=case.handling_tenant, reason=args["reason"],
-                                           legal_basis=args["legal_basis"]))
+    reply = vault.request_disclosure(token, case_id=str(case.id), reporter_ref=case.reporter_ref,
+                                     tenant=case.handling_tenant, reason=args["reason"], legal_basis=args["legal_basis"])
+    if told:
+        told(reply)
+    out = summary(reply)
     out["reporter_notified"] = _notify_reporter(app, db, case, out)
     return out
 
@@ -72,7 +76,8 @@ def _notify_reporter(app, db, case, request: dict) -> bool:
     return True
 
 
-def approve(vault: VaultClient, db, keys, actor: Actor, token: str, request_id: str, totp: str) -> dict:
+def approve(vault: VaultClient, db, keys, actor: Actor, token: str, request_id: str, totp: str,
+            told=None) -> dict:
     """Approve with a fresh TOTP code: checked here (replay rule and lockout as
     at login), then the vault gets a 60-second step-up token. A wrong code is
     still forwarded with the plain token, so the vault records the attempt."""
@@ -88,6 +93,8 @@ def approve(vault: VaultClient, db, keys, actor: Actor, token: str, request_id: 
         if not fresh and err.code == "step_up_required":
             raise VaultRefused("totp_invalid") from None
         raise
+    if told:
+        told(reply)
     return summary(reply)
 
 

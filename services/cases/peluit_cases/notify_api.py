@@ -5,11 +5,15 @@ own preferences, and the e-mail address on the officer record.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
+
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from peluit_common.web import json_response, read_json
 from peluit_contracts import notify as contract
+from peluit_contracts.events import DOMAIN_EXCHANGE, dump_envelope, routing_key
 from peluit_contracts.i18n import message
 
 from . import access, notify_directory, officer_admin
@@ -17,6 +21,7 @@ from .access import Actor
 from .officer_api import invalid, load
 
 BODY_LIMIT = 4096
+log = logging.getLogger(__name__)
 
 
 def recipients(svc, query) -> dict:
@@ -63,3 +68,27 @@ def set_email(svc, request, officer_id: str) -> Response:
         account = officer_admin.set_email(conn, officer_id, email, access.officer_admin_check(actor),
                                           actor.officer_id)
     return json_response(200, account.admin_view())
+
+
+def disclosure_envelope(step: str, reply: dict, at: datetime | None = None) -> dict:
+    """``disclosure.requested`` / ``disclosure.approved`` from the vault's reply:
+    request, case, tenant and requester ids only (no reason, no identity)."""
+    return dump_envelope(
+        event_id=f"disclosure:{reply['request_id']}:{step}", event_type=f"disclosure.{step}", version=1,
+        time=at or datetime.now(timezone.utc), subject=str(reply["case_id"]), tenant=reply["tenant"], position=0,
+        data={"request_id": reply["request_id"], "case_id": reply["case_id"], "tenant": reply["tenant"],
+              "requested_by": reply["requested_by"], "at": at or datetime.now(timezone.utc)})
+
+
+def disclosure_step(publisher, step: str, reply: dict) -> None:
+    """Tell notifications of a disclosure step the vault has recorded. The
+    vault's record is the truth; this publish (confirmed, mandatory) is a
+    second write, so a broker failure here is logged and the officers are not
+    told, while the request itself stands (docs/notifications.md)."""
+    try:
+        envelope = disclosure_envelope(step, reply)
+        publisher.publish(envelope, exchange_name=DOMAIN_EXCHANGE, message_id=envelope["id"],
+                          routing_key=routing_key(envelope["type"], 1))
+    except Exception as exc:  # noqa: BLE001 - the officer's request succeeded; only the notice is lost
+        log.error("disclosure %s notice not published for request %s: %s", step, reply.get("request_id"),
+                  type(exc).__name__)

@@ -450,15 +450,17 @@ class CasesService:
     @officer_endpoint
     def request_disclosure(self, request, case_id):
         token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
-        return json_response(201, disclosure_api.request_disclosure(self._vault(), self.app, self.db, actor, token,
-                                                                   case_id, args))
+        return json_response(201, disclosure_api.request_disclosure(
+            self._vault(), self.app, self.db, actor, token, case_id, args,
+            told=lambda reply: notify_api.disclosure_step(self.publisher, "requested", reply)))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/approve")
     @officer_endpoint
     def approve_disclosure(self, request, request_id):
         token, actor, args = self._signed(request, disclosure_contract.ApproveBody, 1024)
-        return json_response(200, disclosure_api.approve(self._vault(), self.db, self.keys, actor, token, request_id,
-                                                         args["totp"]))
+        return json_response(200, disclosure_api.approve(
+            self._vault(), self.db, self.keys, actor, token, request_id, args["totp"],
+            told=lambda reply: notify_api.disclosure_step(self.publisher, "approved", reply)))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/refuse")
     @officer_endpoint
