@@ -110,6 +110,9 @@ class System:
                         "PELUIT_DB_PASSWORD": db_password(self.keys_dir, service)})
         if service == "identity-vault":
             env["PELUIT_VAULT_SMTP_PORT"] = str(self.smtp_port)
+        if service == "notifications":
+            # officers' mail through the same local sink; links point at this console
+            env.update({"PELUIT_NOTIFY_SMTP_PORT": str(self.smtp_port), "PELUIT_CONSOLE_URL": self.url("console")})
         if service == "console":
             # the console reaches the other services over their public HTTP APIs only
             env.update({"PELUIT_CASES_URL": self.url("cases"), "PELUIT_REPORTING_URL": self.url("reporting"),
