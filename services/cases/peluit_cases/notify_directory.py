@@ -75,8 +75,9 @@ def recipients(conn, app, query: dict) -> dict:
         if query.get("acting"):
             case, history, _ = app.transcript(case_id)
             ids += acting_officers(case, history)
-            facts = facts or {"registration_number": case.registration_number, "deadline_rule": None,
-                              "deadline_due_at": None}
+        if facts is None:  # the case index follows the log and may not have the case yet
+            facts = {"registration_number": app.get_case(case_id).registration_number, "deadline_rule": None,
+                     "deadline_due_at": None}
     ids = [i for i in ids if _is_uuid(i)]  # a team named before ids were checked holds other strings
     if ids:
         where.append("o.id = ANY(%s::uuid[])")
