@@ -9,6 +9,7 @@ the limit it chases, measured in the same run on the same machine.
     alone, with psycopg waiting through the eventlet hub and, for contrast,
     with its default blocking C wait;
 (d), (e) case loads and the vault (bench_cases, bench_vault);
+(g) officers' notifications at a burst of 1,000 cases (bench_notify);
 (f) a province (bench_province): generator, rebuild beside the raw log read,
     statistics query latency, tenant-year export, hash-chain insert cost.
 """
@@ -223,6 +224,10 @@ def main() -> int:
     from .bench_vault import bench_vault
 
     bench_vault(RUNS)
+    print()
+    from .bench_notify import bench_notifications
+
+    bench_notifications(RUNS)
     if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips part (f)
         print(flush=True)
         # its own process: no eventlet patching there, and it uses several processes itself

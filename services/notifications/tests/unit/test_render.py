@@ -44,3 +44,15 @@ def test_the_message_id_is_the_same_for_the_same_event_officer_and_channel():
 def test_back_off_doubles_up_to_its_cap():
     b = Backoff(base=2, cap=60, attempts=5)
     assert [b.delay(n).total_seconds() for n in (1, 2, 3, 4, 5, 6, 9)] == [2, 4, 8, 16, 32, 60, 60]
+
+
+def test_the_dashboards_notification_panels_read_metrics_this_service_exports():
+    import re
+    from pathlib import Path
+
+    from prometheus_client import REGISTRY
+
+    dashboard = (Path(__file__).resolve().parents[4] / "deploy" / "grafana" / "peluit-dashboard.json").read_text()
+    used = set(re.findall(r"peluit_notifications_(?:sent|failed|dead|delivery_lag_seconds|pending)\w*", dashboard))
+    families = {m.name for m in REGISTRY.collect()}  # counters without _total, histograms without _bucket
+    assert len(used) == 5 and {re.sub(r"_(total|bucket)$", "", name) for name in used} <= families
