@@ -75,3 +75,23 @@ def test_smtp_down_during_a_burst_then_each_case_reaches_the_penerima_once(syste
               "mail": b"\n".join(m.as_bytes() for m in officer_mail(system))}
     assert [p for p, blob in places.items() if any(pattern in blob for pattern in encodings(text))] == []
     assert hits_outside_the_vault(system, [marker, f"Pelapor {marker}"], ) == []
+
+
+def test_a_reporter_with_only_a_phone_number_hears_by_whatsapp_through_the_vault(system, login):
+    digits = "".join(secrets.choice("0123456789") for _ in range(8))
+    out = submit(system, sample_report(identity={"phone": f"0812{digits}"}), key=str(uuid.uuid4())).json()
+    with admin_connect(system, "cases") as conn:
+        case_id = str(eventually(lambda: conn.execute("SELECT case_id FROM peluit.case_index WHERE "
+                                                      "registration_number = %s", (out["registration_number"],)
+                                                      ).fetchone())[0])
+    sari = login("sari.penelaah")
+    version = requests.get(f"{system.url('cases')}/api/v1/cases/{case_id}", headers=sari, timeout=10).json()["version"]
+    sent = requests.post(f"{system.url('cases')}/api/v1/cases/{case_id}/message-reporter", timeout=15,
+                         json={"text": "Mohon hubungi kami."}, headers={**sari, "If-Match": f'"{version}"'})
+    assert sent.status_code == 200, sent.text
+    with admin_connect(system, "notifications") as conn:
+        assert eventually(lambda: conn.execute("SELECT outcome FROM peluit.reporter_notification WHERE case_id = %s",
+                                               (case_id,)).fetchall() == [("sent",)], timeout=20)
+    metrics = requests.get(system.ops_url("identity-vault") + "/metrics", timeout=5).text
+    assert 'peluit_vault_relays_sent_total{channel="whatsapp"}' in metrics
+    assert hits_outside_the_vault(system, [f"0812{digits}", f"62812{digits}"]) == []
