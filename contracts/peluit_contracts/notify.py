@@ -6,6 +6,10 @@
   and their preference per kind, and the case's registration number and
   nearest deadline. Officers are cases' data; notifications keeps no directory.
   Nothing about the reporter crosses: no identity, no report text.
+- ``notifications.officer_inbox(InboxQuery)`` -> ``Inbox`` and
+  ``notifications.mark_read(MarkRead)`` -> ``{"unread": n}``: an officer's
+  notification list (the console channel), which cases serves at
+  ``/api/v1/officer/me/inbox`` for the signed-in officer only.
 - Preferences are set in the officer API (``POST /api/v1/officer/me/notifications``).
 """
 
@@ -93,3 +97,53 @@ class PreferencesReply(Strict):
 
     preferences = fields.List(fields.Nested(Preference), required=True)
     default_mode = fields.String(required=True)
+
+
+INBOX_RPC_VERSION = 1
+MAX_INBOX_PAGE = 100
+
+
+class InboxPage(Strict):
+    """``GET /api/v1/officer/me/inbox``: newest first, ``before`` an item id to page on."""
+
+    unread = fields.Boolean(load_default=False)
+    before = Int(allow_none=True, load_default=None, validate=validate.Range(1, 2**63 - 1))
+    limit = Int(load_default=20, validate=validate.Range(1, MAX_INBOX_PAGE))
+
+
+class InboxQuery(InboxPage):
+    version = Int(required=True, strict=True)
+    officer_id = fields.UUID(required=True)
+
+
+class InboxItem(Strict):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    registration_number = fields.String(allow_none=True, required=True)
+    case_id = fields.UUID(allow_none=True, required=True)
+    deadline_rule = fields.String(allow_none=True, required=True)
+    deadline_due_at = fields.AwareDateTime(allow_none=True, required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    read = fields.Boolean(required=True)
+
+
+class Inbox(Strict):
+    items = fields.List(fields.Nested(InboxItem), required=True)
+    unread = fields.Integer(required=True)
+
+
+class ReadChange(Strict):
+    """``POST /api/v1/officer/me/inbox/read``: these items, or every one."""
+
+    ids = fields.List(Int(validate=validate.Range(1, 2**63 - 1)), load_default=list,
+                      validate=validate.Length(max=MAX_INBOX_PAGE))
+    all = fields.Boolean(load_default=False)
+
+
+class MarkRead(ReadChange):
+    version = Int(required=True, strict=True)
+    officer_id = fields.UUID(required=True)
+
+
+class Unread(Strict):
+    unread = fields.Integer(required=True)

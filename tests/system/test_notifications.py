@@ -1,7 +1,8 @@
 """Officers' notifications across the real processes: an administrator gives
 a penerima an address over the officer API; the local SMTP sink is stopped
 during a burst of reports and started again; every new case reaches the
-penerima exactly once, with its registration number and a console link, and
+penerima exactly once, with its registration number and a console link (and
+is in the penerima's list, read over the officer API), and
 neither the reporter's identity nor the report's text appears in any mail,
 database, log, metric or broker message."""
 
@@ -65,6 +66,13 @@ def test_smtp_down_during_a_burst_then_each_case_reaches_the_penerima_once(syste
     assert sorted(next(n for n in numbers if n in b) for b in bodies) == sorted(numbers)
     body = bodies[0]
     assert "Laporan baru masuk" in body and "New report received" in body and system.url("console") + "/kasus/" in body
+    # the console's list: the penerima's own, over the officer API
+    listed = requests.get(system.url("cases") + "/api/v1/officer/me/inbox", params={"unread": "true", "limit": 50},
+                          headers=penerima["headers"], timeout=10).json()
+    assert listed["unread"] == BURST and sorted(i["registration_number"] for i in listed["items"]) == sorted(numbers)
+    read = requests.post(system.url("cases") + "/api/v1/officer/me/inbox/read", json={"all": True},
+                         headers=penerima["headers"], timeout=10)
+    assert read.json() == {"unread": 0}
     metrics = requests.get(system.ops_url("notifications") + "/metrics", timeout=5).text
     assert 'peluit_notifications_sent_total{channel="email",kind="case_new"}' in metrics
     assert 'peluit_notifications_failed_total{channel="email",kind="case_new"}' in metrics

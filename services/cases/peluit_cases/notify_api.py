@@ -11,12 +11,14 @@ from datetime import datetime, timezone
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from peluit_common.rpc import UNAVAILABLE_ERRORS, call
 from peluit_common.web import json_response, read_json
 from peluit_contracts import notify as contract
 from peluit_contracts.events import DOMAIN_EXCHANGE, dump_envelope, routing_key
 from peluit_contracts.i18n import message
 
 from . import access, notify_directory, officer_admin
+from .errors import CasesError
 from .access import Actor
 from .officer_api import invalid, load
 
@@ -92,3 +94,29 @@ def disclosure_step(publisher, step: str, reply: dict) -> None:
     except Exception as exc:  # noqa: BLE001 - the officer's request succeeded; only the notice is lost
         log.error("disclosure %s notice not published for request %s: %s", step, reply.get("request_id"),
                   type(exc).__name__)
+
+
+def _notifications(svc, method: str, command: dict) -> dict:
+    """One RPC to notifications for the signed-in officer; unreachable is a 503."""
+    try:
+        reply = call(getattr(svc.notifications, method), command, timeout=svc.rpc_timeout)
+    except UNAVAILABLE_ERRORS:
+        raise CasesError("notifications_unavailable") from None
+    if not isinstance(reply, dict) or "error" in reply:
+        raise CasesError("internal_error")
+    return reply
+
+
+def inbox(svc, request) -> Response:
+    """The signed-in officer's notification list, newest first, and the unread count."""
+    actor = _me(svc, request)
+    page = load(contract.InboxPage, request.args.to_dict())
+    return json_response(200, _notifications(svc, "officer_inbox", {
+        **page, "version": contract.INBOX_RPC_VERSION, "officer_id": actor.officer_id}))
+
+
+def mark_read(svc, request) -> Response:
+    actor = _me(svc, request)
+    change = load(contract.ReadChange, read_json(request, BODY_LIMIT))
+    return json_response(200, _notifications(svc, "mark_read", {
+        **change, "version": contract.INBOX_RPC_VERSION, "officer_id": actor.officer_id}))

@@ -179,6 +179,17 @@ def _notification_operations() -> dict:
             "summary": "Change some kinds' choices; a deadline breach and the province summary cannot be off",
             "security": BEARER, "requestBody": _body(notify_contract.PreferencesChange),
             "responses": {**reply, **_errors(*BODY, 401, 503, s503=SESSION_503)}},
+        ("/api/v1/officer/me/inbox", "get"): {
+            "summary": "The signed-in officer's notification list, newest first (`before`: an item id to page on; "
+                       "`unread=true`: unread only), with the unread count",
+            "security": BEARER, "parameters": [{"in": "query", "schema": notify_contract.InboxPage}],
+            "responses": {**_ok(200, notify_contract.Inbox, "A page of notifications"),
+                          **_errors(400, 401, 503, s503="Notifications or the session cannot be reached")}},
+        ("/api/v1/officer/me/inbox/read", "post"): {
+            "summary": "Mark some of one's own notifications read (`ids`), or all (`all: true`)",
+            "security": BEARER, "requestBody": _body(notify_contract.ReadChange),
+            "responses": {**_ok(200, notify_contract.Unread, "The unread count afterwards"),
+                          **_errors(*BODY, 401, 503, s503="Notifications or the session cannot be reached")}},
         ("/api/v1/officers/{officer_id}/email", "post"): {
             "summary": "Set or remove (null) the address notifications write to (administrators of the officer's "
                        "scope; never their own account)",

@@ -129,6 +129,8 @@ class CasesService:
     checkpoints = audit.Checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
     vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
+    notifications = RpcProxy("notifications", expiration=RPC_TIMEOUT)  # the officer's own inbox only
+    rpc_timeout = RPC_TIMEOUT
 
     @rpc
     def register_report(self, command: dict) -> dict:
@@ -333,6 +335,16 @@ class CasesService:
     @officer_endpoint
     def change_my_notification_preferences(self, request):
         return notify_api.change_my_preferences(self, request)
+
+    @http("GET", "/api/v1/officer/me/inbox")
+    @officer_endpoint
+    def my_inbox(self, request):
+        return notify_api.inbox(self, request)
+
+    @http("POST", "/api/v1/officer/me/inbox/read")
+    @officer_endpoint
+    def mark_my_inbox_read(self, request):
+        return notify_api.mark_read(self, request)
 
     @http("POST", "/api/v1/officers/<string:officer_id>/email")
     @officer_endpoint

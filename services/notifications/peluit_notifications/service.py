@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from prometheus_client import Counter
 
@@ -25,7 +25,7 @@ from peluit_common.rpc import call
 from peluit_common.settings import env, env_float, env_int
 from peluit_contracts.topology import NOTIFICATIONS_CASE_EVENTS
 
-from . import daily, delivery, store
+from . import daily, delivery, inbox, store
 from .handling import handle
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,15 @@ class NotificationsService:
         now = datetime.now(timezone.utc)
         daily.run_digests(self.db, now, TZ, DIGEST_HOUR)
         daily.run_breach_summaries(self.db, self._recipients, now, TZ, DIGEST_HOUR)
+
+    @rpc
+    def officer_inbox(self, query) -> dict:
+        """An officer's notification list; cases asks for the signed-in officer only."""
+        return inbox.officer_inbox(self.db, query)
+
+    @rpc
+    def mark_read(self, command) -> dict:
+        return inbox.mark_read(self.db, command)
 
     def _relay(self, command: dict) -> dict:
         return call(self.vault.relay_to_reporter, command, timeout=RPC_TIMEOUT)

@@ -139,3 +139,23 @@ def test_the_provinces_breach_summary_is_made_once_a_day(pool, sink):
     settings = delivery.SmtpSettings("127.0.0.1", sink.port, "wbs@peluit.invalid", timeout=5)
     delivery.deliver_once(pool, delivery.Mailer(settings), settings, delivery.Backoff())
     assert wait_for(lambda: any(m["To"] == "inspektur@jatim.go.id" for m in sink.messages()))
+
+
+def test_the_inbox_lists_an_officers_own_console_rows_and_marks_them_read(pool):
+    from peluit_notifications import inbox
+
+    for _ in range(3):
+        handle(registered(), store.Store(pool), relay=None, directory=directory)
+    me, other = GOOD[0]["officer_id"], GOOD[1]["officer_id"]
+    first = inbox.officer_inbox(pool, {"version": 1, "officer_id": me, "limit": 2})
+    assert first["unread"] == 3 and len(first["items"]) == 2 and first["items"][0]["id"] > first["items"][1]["id"]
+    assert first["items"][0]["kind"] == "case_new" and first["items"][0]["registration_number"].startswith("WBS/")
+    rest = inbox.officer_inbox(pool, {"version": 1, "officer_id": me, "before": first["items"][1]["id"]})
+    assert len(rest["items"]) == 1
+    assert inbox.mark_read(pool, {"version": 1, "officer_id": me, "ids": [first["items"][0]["id"]]}) == {"unread": 2}
+    # another officer's ids change nothing of mine, and mine nothing of theirs
+    assert inbox.mark_read(pool, {"version": 1, "officer_id": other, "ids": [rest["items"][0]["id"]]}) == {"unread": 3}
+    assert inbox.mark_read(pool, {"version": 1, "officer_id": me, "all": True}) == {"unread": 0}
+    assert inbox.officer_inbox(pool, {"version": 1, "officer_id": me, "unread": True})["items"] == []
+    assert inbox.officer_inbox(pool, {"version": 2, "officer_id": me}) == {"error": "unsupported_version"}
+    assert inbox.officer_inbox(pool, {"version": 1, "officer_id": "nope"}) == {"error": "invalid"}
