@@ -21,7 +21,7 @@ from peluit_cases import deadlines
 from peluit_cases.application import CasesApplication
 from peluit_cases.domain import Case
 from peluit_cases.scheduler import notice_case
-from peluit_notifications.handling import handle
+from peluit_notifications.handling import fan_out, handle
 
 MONDAY = datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc)
 PENELAAH = {"officer_id": "o-penelaah", "username": "sari", "roles": ["penelaah"], "tenant": "35.73"}
@@ -46,12 +46,14 @@ class Outbox:
     def processed(self, event_id):
         return event_id in self.done
 
-    def record(self, envelope, template=None, outcome=None, notice=None, facts=None, deliveries=()):
+    def record(self, envelope, template=None, outcome=None, notice=None):
         if envelope["id"] in self.done:
-            return None
+            return False
         self.done.add(envelope["id"])
-        self.rows += [(notice.kind, notice.rule, d.officer_id) for d in deliveries if d.channel == "email"]
-        return []
+        if notice is not None:  # the fan-out at once (the service's timer does it a moment later)
+            deliveries, _ = fan_out(notice, directory)
+            self.rows += [(notice.kind, notice.rule, d.officer_id) for d in deliveries if d.channel == "email"]
+        return True
 
 
 def directory(query):
@@ -91,7 +93,7 @@ class Simulation:
     def follow(self):
         page = self.app.domain_events(after=self.position, limit=1000)
         for envelope in page["events"]:
-            handle(envelope, self.outbox, relay=lambda cmd: {"result": "no_contact_channel"}, directory=directory)
+            handle(envelope, self.outbox, relay=lambda cmd: {"result": "no_contact_channel"})
         self.position = page["next"]
 
     def deadline_rows(self):

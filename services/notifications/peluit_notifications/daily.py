@@ -15,6 +15,7 @@ import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .delivery import SENT
 from .handling import resolve
 from .policy import breach_summary, deliveries
 from .store import insert_deliveries
@@ -86,6 +87,8 @@ def run_breach_summaries(pool, directory, now: datetime, tz: str = "Asia/Jakarta
                       "due_at": r[2].isoformat() if r[2] else None} for r in conn.execute(
                 "SELECT registration_number, rule, due_at FROM breach WHERE province = %s AND noticed_at >= %s "
                 "AND noticed_at < %s ORDER BY noticed_at, event_id", (province, start, end)).fetchall()]
-            insert_deliveries(conn, notice, None, deliveries(notice, found), items=items)
+            for channel, kind in insert_deliveries(conn, notice, None, deliveries(notice, found), items=items):
+                if channel == "console":
+                    SENT.labels(channel, kind).inc()
             made += 1
     return made

@@ -1,9 +1,10 @@
 """What notifications does with one domain event, apart from nameko, the
-broker and PostgreSQL: an event officers hear of (``policy``) becomes outbox
-rows for the officers cases names; a message for the reporter is relayed by
-the vault (which alone knows how to reach them) and recorded with the vault's
-answer. Once per event: a redelivered one changes nothing, and the vault
-dedupes its relay on the event id."""
+broker and PostgreSQL: an event officers hear of (``policy``) is recorded as a
+notice, which ``fan_out`` later turns into outbox rows for the officers cases
+names (so the consumer never waits for cases); a message for the reporter is
+relayed by the vault (which alone knows how to reach them) and recorded with
+the vault's answer. Once per event: a redelivered one changes nothing, and
+the vault dedupes its relay on the event id."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from .policy import Notice, deliveries, notice_of
 class Store(Protocol):
     def processed(self, event_id: str) -> bool: ...
 
-    def record(self, envelope: dict, template: str | None = None, outcome: str | None = None, notice=None,
-               facts: dict | None = None, deliveries=()) -> list | None: ...
+    def record(self, envelope: dict, template: str | None = None, outcome: str | None = None,
+               notice=None) -> bool: ...
 
 
 class RelayFailed(Exception):
@@ -47,6 +48,12 @@ def resolve(notice: Notice, directory: Callable[[dict], dict]) -> tuple[list, di
     return reply["recipients"], reply.get("case")
 
 
+def fan_out(notice: Notice, directory: Callable[[dict], dict]) -> tuple[list, dict | None]:
+    """(outbox rows, case facts) of one recorded notice, or DirectoryFailed."""
+    found, facts = resolve(notice, directory)
+    return deliveries(notice, found), facts
+
+
 def reporter_template(envelope: dict) -> str:
     """The notice the reporter gets: closing feedback says the case is closed, anything else that a message waits."""
     return "case_closed" if envelope["data"]["kind"] == "feedback" else "new_message"
@@ -58,26 +65,19 @@ def relay_command(envelope: dict) -> dict:
             "template": reporter_template(envelope), "idempotency_key": envelope["id"]}
 
 
-def handle(body: dict, store: Store, relay: Callable[[dict], dict],
-           directory: Callable[[dict], dict] | None = None) -> tuple[str, str | None, list]:
+def handle(body: dict, store: Store, relay: Callable[[dict], dict]) -> tuple[str, str | None]:
     """Handle one message body; returns ("applied" | "duplicate", the vault's
-    relay outcome or None, the new outbox rows as (channel, kind)). A malformed
-    body, a failed relay or an unanswered directory raises: the consumer
-    retries it with back-off, then parks it."""
+    relay outcome or None). A malformed body or a failed relay raises: the
+    consumer retries it with back-off, then parks it."""
     envelope = load_envelope(body)
-    notice = notice_of(envelope)
-    if envelope["type"] != "case.message_for_reporter" and notice is None:
-        return ("applied" if store.record(envelope) is not None else "duplicate"), None, []
+    if envelope["type"] != "case.message_for_reporter":
+        return ("applied" if store.record(envelope, notice=notice_of(envelope)) else "duplicate"), None
     if store.processed(envelope["id"]):
-        return "duplicate", None, []
-    if notice is not None:
-        found, facts = resolve(notice, directory)
-        fresh = store.record(envelope, notice=notice, facts=facts, deliveries=deliveries(notice, found))
-        return ("applied", None, fresh) if fresh is not None else ("duplicate", None, [])
+        return "duplicate", None
     # the vault dedupes on the key, so a retry after a crash here sends once
     reply = relay(relay_command(envelope))
     if reply.get("error"):
         raise RelayFailed(reply["error"])
     outcome = reply["result"]
     fresh = store.record(envelope, reporter_template(envelope), outcome)
-    return ("applied" if fresh is not None else "duplicate"), outcome, []
+    return ("applied" if fresh else "duplicate"), outcome

@@ -1,10 +1,11 @@
 """nameko entry module of notifications: ``nameko run peluit_notifications.service``.
 
-Consumes domain events from its pre-declared quorum queue; the effect (outbox
-rows for the officers cases names, or the vault's relay to the reporter) and
-the processed-event record commit together before the ack, so a redelivery
-after a crash changes nothing (``handling``). Timers send the outbox over
-SMTP (``delivery``) and make the daily digests and breach summaries (``daily``).
+Consumes domain events from its pre-declared quorum queue; the effect (a
+notice for the officers, or the vault's relay to the reporter) and the
+processed-event record commit together before the ack, so a redelivery after
+a crash changes nothing (``handling``). Timers fan notices out to the officers
+cases names (``fanout``), send the outbox over SMTP (``delivery``) and make
+the daily digests and breach summaries (``daily``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from peluit_common.rpc import call
 from peluit_common.settings import env, env_float, env_int
 from peluit_contracts.topology import NOTIFICATIONS_CASE_EVENTS
 
-from . import daily, delivery, inbox, store
+from . import daily, delivery, fanout, inbox, store
 from .handling import handle
 
 log = logging.getLogger(__name__)
@@ -60,18 +61,17 @@ class NotificationsService:
 
     @reliable_consume(NOTIFICATIONS_CASE_EVENTS)
     def on_case_event(self, body):
-        result, relayed, fresh = handle(body, store.Store(self.db), self._relay, self._recipients)
+        result, relayed = handle(body, store.Store(self.db), self._relay)
         if relayed is not None:
             REPORTER_RELAYS.labels(relayed).inc()
-        for channel, kind in fresh:
-            if channel == "console":  # the console list has it now; e-mail counts when handed over
-                delivery.SENT.labels(channel, kind).inc()
         EVENTS_APPLIED.labels(result).inc()
 
     @timer(interval=SEND_INTERVAL)
     def send_due(self):
-        # a full batch means more are waiting: keep going within this tick
+        # recorded notices become outbox rows, then the outbox is sent; a full batch means more are waiting
         smtp, backoff = self.outbound.smtp, self.outbound.backoff
+        while fanout.fanout_once(self.db, self._recipients, backoff) >= 50:
+            pass
         while delivery.deliver_once(self.db, delivery.Mailer(smtp), smtp, backoff)[0] >= 50:
             pass
 

@@ -1,9 +1,11 @@
 """Officer and reporter notifications in PostgreSQL, recorded exactly once per
 domain event: the processed-event row and the effect commit together.
 
-``notification`` is the outbox: one row per (event, officer, channel), written
-in the same transaction as the processed-event row, so a redelivered event adds
-nothing and a restart loses nothing; ``delivery`` sends its pending e-mail rows.
+An event officers hear of is recorded as a ``notice`` in the same transaction
+as the processed-event row (no call to another service before the ack);
+``fanout`` asks cases whom to tell and writes ``notification``, the outbox:
+one row per (event, officer, channel); ``delivery`` sends its pending e-mail
+rows. A redelivered event adds nothing and a restart loses nothing.
 It holds registration numbers, kinds, deadlines and officer addresses, never
 report text or anything about the reporter.
 """
@@ -11,6 +13,7 @@ report text or anything about the reporter.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 SCHEMA = """
 SELECT pg_advisory_xact_lock(hashtext('peluit_notifications.migrate'));
@@ -62,6 +65,21 @@ CREATE TABLE IF NOT EXISTS notification (
 CREATE INDEX IF NOT EXISTS notification_due ON notification (next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS notification_digest ON notification (officer_id) WHERE status = 'digest';
 CREATE INDEX IF NOT EXISTS notification_console ON notification (officer_id, id) WHERE channel = 'console';
+CREATE TABLE IF NOT EXISTS notice (
+    event_id text PRIMARY KEY REFERENCES processed_event(event_id),
+    kind text NOT NULL,
+    tenant text NOT NULL,
+    case_id uuid,
+    rule text,
+    due_at timestamptz,
+    occurred_at timestamptz NOT NULL,
+    audiences jsonb NOT NULL,
+    status text NOT NULL DEFAULT 'pending',  -- pending | done | dead
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    last_error text
+);
+CREATE INDEX IF NOT EXISTS notice_due ON notice (next_attempt_at) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS breach (
     event_id text PRIMARY KEY REFERENCES processed_event(event_id),
     province text NOT NULL,
@@ -113,17 +131,17 @@ class Store:
             return conn.execute("SELECT 1 FROM processed_event WHERE event_id = %s", (event_id,)).fetchone() is not None
 
     def record(self, envelope: dict, template: str | None = None, outcome: str | None = None,
-               notice=None, facts: dict | None = None, deliveries=()) -> list | None:
+               notice=None) -> bool:
         """Apply one envelope (a reporter notice with the relay's ``template``
-        and ``outcome``; an officer notice with its outbox rows); None when it
-        was already processed (redelivery), else the new (channel, kind) rows."""
+        and ``outcome``; an officers' ``notice`` to fan out); False when it was
+        already processed (redelivery)."""
         with self.pool.connection() as conn, conn.transaction():
             fresh = conn.execute(
                 "INSERT INTO processed_event (event_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1",
                 (envelope["id"],),
             ).fetchone()
             if fresh is None:
-                return None
+                return False
             data = envelope["data"]
             if envelope["type"] == "case.registered":
                 conn.execute(
@@ -138,10 +156,18 @@ class Store:
                 )
             elif envelope["type"] == "case.deadline_breached":
                 conn.execute(
-                    "INSERT INTO breach (event_id, province, tenant, registration_number, rule, due_at, noticed_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (envelope["id"], data["tenant"].split(".")[0], data["tenant"],
-                     (facts or {}).get("registration_number"), data["rule"], data["due_at"], data["noticed_at"]))
-            if notice is None:
-                return []
-            return insert_deliveries(conn, notice, facts, deliveries)
+                    "INSERT INTO breach (event_id, province, tenant, rule, due_at, noticed_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",  # the registration number arrives with the fan-out
+                    (envelope["id"], data["tenant"].split(".")[0], data["tenant"], data["rule"], data["due_at"],
+                     data["noticed_at"]))
+            if notice is not None:
+                insert_notice(conn, notice)
+        return True
+
+
+def insert_notice(conn, notice) -> None:
+    conn.execute(
+        "INSERT INTO notice (event_id, kind, tenant, case_id, rule, due_at, occurred_at, audiences) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (notice.event_id, notice.kind, notice.tenant, notice.case_id, notice.rule, notice.due_at,
+         notice.occurred_at, json.dumps([asdict(a) for a in notice.audiences])))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import mailbox
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from peluit_common.db import make_pool
 from peluit_common.testing import dsn_for, free_port, wait_for
-from peluit_notifications import daily, delivery, store
+from peluit_notifications import daily, delivery, fanout, store
 from peluit_notifications.handling import handle
 
 from ..envelopes import event, registered
@@ -86,7 +87,8 @@ def test_smtp_down_during_a_burst_then_every_mail_arrives_exactly_once(pool, sin
     backoff = delivery.Backoff(base=0.05, cap=0.2, attempts=6)
     burst = [registered() for _ in range(40)]
     for envelope in burst:
-        handle(envelope, store.Store(pool), relay=None, directory=directory)
+        handle(envelope, store.Store(pool), relay=None)
+    assert fanout.fanout_once(pool, directory, backoff, batch=500) == 40
     # the server is down: every row fails, none is lost, none is dead yet
     sent, failed = delivery.deliver_once(pool, delivery.Mailer(settings), settings, backoff, batch=500)
     assert (sent, failed) == (0, 40 * 4) and status_counts(pool) == {"pending": 160, "digest": 40}
@@ -124,7 +126,8 @@ def test_the_provinces_breach_summary_is_made_once_a_day(pool, sink):
     for tenant in ("35.73", "35.07"):
         envelope = event("case.deadline_breached", tenant=tenant, rule="first_response", due_at=noticed,
                          noticed_at=noticed)
-        handle(envelope, store.Store(pool), relay=None, directory=directory)
+        handle(envelope, store.Store(pool), relay=None)
+    assert fanout.fanout_once(pool, directory, delivery.Backoff()) == 2
     next_morning = datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc)  # 08:00 WIB on 3 March
     assert daily.run_breach_summaries(pool, directory, next_morning - timedelta(hours=2)) == 0  # before 07:00
     assert daily.run_breach_summaries(pool, directory, next_morning) == 1
@@ -145,7 +148,8 @@ def test_the_inbox_lists_an_officers_own_console_rows_and_marks_them_read(pool):
     from peluit_notifications import inbox
 
     for _ in range(3):
-        handle(registered(), store.Store(pool), relay=None, directory=directory)
+        handle(registered(), store.Store(pool), relay=None)
+    fanout.fanout_once(pool, directory, delivery.Backoff())
     me, other = GOOD[0]["officer_id"], GOOD[1]["officer_id"]
     first = inbox.officer_inbox(pool, {"version": 1, "officer_id": me, "limit": 2})
     assert first["unread"] == 3 and len(first["items"]) == 2 and first["items"][0]["id"] > first["items"][1]["id"]
@@ -159,3 +163,23 @@ def test_the_inbox_lists_an_officers_own_console_rows_and_marks_them_read(pool):
     assert inbox.officer_inbox(pool, {"version": 1, "officer_id": me, "unread": True})["items"] == []
     assert inbox.officer_inbox(pool, {"version": 2, "officer_id": me}) == {"error": "unsupported_version"}
     assert inbox.officer_inbox(pool, {"version": 1, "officer_id": "nope"}) == {"error": "invalid"}
+
+
+def test_a_notice_waits_while_cases_does_not_answer_and_fans_out_once_it_does(pool):
+    backoff = delivery.Backoff(base=0.01, cap=0.01, attempts=3)
+    envelope = registered()
+    handle(envelope, store.Store(pool), relay=None)  # recorded without asking anyone
+
+    def away(query):
+        raise TimeoutError("cases is away")
+
+    assert fanout.fanout_once(pool, away, backoff) == 0
+    with pool.connection() as conn:
+        assert conn.execute("SELECT status, attempts, last_error FROM notice WHERE event_id = %s",
+                            (envelope["id"],)).fetchone() == ("pending", 1, "TimeoutError")
+    time.sleep(0.05)
+    assert fanout.fanout_once(pool, directory, backoff) == 1
+    assert fanout.fanout_once(pool, directory, backoff) == 0  # done once
+    with pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM notification WHERE event_id = %s",
+                            (envelope["id"],)).fetchone()[0] == 10  # console and e-mail for each of the five

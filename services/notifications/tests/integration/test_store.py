@@ -38,9 +38,9 @@ def test_a_new_case_is_recorded_once_for_its_officers(pool):
     s, envelope = store.Store(pool), registered(tenant="35.07")
     before = counts(pool)
     assert not s.processed(envelope["id"])
-    assert s.record(envelope) == []
+    assert s.record(envelope) is True
     assert s.processed(envelope["id"])
-    assert s.record(envelope) is None  # redelivered
+    assert s.record(envelope) is False  # redelivered
     assert counts(pool) == (before[0] + 1, before[1] + 1, before[2])
     last = rows(pool, "officer_notification")[-1]
     assert (last[1], last[2], str(last[3]), last[4], last[5], last[7]) == (
@@ -50,8 +50,8 @@ def test_a_new_case_is_recorded_once_for_its_officers(pool):
 
 def test_a_reporter_notice_is_recorded_with_the_vaults_answer_and_no_address(pool):
     s, envelope = store.Store(pool), message_for_reporter("feedback")
-    assert s.record(envelope, "case_closed", "sent") == []
-    assert s.record(envelope, "case_closed", "sent") is None
+    assert s.record(envelope, "case_closed", "sent") is True
+    assert s.record(envelope, "case_closed", "sent") is False
     last = rows(pool, "reporter_notification")[-1]
     assert (last[1], str(last[2]), last[3], last[4]) == (envelope["id"], envelope["data"]["case_id"], "case_closed",
                                                          "sent")
@@ -61,7 +61,7 @@ def test_a_reporter_notice_is_recorded_with_the_vaults_answer_and_no_address(poo
 def test_other_events_are_only_marked_processed(pool):
     s, envelope = store.Store(pool), status_changed()
     before = counts(pool)
-    assert s.record(envelope) == [] and s.processed(envelope["id"])
+    assert s.record(envelope) is True and s.processed(envelope["id"])
     assert counts(pool) == (before[0] + 1, before[1], before[2])
 
 

@@ -1,6 +1,7 @@
-"""One domain event handled with fakes of our own interfaces (the store and
-the vault's relay): recorded once, relayed once, a failed relay raises so the
-consumer retries it, a malformed body changes nothing."""
+"""One domain event handled with fakes of our own interfaces (the store, the
+vault's relay, cases' directory): recorded once, relayed once, a failed relay
+raises so the consumer retries it, a malformed body changes nothing; a notice
+fans out to the officers the directory names."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pytest
 from marshmallow import ValidationError
 
 from peluit_contracts.relay import RELAY_VERSION, RELAY_TEMPLATES, RelayToReporterCommand
-from peluit_notifications.handling import DirectoryFailed, RelayFailed, handle, relay_command, reporter_template
+from peluit_notifications.handling import (DirectoryFailed, RelayFailed, fan_out, handle, relay_command,
+                                           reporter_template)
+from peluit_notifications.policy import notice_of
 
 from ..envelopes import message_for_reporter, registered, status_changed
 
@@ -22,12 +25,12 @@ class FakeStore:
     def processed(self, event_id):
         return event_id in self.records
 
-    def record(self, envelope, template=None, outcome=None, notice=None, facts=None, deliveries=()):
+    def record(self, envelope, template=None, outcome=None, notice=None):
         if envelope["id"] in self.records:
-            return None
+            return False
         self.records[envelope["id"]] = (envelope["type"], template, outcome)
-        self.rows = getattr(self, "rows", []) + list(deliveries)
-        return [(d.channel, d.kind) for d in deliveries]
+        self.notices = getattr(self, "notices", []) + ([notice] if notice else [])
+        return True
 
 
 class FakeDirectory:
@@ -69,34 +72,35 @@ OFFICER = {"officer_id": "7d1c0b8e-0000-4000-8000-000000000001", "tenant": "35.7
            "preferences": {}}
 
 
-def test_a_new_case_is_recorded_once_for_the_officers_cases_names_and_never_relayed():
-    store, vault, envelope, directory = FakeStore(), FakeVault(), registered(), FakeDirectory([OFFICER])
-    assert handle(envelope, store, vault, directory) == ("applied", None, [("console", "case_new"),
-                                                                          ("email", "case_new")])
-    assert handle(envelope, store, vault, directory) == ("duplicate", None, [])
+def test_a_new_case_is_recorded_once_as_a_notice_without_asking_anyone():
+    store, vault, envelope = FakeStore(), FakeVault(), registered()
+    assert handle(envelope, store, vault) == ("applied", None)
+    assert handle(envelope, store, vault) == ("duplicate", None)
     assert store.records == {envelope["id"]: ("case.registered", None, None)} and vault.calls == []
-    assert len(directory.queries) == 1  # a redelivery asks cases nothing
-    assert directory.queries[0] == {"version": 1, "tenant": "35.73", "roles": ["penelaah", "penerima"],
-                                    "officer_ids": [], "case_id": envelope["data"]["case_id"], "acting": False}
+    assert [(n.event_id, n.kind) for n in store.notices] == [(envelope["id"], "case_new")]
 
 
-def test_an_unanswered_directory_raises_and_records_nothing():
-    store, envelope = FakeStore(), registered()
+def test_a_notice_fans_out_to_the_officers_cases_names():
+    notice, directory = notice_of(registered()), FakeDirectory([OFFICER])
+    rows, facts = fan_out(notice, directory)
+    assert [(d.channel, d.officer_id, d.status) for d in rows] == [
+        ("console", OFFICER["officer_id"], "unread"), ("email", OFFICER["officer_id"], "pending")]
+    assert directory.queries == [{"version": 1, "tenant": "35.73", "roles": ["penelaah", "penerima"],
+                                  "officer_ids": [], "case_id": notice.case_id, "acting": False}]
     with pytest.raises(DirectoryFailed):
-        handle(envelope, store, FakeVault(), FakeDirectory(reply={"error": "invalid"}))
-    assert store.records == {}
+        fan_out(notice, FakeDirectory(reply={"error": "invalid"}))
 
 
 def test_other_events_are_only_marked_processed():
     store, vault, envelope = FakeStore(), FakeVault(), status_changed()
-    assert handle(envelope, store, vault) == ("applied", None, [])
+    assert handle(envelope, store, vault) == ("applied", None)
     assert store.records == {envelope["id"]: ("case.status_changed", None, None)} and vault.calls == []
 
 
 def test_a_message_for_the_reporter_is_relayed_once_and_recorded_with_the_vaults_answer():
     store, vault, envelope = FakeStore(), FakeVault({"result": "no_contact_channel"}), message_for_reporter()
-    assert handle(envelope, store, vault) == ("applied", "no_contact_channel", [])
-    assert handle(envelope, store, vault) == ("duplicate", None, [])  # a redelivery asks the vault nothing
+    assert handle(envelope, store, vault) == ("applied", "no_contact_channel")
+    assert handle(envelope, store, vault) == ("duplicate", None)  # a redelivery asks the vault nothing
     assert len(vault.calls) == 1
     assert store.records == {envelope["id"]: ("case.message_for_reporter", "new_message", "no_contact_channel")}
 
@@ -107,7 +111,7 @@ def test_a_failed_relay_raises_and_records_nothing():
         handle(envelope, store, vault)
     assert store.records == {} and len(vault.calls) == 1
     vault.reply = {"result": "sent"}  # the retry, once the vault delivers again
-    assert handle(envelope, store, vault) == ("applied", "sent", []) and len(vault.calls) == 2
+    assert handle(envelope, store, vault) == ("applied", "sent") and len(vault.calls) == 2
 
 
 @pytest.mark.parametrize("spoil", [
