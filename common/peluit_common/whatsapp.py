@@ -65,10 +65,10 @@ def graph_outbound() -> OutboundWhatsApp:
                             env("PELUIT_WHATSAPP_PHONE_NUMBER_ID"), token)
 
 
-def outbound_mode(variable: str) -> str:
-    """``graph`` or ``record`` from ``variable`` (record outside production by
-    default; refused in production)."""
-    mode = env(variable, "graph" if production() else "record")
+def outbound_mode(variable: str, default: str | None = None) -> str:
+    """``graph`` or ``record`` from ``variable`` (by default record outside
+    production, graph in it; record is refused in production)."""
+    mode = env(variable, default or ("graph" if production() else "record"))
     if mode not in ("graph", "record"):
         raise ConfigError(f"{variable} must be 'graph' or 'record'")
     if mode == "record" and production():

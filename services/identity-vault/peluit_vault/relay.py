@@ -13,6 +13,7 @@ by someone else.
 from __future__ import annotations
 
 import json
+import os
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -20,7 +21,8 @@ from email.utils import make_msgid
 
 from prometheus_client import Counter
 
-from peluit_common.settings import env, env_int
+from peluit_common.settings import env, env_int, production
+from peluit_common.whatsapp import RecordingWhatsApp, graph_outbound, outbound_mode
 from peluit_contracts.i18n import MESSAGES, message
 from peluit_contracts.relay import RELAY_TEMPLATES
 
@@ -62,6 +64,22 @@ def contact_phone(identity_json: bytes) -> str | None:
         return None
     digits = "".join(ch for ch in phone if ch.isdigit())
     return "62" + digits[1:] if digits.startswith("0") else digits
+
+
+def whatsapp_outbound():
+    """The vault's WhatsApp sender (``PELUIT_VAULT_WHATSAPP_OUTBOUND``): ``graph``
+    (the Cloud API; the default in production once its token file is set),
+    ``record`` (in memory; the default outside production, refused in it) or
+    ``off`` (the default in production without a token: phone-only reporters
+    get ``no_contact_channel``, as before)."""
+    default = "record"
+    if production():
+        default = "graph" if os.environ.get("PELUIT_WHATSAPP_ACCESS_TOKEN_FILE") else "off"
+    mode = env("PELUIT_VAULT_WHATSAPP_OUTBOUND", default)
+    if mode == "off":
+        return None
+    return graph_outbound() if outbound_mode("PELUIT_VAULT_WHATSAPP_OUTBOUND", default) == "graph" \
+        else RecordingWhatsApp()
 
 
 def whatsapp_template(template: str) -> str:

@@ -21,7 +21,6 @@ from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
 from peluit_common.settings import env, env_float, secret_bytes
-from peluit_common.whatsapp import RecordingWhatsApp, graph_outbound, outbound_mode
 from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
@@ -48,9 +47,7 @@ class VaultKeys(DependencyProvider):
             raise RuntimeError("the vault's private key must be 32 bytes (hex)")
         self.keyring = Keyring.load()
         self.smtp = SmtpSettings.from_env()
-        # WhatsApp for reporters who left only a number: the Cloud API, or in memory outside production
-        self.whatsapp = (graph_outbound() if outbound_mode("PELUIT_VAULT_WHATSAPP_OUTBOUND") == "graph"
-                         else RecordingWhatsApp())
+        self.whatsapp = relay.whatsapp_outbound()  # for reporters who left only a phone number
         self.whatsapp_language = env("PELUIT_VAULT_WHATSAPP_LANGUAGE", "id")
 
     def get_dependency(self, worker_ctx):
