@@ -11,7 +11,7 @@ from .admin_rpc import MAX_RETENTION_YEARS
 from .fields import Bool, Int, Pattern, Strict, Text
 from .i18n import encode
 from .officer_api import MAX_PAGE, MAX_PER_PAGE, Query, Reply, int_range, roles_field
-from .reports import tenant_field
+from .reports import EMAIL_PATTERN, tenant_field
 
 ENROLMENT_CODE_CHARS = 64  # 20 characters, and room for the spaces or hyphens a reader adds
 PASSWORD_RULE = validate.Length(min=12, max=1024, error=encode("weak_password", min=12))
@@ -26,6 +26,8 @@ class EnrolmentComplete(Strict):
     enrolment_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
     password = fields.String(required=True, validate=PASSWORD_RULE)
     totp = Pattern(r"\d{6}", "code", required=True, max_len=6)
+    # the officer's own address for notifications; absent keeps the one the administrator gave
+    email = Pattern(EMAIL_PATTERN, "email", max_len=320, load_default=None)
 
 
 class PasswordChange(Strict):

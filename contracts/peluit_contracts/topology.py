@@ -44,7 +44,7 @@ EXCHANGES = {DOMAIN_EXCHANGE: "topic", INTEGRATION_EXCHANGE: "topic"}
 NOTIFICATIONS_CASE_EVENTS = ReliableQueue(
     name="notifications.case-events",
     exchange=DOMAIN_EXCHANGE,
-    bindings=("case.#",),
+    bindings=("case.#", "disclosure.#"),
 )
 
 # the vault learns when a case ends (retention clock), nothing else

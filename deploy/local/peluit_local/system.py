@@ -128,6 +128,9 @@ class System:
         if service == "cases":
             # the console forwards each browser's address; every test signs in from 127.0.0.1, and some fail on purpose
             env.update({"PELUIT_CASES_PROXY_HOPS": "1", "PELUIT_LOGIN_CLIENT_FAILURES": "500"})
+        if service == "notifications":
+            # officers' mail through the same local sink; links point at this console
+            env.update({"PELUIT_NOTIFY_SMTP_PORT": str(self.smtp_port), "PELUIT_CONSOLE_URL": self.url("console")})
         if service == "console":
             # the console reaches the other services over their public HTTP APIs only
             env.update({"PELUIT_CASES_URL": self.url("cases"), "PELUIT_REPORTING_URL": self.url("reporting"),

@@ -86,7 +86,8 @@ def running_system(services=None, extra_env=None, tap=True):
         extra_env=extra_env if extra_env is not None else {
             "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.15",
             # a small evidence sandbox, so a 150 kB bomb (peluit_common.testing.png_bomb) shows a worker ending
-            "PELUIT_CHECKPOINT_INTERVAL": "1", "PELUIT_EVIDENCE_WORKER_MEMORY_MB": "256", **TEST_LIMITS},
+            "PELUIT_CHECKPOINT_INTERVAL": "1", "PELUIT_EVIDENCE_WORKER_MEMORY_MB": "256",
+            "PELUIT_NOTIFY_RETRY_CAP_SECONDS": "1", **TEST_LIMITS},
     )
     sys_.provision()
     if tap:
@@ -278,6 +279,18 @@ def table_dump(system, service: str, except_columns: dict | None = None) -> byte
     return b"\n".join(chunks)
 
 
+NOTIFY_SENDER = "wbs-notifikasi@peluit.invalid"  # notifications' default From (the vault's differs)
+
+
+def officer_mail(system) -> list:
+    """Every mail notifications handed to the local sink (the reporters' relays left out)."""
+    import mailbox
+
+    if not system.mail_dir.exists():
+        return []
+    return [m for m in mailbox.Maildir(system.mail_dir, create=False) if NOTIFY_SENDER in (m["From"] or "")]
+
+
 def hits_outside_the_vault(system, needles, replies: bytes = b"", min_broker_bytes: int = 1000,
                            except_columns: dict | None = None) -> list[tuple[str, str]]:
     """(place, needle) for every needle found, in any encoding, in a database
@@ -291,6 +304,7 @@ def hits_outside_the_vault(system, needles, replies: bytes = b"", min_broker_byt
         places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
         places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())
+    places["officer mail"] = b"\n".join(m.as_bytes() for m in officer_mail(system))
     places["http replies"] = replies
     assert len(places["broker messages"]) > min_broker_bytes  # the tap did see the traffic
     return [(place, needle) for needle in needles for place, blob in places.items()

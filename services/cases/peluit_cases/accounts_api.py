@@ -136,7 +136,8 @@ def complete_enrolment(svc, request) -> Response:
         raise CasesError("invalid_enrolment") from None
     with svc.db.connection() as conn:
         try:
-            officer = enrolment.complete(conn, svc.keys.totp_key, officer_id, version, args["password"], args["totp"])
+            officer = enrolment.complete(conn, svc.keys.totp_key, officer_id, version, args["password"], args["totp"],
+                                         email=args["email"])
         except officers.OfficerError as err:
             raise _password_refused(err, "password") from None
     return _signed_in(svc, officer)

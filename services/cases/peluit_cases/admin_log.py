@@ -36,7 +36,7 @@ CREATE TRIGGER admin_change_append_only BEFORE UPDATE OR DELETE ON admin_change
     FOR EACH ROW EXECUTE FUNCTION admin_change_append_only();
 """
 
-KINDS = ("officer_created", "officer_enrolled", "enrolment_code_issued", "roles_changed", "officer_deactivated",
+KINDS = ("email_changed", "officer_created", "officer_enrolled", "enrolment_code_issued", "roles_changed", "officer_deactivated",
          "officer_reactivated", "factor_reset", "password_changed", "grant_given", "grant_revoked",
          "settings_changed", "holiday_added", "holiday_deleted", "category_changed")
 # what a row may say about a change; anything else (a code, a hash, a password) is a programming error

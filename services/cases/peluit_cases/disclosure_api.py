@@ -80,19 +80,23 @@ def request_id_of(raw: str) -> str:
         raise VaultRefused("not_found", text="disclosure_request_not_found") from None
 
 
-def request_disclosure(vault: VaultClient, app, db, actor: Actor, case_id: str, args: dict) -> dict:
+def request_disclosure(vault: VaultClient, app, db, actor: Actor, case_id: str, args: dict, told=None) -> dict:
     """File a request for one case: the case's team or the tenant's inspektur
     (the wall and access log as for a read). ``db`` is the pool: no
-    connection is held while the vault answers."""
+    connection is held while the vault answers. ``told(reply)``: the officers'
+    notifications hear of the filed request."""
     with db.connection() as conn:
         case = Access(app, PgDirectory(conn)).case(actor, case_id, action="disclosure_request",
                                                       require=Access.require_disclosure_requester)
         context = requester_context(conn, actor, case.handling_tenant)
     if case.anonymous or not case.reporter_ref:
         raise VaultRefused("anonymous")
-    out = summary(vault.request_disclosure(actor, case_id=str(case.id), reporter_ref=case.reporter_ref,
-                                           tenant=case.handling_tenant, reason=args["reason"],
-                                           legal_basis=args["legal_basis"], context=context))
+    reply = vault.request_disclosure(actor, case_id=str(case.id), reporter_ref=case.reporter_ref,
+                                     tenant=case.handling_tenant, reason=args["reason"],
+                                     legal_basis=args["legal_basis"], context=context)
+    if told:
+        told(reply)
+    out = summary(reply)
     remember(db, out)
     out["reporter_notified"] = _notify_reporter(app, db, case, out)
     return out
@@ -116,7 +120,7 @@ def _notify_reporter(app, db, case, request: dict) -> bool:
     return True
 
 
-def approve(vault: VaultClient, app, db, keys, actor: Actor, request_id: str, totp: str) -> dict:
+def approve(vault: VaultClient, app, db, keys, actor: Actor, request_id: str, totp: str, told=None) -> dict:
     """Approve with a fresh TOTP code: checked here (replay rule and lockout as
     at login); the call token says ``step_up`` only then. A wrong code still
     reaches the vault, so it records the attempt."""
@@ -131,6 +135,8 @@ def approve(vault: VaultClient, app, db, keys, actor: Actor, request_id: str, to
         if not fresh and err.code == "step_up_required":
             raise VaultRefused("totp_invalid") from None
         raise
+    if told:
+        told(reply)
     return summary(reply)
 
 

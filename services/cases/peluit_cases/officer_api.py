@@ -34,7 +34,7 @@ STATUS = {
     "precondition_required": 428,
     "locked": 429, "too_many_attempts": 429,
     "internal_error": 500,
-    "vault_unavailable": 503,
+    "vault_unavailable": 503, "notifications_unavailable": 503,
 }
 # wire codes whose text has a key of its own in the catalogue
 TEXT = {"forbidden": "officer_forbidden", "validation_failed": "officer_invalid_fields"}

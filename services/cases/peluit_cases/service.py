@@ -32,6 +32,7 @@ from peluit_contracts.reports import RegisterReportCommand
 from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
 from . import desk  # the officers' desk: work queue, case page, forms
+from . import notify_api, notify_directory  # whom notifications tells, and their choices
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
 from .commands import OfficerCommands, command_from
@@ -57,6 +58,7 @@ def migrate(conn) -> None:
     envelope_log.migrate(conn)
     evidence.migrate(conn)
     disclosure_api.migrate(conn)
+    notify_directory.migrate(conn)
     chain.migrate(conn)  # checkpoint tables; the chain trigger once the event table exists (CasesApp)
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,8 @@ class CasesService:
     checkpoints = audit.Checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
     vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
+    notifications = RpcProxy("notifications", expiration=RPC_TIMEOUT)  # the officer's own inbox only
+    rpc_timeout = RPC_TIMEOUT
 
     @rpc
     def register_report(self, command: dict) -> dict:
@@ -328,6 +332,36 @@ class CasesService:
         """{active, session_version, roles} or None: reporting's and intake's session check."""
         return accounts_api.officer_session(self, officer_id)
 
+    @rpc
+    def notification_recipients(self, query) -> dict:
+        """Whom notifications tells, with their addresses and choices (peluit_contracts.notify)."""
+        return notify_api.recipients(self, query)
+
+    @http("GET", "/api/v1/officer/me/notifications")
+    @officer_endpoint
+    def my_notification_preferences(self, request):
+        return notify_api.my_preferences(self, request)
+
+    @http("POST", "/api/v1/officer/me/notifications")
+    @officer_endpoint
+    def change_my_notification_preferences(self, request):
+        return notify_api.change_my_preferences(self, request)
+
+    @http("GET", "/api/v1/officer/me/inbox")
+    @officer_endpoint
+    def my_inbox(self, request):
+        return notify_api.inbox(self, request)
+
+    @http("POST", "/api/v1/officer/me/inbox/read")
+    @officer_endpoint
+    def mark_my_inbox_read(self, request):
+        return notify_api.mark_read(self, request)
+
+    @http("POST", "/api/v1/officers/<string:officer_id>/email")
+    @officer_endpoint
+    def set_officer_email(self, request, officer_id):
+        return notify_api.set_email(self, request, officer_id)
+
     @http("POST", "/api/v1/officer/enrolment")
     @officer_endpoint
     def start_enrolment(self, request):
@@ -439,15 +473,17 @@ class CasesService:
     @officer_endpoint
     def request_disclosure(self, request, case_id):
         actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
-        return json_response(201, disclosure_api.request_disclosure(self._vault(), self.app, self.db, actor,
-                                                                   case_id, args))
+        return json_response(201, disclosure_api.request_disclosure(
+            self._vault(), self.app, self.db, actor, case_id, args,
+            told=lambda reply: notify_api.disclosure_step(self.publisher, "requested", reply)))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/approve")
     @officer_endpoint
     def approve_disclosure(self, request, request_id):
         actor, args = self._signed(request, disclosure_contract.ApproveBody, 1024)
-        return json_response(200, disclosure_api.approve(self._vault(), self.app, self.db, self.keys, actor,
-                                                         request_id, args["totp"]))
+        return json_response(200, disclosure_api.approve(
+            self._vault(), self.app, self.db, self.keys, actor, request_id, args["totp"],
+            told=lambda reply: notify_api.disclosure_step(self.publisher, "approved", reply)))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/refuse")
     @officer_endpoint

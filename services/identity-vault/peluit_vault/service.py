@@ -20,7 +20,7 @@ from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
 from peluit_common.rpc import call, rpc
-from peluit_common.settings import env_float, secret_bytes
+from peluit_common.settings import env, env_float, secret_bytes
 from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
@@ -53,6 +53,8 @@ class VaultKeys(DependencyProvider):
             raise RuntimeError("the vault's private key must be 32 bytes (hex)")
         self.keyring = Keyring.load()
         self.smtp = SmtpSettings.from_env()
+        self.whatsapp = relay.whatsapp_outbound()  # for reporters who left only a phone number
+        self.whatsapp_language = env("PELUIT_VAULT_WHATSAPP_LANGUAGE", "id")
 
     def get_dependency(self, worker_ctx):
         return self
@@ -142,9 +144,10 @@ class IdentityVault:
         with self.db.connection() as conn:
             try:
                 outcome = relay.relay_to_reporter(conn, self.keys.keyring, self.keys.smtp, str(cmd["case_id"]),
-                                                  cmd["template"], cmd["idempotency_key"])
-            except OSError as exc:  # SMTP unreachable: the caller retries with back-off
-                log.warning("smtp delivery failed: %s", type(exc).__name__)
+                                                  cmd["template"], cmd["idempotency_key"], self.keys.whatsapp,
+                                                  self.keys.whatsapp_language)
+            except OSError as exc:  # SMTP or the Cloud API unreachable: the caller retries with back-off
+                log.warning("relay delivery failed: %s", type(exc).__name__)
                 return {"error": "delivery_failed"}
         RELAYED.labels(outcome).inc()
         return {"result": outcome}

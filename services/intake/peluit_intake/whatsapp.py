@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from peluit_common.settings import ConfigError, env, env_float, env_int, keys_dir, production
 from peluit_common.web import HttpError, json_response
+from peluit_common.whatsapp import outbound_mode
 from peluit_contracts.i18n import bilingual_errors, message
 from peluit_contracts.reports import ReportSubmissionSchema
 
@@ -198,11 +199,7 @@ class WhatsAppSettings:
         verify_token = _dev_secret("PELUIT_WHATSAPP_VERIFY_TOKEN_FILE", "whatsapp-verify-token.key")
         if verify_token is None:
             raise ConfigError("PELUIT_WHATSAPP_VERIFY_TOKEN_FILE must name a file when WhatsApp is on")
-        outbound = env("PELUIT_WHATSAPP_OUTBOUND", "graph" if production() else "record")
-        if outbound not in ("graph", "record"):
-            raise ConfigError("PELUIT_WHATSAPP_OUTBOUND must be 'graph' or 'record'")
-        if outbound == "record" and production():
-            raise ConfigError("PELUIT_WHATSAPP_OUTBOUND=record is for development and tests only")
+        outbound = outbound_mode("PELUIT_WHATSAPP_OUTBOUND")
         return cls(enabled=True, app_secret=app_secret.encode(), verify_token=verify_token, outbound=outbound,
                    state_ttl=env_float("PELUIT_WHATSAPP_STATE_TTL", 1800.0),
                    max_body=env_int("PELUIT_WHATSAPP_MAX_BODY_BYTES", 256 * 1024))

@@ -105,7 +105,8 @@ def _summary(req: DisclosureRequest) -> dict:
     out = {"request_id": str(req.id), "case_id": req.case_id, "tenant": req.tenant, "status": req.status,
            "legal_basis": req.legal_basis, "expires_at": req.expires_at.isoformat(),
            "view_until": req.view_until.isoformat() if req.view_until else None, "subject": req.subject,
-           "approvals": len(req.approvals), "approvals_required": req.approvals_required}
+           "approvals": len(req.approvals), "approvals_required": req.approvals_required,
+           "requested_by": req.requested_by["officer_id"]}  # whom cases has notifications tell of an approval
     if req.subject == "evidence":
         out["original_ref"] = req.original_ref
     return out
