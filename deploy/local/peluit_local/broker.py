@@ -102,11 +102,14 @@ ACCESS = (
         "cases.evidence_target", "cases.add_evidence", SESSION,
         "identity_vault.store_identity", "identity_vault.store_evidence_original", "reporting.public_stats")),
     # cases forwards every officer command of the vault (disclosure, retention), so any vault method
-    BrokerAccess("cases", "cases", serves_rpc=True, calls=("identity_vault.*",),
+    # ... and each officer's notification list (notifications serves it)
+    BrokerAccess("cases", "cases", serves_rpc=True, calls=("identity_vault.*", "notifications.officer_inbox",
+                                                           "notifications.mark_read"),
                  publishes=(DOMAIN_EXCHANGE, INTEGRATION_EXCHANGE)),
     BrokerAccess("identity-vault", "identity_vault", serves_rpc=True, calls=("cases.case_state",),
                  consumes=(VAULT_CASE_EVENTS,)),
-    BrokerAccess("notifications", "notifications", calls=("identity_vault.relay_to_reporter",),
+    BrokerAccess("notifications", "notifications", serves_rpc=True,
+                 calls=("identity_vault.relay_to_reporter", "cases.notification_recipients"),
                  consumes=(NOTIFICATIONS_CASE_EVENTS,)),
     BrokerAccess("reporting", "reporting", serves_rpc=True,
                  calls=("cases.domain_events", "cases.catalogue", SESSION)),

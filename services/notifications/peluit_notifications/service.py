@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Counter
 
@@ -22,7 +22,7 @@ from peluit_common import green  # noqa: F401
 from peluit_common.amqp import reliable_consume
 from peluit_common.db import Database
 from peluit_common.operations import Operations
-from peluit_common.rpc import call
+from peluit_common.rpc import call, rpc  # rpc drops a request with a forged reply address
 from peluit_common.settings import env, env_float, env_int
 from peluit_contracts.topology import NOTIFICATIONS_CASE_EVENTS
 
