@@ -12,7 +12,6 @@ import time
 import eventlet
 import pytest
 from kombu import Connection, Queue
-from nameko.containers import ServiceContainer
 from nameko.events import EventDispatcher, event_handler
 from nameko.messaging import consume
 from nameko.rpc import rpc
@@ -32,19 +31,9 @@ def amqp_uri(amqp_vhost):
 
 
 @pytest.fixture
-def run(amqp_uri, monkeypatch):
+def run(nameko_service, monkeypatch):
     monkeypatch.setenv("PELUIT_RETRY_DELAYS_MS", ",".join(map(str, DELAYS)))
-    containers = []
-
-    def start(cls):
-        container = ServiceContainer(cls, {"AMQP_URI": amqp_uri, "max_workers": 4})
-        container.start()
-        containers.append(container)
-        return container
-
-    yield start
-    for c in containers:
-        c.stop()
+    return nameko_service
 
 
 def metric(name: str, queue: str) -> float:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 
 import amqp
-import pytest
 from kombu import Connection
-from nameko.containers import ServiceContainer
 from nameko.rpc import rpc as nameko_rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import REGISTRY
@@ -43,28 +41,12 @@ def send_without_a_reply_address(amqp_uri: str, service: str, reply_to: str | No
         channel.close()
 
 
-@pytest.fixture
-def container(amqp_vhost):
-    started = []
-
-    def start(cls):
-        c = ServiceContainer(cls, {"AMQP_URI": amqp_vhost, "max_workers": 2})
-        c.start()
-        started.append(c)
-        return c
-
-    yield start
-    for c in started:
-        if not c._died.ready():  # the plain one is dead already
-            c.stop()
-
-
-def test_nameko_kills_a_service_that_cannot_answer_and_the_guard_drops_the_request(amqp_vhost, container):
-    plain = container(Plain)
+def test_nameko_kills_a_service_that_cannot_answer_and_the_guard_drops_the_request(amqp_vhost, nameko_service):
+    plain = nameko_service(Plain)
     send_without_a_reply_address(amqp_vhost, "plain_echo", None)
     assert wait_for(lambda: plain._died.ready(), timeout=10), "nameko 2.14 no longer dies of it: the guard may go"
 
-    guarded = container(Guarded)
+    guarded = nameko_service(Guarded)
     dropped = REGISTRY.get_sample_value("peluit_rpc_dropped_total") or 0.0
     for reply_to in (None, "someone.else", "#"):
         send_without_a_reply_address(amqp_vhost, "guarded_echo", reply_to)
