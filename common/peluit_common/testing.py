@@ -120,6 +120,26 @@ def amqp_vhost() -> Iterator[str]:
         yield uri
 
 
+@pytest.fixture
+def nameko_service(amqp_vhost):
+    """Starts nameko service classes on the module's vhost (``start(cls)`` ->
+    container); stops those still running at the end."""
+    from nameko.containers import ServiceContainer
+
+    started = []
+
+    def start(cls, max_workers: int = 4):
+        container = ServiceContainer(cls, {"AMQP_URI": amqp_vhost, "max_workers": max_workers})
+        container.start()
+        started.append(container)
+        return container
+
+    yield start
+    for container in started:
+        if not container._died.ready():  # a test may have seen one die
+            container.stop()
+
+
 # -- forensic samples: files that carry identifying metadata, for stripping tests -----------
 
 def gps_photo(marker: str, size: tuple[int, int] = (64, 48), orientation: int | None = None) -> bytes:
