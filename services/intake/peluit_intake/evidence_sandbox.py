@@ -76,6 +76,7 @@ class Sandbox:
         self.memory_mb, self.cpu_seconds, self.wall_seconds, self.tasks = memory_mb, cpu_seconds, wall_seconds, tasks
         self._slots = Semaphore(max(1, workers))
         self._idle: list[_Worker] = []
+        self._live: set[_Worker] = set()
 
     @classmethod
     def from_env(cls) -> Sandbox:
@@ -95,18 +96,38 @@ class Sandbox:
                             data, index, MAX_FILE_BYTES)
         return body
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """The process ids of this pool's workers, idle or busy (for operations and tests)."""
+        return [w.proc.pid for w in self._live]
+
     def close(self) -> None:
         while self._idle:
-            self._idle.pop().end()
+            self._end(self._idle.pop())
+
+    def _take(self) -> _Worker:
+        """An idle worker that still runs (one may have been killed while it waited), or a new one."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive():
+                return worker
+            self._end(worker)
+        worker = _Worker(self.memory_mb, self.cpu_seconds, self.tasks)
+        self._live.add(worker)
+        return worker
+
+    def _end(self, worker: _Worker) -> None:
+        worker.end()
+        self._live.discard(worker)
 
     def _run(self, header: dict, data: bytes, index: int, body_max: int) -> tuple[dict, bytes]:
         with self._slots:
-            worker = self._idle.pop() if self._idle else _Worker(self.memory_mb, self.cpu_seconds, self.tasks)
+            worker = self._take()
             reply, body = self._exchange(worker, header, data, index, body_max)
             if worker.alive():
                 self._idle.append(worker)
             else:
-                worker.end()
+                self._end(worker)
         if reply.get("error"):
             # a Python exception the parsers did not map (the worker answered and lives on)
             log.warning("evidence worker: unexpected %s on file %s", reply["error"], index)
@@ -128,7 +149,7 @@ class Sandbox:
                 with eventlet.Timeout(2, False):  # it is gone: its exit status says why
                     worker.proc.wait()
             reason, exc = _reason(worker), error
-        worker.end()
+        self._end(worker)
         WORKER_FAILURES.labels(reason).inc()
         log.warning("evidence worker ended on file %s: %s (%s)", index, reason, type(exc).__name__ if exc else "")
         raise Refusal("unsafe_file", index)
