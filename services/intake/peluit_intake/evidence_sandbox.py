@@ -41,7 +41,8 @@ class _Worker:
     def __init__(self, memory_mb: int, cpu_seconds: int, tasks: int):
         self.tasks_left = tasks
         # no PELUIT_ settings: the worker needs none, and keys or database addresses must not reach it
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "PYTHONPATH", "VIRTUAL_ENV") or k.startswith("LC_")}
+        env = {k: v for k, v in os.environ.items()
+               if k in ("PATH", "LANG", "PYTHONPATH", "VIRTUAL_ENV") or k.startswith("LC_")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "peluit_intake.evidence_worker", str(memory_mb), str(cpu_seconds), str(tasks)],
             # stderr: nothing (service logs are JSON lines); what went wrong comes back as a frame or exit status
