@@ -89,7 +89,8 @@ class Sandbox:
     def check(self, data: bytes, index: int, limits: Limits) -> Detected:
         header, _ = self._run({"op": "check", "index": index, "limits": asdict(limits)}, data, index, 0)
         if header.get("kind") not in TYPES:
-            raise ValueError("worker named an unknown type")
+            log.warning("evidence worker named a type intake does not know")
+            raise Refusal("unsafe_file", index)
         return Detected(header["kind"])
 
     def strip(self, data: bytes, detected: Detected, index: int, limits: Limits) -> bytes:
@@ -124,7 +125,15 @@ class Sandbox:
     def _run(self, header: dict, data: bytes, index: int, body_max: int) -> tuple[dict, bytes]:
         with self._slots:
             worker = self._take()
-            reply, body = self._exchange(worker, header, data, index, body_max)
+            try:
+                reply, body = self._exchange(worker, header, data, index, body_max)
+            except Refusal:
+                raise  # that worker is ended already
+            except BaseException:
+                # e.g. the caller's own deadline killed this green thread mid-exchange: the pipe may still
+                # get this file's answer, which must never reach the next file
+                self._end(worker)
+                raise
             if worker.alive():
                 self._idle.append(worker)
             else:
@@ -140,16 +149,20 @@ class Sandbox:
 
     def _exchange(self, worker: _Worker, header: dict, data: bytes, index: int, body_max: int) -> tuple[dict, bytes]:
         """The worker's answer; a worker that dies, lies or overruns the deadline is ended and the file refused."""
+        deadline = eventlet.Timeout(self.wall_seconds)
         try:
-            with eventlet.Timeout(self.wall_seconds):
-                return worker.call(header, data, body_max)
-        except eventlet.Timeout:
+            return worker.call(header, data, body_max)
+        except eventlet.Timeout as fired:
+            if fired is not deadline:
+                raise  # someone else's deadline
             reason, exc = "deadline", None
         except (EOFError, OSError, ValueError) as error:
             if isinstance(error, EOFError):
                 with eventlet.Timeout(2, False):  # it is gone: its exit status says why
                     worker.proc.wait()
             reason, exc = _reason(worker), error
+        finally:
+            deadline.cancel()
         self._end(worker)
         WORKER_FAILURES.labels(reason).inc()
         log.warning("evidence worker ended on file %s: %s (%s)", index, reason, type(exc).__name__ if exc else "")

@@ -166,6 +166,19 @@ def test_a_worker_killed_while_idle_is_replaced_before_it_is_given_a_file(pool):
     assert idle not in pool.worker_pids
 
 
+def test_a_call_cut_short_by_the_callers_own_deadline_never_answers_the_next_file(pool):
+    """A request deadline (or a killed green thread) mid-file: that worker's answer, still on
+    its way, must not become the answer for someone else's file."""
+    data = png_bomb()
+    detected = pool.check(data, 1, LIMITS)
+    [busy] = pool.worker_pids
+    with pytest.raises(eventlet.Timeout):
+        with eventlet.Timeout(0.3):
+            pool.strip(data, detected, 1, LIMITS)
+    assert busy not in pool.worker_pids
+    assert_still_serving(pool)
+
+
 def test_a_whole_upload_goes_through_the_sandbox_and_one_bomb_refuses_it(pool):
     files = [("catatan.txt", b"bukti"), ("foto.png", png_bomb())]
     detected = check_all(files, LIMITS, pool.check)
