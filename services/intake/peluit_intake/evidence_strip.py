@@ -294,7 +294,7 @@ def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits,
             refusals.append(refusal)
             continue
         out.append(Prepared(n, generic_label(n, kind.extension), kind.mime, data, stripped,
-                            sanitize_label(name, n, kind.extension) if name else None))
+                            sanitize_label(name, n, "") if name else None))  # as sent, only made safe
     return out, refusals
 
 
