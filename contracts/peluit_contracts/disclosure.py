@@ -169,13 +169,18 @@ class DisclosureReply(Reply):
 class SealedView(Reply):
     """The one view: the identity (JSON) or an attachment's original, sealed to the requester's key:
     ``sealed_identity`` / ``sealed_original`` (sealed box), or ``ephemeral_public_key``, ``nonce`` and
-    ``ciphertext`` (the browser format)."""
+    ``ciphertext`` (the browser format). An original that had a file name of its own also carries it,
+    sealed separately: ``sealed_name`` / ``name``."""
 
     request_id = fields.UUID(required=True)
     sealed_identity = fields.String(metadata={"contentEncoding": "base64"})
     subject = fields.String(validate=validate.OneOf(["evidence"]))
     original_ref = fields.String()
     sealed_original = fields.String(metadata={"contentEncoding": "base64"})
+    sealed_name = fields.String(metadata={"contentEncoding": "base64",
+                                          "description": "the original's own file name (UTF-8), sealed the same way"})
+    name = fields.Dict(metadata={"description": "browser format: the original's own file name (UTF-8) as its own "
+                                                "ephemeral_public_key, nonce and ciphertext"})
     format = fields.String(required=True)
     ephemeral_public_key = fields.String(metadata={"contentEncoding": "base64", "description": "X25519, 32 bytes"})
     nonce = fields.String(metadata={"contentEncoding": "base64", "description": "AES-GCM nonce, 12 bytes"})

@@ -180,6 +180,9 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     replies.append(view.content)
     assert view.json()["subject"] == "evidence" and view.json()["original_ref"] == jpeg_item["original_ref"]
     assert SealedBox(client).decrypt(base64.b64decode(view.json()["sealed_original"])) == photo
+    # and the file name the reporter's phone gave it, which no officer saw as a label
+    assert SealedBox(client).decrypt(base64.b64decode(view.json()["sealed_name"])) == \
+        f"Laporan_{marker}_IMG_20261012.jpg".encode()
     events = requests.get(f"{system.url('cases')}/api/v1/disclosure-events?tenant=35.73",
                           headers=login("agus.inspektur"), timeout=15)
     mine = [e for e in events.json()["events"] if e["request_id"] == request_id]

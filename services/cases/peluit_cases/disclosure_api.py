@@ -160,11 +160,12 @@ def shown(request_id: str, reply: dict, format: str) -> dict:
     """What the officer's client gets of the vault's view reply: the sealed parts only."""
     if format == BROWSER_FORMAT:
         return {"request_id": request_id, "format": BROWSER_FORMAT,
-                **{k: reply[k] for k in ("subject", "original_ref") if k in reply},
+                **{k: reply[k] for k in ("subject", "original_ref", "name") if k in reply},
                 **{k: reply[k] for k in ("ephemeral_public_key", "nonce", "ciphertext")}}
-    if reply.get("subject") == "evidence":  # an attachment's original, byte for byte
+    if reply.get("subject") == "evidence":  # an attachment's original, byte for byte, and its own file name
         return {"request_id": request_id, "subject": "evidence", "original_ref": reply["original_ref"],
-                "sealed_original": reply["sealed_original"], "format": SEALED_ORIGINAL}
+                "sealed_original": reply["sealed_original"], "format": SEALED_ORIGINAL,
+                **{k: reply[k] for k in ("sealed_name",) if k in reply}}
     return {"request_id": request_id, "sealed_identity": reply["sealed_identity"], "format": SEALED_IDENTITY}
 
 

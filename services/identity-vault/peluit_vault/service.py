@@ -104,7 +104,8 @@ class IdentityVault:
     @rpc
     def view_disclosure(self, command: dict) -> dict:
         return disclosure.view_disclosure(self.disclosures, self.auth, command, self._read_identity,
-                                          read_original=self._read_original)
+                                          read_original=self._read_original,
+                                          read_original_name=self._read_original_name)
 
     @rpc
     def disclosure_events(self, command: dict) -> dict:
@@ -130,6 +131,11 @@ class IdentityVault:
         with self.db.connection() as conn:
             found = evidence.read_original(conn, self.keys.keyring, original_ref)
         return found[2] if found else None
+
+    def _read_original_name(self, original_ref: str) -> str | None:
+        with self.db.connection() as conn:
+            found = evidence.read_original_named(conn, self.keys.keyring, original_ref)
+        return found[3] if found else None
 
     # -- contact relay and retention ------------------------------------------
 

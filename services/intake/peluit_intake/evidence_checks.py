@@ -455,7 +455,8 @@ def _check_m4a(data: bytes, index: int) -> None:
 
 
 def check_each(files: list[tuple[str | None, bytes]], limits: Limits, start: int = 1,
-               already: tuple[int, int] = (0, 0), check=check) -> tuple[list[tuple[int, bytes, Detected]], list[Refusal]]:
+               already: tuple[int, int] = (0, 0),
+               check=check) -> tuple[list[tuple[int, bytes, Detected]], list[Refusal]]:
     """The channels' variant of ``check_all``: every file stands alone. Returns
     ``([(index, data, detected)], [refusals])``; ``already`` is (files, bytes)
     accepted earlier for the same report, counted against the upload limits."""

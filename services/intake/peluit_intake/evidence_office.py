@@ -51,11 +51,10 @@ _PERSON_ATTRIBUTES = re.compile(
     rb"(\s*=\s*)(\"[^\"]*\"|'[^']*')")
 _RSID = re.compile(rb"\s(?:[\w.-]+:)?rsid\w*\s*=\s*(\"[^\"]*\"|'[^']*')")
 # elements removed whole: revision-session ids, the attached template, document variables, mail merge,
-# document GUIDs, comment anchors (their part is dropped)
-_REMOVED_ELEMENTS = [
-    re.compile(rb"<(" + prefix + rb"(?:" + name + rb"))(?:\s[^>]*?)?(?:/>|(?<!/)>.*?</\1\s*>)", re.DOTALL)
-    for prefix, name in [(rb"(?:[\w.-]+:)?", rb"rsids|rsidRoot|rsid|attachedTemplate|docVars|mailMerge|docId"
-                                            rb"|commentRangeStart|commentRangeEnd|commentReference|absPath")]]
+# document GUIDs and cloud revision pointers, absolute paths, comment anchors (their part is dropped)
+_REMOVED_ELEMENT = re.compile(
+    rb"<((?:[\w.-]+:)?(?:rsids|rsidRoot|rsid|attachedTemplate|docVars|mailMerge|docId|revisionPtr|absPath"
+    rb"|commentRangeStart|commentRangeEnd|commentReference))(?:\s[^>]*?)?(?:/>|(?<!/)>.*?</\1\s*>)", re.DOTALL)
 # elements whose text names a person (ODF meta and change-info, author fields)
 _PERSON_ELEMENTS = re.compile(
     rb"<((?:[\w.-]+:)?(?:creator|initial-creator|creator-initials|author-name|author-initials|printed-by"
@@ -67,7 +66,8 @@ _SAFE_LINK = re.compile(rb"[\"'](https?:|mailto:)", re.IGNORECASE)
 # ODF links: a part of the package ("Pictures/1.png", "./Object 1") or the web stay; a path out of the
 # package ("../../C:/Users/<name>/...", "file:///...", "\\\\server\\share") is a user path and goes
 _ODF_LINK = re.compile(rb"(\sxlink:href\s*=\s*)(\"[^\"]*\"|'[^']*')")
-_INTERNAL_LINK = re.compile(rb"[\"'](?:https?:|mailto:|#|(?:\./)?(?![./\\])(?![^\"']*\.\.)[^:\\\"']*[\"']$)", re.IGNORECASE)
+_INTERNAL_LINK = re.compile(rb"[\"'](?:https?:|mailto:|#|(?:\./)?(?![./\\])(?![^\"']*\.\.)[^:\\\"']*[\"']$)",
+                            re.IGNORECASE)
 
 
 def scrub_xml(raw: bytes, index: int) -> bytes:
@@ -75,8 +75,7 @@ def scrub_xml(raw: bytes, index: int) -> bytes:
     parse_xml(raw, index)
     out = _PERSON_ATTRIBUTES.sub(lambda m: m.group(1) + m.group(2) + b'""', raw)
     out = _RSID.sub(b"", out)
-    for element in _REMOVED_ELEMENTS:
-        out = element.sub(b"", out)
+    out = _REMOVED_ELEMENT.sub(b"", out)
     out = _PERSON_ELEMENTS.sub(lambda m: b"<" + m.group(1) + m.group(2) + b"></" + m.group(1) + b">", out)
     out = _ODF_LINK.sub(lambda m: m.group(0) if _INTERNAL_LINK.match(m.group(2)) else m.group(1) + b'""', out)
     parse_xml(out, index)

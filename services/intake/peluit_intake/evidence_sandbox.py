@@ -41,7 +41,8 @@ class _Worker:
     def __init__(self, memory_mb: int, cpu_seconds: int, tasks: int):
         self.tasks_left = tasks
         # no PELUIT_ settings: the worker needs none, and keys or database addresses must not reach it
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "PYTHONPATH", "VIRTUAL_ENV") or k.startswith("LC_")}
+        env = {k: v for k, v in os.environ.items()
+               if k in ("PATH", "LANG", "PYTHONPATH", "VIRTUAL_ENV") or k.startswith("LC_")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "peluit_intake.evidence_worker", str(memory_mb), str(cpu_seconds), str(tasks)],
             # stderr: nothing (service logs are JSON lines); what went wrong comes back as a frame or exit status
@@ -76,6 +77,7 @@ class Sandbox:
         self.memory_mb, self.cpu_seconds, self.wall_seconds, self.tasks = memory_mb, cpu_seconds, wall_seconds, tasks
         self._slots = Semaphore(max(1, workers))
         self._idle: list[_Worker] = []
+        self._live: set[_Worker] = set()
 
     @classmethod
     def from_env(cls) -> Sandbox:
@@ -87,7 +89,8 @@ class Sandbox:
     def check(self, data: bytes, index: int, limits: Limits) -> Detected:
         header, _ = self._run({"op": "check", "index": index, "limits": asdict(limits)}, data, index, 0)
         if header.get("kind") not in TYPES:
-            raise ValueError("worker named an unknown type")
+            log.warning("evidence worker named a type intake does not know")
+            raise Refusal("unsafe_file", index)
         return Detected(header["kind"])
 
     def strip(self, data: bytes, detected: Detected, index: int, limits: Limits) -> bytes:
@@ -95,18 +98,46 @@ class Sandbox:
                             data, index, MAX_FILE_BYTES)
         return body
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """The process ids of this pool's workers, idle or busy (for operations and tests)."""
+        return [w.proc.pid for w in self._live]
+
     def close(self) -> None:
         while self._idle:
-            self._idle.pop().end()
+            self._end(self._idle.pop())
+
+    def _take(self) -> _Worker:
+        """An idle worker that still runs (one may have been killed while it waited), or a new one."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive():
+                return worker
+            self._end(worker)
+        worker = _Worker(self.memory_mb, self.cpu_seconds, self.tasks)
+        self._live.add(worker)
+        return worker
+
+    def _end(self, worker: _Worker) -> None:
+        worker.end()
+        self._live.discard(worker)
 
     def _run(self, header: dict, data: bytes, index: int, body_max: int) -> tuple[dict, bytes]:
         with self._slots:
-            worker = self._idle.pop() if self._idle else _Worker(self.memory_mb, self.cpu_seconds, self.tasks)
-            reply, body = self._exchange(worker, header, data, index, body_max)
+            worker = self._take()
+            try:
+                reply, body = self._exchange(worker, header, data, index, body_max)
+            except Refusal:
+                raise  # that worker is ended already
+            except BaseException:
+                # e.g. the caller's own deadline killed this green thread mid-exchange: the pipe may still
+                # get this file's answer, which must never reach the next file
+                self._end(worker)
+                raise
             if worker.alive():
                 self._idle.append(worker)
             else:
-                worker.end()
+                self._end(worker)
         if reply.get("error"):
             # a Python exception the parsers did not map (the worker answered and lives on)
             log.warning("evidence worker: unexpected %s on file %s", reply["error"], index)
@@ -118,17 +149,21 @@ class Sandbox:
 
     def _exchange(self, worker: _Worker, header: dict, data: bytes, index: int, body_max: int) -> tuple[dict, bytes]:
         """The worker's answer; a worker that dies, lies or overruns the deadline is ended and the file refused."""
+        deadline = eventlet.Timeout(self.wall_seconds)
         try:
-            with eventlet.Timeout(self.wall_seconds):
-                return worker.call(header, data, body_max)
-        except eventlet.Timeout:
+            return worker.call(header, data, body_max)
+        except eventlet.Timeout as fired:
+            if fired is not deadline:
+                raise  # someone else's deadline
             reason, exc = "deadline", None
         except (EOFError, OSError, ValueError) as error:
             if isinstance(error, EOFError):
                 with eventlet.Timeout(2, False):  # it is gone: its exit status says why
                     worker.proc.wait()
             reason, exc = _reason(worker), error
-        worker.end()
+        finally:
+            deadline.cancel()
+        self._end(worker)
         WORKER_FAILURES.labels(reason).inc()
         log.warning("evidence worker ended on file %s: %s (%s)", index, reason, type(exc).__name__ if exc else "")
         raise Refusal("unsafe_file", index)

@@ -229,9 +229,10 @@ _UNSAFE = re.compile(r'[<>:"|?*\\/;]')
 
 
 def sanitize_label(name: str | None, index: int, extension: str) -> str:
-    """A display label only: basename, no control or format characters, no
-    path or quoting tricks, at most 120 characters, ending in the extension of
-    the *detected* type (appended when the name claims another one)."""
+    """A file name made safe to keep and show: basename, no control or format
+    characters, no path or quoting tricks, at most 120 characters, ending in
+    ``extension`` (appended when the name claims another one; "" keeps it as
+    sent). Intake seals it to the vault; officers see ``generic_label``."""
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(" " if unicodedata.category(ch) == "Zs" else ch for ch in name
@@ -294,7 +295,7 @@ def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits,
             refusals.append(refusal)
             continue
         out.append(Prepared(n, generic_label(n, kind.extension), kind.mime, data, stripped,
-                            sanitize_label(name, n, kind.extension) if name else None))
+                            sanitize_label(name, n, "") if name else None))  # as sent, only made safe
     return out, refusals
 
 

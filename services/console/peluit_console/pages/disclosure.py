@@ -109,7 +109,7 @@ def view_open(page: Page, request_id: str) -> Response:
     except ApiError as err:
         return _json(err.status if 400 <= err.status < 600 else 502, {"error": err.code,
                                                                       "message": page.pick(err.message)})
-    keep = ("request_id", "subject", "format", "ephemeral_public_key", "nonce", "ciphertext", "original_ref")
+    keep = ("request_id", "subject", "format", "ephemeral_public_key", "nonce", "ciphertext", "original_ref", "name")
     return _json(200, {k: sealed[k] for k in keep if k in sealed})
 
 

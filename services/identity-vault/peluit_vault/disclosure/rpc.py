@@ -154,10 +154,12 @@ def refuse_disclosure(app: DisclosureApplication, auth, command) -> dict:
 
 
 def view_disclosure(app: DisclosureApplication, auth, command, read_identity: Callable[[str], bytes | None],
-                    read_original: Callable[[str], bytes | None] | None = None) -> dict:
+                    read_original: Callable[[str], bytes | None] | None = None,
+                    read_original_name: Callable[[str], str | None] | None = None) -> dict:
     """``read_identity(reporter_ref)``: the clear identity from the store (None
     or ``records.Erased`` when it is gone); ``read_original(original_ref)`` the
-    same for an evidence original. Either is sealed at once and dropped, in the
+    same for an evidence original, ``read_original_name`` its own file name
+    (None if it had none). Each is sealed at once and dropped, in the
     ``format`` asked for: a sealed box (base64 bytes), or the browser format
     (``crypto.seal_for_browser``, bound to the request id)."""
 
@@ -188,15 +190,24 @@ def view_disclosure(app: DisclosureApplication, auth, command, read_identity: Ca
                     raise DomainError("invalid_public_key") from None
             return reveal
 
+        def reveal_original(ref: str) -> dict:
+            sealed = sealer(read_original, "original_erased")(ref)
+            name = read_original_name(ref) if read_original_name else None
+            if name:  # the file name the reporter's device gave it, sealed the same way on its own
+                sealed["name"] = sealer(lambda _: name.encode(), "original_erased")(ref)
+            return sealed
+
         request_id = _request_id(cmd)
         sealed = app.view(request_id, officer_of(claims), sealer(read_identity, "erased"),
-                          reveal_original=sealer(read_original, "original_erased") if read_original else None)
+                          reveal_original=reveal_original if read_original else None)
         req = app.get_request(request_id)
         out = {"request_id": cmd["request_id"]}
         if req.subject == "evidence":
             out.update(subject="evidence", original_ref=req.original_ref)
         if cmd["format"] == BROWSER_FORMAT:
             return {**out, "format": BROWSER_FORMAT, **sealed}
+        if "name" in sealed:
+            out["sealed_name"] = sealed["name"]["sealed"]
         return {**out, "sealed_original" if req.subject == "evidence" else "sealed_identity": sealed["sealed"]}
 
     return handle(auth, ViewDisclosureCommand, "view", command, fn)

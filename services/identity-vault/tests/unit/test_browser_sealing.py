@@ -141,6 +141,10 @@ def test_an_original_opens_in_the_browser_too(rpc, app):
                                                       public_key=base64.b64encode(public).decode(),
                                                       format=BROWSER_FORMAT),
                                    lambda ref: pytest.fail("not the identity"),
-                                   read_original=lambda ref: original if ref == ORIGINAL else None)
+                                   read_original=lambda ref: original if ref == ORIGINAL else None,
+                                   read_original_name=lambda ref: "Laporan_Siti_198701.pdf")
     assert (out["subject"], out["original_ref"], out["format"]) == ("evidence", ORIGINAL, BROWSER_FORMAT)
     assert "sealed_original" not in out and browser_opens(private, out, str(req.id)) == original
+    # the file's own name, sealed on its own to the same key (fresh ephemeral key and nonce)
+    assert b"Siti" not in json.dumps(out).encode() and out["name"]["nonce"] != out["nonce"]
+    assert browser_opens(private, out["name"], str(req.id)) == "Laporan_Siti_198701.pdf".encode()

@@ -461,10 +461,12 @@ def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
 
     out = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=rid,
                                                           public_key=key), no_identity,
-                                     read_original=lambda ref: original if ref == ORIGINAL else None)
-    assert set(out) == {"request_id", "subject", "original_ref", "sealed_original"}
-    assert original not in json.dumps(out).encode()
+                                     read_original=lambda ref: original if ref == ORIGINAL else None,
+                                     read_original_name=lambda ref: "Laporan_Canary_1987.jpg")
+    assert set(out) == {"request_id", "subject", "original_ref", "sealed_original", "sealed_name"}
+    assert original not in json.dumps(out).encode() and b"Canary" not in json.dumps(out).encode()
     assert SealedBox(client).decrypt(base64.b64decode(out["sealed_original"])) == original
+    assert SealedBox(client).decrypt(base64.b64decode(out["sealed_name"])) == b"Laporan_Canary_1987.jpg"
 
 
 def test_rpc_view_of_a_shredded_original(rpc, app):

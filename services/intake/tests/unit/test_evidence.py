@@ -152,7 +152,7 @@ def check_and_strip(data: bytes, name: str = "x") -> stripping.Prepared:
 def test_a_png_named_pdf_is_a_png_and_its_label_says_so():
     prepared = check_and_strip(png(), "bukti.pdf")
     assert prepared.mime == "image/png"
-    assert (prepared.label, prepared.name) == ("lampiran-1.png", "bukti.pdf.png")
+    assert (prepared.label, prepared.name) == ("lampiran-1.png", "bukti.pdf")  # the name as sent, for the vault
     assert Image.open(io.BytesIO(prepared.stripped)).format == "PNG"
 
 

@@ -63,7 +63,8 @@ def meta() -> str:
 
 
 def change_info() -> str:
-    return f"<office:change-info><dc:creator>{NAME}</dc:creator><dc:date>2024-03-01T09:00:00</dc:date></office:change-info>"
+    return (f"<office:change-info><dc:creator>{NAME}</dc:creator><dc:date>2024-03-01T09:00:00</dc:date>"
+            "</office:change-info>")
 
 
 def annotation(text: str = "periksa angka ini") -> str:

@@ -78,7 +78,8 @@ def word_parts(marker: str = MARKER) -> dict:
             f'<Relationship Id="rId4" Type="{rel}customXml" Target="../customXml/item1.xml"/>'
             f'<Relationship Id="rId5" Type="{rel}hyperlink" TargetMode="External" '
             f'Target="file:///C:\\Users\\{marker}\\Desktop\\rekap.xlsx"/>'
-            f'<Relationship Id="rId6" Type="{rel}hyperlink" TargetMode="External" Target="https://lpse.example.go.id/"/>'
+            f'<Relationship Id="rId6" Type="{rel}hyperlink" TargetMode="External" '
+            f'Target="https://lpse.example.go.id/"/>'
             f'</Relationships>'),
         "word/comments.xml": f'<?xml version="1.0"?><w:comments {W}><w:comment w:id="0" w:author="{marker}" '
                              f'w:initials="PX"><w:p><w:r><w:t>cek</w:t></w:r></w:p></w:comment></w:comments>',
@@ -125,7 +126,8 @@ def odf(kind: str = "spreadsheet", extra: dict | None = None, marker: str = MARK
             f"<office:meta><dc:creator>{marker}</dc:creator></office:meta></office:document-meta>")
     parts = {
         "mimetype": f"application/vnd.oasis.opendocument.{kind}",
-        "content.xml": f'<?xml version="1.0"?><office:document-content {office}><office:body/></office:document-content>',
+        "content.xml": (f'<?xml version="1.0"?><office:document-content {office}><office:body/>'
+                        "</office:document-content>"),
         "meta.xml": meta, "Object 1/content.xml": f'<?xml version="1.0"?><office:document-content {office}/>',
         "Object 1/meta.xml": meta, "Thumbnails/thumbnail.png": png(),
         "META-INF/manifest.xml": (

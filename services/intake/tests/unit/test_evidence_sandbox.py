@@ -79,21 +79,6 @@ def office_bomb(elements: int = 1_500_000) -> bytes:
     return out.getvalue()
 
 
-def workers_of_this_process() -> list[int]:
-    me, found = os.getpid(), []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == me and b"evidence_worker" in cmdline:
-            found.append(int(pid))
-    return found
-
-
 def refused(pool: Sandbox, data: bytes) -> Refusal:
     with pytest.raises(Refusal) as info:
         pool.strip(data, pool.check(data, 1, LIMITS), 1, LIMITS)
@@ -121,11 +106,12 @@ def test_a_bomb_ends_its_worker_only_and_the_file_is_refused_bilingually(pool, b
     data = bomb()
     assert len(data) < LIMITS.max_file_bytes  # it passes every cheap check: only decoding shows it
     assert pool.check(data, 1, LIMITS)
-    before = workers_of_this_process()
+    before = pool.worker_pids
     refusal = refused(pool, data)
     assert (refusal.code, refusal.status) == ("unsafe_file", 422)
     assert refusal.message()["id"].startswith("Berkas ke-1") and "File 1" in refusal.message()["en"]
-    assert not set(before) & set(workers_of_this_process())  # that worker is gone
+    assert before and not set(before) & set(pool.worker_pids)  # that worker is gone
+    assert not os.path.exists(f"/proc/{before[0]}")  # and reaped
     assert_still_serving(pool)
 
 
@@ -152,7 +138,7 @@ def test_a_parser_that_crashes_ends_one_worker_and_the_hub_kept_running():
 
     def crash_the_worker():
         eventlet.sleep(0.5)
-        for pid in workers_of_this_process():
+        for pid in sandbox.worker_pids:
             os.kill(pid, signal.SIGSEGV)
 
     try:
@@ -170,6 +156,29 @@ def test_a_parser_that_crashes_ends_one_worker_and_the_hub_kept_running():
         sandbox.close()
 
 
+def test_a_worker_killed_while_idle_is_replaced_before_it_is_given_a_file(pool):
+    """E.g. the container's OOM killer or an operator ended it between uploads: no file may be lost to that."""
+    pool.check(b"bukti", 1, LIMITS)
+    [idle] = pool.worker_pids
+    os.kill(idle, signal.SIGKILL)
+    eventlet.sleep(0.2)
+    assert_still_serving(pool)
+    assert idle not in pool.worker_pids
+
+
+def test_a_call_cut_short_by_the_callers_own_deadline_never_answers_the_next_file(pool):
+    """A request deadline (or a killed green thread) mid-file: that worker's answer, still on
+    its way, must not become the answer for someone else's file."""
+    data = png_bomb()
+    detected = pool.check(data, 1, LIMITS)
+    [busy] = pool.worker_pids
+    with pytest.raises(eventlet.Timeout):
+        with eventlet.Timeout(0.3):
+            pool.strip(data, detected, 1, LIMITS)
+    assert busy not in pool.worker_pids
+    assert_still_serving(pool)
+
+
 def test_a_whole_upload_goes_through_the_sandbox_and_one_bomb_refuses_it(pool):
     files = [("catatan.txt", b"bukti"), ("foto.png", png_bomb())]
     detected = check_all(files, LIMITS, pool.check)
@@ -181,7 +190,7 @@ def test_a_whole_upload_goes_through_the_sandbox_and_one_bomb_refuses_it(pool):
 def test_workers_run_under_their_limits_without_intakes_settings(pool, monkeypatch):
     monkeypatch.setenv("PELUIT_INTAKE_SECRET_CANARY", "rahasia")
     pool.check(b"bukti", 1, LIMITS)
-    [pid] = workers_of_this_process()
+    [pid] = pool.worker_pids
     limits = {line[:26].strip(): line[26:].split() for line in open(f"/proc/{pid}/limits").read().splitlines()[1:]}
     assert limits["Max address space"][:2] == [str(256 * 1024 * 1024)] * 2
     assert limits["Max core file size"][:2] == ["0", "0"]
