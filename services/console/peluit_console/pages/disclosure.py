@@ -1,4 +1,4 @@
-"""Disclosure under dual control (the desk piece: ``GET
+"""Disclosure under dual control (the officer API's ``GET
 /api/v1/disclosure-requests`` and the sealing a browser can open).
 
 Request (legal basis and reason, for the identity or an attachment's
