@@ -310,7 +310,7 @@ def desk(run: Run, case_id: str, people: dict, newcomer: dict, bodies_file: str)
     run.sign_in(prov, people["prov"])
     for name, path in (("26-admin-officers", "/admin/petugas"), ("27-admin-grants", "/admin/hibah-audit"),
                        ("28-admin-settings", "/admin/pengaturan?tenant=35.73"), ("29-admin-log", "/admin/log"),
-                       ("30-password", "/akun/kata-sandi"), ("31-province-overview-en", "/statistik/provinsi?lang=en")):
+                       ("30-password-en", "/akun/kata-sandi?lang=en")):
         prov.goto(base + path)
         run.check(prov, name)
     prov_ctx.close()
