@@ -17,6 +17,7 @@ returned), for reflow at 320 px (no sideways scrolling) and photographed at
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -276,28 +277,37 @@ def desk(run: Run, case_id: str, people: dict, newcomer: dict, bodies_file: str)
     new_ctx, new = run.context()
     new_ctx.on("response", keep)
     enrol(run, new, newcomer)
-    new.goto(f"{base}/kasus/{case_id}")
-    new.click(f"a[href^='/kasus/{case_id}/pengungkapan']")
-    run.check(new, "22-disclosure-request")
-    new.select_option("#f-legal_basis", "court_order")
-    new.fill("#f-reason", "Perintah Pengadilan Negeri Malang untuk perlindungan saksi.")
-    new.click("main form button[type=submit]")
-    new.wait_for_url("**/pengungkapan?**")
+    for subject, reason in (("identity", "Perintah Pengadilan Negeri Malang untuk perlindungan saksi."),
+                            ("original", "Perintah Pengadilan Negeri Malang: foto asli sebagai alat bukti.")):
+        new.goto(f"{base}/kasus/{case_id}")
+        new.click(f"a[href^='/kasus/{case_id}/pengungkapan']")
+        if subject == "identity":
+            run.check(new, "22-disclosure-request")
+        else:
+            new.check("input[name=subject]:not([value=identity])")  # the attachment's original
+        new.select_option("#f-legal_basis", "court_order")
+        new.fill("#f-reason", reason)
+        new.click("main form button[type=submit]")
+        new.wait_for_url("**/pengungkapan?**")
     run.check(new, "23-disclosure-mine")
 
-    wati_ctx, wati = run.context()
-    wati_ctx.on("response", keep)
-    run.sign_in(wati, people["wati"])
-    wati.goto(f"{base}/pengungkapan")
-    run.check(wati, "24-disclosure-approvals")
-    wati.fill("input[name=totp]", code(people["wati"]))
-    wati.click("form[action*='/setujui'] button[type=submit]")
-    OUT["approved_notice"] = wati.inner_text("main .notice, main [role=status]") if wati.locator(
-        "main .notice, main [role=status]").count() else ""
-    wati_ctx.close()
+    # dual control: one inspektur approves the identity, another the original, each with a fresh code
+    for short, what in (("wati", "identitas pelapor"), ("hadi", "berkas asli lampiran")):
+        ctx, inspektur = run.context()
+        ctx.on("response", keep)
+        run.sign_in(inspektur, people[short])
+        inspektur.goto(f"{base}/pengungkapan")
+        if short == "wati":
+            run.check(inspektur, "24-disclosure-approvals")
+        item = inspektur.locator("li", has_text=what)
+        item.locator("input[name=totp]").fill(code(people[short]))
+        item.locator("form[action*='/setujui'] button[type=submit]").click()
+        inspektur.wait_for_load_state()
+        OUT.setdefault("approved", []).append(inspektur.locator("main .notice").count())
+        ctx.close()
 
     new.goto(f"{base}/pengungkapan")
-    new.click("a[href*='/lihat']")
+    new.locator("li", has_text="identitas pelapor").locator("a[href*='/lihat']").click()
     run.check(new, "25-disclosure-view")  # before it is opened: no photo of an identity
     new.click("#open-disclosure")
     new.wait_for_selector("#disclosure-result:not([hidden])")
@@ -307,6 +317,12 @@ def desk(run: Run, case_id: str, people: dict, newcomer: dict, bodies_file: str)
     new.click("#open-disclosure")
     new.wait_for_function("document.getElementById('disclosure-status').textContent.length > 20")
     OUT["second_open"] = new.inner_text("#disclosure-status")
+    new.goto(f"{base}/pengungkapan")
+    new.locator("li", has_text="berkas asli lampiran").locator("a[href*='/lihat']").click()
+    new.click("#open-disclosure")
+    with new.expect_download() as download:
+        new.click("#disclosure-result a")
+    OUT["original_sha256"] = hashlib.sha256(Path(download.value.path()).read_bytes()).hexdigest()
     new_ctx.close()
 
     prov_ctx, prov = run.context()
