@@ -17,6 +17,7 @@ returned), for reflow at 320 px (no sideways scrolling) and photographed at
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -55,17 +56,19 @@ class Run:
         context = self.browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
         return context, context.new_page()
 
-    def check(self, page, name: str) -> None:
+    def check(self, page, name: str, photos: bool = True) -> None:
         """axe at 1280 px, a photo at 1280 and 390 px, no sideways scrolling at 320 px."""
-        OUT["pages"].append(name)
+        if photos:
+            OUT["pages"].append(name)
         page.add_script_tag(path=self.axe_path)
         result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         OUT["violations"] += [{"page": name, "id": v["id"], "impact": v["impact"],
                                "nodes": [n["target"] for n in v["nodes"]][:3]}
                               for v in result["violations"] if v["impact"] in ("serious", "critical")]
-        page.screenshot(path=str(self.shots / f"{name}-1280.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=str(self.shots / f"{name}-390.png"), full_page=True)
+        if photos:
+            page.screenshot(path=str(self.shots / f"{name}-1280.png"), full_page=True)
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.screenshot(path=str(self.shots / f"{name}-390.png"), full_page=True)
         page.set_viewport_size({"width": 320, "height": 700})
         wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         if wide > 0:
@@ -274,43 +277,59 @@ def desk(run: Run, case_id: str, people: dict, newcomer: dict, bodies_file: str)
     new_ctx, new = run.context()
     new_ctx.on("response", keep)
     enrol(run, new, newcomer)
-    new.goto(f"{base}/kasus/{case_id}")
-    new.click(f"a[href^='/kasus/{case_id}/pengungkapan']")
-    run.check(new, "22-disclosure-request")
-    new.select_option("#f-legal_basis", "court_order")
-    new.fill("#f-reason", "Perintah Pengadilan Negeri Malang untuk perlindungan saksi.")
-    new.click("main form button[type=submit]")
-    new.wait_for_url("**/pengungkapan?**")
+    for subject, reason in (("identity", "Perintah Pengadilan Negeri Malang untuk perlindungan saksi."),
+                            ("original", "Perintah Pengadilan Negeri Malang: foto asli sebagai alat bukti.")):
+        new.goto(f"{base}/kasus/{case_id}")
+        new.click(f"a[href^='/kasus/{case_id}/pengungkapan']")
+        if subject == "identity":
+            run.check(new, "22-disclosure-request")
+        else:
+            new.check("input[name=subject]:not([value=identity])")  # the attachment's original
+        new.select_option("#f-legal_basis", "court_order")
+        new.fill("#f-reason", reason)
+        new.click("main form button[type=submit]")
+        new.wait_for_url("**/pengungkapan?**")
     run.check(new, "23-disclosure-mine")
 
-    wati_ctx, wati = run.context()
-    wati_ctx.on("response", keep)
-    run.sign_in(wati, people["wati"])
-    wati.goto(f"{base}/pengungkapan")
-    run.check(wati, "24-disclosure-approvals")
-    wati.fill("input[name=totp]", code(people["wati"]))
-    wati.click("form[action*='/setujui'] button[type=submit]")
-    OUT["approved_notice"] = wati.inner_text("main .notice, main [role=status]") if wati.locator(
-        "main .notice, main [role=status]").count() else ""
-    wati_ctx.close()
+    # dual control: one inspektur approves the identity, another the original, each with a fresh code
+    for short, what in (("wati", "identitas pelapor"), ("hadi", "berkas asli lampiran")):
+        ctx, inspektur = run.context()
+        ctx.on("response", keep)
+        run.sign_in(inspektur, people[short])
+        inspektur.goto(f"{base}/pengungkapan")
+        if short == "wati":
+            run.check(inspektur, "24-disclosure-approvals")
+        item = inspektur.locator("li", has_text=what)
+        item.locator("input[name=totp]").fill(code(people[short]))
+        item.locator("form[action*='/setujui'] button[type=submit]").click()
+        inspektur.wait_for_load_state()
+        OUT.setdefault("approved", []).append(inspektur.locator("main .notice").count())
+        ctx.close()
 
     new.goto(f"{base}/pengungkapan")
-    new.click("a[href*='/lihat']")
+    new.locator("li", has_text="identitas pelapor").locator("a[href*='/lihat']").click()
     run.check(new, "25-disclosure-view")  # before it is opened: no photo of an identity
     new.click("#open-disclosure")
     new.wait_for_selector("#disclosure-result:not([hidden])")
     OUT["opened"] = new.inner_text("#disclosure-result")
+    run.check(new, "25-disclosure-opened", photos=False)  # axe and reflow, but no photo of an identity
     new.reload()
     new.click("#open-disclosure")
     new.wait_for_function("document.getElementById('disclosure-status').textContent.length > 20")
     OUT["second_open"] = new.inner_text("#disclosure-status")
+    new.goto(f"{base}/pengungkapan")
+    new.locator("li", has_text="berkas asli lampiran").locator("a[href*='/lihat']").click()
+    new.click("#open-disclosure")
+    with new.expect_download() as download:
+        new.click("#disclosure-result a")
+    OUT["original_sha256"] = hashlib.sha256(Path(download.value.path()).read_bytes()).hexdigest()
     new_ctx.close()
 
     prov_ctx, prov = run.context()
     run.sign_in(prov, people["prov"])
     for name, path in (("26-admin-officers", "/admin/petugas"), ("27-admin-grants", "/admin/hibah-audit"),
                        ("28-admin-settings", "/admin/pengaturan?tenant=35.73"), ("29-admin-log", "/admin/log"),
-                       ("30-password", "/akun/kata-sandi"), ("31-province-overview-en", "/statistik/provinsi?lang=en")):
+                       ("30-password-en", "/akun/kata-sandi?lang=en")):
         prov.goto(base + path)
         run.check(prov, name)
     prov_ctx.close()

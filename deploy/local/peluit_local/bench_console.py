@@ -64,7 +64,7 @@ def index_cases(dep: Deployment) -> tuple[int, float]:
     return n, time.perf_counter() - t0
 
 
-def inspektur(system: System, dep: Deployment, tenant: str) -> dict:
+def inspektur(dep: Deployment, tenant: str) -> dict:
     from peluit_cases import officers
 
     key = bytes.fromhex((dep.keys / "cases" / "officer-totp.key").read_text().strip())
@@ -123,7 +123,7 @@ def main() -> int:
     system.provision(log=lambda *a: None)
     try:
         system.start_all(["cases", "intake", "console"])  # intake: its public tenant catalogue
-        who = inspektur(system, dep, tenant)
+        who = inspektur(dep, tenant)
         console, cases = system.url("console"), system.url("cases")
         browser = sign_in(console, who)
         headers = api_token(cases, who)

@@ -1,4 +1,4 @@
-"""Enrolment and password change (the accounts piece: ``POST
+"""Enrolment and password change (the officer API's ``POST
 /api/v1/officer/enrolment``, ``/enrolment/complete``, ``/officer/password``).
 
 Enrolment: the one-time code from the administrator, then the officer's own

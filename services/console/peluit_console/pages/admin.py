@@ -1,4 +1,4 @@
-"""Administration (the accounts piece): officers (list, create with a
+"""Administration: officers (list, create with a
 one-time enrolment code, roles, deactivate, reactivate, reset the second
 factor), audit grants (grant, revoke, expiry), a tenant's settings
 (deadline pack, information-request days, disclosure notice, retention,
@@ -40,8 +40,9 @@ def officers(page: Page, status: int = 200, *, errors=None, general=(), notices=
     query = {"tenant": _scope(page), "role": args.get("role", "")[:20], "active": args.get("active", "")[:5],
              "page": args.get("page", "")[:6]}
     got = page.api.get("cases", "/api/v1/officers", **query)
-    return View("admin_officers.html", {"tenants": _tenants(page), "tenant": query["tenant"],
+    return View("admin_officers.html", {
         "page": "admin-petugas", "items": got.get("items", []), "query": query, "roles": ROLES,
+        "tenants": _tenants(page), "tenant": query["tenant"],
         "errors": errors or {}, "general": list(general), "notices": list(notices), "created": created,
         "form": form or {"tenant": query["tenant"], "username": "", "display_name": "", "email": "", "roles": []}},
         status)

@@ -1,4 +1,4 @@
-"""Disclosure under dual control (the desk piece: ``GET
+"""Disclosure under dual control (the officer API's ``GET
 /api/v1/disclosure-requests`` and the sealing a browser can open).
 
 Request (legal basis and reason, for the identity or an attachment's
@@ -17,9 +17,9 @@ import re
 from werkzeug.wrappers import Response
 
 from peluit_common.web import SECURITY_HEADERS
-from peluit_contracts.disclosure import LEGAL_BASES, DisclosureRequestBody
+from peluit_contracts.disclosure import LEGAL_BASES, DisclosureRequestBody, RefuseBody
 
-from ..api import ApiError, Forbidden, Refused
+from ..api import ApiError, Conflict, Forbidden, Refused
 from .common import checked, label, refused
 from ..web import Page, View
 
@@ -52,7 +52,8 @@ def request_submit(page: Page, case_id: str):
     return page.redirect("/pengungkapan", ok="requested")
 
 
-def requests_list(page: Page, status: int = 200, *, general=(), notices=(), errors=None) -> View:
+def requests_list(page: Page, status: int = 200, *, general=(), notices=(), errors=None, failed=None) -> View:
+    """``failed``: the request whose refusal form is shown again with ``errors`` and the reason typed."""
     officer = page.officer
     mine = page.api.get("cases", "/api/v1/disclosure-requests", mine="true").get("items", [])
     pending = []
@@ -74,23 +75,28 @@ def requests_list(page: Page, status: int = 200, *, general=(), notices=(), erro
                            for r in items]
     return View("disclosure_list.html", {"page": "pengungkapan", "mine": shown(mine), "pending": shown(pending),
                                          "audited": shown(audited), "audited_tenant": audited_tenant,
-                                         "general": list(general), "notices": list(notices), "errors": errors or {}},
+                                         "general": list(general), "notices": list(notices), "errors": errors or {},
+                                         "failed": failed, "error_prefix": f"{failed}-" if failed else "",
+                                         "kept_reason": page.value("reason") if failed else ""},
                 status)
 
 
 def approve(page: Page, request_id: str):
     try:
         page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/approve", {"totp": page.value("totp")})
-    except (Refused, Forbidden) as err:  # a wrong or reused code is a 403: said on this page
+    except (Refused, Forbidden, Conflict) as err:  # a wrong or reused code is a 403, decided already a 409
         return requests_list(page, err.status, general=[page.pick(err.message)])
     return requests_list(page, notices=[page.t("disclosure_approved")])
 
 
 def refuse(page: Page, request_id: str):
+    body, errors = checked(page, RefuseBody, {"reason": page.value("reason").strip()})
+    if errors:
+        return requests_list(page, 400, errors=errors, failed=request_id)
     try:
-        page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/refuse", {"reason": page.value("reason")})
-    except (Refused, Forbidden) as err:
-        return requests_list(page, err.status, general=[page.pick(err.message)])
+        page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/refuse", body)
+    except (Refused, Forbidden, Conflict) as err:
+        return requests_list(page, err.status, **refused(page, err), failed=request_id)
     return requests_list(page, notices=[page.t("disclosure_refused")])
 
 

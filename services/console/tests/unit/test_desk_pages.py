@@ -360,3 +360,16 @@ def test_the_case_page_asks_for_the_catalogue_and_the_team_only_when_a_form_need
         "/api/v1/catalogue", "/api/v1/officers"}
     assert asked("tindak_lanjut", allowed_commands=["complete-recommendation", "close", "add-note"]) == set()
     assert asked("selesai", allowed_commands=[]) == set()
+
+
+def test_a_refusal_without_a_reason_is_shown_beside_that_requests_field(on, transport, officer_login):
+    sign_in_as(on, transport, officer_login, ("inspektur",))
+    transport.routes[("GET", "/api/v1/disclosure-requests")] = {"items": [disclosure_item()]}
+    page = on.get("/pengungkapan")
+    bad = on.post(f"/pengungkapan/{RID}/tolak", {"csrf": on.csrf(page.text), "reason": "   "})
+    assert bad.status_code == 400 and f'id="f-{RID}-reason-error"' in bad.text
+    assert f'href="#f-{RID}-reason"' in bad.text and not sent_to(transport, f"/api/v1/disclosure-requests/{RID}/refuse")
+    transport.routes[("POST", f"/api/v1/disclosure-requests/{RID}/refuse")] = (409, {"error": {
+        "code": "already_decided", "message": {"id": "Sudah diputuskan", "en": "Already decided"}}})
+    late = on.post(f"/pengungkapan/{RID}/tolak", {"csrf": on.csrf(page.text), "reason": "Dasar hukum kurang"})
+    assert late.status_code == 409 and "Sudah diputuskan" in late.text and ">Dasar hukum kurang</textarea>" in late.text
