@@ -118,3 +118,8 @@ def test_inspekturs_approve_with_a_fresh_code_on_the_list_page(on, transport, of
     assert wrong.status_code == 403 and "Kode OTP salah" in wrong.text
     transport.routes[("POST", f"/api/v1/disclosure-requests/{rid}/approve")] = {**item, "status": "approved"}
     assert on.post(f"/pengungkapan/{rid}/setujui", {"csrf": on.csrf(page.text), "totp": "123456"}).status_code == 200
+    # a tenant that needs two approvers: the first approval says it is one of two
+    transport.routes[("POST", f"/api/v1/disclosure-requests/{rid}/approve")] = {
+        **item, "status": "pending", "approvals": 1, "approvals_required": 2}
+    partial = on.post(f"/pengungkapan/{rid}/setujui", {"csrf": on.csrf(page.text), "totp": "123456"})
+    assert partial.status_code == 200 and "1 dari 2" in partial.text
