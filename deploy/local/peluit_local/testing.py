@@ -80,7 +80,9 @@ def running_system(services=None, extra_env=None, tap=True):
         keys_dir=artifacts / "keys", log_dir=artifacts / "logs",
         extra_env=extra_env if extra_env is not None else {
             "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.15",
-            "PELUIT_CHECKPOINT_INTERVAL": "1"},
+            "PELUIT_CHECKPOINT_INTERVAL": "1",
+            # every test signs in from 127.0.0.1 and some fail on purpose (the throttle: test_login_throttle.py)
+            "PELUIT_LOGIN_CLIENT_FAILURES": "500"},
     )
     sys_.provision()
     if tap:
