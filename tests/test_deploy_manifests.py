@@ -62,3 +62,19 @@ def test_every_broker_service_logs_in_as_its_own_user_with_its_own_password():
         assert k8s["AMQP_URI"].startswith(f"pyamqp://{user}@") and local["AMQP_URI"].startswith(f"pyamqp://{user}@")
         assert k8s["PELUIT_AMQP_PASSWORD_FILE"] == "/keys/amqp.password"
         assert local["PELUIT_AMQP_PASSWORD_FILE"].endswith(f"{svc.name.replace('-', '_')}_keys/amqp.password")
+
+
+def test_only_cases_signs_vault_calls_and_only_the_vault_checks_them_without_an_officer_key():
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy/k8s/peluit.yaml").read_text()) if d]
+    compose = yaml.safe_load((REPO / "deploy/compose/compose.yaml").read_text())["services"]
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        name = d["metadata"]["name"]
+        envs = [{e["name"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]},
+                set(compose[name]["environment"])]
+        for env in envs:
+            assert ("PELUIT_VAULT_CALL_KEY_FILE" in env) == (name == "cases")
+            assert ("PELUIT_VAULT_CALL_PUBLIC_KEY_FILE" in env) == (name == "identity-vault")
+            if name == "identity-vault":  # no officer token reaches the vault
+                assert not {"PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", "PELUIT_OFFICER_TOKEN_KEY_FILE"} & env

@@ -191,8 +191,13 @@ def test_read_without_approval_is_refused(system, staff, login):
     case_id = team_case(system, staff, login, {"name": "Pelapor Dua"})
     dewi = login("dewi.irban")
     request_id = file_request(system, dewi, case_id).json()["request_id"]
+    with admin_connect(system, "cases") as conn:  # as if filed before cases kept which case a request is about
+        conn.execute("DELETE FROM peluit.disclosure_case WHERE request_id = %s", (request_id,))
     view = act(system, dewi, request_id, "view", {"public_key": client_key()[1]})
-    assert view.status_code == 409 and error_code(view) == "not_approved"
+    assert view.status_code == 409 and error_code(view) == "not_approved"  # the vault's list told cases the case
+    with admin_connect(system, "cases") as conn:
+        assert conn.execute("SELECT case_id::text FROM peluit.disclosure_case WHERE request_id = %s",
+                            (request_id,)).fetchone() == (case_id,)
     assert "sealed_identity" not in view.text
     assert act(system, dewi, str(uuid.uuid4()), "view", {"public_key": client_key()[1]}).status_code == 404
     assert act(system, dewi, "not-a-uuid", "view", {"public_key": client_key()[1]}).status_code == 404

@@ -87,7 +87,9 @@ def running_system(services=None, extra_env=None, tap=True):
             "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.15",
             # a small evidence sandbox, so a 150 kB bomb (peluit_common.testing.png_bomb) shows a worker ending
             "PELUIT_CHECKPOINT_INTERVAL": "1", "PELUIT_EVIDENCE_WORKER_MEMORY_MB": "256",
-            "PELUIT_NOTIFY_RETRY_CAP_SECONDS": "1", **TEST_LIMITS},
+            "PELUIT_NOTIFY_RETRY_CAP_SECONDS": "1",
+            # every test signs in from 127.0.0.1 and some fail on purpose (the throttle: test_login_throttle.py)
+            "PELUIT_LOGIN_CLIENT_FAILURES": "500", **TEST_LIMITS},
     )
     sys_.provision()
     if tap:

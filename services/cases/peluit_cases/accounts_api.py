@@ -11,6 +11,7 @@ is a ``CasesError`` that ``officer_api.STATUS`` turns into HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from datetime import date, datetime, timedelta, timezone
@@ -99,27 +100,40 @@ class LoginThrottle(DependencyProvider):
         return self
 
 
-def login(svc, request) -> Response:
-    address = client_address(request.environ, svc.login_throttle.proxy_hops)
-    if svc.login_throttle.limiter.blocked("login", address) is not None:  # refused before any account is touched: no lockout is counted for it
+@contextlib.contextmanager
+def throttled(throttle, request, failures):
+    """A guess (sign-in, enrolment code) from a client past its failures is
+    refused before any account is touched, so it counts towards no lockout;
+    a ``failures`` exception inside counts for the client."""
+    address = client_address(request.environ, throttle.proxy_hops)
+    if throttle.limiter.blocked("login", address) is not None:
         raise CasesError("too_many_attempts")
-    creds = _credentials(contract.Login, request, "invalid_credentials")
-    with svc.db.connection() as conn:
-        try:
-            officer = officers.authenticate(conn, svc.keys.totp_key, creds["username"], creds["password"],
-                                            creds["totp"])
-        except officers.LoginFailed:
-            svc.login_throttle.limiter.hit("login", address)
-            # locked, inactive, not enrolled and unknown look the same from outside
-            raise CasesError("invalid_credentials") from None
+    try:
+        yield
+    except failures:
+        throttle.limiter.hit("login", address)
+        raise
+
+
+def login(svc, request) -> Response:
+    with throttled(svc.login_throttle, request, officers.LoginFailed):
+        creds = _credentials(contract.Login, request, "invalid_credentials")
+        with svc.db.connection() as conn:
+            try:
+                officer = officers.authenticate(conn, svc.keys.totp_key, creds["username"], creds["password"],
+                                                creds["totp"])
+            except officers.LoginFailed as err:
+                # locked, inactive, not enrolled and unknown look the same from outside
+                raise officers.LoginFailed("invalid_credentials") from None
     return _signed_in(svc, officer)
 
 
 def start_enrolment(svc, request) -> Response:
     """Step 1 of 2: the enrolment code for the officer's own new TOTP secret."""
-    args = _credentials(accounts_contract.EnrolmentStart, request, "invalid_enrolment")
-    with svc.db.connection() as conn:
-        started = enrolment.start(conn, svc.keys.totp_key, args["username"], args["enrolment_code"])
+    with throttled(svc.login_throttle, request, enrolment.EnrolmentFailed):
+        args = _credentials(accounts_contract.EnrolmentStart, request, "invalid_enrolment")
+        with svc.db.connection() as conn:
+            started = enrolment.start(conn, svc.keys.totp_key, args["username"], args["enrolment_code"])
     ttl = enrolment.ENROLMENT_TOKEN_SECONDS
     token = svc.keys.issuer.issue_enrolment(started.officer_id, started.session_version, ttl)
     return json_response(200, {

@@ -28,7 +28,8 @@ def work_queue(app, conn, directory: Directory, actor: Actor, query: dict, now: 
     return case_index.search(conn, Access(app, directory).tenants(actor), status=query.get("status"),
                              category=query.get("category"), channel=query.get("channel"),
                              number=query.get("number"), deadline=query.get("deadline"), sort=query["sort"],
-                             page=query["page"], per_page=query["per_page"], now=_now(now))
+                             page=query["page"], per_page=query["per_page"], now=_now(now),
+                             officer_id=actor.officer_id)
 
 
 def open_deadlines(case: Case, pack, calendar, now: datetime) -> list[dict]:

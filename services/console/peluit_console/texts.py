@@ -191,6 +191,8 @@ T = {
     "settings_saved": N_("The settings were saved."),
     "disclosure_requested": N_("Your request was recorded. An inspektur other than you decides on it."),
     "disclosure_approved": N_("Approved. The requester may open the one-time view while it lasts."),
+    "disclosure_approval_recorded": N_("Your approval is recorded: %(n)s of %(k)s. The request waits for another "
+                                       "inspektur."),
     "disclosure_refused": N_("Refused. The reason is recorded."),
     # assisted intake
     "assisted_kept": N_("What you typed is kept below: send it again. It will not be registered twice."),

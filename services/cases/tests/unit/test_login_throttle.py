@@ -52,3 +52,25 @@ def test_a_client_past_its_failures_is_refused_before_any_account_is_read(svc):
     with pytest.raises(CasesError) as err:  # another address is another client
         accounts_api.login(svc, request("198.51.100.8"))
     assert err.value.code == "invalid_credentials" and len(svc.tried) == 4
+
+
+def test_wrong_enrolment_codes_count_for_the_client_too(svc, monkeypatch):
+    from peluit_cases import enrolment
+
+    def start(conn, key, username, code):
+        raise enrolment.EnrolmentFailed("invalid_enrolment")
+
+    monkeypatch.setattr(enrolment, "start", start)
+    def enrol():
+        return Request(EnvironBuilder(method="POST", json={"username": "baru.petugas", "enrolment_code": "A" * 20},
+                                      environ_base={"REMOTE_ADDR": "198.51.100.9"}).get_environ())
+
+    codes = []
+    for _ in range(4):
+        with pytest.raises(CasesError) as err:
+            accounts_api.start_enrolment(svc, enrol())
+        codes.append(err.value.code)
+    assert codes == ["invalid_enrolment"] * 3 + ["too_many_attempts"]
+    with pytest.raises(CasesError) as err:  # the same client's sign-ins wait too: one allowance for guesses
+        accounts_api.login(svc, request("198.51.100.9"))
+    assert err.value.code == "too_many_attempts" and svc.tried == []

@@ -142,6 +142,9 @@ def settings_change(page: Page, part: str):
         for k in ("information_request_days", "retention_years"):
             body[k] = int(body[k]) if body[k].isdigit() else body[k]
         body["disclosure_notice"] = page.value("disclosure_notice") == "1"
+        approvals = page.value("disclosure_approvals").strip()
+        if approvals:  # k: inspekturs who approve a disclosure besides the requester
+            body["disclosure_approvals"] = int(approvals) if approvals.isdigit() else approvals
         body, errors = checked(page, TenantSettingsChange, body)
         path = f"/api/v1/tenants/{tenant}/settings"
     elif part == "holidays":

@@ -83,9 +83,13 @@ def requests_list(page: Page, status: int = 200, *, general=(), notices=(), erro
 
 def approve(page: Page, request_id: str):
     try:
-        page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/approve", {"totp": page.value("totp")})
+        done = page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/approve",
+                             {"totp": page.value("totp")})
     except (Refused, Forbidden, Conflict) as err:  # a wrong or reused code is a 403, decided already a 409
         return requests_list(page, err.status, general=[page.pick(err.message)])
+    if done.get("status") == "pending":  # the tenant needs more than one approver (k)
+        return requests_list(page, notices=[page.t("disclosure_approval_recorded", n=done.get("approvals"),
+                                                   k=done.get("approvals_required"))])
     return requests_list(page, notices=[page.t("disclosure_approved")])
 
 

@@ -46,7 +46,7 @@ def settings_reply(**extra) -> dict:
     return valid(accounts.TenantSettings, {
         "code": "35.73", "name": "Inspektorat Kota Malang", "deadline_pack": "permenpan_2025",
         "information_request_days": None, "disclosure_notice": True, "retention_years": 5,
-        "categories": [{"code": "pungli", "label_id": "Pungutan liar", "label_en": "Illegal levies", "active": True}],
+        "disclosure_approvals": 1, "categories": [{"code": "pungli", "label_id": "Pungutan liar", "label_en": "Illegal levies", "active": True}],
         "holidays": [{"date": "2027-01-02", "name": "Cuti bersama"}], "packs": ["permenpan_2025", "lapor"],
         **extra})
 
@@ -145,6 +145,11 @@ def test_inspekturs_approve_with_a_fresh_code_on_the_list_page(on, transport, of
     assert wrong.status_code == 403 and "Kode OTP salah" in wrong.text
     transport.routes[("POST", f"/api/v1/disclosure-requests/{rid}/approve")] = {**item, "status": "approved"}
     assert on.post(f"/pengungkapan/{rid}/setujui", {"csrf": on.csrf(page.text), "totp": "123456"}).status_code == 200
+    # a tenant that needs two approvers: the first approval says it is one of two
+    transport.routes[("POST", f"/api/v1/disclosure-requests/{rid}/approve")] = {
+        **item, "status": "pending", "approvals": 1, "approvals_required": 2}
+    partial = on.post(f"/pengungkapan/{rid}/setujui", {"csrf": on.csrf(page.text), "totp": "123456"})
+    assert partial.status_code == 200 and "1 dari 2" in partial.text
 
 
 def sign_in_as(on, transport, officer_login, roles, tenant="35.73"):
@@ -261,6 +266,10 @@ def test_tenant_settings_keep_a_bad_entry_beside_its_field(on, transport, office
     bad = on.post("/admin/pengaturan/settings", {"csrf": on.csrf(page.text), "deadline_pack": "lapor",
                                                   "information_request_days": "", "retention_years": "500"})
     assert bad.status_code == 400 and 'id="f-retention_years-error"' in bad.text and 'value="500"' in bad.text
+    assert not sent_to(transport, path + "/settings")
+    too_many = on.post("/admin/pengaturan/settings", {"csrf": on.csrf(page.text), "deadline_pack": "lapor",
+                                                       "retention_years": "5", "disclosure_approvals": "9"})
+    assert too_many.status_code == 400 and 'id="f-disclosure_approvals-error"' in too_many.text
     assert not sent_to(transport, path + "/settings")
     transport.routes[("POST", path + "/settings")] = settings_reply(deadline_pack="lapor")
     ok = on.post("/admin/pengaturan/settings", {"csrf": on.csrf(page.text), "deadline_pack": "lapor",
