@@ -77,10 +77,14 @@ def test_smtp_down_during_a_burst_then_each_case_reaches_the_penerima_once(syste
     assert 'peluit_notifications_sent_total{channel="email",kind="case_new"}' in metrics
     assert 'peluit_notifications_failed_total{channel="email",kind="case_new"}' in metrics
     # the report's text lives in cases (and crosses the broker from intake to cases by RPC): never in
-    # notifications' tables, log or mail
+    # notifications' tables, log or mail, nor in a domain event
     places = {"database": table_dump(system, "notifications"),
               "log": (system.log_dir / "notifications.log").read_bytes(),
               "mail": b"\n".join(m.as_bytes() for m in officer_mail(system))}
+    seen = system.tap.drain()  # body, headers, properties of each message, in turn
+    places["domain events on the broker"] = b"\n".join(
+        seen[i] for i in range(0, len(seen) - 2, 3) if b"'exchange_name': 'peluit.domain'" in seen[i + 1])
+    assert len(places["domain events on the broker"]) > 1000
     assert [p for p, blob in places.items() if any(pattern in blob for pattern in encodings(text))] == []
     assert hits_outside_the_vault(system, [marker, f"Pelapor {marker}"], ) == []
 
