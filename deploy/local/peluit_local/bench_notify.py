@@ -3,7 +3,8 @@ cases. The notifications service runs in this process (a nameko container on
 its own vhost and database) beside a stand-in for cases' recipients RPC (two
 officers with addresses per case); the burst is published onto the domain
 exchange at once; the mail goes to a real SMTP server (aiosmtpd, its own
-process). Figures: events handled per second, mails handed over per second,
+process). Figures: events recorded per second, mails handed over per second (cases
+asked whom to tell, outbox written, SMTP),
 and the lag from the case event to the mail handed over (p50/p99), beside the
 limit: raw SMTP sends per second to the same server over one connection.
 """
@@ -124,7 +125,7 @@ def bench_notifications(runs: int = 3) -> None:
     p99 = statistics.median(r[2][int(len(r[2]) * 0.99) - 1] for r in results)
     print(f"(g) officers' notifications: a burst of {BURST} new cases, {len(OFFICERS)} officers each "
           f"(one service, 10 workers, median of {runs} runs)")
-    print(f"    case events handled (recipients asked, outbox written)  {handled:8.0f} /s")
+    print(f"    case events recorded by the consumer                    {handled:8.0f} /s")
     print(f"    mails handed over to SMTP                               {mailed:8.0f} /s   "
           f"({mailed / raw:.2f} of raw SMTP sends, {raw:.0f} /s over one connection)")
     print(f"    lag case event -> mail handed over                      p50 {p50:6.2f} s   p99 {p99:6.2f} s")
