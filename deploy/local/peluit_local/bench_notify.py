@@ -98,6 +98,7 @@ def bench_notifications(runs: int = 3) -> None:
     amqp_uri = f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
     sink = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",
                              "-c", "aiosmtpd.handlers.Sink"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saved = dict(os.environ)  # the settings below are this part's own: later parts must not inherit them
     os.environ.update({"PELUIT_DB_NAME": db, "PELUIT_DB_USER": "postgres", "PELUIT_DB_HOST": "127.0.0.1",
                        "PELUIT_OPS_ADDRESS": f"127.0.0.1:{free_port()}", "PELUIT_NOTIFY_SMTP_PORT": str(smtp_port)})
     from peluit_notifications.service import NotificationsService  # reads its settings at start
@@ -119,6 +120,8 @@ def bench_notifications(runs: int = 3) -> None:
         bootstrap.delete_vhost(vhost)
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE {db} WITH (FORCE)")
+        os.environ.clear()
+        os.environ.update(saved)
     handled = statistics.median(r[0] for r in results)
     mailed = statistics.median(r[1] for r in results)
     p50 = statistics.median(r[2][len(r[2]) // 2] for r in results)
