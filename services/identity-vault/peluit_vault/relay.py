@@ -17,10 +17,10 @@ import os
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from prometheus_client import Counter
 
+from peluit_common.mail import stable_message_id
 from peluit_common.settings import env, env_int, production
 from peluit_common.whatsapp import RecordingWhatsApp, graph_outbound, outbound_mode
 from peluit_contracts.i18n import MESSAGES, message
@@ -96,7 +96,7 @@ def send_template(settings: SmtpSettings, to_addr: str, template: str, idempoten
     msg["From"] = settings.sender
     msg["To"] = to_addr
     msg["Subject"] = subject
-    msg["Message-ID"] = make_msgid(idstring=idempotency_key.replace(":", "."), domain="peluit.invalid")
+    msg["Message-ID"] = stable_message_id(f"relay|{idempotency_key}")
     msg.set_content(body)
     with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
         smtp.send_message(msg)

@@ -13,7 +13,6 @@ both languages; never report text or anything about the reporter.
 
 from __future__ import annotations
 
-import hashlib
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from peluit_common.mail import stable_message_id
 from peluit_common.settings import ConfigError, env, env_float, env_int, production
 from peluit_contracts.i18n import message
 
@@ -121,9 +121,7 @@ def render(row: dict, console_url: str) -> tuple[str, str]:
 
 def message_id(row: dict) -> str:
     """Stable per (event, officer, channel): a resend after a crash is recognisably the same mail."""
-    # not email.utils.make_msgid: it adds the time, the pid and a random number
-    key = f"{row['event_id']}|{row['officer_id']}|email".encode()
-    return f"<{hashlib.sha256(key).hexdigest()[:40]}@notifikasi.peluit.invalid>"
+    return stable_message_id(f"{row['event_id']}|{row['officer_id']}|email", "notifikasi.peluit.invalid")
 
 
 def build(row: dict, settings: SmtpSettings) -> EmailMessage:
