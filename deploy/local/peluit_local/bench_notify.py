@@ -1,4 +1,4 @@
-"""``make bench`` part (g): officers' notifications at a burst of 1,000 new
+"""``make bench`` part (i): officers' notifications at a burst of 1,000 new
 cases. The notifications service runs in this process (a nameko container on
 its own vhost and database) beside a stand-in for cases' recipients RPC (two
 officers with addresses per case); the burst is published onto the domain
