@@ -6,10 +6,12 @@ one to their ``Application(env=...)`` instead of touching ``os.environ``.
 
 from __future__ import annotations
 
-from .settings import db_password, env
+from .settings import db_password, env, migrate_at_start
 
 
-def eventsourcing_env() -> dict[str, str]:
+def eventsourcing_env(create_tables: bool | None = None) -> dict[str, str]:
+    """``create_tables``: whether the library creates its tables (default: when
+    this process migrates at start, see ``settings.migrate_at_start``)."""
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": env("PELUIT_DB_NAME"),
@@ -20,5 +22,5 @@ def eventsourcing_env() -> dict[str, str]:
         "POSTGRES_SCHEMA": env("PELUIT_DB_SCHEMA", "peluit"),
         "POSTGRES_POOL_SIZE": env("PELUIT_DB_POOL_SIZE", "10"),
         "POSTGRES_MAX_OVERFLOW": env("PELUIT_DB_POOL_OVERFLOW", "10"),
-        "CREATE_TABLE": "y",
+        "CREATE_TABLE": "y" if (migrate_at_start() if create_tables is None else create_tables) else "n",
     }

@@ -20,7 +20,7 @@ from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_sign
 from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.operations import Operations
-from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
+from peluit_common.settings import db_conninfo, env, env_float, migrate_at_start, secret_bytes
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
@@ -64,9 +64,23 @@ COMMAND_NAMES = ", ".join(f"'{name}'" for name in api_contract.COMMANDS)  # werk
 
 class CasesApp(DependencyProvider):
     def setup(self):
+        if not migrate_at_start():  # the migration job made the tables and the chain
+            self.app = self._open(create_tables=False)
+            return
+        self.migrate_schema(keep=True)
+
+    def migrate_schema(self, keep: bool = False):
         with chain.migration_lock(db_conninfo()):  # one starting instance creates tables at a time
-            self.app = CasesApplication(env=eventsourcing_env(), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
+            app = self._open(create_tables=True)
         audit.install_chain()  # the event table exists now: hash-chain it before the first insert
+        if keep:
+            self.app = app
+        else:
+            app.close()
+
+    @staticmethod
+    def _open(create_tables: bool) -> CasesApplication:
+        return CasesApplication(env=eventsourcing_env(create_tables), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
 
     def stop(self):
         self.app.close()
