@@ -6,12 +6,21 @@ one to their ``Application(env=...)`` instead of touching ``os.environ``.
 
 from __future__ import annotations
 
-from .settings import db_password, env, migrate_at_start
+from .settings import db_password, env, env_int, migrate_at_start
+
+
+def eventstore_pool_size() -> int:
+    """Most connections the event store's pool opens (``PELUIT_EVENTSTORE_POOL_SIZE``,
+    by default as many as the service's own pool, see ``db.pool_size``)."""
+    from .db import pool_size
+
+    return env_int("PELUIT_EVENTSTORE_POOL_SIZE", pool_size())
 
 
 def eventsourcing_env(create_tables: bool | None = None) -> dict[str, str]:
     """``create_tables``: whether the library creates its tables (default: when
     this process migrates at start, see ``settings.migrate_at_start``)."""
+    idle = min(env_int("PELUIT_EVENTSTORE_POOL_IDLE", 2), eventstore_pool_size())
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": env("PELUIT_DB_NAME"),
@@ -20,7 +29,8 @@ def eventsourcing_env(create_tables: bool | None = None) -> dict[str, str]:
         "POSTGRES_USER": env("PELUIT_DB_USER"),
         "POSTGRES_PASSWORD": db_password() or "",
         "POSTGRES_SCHEMA": env("PELUIT_DB_SCHEMA", "peluit"),
-        "POSTGRES_POOL_SIZE": env("PELUIT_DB_POOL_SIZE", "10"),
-        "POSTGRES_MAX_OVERFLOW": env("PELUIT_DB_POOL_OVERFLOW", "10"),
+        # the library keeps POOL_SIZE open and opens up to MAX_OVERFLOW more
+        "POSTGRES_POOL_SIZE": str(idle),
+        "POSTGRES_MAX_OVERFLOW": str(eventstore_pool_size() - idle),
         "CREATE_TABLE": "y" if (migrate_at_start() if create_tables is None else create_tables) else "n",
     }

@@ -18,7 +18,7 @@ from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
 from peluit_common.amqp import ConfirmedPublisher, declare_topology
 from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_signing_key
 from peluit_common.db import Database
-from peluit_common.eventstore import eventsourcing_env
+from peluit_common.eventstore import eventsourcing_env, eventstore_pool_size
 from peluit_common.operations import Operations
 from peluit_common.settings import db_conninfo, env, env_float, migrate_at_start, secret_bytes
 from peluit_common.web import http, json_response, read_json
@@ -77,6 +77,9 @@ class CasesApp(DependencyProvider):
             self.app = app
         else:
             app.close()
+
+    def max_connections(self) -> int:
+        return eventstore_pool_size()
 
     @staticmethod
     def _open(create_tables: bool) -> CasesApplication:
