@@ -68,6 +68,7 @@ def test_development_defaults_follow_the_workers(monkeypatch):
     """Without settings each pool opens at most one connection per nameko worker."""
     assert _pools("peluit_cases.service", {"PELUIT_MAX_WORKERS": "7"}, monkeypatch) == 14  # own pool + event store
     assert _pools("peluit_reporting.service", {}, monkeypatch) == 10
+    assert _pools("peluit_vault.service", {"PELUIT_EVENTSTORE_POOL_SIZE": "2"}, monkeypatch) == 12  # + disclosures
 
 
 def test_the_event_store_opens_no_more_than_its_setting(monkeypatch):

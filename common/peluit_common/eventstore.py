@@ -6,6 +6,8 @@ one to their ``Application(env=...)`` instead of touching ``os.environ``.
 
 from __future__ import annotations
 
+from nameko.extensions import DependencyProvider
+
 from .settings import db_password, env, env_int, migrate_at_start
 
 
@@ -34,3 +36,28 @@ def eventsourcing_env(create_tables: bool | None = None) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": str(eventstore_pool_size() - idle),
         "CREATE_TABLE": "y" if (migrate_at_start() if create_tables is None else create_tables) else "n",
     }
+
+
+class EventStoreApp(DependencyProvider):
+    """Gives each worker the service's one eventsourcing application (``open``).
+    Its tables are made as the process starts, or by the migration job
+    (``migrate_schema``) where ``PELUIT_MIGRATE_AT_START=0``; its pool counts
+    in the connection budget (``max_connections``)."""
+
+    def open(self, create_tables: bool):
+        raise NotImplementedError
+
+    def setup(self):
+        self.app = self.open(create_tables=migrate_at_start())
+
+    def migrate_schema(self):
+        self.open(create_tables=True).close()
+
+    def max_connections(self) -> int:
+        return eventstore_pool_size()
+
+    def stop(self):
+        self.app.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.app

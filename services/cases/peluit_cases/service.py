@@ -18,7 +18,7 @@ from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
 from peluit_common.amqp import ConfirmedPublisher, declare_topology
 from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_signing_key
 from peluit_common.db import Database
-from peluit_common.eventstore import eventsourcing_env, eventstore_pool_size
+from peluit_common.eventstore import EventStoreApp, eventsourcing_env
 from peluit_common.operations import Operations
 from peluit_common.settings import db_conninfo, env, env_float, migrate_at_start, secret_bytes
 from peluit_common.web import http, json_response, read_json
@@ -62,34 +62,22 @@ RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
 COMMAND_NAMES = ", ".join(f"'{name}'" for name in api_contract.COMMANDS)  # werkzeug's any() converter
 
 
-class CasesApp(DependencyProvider):
-    def setup(self):
-        if not migrate_at_start():  # the migration job made the tables and the chain
-            self.app = self._open(create_tables=False)
-            return
-        self.migrate_schema(keep=True)
-
-    def migrate_schema(self, keep: bool = False):
-        with chain.migration_lock(db_conninfo()):  # one starting instance creates tables at a time
-            app = self._open(create_tables=True)
-        audit.install_chain()  # the event table exists now: hash-chain it before the first insert
-        if keep:
-            self.app = app
-        else:
-            app.close()
-
-    def max_connections(self) -> int:
-        return eventstore_pool_size()
-
-    @staticmethod
-    def _open(create_tables: bool) -> CasesApplication:
+class CasesApp(EventStoreApp):
+    def open(self, create_tables: bool) -> CasesApplication:
         return CasesApplication(env=eventsourcing_env(create_tables), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
 
-    def stop(self):
-        self.app.close()
+    def setup(self):
+        # without migration at start, the migration job made the tables and the chain
+        self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
 
-    def get_dependency(self, worker_ctx):
-        return self.app
+    def migrate_schema(self):
+        self._create().close()
+
+    def _create(self) -> CasesApplication:
+        with chain.migration_lock(db_conninfo()):  # one starting instance creates tables at a time
+            app = self.open(create_tables=True)
+        audit.install_chain()  # the event table exists now: hash-chain it before the first insert
+        return app
 
 
 class Relay(DependencyProvider):
