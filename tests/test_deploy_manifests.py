@@ -143,6 +143,7 @@ def test_kubernetes_migrates_in_a_versioned_job_before_the_rollout(k8s):
         assert {"PELUIT_DB_NAME", "PELUIT_DB_USER", "PELUIT_DB_HOST", "PELUIT_DB_PASSWORD_FILE"} <= set(env)
         migrated[container["command"][3]] = version
     for deployment in of_kind(k8s, "Deployment").values():
+        assert deployment["metadata"]["labels"]["peluit.id/stage"] == "rollout"  # applied after the jobs
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         if any(e["name"] == "PELUIT_DB_NAME" for e in container["env"]):
             assert migrated.get(container["args"][0]) == deployment["metadata"]["labels"]["app.kubernetes.io/version"]
