@@ -46,20 +46,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def backup(prefix: str, out: Path, keys_dir: Path | None = None, keys_out: Path | None = None) -> dict:
-    """Dumps every database into ``out`` (which must not exist) and, with
-    ``keys_out``, copies the key folders there; returns the manifest."""
+def backup(prefix: str, out: Path, keys_dir: Path | None = None, keys_out: Path | None = None,
+           services: tuple[str, ...] = ORDER) -> dict:
+    """Dumps every database (or ``services``', in ``ORDER``) into ``out`` (which
+    must not exist) and, with ``keys_out``, copies the key folders there;
+    returns the manifest."""
     out, keys_out = Path(out).resolve(), Path(keys_out).resolve() if keys_out else None
     if keys_out and (keys_out == out or out in keys_out.parents or keys_out in out.parents):
         raise SystemExit("peluit-backup: the keys must not be stored with the dumps (--keys-out apart from OUT)")
     out.mkdir(parents=True, mode=0o700)
     manifest = {"format": FORMAT, "prefix": prefix, "started_at": datetime.now(timezone.utc).isoformat(),
                 "databases": []}
-    for service in ORDER:
-        path = out / f"{service}.dump"
-        subprocess.run(["pg_dump", "--format=custom", f"--schema={SCHEMA}", "--no-owner", "--no-privileges",
-                        "--file", str(path), "--dbname", bootstrap.admin_dsn(bootstrap.db_ident(prefix, service))],
-                       check=True)
+    for service in (s for s in ORDER if s in services):
+        path = dump(bootstrap.db_ident(prefix, service), out / f"{service}.dump")
         manifest["databases"].append({"service": service, "file": path.name, "bytes": path.stat().st_size,
                                       "sha256": _sha256(path)})
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
@@ -88,19 +87,28 @@ def restore(prefix: str, source: Path, keys_dir: Path) -> None:
         with psycopg.connect(bootstrap.admin_dsn(name)) as conn:
             if conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (SCHEMA,)).fetchone()[0]:
                 raise SystemExit(f"peluit-restore: {name} is not empty; restore onto a new --prefix")
-        _restore_one(source / entry["file"], name)
+        restore_dump(source / entry["file"], name, role=name)
     with psycopg.connect(bootstrap.admin_dsn(bootstrap.db_ident(prefix, "cases"))) as conn:
-        conn.execute(f"UPDATE {SCHEMA}.relay_position SET position = 0 WHERE name = 'domain'")
+        if conn.execute(f"SELECT to_regclass('{SCHEMA}.relay_position')").fetchone()[0]:  # a service that ran
+            conn.execute(f"UPDATE {SCHEMA}.relay_position SET position = 0 WHERE name = 'domain'")
 
 
-def _restore_one(dump: Path, name: str) -> None:
-    """As the database's own role, everything but the schema itself (provisioning made it, owned by the role)."""
+def dump(dbname: str, path: Path) -> Path:
+    """One database's ``peluit`` schema, without owners or grants."""
+    subprocess.run(["pg_dump", "--format=custom", f"--schema={SCHEMA}", "--no-owner", "--no-privileges",
+                    "--file", str(path), "--dbname", bootstrap.admin_dsn(dbname)], check=True)
+    return path
+
+
+def restore_dump(dump: Path, name: str, role: str) -> None:
+    """Into database ``name`` as ``role`` (the owner of what it creates): everything
+    but the schema itself, which provisioning made, owned by the role."""
     listing = subprocess.run(["pg_restore", "--list", str(dump)], check=True, capture_output=True, text=True).stdout
     kept = [line for line in listing.splitlines() if f" SCHEMA - {SCHEMA} " not in line]
     with tempfile.NamedTemporaryFile("w", suffix=".list") as fh:
         fh.write("\n".join(kept) + "\n")
         fh.flush()
-        subprocess.run(["pg_restore", "--no-owner", "--no-privileges", f"--role={name}", "--exit-on-error",
+        subprocess.run(["pg_restore", "--no-owner", "--no-privileges", f"--role={role}", "--exit-on-error",
                         "--single-transaction", "--use-list", fh.name, "--dbname", bootstrap.admin_dsn(name),
                         str(dump)], check=True)
 
