@@ -78,13 +78,18 @@ class Code:
         for node in ast.walk(module.tree):
             if isinstance(node, ast.ImportFrom):
                 origin = node.module or ""
-                if node.level:
-                    origin = ".".join([*base.split(".")[: len(base.split(".")) - node.level + 1], *filter(None, [origin])])
+                if node.level:  # from . import x / from ..y import x
+                    parts = base.split(".")
+                    origin = ".".join(parts[: len(parts) - node.level + 1] + ([origin] if origin else []))
                 for alias in node.names:
                     module.imports[alias.asname or alias.name] = f"{origin}.{alias.name}"
             elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    module.imports[alias.asname or alias.name.split(".")[0]] = alias.asname and alias.name or alias.name.split(".")[0]
+                for alias in node.names:  # import a.b binds a; import a.b as c binds c to a.b
+                    if alias.asname:
+                        module.imports[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        module.imports[top] = top
         for node in module.tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._function(module, f"{module.name}.{node.name}", node)
