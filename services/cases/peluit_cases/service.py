@@ -18,10 +18,10 @@ from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
 from peluit_common.amqp import ConfirmedPublisher, declare_exchanges
 from peluit_common.auth import OfficerAuth, TokenIssuer, load_signing_key
 from peluit_common.db import Database
-from peluit_common.eventstore import eventsourcing_env
+from peluit_common.eventstore import EventStoreApp, eventsourcing_env
 from peluit_common.operations import Operations
 from peluit_common.rpc import rpc  # drops a request with a forged reply address
-from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
+from peluit_common.settings import db_conninfo, env, env_float, migrate_at_start, secret_bytes
 from peluit_common.vault_call import load_signer
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
@@ -67,17 +67,22 @@ RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
 COMMAND_NAMES = ", ".join(f"'{name}'" for name in api_contract.COMMANDS)  # werkzeug's any() converter
 
 
-class CasesApp(DependencyProvider):
+class CasesApp(EventStoreApp):
+    def open(self, create_tables: bool) -> CasesApplication:
+        return CasesApplication(env=eventsourcing_env(create_tables), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
+
     def setup(self):
+        # without migration at start, the migration job made the tables and the chain
+        self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
+
+    def migrate_schema(self):
+        self._create().close()
+
+    def _create(self) -> CasesApplication:
         with chain.migration_lock(db_conninfo()):  # one starting instance creates tables at a time
-            self.app = CasesApplication(env=eventsourcing_env(), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
+            app = self.open(create_tables=True)
         audit.install_chain()  # the event table exists now: hash-chain it before the first insert
-
-    def stop(self):
-        self.app.close()
-
-    def get_dependency(self, worker_ctx):
-        return self.app
+        return app
 
 
 class Relay(DependencyProvider):

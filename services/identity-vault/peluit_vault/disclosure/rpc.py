@@ -17,12 +17,11 @@ from typing import Callable
 from uuid import UUID
 
 from marshmallow import ValidationError
-from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
 from peluit_common.auth import OfficerClaims
+from peluit_common.eventstore import EventStoreApp, eventsourcing_env
 from peluit_common.vault_call import VaultCallError
-from peluit_common.eventstore import eventsourcing_env
 from peluit_common.settings import env_float
 from peluit_contracts.disclosure import (
     BROWSER_FORMAT,
@@ -52,20 +51,14 @@ def officer_of(claims: OfficerClaims) -> dict:
             "tenant": claims.tenant}
 
 
-class DisclosureLog(DependencyProvider):
+class DisclosureLog(EventStoreApp):
     """Gives each worker the service's ``DisclosureApplication``."""
 
-    def setup(self):
-        self.app = DisclosureApplication(
-            env=eventsourcing_env(),
+    def open(self, create_tables: bool) -> DisclosureApplication:
+        return DisclosureApplication(
+            env=eventsourcing_env(create_tables),
             request_hours=env_float("PELUIT_DISCLOSURE_REQUEST_HOURS", DEFAULT_REQUEST_HOURS),
             view_minutes=env_float("PELUIT_DISCLOSURE_VIEW_MINUTES", DEFAULT_VIEW_MINUTES))
-
-    def stop(self):
-        self.app.close()
-
-    def get_dependency(self, worker_ctx):
-        return self.app
 
 
 # the RPC each action arrives on: a call token names it, so it opens no other
