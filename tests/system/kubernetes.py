@@ -35,8 +35,8 @@ def local_env(system: System, service: str, container: dict, common: dict) -> di
     env["PELUIT_DB_HOST"] = "127.0.0.1"
     if "PELUIT_DB_NAME" in env:
         env["PELUIT_DB_NAME"] = env["PELUIT_DB_USER"] = system.dbname(service)
-    if "AMQP_URI" in env:  # the broker user of the harness on this test's vhost
-        env["AMQP_URI"] = system.amqp_uri
+    if "AMQP_URI" in env:  # the service's own broker user on this test's vhost (its password in the URI)
+        env["AMQP_URI"] = system.service_amqp_uri(service)
         env.pop("PELUIT_AMQP_PASSWORD_FILE", None)
     for name in ("WEB_SERVER_ADDRESS", "PELUIT_OPS_ADDRESS"):
         if name in env:

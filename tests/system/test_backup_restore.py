@@ -9,7 +9,6 @@ log, each case once. The restored system takes new reports."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 import uuid
@@ -73,14 +72,14 @@ def test_backup_restores_onto_a_fresh_system(system, tmp_path):
         restore(restored.prefix, tmp_path / "dumps", restored.keys_dir)
         print(f"backup {took:.1f} s ({len(during)} reports acknowledged meanwhile), "
               f"restore {time.monotonic() - started:.1f} s, {sum(d['bytes'] for d in manifest['databases'])} bytes")
-        bootstrap.create_vhost(restored.vhost)
+        restored.provision_broker()  # a new vhost with the services' users, as provisioning makes it
         kubernetes.migrate(restored)  # the release's migrations on restored tables: nothing to do, and harmless
         kubernetes.start(restored)
         _check_restored(restored, acknowledged, during, tmp_path)
     finally:
         for name in list(restored.processes):  # a throwaway copy: no need to wait for a clean stop
             restored.kill(name)
-        bootstrap.delete_vhost(restored.vhost)
+        restored.unprovision_broker()
         bootstrap.drop_databases(restored.prefix)
 
 

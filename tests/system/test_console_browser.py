@@ -22,7 +22,7 @@ import requests
 
 from peluit_common.testing import gps_photo
 from peluit_local.system import REPO
-from peluit_local.testing import hits_outside_the_vault, new_case
+from peluit_local.testing import hits_outside_the_vault, new_case, put_on_team
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = REPO / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -111,6 +111,8 @@ def test_enrolment_then_a_disclosure_opened_in_the_browser_and_nowhere_else(syst
         "roles": ["investigator"]})
     assert invited.status_code == 201, invited.text
     newcomer["code"] = invited.json()["enrolment_code"]
+    # only the case's team (or the tenant's inspektur) may ask for a disclosure
+    put_on_team(system, login("agus.inspektur"), case_id, [invited.json()["officer_id"]])
     names = {"wati": "wati.inspektur", "hadi": "hadi.kepala", "prov": "prov.admin"}
     people = {}
     for short, name in names.items():

@@ -74,9 +74,13 @@ class System:
         ensure_keys(self.keys_dir)
         bootstrap.create_databases(self.prefix, {s.name: db_password(self.keys_dir, s.name) for s in SERVICES
                                                  if s.database})
+        self.provision_broker()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def provision_broker(self) -> None:
+        """The vhost, the services' broker users (passwords from the key folders) and the topology."""
         broker.apply(broker.definitions(self.prefix, self.vhost, {
             a.service: amqp_password(self.keys_dir, a.service) for a in broker.ACCESS}, admin_user=ADMIN_USER))
-        self.log_dir.mkdir(parents=True, exist_ok=True)
 
     def unprovision_broker(self) -> None:
         """The vhost and the services' broker users go (test sessions)."""
