@@ -29,6 +29,7 @@ import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import select  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -129,7 +130,8 @@ def _raw(host: str, port: int, head: bytes, body: bytes = b"", drip: float = 0.0
         if drip:
             for byte in body:
                 sock.sendall(bytes([byte]))
-                eventlet.sleep(drip)
+                if select.select([sock], [], [], drip)[0]:  # intake answered (its body deadline) meanwhile
+                    break
         answer = sock.recv(64)
         return answer.split(b" ", 2)[1].decode() if answer.startswith(b"HTTP/") else "closed"
     except OSError:
