@@ -44,3 +44,24 @@ def test_only_cases_holds_the_officer_token_signing_key():
             continue
         env = {e["name"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert ("PELUIT_OFFICER_TOKEN_KEY_FILE" in env) == (d["metadata"]["name"] == "cases")
+
+
+def test_only_public_ports_are_exposed_and_monitoring_reaches_only_the_operations_ports():
+    public = {8000 + s.port_offset for s in SERVICES}
+    ops = {9000 + s.port_offset for s in SERVICES}
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy/k8s/peluit.yaml").read_text()) if d]
+    services = [d for d in docs if d["kind"] == "Service"]
+    assert services and all({p["port"] for p in d["spec"]["ports"]} <= public for d in services)
+    assert all({p["targetPort"] for p in d["spec"]["ports"]} <= public for d in services)
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    monitoring = policies["metrics-from-monitoring"]["spec"]["ingress"]
+    assert all(rule.get("ports") and {p["port"] for p in rule["ports"]} <= ops for rule in monitoring)
+    for name, policy in policies.items():
+        if name != "metrics-from-monitoring":
+            for rule in policy["spec"].get("ingress", []):
+                assert not {p["port"] for p in rule.get("ports", [])} & ops, name
+    compose = yaml.safe_load((REPO / "deploy/compose/compose.yaml").read_text())
+    for name, spec in compose["services"].items():
+        for mapping in spec.get("ports", []):
+            host, _, container = str(mapping).rpartition(":")
+            assert int(container) in public and int(host or container) in public, (name, mapping)
