@@ -315,3 +315,25 @@ def test_the_image_is_multi_stage_pinned_healthchecked_and_without_tests():
     assert not leaked, leaked[:5]
     for secret in (".keys/cases/db.password", "deploy/compose/secrets/peluit/cases/db.password", ".git/config"):
         assert _ignored(secret, patterns)
+
+
+def test_only_public_ports_are_exposed_and_monitoring_reaches_only_the_operations_ports():
+    public = {8000 + s.port_offset for s in SERVICES}
+    ops = {9000 + s.port_offset for s in SERVICES}
+    engines = {15692, 9187}  # the metrics ports of RabbitMQ (prometheus plugin) and CloudNativePG's instances
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy/k8s/peluit.yaml").read_text()) if d]
+    services = [d for d in docs if d["kind"] == "Service"]
+    assert services and all({p["port"] for p in d["spec"]["ports"]} <= public for d in services)
+    assert all({p["targetPort"] for p in d["spec"]["ports"]} <= public for d in services)
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    monitoring = policies["metrics-from-monitoring"]["spec"]["ingress"]
+    assert all(rule.get("ports") and {p["port"] for p in rule["ports"]} <= ops | engines for rule in monitoring)
+    for name, policy in policies.items():
+        if name != "metrics-from-monitoring":
+            for rule in policy["spec"].get("ingress", []):
+                assert not {p["port"] for p in rule.get("ports", [])} & ops, name
+    compose = yaml.safe_load((REPO / "deploy/compose/compose.yaml").read_text())
+    for name, spec in compose["services"].items():
+        for mapping in spec.get("ports", []):
+            host, _, container = str(mapping).rpartition(":")
+            assert int(container) in public and int(host or container) in public, (name, mapping)

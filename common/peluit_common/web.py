@@ -79,7 +79,8 @@ class BodyGate:
       connection, headers included;
     - ``PELUIT_BODY_SECONDS`` (10 s) plus one second per
       ``PELUIT_BODY_MIN_BYTES_PER_SECOND`` (16 kB) of declared length: the
-      whole body must have arrived by then, else 408;
+      whole body must have arrived by then, and each 64 KiB of it within
+      10 s plus 4 s, else 408;
     - ``PELUIT_MAX_REQUEST_BYTES`` (64 MiB) for a route without ``max_body``:
       413 from the declared length, before a byte is read;
     - ``PELUIT_BODY_BUFFER_BYTES`` (128 MiB): bytes being read at once over all
@@ -115,14 +116,16 @@ class BodyGate:
             environ["wsgi.input"] = io.BytesIO(b"")
             _closing(environ, None)
             return None
-        reserve = length if not chunked else cap + 1
+        reserve = 0 if chunked else length  # a chunked body is counted as it comes (``_read``)
         if self.reserved + reserve > self.budget:
-            return _closing(environ, error_response(HttpError(503, "busy", headers={"Retry-After": "1"})))
+            return _closing(environ, _busy())
         self.reserved += reserve
         try:
-            raw = self._read(environ["wsgi.input"], length if not chunked else None, cap)
+            raw = self._read(environ["wsgi.input"], None if chunked else length, cap)
         finally:
             self.reserved -= reserve
+        if raw is BUSY:
+            return _closing(environ, _busy())
         if raw is None:
             return _closing(environ, error_response(HttpError(408, "request_timeout")))
         if len(raw) > cap:
@@ -132,23 +135,43 @@ class BodyGate:
         environ["wsgi.input"] = io.BytesIO(raw)
         return None
 
-    def _read(self, stream, length: int | None, cap: int) -> bytes | None:
-        """The body (at most ``cap`` + 1 bytes), or None when it did not arrive in time."""
-        deadline = self.seconds + (length or cap) / max(1, self.min_rate)
-        chunks, got, want = [], 0, (length if length is not None else cap + 1)
+    def _read(self, stream, length: int | None, cap: int):
+        """The body (at most ``cap`` + 1 bytes); None when it did not arrive in time, ``BUSY`` when a
+        chunked body finds no room in the budget. Each step of ``STEP`` bytes has its own deadline too,
+        so a body dripped a byte at a time ends as soon as a step is late, whatever its length."""
+        want = length if length is not None else cap + 1
+        rate = max(1, self.min_rate)
+        chunks, got, held = [], 0, 0
         try:
-            with eventlet.Timeout(deadline):
+            with eventlet.Timeout(self.seconds + want / rate):
                 while got < want:
-                    chunk = stream.read(min(64 * 1024, want - got))
+                    step = min(STEP, want - got)
+                    if length is None:
+                        if self.reserved + step > self.budget:
+                            return BUSY
+                        self.reserved += step
+                        held += step
+                    with eventlet.Timeout(self.seconds + step / rate):
+                        chunk = stream.read(step)
                     if not chunk:
                         break
                     chunks.append(chunk)
                     got += len(chunk)
         except (eventlet.Timeout, OSError, ValueError):  # deadline, socket timeout, reset, broken chunking
             return None
+        finally:
+            self.reserved -= held
         if length is not None and got < length:
             return None  # the client gave up or closed early
         return b"".join(chunks)
+
+
+STEP = 64 * 1024
+BUSY = object()
+
+
+def _busy() -> Response:
+    return error_response(HttpError(503, "busy", headers={"Retry-After": "1"}))
 
 
 def _closing(environ, response: Response | None) -> Response | None:

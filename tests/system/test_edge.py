@@ -4,7 +4,7 @@ receipt), a slowly sent body is a 408 and holds no worker meanwhile, and a
 saturated receipt-hash pool is a 503 with ``Retry-After`` at once.
 
 One module-wide restart of intake with tight limits (one attempt per bucket,
-a one-second body deadline, one hash thread and no queue), then intake as the
+a one-second body deadline, one hash thread and no queue, ten workers), then intake as the
 other tests know it again. Each check is its own client (``X-Forwarded-For``:
 the harness trusts one proxy hop). Mail and WhatsApp senders are counted in
 the same throttle: tests/unit/test_whatsapp.py, tests/integration/test_mail_channel.py.
@@ -25,7 +25,7 @@ STRICT = {
     "PELUIT_THROTTLE_SCALE": "1", "PELUIT_THROTTLE_REQUEST": "5/60", "PELUIT_THROTTLE_REPORT": "1/3600",
     "PELUIT_THROTTLE_RECEIPT": "1/3600", "PELUIT_THROTTLE_MESSAGE": "1/3600", "PELUIT_THROTTLE_EVIDENCE": "1/3600",
     "PELUIT_THROTTLE_PER_RECEIPT": "1/3600", "PELUIT_BODY_SECONDS": "1", "PELUIT_RECEIPT_HASH_THREADS": "1",
-    "PELUIT_RECEIPT_HASH_QUEUE": "0",
+    "PELUIT_RECEIPT_HASH_QUEUE": "0", "PELUIT_RECEIPT_CHECK_QUEUE": "0", "PELUIT_MAX_WORKERS": "10",
 }
 _clients = itertools.count(1)
 
@@ -43,19 +43,8 @@ def receipt() -> str:
 
 @pytest.fixture(scope="module")
 def strict(system):
-    saved = dict(system.extra_env)
-    system.stop("intake")
-    system.extra_env.update(STRICT)
-    system.start("intake")
-    system.wait_ready("intake")
-    try:
+    with system.restarted("intake", STRICT):
         yield system.url("intake")
-    finally:
-        system.stop("intake")
-        system.extra_env.clear()
-        system.extra_env.update(saved)
-        system.start("intake")
-        system.wait_ready("intake")
 
 
 def assert_retry_after(resp, status=429):

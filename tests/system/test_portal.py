@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import requests
 from markupsafe import escape
 
-from peluit_local.testing import admin_connect, count_cases, eventually, hits_outside_the_vault
+from peluit_local.testing import admin_connect, count_cases, eventually, hits_outside_the_vault, publish_statistics
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -131,6 +131,7 @@ def test_the_statistics_page_shows_what_reporting_publishes_and_a_503_while_it_i
     assert post_report(s, base, report_fields(s.get(f"{base}/lapor", timeout=15).text)).status_code == 201
 
     def same_figures():
+        publish_statistics(system)  # once reporting has the report: published once a day otherwise
         cells = requests.get(system.url("reporting") + "/api/v1/public/stats", params={"tenant": "35.73", "year": year},
                              timeout=10).json()["counts"]
         resp = s.get(f"{base}/statistik", params={"tenant": "35.73", "year": year, "lang": "en"}, timeout=15)

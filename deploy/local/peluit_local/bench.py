@@ -14,7 +14,9 @@ the limit it chases, measured in the same run on the same machine.
 (g) evidence stripping in intake's process vs the sandbox (bench_evidence);
 (h) the console on that province (bench_console): work-queue and case page
     p95 beside the cases API's own for the same data;
-(i) officers' notifications at a burst of 1,000 cases (bench_notify).
+(i) officers' notifications at a burst of 1,000 cases (bench_notify);
+(j), (k) the public edge (bench_edge): 50 submitters against the receipt-hash
+    bound with intake's memory, and a flood beside one reporter.
 """
 
 from __future__ import annotations
@@ -29,14 +31,12 @@ eventlet.monkey_patch()
 logging.getLogger("amqp").setLevel(logging.ERROR)  # channel-close chatter of the standalone RPC proxy
 
 import http.client  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 
 import psycopg  # noqa: E402
 
@@ -44,15 +44,11 @@ import peluit_common  # noqa: E402,F401
 
 from . import bootstrap  # noqa: E402
 from .system import NAMEKO_CONFIG, REPO  # noqa: E402
-from .testing import TEST_LIMITS, running_system, sample_report  # noqa: E402
+from .bench_load import pct, submit_load  # noqa: E402
+from .testing import TEST_LIMITS, running_system  # noqa: E402
 
 LEVELS = ((1, 60), (10, 400), (50, 1000))  # (concurrent submitters, submissions per run)
 RUNS = int(os.environ.get("PELUIT_BENCH_RUNS", "3"))
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def scrape(system, service) -> dict[str, tuple[float, float]]:
@@ -66,35 +62,6 @@ def scrape(system, service) -> dict[str, tuple[float, float]]:
         for m in re.finditer(rf'peluit_entrypoint_duration_seconds_{kind}\{{entrypoint="(\w+)",service="\w+"\}} ([0-9.e+-]+)', text):
             out.setdefault(m.group(1), [0.0, 0.0])[0 if kind == "sum" else 1] = float(m.group(2))
     return {k: (v[0], v[1]) for k, v in out.items()}
-
-
-def submit_load(system, concurrency: int, total: int) -> tuple[float, list[float], int]:
-    host, port = system.url("intake").split("//")[1].split(":")
-    latencies: list[float] = []
-    errors = [0]
-    remaining = [total]
-
-    def submitter(i):
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        while remaining[0] > 0:
-            remaining[0] -= 1
-            body = json.dumps(sample_report(identity={"name": f"Bench {i}", "email": f"bench{i}@example.id"}))
-            t0 = time.perf_counter()
-            conn.request("POST", "/api/v1/reports", body=body,
-                         headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status == 201:
-                latencies.append(time.perf_counter() - t0)
-            else:
-                errors[0] += 1
-
-    pool = eventlet.GreenPool(concurrency)
-    t0 = time.perf_counter()
-    for i in range(concurrency):
-        pool.spawn(submitter, i)
-    pool.waitall()
-    return time.perf_counter() - t0, latencies, errors[0]
 
 
 def bench_end_to_end(system) -> float:
@@ -133,18 +100,10 @@ def bench_end_to_end(system) -> float:
 
 def bench_without_hash_cost(system):
     """The same pipeline with a token Argon2id cost, to show what the hash costs."""
-    system.stop("intake")
-    system.extra_env.update({"PELUIT_RECEIPT_ARGON2_TIME": "1", "PELUIT_RECEIPT_ARGON2_MEMORY_KIB": "1024"})
-    system.start("intake")
-    system.wait_ready("intake")
-    elapsed, lat, err = submit_load(system, 50, 1000)
+    with system.restarted("intake", {"PELUIT_RECEIPT_ARGON2_TIME": "1", "PELUIT_RECEIPT_ARGON2_MEMORY_KIB": "1024"}):
+        elapsed, lat, err = submit_load(system, 50, 1000)
     print(f"    for comparison, Argon2id at t=1 m=1 MiB (NOT a deployable setting), 50 concurrent: "
           f"{len(lat) / elapsed:.1f} subs/s, p50 {pct(lat, 50) * 1000:.0f} ms, p99 {pct(lat, 99) * 1000:.0f} ms")
-    system.stop("intake")
-    for key in ("PELUIT_RECEIPT_ARGON2_TIME", "PELUIT_RECEIPT_ARGON2_MEMORY_KIB"):
-        system.extra_env.pop(key)
-    system.start("intake")
-    system.wait_ready("intake")
 
 
 def bench_argon2():
@@ -219,6 +178,11 @@ def main() -> int:
         raw = bench_raw_inserts(system)
         print(f"    ratio a/b (best end-to-end rate / raw inserts): {rate / raw:.3f}")
         bench_slow_queries(system)
+        from .bench_edge import bench_fifty, bench_flood
+
+        print()
+        bench_fifty(system)
+        bench_flood(system)
     print()
     from .bench_cases import bench_case_loads
 

@@ -7,6 +7,7 @@ RabbitMQ user (``broker.py``) and its own key folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -140,6 +141,8 @@ class System:
             env.update({"PELUIT_CASES_URL": self.url("cases"), "PELUIT_REPORTING_URL": self.url("reporting"),
                         "PELUIT_INTAKE_URL": self.url("intake")})
         if service == "intake":
+            # its CPU is bounded by the receipt-hash pool: workers mostly wait (RPCs, the status floor)
+            env["PELUIT_MAX_WORKERS"] = "64"
             # the e-mail channel: inbound SMTP listener, and replies through the local sink
             env["PELUIT_MAIL_LISTEN"] = f"127.0.0.1:{self.mail_intake_port}"
             env["PELUIT_INTAKE_SMTP_PORT"] = str(self.smtp_port)
@@ -163,6 +166,23 @@ class System:
         log.close()
         self.processes[service] = proc
         return proc
+
+    @contextlib.contextmanager
+    def restarted(self, service: str, env: dict):
+        """``service`` restarted with ``env`` added to its settings; as before again afterwards."""
+        saved = dict(self.extra_env)
+        self.stop(service)
+        self.extra_env.update(env)
+        self.start(service)
+        self.wait_ready(service)
+        try:
+            yield self
+        finally:
+            self.stop(service)
+            self.extra_env.clear()
+            self.extra_env.update(saved)
+            self.start(service)
+            self.wait_ready(service)
 
     def wait_ready(self, service: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -111,6 +111,11 @@ def running_system(services=None, extra_env=None, tap=True):
             shutil.rmtree(artifacts, ignore_errors=True)
 
 
+def publish_statistics(system) -> None:
+    """The public statistics published now (they are otherwise published once a day)."""
+    system.admin_command("reporting", "-m", "peluit_reporting.admin", "publish")
+
+
 def admin_connect(system, service: str) -> psycopg.Connection:
     return psycopg.connect(bootstrap.admin_dsn(system.dbname(service)), autocommit=True)
 

@@ -235,7 +235,7 @@ class Intake:
         keys = self.keys.receipts
         submission_id = keys.submission_id(tenant, idempotency_key)
         receipt = keys.receipt(tenant, idempotency_key)
-        receipt_hash = self.hashes.run(keys.lookup_hash, receipt)  # a new receipt: nothing to count yet
+        receipt_hash = self.hashes.run(keys.lookup_hash, receipt, first=True)  # a new receipt: not counted
 
         reporter_ref = None
         if sealed is not None:

@@ -74,11 +74,6 @@ class BackendRefused(IntakeError):
     code, text = "internal_error", "unavailable"
 
 
-def temporary(err: IntakeError) -> bool:
-    """Whether the sender should try the same thing again later (a channel's 451 or 503)."""
-    return isinstance(err, (Unavailable, BackendRefused))
-
-
 class Throttled(IntakeError):
     """Too many attempts by one client, for one receipt or from one sender: wait ``retry_after`` seconds."""
 
@@ -98,3 +93,8 @@ class Busy(IntakeError):
 
     code, text = "busy", "busy"
     retry_after = 1
+
+
+def temporary(err: IntakeError) -> bool:
+    """Whether the sender should try the same thing again later (a channel's 451 or 503)."""
+    return isinstance(err, (Unavailable, BackendRefused, Busy))

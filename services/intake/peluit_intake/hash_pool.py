@@ -12,6 +12,7 @@ so every block goes back to the system when the hash is done.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import logging
 import os
@@ -19,7 +20,7 @@ import time
 from typing import Callable
 
 from eventlet import tpool
-from eventlet.semaphore import Semaphore
+from eventlet.event import Event
 from prometheus_client import Counter, Histogram
 
 from peluit_common.settings import env_int
@@ -51,36 +52,60 @@ def cores() -> int:
 
 
 class HashPool:
-    """At most ``size`` hashes at once, at most ``queue`` waiting for a slot (FIFO); past that ``Busy``."""
+    """At most ``size`` hashes at once. Waiting for a slot: up to ``queue`` hashes of new receipts
+    (registrations, served first) and up to ``checks`` hashes of presented receipts (status,
+    messages, evidence: a flood of guesses there never delays a registration); past that ``Busy``."""
 
-    def __init__(self, size: int, queue: int, execute: Callable = tpool.execute):
+    def __init__(self, size: int, queue: int, checks: int | None = None, execute: Callable = tpool.execute):
         self.size, self.queue, self._execute = max(1, size), max(0, queue), execute
-        self._slots = Semaphore(self.size)
-        self.running = self.waiting = 0
+        self.checks = self.queue if checks is None else max(0, checks)
+        self.running = 0
+        self._first: collections.deque = collections.deque()  # registrations
+        self._then: collections.deque = collections.deque()  # receipt checks
 
     @classmethod
     def from_env(cls) -> HashPool:
-        """``PELUIT_RECEIPT_HASH_THREADS`` (the cores), ``PELUIT_RECEIPT_HASH_QUEUE`` (64: ~0.7 s of
-        hashing on two cores, more than 50 reporters submitting at once ever wait)."""
-        return cls(env_int("PELUIT_RECEIPT_HASH_THREADS", cores()), env_int("PELUIT_RECEIPT_HASH_QUEUE", 64))
+        """``PELUIT_RECEIPT_HASH_THREADS`` (the cores); ``PELUIT_RECEIPT_HASH_QUEUE`` (64 registrations:
+        ~0.7 s of hashing on two cores) and ``PELUIT_RECEIPT_CHECK_QUEUE`` (16 checks) waiting."""
+        return cls(env_int("PELUIT_RECEIPT_HASH_THREADS", cores()), env_int("PELUIT_RECEIPT_HASH_QUEUE", 64),
+                   env_int("PELUIT_RECEIPT_CHECK_QUEUE", 16))
 
-    def run(self, function: Callable, *args):
-        if self.running >= self.size and self.waiting >= self.queue:
-            HASH_REFUSED.inc()
-            raise Busy()
-        self.waiting += 1
+    @property
+    def waiting(self) -> int:
+        return len(self._first) + len(self._then)
+
+    def run(self, function: Callable, *args, first: bool = False):
+        """``function(*args)`` in a slot; ``first``: a new receipt's hash, served before any check."""
         started = time.monotonic()
-        try:
-            self._slots.acquire()
-        finally:
-            self.waiting -= 1
+        if self.running < self.size and not self.waiting:
+            self.running += 1
+        else:
+            line, limit = (self._first, self.queue) if first else (self._then, self.checks)
+            if len(line) >= limit:
+                HASH_REFUSED.inc()
+                raise Busy()
+            turn = Event()
+            line.append(turn)
+            try:
+                turn.wait()  # the slot is handed over with the turn (``_release``)
+            except BaseException:
+                if turn in line:
+                    line.remove(turn)
+                else:
+                    self._release()
+                raise
         HASH_WAIT.observe(time.monotonic() - started)
-        self.running += 1
         try:
             return self._execute(function, *args)
         finally:
+            self._release()
+
+    def _release(self) -> None:
+        line = self._first or self._then
+        if line:
+            line.popleft().send(None)
+        else:
             self.running -= 1
-            self._slots.release()
 
 
 _pool: HashPool | None = None

@@ -28,6 +28,7 @@ from .mail_server import Envelope, Reply, inbound_mail
 from .mail_settings import MailSettings
 from .openapi import OPENAPI
 from .portal_pages import PortalKit, serve
+from .whatsapp import media_body_limit, webhook_body_limit
 
 WHATSAPP_WEBHOOK = "/api/v1/channels/whatsapp/webhook"
 
@@ -106,12 +107,12 @@ class IntakeService:
     def whatsapp_verify(self, request):
         return whatsapp.verification(self.whatsapp.settings, request.args)
 
-    @http("POST", WHATSAPP_WEBHOOK)
+    @http("POST", WHATSAPP_WEBHOOK, max_body=webhook_body_limit())
     @json_endpoint
     def whatsapp_webhook(self, request):
         return whatsapp.webhook(request, self.whatsapp, secret=self.keys.whatsapp, intake=self._intake())
 
-    @http("POST", "/api/v1/channels/whatsapp/dev-media")
+    @http("POST", "/api/v1/channels/whatsapp/dev-media", max_body=media_body_limit())
     @json_endpoint
     def whatsapp_dev_media(self, request):
         """Record mode only: bytes into the faked media store (signed like the webhook)."""

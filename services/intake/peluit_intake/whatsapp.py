@@ -182,6 +182,14 @@ def _dev_secret(variable: str, filename: str) -> str | None:
     return value
 
 
+def webhook_body_limit() -> int:
+    return env_int("PELUIT_WHATSAPP_MAX_BODY_BYTES", 256 * 1024)
+
+
+def media_body_limit() -> int:
+    return Limits.from_env().max_file_bytes + 1024
+
+
 @dataclass
 class WhatsAppSettings:
     enabled: bool
@@ -202,7 +210,7 @@ class WhatsAppSettings:
         outbound = outbound_mode("PELUIT_WHATSAPP_OUTBOUND")
         return cls(enabled=True, app_secret=app_secret.encode(), verify_token=verify_token, outbound=outbound,
                    state_ttl=env_float("PELUIT_WHATSAPP_STATE_TTL", 1800.0),
-                   max_body=env_int("PELUIT_WHATSAPP_MAX_BODY_BYTES", 256 * 1024))
+                   max_body=webhook_body_limit())
 
 
 # -- the HTTP side ------------------------------------------------------------------
@@ -460,5 +468,5 @@ def dev_media(request, channel: WhatsAppChannel) -> Response:
     the webhook); the answer is the media id a webhook message can name."""
     if not channel.settings.enabled or not isinstance(channel.media, RecordingMedia):
         raise HttpError(404, "not_found")
-    raw = read_signed(channel.settings, request, Limits.from_env().max_file_bytes + 1024)
+    raw = read_signed(channel.settings, request, media_body_limit())
     return json_response(201, {"id": channel.media.put(raw)})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from datetime import date, datetime, time as clock_time, timezone
 
 import eventlet
 from eventlet import tpool
@@ -26,7 +26,7 @@ from peluit_common.auth import OfficerAuth, sessions_over_rpc
 from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.rpc import call, rpc
-from peluit_common.settings import env_float
+from peluit_common.settings import env, env_float
 from peluit_common.web import HttpError, http, json_endpoint, json_response
 from peluit_contracts.statistics import ExportQuery, ProvinceExportQuery, ProvinceQuery, PublicQuery, StatsQuery
 
@@ -51,6 +51,7 @@ RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
 PAGE = 500
 PAGES_AHEAD = max(1, projection.WINDOW // PAGE)
 NAME_TIMEOUT = 2.0
+PUBLISH_AT = clock_time.fromisoformat(env("PELUIT_PUBLIC_STATS_AT", "00:00"))  # local time (PELUIT_TIMEZONE)
 
 
 class _Lag:
@@ -100,6 +101,14 @@ class ReportingService:
                 while keep(conn) == stats.KEEP_BATCH:
                     eventlet.sleep(0)
             stats.read_kept(conn)  # once per process: its first reports read no kept figures
+
+    @timer(interval=env_float("PELUIT_PUBLISH_CHECK_INTERVAL", 60.0))
+    def publish_statistics(self):
+        """The public statistics' daily copy, once its fixed time has come (``stats.publish``)."""
+        due = stats.publication_due(datetime.now(timezone.utc), PUBLISH_AT)
+        with self.db.connection() as conn:
+            if stats.publish(conn, due):
+                log.info("public statistics published for %s", due.isoformat())
 
     @timer(interval=3600)
     def forget_kept_statistics(self):

@@ -340,7 +340,7 @@ def test_a_mail_becomes_a_sealed_identity_report_and_the_reply_carries_the_recei
 def test_temporary_failures_are_451_and_permanent_ones_550(mail, fake_intake):
     replies, deliver = collect()
     with mail_sink(deliver) as sink:
-        for error in (errors.Unavailable(), errors.BackendRefused()):
+        for error in (errors.Unavailable(), errors.BackendRefused(), errors.Busy()):
             busy = fake_intake(error)
             assert run_mail(ms.Envelope("a@example.id", "35.73", mail().as_bytes()), busy, sink).code == 451
         away = fake_intake()

@@ -23,7 +23,9 @@ from peluit_intake.portal_security import (
     SessionBlobs,
     portal_subkey,
 )
+from peluit_intake.errors import Busy, Throttled
 from peluit_intake.receipts import ReceiptKeys
+from peluit_intake.throttle import Throttle
 
 PACKAGE = Path(i18n.__file__).resolve().parents[1]
 HASH = "ab" * 32
@@ -411,3 +413,29 @@ def test_static_files_are_served_with_their_types_and_nothing_else(kit):
     assert css.headers["X-Content-Type-Options"] == "nosniff"
     for name in ("../portal.py", "portal.py", "i18n/id/LC_MESSAGES/messages.po", "nothing.css"):
         assert portal.static(kit, name).status_code == 404
+
+
+@pytest.mark.parametrize("error,status,words", [
+    (Throttled(125.0), 429, ("Terlalu banyak percobaan", "Too many attempts")),
+    (Busy(), 503, ("Layanan sedang penuh", "The service is at capacity")),
+])
+def test_a_throttled_or_saturated_use_case_is_a_page_with_retry_after_in_the_visitors_language(kit, error, status,
+                                                                                                words):
+    def handler(visit, intake):
+        raise error
+
+    for lang, text in zip(("id", "en"), words):
+        response = serve(kit, request("/status", query={"lang": lang},
+                                      environ_overrides={"REMOTE_ADDR": f"192.0.2.{status % 200}"}), handler, None)
+        assert response.status_code == status and int(response.headers["Retry-After"]) == error.retry_after
+        assert text in response.get_data(as_text=True)
+
+
+def test_every_page_counts_against_its_client(kit):
+    throttled = PortalKit(os.urandom(32), throttle=Throttle(os.urandom(32), {"request": (2, 60.0)}))
+    environ = {"REMOTE_ADDR": "192.0.2.201"}
+    assert [call("home", throttled, request("/", environ_overrides=environ)).status_code for _ in range(3)] == [
+        200, 200, 429]
+    assert call("home", throttled, request("/", environ_overrides={"REMOTE_ADDR": "192.0.2.202"})).status_code == 200
+    assert portal.static(throttled, "portal.css", request("/static/portal.css", environ_overrides=environ)
+                         ).status_code == 429

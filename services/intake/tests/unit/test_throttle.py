@@ -154,3 +154,41 @@ def test_the_pool_gives_its_slot_back_when_the_hash_fails():
 def test_freed_hash_memory_goes_back_to_the_system():
     assert release_freed_memory() in (True, False)  # glibc: True; elsewhere a no-op
     assert throttle_module.client_address is client_address
+
+
+def test_new_receipts_are_hashed_before_waiting_checks_and_a_flood_of_checks_never_refuses_them():
+    pool = HashPool(1, 2, checks=2, execute=_green_execute)
+    order, gate = [], eventlet.event.Event()
+
+    def blocker():
+        gate.wait()
+
+    first = eventlet.spawn(pool.run, blocker)
+    eventlet.sleep(0)
+    checks = [eventlet.spawn(pool.run, order.append, f"check{n}") for n in range(2)]
+    eventlet.sleep(0)
+    with pytest.raises(Busy):  # the checks' line is full ...
+        pool.run(order.append, "check2")
+    registrations = [eventlet.spawn(pool.run, order.append, f"new{n}", first=True) for n in range(2)]
+    eventlet.sleep(0)
+    assert pool.waiting == 4  # ... but new receipts still have room in theirs
+    gate.send()
+    first.wait()
+    for t in checks + registrations:
+        t.wait()
+    assert order == ["new0", "new1", "check0", "check1"]
+    assert pool.running == 0 and pool.waiting == 0
+
+
+def test_a_waiter_killed_in_line_leaves_the_pool_whole():
+    pool = HashPool(1, 2, execute=_green_execute)
+    gate = eventlet.event.Event()
+    holder = eventlet.spawn(pool.run, gate.wait)
+    eventlet.sleep(0)
+    waiter = eventlet.spawn(pool.run, lambda: "never")
+    eventlet.sleep(0)
+    waiter.kill()
+    assert pool.waiting == 0
+    gate.send()
+    holder.wait()
+    assert pool.running == 0 and pool.run(lambda: "next") == "next"

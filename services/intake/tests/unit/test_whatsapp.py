@@ -329,6 +329,7 @@ def test_media_that_cannot_be_stored_defers_the_confirmation(fake_intake):
 @pytest.mark.parametrize("error,reply", [
     (errors.UnknownTenant(), wc.UNAVAILABLE_CHOICE), (errors.UnknownCategory(), wc.UNAVAILABLE_CHOICE),
     (errors.IdempotencyKeyReused(), wc.NOT_ACCEPTED), (errors.BackendRefused(), None), (errors.Unavailable(), None),
+    (errors.Busy(), None),
 ])
 def test_a_refused_registration_ends_the_conversation_and_a_temporary_one_waits(fake_intake, error, reply):
     store, intake = wc.ConversationStore(), fake_intake(error, tenants=TENANTS)

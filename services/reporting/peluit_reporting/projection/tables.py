@@ -76,6 +76,14 @@ CREATE TABLE IF NOT EXISTS public_count (
     count bigint NOT NULL,
     PRIMARY KEY (tenant, year, category, status)
 );
+-- the public statistics as published: a copy of public_count taken once a day at a
+-- fixed local time (stats.publish), so that no published figure dates one report
+CREATE TABLE IF NOT EXISTS public_snapshot (LIKE public_count INCLUDING ALL);
+CREATE TABLE IF NOT EXISTS public_snapshot_taken (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    due timestamptz NOT NULL,  -- the publication time this copy stands for
+    taken timestamptz NOT NULL
+);
 -- kept statistics (stats._report), and for each tenant and month the last
 -- log position that changed its figures: a kept report is served while none
 -- of its tenant-months changed after the position it was computed at

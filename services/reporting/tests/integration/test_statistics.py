@@ -8,15 +8,18 @@ import contextlib
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 from types import SimpleNamespace
 
+import psycopg
+import pytest
 from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from peluit_common.testing import pdf_text
 from peluit_reporting import export, stats
+from peluit_reporting.projection import TIMEZONE
 from peluit_reporting.service import ReportingService
 
 def test_officer_statistics_follow_the_definitions(conn, built):
@@ -53,7 +56,14 @@ def test_province_overview_sums_its_tenants(conn, built):
     assert {t["tenant"]: t["total"] for t in p["tenants"]} == {"35.73": 4, "35.78": 6}  # 35.07 has none left
 
 
-def test_public_counts_suppress_small_cells_and_publish_no_margins(conn, built):
+@pytest.fixture(scope="module")
+def published(conn, built):
+    """The read model of the log, and its public copy taken."""
+    assert stats.publish(conn, stats.publication_due(datetime.now(timezone.utc)), force=True)
+    return built
+
+
+def test_public_counts_suppress_small_cells_and_publish_no_margins(conn, published):
     counts = stats.public_counts(conn)
     assert {"tenant": "35.78", "year": 2026, "category": "pengadaan", "status": "diterima", "count": 6} in counts
     assert {"tenant": "35.73", "year": 2026, "category": "korupsi", "status": "selesai", "count": "<5"} in counts
@@ -63,7 +73,7 @@ def test_public_counts_suppress_small_cells_and_publish_no_margins(conn, built):
     assert {c["tenant"] for c in stats.public_counts(conn, "35.78", 2026)} == {"35.78"}
 
 
-def test_the_portal_rpc_answers_what_the_public_endpoint_publishes(conn, built):
+def test_the_portal_rpc_answers_what_the_public_endpoint_publishes(conn, published):
     service = worker_factory(ReportingService, db=SimpleNamespace(connection=lambda: contextlib.nullcontext(conn)))
     for query in ({}, {"tenant": "35.78"}, {"tenant": "35.73", "year": 2026}, {"year": 2025}):
         environ = EnvironBuilder(path="/api/v1/public/stats", query_string=query).get_environ()
@@ -107,3 +117,38 @@ def test_the_province_export_reads_back(conn, built):
     assert ["35.73", "status", "selesai", "1"] in lines and not [line for line in lines if line[0] == "35.07"]
     text = pdf_text(export.province_to_pdf(p, "Jawa Timur (35)", {"35.73": "Inspektorat Kota Malang"}))
     assert "Inspektorat Kota Malang" in text and "35.78" in text.splitlines()
+
+
+def test_publication_is_due_at_the_fixed_local_time_at_or_before_now():
+    at = time(0, 0)
+    morning = datetime(2026, 12, 6, 9, 30, tzinfo=TIMEZONE)
+    assert stats.publication_due(morning, at) == datetime(2026, 12, 6, 0, 0, tzinfo=TIMEZONE)
+    assert stats.publication_due(morning.astimezone(timezone.utc), at) == datetime(2026, 12, 6, 0, 0, tzinfo=TIMEZONE)
+    assert stats.publication_due(morning, time(10, 0)) == datetime(2026, 12, 5, 10, 0, tzinfo=TIMEZONE)
+    midnight = datetime(2026, 12, 7, 0, 0, tzinfo=TIMEZONE)
+    assert stats.publication_due(midnight, at) == midnight
+
+
+def test_public_statistics_change_at_most_once_a_day_at_the_fixed_time(conn, published):
+    """Reports registered during the day reach the public figures only at the next publication time;
+    a rebuild keeps the last copy. (Everything here is rolled back: the module's read model stays.)"""
+    day = datetime(2026, 12, 6, 9, 0, tzinfo=TIMEZONE)
+    with conn.transaction():
+        assert stats.publish(conn, stats.publication_due(day), force=True)
+        before = stats.public_stats(conn)
+        conn.execute("UPDATE public_count SET count = count + 7")  # the day's registrations, applied at once
+        conn.execute("INSERT INTO public_count VALUES ('35.73', 2026, 'pengadaan', 'diterima', 9)")
+        for hour in (9, 12, 18, 23):
+            assert not stats.publish(conn, stats.publication_due(day.replace(hour=hour, minute=59)))
+            assert stats.public_stats(conn) == before  # nothing dates a report during the day
+        next_day = stats.publication_due(day + timedelta(hours=15, minutes=1))  # 00:01 the next day
+        assert next_day == datetime(2026, 12, 7, 0, 0, tzinfo=TIMEZONE)
+        assert stats.publish(conn, next_day)
+        after = stats.public_counts(conn, "35.73")
+        assert {"tenant": "35.73", "year": 2026, "category": "pengadaan", "status": "diterima", "count": 9} in after
+        assert stats.public_stats(conn)["counts"] != before["counts"]
+        assert not stats.publish(conn, next_day)  # once for that day
+        conn.execute("UPDATE tracking SET counts_deferred = true")  # a rebuild: its counts come at the end
+        assert not stats.publish(conn, next_day + timedelta(days=1))
+        assert stats.public_counts(conn, "35.73") == after  # the last copy stays
+        raise psycopg.Rollback()
