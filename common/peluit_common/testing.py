@@ -50,6 +50,16 @@ def eventsourcing_env_for(dbname: str, schema: str | None = None) -> dict[str, s
     return env
 
 
+class ManualClock:
+    """A clock a test moves by hand (``clock.now += 60``): pass it where code takes ``clock=time.time``."""
+
+    def __init__(self, now: float = 1_790_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now (for a test's own server)."""
     with socket.socket() as s:

@@ -13,6 +13,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from peluit_common.testing import ManualClock as Clock
 from peluit_console.api import Reply
 from peluit_console.dispatch import serve
 from peluit_console.routes import ROUTES
@@ -22,13 +23,6 @@ from peluit_console.web import Kit
 CASE_ID = "0b9c6c1e-8a3f-4f1e-9a57-8a3e7c1b2f01"
 OFFICER_ID = "11111111-2222-4333-8444-555555555555"
 
-
-class Clock:
-    def __init__(self, now: float = 1_790_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeTransport:

@@ -6,15 +6,9 @@ import os
 
 import pytest
 
+from peluit_common.testing import ManualClock as Clock
 from peluit_console.session import SessionCookies, SignInTokens, subkey
 
-
-class Clock:
-    def __init__(self):
-        self.now = 1_790_000_000.0
-
-    def __call__(self):
-        return self.now
 
 
 LOGIN = {"token": "aaa.bbb.ccc", "expires_in": 900,

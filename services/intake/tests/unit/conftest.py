@@ -9,6 +9,7 @@ import os
 import pytest
 from nacl.public import PrivateKey
 
+from peluit_common.testing import ManualClock as Clock
 from peluit_intake import errors
 from peluit_intake.application import Intake
 from peluit_intake.catalogue import TenantCatalogue
@@ -18,13 +19,6 @@ from peluit_intake.receipts import Argon2Params
 FAST = Argon2Params(time_cost=1, memory_kib=8192)
 VAULT = PrivateKey.generate()
 
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 class FakeBackend:
@@ -140,7 +134,7 @@ class FakeBackend:
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(1000.0)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from peluit_common.testing import ManualClock as Clock
 from peluit_intake import i18n
 from peluit_intake import portal
 from peluit_intake.portal import validate_report
@@ -30,13 +31,6 @@ from peluit_intake.throttle import Throttle
 PACKAGE = Path(i18n.__file__).resolve().parents[1]
 HASH = "ab" * 32
 
-
-class Clock:
-    def __init__(self, now: float = 1_790_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- keys ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import os
 import eventlet
 import pytest
 
+from peluit_common.testing import ManualClock as Clock
 from peluit_common.settings import ConfigError
 from peluit_intake import throttle as throttle_module
 from peluit_intake.api import http_error
@@ -17,13 +18,6 @@ from peluit_intake.errors import Busy, Throttled
 from peluit_intake.hash_pool import HashPool, release_freed_memory
 from peluit_intake.throttle import LIMITS, Throttle, client_address, limits_from_env
 
-
-class Clock:
-    def __init__(self, now: float = 1_790_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_throttle_allows_the_limit_then_refuses_until_the_window_slides():
