@@ -363,7 +363,8 @@ def test_the_case_page_asks_for_the_catalogue_and_the_team_only_when_a_form_need
         transport.calls.clear()
         transport.routes[("GET", f"/api/v1/cases/{CASE_ID}")] = doc(status, **extra)
         assert on.get(f"/kasus/{CASE_ID}").status_code == 200
-        return {c[1] for c in transport.calls} - {f"/api/v1/cases/{CASE_ID}", "/api/v1/tenants"}
+        return {c[1] for c in transport.calls} - {f"/api/v1/cases/{CASE_ID}", "/api/v1/tenants",
+                                                  "/api/v1/officer/me/inbox"}  # the menu's unread count
 
     assert asked("penelaahan", allowed_commands=["start-investigation", "forward"]) == {
         "/api/v1/catalogue", "/api/v1/officers"}
