@@ -144,6 +144,22 @@ def test_bad_input_is_shown_beside_the_field_with_the_entry_kept(system, console
     assert short.status_code == 400 and "Balai Kota" in short.text and 'id="f-what-error"' in short.text
 
 
+def test_a_new_case_shows_as_unread_for_the_penerima_until_marked_read(system, console_login):
+    """Through the whole chain: intake, cases, the domain event, notifications' fan-out, the officer API's
+    inbox, the console's list and the menu's count; marking read in the console clears it."""
+    case_id, _ = new_case(system)
+    tono = console_login("tono.penerima")
+    base = system.url("console")
+    listed = eventually(lambda: (lambda page: case_id in page.text and page)(
+        tono.get(base + "/pemberitahuan?unread=1", timeout=10)), timeout=20)
+    assert listed, "the new case reached the penerima's list"
+    assert "Kasus baru" in listed.text and re.search(r'class="unread-count">\(\d+ belum dibaca\)', listed.text)
+    done = tono.post(base + "/pemberitahuan/baca", data={"csrf": csrf(listed.text), "all": "1", "unread_only": "1"}, headers=SAME,
+                     timeout=10)
+    assert done.status_code == 200 and "Ditandai sudah dibaca" in done.text  # after the redirect
+    assert case_id not in done.text and "unread-count" not in done.text
+
+
 def test_the_console_never_answers_or_logs_an_identity(system, console_login):
     """A report's identity never reaches the console (the officer APIs never send it), so no page, download
     or log line of the console holds it; an identity typed into assisted intake passes through to intake
@@ -162,7 +178,7 @@ def test_the_console_never_answers_or_logs_an_identity(system, console_login):
     for name in ("sari.penelaah", "agus.inspektur", "rina.auditor", "prov.admin"):
         officer = console_login(name)
         for path in ("/antrean", f"/kasus/{case_id}", f"/kasus/{case_id}/riwayat", "/statistik",
-                     "/statistik/provinsi", "/pengungkapan/log", "/statistik/unduh/csv"):
+                     "/statistik/provinsi", "/pengungkapan/log", "/statistik/unduh/csv", "/pemberitahuan"):
             replies.append(officer.get(base + path, timeout=20).content)
     tono = console_login("tono.penerima")
     form = tono.get(base + "/laporan-langsung", timeout=10)
