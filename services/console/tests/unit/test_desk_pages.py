@@ -73,19 +73,21 @@ def test_enrolment_shows_the_officers_own_secret_as_a_qr_code_then_signs_in(on, 
     assert sent == {"username": "sari", "enrolment_code": "ABCDEFGH"}
     sealed = re.search(r'name="sealed" value="([^"]+)"', step2.text).group(1)
     weak = on.post("/daftar/selesai", {"csrf": on.csrf(step2.text), "sealed": sealed, "password": "pendek",
-                                      "password_again": "lain", "totp": "123456"})
+                                      "password_again": "lain", "totp": "123456", "email": "sari di kantor"})
     assert weak.status_code == 400 and 'id="f-password-error"' in weak.text and 'id="f-password_again-error"' in \
         weak.text and "data:image/svg+xml" in weak.text
+    assert 'id="f-email-error"' in weak.text and 'value="sari di kantor"' in weak.text  # the address, kept
     forged = on.post("/daftar/selesai", {"csrf": on.csrf(step2.text), "sealed": "x" + sealed[1:], "password": "p",
                                         "password_again": "p", "totp": "1"})
     assert forged.status_code == 400 and not [c for c in transport.calls if c[1].endswith("/complete")]
     transport.routes[("POST", "/api/v1/officer/enrolment/complete")] = officer_login()
     done = on.post("/daftar/selesai", {"csrf": on.csrf(step2.text), "sealed": sealed,
                                       "password": "kata-sandi-panjang", "password_again": "kata-sandi-panjang",
-                                      "totp": "123456"})
+                                      "totp": "123456", "email": "sari@malangkota.go.id"})
     assert done.status_code == 303 and on.cookie is not None
     complete = [c for c in transport.calls if c[1].endswith("/enrolment/complete")][0][4]
-    assert complete == {"enrolment_token": "enrol.tok.en", "password": "kata-sandi-panjang", "totp": "123456"}
+    assert complete == {"enrolment_token": "enrol.tok.en", "password": "kata-sandi-panjang", "totp": "123456",
+                        "email": "sari@malangkota.go.id"}
 
 
 def test_a_new_officers_enrolment_code_is_shown_once_on_the_page_that_made_it(on, transport, officer_login):
