@@ -193,11 +193,9 @@ def test_a_bad_choice_is_shown_beside_its_kind_in_both_languages_with_the_entry_
     assert "Pilih salah satu: segera" in indonesian.text
 
 
-def test_the_apis_refusal_lands_beside_its_kind(signed_in, fake, transport, monkeypatch):
-    monkeypatch.setattr(notify, "ALWAYS_ON", frozenset())  # an older console that offers "off" for a breach
+def test_the_apis_refusal_lands_beside_its_kind(signed_in, fake, transport):
     browser = signed_in()
     page = browser.get("/pemberitahuan/pengaturan")
-    monkeypatch.undo()
     transport.routes[("POST", PREFS)] = lambda params, body: (400, {"error": {
         "code": "invalid", "message": {"id": "Periksa isian", "en": "Check"},
         "fields": {"preferences.case_new": [{"id": "Pilihan tidak dikenal", "en": "Unknown choice"}]}}})
