@@ -5,36 +5,17 @@ says (peluit_contracts.notify, officer_accounts)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from peluit_contracts import notify
 from peluit_contracts import officer_accounts as accounts
 
-CASE_ID = "0b9c6c1e-8a3f-4f1e-9a57-8a3e7c1b2f01"  # conftest's
-OFFICER_ID = "11111111-2222-4333-8444-555555555555"  # conftest's signed-in officer
-AUDITOR_ID = "33333333-4444-4555-8666-777777777777"
+from .conftest import CASE_ID, OFFICER_ID, text_of
+from .replies import AUDITOR_ID, officer_item, valid
+
 INBOX = "/api/v1/officer/me/inbox"
 PREFS = "/api/v1/officer/me/notifications"
 REPORT_TEXT = "Dana hibah dipotong 20% oleh pejabat dinas"
-
-
-def valid(schema, body: dict) -> dict:
-    """A fake reply that fits the officer API's documented reply schema (else the fake is wrong)."""
-    assert schema().validate(body) == {}, schema().validate(body)
-    return body
-
-
-def text_of(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def officer_item(**extra) -> dict:
-    return valid(accounts.AdministeredOfficer, {
-        "id": AUDITOR_ID, "username": "rina.auditor", "display_name": "Rina", "roles": ["auditor"], "tenant": "35",
-        "email": None, "active": True, "enrolled": True, "enrolment_expires_at": None,
-        "created_at": "2026-12-01T01:00:00+00:00", "created_by": OFFICER_ID, **extra})
 
 
 class FakeInbox:
