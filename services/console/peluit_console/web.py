@@ -83,7 +83,7 @@ class Kit:
                 self.static[path.name] = (data, STATIC_TYPES[path.suffix], hashlib.sha256(data).hexdigest()[:10])
         self.envs = {lang: jinja_environment(TEMPLATES, self.translations[lang], static=self.static_url)
                      for lang in LANGUAGES}
-        self.unread: dict[str, tuple[float, int]] = {}  # officer id -> (when asked, unread notifications)
+        self.unread: dict[str, tuple[float, int | None]] = {}  # officer id -> (when asked, unread count or None)
 
     def api(self, token: str | None) -> Api:
         s = self.settings

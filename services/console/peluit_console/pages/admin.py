@@ -85,18 +85,19 @@ def officer_action(page: Page, officer_id: str, action: str):
 
 def _officer_email(page: Page, officer_id: str, value: str):
     _, errors = checked(page, EmailChange, {"email": value}) if value else ({}, {})
+    status = 400
     if not errors:
         try:
             got = page.api.post("cases", f"/api/v1/officers/{officer_id}/email", {"email": value or None})
         except (Refused, Forbidden) as err:
             shown = refused(page, err)
-            errors, general = shown["errors"], shown["general"]
+            errors, general, status = shown["errors"], shown["general"], err.status
             if not errors:
                 return officers(page, err.status, general=general)
         else:
             return officers(page, notices=[page.t("email_saved", who=got.get("username", ""))])
     messages = errors.get("email") or [m for ms in errors.values() for m in ms]
-    return officers(page, 400, general=messages, email={"id": officer_id, "value": value, "errors": messages})
+    return officers(page, status, general=messages, email={"id": officer_id, "value": value, "errors": messages})
 
 
 def grants(page: Page, status: int = 200, *, errors=None, general=(), notices=(), form=None) -> View:
