@@ -210,3 +210,7 @@ def test_an_administrator_sets_and_removes_an_officers_address(browser, transpor
     assert done.status_code == 200 and "Alamat e-mail rina.auditor tersimpan" in done.text
     on.post(path, {"csrf": on.csrf(page.text), "email": ""})
     assert seen == [{"email": "rina@jatimprov.go.id"}, {"email": None}]
+    transport.routes[("POST", f"/api/v1/officers/{AUDITOR_ID}/email")] = (403, {"error": {
+        "code": "forbidden", "message": {"id": "Bukan akun Anda sendiri", "en": "Not your own account"}}})
+    own = on.post(path + "?lang=en", {"csrf": on.csrf(page.text), "lang": "en", "email": "saya@jatimprov.go.id"})
+    assert own.status_code == 403 and "Not your own account" in own.text
