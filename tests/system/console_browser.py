@@ -225,6 +225,10 @@ def flow(run: Run, case_id: str, other_case_id: str, people: dict) -> None:
     tono.screenshot(path=str(run.shots / "15-assisted-slip-1280.png"), full_page=True)
     tono.goto(f"{base}/laporan-langsung")
     run.check(tono, "16-assisted-intake")
+    tono.goto(f"{base}/pemberitahuan")  # the penerima has new-case notifications by now
+    run.check(tono, "16a-notifications")
+    tono.goto(f"{base}/pemberitahuan/pengaturan?lang=en")
+    run.check(tono, "16b-notification-choices-en")
     tono.click(".signout button")
     run.check(tono, "17-signed-out")
     OUT["cookies_after_sign_out"] = len(tono_ctx.cookies())

@@ -12,7 +12,8 @@ import uuid
 
 import requests
 
-from peluit_local.testing import admin_connect, encodings, eventually, new_case, sample_report, submit
+from peluit_local.testing import (OFFICER_PASSWORD, admin_connect, direct_officer, encodings, eventually, new_case,
+                                  next_totp, sample_report, submit)
 
 SAME = {"Sec-Fetch-Site": "same-origin"}
 
@@ -144,6 +145,29 @@ def test_bad_input_is_shown_beside_the_field_with_the_entry_kept(system, console
     assert short.status_code == 400 and "Balai Kota" in short.text and 'id="f-what-error"' in short.text
 
 
+def test_a_new_case_shows_as_unread_for_the_penerima_until_marked_read(system):
+    """Through the whole chain: intake, cases, the domain event, notifications' fan-out, the officer API's
+    inbox, the console's list and the menu's count; marking read in the console clears it. A penerima of
+    its own (no wait for the shared officers' next one-time code, no other test's notices)."""
+    officer = direct_officer(system, "35.73", ["penerima"], prefix="kotak")
+    case_id, _ = new_case(system)
+    base = system.url("console")
+    tono = requests.Session()
+    form = tono.get(base + "/masuk", timeout=10)
+    signed_in = tono.post(base + "/masuk", headers=SAME, timeout=15, data={
+        "csrf": csrf(form.text), "username": officer["username"], "password": OFFICER_PASSWORD,
+        "totp": next_totp(officer)})
+    assert signed_in.status_code == 200 and "/antrean" in signed_in.url
+    listed = eventually(lambda: (lambda page: case_id in page.text and page)(
+        tono.get(base + "/pemberitahuan?unread=1", timeout=10)), timeout=20)
+    assert listed, "the new case reached the penerima's list"
+    assert "Kasus baru" in listed.text and 'class="unread-count">(1 belum dibaca)' in listed.text
+    done = tono.post(base + "/pemberitahuan/baca", data={"csrf": csrf(listed.text), "all": "1", "unread_only": "1"}, headers=SAME,
+                     timeout=10)
+    assert done.status_code == 200 and "Ditandai sudah dibaca" in done.text  # after the redirect
+    assert case_id not in done.text and "unread-count" not in done.text
+
+
 def test_the_console_never_answers_or_logs_an_identity(system, console_login):
     """A report's identity never reaches the console (the officer APIs never send it), so no page, download
     or log line of the console holds it; an identity typed into assisted intake passes through to intake
@@ -162,7 +186,7 @@ def test_the_console_never_answers_or_logs_an_identity(system, console_login):
     for name in ("sari.penelaah", "agus.inspektur", "rina.auditor", "prov.admin"):
         officer = console_login(name)
         for path in ("/antrean", f"/kasus/{case_id}", f"/kasus/{case_id}/riwayat", "/statistik",
-                     "/statistik/provinsi", "/pengungkapan/log", "/statistik/unduh/csv"):
+                     "/statistik/provinsi", "/pengungkapan/log", "/statistik/unduh/csv", "/pemberitahuan"):
             replies.append(officer.get(base + path, timeout=20).content)
     tono = console_login("tono.penerima")
     form = tono.get(base + "/laporan-langsung", timeout=10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .dispatch import Route
-from .pages import accounts, admin, audit, case, disclosure, intake, queue, signin, stats
+from .pages import accounts, admin, audit, case, disclosure, inbox, intake, queue, signin, stats
 
 ROUTES = (
     Route("GET", "/", signin.home, signed_in=False),
@@ -45,4 +45,8 @@ ROUTES = (
     Route("GET", "/pengungkapan/<string:request_id>/lihat", disclosure.view_page),
     Route("POST", "/pengungkapan/<string:request_id>/buka", disclosure.view_open, form_limit=4 * 1024),
     Route("GET", "/statistik/provinsi/unduh/<string:fmt>", stats.province_download),
+    Route("GET", "/pemberitahuan", inbox.inbox),
+    Route("POST", "/pemberitahuan/baca", inbox.mark_read, form_limit=4 * 1024),
+    Route("GET", "/pemberitahuan/pengaturan", inbox.preferences),
+    Route("POST", "/pemberitahuan/pengaturan", inbox.preferences_change, form_limit=16 * 1024),
 )

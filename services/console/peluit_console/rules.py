@@ -78,6 +78,7 @@ ADMINS = frozenset({"tenant_admin", "province_admin"})
 # (path, text key, roles (None: everyone), province officers only)
 MENU = (
     ("/antrean", "nav_queue", None, False),
+    ("/pemberitahuan", "nav_inbox", None, False),
     ("/laporan-langsung", "nav_assisted", frozenset({"penerima"}), False),
     ("/statistik", "nav_stats", STATS_ROLES, False),
     ("/statistik/provinsi", "nav_province", PROVINCE_ROLES, True),

@@ -28,7 +28,7 @@ from peluit_common.web import SECURITY_HEADERS
 from peluit_contracts.i18n import text
 
 from . import i18n, rules
-from .api import Api, HttpTransport, Transport
+from .api import Api, ApiError, HttpTransport, Transport
 from .session import COOKIE, COOKIE_TLS, SessionCookies, SignInTokens
 from .settings import Settings
 from .texts import T
@@ -44,6 +44,8 @@ HTML_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_
                 "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()"}
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 FORM_LIMIT = 256 * 1024
+UNREAD_SECONDS = 5.0  # an officer's unread count is asked at most this often (per console process)
+UNREAD_KEPT = 2000  # officers whose count is kept at once; the oldest go first
 VALUE_LIMIT = 20_000  # characters kept of any one form value (the contracts' limits are lower)
 
 
@@ -81,6 +83,7 @@ class Kit:
                 self.static[path.name] = (data, STATIC_TYPES[path.suffix], hashlib.sha256(data).hexdigest()[:10])
         self.envs = {lang: jinja_environment(TEMPLATES, self.translations[lang], static=self.static_url)
                      for lang in LANGUAGES}
+        self.unread: dict[str, tuple[float, int | None]] = {}  # officer id -> (when asked, unread count or None)
 
     def api(self, token: str | None) -> Api:
         s = self.settings
@@ -213,6 +216,30 @@ class Page:
     def status_label(self, code: str | None) -> str:
         return self.pick(text(f"status_{code}")) if code else ""
 
+    # -- the menu's unread count ---------------------------------------------------------
+
+    def unread_count(self) -> int | None:
+        """The officer's unread notifications for the menu: one call to the inbox API, kept
+        ``UNREAD_SECONDS`` per officer (a failure too, so a slow API is not asked on every page);
+        None while it cannot be had (the menu shows no count)."""
+        kept = self.kit.unread.get(self.officer.id)
+        if kept and self.kit.clock() - kept[0] < UNREAD_SECONDS:
+            return kept[1]
+        try:
+            count = int(self.api.get("cases", "/api/v1/officer/me/inbox", limit=1)["unread"])
+        except (ApiError, KeyError, TypeError, ValueError):
+            count = None
+        self.remember_unread(count)
+        return count
+
+    def remember_unread(self, count: int | None) -> None:
+        """Keep the officer's count (the officer's own change returns the new one)."""
+        unread = self.kit.unread
+        unread.pop(self.officer.id, None)
+        while len(unread) >= UNREAD_KEPT:
+            unread.pop(next(iter(unread)))
+        unread[self.officer.id] = (self.kit.clock(), count)
+
     # -- responses ------------------------------------------------------------------------
 
     def render(self, view: View) -> Response:
@@ -220,6 +247,7 @@ class Page:
         context = {
             "lang": self.lang, "page": "", "notices": [], "errors": {}, "general": [], "officer": officer,
             "nav": rules.navigation(officer) if officer else [],
+            "unread": self.unread_count() if officer else None,
             "url": self.url, "switch_url": self.switch_url(),
             "csrf": self.session.csrf if self.session else None, "current": self.request.path,
             "t": self.t, "pick": self.pick, "error_prefix": "", "idle_minutes": self.kit.settings.idle_seconds // 60,

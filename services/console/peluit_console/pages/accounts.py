@@ -13,9 +13,11 @@ from __future__ import annotations
 import segno
 
 from peluit_contracts.i18n import message
+from peluit_contracts.officer_accounts import EnrolmentComplete
 
 from ..api import Forbidden, Refused, SignedOut
 from ..web import Page, View
+from .common import checked
 
 ENROLMENT = "enrolment"
 MIN_PASSWORD = 12
@@ -52,6 +54,7 @@ def enrol_start(page: Page):
 
 def _second_step(page: Page, value: dict, sealed: str, status: int = 200, errors=None, general=()) -> View:
     return View("enrol.html", {"page": "daftar", "step": 2, "errors": errors or {}, "general": list(general),
+                               "email": page.value("email").strip(),
                                "qr": qr_image(value["uri"]), "secret": value["secret"], "username": value["username"],
                                "sealed": sealed, "sign_in_token": page.kit.sign_in_tokens.issue()}, status)
 
@@ -65,11 +68,16 @@ def enrol_finish(page: Page):
     errors = _password_errors(page, password, again, value["username"])
     if not totp.isdigit() or len(totp) != 6:
         errors["totp"] = [page.message("code")]
+    body = {"enrolment_token": value["token"], "password": password, "totp": totp}
+    email = page.value("email").strip()
+    if email:  # absent: the administrator's address (if any) stays
+        body["email"] = email
+        errors.update({k: v for k, v in checked(page, EnrolmentComplete, {"email": email})[1].items()
+                       if k == "email"})
     if errors:
         return _second_step(page, value, sealed, 400, errors)
     try:
-        login = page.api.post("cases", "/api/v1/officer/enrolment/complete",
-                              {"enrolment_token": value["token"], "password": password, "totp": totp})
+        login = page.api.post("cases", "/api/v1/officer/enrolment/complete", body)
     except SignedOut as err:
         return enrol_form(page, 401, general=[page.pick(err.message)], username=value["username"])
     except (Refused, Forbidden) as err:

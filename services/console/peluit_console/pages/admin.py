@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from peluit_common.auth import ROLES
 
+from peluit_contracts.notify import EmailChange
 from peluit_contracts.officer_accounts import Category, Holiday, TenantSettingsChange
 from peluit_contracts.officer_api import AuditGrant, NewOfficer
 
@@ -17,7 +18,7 @@ from ..api import ApiError, Forbidden, Refused
 from ..web import Page, PageError, View
 from .common import catalogue, checked, label, refused
 
-OFFICER_ACTIONS = ("deactivate", "reactivate", "roles", "reset-factor")
+OFFICER_ACTIONS = ("deactivate", "reactivate", "roles", "reset-factor", "email")
 SETTINGS = ("deadline_pack", "information_request_days", "retention_years")
 
 
@@ -35,7 +36,8 @@ def _tenants(page: Page) -> list:
             if t["code"] == own or t["code"].startswith(own + ".")]
 
 
-def officers(page: Page, status: int = 200, *, errors=None, general=(), notices=(), created=None, form=None) -> View:
+def officers(page: Page, status: int = 200, *, errors=None, general=(), notices=(), created=None, form=None,
+             email=None) -> View:
     args = page.request.args
     query = {"tenant": _scope(page), "role": args.get("role", "")[:20], "active": args.get("active", "")[:5],
              "page": args.get("page", "")[:6]}
@@ -44,8 +46,9 @@ def officers(page: Page, status: int = 200, *, errors=None, general=(), notices=
         "page": "admin-petugas", "items": got.get("items", []), "query": query, "roles": ROLES,
         "tenants": _tenants(page), "tenant": query["tenant"],
         "errors": errors or {}, "general": list(general), "notices": list(notices), "created": created,
-        "form": form or {"tenant": query["tenant"], "username": "", "display_name": "", "email": "", "roles": []}},
-        status)
+        "form": form or {"tenant": query["tenant"], "username": "", "display_name": "", "email": "", "roles": []},
+        # the officer whose address was refused: {"id", "value", "errors"}, shown in that officer's own form
+        "email_form": email or {}}, status)
 
 
 def officer_create(page: Page):
@@ -70,12 +73,31 @@ def officer_action(page: Page, officer_id: str, action: str):
     if action not in OFFICER_ACTIONS:
         raise PageError(404, "console_page_not_found")
     body = {"roles": [r for r in page.form.getlist("roles") if r in ROLES]} if action == "roles" else {}
+    if action == "email":  # empty: the address is removed
+        return _officer_email(page, officer_id, page.value("email").strip())
     try:
         got = page.api.post("cases", f"/api/v1/officers/{officer_id}/{action}", body)
     except (Refused, Forbidden) as err:
         return officers(page, err.status, general=[page.pick(err.message)])
     created = _shown_once(page, got) if action == "reset-factor" else None
     return officers(page, notices=[page.t("admin_done", who=got.get("username", ""))], created=created)
+
+
+def _officer_email(page: Page, officer_id: str, value: str):
+    _, errors = checked(page, EmailChange, {"email": value}) if value else ({}, {})
+    status = 400
+    if not errors:
+        try:
+            got = page.api.post("cases", f"/api/v1/officers/{officer_id}/email", {"email": value or None})
+        except (Refused, Forbidden) as err:
+            shown = refused(page, err)
+            errors, general, status = shown["errors"], shown["general"], err.status
+            if not errors:
+                return officers(page, err.status, general=general)
+        else:
+            return officers(page, notices=[page.t("email_saved", who=got.get("username", ""))])
+    messages = errors.get("email") or [m for ms in errors.values() for m in ms]
+    return officers(page, status, general=messages, email={"id": officer_id, "value": value, "errors": messages})
 
 
 def grants(page: Page, status: int = 200, *, errors=None, general=(), notices=(), form=None) -> View:

@@ -13,23 +13,10 @@ from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_accounts as accounts
 from peluit_contracts import officer_api
 
+from .replies import ADMIN_ID, AUDITOR_ID, officer_item, valid
+
 CASE_ID = "0b9c6c1e-8a3f-4f1e-9a57-8a3e7c1b2f01"
 RID = "5f0b7a52-7c11-4c1e-9d4f-0c0b3f3f2a10"
-ADMIN_ID = "22222222-3333-4444-8555-666666666666"
-AUDITOR_ID = "33333333-4444-4555-8666-777777777777"
-
-
-def valid(schema, body: dict) -> dict:
-    """A fake reply that fits the officer API's documented reply schema (else the fake is wrong)."""
-    assert schema().validate(body) == {}, schema().validate(body)
-    return body
-
-
-def officer_item(officer_id=AUDITOR_ID, username="rina.auditor", roles=("auditor",), **extra) -> dict:
-    return valid(accounts.AdministeredOfficer, {
-        "id": officer_id, "username": username, "display_name": username.title(), "roles": list(roles),
-        "tenant": "35", "email": None, "active": True, "enrolled": True, "enrolment_expires_at": None,
-        "created_at": "2026-12-01T01:00:00+00:00", "created_by": ADMIN_ID, **extra})
 
 
 def disclosure_item(**extra) -> dict:
@@ -73,19 +60,21 @@ def test_enrolment_shows_the_officers_own_secret_as_a_qr_code_then_signs_in(on, 
     assert sent == {"username": "sari", "enrolment_code": "ABCDEFGH"}
     sealed = re.search(r'name="sealed" value="([^"]+)"', step2.text).group(1)
     weak = on.post("/daftar/selesai", {"csrf": on.csrf(step2.text), "sealed": sealed, "password": "pendek",
-                                      "password_again": "lain", "totp": "123456"})
+                                      "password_again": "lain", "totp": "123456", "email": "sari di kantor"})
     assert weak.status_code == 400 and 'id="f-password-error"' in weak.text and 'id="f-password_again-error"' in \
         weak.text and "data:image/svg+xml" in weak.text
+    assert 'id="f-email-error"' in weak.text and 'value="sari di kantor"' in weak.text  # the address, kept
     forged = on.post("/daftar/selesai", {"csrf": on.csrf(step2.text), "sealed": "x" + sealed[1:], "password": "p",
                                         "password_again": "p", "totp": "1"})
     assert forged.status_code == 400 and not [c for c in transport.calls if c[1].endswith("/complete")]
     transport.routes[("POST", "/api/v1/officer/enrolment/complete")] = officer_login()
     done = on.post("/daftar/selesai", {"csrf": on.csrf(step2.text), "sealed": sealed,
                                       "password": "kata-sandi-panjang", "password_again": "kata-sandi-panjang",
-                                      "totp": "123456"})
+                                      "totp": "123456", "email": "sari@malangkota.go.id"})
     assert done.status_code == 303 and on.cookie is not None
     complete = [c for c in transport.calls if c[1].endswith("/enrolment/complete")][0][4]
-    assert complete == {"enrolment_token": "enrol.tok.en", "password": "kata-sandi-panjang", "totp": "123456"}
+    assert complete == {"enrolment_token": "enrol.tok.en", "password": "kata-sandi-panjang", "totp": "123456",
+                        "email": "sari@malangkota.go.id"}
 
 
 def test_a_new_officers_enrolment_code_is_shown_once_on_the_page_that_made_it(on, transport, officer_login):
@@ -363,7 +352,8 @@ def test_the_case_page_asks_for_the_catalogue_and_the_team_only_when_a_form_need
         transport.calls.clear()
         transport.routes[("GET", f"/api/v1/cases/{CASE_ID}")] = doc(status, **extra)
         assert on.get(f"/kasus/{CASE_ID}").status_code == 200
-        return {c[1] for c in transport.calls} - {f"/api/v1/cases/{CASE_ID}", "/api/v1/tenants"}
+        return {c[1] for c in transport.calls} - {f"/api/v1/cases/{CASE_ID}", "/api/v1/tenants",
+                                                  "/api/v1/officer/me/inbox"}  # the menu's unread count
 
     assert asked("penelaahan", allowed_commands=["start-investigation", "forward"]) == {
         "/api/v1/catalogue", "/api/v1/officers"}

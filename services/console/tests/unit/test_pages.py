@@ -138,8 +138,9 @@ def test_a_token_near_its_end_is_renewed_and_a_system_without_renewal_carries_on
     transport.routes[("POST", "/api/v1/officer/token")] = {**officer_login(), "token": "new.to.ken"}
     clock.now += 60
     assert browser.get("/antrean").status_code == 200
-    last = transport.calls[-1]
-    assert last[1] == "/api/v1/cases" and last[2]["Authorization"] == "Bearer new.to.ken"
+    last = [c for c in transport.calls if c[1] == "/api/v1/cases"][-1]
+    assert last[2]["Authorization"] == "Bearer new.to.ken"
+    assert transport.calls[-1][1] == "/api/v1/officer/me/inbox" and transport.calls[-1][2] == last[2]  # the menu's
 
 
 # -- the work queue ---------------------------------------------------------------------------------

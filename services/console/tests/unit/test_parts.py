@@ -58,7 +58,7 @@ def test_every_command_and_menu_entry_has_its_text():
 
 def test_the_menu_follows_roles_and_tenant():
     paths = [p for p, _ in rules.navigation(officer("penerima"))]
-    assert paths == ["/antrean", "/laporan-langsung", "/akun/kata-sandi"]
+    assert paths == ["/antrean", "/pemberitahuan", "/laporan-langsung", "/akun/kata-sandi"]
     province = [p for p, _ in rules.navigation(officer("inspektur", tenant="35"))]
     assert "/statistik/provinsi" in province
     kota = [p for p, _ in rules.navigation(officer("inspektur"))]
