@@ -24,7 +24,7 @@ import logging
 import re
 
 import eventlet
-from kombu import Connection, Queue
+from kombu import Connection, Exchange, Queue
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import Rpc, RpcConsumer
@@ -55,8 +55,11 @@ def rpc_queues(queue: Queue) -> tuple[Queue, Queue]:
     """nameko's request queue as a durable quorum queue, and its parking queue."""
     dead = rpc_dead_letter_queue(queue.name)
     request = Queue(queue.name, exchange=queue.exchange, routing_key=queue.routing_key, durable=True,
-                    auto_delete=False, queue_arguments=parking_arguments("", dead))
-    return request, Queue(dead, exchange=None, durable=True, queue_arguments={"x-queue-type": "quorum"})
+                    auto_delete=False, queue_arguments=parking_arguments(dead, dead))
+    # its own fanout exchange: RabbitMQ lets a user name a dead-letter exchange only if it may write to it,
+    # and write on the default exchange would reach every queue
+    parking = Exchange(dead, type="fanout", durable=True)
+    return request, Queue(dead, exchange=parking, durable=True, queue_arguments={"x-queue-type": "quorum"})
 
 
 class GuardedRpcConsumer(RpcConsumer):

@@ -62,8 +62,8 @@ class ReliableQueue:
 
 
 def rpc_dead_letter_queue(rpc_queue: str) -> str:
-    """Where nameko's RPC request queue ``rpc-<service>`` parks a poison request
-    (through the default exchange: the broker dead-letters, no client writes)."""
+    """Where nameko's RPC request queue ``rpc-<service>`` parks a poison request,
+    through a fanout exchange of the same name."""
     return f"{rpc_queue}.dead"
 
 
