@@ -19,8 +19,8 @@ from peluit_common.rpc import rpc
 from peluit_common.testing import queue_depth, wait_for
 from peluit_contracts.topology import ReliableQueue
 
-MESSAGES = 300
-RESTART_AFTER = 100  # published messages before the broker stops
+MESSAGES = 200
+RESTART_AFTER = 60  # published messages before the broker stops
 WORK = ReliableQueue(name="restart.work", exchange="peluit.test", bindings=("work.#",))
 
 
