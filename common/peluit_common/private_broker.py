@@ -38,6 +38,9 @@ def _script(name: str) -> str:
     found = shutil.which(name)
     if not found:
         raise BrokerUnavailable(f"{name} is not installed")
+    if os.path.basename(os.path.realpath(found)) == "rabbitmq-script-wrapper":
+        # it would run the node as the rabbitmq user, with that user's cookie, not this node's
+        raise BrokerUnavailable(f"{found} is a wrapper and its scripts are not in {', '.join(SCRIPT_DIRS)}")
     return found
 
 
