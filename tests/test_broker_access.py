@@ -10,7 +10,7 @@ import uuid
 
 from nameko.rpc import RPC_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TEMPLATE
 
-from peluit_contracts.topology import RELIABLE_QUEUES, VAULT_CASE_EVENTS
+from peluit_contracts.topology import RELIABLE_QUEUES, VAULT_CASE_EVENTS, rpc_dead_letter_queue
 from peluit_local import broker
 
 REPLY = str(uuid.uuid4())
@@ -114,3 +114,14 @@ def test_the_management_api_path_posts_the_same_document_and_deletes_users_and_v
     assert calls == [("POST", "/api/definitions", auth, doc),
                      ("POST", "/api/users/bulk-delete", auth, {"users": [f"pt1-{a.service}" for a in broker.ACCESS]}),
                      ("DELETE", "/api/vhosts/peluit-test-1", auth, None)]
+
+
+def test_an_rpc_server_owns_its_parking_queue_and_exchange_and_nobody_elses():
+    # the broker lets a queue name a dead-letter exchange only if its declarer may write to it
+    for access in broker.ACCESS:
+        perms = access.permissions()
+        for other in broker.ACCESS:
+            dead = rpc_dead_letter_queue(RPC_QUEUE_TEMPLATE.format(other.nameko_name))
+            mine = other is access and access.serves_rpc
+            for p in ("configure", "write", "read"):
+                assert allowed(perms[p], dead) == mine, (access.service, dead, p)

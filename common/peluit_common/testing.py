@@ -224,3 +224,16 @@ def png_bomb(side: int = 6000) -> bytes:
     idat = b"".join(deflate.compress(row) for _ in range(side)) + deflate.flush()
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0))
             + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def private_rabbitmq():
+    """A RabbitMQ node of the module's own (``peluit_common.private_broker``),
+    for tests that stop and start the broker; skipped where none can start."""
+    from .private_broker import BrokerUnavailable, private_broker
+
+    try:
+        with private_broker() as broker:
+            yield broker
+    except BrokerUnavailable as exc:
+        pytest.skip(f"no private RabbitMQ node: {exc}")

@@ -9,11 +9,30 @@ exchanges it publishes on (each service's broker user may configure no more).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .events import DOMAIN_EXCHANGE
 
 INTEGRATION_EXCHANGE = "peluit.integration"
+
+DELIVERY_LIMIT = 5
+"""Redeliveries (a consumer died or returned the message) before the broker
+parks a message: a poison message that kills its consumer loops no further.
+A queue's arguments never change, so this is a constant, not a setting."""
+
+
+def parking_arguments(dead_letter_exchange: str, dead_letter_queue: str) -> dict:
+    """A quorum queue that parks a message delivered ``DELIVERY_LIMIT`` times
+    in ``dead_letter_queue`` (its ``x-death`` says ``delivery_limit``)."""
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": dead_letter_exchange,
+        "x-dead-letter-routing-key": dead_letter_queue,
+        # quorum queues dead-letter at most once (may drop) unless told otherwise; needs reject-publish
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
 
 
 @dataclass(frozen=True)
@@ -23,7 +42,10 @@ class ReliableQueue:
     name: str
     exchange: str
     bindings: tuple[str, ...]
-    arguments: dict = field(default_factory=lambda: {"x-queue-type": "quorum"})
+
+    @property
+    def arguments(self) -> dict:
+        return parking_arguments(self.retry_exchange, self.dead_letter_queue)
 
     def retry_queue(self, delay_ms: int) -> str:
         # not ".retry.<n>ms": those dead-lettered through the default exchange, and a queue's arguments never change
@@ -37,6 +59,12 @@ class ReliableQueue:
     def retry_exchange(self) -> str:
         """The consumer's own direct exchange to its retry and parking queues."""
         return f"{self.name}.retry"
+
+
+def rpc_dead_letter_queue(rpc_queue: str) -> str:
+    """Where nameko's RPC request queue ``rpc-<service>`` parks a poison request,
+    through a fanout exchange of the same name."""
+    return f"{rpc_queue}.dead"
 
 
 EXCHANGES = {DOMAIN_EXCHANGE: "topic", INTEGRATION_EXCHANGE: "topic"}

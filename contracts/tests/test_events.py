@@ -15,7 +15,7 @@ from peluit_contracts.events import (
     load_envelope,
     routing_key,
 )
-from peluit_contracts.topology import EXCHANGES, RELIABLE_QUEUES
+from peluit_contracts.topology import DELIVERY_LIMIT, EXCHANGES, RELIABLE_QUEUES
 
 AT = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
 
@@ -70,3 +70,8 @@ def test_every_reliable_queue_is_a_quorum_queue_on_a_declared_exchange():
         assert queue.dead_letter_queue == f"{queue.name}.dead"
         assert queue.retry_queue(1000) == f"{queue.name}.backoff.1000ms"
         assert queue.retry_exchange == f"{queue.name}.retry"
+        # a poison message is parked after a bounded number of deliveries, never looped or dropped
+        assert queue.arguments["x-delivery-limit"] == DELIVERY_LIMIT > 0
+        assert queue.arguments["x-dead-letter-exchange"] == queue.retry_exchange
+        assert queue.arguments["x-dead-letter-routing-key"] == queue.dead_letter_queue
+        assert queue.arguments["x-dead-letter-strategy"] == "at-least-once"

@@ -16,7 +16,8 @@ the limit it chases, measured in the same run on the same machine.
     p95 beside the cases API's own for the same data;
 (i) officers' notifications at a burst of 1,000 cases (bench_notify);
 (j), (k) the public edge (bench_edge): 50 submitters against the receipt-hash
-    bound with intake's memory, and a flood beside one reporter.
+    bound with intake's memory, and a flood beside one reporter;
+(l) recovery after a broker restart on a private node (bench_broker).
 """
 
 from __future__ import annotations
@@ -199,6 +200,10 @@ def main() -> int:
     from .bench_notify import bench_notifications
 
     bench_notifications(RUNS)
+    print()
+    from .bench_broker import bench_broker_restart
+
+    bench_broker_restart()
     if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips parts (f) and (h)
         print(flush=True)
         # its own process: no eventlet patching there, and it uses several processes itself

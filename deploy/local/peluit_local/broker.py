@@ -7,7 +7,8 @@ on ``nameko-rpc`` a client may publish only the methods it calls and bind
 only its own reply queue, so intake can neither call ``request_disclosure``
 nor bind a queue that would copy another service's RPC traffic; only cases may
 publish on ``peluit.domain``. The names follow nameko 2.14 (``nameko.rpc``):
-RPC queue ``rpc-<service>`` bound with ``<service>.*``, reply queue
+RPC queue ``rpc-<service>`` bound with ``<service>.*`` (and its parking queue
+``rpc-<service>.dead`` and its exchange, ``peluit_common.rpc``), reply queue
 ``rpc.reply-<service>-<uuid>`` bound with ``<uuid>``, replies published to
 ``nameko-rpc`` with the caller's ``<uuid>``; and ``peluit_common.amqp``:
 consumer queues ``<queue>``, ``<queue>.backoff.<n>ms``, ``<queue>.dead`` and
@@ -61,7 +62,8 @@ class BrokerAccess:
     publishes: tuple[str, ...] = ()  # topic exchanges it publishes on (and declares)
 
     def queues(self) -> list[str]:
-        out = [f"rpc-{re.escape(self.nameko_name)}"] if self.serves_rpc else []
+        # the request queue, and the queue and exchange where a poison request is parked (peluit_common.rpc)
+        out = [rf"rpc-{re.escape(self.nameko_name)}(\.dead)?"] if self.serves_rpc else []
         if self.calls:
             out.append(rf"rpc\.reply-{re.escape(self.nameko_name)}-{UUID}")
         out += [rf"{re.escape(spec.name)}(\.backoff\.[0-9]+ms|\.retry|\.dead)?" for spec in self.consumes]
