@@ -162,27 +162,35 @@ class TokenVerifier:
         return sub, version
 
     def _decode(self, token: str, audience: str) -> dict:
-        if not token or not isinstance(token, str):
-            raise AuthError("missing_token")
-        if len(token) > MAX_TOKEN_CHARS:
-            raise AuthError("invalid_token")
-        try:
-            # checked before decode as well: only EdDSA, whatever the library's defaults
-            if jwt.get_unverified_header(token).get("alg") != ALGORITHM:
-                raise AuthError("invalid_token")
-            return jwt.decode(
-                token, self._key, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER,
-                leeway=self._leeway,
-                options={"require": _REQUIRED, "verify_signature": True, "verify_exp": True,
-                         "verify_nbf": True, "verify_iat": True, "verify_aud": True, "verify_iss": True},
-            )
-        except AuthError:
-            raise
-        except jwt.ExpiredSignatureError:
-            raise AuthError("expired_token") from None
-        except Exception:
-            # PyJWTError and anything a malformed token provokes: one answer, no detail
-            raise AuthError("invalid_token") from None
+        return decode_eddsa(token, self._key, audience=audience, leeway=self._leeway, require=_REQUIRED,
+                            error=AuthError, codes=("missing_token", "invalid_token", "expired_token"))
+
+
+def decode_eddsa(token, key, *, audience: str, leeway: float, require, error, codes: tuple[str, str, str],
+                 max_chars: int = MAX_TOKEN_CHARS) -> dict:
+    """A Peluit JWT's claims, signature, expiry, audience and issuer checked; ``error(code)`` is raised
+    with ``codes`` = (missing, invalid, expired). Officer tokens and vault-call tokens both decode here."""
+    missing, invalid, expired = codes
+    if not token or not isinstance(token, str):
+        raise error(missing)
+    if len(token) > max_chars:
+        raise error(invalid)
+    try:
+        # checked before decode as well: only EdDSA, whatever the library's defaults
+        if jwt.get_unverified_header(token).get("alg") != ALGORITHM:
+            raise error(invalid)
+        return jwt.decode(
+            token, key, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER, leeway=leeway,
+            options={"require": require, "verify_signature": True, "verify_exp": True,
+                     "verify_nbf": True, "verify_iat": True, "verify_aud": True, "verify_iss": True},
+        )
+    except error:
+        raise
+    except jwt.ExpiredSignatureError:
+        raise error(expired) from None
+    except Exception:
+        # PyJWTError and anything a malformed token provokes: one answer, no detail
+        raise error(invalid) from None
 
 
 def _claims(claims: dict) -> OfficerClaims:

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .auth import ISSUER, TENANT_RE, OfficerClaims, _check_roles, _load_hex_key
+from .auth import ISSUER, TENANT_RE, OfficerClaims, _check_roles, _load_hex_key, decode_eddsa
 
 
 AUDIENCE = "peluit-vault-call"
@@ -95,21 +95,9 @@ class VaultCallVerifier:
 
     def verify(self, action: str, command: dict) -> CallClaims:
         token = command.get("token") if isinstance(command, dict) else None
-        if not token or not isinstance(token, str):
-            raise VaultCallError("call_missing")
-        if len(token) > MAX_TOKEN_CHARS:
-            raise VaultCallError("call_invalid")
-        try:
-            if jwt.get_unverified_header(token).get("alg") != ALGORITHM:
-                raise VaultCallError("call_invalid")
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                                leeway=self._leeway, options={"require": _REQUIRED})
-        except VaultCallError:
-            raise
-        except jwt.ExpiredSignatureError:
-            raise VaultCallError("call_expired") from None
-        except Exception:  # noqa: BLE001 - any malformed or forged token: one answer, no detail
-            raise VaultCallError("call_invalid") from None
+        claims = decode_eddsa(token, self._key, audience=AUDIENCE, leeway=self._leeway, require=_REQUIRED,
+                              error=VaultCallError, codes=("call_missing", "call_invalid", "call_expired"),
+                              max_chars=MAX_TOKEN_CHARS)
         out = _claims(claims)
         if not (isinstance(claims["exp"], int) and isinstance(claims["iat"], int)
                 and claims["exp"] - claims["iat"] <= MAX_TTL_SECONDS):
