@@ -109,6 +109,13 @@ class SanctionRecommendedV1(IntegrationEventV1):
     recommended_at = fields.AwareDateTime(required=True)
 
 
+class SanctionRecommendedV2(SanctionRecommendedV1):
+    """v1 and the version of the PP 94/2021 catalogue (``peluit_contracts.sanctions``)
+    the sanction was checked against. v1 is closed, so this is a new version."""
+
+    catalogue_version = Pattern(r"[a-z0-9-]{1,30}/[0-9]{1,6}", "code", required=True, max_len=40)
+
+
 class CaseClosedV1(IntegrationEventV1):
     tenant = tenant_field(required=True)
     outcome = Text(allow_none=True, load_default=None, max_len=16, multiline=False)
@@ -121,6 +128,7 @@ DATA_SCHEMAS = {
     ("case.message_for_reporter", 1): CaseMessageForReporterV1,
     ("case.forwarded", 1): CaseForwardedV1,
     ("case.sanction_recommended", 1): SanctionRecommendedV1,
+    ("case.sanction_recommended", 2): SanctionRecommendedV2,
     ("case.closed", 1): CaseClosedV1,
     ("case.deadline_outcomes", 1): CaseDeadlineOutcomesV1,
     ("case.deadline_breached", 1): CaseDeadlineBreachedV1,
@@ -139,6 +147,9 @@ class EnvelopeSchema(Strict):
     subject = Text(required=True, max_len=100, multiline=False)
     tenant = tenant_field(required=True)
     position = Int(required=True)
+    # CloudEvents attributes of integration events (``peluit_contracts.integration``)
+    datacontenttype = Pattern(r"application/json", "code", max_len=16)
+    dataschema = Text(max_len=100, multiline=False)
     data = fields.Dict(required=True)
 
 

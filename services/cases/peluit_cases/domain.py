@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from peluit_contracts import sanctions
 from peluit_contracts.events import TERMINAL_STATUSES
 from peluit_contracts.i18n import message
 from peluit_contracts.reports import case_id_for
@@ -32,13 +33,9 @@ STATUSES = ("diterima", "verifikasi", "menunggu_informasi", "dilimpahkan", "dito
 STATUS_LABELS = {status: message(f"status_{status}") for status in STATUSES}
 TERMINAL = TERMINAL_STATUSES
 
-# PP 94/2021 discipline sanctions by level.
-SANCTIONS = {
-    "ringan": {"teguran_lisan", "teguran_tertulis", "pernyataan_tidak_puas_tertulis"},
-    "sedang": {"pemotongan_tukin_25_persen"},
-    "berat": {"penurunan_jabatan", "pembebasan_dari_jabatan", "pemberhentian_dengan_hormat"},
-}
-TUKIN_MONTHS = {6, 9, 12}
+# PP 94/2021 discipline sanctions by level: the newest catalogue version (a data file in contracts)
+SANCTIONS = sanctions.current().sanctions()
+TUKIN_MONTHS = sanctions.current().tukin_months()
 RECOMMENDATION_KINDS = {"sanksi_disiplin", "rujukan_aph", "pemulihan_kerugian", "perbaikan_administrasi"}
 EXTERNAL_BODIES = {"kepolisian", "kejaksaan", "kpk", "instansi_lain", "ombudsman", "bpk"}
 
@@ -86,13 +83,13 @@ def validate_recommendation(rec: dict) -> dict:
     if kind == "sanksi_disiplin":
         sanction = rec.get("sanction") or {}
         level, type_ = sanction.get("level"), sanction.get("type")
-        _require(level in SANCTIONS and type_ in SANCTIONS[level], "invalid_sanction")
-        out["sanction"] = {"level": level, "type": type_}
-        if type_ == "pemotongan_tukin_25_persen":
-            _require(sanction.get("months") in TUKIN_MONTHS, "invalid_sanction")
-            out["sanction"]["months"] = sanction["months"]
-        if level == "berat" and type_ != "pemberhentian_dengan_hormat":
-            out["sanction"]["months"] = 12
+        catalogue = sanctions.current()
+        months = catalogue.check(level, type_, sanction.get("months"))
+        _require(months is not False, "invalid_sanction")
+        # the catalogue version travels with the recommendation (and its events)
+        out["sanction"] = {"level": level, "type": type_, "catalogue": catalogue.version}
+        if months is not None:
+            out["sanction"]["months"] = months
     elif kind == "pemulihan_kerugian":
         amount = rec.get("amount")
         _require(isinstance(amount, int) and amount > 0, "invalid_recommendation")

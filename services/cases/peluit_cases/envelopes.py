@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from peluit_contracts.events import dump_envelope
+from peluit_contracts.sanctions import FIRST_VERSION
 
 from .domain import Case
 
@@ -77,12 +78,16 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
     elif isinstance(event, Case.FindingsRecorded):
         for rec in event.recommendations:
             if rec.get("kind") == "sanksi_disiplin":
+                data = {**common, "tenant": case.handling_tenant, "recommendation_id": rec["id"],
+                        "level": rec["sanction"]["level"], "sanction": rec["sanction"]["type"],
+                        "months": rec["sanction"].get("months"), "recommended_at": event.timestamp}
+                rec_base = {**base, "event_id": f"{base['event_id']}:{rec['id']}", "tenant": case.handling_tenant,
+                            "event_type": "case.sanction_recommended"}
+                # v1 until its sunset (peluit_contracts.integration.PUBLISHED), v2 beside it
+                out.append(dump_envelope(**rec_base, version=1, data=data))
                 out.append(dump_envelope(
-                    **{**base, "event_id": f"{base['event_id']}:{rec['id']}"}, event_type="case.sanction_recommended",
-                    version=1, tenant=case.handling_tenant,
-                    data={**common, "tenant": case.handling_tenant, "recommendation_id": rec["id"],
-                          "level": rec["sanction"]["level"], "sanction": rec["sanction"]["type"],
-                          "months": rec["sanction"].get("months"), "recommended_at": event.timestamp}))
+                    **{**rec_base, "event_id": rec_base["event_id"] + ":v2"}, version=2,
+                    data={**data, "catalogue_version": rec["sanction"].get("catalogue") or FIRST_VERSION}))
     elif isinstance(event, Case.Closed):
         out.append(dump_envelope(
             **{**base, "event_id": base["event_id"] + ":closed"}, event_type="case.closed", version=1,

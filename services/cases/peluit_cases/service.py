@@ -21,6 +21,7 @@ from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.operations import Operations
 from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
+from peluit_common.streams import declare_stream
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
@@ -82,6 +83,7 @@ class Relay(DependencyProvider):
     def setup(self):
         uri = self.container.config[AMQP_URI_CONFIG_KEY]
         declare_topology(uri)
+        declare_stream(uri)  # integration events also go to the replayable stream
         self.publisher = ConfirmedPublisher(uri)
 
     def get_dependency(self, worker_ctx):

@@ -37,7 +37,7 @@ def test_full_lifecycle_records_who_when_and_why(app, case_id):
     case = app.get_case(case_id)
     assert case.status == "tindak_lanjut"
     assert case.recommendations[0]["sanction"] == {"level": "sedang", "type": "pemotongan_tukin_25_persen",
-                                                   "months": 9}
+                                                   "months": 9, "catalogue": "pp94-2021/1"}
     with pytest.raises(DomainError, match="follow_up_open"):
         run(app, case_id, "close", INSPEKTUR, reason="Selesai", feedback="Terima kasih")
     run(app, case_id, "complete_recommendation", INSPEKTUR, recommendation_id="R1", note="SK PPK terbit")
