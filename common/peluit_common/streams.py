@@ -15,18 +15,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from kombu import Connection, Queue
+from kombu import Connection, Exchange, Queue
 
 from peluit_contracts.integration import STREAM, stream_arguments
+from peluit_contracts.topology import INTEGRATION_EXCHANGE
 
 
 def stream_queue(name: str = STREAM, declare: bool = True, offset=None) -> Queue:
-    return Queue(name, exchange=None, durable=True, queue_arguments=stream_arguments(), no_declare=not declare,
+    # bound to every routing key of the integration exchange: one publish reaches the
+    # stream and the subscribers' own queues, and is routable as long as the stream exists
+    return Queue(name, exchange=Exchange(INTEGRATION_EXCHANGE, type="topic", durable=True), routing_key="#",
+                 durable=True, queue_arguments=stream_arguments(), no_declare=not declare,
                  consumer_arguments=None if offset is None else {"x-stream-offset": offset})
 
 
 def declare_stream(amqp_uri: str, name: str = STREAM) -> None:
-    """Declare the stream (idempotent; the arguments must match an existing one)."""
+    """Declare the stream and its binding (idempotent; the arguments must match an existing one)."""
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
         try:

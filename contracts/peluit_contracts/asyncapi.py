@@ -105,8 +105,9 @@ def build() -> dict:
             stream_messages[name] = {"$ref": f"#/components/messages/{name}"}
     channels["IntegrationStream"] = {
         "address": STREAM,
-        "description": "Every integration event, kept by size and age; consume with `x-stream-offset`"
-                       " (`first`, an offset, or a timestamp) and a read-only user.",
+        "description": "Every integration event (the stream is bound to `peluit.integration` with `#`), kept by"
+                       " size and age; consume with `x-stream-offset` (`first`, an offset, or a timestamp) and a"
+                       " read-only user.",
         "messages": stream_messages,
         "bindings": {"amqp": {"is": "queue", "bindingVersion": "0.3.0",
                               "queue": {"name": STREAM, "durable": True, "exclusive": False, "autoDelete": False,

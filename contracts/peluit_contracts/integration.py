@@ -60,3 +60,8 @@ def to_cloudevent(envelope: dict) -> dict:
 
 def stream_arguments() -> dict:
     return {"x-queue-type": "stream", "x-max-length-bytes": STREAM_MAX_BYTES, "x-max-age": STREAM_MAX_AGE}
+
+
+# a stream subscriber's broker user: reads the stream, declares, writes and binds nothing
+# (RabbitMQ's configure / write / read expressions on its vhost)
+STREAM_READER_PERMISSIONS = {"configure": "^$", "write": "^$", "read": "^peluit\\.integration\\.stream$"}

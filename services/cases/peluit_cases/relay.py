@@ -16,7 +16,7 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from peluit_contracts.events import DOMAIN_EXCHANGE, INTEGRATION_TYPES, routing_key
-from peluit_contracts.integration import CLOUDEVENTS_CONTENT_TYPE, STREAM, to_cloudevent
+from peluit_contracts.integration import CLOUDEVENTS_CONTENT_TYPE, to_cloudevent
 from peluit_contracts.topology import INTEGRATION_EXCHANGE
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,11 @@ RELAY_LAG = Gauge("peluit_relay_lag_events", "Notification ids written but not y
 
 
 def publish_integration(publisher, envelope: dict, key: str) -> None:
-    """A CloudEvent in structured JSON mode to the integration exchange (subscribers
-    bind their own queues: mandatory=False) and to the replayable stream."""
-    body = orjson.dumps(to_cloudevent(envelope))
-    for exchange, name, mandatory in ((INTEGRATION_EXCHANGE, key, False), ("", STREAM, True)):
-        publisher.publish(body, exchange_name=exchange, routing_key=name, message_id=envelope["id"],
-                          content_type=CLOUDEVENTS_CONTENT_TYPE, content_encoding="utf-8", mandatory=mandatory)
+    """A CloudEvent in structured JSON mode to the integration exchange, whose
+    replayable stream is bound to every key (``peluit_common.streams``): mandatory,
+    so a missing stream stops the relay instead of losing the event."""
+    publisher.publish(orjson.dumps(to_cloudevent(envelope)), exchange_name=INTEGRATION_EXCHANGE, routing_key=key,
+                      message_id=envelope["id"], content_type=CLOUDEVENTS_CONTENT_TYPE, content_encoding="utf-8")
 
 
 def relay_once(pool, app, publisher, batch: int = 200) -> int:

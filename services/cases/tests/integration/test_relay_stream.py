@@ -66,6 +66,7 @@ def test_integration_events_reach_the_stream_as_cloudevents_and_replay_from_any_
         tapped = [bound.get(no_ack=True) for _ in range(len(on_stream))]
         assert [m.properties["message_id"] for m in tapped] == [m.message_id for m in on_stream]
         assert bound.get(no_ack=True) is None
+        bound.delete()
         # internal events never reach the stream
         assert not {json.loads(m.body)["type"] for m in on_stream} - INTEGRATION_TYPES
 
