@@ -173,6 +173,11 @@ class CasesApplication(Application):
         return self._retrying(lambda: self.get_case(case_id),
                               lambda case: case.notice_disclosure_requested(request_id, legal_basis))
 
+    def record_sanction_follow_up(self, case_id: UUID, source: str, recommendation_id: str, follow_up: dict) -> Case:
+        """A partner system's follow-up of a sanction (``inbound``); retried on a concurrent command."""
+        return self._retrying(lambda: self.get_case(case_id),
+                              lambda case: case.record_sanction_follow_up(source, recommendation_id, follow_up))
+
     # -- officer commands ---------------------------------------------------
 
     def get_case(self, case_id: UUID) -> Case:

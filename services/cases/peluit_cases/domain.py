@@ -419,6 +419,20 @@ class Case(Aggregate):
                 rec["done"], rec["done_note"] = True, note
         self._step("recommendation_completed", actor, recommendation_id=recommendation_id, note=note)
 
+    def record_sanction_follow_up(self, source: str, recommendation_id: str, follow_up: dict) -> None:
+        """What the personnel agency (BKPSDM) did with a sanction recommendation,
+        from its own system, in any status; the same report twice changes nothing."""
+        rec = next((r for r in self.recommendations if r["id"] == recommendation_id), None)
+        _require(rec is not None and rec["kind"] == "sanksi_disiplin", "unknown_recommendation")
+        if rec.get("followed_up") != {**follow_up, "source": source}:
+            self._sanction_followed_up(source=source, recommendation_id=recommendation_id, follow_up=follow_up)
+
+    @event("SanctionFollowedUp")
+    def _sanction_followed_up(self, source: str, recommendation_id: str, follow_up: dict) -> None:
+        next(r for r in self.recommendations if r["id"] == recommendation_id)["followed_up"] = {**follow_up,
+                                                                                               "source": source}
+        self._step("sanction_followed_up", {"system": source}, recommendation_id=recommendation_id, **follow_up)
+
     def close(self, actor: dict, reason: str, feedback: str, pack=None, calendar=None,
               now: datetime | None = None) -> None:
         """Close after findings. With the tenant's deadline ``pack`` and

@@ -19,6 +19,7 @@ from peluit_common.amqp import ConfirmedPublisher, declare_topology
 from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_signing_key
 from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
+from peluit_common.inbound import inbound_consume
 from peluit_common.operations import Operations
 from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
 from peluit_common.streams import declare_stream
@@ -26,10 +27,12 @@ from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
+from peluit_contracts.inbound import CASES_INBOUND
 from peluit_contracts.reports import RegisterReportCommand
 
 from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
+from . import inbound  # partner systems' events
 from . import desk  # the officers' desk: work queue, case page, forms
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
@@ -190,6 +193,11 @@ class CasesService:
     def domain_events(self, after: int, limit: int = 500) -> dict:
         """A page of the notification log as public envelopes (followers pull this)."""
         return self.app.domain_events(after=int(after), limit=max(1, min(int(limit), 1000)))
+
+    @inbound_consume(CASES_INBOUND)
+    def on_inbound(self, body, meta):
+        """A partner system's event, e.g. a BKPSDM's ``sanction.followed_up`` (inbound.py)."""
+        inbound.handle(self.app, body, meta)
 
     @timer(interval=env_float("PELUIT_RELAY_INTERVAL", 0.2))
     def relay(self):
