@@ -9,6 +9,7 @@ imports one document for all users.
 
     python -m peluit_local.stream_readers add bkpsdm-3573 [--vhost /]   # prints the password once
     python -m peluit_local.stream_readers revoke bkpsdm-3573
+    python -m peluit_local.stream_readers add-partner bkpsdm-3573 --tenant 35.73   # reads and answers
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import secrets
 import subprocess
 import sys
 
+from peluit_contracts.inbound import PARTNER_PREFIX, partner_permissions
 from peluit_contracts.integration import STREAM_READER_PERMISSIONS
 
 PREFIX = "stream-"  # reader users are named so: no service user can be revoked by this tool
@@ -46,8 +48,21 @@ def add(system: str, vhost: str = "/") -> str:
     return password
 
 
-def revoke(system: str) -> None:
-    _ctl("delete_user", user_name(system))
+def add_partner(system: str, tenants: list[str], vhost: str = "/") -> str:
+    """A partner system that also answers (``peluit_contracts.inbound``): reads the
+    stream, publishes on ``peluit.inbound`` only with its tenants' routing keys."""
+    user, password = PARTNER_PREFIX + user_name(system)[len(PREFIX):], secrets.token_urlsafe(24)
+    subprocess.run(["rabbitmqctl", "-q", "delete_user", user], capture_output=True)
+    _ctl("add_user", user, secret=password)
+    perms = partner_permissions(tenants)
+    _ctl("set_permissions", "-p", vhost, user, perms["configure"], perms["write"], perms["read"])
+    topic = perms["topic"]
+    _ctl("set_topic_permissions", "-p", vhost, user, topic["exchange"], topic["write"], topic["read"])
+    return password
+
+
+def revoke(system: str, partner: bool = False) -> None:
+    _ctl("delete_user", (PARTNER_PREFIX + system) if partner else user_name(system))
 
 
 def definitions(vhost: str, readers: dict[str, str]) -> dict:
@@ -59,14 +74,17 @@ def definitions(vhost: str, readers: dict[str, str]) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m peluit_local.stream_readers")
-    parser.add_argument("action", choices=("add", "revoke"))
+    parser.add_argument("action", choices=("add", "add-partner", "revoke", "revoke-partner"))
     parser.add_argument("system", help="the subscriber, e.g. bkpsdm-3573")
     parser.add_argument("--vhost", default="/")
+    parser.add_argument("--tenant", action="append", default=[], help="add-partner: a tenant it answers for")
     args = parser.parse_args(argv)
     if args.action == "add":
         print(add(args.system, args.vhost))
+    elif args.action == "add-partner":
+        print(add_partner(args.system, args.tenant, args.vhost))
     else:
-        revoke(args.system)
+        revoke(args.system, partner=args.action == "revoke-partner")
     return 0
 
 
