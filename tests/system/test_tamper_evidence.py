@@ -31,7 +31,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from peluit_cases import audit
+from peluit_cases import audit, chain
 from peluit_local import bootstrap
 from peluit_local.testing import admin_connect, enrol, eventually, sample_report, submit
 from peluit_chain import checkpoint_message, event_hash, format_time, key_id
@@ -133,7 +133,7 @@ def test_auditor_and_operator_exports_verify_intact(system, audited, login, tmp_
     ok = verify(path, public_key(system))
     assert ok.returncode == 0 and ok.stdout.startswith("intact:"), ok.stdout + ok.stderr
     unpinned = verify(path)
-    assert unpinned.returncode == 0 and "without --public-key" in unpinned.stderr
+    assert unpinned.returncode == 3 and "without --public-key" in unpinned.stderr and "intact" not in unpinned.stdout
 
     # the operator's CLI: the whole log, and one case
     for extra, name in (([], "log.json"), (["--case", audited["cases"][1]], "b.json")):
@@ -219,7 +219,9 @@ def test_sql_edit_delete_reorder_and_rehash_are_each_named(system, audited, tmp_
     def rehash(conn):
         # an attacker with database access edits, then recomputes every hash after it
         edit(conn)
-        conn.execute("SELECT peluit.peluit_chain_relink(%s)", (v3,))
+        assert conn.execute("SELECT to_regproc('peluit.peluit_chain_relink')").fetchone() == (None,)  # not installed
+        conn.execute(chain.relink_function("peluit"))  # so the attacker writes it
+        conn.execute("SELECT pg_temp.peluit_chain_relink(%s)", (v3,))
 
     rehashed_path = tampered_export(system, a, rehash, tmp_path, "rehash.json")
     rehashed = verify(rehashed_path, key)
@@ -276,8 +278,9 @@ def test_forged_checkpoints_are_refused(system, audited, tmp_path):
                                   head["notification_id"], bytes.fromhex(head["event_hash"]), signed_at, kid)).hex()}]
     path = tmp_path / "reforged.json"
     path.write_text(json.dumps(bundle))
-    fooled = verify(path)
-    assert fooled.returncode == 0 and "without --public-key" in fooled.stderr  # why the warning exists
+    assert verify(path).returncode == 3  # without a key: not "intact"
+    fooled = subprocess.run([VERIFY, str(path), "--no-key"], capture_output=True, text=True, timeout=60)
+    assert fooled.returncode == 0 and "without --public-key" in fooled.stderr  # why --no-key must be asked for
     caught = verify(path, key)
     assert caught.returncode == 1 and "signed by a key you did not give" in caught.stdout, caught.stdout
 

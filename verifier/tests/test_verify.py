@@ -242,8 +242,11 @@ def test_cli_exit_codes_and_messages(bundle, key, tmp_path, capsys):
     assert main([str(path), "--public-key", str(pub)]) == 0
     out = capsys.readouterr()
     assert out.out.startswith("intact:") and "warning" not in out.err
-    assert main([str(path)]) == 0
-    assert "without --public-key" in capsys.readouterr().err
+    assert main([str(path)]) == 3  # no key: nothing wrong found, nothing proven
+    out = capsys.readouterr()
+    assert out.out.startswith("TIDAK TERBUKTI") and "intact" not in out.out and "without --public-key" in out.err
+    assert main([str(path), "--no-key"]) == 0
+    assert capsys.readouterr().out.startswith("intact:")
     bundle["events"][0]["state"] = base64.b64encode(b"{}").decode()
     path.write_text(json.dumps(bundle))
     assert main([str(path), "--public-key", str(pub)]) == 1
@@ -261,11 +264,46 @@ def test_console_module_runs_without_peluit_installed(bundle, key, tmp_path):
     here = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-S", "-c",
                           "import sys; sys.path[:0] = sys.argv[1:4]; from peluit_verify.cli import main;"
-                          "raise SystemExit(main([sys.argv[4]]))",
+                          "raise SystemExit(main([sys.argv[4], '--no-key']))",
                           str(here), str(here.parent / "chain"), _site_packages(), str(path)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("intact:")
+
+
+def test_since_a_trusted_checkpoint(bundle, key, tmp_path, capsys):
+    path, pub, since = tmp_path / "bundle.json", tmp_path / "checkpoint.pub", tmp_path / "since.json"
+    pub.write_text(raw_public(key).hex())
+    path.write_text(json.dumps(bundle))
+    held = bundle["checkpoints"][0]  # position 4, as a witness got it from the stream
+    since.write_text(json.dumps({"type": "chain.checkpoint", "data": held}))
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 0
+    capsys.readouterr()
+
+    # the whole history rewritten from event 2 on and re-signed with the real key (an insider with the key file)
+    rows = [(n, o, v, t, b'{"rewritten":1}' if n == 4 else st) for n, o, v, t, st in ROWS]
+    forged = chain(rows)
+    rewritten = {**bundle, "events": forged,
+                 "checkpoints": [checkpoint(key, 4, forged[2]["event_hash"]), checkpoint(key, 7, forged[5]["event_hash"])]}
+    path.write_text(json.dumps(rewritten))
+    assert main([str(path), "--public-key", str(pub)]) == 0  # consistent in itself ...
+    capsys.readouterr()
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 1  # ... but not an extension
+    assert "does not extend the trusted checkpoint: the event at notification 4 differs" in capsys.readouterr().out
+
+    # a history cut before the trusted checkpoint
+    path.write_text(json.dumps({**bundle, "events": bundle["events"][:2], "checkpoints": []}))
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 1
+    assert "no event at notification 4" in capsys.readouterr().out
+
+    # a "trusted" checkpoint signed by someone else proves nothing
+    other = Ed25519PrivateKey.generate()
+    since.write_text(json.dumps(checkpoint(other, 4, bundle["events"][2]["event_hash"])))
+    path.write_text(json.dumps(bundle))
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 1
+    assert "--since checkpoint at position 4 is not validly signed" in capsys.readouterr().out
+    since.write_text("{}")
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 2
 
 
 def _site_packages() -> str:

@@ -10,7 +10,9 @@ the limit it chases, measured in the same run on the same machine.
     with its default blocking C wait;
 (d), (e) case loads and the vault (bench_cases, bench_vault);
 (f) a province (bench_province): generator, rebuild beside the raw log read,
-    statistics query latency, tenant-year export, hash-chain insert cost.
+    statistics query latency, tenant-year export, hash-chain insert cost;
+(g) integration events from the outbox to the stream, and a late subscriber's
+    replay from offset 0 beside the raw stream read (bench_stream).
 """
 
 from __future__ import annotations
@@ -223,6 +225,10 @@ def main() -> int:
     from .bench_vault import bench_vault
 
     bench_vault(RUNS)
+    print()
+    from .bench_stream import bench_stream
+
+    bench_stream(RUNS)
     if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips part (f)
         print(flush=True)
         # its own process: no eventlet patching there, and it uses several processes itself

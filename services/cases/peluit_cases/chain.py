@@ -112,10 +112,12 @@ $$
 """
 
 # (Re)links every row from ``from_id`` on, in notification-id order. The
-# migration runs it once over the rows that existed before the trigger; the
-# tests run it as an attacker with database access would, after an edit.
+# migration runs it once over the rows that existed before the trigger, as a
+# function of its own session (pg_temp) that is never installed: a ready-made
+# "recompute every hash after my edit" would only serve an attacker. The
+# tests create it as such an attacker would, after an edit.
 RELINK_FUNCTION = """
-CREATE OR REPLACE FUNCTION {schema}.peluit_chain_relink(from_id bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION pg_temp.peluit_chain_relink(from_id bigint) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     r record;
     prev bytea;
@@ -149,6 +151,11 @@ def _fmt(statement: str, schema_name: str) -> sql.Composed:
     return sql.SQL(statement).format(schema=sql.Identifier(schema_name), table=sql.Identifier(EVENTS_TABLE),
                                      insert_lock=sql.Literal(INSERT_LOCK), tag=sql.Literal(EVENT_TAG.decode()),
                                      tag_length=sql.Literal(len(EVENT_TAG)))
+
+
+def relink_function(schema_name: str | None = None) -> sql.Composed:
+    """The relink function, for a session's pg_temp (the migration; tests playing the attacker)."""
+    return _fmt(RELINK_FUNCTION, schema_name or schema())
 
 
 def events_table_exists(conn, schema_name: str) -> bool:
@@ -195,7 +202,7 @@ def migrate(conn) -> bool:
             return False  # the service creates it (CREATE_TABLE=y) and calls migrate again
         conn.execute(_fmt(HASH_FUNCTION, name))
         conn.execute(_fmt(LINK_FUNCTION, name))
-        conn.execute(_fmt(RELINK_FUNCTION, name))
+        conn.execute(_fmt("DROP FUNCTION IF EXISTS {schema}.peluit_chain_relink(bigint)", name))  # older versions
         if _installed(conn, name):
             return True
         conn.execute(_fmt("LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE", name))
@@ -204,7 +211,9 @@ def migrate(conn) -> bool:
         unchained = conn.execute(_fmt("SELECT min(notification_id) FROM {schema}.{table} WHERE event_hash IS NULL",
                                       name)).fetchone()[0]
         if unchained is not None:
-            count = conn.execute(_fmt("SELECT {schema}.peluit_chain_relink(%s)", name), (unchained,)).fetchone()[0]
+            conn.execute(relink_function(name))
+            count = conn.execute("SELECT pg_temp.peluit_chain_relink(%s)", (unchained,)).fetchone()[0]
+            conn.execute("DROP FUNCTION pg_temp.peluit_chain_relink(bigint)")
             log.info("chained existing events", extra={"events": count})
         for column in ("prev_log_hash", "prev_aggregate_hash", "event_hash"):
             conn.execute(_fmt(f"ALTER TABLE {{schema}}.{{table}} ALTER COLUMN {column} SET NOT NULL", name))

@@ -65,6 +65,11 @@ def assert_chained(conn):
     return stored
 
 
+def sql_installed_relink() -> str:
+    return ("CREATE FUNCTION peluit.peluit_chain_relink(from_id bigint) RETURNS bigint LANGUAGE sql"
+            " AS 'SELECT 0::bigint'")
+
+
 def signer():
     return CheckpointSigner(secrets.token_bytes(32))
 
@@ -79,8 +84,11 @@ def test_existing_rows_are_chained_once_then_the_trigger_chains_every_insert(dbn
     app = make_app(dbname)
     with connect(dbname) as conn:
         before = conn.execute("SELECT count(*) FROM cases_events").fetchone()[0]
+        conn.execute(sql_installed_relink())  # as an older version left it
         assert chain.migrate(conn) is True
         assert len(assert_chained(conn)) == before  # the migration chained what was there
+        # ... without leaving a "recompute every hash" function in the database
+        assert conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'peluit_chain_relink'").fetchone() == (0,)
         third = app.register_report(command(3), now=NOW).case_id
         app.execute(third, 1, "start_verification", PENELAAH)
         app.execute(first, 2, "add_note", PENELAAH, text="catatan")
