@@ -28,6 +28,8 @@ EXAMPLES = {
                                                    "met": True}]},
     ("case.deadline_breached", 1): {"case_id": CASE, "tenant": "35.73", "rule": "first_response", "due_at": AT,
                                     "noticed_at": AT},
+    ("chain.checkpoint", 1): {"position": 42, "head_hash": "9f" * 32, "signed_at": "2026-11-02T03:15:00.000000+00:00",
+                              "key_id": "3a1b2c3d4e5f6071", "signature": "ab" * 64},
 }
 
 
@@ -35,4 +37,6 @@ def envelope_example(event_type: str, version: int) -> dict:
     envelope = {"specversion": "1.0", "id": f"{CASE}:7", "source": "peluit/cases", "type": event_type,
                 "dataversion": version, "time": AT, "subject": CASE, "tenant": "35.73", "position": 42,
                 "data": EXAMPLES[(event_type, version)]}
+    if event_type == "chain.checkpoint":  # of the whole deployment: the province's tenant
+        envelope.update(id="checkpoint:42", subject="chain", tenant="35")
     return to_cloudevent(envelope) if is_integration(event_type) else envelope

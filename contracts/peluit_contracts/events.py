@@ -122,6 +122,18 @@ class CaseClosedV1(IntegrationEventV1):
     closed_at = fields.AwareDateTime(required=True)
 
 
+class ChainCheckpointV1(Strict):
+    """A signed head of the cases event store's hash chain (witnesses keep it: ``peluit-verify --since``).
+
+    Published on the integration stream so that copies exist that the database cannot rewrite."""
+
+    position = Int(required=True)  # the notification id of the signed head
+    head_hash = Pattern(r"[0-9a-f]{64}", "code", required=True, max_len=64)
+    signed_at = Text(required=True, max_len=40, multiline=False)  # the exact text that was signed
+    key_id = Pattern(r"[0-9a-f]{16}", "code", required=True, max_len=16)
+    signature = Pattern(r"[0-9a-f]{128}", "code", required=True, max_len=128)
+
+
 DATA_SCHEMAS = {
     ("case.registered", 1): CaseRegisteredV1,
     ("case.status_changed", 1): CaseStatusChangedV1,
@@ -132,9 +144,10 @@ DATA_SCHEMAS = {
     ("case.closed", 1): CaseClosedV1,
     ("case.deadline_outcomes", 1): CaseDeadlineOutcomesV1,
     ("case.deadline_breached", 1): CaseDeadlineBreachedV1,
+    ("chain.checkpoint", 1): ChainCheckpointV1,
 }
 # which envelope types go on the public integration exchange (the rest stay internal)
-INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed"}
+INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed", "chain.checkpoint"}
 
 
 class EnvelopeSchema(Strict):

@@ -38,6 +38,7 @@ PUBLISHED = {
     ("case.sanction_recommended", 1): Published(since="2026-03-01", sunset="2027-06-30"),
     ("case.sanction_recommended", 2): Published(since="2026-12-07"),
     ("case.closed", 1): Published(since="2026-03-01"),
+    ("chain.checkpoint", 1): Published(since="2026-12-07"),
 }
 
 

@@ -32,7 +32,7 @@ from peluit_contracts.reports import RegisterReportCommand
 
 from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
-from . import inbound  # partner systems' events
+from . import checkpoint_stream, inbound  # checkpoints on the stream; partner systems' events
 from . import desk  # the officers' desk: work queue, case page, forms
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
@@ -53,6 +53,7 @@ from .vault import VaultClient
 
 def migrate(conn) -> None:
     catalogue.migrate(conn)
+    checkpoint_stream.migrate(conn)
     officers.migrate(conn)
     access.migrate(conn)
     case_index.migrate(conn)
@@ -217,8 +218,9 @@ class CasesService:
 
     @timer(interval=env_float("PELUIT_CHECKPOINT_INTERVAL", 60))
     def checkpoint(self):
-        """Sign the event chain's head when it moved (chain.py)."""
+        """Sign the event chain's head when it moved (chain.py), and publish it (checkpoint_stream.py)."""
         self.checkpoints.run(self.db)
+        checkpoint_stream.publish_once(self.db, self.publisher)
 
     @timer(interval=env_float("PELUIT_DEADLINE_INTERVAL", 30))
     def deadlines(self):
