@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 Message = tuple[str, str]
-AREAS = ("validation", "http", "intake", "cases", "vault", "reporting", "console")
+AREAS = ("validation", "http", "intake", "cases", "vault", "reporting", "console", "integration")
 
 
 def _load(area: str) -> dict[str, Message]:

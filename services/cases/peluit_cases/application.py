@@ -74,7 +74,7 @@ class CasesApplication(Application):
                     submission_id=cmd["submission_id"], fingerprint=cmd["fingerprint"], tenant=cmd["tenant"],
                     registration_number=number, category=cmd["category"], channel=cmd["channel"],
                     report=dict(cmd["report"]), reporter_ref=cmd.get("reporter_ref"), anonymous=cmd["anonymous"],
-                    assisted_by=cmd.get("assisted_by"),
+                    assisted_by=cmd.get("assisted_by"), source=cmd.get("source"),
                 )
                 if escalate_to and cmd["report"].get("terlapor_inspektorat"):
                     case.escalate({"id": "system"}, escalate_to, bilingual_reason("reason_terlapor_inspektorat"))

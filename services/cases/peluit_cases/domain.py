@@ -113,8 +113,9 @@ class Case(Aggregate):
 
     class Registered(Aggregate.Created):
         # v2 added ``assisted_by``: the penerima who typed in a walk-in, letter
-        # or phone report on the reporter's behalf (None for self-service).
-        class_version = 2
+        # or phone report on the reporter's behalf (None for self-service);
+        # v3 ``source``: a partner system's name and reference (channel "integration").
+        class_version = 3
         submission_id: str
         fingerprint: str
         tenant: str
@@ -125,10 +126,15 @@ class Case(Aggregate):
         reporter_ref: str | None
         anonymous: bool
         assisted_by: dict | None
+        source: dict | None
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["assisted_by"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["source"] = None
 
     @staticmethod
     def create_id(submission_id: str, **_) -> UUID:
@@ -137,7 +143,7 @@ class Case(Aggregate):
     @event(Registered)
     def __init__(self, submission_id: str, fingerprint: str, tenant: str, registration_number: str,
                  category: str, channel: str, report: dict, reporter_ref: str | None, anonymous: bool,
-                 assisted_by: dict | None = None):
+                 assisted_by: dict | None = None, source: dict | None = None):
         self.submission_id = submission_id
         self.fingerprint = fingerprint
         self.tenant = tenant
@@ -149,6 +155,7 @@ class Case(Aggregate):
         self.reporter_ref = reporter_ref
         self.anonymous = anonymous
         self.assisted_by = assisted_by
+        self.source = source
         self.status = "diterima"
         # The full history and the dialogue are NOT kept here: they grow with
         # every event and would make snapshots (and loads) grow with the case.

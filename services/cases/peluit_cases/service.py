@@ -32,7 +32,7 @@ from peluit_contracts.reports import RegisterReportCommand
 
 from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
-from . import checkpoint_stream, inbound  # checkpoints on the stream; partner systems' events
+from . import checkpoint_stream, inbound, partners  # the stream's checkpoints; partner systems
 from . import desk  # the officers' desk: work queue, case page, forms
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
@@ -54,6 +54,7 @@ from .vault import VaultClient
 def migrate(conn) -> None:
     catalogue.migrate(conn)
     checkpoint_stream.migrate(conn)
+    partners.migrate(conn)
     officers.migrate(conn)
     access.migrate(conn)
     case_index.migrate(conn)
@@ -157,6 +158,12 @@ class CasesService:
             return {"error": err.code}
         return {"case_id": str(result.case_id), "registration_number": result.registration_number,
                 "status": result.status, "created": result.created}
+
+    @rpc
+    def partner_check(self, name, secret_sha256) -> dict | None:
+        """intake's partner API: {"name", "tenants"} for a live credential, else None (partners.py)."""
+        with self.db.connection() as conn:
+            return partners.check(conn, name, secret_sha256)
 
     @rpc
     def reporter_view(self, receipt_hash: str) -> dict | None:

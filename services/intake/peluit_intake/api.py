@@ -33,7 +33,8 @@ from .slip import printable_slip
 
 MULTIPART_OVERHEAD = 1_000_000  # boundaries, part headers and the receipt field, above the files themselves
 STATUS = {errors.UnknownTenant: 422, errors.UnknownCategory: 422, errors.IdempotencyKeyReused: 422,
-          errors.ReceiptNotFound: 404, errors.CaseClosed: 409, errors.EvidenceQuota: 413, errors.Unavailable: 503}
+          errors.ReceiptNotFound: 404, errors.CaseClosed: 409, errors.EvidenceQuota: 413, errors.Unavailable: 503,
+          errors.SealedIdentityRefused: 422}
 
 
 def http_error(err: errors.IntakeError) -> HttpError:

@@ -77,3 +77,9 @@ class BackendRefused(IntakeError):
 def temporary(err: IntakeError) -> bool:
     """Whether the sender should try the same thing again later (a channel's 451 or 503)."""
     return isinstance(err, (Unavailable, BackendRefused))
+
+
+class SealedIdentityRefused(IntakeError):
+    """A partner's sealed identity that the vault cannot open or that is not an identity."""
+
+    code = text = "invalid_sealed_identity"

@@ -200,8 +200,16 @@ def test_v1_registered_events_are_upcast_on_read(app):
         state=json.dumps(state).encode())])
     case: Case = app.repository.get(case_id)
     assert case.assisted_by is None and case.registration_number == "WBS/35.78/2025/000007"
+    assert case.source is None  # v3's partner source, upcast from v1 through v2
     assert case.status == "diterima"
     assert case.created_on == datetime(2025, 6, 1, 2, 0, tzinfo=timezone.utc)
+
+
+def test_a_partner_report_keeps_its_source(app):
+    cmd = {**command(11), "channel": "integration", "source": {"system": "lapor-3573", "source_id": "L-1"}}
+    case = app.get_case(app.register_report(cmd, now=NOW).case_id)
+    assert case.channel == "integration" and case.source == {"system": "lapor-3573", "source_id": "L-1"}
+    assert app.get_case(app.register_report(command(12), now=NOW).case_id).source is None
 
 
 def test_a_report_against_the_inspektorat_itself_goes_to_the_province(app):

@@ -1,0 +1,55 @@
+"""A partner system (LAPOR!-style) files reports over the partner API: its own
+revocable credential, the identity sealed by the partner, idempotent per
+source reference, channel ``integration``; the privacy canary covers it."""
+
+from __future__ import annotations
+
+import secrets
+
+import requests
+
+from peluit_cases import partners
+from peluit_contracts.partner import seal_identity
+from peluit_local.testing import admin_connect, count_cases, eventually, hits_outside_the_vault, sample_report
+
+
+def test_a_partner_report_is_registered_once_and_no_identity_leaks(system):
+    name = f"lapor-{secrets.token_hex(3)}"
+    with admin_connect(system, "cases") as conn:
+        conn.execute("SET search_path = peluit")
+        credential = partners.create(conn, name, ["35.73"])
+    url, auth = system.url("intake") + "/api/v1/partner/reports", {"Authorization": f"Bearer {credential}"}
+    vault_key = bytes.fromhex((system.keys_dir / "intake" / "vault-x25519.pub").read_text().strip())
+    marker, clear_marker = secrets.token_hex(12), secrets.token_hex(12)
+    report = {k: v for k, v in sample_report(tenant="35.73").items() if k != "identity"}
+    body = {**report, "source_id": f"LAPOR-{marker[:6]}",
+            "sealed_identity": seal_identity(vault_key, {"name": f"Pelapor {marker}", "email": f"{marker}@example.id"})}
+    replies = []
+
+    first = requests.post(url, json=body, headers=auth, timeout=30)
+    replies.append(first.content)
+    assert first.status_code == 201, first.text
+    number = first.json()["registration_number"]
+    assert first.json()["anonymous"] is False  # the vault opened the sealed identity and keeps it
+    again = requests.post(url, json=body, headers=auth, timeout=30)
+    replies.append(again.content)
+    assert again.json()["registration_number"] == number and again.headers["Idempotent-Replayed"] == "true"
+
+    before = count_cases(system)
+    clear = requests.post(url, json={**report, "source_id": "LAPOR-clear", "identity": {"name": clear_marker}},
+                          headers=auth, timeout=30)
+    replies.append(clear.content)
+    assert clear.status_code == 422 and clear.json()["error"]["code"] == "identity_in_clear"
+    other = requests.post(url, json={**body, "source_id": "LAPOR-other", "tenant": "35.07"}, headers=auth, timeout=30)
+    assert other.status_code == 403
+    with admin_connect(system, "cases") as conn:
+        row = eventually(lambda: conn.execute("SELECT channel FROM peluit.case_index WHERE registration_number = %s",
+                                              (number,)).fetchone())
+        assert row == ("integration",)
+        conn.execute("SET search_path = peluit")
+        assert partners.revoke(conn, name)
+    assert count_cases(system) == before  # the refusals recorded nothing
+    revoked = requests.post(url, json={**body, "source_id": "LAPOR-late"}, headers=auth, timeout=30)
+    assert revoked.status_code == 401
+
+    assert hits_outside_the_vault(system, [marker, clear_marker], b"\n".join(replies)) == []
