@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PACKAGES := -e contracts -e common -e services/intake -e services/cases \
             -e services/identity-vault -e services/notifications -e services/reporting \
             -e services/console -e deploy/local -e chain -e verifier \
-            -e examples/bkpsdm-follower
+            -e examples/bkpsdm-follower -e examples/lapor-mirror
 STAMP  := $(VENV)/.installed
 
 .PHONY: install servers run test test-unit bench bench-province keys clean browser-deps

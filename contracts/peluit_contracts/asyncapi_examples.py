@@ -28,6 +28,9 @@ EXAMPLES = {
                                                    "met": True}]},
     ("case.deadline_breached", 1): {"case_id": CASE, "tenant": "35.73", "rule": "first_response", "due_at": AT,
                                     "noticed_at": AT},
+    ("report.status_changed", 1): {"case_id": CASE, "registration_number": NUMBER, "tenant": "35.73",
+                                   "source_system": "lapor-3573", "source_id": "LAPOR-2026-000123",
+                                   "status": "verifikasi", "changed_at": AT},
     ("chain.checkpoint", 1): {"position": 42, "head_hash": "9f" * 32, "signed_at": "2026-11-02T03:15:00.000000+00:00",
                               "key_id": "3a1b2c3d4e5f6071", "signature": "ab" * 64},
 }

@@ -12,7 +12,7 @@ import functools
 from marshmallow import fields
 
 from .fields import Int, Pattern, Strict, Text
-from .reports import tenant_field
+from .reports import SOURCE_ID, SYSTEM_NAME, tenant_field
 
 ENVELOPE_VERSION = "1.0"
 DOMAIN_EXCHANGE = "peluit.domain"
@@ -122,6 +122,16 @@ class CaseClosedV1(IntegrationEventV1):
     closed_at = fields.AwareDateTime(required=True)
 
 
+class ReportStatusChangedV1(IntegrationEventV1):
+    """The status of a case a partner system filed (channel integration), named by the partner's own reference."""
+
+    tenant = tenant_field(required=True)  # the handling tenant
+    source_system = Pattern(SYSTEM_NAME, "code", required=True, max_len=41)
+    source_id = Pattern(SOURCE_ID, "code", required=True, max_len=100)
+    status = Text(required=True, max_len=32, multiline=False)
+    changed_at = fields.AwareDateTime(required=True)
+
+
 class ChainCheckpointV1(Strict):
     """A signed head of the cases event store's hash chain (witnesses keep it: ``peluit-verify --since``).
 
@@ -145,9 +155,11 @@ DATA_SCHEMAS = {
     ("case.deadline_outcomes", 1): CaseDeadlineOutcomesV1,
     ("case.deadline_breached", 1): CaseDeadlineBreachedV1,
     ("chain.checkpoint", 1): ChainCheckpointV1,
+    ("report.status_changed", 1): ReportStatusChangedV1,
 }
 # which envelope types go on the public integration exchange (the rest stay internal)
-INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed", "chain.checkpoint"}
+INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed", "chain.checkpoint",
+                     "report.status_changed"}
 
 
 class EnvelopeSchema(Strict):

@@ -39,6 +39,7 @@ PUBLISHED = {
     ("case.sanction_recommended", 2): Published(since="2026-12-07"),
     ("case.closed", 1): Published(since="2026-03-01"),
     ("chain.checkpoint", 1): Published(since="2026-12-07"),
+    ("report.status_changed", 1): Published(since="2026-12-07"),
 }
 
 

@@ -12,8 +12,10 @@ from cloudevents.core.bindings import rabbitmq
 from kombu import Connection, Queue
 
 from bkpsdm_follower.follower import State, answer, follow
+from lapor_mirror import mirror as lapor
+from peluit_cases import partners
 from peluit_local import stream_readers
-from peluit_local.testing import eventually
+from peluit_local.testing import admin_connect, eventually, sample_report
 
 from .test_officer_api import command, get, new_case
 
@@ -101,3 +103,37 @@ def _recommended(uri, case_id, **changes):
             return rabbitmq.from_rabbitmq(rabbitmq.RabbitMQMessage({}, message.content_type, json.dumps(body).encode()),
                                           JSONFormat())
     raise AssertionError("no recommendation on the stream")
+
+
+def test_a_lapor_mirror_files_a_report_and_mirrors_the_status_of_its_cases(system, login, tmp_path):
+    name = f"lapor-{secrets.token_hex(3)}"
+    with admin_connect(system, "cases") as conn:
+        conn.execute("SET search_path = peluit")
+        credential = partners.create(conn, name, ["35.73"])
+    password = stream_readers.add(name, system.vhost)
+    uri = f"pyamqp://{stream_readers.user_name(name)}:{password}@127.0.0.1:5672/{system.vhost}"
+    try:
+        vault_key = bytes.fromhex((system.keys_dir / "intake" / "vault-x25519.pub").read_text().strip())
+        report = {k: v for k, v in sample_report(tenant="35.73").items() if k != "identity"}
+        filed = lapor.file_report(system.url("intake"), credential, vault_key, report, "LAPOR-77",
+                                  identity={"name": "Rina Pelapor"})
+        number = filed["registration_number"]
+        with admin_connect(system, "cases") as conn:
+            case_id = str(eventually(lambda: conn.execute(
+                "SELECT case_id FROM peluit.case_index WHERE registration_number = %s", (number,)).fetchone())[0])
+        sari = login("sari.penelaah")
+        assert command(system, sari, case_id, "start-verification", {}, 1).status_code == 200
+
+        mirror = lapor.Mirror(tmp_path / "lapor.json")
+
+        def mirrored():
+            lapor.follow(uri, name, mirror, idle_timeout=0.5)
+            return mirror.cases.get("LAPOR-77", {}).get("status") == "verifikasi"
+
+        assert eventually(mirrored, timeout=30), mirror.cases
+        assert mirror.cases["LAPOR-77"]["registration_number"] == number
+        assert set(mirror.cases) == {"LAPOR-77"}  # only its own cases
+        resumed = lapor.Mirror(tmp_path / "lapor.json")
+        assert resumed.next_offset == mirror.next_offset and lapor.follow(uri, name, resumed, idle_timeout=0.5) == 0
+    finally:
+        stream_readers.revoke(name)

@@ -44,7 +44,8 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             **base, event_type="case.registered", version=1, tenant=event.tenant,
             data={"case_id": event.originator_id, "tenant": event.tenant,
                   "registration_number": event.registration_number, "category": event.category,
-                  "channel": event.channel, "anonymous": event.anonymous, "registered_at": event.timestamp})]
+                  "channel": event.channel, "anonymous": event.anonymous, "registered_at": event.timestamp}),
+        ] + _for_partner(base, case, event.timestamp)
     out = []
     kind = MESSAGE_KINDS.get(type(event))
     if kind is not None:
@@ -69,6 +70,7 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             **base, event_type="case.status_changed", version=1, tenant=case.handling_tenant,
             data={"case_id": event.originator_id, "tenant": case.handling_tenant, "origin_tenant": case.tenant,
                   "status": case.status, "step": step, "changed_at": event.timestamp}))
+        out += _for_partner(base, case, event.timestamp)
     common = {"case_id": event.originator_id, "registration_number": case.registration_number}
     if isinstance(event, Case.Forwarded):
         out.append(dump_envelope(
@@ -106,3 +108,16 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
                                  "met_at": datetime.fromisoformat(r["met_at"]) if r["met_at"] else None}
                                 for r in event.deadlines["rules"]]}))
     return out
+
+
+def _for_partner(base: dict, case: Case | None, at) -> list[dict]:
+    """``report.status_changed`` for a case a partner system filed (public: its own reference, the status)."""
+    source = getattr(case, "source", None)  # snapshots from before v3 lack it
+    if not source:
+        return []
+    return [dump_envelope(
+        **{**base, "event_id": base["event_id"] + ":partner"}, event_type="report.status_changed", version=1,
+        tenant=case.handling_tenant,
+        data={"case_id": case.id, "registration_number": case.registration_number, "tenant": case.handling_tenant,
+              "source_system": source["system"], "source_id": source["source_id"], "status": case.status,
+              "changed_at": at})]

@@ -212,6 +212,21 @@ def test_a_partner_report_keeps_its_source(app):
     assert app.get_case(app.register_report(command(12), now=NOW).case_id).source is None
 
 
+def test_a_partner_case_tells_its_partner_each_status_and_others_tell_nobody(app):
+    from peluit_contracts.events import load_envelope
+
+    cmd = {**command(13), "channel": "integration", "source": {"system": "lapor-3573", "source_id": "L-2"}}
+    case_id = app.register_report(cmd, now=NOW).case_id
+    run(app, case_id, "start_verification", PENELAAH)
+    run(app, case_id, "add_note", PENELAAH, text="catatan")  # no status change: nothing to tell
+    other = app.register_report(command(14), now=NOW).case_id
+    run(app, other, "start_verification", PENELAAH)
+    told = [load_envelope(e) for e in app.domain_events(after=0, limit=100)["events"]
+            if e["type"] == "report.status_changed"]
+    assert [(e["data"]["source_id"], e["data"]["status"]) for e in told] == [("L-2", "diterima"), ("L-2", "verifikasi")]
+    assert told[0]["data"]["source_system"] == "lapor-3573" and told[0]["data"]["case_id"] == case_id
+
+
 def test_a_report_against_the_inspektorat_itself_goes_to_the_province(app):
     cmd = command(9)
     cmd["report"] = {**cmd["report"], "terlapor_inspektorat": True}
