@@ -27,9 +27,10 @@ INBOUND_REFUSED = Counter("peluit_inbound_refused_total", "Inbound messages refu
 class Refused(Exception):
     """The message is invalid for good (bad shape, unknown case, wrong sender): park it with ``reason``."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, drop_body: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.drop_body = drop_body  # e.g. an identity sent in clear: not even the dead-letter queue keeps it
 
 
 class _ParkingQueueConsumer(QueueConsumer):
@@ -61,13 +62,14 @@ class InboundConsumer(ReliableConsumer):
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None or not issubclass(exc_info[0], Refused):
             return super().handle_message_processed(message, result, exc_info)
-        self.park(message, exc_info[1].reason)
+        self.park(message, exc_info[1].reason, exc_info[1].drop_body)
 
-    def park(self, message, reason: str) -> None:
+    def park(self, message, reason: str, drop_body: bool = False) -> None:
         """Into ``<queue>.dead`` at once, with the reason (codes and field names, never content)."""
         headers = {**(message.headers or {}), REASON_HEADER: reason}
         try:
-            self.publisher.publish(message.body, exchange_name="", routing_key=self.spec.dead_letter_queue,
+            self.publisher.publish(b"" if drop_body else message.body, exchange_name="",
+                                   routing_key=self.spec.dead_letter_queue,
                                    headers=headers, message_id=message.properties.get("message_id"),
                                    content_type=message.content_type, content_encoding=message.content_encoding)
         except Exception:

@@ -19,6 +19,7 @@ from marshmallow import fields
 
 from .events import IntegrationEventV1
 from .fields import Pattern, Text
+from .partner import PartnerReportSchema
 from .topology import ReliableQueue
 
 INBOUND_EXCHANGE = "peluit.inbound"
@@ -40,7 +41,8 @@ class SanctionFollowedUpV1(IntegrationEventV1):
     decree_number = Text(allow_none=True, load_default=None, max_len=80, multiline=False)  # the PPK's SK
 
 
-INBOUND_SCHEMAS = {("sanction.followed_up", 1): SanctionFollowedUpV1}
+# report.submitted v1: a partner's report, as the partner API takes it (identity sealed by the partner)
+INBOUND_SCHEMAS = {("sanction.followed_up", 1): SanctionFollowedUpV1, ("report.submitted", 1): PartnerReportSchema}
 
 CASES_INBOUND = ReliableQueue(name="cases.inbound", exchange=INBOUND_EXCHANGE,
                               bindings=tuple(f"{t}.v{v}.#" for t, v in INBOUND_SCHEMAS))

@@ -29,6 +29,8 @@ def service(amqp_vhost, container_factory, monkeypatch):
             seen.append((body, meta))
             if body.get("bad"):
                 raise Refused("invalid_data: bad")
+            if body.get("identity"):
+                raise Refused("identity_in_clear", drop_body=True)
 
     declare_topology(amqp_vhost, delays=(100,), specs=(SPEC,))
     container = container_factory(Partnered, {"AMQP_URI": amqp_vhost, "max_workers": 2})
@@ -58,6 +60,14 @@ def test_a_refused_message_is_parked_at_once_with_its_reason(amqp_vhost, service
     with Connection(amqp_vhost) as conn:
         parked = Queue(SPEC.dead_letter_queue, no_declare=True)(conn.channel()).get(no_ack=True)
     assert parked.headers["x-peluit-reason"] == "invalid_data: bad"
+
+
+def test_a_refusal_may_drop_the_body_so_not_even_the_dead_letter_queue_keeps_it(amqp_vhost, service):
+    send(amqp_vhost, b'{"identity": "Siti Pelapor"}')
+    assert wait_for(lambda: queue_depth(amqp_vhost, SPEC.dead_letter_queue) == 1)
+    with Connection(amqp_vhost) as conn:
+        parked = Queue(SPEC.dead_letter_queue, no_declare=True)(conn.channel()).get(no_ack=True)
+    assert parked.headers["x-peluit-reason"] == "identity_in_clear" and not parked.body
 
 
 def test_a_body_that_is_not_json_does_not_stop_the_consumer(amqp_vhost, service):

@@ -9,10 +9,17 @@ permissions restrict. Anything wrong raises ``Refused`` with a reason
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+from typing import Protocol
+
 from marshmallow import ValidationError
 
 from peluit_common.inbound import Refused
 from peluit_contracts.inbound import INBOUND_SCHEMAS, PARTNER_PREFIX, SanctionFollowedUpV1
+from peluit_contracts.partner import PartnerReportSchema
+from peluit_contracts.reports import RegisterReportCommand, ReportFieldsSchema
 
 from .domain import DomainError
 
@@ -44,10 +51,20 @@ def _load(schema, body) -> dict:
         raise Refused("invalid_data: " + ", ".join(sorted(err.messages))) from None
 
 
-def handle(app, body, meta: dict) -> str:
+class Ports(Protocol):
+    """What a partner's report needs besides the application (the service's RPC and database)."""
+
+    def store_identity(self, submission_id: str, sealed_b64: str, tenant: str) -> dict: ...
+    def catalogue_problem(self, tenant: str, category: str) -> str | None: ...
+    def parent_tenant(self, tenant: str) -> str | None: ...
+
+
+def handle(app, body, meta: dict, ports: Ports | None = None) -> str:
     """Apply one inbound event; returns what happened (for a metric)."""
-    source, tenant, _ = _meta(meta, body)
-    data = _load(SanctionFollowedUpV1, body)  # the one inbound type so far
+    source, tenant, key = _meta(meta, body)
+    if key == ("report.submitted", 1):
+        return _report(app, body, source, tenant, ports)
+    data = _load(SanctionFollowedUpV1, body)
     try:
         case = app.get_case(data["case_id"])
     except DomainError:
@@ -64,3 +81,42 @@ def handle(app, body, meta: dict) -> str:
     except DomainError as err:
         raise Refused(err.code) from None
     return "sanction_followed_up"
+
+
+def _report(app, body: dict, source: str, tenant: str, ports: Ports) -> str:
+    """A partner's report over the broker, as over the partner API: the identity
+    sealed by the partner (in clear: refused, and not kept even in the dead-letter
+    queue), idempotent per (system, source_id), channel integration."""
+    if "identity" in body:
+        raise Refused("identity_in_clear", drop_body=True)
+    data = _load(PartnerReportSchema, body)
+    if data["tenant"] != tenant:
+        raise Refused("tenant_not_allowed")
+    problem = ports.catalogue_problem(tenant, data["category"])
+    if problem:
+        raise Refused(problem)
+    system = source.removeprefix(PARTNER_PREFIX)
+    submission_id = hashlib.sha256(f"partner\n{system}\n{data['source_id']}\n{tenant}".encode()).hexdigest()
+    reporter_ref = None
+    if data["sealed_identity"]:
+        stored = ports.store_identity(submission_id, data["sealed_identity"], tenant)
+        if "error" in stored:
+            raise Refused("invalid_sealed_identity" if stored["error"] in ("invalid_sealed_identity",
+                                                                           "invalid_command") else stored["error"])
+        reporter_ref = stored["reporter_ref"]
+    report = {k: data[k] for k in ReportFieldsSchema._declared_fields if k in data}
+    fingerprint = hashlib.sha256(json.dumps({"tenant": tenant, "category": data["category"], **report},
+                                            sort_keys=True).encode()).hexdigest()
+    command = {"version": 1, "submission_id": submission_id, "fingerprint": fingerprint,
+               # no receipt: the reporter follows the case through the partner (report.status_changed)
+               "receipt_hash": secrets.token_hex(32), "tenant": tenant, "category": data["category"],
+               "channel": "integration", "report": report, "reporter_ref": reporter_ref,
+               "anonymous": reporter_ref is None,
+               "source": {"system": system, "source_id": data["source_id"]}}
+    try:
+        app.register_report(RegisterReportCommand().load(command), escalate_to=ports.parent_tenant(tenant))
+    except ValidationError as err:
+        raise Refused("invalid_data: " + ", ".join(sorted(err.messages))) from None
+    except DomainError as err:
+        raise Refused(err.code) from None
+    return "report_submitted"

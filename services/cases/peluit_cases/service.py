@@ -21,6 +21,7 @@ from peluit_common.db import Database
 from peluit_common.eventstore import eventsourcing_env
 from peluit_common.inbound import inbound_consume
 from peluit_common.operations import Operations
+from peluit_common.rpc import call
 from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
 from peluit_common.streams import declare_stream
 from peluit_common.web import http, json_response, read_json
@@ -28,7 +29,7 @@ from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.inbound import CASES_INBOUND
-from peluit_contracts.reports import RegisterReportCommand
+from peluit_contracts.reports import STORE_IDENTITY_VERSION, RegisterReportCommand
 
 from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
@@ -121,6 +122,26 @@ class DeadlineConfig(DependencyProvider):
         return self.config
 
 
+class InboundPorts:
+    """inbound.Ports over the service's vault proxy and database."""
+
+    def __init__(self, service):
+        self.service = service
+
+    def store_identity(self, submission_id: str, sealed_b64: str, tenant: str) -> dict:
+        return call(self.service.vault.store_identity, {
+            "version": STORE_IDENTITY_VERSION, "submission_id": submission_id, "sealed_identity": sealed_b64,
+            "tenant": tenant}, timeout=RPC_TIMEOUT)
+
+    def catalogue_problem(self, tenant: str, category: str) -> str | None:
+        with self.service.db.connection() as conn:
+            return catalogue.check(conn, tenant, category)
+
+    def parent_tenant(self, tenant: str) -> str | None:
+        with self.service.db.connection() as conn:
+            return PgDirectory(conn).parent_tenant(tenant)
+
+
 class CasesService:
     name = "cases"
 
@@ -204,8 +225,8 @@ class CasesService:
 
     @inbound_consume(CASES_INBOUND)
     def on_inbound(self, body, meta):
-        """A partner system's event, e.g. a BKPSDM's ``sanction.followed_up`` (inbound.py)."""
-        inbound.handle(self.app, body, meta)
+        """A partner system's event: ``sanction.followed_up``, ``report.submitted`` (inbound.py)."""
+        inbound.handle(self.app, body, meta, InboundPorts(self))
 
     @timer(interval=env_float("PELUIT_RELAY_INTERVAL", 0.2))
     def relay(self):

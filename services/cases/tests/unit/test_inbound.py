@@ -77,7 +77,7 @@ def test_what_is_wrong_is_refused_with_its_reason_and_records_nothing(case, chan
 def test_a_message_that_is_not_a_cloudevent_of_a_known_type_is_refused(case):
     app, c = case
     body, meta = message(c)
-    for headers, reason in [({}, "not_a_cloudevent"), ({**meta["headers"], "ce-type": "report.submitted"},
+    for headers, reason in [({}, "not_a_cloudevent"), ({**meta["headers"], "ce-type": "complaint.filed"},
                                                         "unknown_type_or_version"),
                             ({**meta["headers"], "ce-dataversion": "2"}, "unknown_type_or_version")]:
         with pytest.raises(Refused) as refused:
@@ -87,3 +87,57 @@ def test_a_message_that_is_not_a_cloudevent_of_a_known_type_is_refused(case):
         inbound.handle(app, body, {**meta, "routing_key": "case.closed.v1.35.73"})
     with pytest.raises(Refused):
         inbound.handle(app, [body], meta)
+
+
+class Ports:
+    def __init__(self):
+        self.stored = {}
+
+    def store_identity(self, submission_id, sealed_b64, tenant):
+        if sealed_b64 == "bad":
+            return {"error": "invalid_sealed_identity"}
+        self.stored[submission_id] = sealed_b64
+        return {"reporter_ref": "r" * 24}
+
+    def catalogue_problem(self, tenant, category):
+        return None if category == "korupsi" else "unknown_category"
+
+    def parent_tenant(self, tenant):
+        return "35"
+
+
+def report_message(user="partner-lapor-3573", tenant="35.73", **data):
+    body = {"source_id": "LAPOR-1", "tenant": "35.73", "category": "korupsi", "what": "Dana hibah dipotong",
+            "where": "Dinas Sosial", "when": "Oktober 2026", "sealed_identity": "c2VhbGVk", **data}
+    meta = {"user_id": user, "routing_key": f"report.submitted.v1.{tenant}", "message_id": "m-1",
+            "headers": {"ce-specversion": "1.0", "ce-id": "m-1", "ce-type": "report.submitted",
+                        "ce-dataversion": "1"}}
+    return body, meta
+
+
+def test_a_partner_report_over_the_broker_is_registered_once_with_its_source():
+    app, ports = memory_app(), Ports()
+    assert inbound.handle(app, *report_message(), ports) == "report_submitted"
+    inbound.handle(app, *report_message(), ports)  # redelivered: the same case
+    [case_id] = {e["subject"] for e in app.domain_events(after=0, limit=50)["events"]}
+    case = app.get_case(case_id)
+    assert case.channel == "integration" and case.source == {"system": "lapor-3573", "source_id": "LAPOR-1"}
+    assert case.reporter_ref == "r" * 24 and case.anonymous is False and len(ports.stored) == 1
+    with pytest.raises(Refused) as changed:
+        inbound.handle(app, *report_message(what="Isi lain dengan nomor sumber yang sama"), ports)
+    assert changed.value.reason == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize("change, reason, dropped", [
+    ({"identity": {"name": "Siti"}}, "identity_in_clear", True),
+    ({"sealed_identity": "bad"}, "invalid_sealed_identity", False),
+    ({"category": "lain"}, "unknown_category", False),
+    ({"tenant": "35.07"}, "tenant_not_allowed", False),
+    ({"source_id": "with space"}, "invalid_data: source_id", False),
+])
+def test_a_bad_partner_report_is_refused_and_records_nothing(change, reason, dropped):
+    app = memory_app()
+    with pytest.raises(Refused) as refused:
+        inbound.handle(app, *report_message(**change), Ports())
+    assert (refused.value.reason, refused.value.drop_body) == (reason, dropped)
+    assert app.domain_events(after=0, limit=10)["events"] == []
