@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from peluit_cases import audit, chain
 from peluit_local import bootstrap
 from peluit_local.testing import admin_connect, enrol, eventually, sample_report, submit
-from peluit_chain import checkpoint_message, event_hash, format_time, key_id
+from peluit_chain import checkpoint_message, content_digest, event_hash, event_hash_v2, format_time, key_id
 
 VERIFY = shutil.which("peluit-verify", path=str(Path(sys.executable).parent)) or "peluit-verify"
 
@@ -126,8 +126,10 @@ def test_auditor_and_operator_exports_verify_intact(system, audited, login, tmp_
     bundle = http_bundle(system, audited, a)
     assert bundle["format"] == "peluit-audit-bundle/1" and bundle["scope"]["case_id"] == a
     # other cases appear only as links of the chain
-    stubs = [e for e in bundle["events"] if "originator_id" not in e]
-    assert stubs and all(set(e) == {"notification_id", "prev_log_hash", "event_hash"} for e in stubs)
+    stubs = [e for e in bundle["events"] if "state" not in e]
+    assert stubs and all(set(e) == {"notification_id", "prev_log_hash", "event_hash", "hash_version", "originator_id",
+                                    "originator_version", "prev_aggregate_hash", "content_digest"} for e in stubs)
+    assert all("state" not in e and "topic" not in e for e in stubs)  # what the hash needs, never the content
     path = tmp_path / "case.json"
     path.write_text(json.dumps(bundle))
     ok = verify(path, public_key(system))
@@ -261,12 +263,19 @@ def test_forged_checkpoints_are_refused(system, audited, tmp_path):
     for e in events:
         if previous is not None:
             e["prev_log_hash"] = previous
-        if "state" in e:
+        if "originator_id" in e:  # full events and (hash version 2) other cases' stubs: all recomputed
             prev_agg = by_agg.get((e["originator_id"], e["originator_version"] - 1), e["prev_aggregate_hash"])
             e["prev_aggregate_hash"] = prev_agg
-            e["event_hash"] = event_hash(bytes.fromhex(e["prev_log_hash"]), bytes.fromhex(prev_agg),
-                                         e["notification_id"], e["originator_id"], e["originator_version"],
-                                         e["topic"], base64.b64decode(e["state"])).hex()
+            digest = (bytes.fromhex(e["content_digest"]) if "content_digest" in e
+                      else content_digest(e["topic"], base64.b64decode(e["state"])))
+            if e.get("hash_version") == 2:
+                e["event_hash"] = event_hash_v2(bytes.fromhex(e["prev_log_hash"]), bytes.fromhex(prev_agg),
+                                                e["notification_id"], e["originator_id"], e["originator_version"],
+                                                digest).hex()
+            else:
+                e["event_hash"] = event_hash(bytes.fromhex(e["prev_log_hash"]), bytes.fromhex(prev_agg),
+                                             e["notification_id"], e["originator_id"], e["originator_version"],
+                                             e["topic"], base64.b64decode(e["state"])).hex()
             by_agg[(e["originator_id"], e["originator_version"])] = e["event_hash"]
         previous = e["event_hash"]
     kid = key_id(forger_public)

@@ -312,3 +312,66 @@ def _site_packages() -> str:
     from pathlib import Path
 
     return str(Path(cryptography.__file__).resolve().parents[1])
+
+
+def chain_v2(rows, first_prev=ZERO_HASH):
+    """Hash version 2 (content digest), as the trigger writes today."""
+    from peluit_chain import content_digest, event_hash_v2
+
+    out, prev, heads = [], first_prev, {}
+    for nid, oid, version, topic, state in rows:
+        prev_agg = heads.get((oid, version - 1), ZERO_HASH)
+        h = event_hash_v2(prev, prev_agg, nid, oid, version, content_digest(topic, state))
+        out.append({"notification_id": nid, "originator_id": str(oid), "originator_version": version, "topic": topic,
+                    "state": base64.b64encode(state).decode(), "prev_log_hash": prev.hex(),
+                    "prev_aggregate_hash": prev_agg.hex(), "event_hash": h.hex(), "hash_version": 2,
+                    "content_digest": content_digest(topic, state).hex()})
+        heads[(oid, version)] = h
+        prev = h
+    return out
+
+
+def case_bundle_v2(key, events, case=CASE_A):
+    """Case A's bundle: B's events as version-2 stubs (ids, version, digest; no content)."""
+    stubbed = [dict(e) if e["originator_id"] == str(case) else
+               {k: e[k] for k in ("notification_id", "prev_log_hash", "event_hash", "hash_version", "originator_id",
+                                  "originator_version", "prev_aggregate_hash", "content_digest")} for e in events]
+    for e in stubbed:
+        if "state" in e:
+            e.pop("content_digest", None)
+    return {"format": FORMAT, "created_at": "2026-12-02T01:00:00+00:00", "genesis": True,
+            "scope": {"kind": "case", "case_id": str(case), "aggregates": [str(case)]},
+            "public_keys": {key_id(raw_public(key)): raw_public(key).hex()},
+            "checkpoints": [checkpoint(key, 7, events[-1]["event_hash"])], "events": stubbed}
+
+
+def test_version_2_stubs_are_recomputed_so_a_case_event_moved_away_is_found(key):
+    events = chain_v2(ROWS)
+    intact = case_bundle_v2(key, events)
+    assert verify_bundle(intact, [raw_public(key)]).intact
+    assert not any("state" in e for e in intact["events"] if e["originator_id"] == str(CASE_B))
+    # A's newest event (nid 6) moved to B in the database: in A's bundle it is now B's stub, its hash no longer fits
+    moved = copy.deepcopy(events)
+    moved[4]["originator_id"], moved[4]["originator_version"] = str(CASE_B), 3
+    report = verify_bundle(case_bundle_v2(key, moved), [raw_public(key)])
+    assert [(p.kind, p.position) for p in report.problems] == [("altered", 6)]
+    # an exporter that hides one of the case's own events as a stub is caught too
+    hidden = case_bundle_v2(key, events)
+    own = hidden["events"][4]
+    hidden["events"][4] = {k: own[k] for k in ("notification_id", "prev_log_hash", "event_hash", "hash_version",
+                                               "originator_id", "originator_version", "prev_aggregate_hash")}
+    hidden["events"][4]["content_digest"] = events[4]["content_digest"]
+    assert "given without its content" in verify_bundle(hidden, [raw_public(key)]).first().en
+
+
+def test_a_version_1_event_after_version_2_is_a_downgrade(key):
+    events = chain_v2(ROWS)
+    for e in events:
+        e.pop("content_digest")
+    bundle = {"format": FORMAT, "created_at": "x", "scope": {"kind": "log"}, "genesis": True,
+              "public_keys": {key_id(raw_public(key)): raw_public(key).hex()},
+              "checkpoints": [checkpoint(key, 7, events[-1]["event_hash"])], "events": events}
+    assert verify_bundle(bundle, [raw_public(key)]).intact
+    downgraded = copy.deepcopy(bundle)
+    downgraded["events"][3].pop("hash_version")  # claims the old encoding, which is not recomputed for stubs
+    assert "downgraded" in {p.kind for p in verify_bundle(downgraded, [raw_public(key)]).problems}

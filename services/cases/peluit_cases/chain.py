@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg import sql
 
-from peluit_chain import EVENT_TAG, CheckpointSigner
+from peluit_chain import EVENT_TAG, EVENT_TAG_V2, CheckpointSigner
 from peluit_common.settings import env
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,30 @@ RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$
 """
 
+# Hash version 2 (``peluit_chain.event_hash_v2``): the content enters as its digest, so a
+# case bundle can carry other cases' events as (ids, version, digest) and every hash is
+# recomputed: an event moved out of a case no longer matches. Rows chained before keep 1.
+HASH_V2_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION {schema}.peluit_content_digest(topic text, state bytea)
+RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT sha256(
+        int8send(length(convert_to(coalesce(topic, ''), 'UTF8'))::bigint) || convert_to(coalesce(topic, ''), 'UTF8')
+        || int8send(length(coalesce(state, ''::bytea))::bigint) || coalesce(state, ''::bytea))
+$$;
+CREATE OR REPLACE FUNCTION {schema}.peluit_event_hash_v2(
+    prev_log bytea, prev_agg bytea, nid bigint, oid uuid, ver bigint, digest bytea)
+RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT sha256(
+        int8send({tag2_length}) || convert_to({tag2}, 'UTF8')
+        || int8send(length(prev_log)::bigint) || prev_log
+        || int8send(length(prev_agg)::bigint) || prev_agg
+        || int8send(8) || int8send(nid)
+        || int8send(16) || uuid_send(oid)
+        || int8send(8) || int8send(ver)
+        || int8send(length(digest)::bigint) || digest)
+$$
+"""
+
 # The link function. eventsourcing takes LOCK TABLE ... IN EXCLUSIVE MODE before
 # its INSERT (PostgresApplicationRecorder._lock_table), so its writers are
 # serialised, ids are drawn in commit order and the head read here is the
@@ -104,8 +128,9 @@ BEGIN
         WHERE originator_id = NEW.originator_id AND originator_version = NEW.originator_version - 1;
     NEW.prev_log_hash := coalesce(head_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
     NEW.prev_aggregate_hash := coalesce(agg_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
-    NEW.event_hash := {schema}.peluit_event_hash(NEW.prev_log_hash, NEW.prev_aggregate_hash, NEW.notification_id,
-        NEW.originator_id, NEW.originator_version, NEW.topic, NEW.state);
+    NEW.hash_version := 2;
+    NEW.event_hash := {schema}.peluit_event_hash_v2(NEW.prev_log_hash, NEW.prev_aggregate_hash, NEW.notification_id,
+        NEW.originator_id, NEW.originator_version, {schema}.peluit_content_digest(NEW.topic, NEW.state));
     RETURN NEW;
 END
 $$
@@ -129,14 +154,19 @@ BEGIN
     SELECT event_hash INTO prev FROM {schema}.{table} WHERE notification_id < from_id
         ORDER BY notification_id DESC LIMIT 1;
     prev := coalesce(prev, zero);
-    FOR r IN SELECT notification_id, originator_id, originator_version, topic, state
+    FOR r IN SELECT notification_id, originator_id, originator_version, topic, state, hash_version
              FROM {schema}.{table} WHERE notification_id >= from_id ORDER BY notification_id LOOP
         SELECT event_hash INTO agg FROM {schema}.{table}
             WHERE originator_id = r.originator_id AND originator_version = r.originator_version - 1;
         agg := coalesce(agg, zero);
         link := prev;
-        prev := {schema}.peluit_event_hash(link, agg, r.notification_id, r.originator_id, r.originator_version,
-                                            r.topic, r.state);
+        IF r.hash_version = 2 THEN
+            prev := {schema}.peluit_event_hash_v2(link, agg, r.notification_id, r.originator_id,
+                                                   r.originator_version, {schema}.peluit_content_digest(r.topic, r.state));
+        ELSE
+            prev := {schema}.peluit_event_hash(link, agg, r.notification_id, r.originator_id, r.originator_version,
+                                                r.topic, r.state);
+        END IF;
         UPDATE {schema}.{table} SET prev_log_hash = link, prev_aggregate_hash = agg, event_hash = prev
             WHERE notification_id = r.notification_id;
         n := n + 1;
@@ -150,7 +180,8 @@ $$
 def _fmt(statement: str, schema_name: str) -> sql.Composed:
     return sql.SQL(statement).format(schema=sql.Identifier(schema_name), table=sql.Identifier(EVENTS_TABLE),
                                      insert_lock=sql.Literal(INSERT_LOCK), tag=sql.Literal(EVENT_TAG.decode()),
-                                     tag_length=sql.Literal(len(EVENT_TAG)))
+                                     tag_length=sql.Literal(len(EVENT_TAG)), tag2=sql.Literal(EVENT_TAG_V2.decode()),
+                                     tag2_length=sql.Literal(len(EVENT_TAG_V2)))
 
 
 def relink_function(schema_name: str | None = None) -> sql.Composed:
@@ -201,6 +232,12 @@ def migrate(conn) -> bool:
         if not events_table_exists(conn, name):
             return False  # the service creates it (CREATE_TABLE=y) and calls migrate again
         conn.execute(_fmt(HASH_FUNCTION, name))
+        conn.execute(_fmt(HASH_V2_FUNCTIONS, name))
+        if not conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+                            " AND column_name = 'hash_version'", (name, EVENTS_TABLE)).fetchone():
+            # rows chained before version 2 keep version 1; the link function writes 2
+            conn.execute(_fmt("ALTER TABLE {schema}.{table} ADD COLUMN hash_version smallint NOT NULL DEFAULT 1",
+                              name))
         conn.execute(_fmt(LINK_FUNCTION, name))
         conn.execute(_fmt("DROP FUNCTION IF EXISTS {schema}.peluit_chain_relink(bigint)", name))  # older versions
         if _installed(conn, name):
