@@ -148,6 +148,20 @@ def test_auditor_and_operator_exports_verify_intact(system, audited, login, tmp_
     assert whole["scope"] == {"kind": "log"} and whole["genesis"] is True
     assert all("state" in e for e in whole["events"])
 
+    # the checkpoints left the database on the integration stream: a witness's copy is a --since for the auditor
+    from peluit_common.streams import read_stream
+
+    held = [json.loads(m.body) for m in read_stream(system.amqp_uri, "first", idle_timeout=0.5)]
+    # (the timer goes on signing: later ones than the export are on the stream too)
+    held = [e for e in held if e["type"] == "chain.checkpoint" and e["data"]["position"] <= whole["range"]["last"]]
+    last = held[-1]["data"]["position"] if held else 0
+    assert held and [e["data"] for e in held] == [c for c in whole["checkpoints"] if c["position"] <= last]
+    since = tmp_path / "since.json"
+    since.write_text(json.dumps(held[0]))
+    extends = subprocess.run([VERIFY, str(tmp_path / "log.json"), "--public-key", str(public_key(system)),
+                              "--since", str(since)], capture_output=True, text=True, timeout=60)
+    assert extends.returncode == 0 and extends.stdout.startswith("intact:"), extends.stdout + extends.stderr
+
     # only auditors with a grant; every attempt is in the case's access log
     assert get(system, login("sari.penelaah"), f"{a}/audit-bundle").status_code == 403
     assert get(system, audited["outsider"]["headers"], f"{a}/audit-bundle").status_code == 404
