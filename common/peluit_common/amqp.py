@@ -11,8 +11,11 @@ the ack redelivers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
+
+from amqp.exceptions import NotFound
 
 from kombu import Connection, Exchange, Queue, binding
 from kombu.pools import producers
@@ -34,28 +37,38 @@ def retry_delays_ms() -> tuple[int, ...]:
     return tuple(int(x) for x in env("PELUIT_RETRY_DELAYS_MS", "1000,10000,60000").split(",") if x.strip())
 
 
-def exchange(name: str) -> Exchange:
-    return Exchange(name, type=EXCHANGES.get(name, "topic"), durable=True)
+def exchange(name: str, declare: bool = True) -> Exchange:
+    return Exchange(name, type=EXCHANGES.get(name, "topic"), durable=True, no_declare=not declare)
 
 
 def main_queue(spec: ReliableQueue) -> Queue:
+    # the shared exchange is never declared with it: a consumer's broker user may not configure it
     return Queue(
         spec.name,
-        bindings=[binding(exchange(spec.exchange), routing_key=rk) for rk in spec.bindings],
+        bindings=[binding(exchange(spec.exchange, declare=False), routing_key=rk) for rk in spec.bindings]
+        + [binding(retry_exchange(spec), routing_key=spec.name)],  # where a back-off stage returns it
         durable=True,
         queue_arguments=dict(spec.arguments),
     )
 
 
+def retry_exchange(spec: ReliableQueue) -> Exchange:
+    """The consumer's own direct exchange between its queue, back-off stages and
+    parking queue: not the default exchange, whose write permission reaches every queue."""
+    return Exchange(spec.retry_exchange, type="direct", durable=True)
+
+
 def retry_queue(spec: ReliableQueue, delay_ms: int) -> Queue:
+    name = spec.retry_queue(delay_ms)
     return Queue(
-        spec.retry_queue(delay_ms),
-        exchange=None,
+        name,
+        exchange=retry_exchange(spec),
+        routing_key=name,
         durable=True,
         queue_arguments={
             "x-queue-type": "quorum",
             "x-message-ttl": delay_ms,
-            "x-dead-letter-exchange": "",
+            "x-dead-letter-exchange": spec.retry_exchange,
             "x-dead-letter-routing-key": spec.name,
             # quorum queues dead-letter at most once unless told otherwise
             "x-dead-letter-strategy": "at-least-once",
@@ -65,25 +78,61 @@ def retry_queue(spec: ReliableQueue, delay_ms: int) -> Queue:
 
 
 def dead_letter_queue(spec: ReliableQueue) -> Queue:
-    return Queue(spec.dead_letter_queue, exchange=None, durable=True,
-                 queue_arguments={"x-queue-type": "quorum"})
+    return Queue(spec.dead_letter_queue, exchange=retry_exchange(spec), routing_key=spec.dead_letter_queue,
+                 durable=True, queue_arguments={"x-queue-type": "quorum"})
 
 
 def declare_topology(amqp_uri: str, delays: tuple[int, ...] | None = None,
                      specs: tuple[ReliableQueue, ...] = RELIABLE_QUEUES) -> None:
-    """Declare every exchange and consumer queue (idempotent)."""
-    delays = retry_delays_ms() if delays is None else delays
+    """Declare every exchange and consumer queue (idempotent): an administrator's
+    job (provisioning declares the same with ``peluit_local.broker``; tests)."""
+    declare_exchanges(amqp_uri)
     with Connection(amqp_uri) as conn:
-        channel = conn.channel()
-        try:
-            for name in EXCHANGES:
-                exchange(name)(channel).declare()
-            for spec in specs:
-                main_queue(spec)(channel).declare()
-                for delay in delays:
-                    retry_queue(spec, delay)(channel).declare()
-                dead_letter_queue(spec)(channel).declare()
-        finally:
+        for spec in specs:
+            declare_consumer(conn, spec, delays)
+
+
+def declare_exchanges(amqp_uri: str, names=tuple(EXCHANGES)) -> None:
+    """The exchanges ``names`` (cases' relay: the ones it publishes on)."""
+    with Connection(amqp_uri) as conn:
+        _declare_exchanges(conn, names)
+
+
+def _declare_exchanges(conn: Connection, names) -> None:
+    channel = conn.channel()
+    try:
+        for name in names:
+            exchange(name)(channel).declare()
+    finally:
+        channel.close()
+
+
+def declare_consumer(conn: Connection, spec: ReliableQueue, delays: tuple[int, ...] | None = None) -> None:
+    """One consumer's own queues (main, retry stages, parking) and retry exchange.
+    The exchange it binds to is provisioned; declared here only where it is
+    missing (a test's fresh vhost), which needs a user allowed to."""
+    delays = retry_delays_ms() if delays is None else delays
+    if not _exchange_exists(conn, spec.exchange):
+        _declare_exchanges(conn, [spec.exchange])
+    channel = conn.channel()
+    try:
+        main_queue(spec)(channel).declare()
+        for delay in delays:
+            retry_queue(spec, delay)(channel).declare()
+        dead_letter_queue(spec)(channel).declare()
+    finally:
+        channel.close()
+
+
+def _exchange_exists(conn: Connection, name: str) -> bool:
+    channel = conn.channel()
+    try:
+        channel.exchange_declare(name, EXCHANGES.get(name, "topic"), passive=True)
+        return True
+    except NotFound:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
             channel.close()
 
 
@@ -124,8 +173,8 @@ class ReliableConsumer(Consumer):
 
     def setup(self):
         self.publisher = ConfirmedPublisher(self.container.config[AMQP_URI_CONFIG_KEY])
-        specs = RELIABLE_QUEUES if self.spec in RELIABLE_QUEUES else RELIABLE_QUEUES + (self.spec,)
-        declare_topology(self.container.config[AMQP_URI_CONFIG_KEY], self.delays, specs)
+        with Connection(self.container.config[AMQP_URI_CONFIG_KEY]) as conn:
+            declare_consumer(conn, self.spec, self.delays)
         super().setup()
 
     def handle_message_processed(self, message, result=None, exc_info=None):
@@ -144,7 +193,7 @@ class ReliableConsumer(Consumer):
             counter = MESSAGES_DEAD_LETTERED
         try:
             self.publisher.publish(
-                message.body, exchange_name="", routing_key=target, headers=headers,
+                message.body, exchange_name=self.spec.retry_exchange, routing_key=target, headers=headers,
                 message_id=message.properties.get("message_id"),
                 content_type=message.content_type, content_encoding=message.content_encoding,
             )

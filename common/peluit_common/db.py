@@ -6,17 +6,26 @@ query in one worker does not stall the others.
 
 from __future__ import annotations
 
+import psycopg
 from nameko.extensions import DependencyProvider
 from psycopg_pool import ConnectionPool
 
-from .settings import db_conninfo, env_int
+from .settings import db_conninfo, env_int, migrate_at_start
+
+
+def pool_size() -> int:
+    """Most connections one pool of this process opens: ``PELUIT_DB_POOL_SIZE``,
+    by default one per nameko worker (``PELUIT_MAX_WORKERS``, 10), as a worker
+    holds at most one connection of a pool at a time. The connection budget
+    (docs/operations.md#connection-budget) adds these up per deployment."""
+    return env_int("PELUIT_DB_POOL_SIZE", env_int("PELUIT_MAX_WORKERS", 10))
 
 
 def make_pool(conninfo: str | None = None, *, min_size: int = 1, max_size: int | None = None) -> ConnectionPool:
     pool = ConnectionPool(
         conninfo or db_conninfo(),
         min_size=min_size,
-        max_size=max_size or env_int("PELUIT_DB_POOL_SIZE", 10),
+        max_size=max_size or pool_size(),
         open=False,
         kwargs={"autocommit": False},
     )
@@ -27,8 +36,9 @@ def make_pool(conninfo: str | None = None, *, min_size: int = 1, max_size: int |
 class Database(DependencyProvider):
     """Gives each worker the service's connection pool.
 
-    ``migrate`` is called once at start-up with a connection; it must be
-    idempotent (``CREATE ... IF NOT EXISTS``).
+    ``migrate`` is called with a connection, once at start-up unless
+    ``PELUIT_MIGRATE_AT_START=0``, else by the migration job
+    (``migrate_schema``); it must be idempotent (``CREATE ... IF NOT EXISTS``).
     """
 
     def __init__(self, migrate=None):
@@ -37,8 +47,17 @@ class Database(DependencyProvider):
 
     def setup(self):
         self.pool = make_pool()
-        if self.migrate is not None:
+        if self.migrate is not None and migrate_at_start():
             with self.pool.connection() as conn:
+                self.migrate(conn)
+
+    def max_connections(self) -> int:
+        return pool_size()
+
+    def migrate_schema(self):
+        """For ``peluit_common.migrate``: over one connection, no pool."""
+        if self.migrate is not None:
+            with psycopg.connect(db_conninfo()) as conn:
                 self.migrate(conn)
 
     def stop(self):

@@ -6,10 +6,23 @@ one to their ``Application(env=...)`` instead of touching ``os.environ``.
 
 from __future__ import annotations
 
-from .settings import db_password, env
+from nameko.extensions import DependencyProvider
+
+from .settings import db_password, env, env_int, migrate_at_start
 
 
-def eventsourcing_env() -> dict[str, str]:
+def eventstore_pool_size() -> int:
+    """Most connections the event store's pool opens (``PELUIT_EVENTSTORE_POOL_SIZE``,
+    by default as many as the service's own pool, see ``db.pool_size``)."""
+    from .db import pool_size
+
+    return env_int("PELUIT_EVENTSTORE_POOL_SIZE", pool_size())
+
+
+def eventsourcing_env(create_tables: bool | None = None) -> dict[str, str]:
+    """``create_tables``: whether the library creates its tables (default: when
+    this process migrates at start, see ``settings.migrate_at_start``)."""
+    idle = min(env_int("PELUIT_EVENTSTORE_POOL_IDLE", 2), eventstore_pool_size())
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": env("PELUIT_DB_NAME"),
@@ -18,7 +31,33 @@ def eventsourcing_env() -> dict[str, str]:
         "POSTGRES_USER": env("PELUIT_DB_USER"),
         "POSTGRES_PASSWORD": db_password() or "",
         "POSTGRES_SCHEMA": env("PELUIT_DB_SCHEMA", "peluit"),
-        "POSTGRES_POOL_SIZE": env("PELUIT_DB_POOL_SIZE", "10"),
-        "POSTGRES_MAX_OVERFLOW": env("PELUIT_DB_POOL_OVERFLOW", "10"),
-        "CREATE_TABLE": "y",
+        # the library keeps POOL_SIZE open and opens up to MAX_OVERFLOW more
+        "POSTGRES_POOL_SIZE": str(idle),
+        "POSTGRES_MAX_OVERFLOW": str(eventstore_pool_size() - idle),
+        "CREATE_TABLE": "y" if (migrate_at_start() if create_tables is None else create_tables) else "n",
     }
+
+
+class EventStoreApp(DependencyProvider):
+    """Gives each worker the service's one eventsourcing application (``open``).
+    Its tables are made as the process starts, or by the migration job
+    (``migrate_schema``) where ``PELUIT_MIGRATE_AT_START=0``; its pool counts
+    in the connection budget (``max_connections``)."""
+
+    def open(self, create_tables: bool):
+        raise NotImplementedError
+
+    def setup(self):
+        self.app = self.open(create_tables=migrate_at_start())
+
+    def migrate_schema(self):
+        self.open(create_tables=True).close()
+
+    def max_connections(self) -> int:
+        return eventstore_pool_size()
+
+    def stop(self):
+        self.app.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.app

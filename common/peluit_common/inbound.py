@@ -68,7 +68,7 @@ class InboundConsumer(ReliableConsumer):
         """Into ``<queue>.dead`` at once, with the reason (codes and field names, never content)."""
         headers = {**(message.headers or {}), REASON_HEADER: reason}
         try:
-            self.publisher.publish(b"" if drop_body else message.body, exchange_name="",
+            self.publisher.publish(b"" if drop_body else message.body, exchange_name=self.spec.retry_exchange,
                                    routing_key=self.spec.dead_letter_queue,
                                    headers=headers, message_id=message.properties.get("message_id"),
                                    content_type=message.content_type, content_encoding=message.content_encoding)

@@ -4,8 +4,10 @@ which would be the one non-JSON line in every service log."""
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
+from pathlib import Path
 
 
 def _wake_for_signals() -> None:
@@ -19,7 +21,20 @@ def _wake_for_signals() -> None:
         eventlet.sleep(0.5)
 
 
+def amqp_uri_with_password(uri: str, password_file: str) -> str:
+    """``AMQP_URI`` names the service's broker user; its password comes from a
+    file (a compose or Kubernetes secret), not from the manifest."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    password = Path(password_file).read_text().strip()
+    netloc = f"{parts.username}:{quote(password, safe='')}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def main() -> None:
+    if os.environ.get("PELUIT_AMQP_PASSWORD_FILE") and os.environ.get("AMQP_URI"):
+        os.environ["AMQP_URI"] = amqp_uri_with_password(os.environ["AMQP_URI"], os.environ["PELUIT_AMQP_PASSWORD_FILE"])
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
     from nameko.cli.main import main as nameko_main

@@ -1,13 +1,20 @@
 """Configuration from the environment (12-factor).
 
 Development gets safe local defaults (keys under ``.keys/``); with
-``PELUIT_ENV=production`` a missing secret is a start-up error that names it.
+``PELUIT_ENV=production`` a missing secret, or a setting whose default points at
+this machine (a loopback host: fine beside ``make run``, wrong in a container),
+is a start-up error that names it. ``peluit_local.required_settings`` derives
+from these calls what each service needs in production, and the manifest test
+holds compose and Kubernetes to it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+_LOOPBACK = re.compile(r"(?:^|//|@)(?:127\.0\.0\.1|localhost)(?::|/|$)")
 
 
 class ConfigError(RuntimeError):
@@ -18,12 +25,20 @@ def production() -> bool:
     return os.environ.get("PELUIT_ENV", "development") == "production"
 
 
+def loopback(default: str) -> bool:
+    """A default that names this machine: a development default only."""
+    return bool(_LOOPBACK.search(default))
+
+
 def env(name: str, default: str | None = None) -> str:
     value = os.environ.get(name)
     if value not in (None, ""):
         return value
     if default is None:
         raise ConfigError(f"environment variable {name} is required")
+    if production() and loopback(default):
+        raise ConfigError(f"environment variable {name} is required in production (the default {default} "
+                          "is this machine)")
     return default
 
 
@@ -33,6 +48,13 @@ def env_int(name: str, default: int) -> int:
 
 def env_float(name: str, default: float) -> float:
     return float(env(name, str(default)))
+
+
+def migrate_at_start() -> bool:
+    """``make run`` migrates as each process starts; a deployment sets
+    ``PELUIT_MIGRATE_AT_START=0`` and runs ``python -m peluit_common.migrate``
+    once per release, before the rollout."""
+    return env("PELUIT_MIGRATE_AT_START", "1") != "0"
 
 
 def keys_dir() -> Path:

@@ -12,11 +12,14 @@ harness (``peluit_local``). The administrator connection comes from
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import socket
+import struct
 import subprocess
 import time
+import zlib
 from typing import Callable, Iterator
 
 import eventlet
@@ -117,6 +120,26 @@ def amqp_vhost() -> Iterator[str]:
         yield uri
 
 
+@pytest.fixture
+def nameko_service(amqp_vhost):
+    """Starts nameko service classes on the module's vhost (``start(cls)`` ->
+    container); stops those still running at the end."""
+    from nameko.containers import ServiceContainer
+
+    started = []
+
+    def start(cls, max_workers: int = 4):
+        container = ServiceContainer(cls, {"AMQP_URI": amqp_vhost, "max_workers": max_workers})
+        container.start()
+        started.append(container)
+        return container
+
+    yield start
+    for container in started:
+        if not container._died.ready():  # a test may have seen one die
+            container.stop()
+
+
 # -- forensic samples: files that carry identifying metadata, for stripping tests -----------
 
 def gps_photo(marker: str, size: tuple[int, int] = (64, 48), orientation: int | None = None) -> bytes:
@@ -179,3 +202,15 @@ def pdf_text(content: bytes) -> str:
                 elif str(operator) == "TJ":
                     lines.append("".join(str(part) for part in operands[0] if isinstance(part, pikepdf.String)))
     return "\n".join(lines)
+
+
+@functools.cache
+def png_bomb(side: int = 6000) -> bytes:
+    """A decompression bomb that passes every cheap check: an RGBA PNG of
+    ``side`` x ``side`` zeros (36 MP, under intake's pixel limit), 150 kB that decode to 144 MB."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    deflate, row = zlib.compressobj(9), b"\0" * (1 + 4 * side)
+    idat = b"".join(deflate.compress(row) for _ in range(side)) + deflate.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))

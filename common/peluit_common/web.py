@@ -9,14 +9,21 @@
 - ``SecureWsgiApp``: every response of the port carries ``SECURITY_HEADERS``
   (a handler's own values win), and what werkzeug answers itself (unknown
   route 404, wrong method 405) is a small bilingual JSON error like ours.
+- ``BodyGate``: a request's body is read whole *before* a nameko worker is
+  taken, under a socket read timeout and a whole-body deadline (408), a size
+  cap (413) and a budget of bytes buffered at once (503), so a slowly sent or
+  oversized body never holds one of the service's workers.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
+import socket
 
+import eventlet
 from eventlet import wsgi
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
@@ -25,6 +32,8 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from peluit_contracts.i18n import message
+
+from .settings import env_float, env_int
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +56,6 @@ class SecureWsgiApp(WsgiApp):
             headers = list(headers) + [(k, v) for k, v in SECURITY_HEADERS.items() if k.lower() not in present]
             return start_response(status, headers, exc_info)
 
-        request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
             provider, values = adapter.match()
@@ -55,8 +63,109 @@ class SecureWsgiApp(WsgiApp):
             return exc.get_response(environ)(environ, secured_start_response)
         except HTTPException as exc:
             return routing_error(exc)(environ, secured_start_response)
+        refusal = self.server.gate.take_body(environ, getattr(provider, "max_body", None))
+        if refusal is not None:
+            return refusal(environ, secured_start_response)
+        request = Request(environ, shallow=True)
         request.path_values = values
         return provider.handle_request(request)(environ, secured_start_response)
+
+
+class BodyGate:
+    """Reads each request body whole in the connection's own green thread,
+    before nameko spawns a worker for it (a worker is one of ``max_workers``).
+
+    - ``PELUIT_SOCKET_TIMEOUT`` (10 s): no byte for that long ends the
+      connection, headers included;
+    - ``PELUIT_BODY_SECONDS`` (10 s) plus one second per
+      ``PELUIT_BODY_MIN_BYTES_PER_SECOND`` (16 kB) of declared length: the
+      whole body must have arrived by then, else 408;
+    - ``PELUIT_MAX_REQUEST_BYTES`` (64 MiB) for a route without ``max_body``:
+      413 from the declared length, before a byte is read;
+    - ``PELUIT_BODY_BUFFER_BYTES`` (128 MiB): bytes being read at once over all
+      requests; a body that does not fit is a 503 with ``Retry-After`` at once.
+    A refused body is never read to its end: the connection is closed."""
+
+    def __init__(self):
+        self.socket_timeout = env_float("PELUIT_SOCKET_TIMEOUT", 10.0)
+        self.seconds = env_float("PELUIT_BODY_SECONDS", 10.0)
+        self.min_rate = env_int("PELUIT_BODY_MIN_BYTES_PER_SECOND", 16_000)
+        self.max_bytes = env_int("PELUIT_MAX_REQUEST_BYTES", 64 * 1024 * 1024)
+        self.budget = env_int("PELUIT_BODY_BUFFER_BYTES", 128 * 1024 * 1024)
+        self.reserved = 0
+
+    def take_body(self, environ, max_body: int | None = None) -> Response | None:
+        """Replace ``wsgi.input`` by the body read whole; or the refusal to send instead.
+
+        Past a route's own ``max_body`` the body is not read at all: the handler
+        sees the declared length (or ``max_body`` + 1 bytes of a chunked body)
+        and refuses it in its own words; the connection then ends."""
+        cap = max_body or self.max_bytes  # a route's own limit stands in for the port's
+        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _closing(environ, error_response(HttpError(400, "bad_request")))
+        if not chunked and length <= 0:
+            environ["wsgi.input"] = io.BytesIO(b"")
+            return None
+        if not chunked and length > cap:
+            if max_body is None:
+                return _closing(environ, error_response(HttpError(413, "payload_too_large", limit=cap)))
+            environ["wsgi.input"] = io.BytesIO(b"")
+            _closing(environ, None)
+            return None
+        reserve = length if not chunked else cap + 1
+        if self.reserved + reserve > self.budget:
+            return _closing(environ, error_response(HttpError(503, "busy", headers={"Retry-After": "1"})))
+        self.reserved += reserve
+        try:
+            raw = self._read(environ["wsgi.input"], length if not chunked else None, cap)
+        finally:
+            self.reserved -= reserve
+        if raw is None:
+            return _closing(environ, error_response(HttpError(408, "request_timeout")))
+        if len(raw) > cap:
+            if max_body is None:
+                return _closing(environ, error_response(HttpError(413, "payload_too_large", limit=cap)))
+            _closing(environ, None)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        return None
+
+    def _read(self, stream, length: int | None, cap: int) -> bytes | None:
+        """The body (at most ``cap`` + 1 bytes), or None when it did not arrive in time."""
+        deadline = self.seconds + (length or cap) / max(1, self.min_rate)
+        chunks, got, want = [], 0, (length if length is not None else cap + 1)
+        try:
+            with eventlet.Timeout(deadline):
+                while got < want:
+                    chunk = stream.read(min(64 * 1024, want - got))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    got += len(chunk)
+        except (eventlet.Timeout, OSError, ValueError):  # deadline, socket timeout, reset, broken chunking
+            return None
+        if length is not None and got < length:
+            return None  # the client gave up or closed early
+        return b"".join(chunks)
+
+
+def _closing(environ, response: Response | None) -> Response | None:
+    """The connection ends after this answer: an unread body is never drained."""
+    close = environ.get("peluit.close_connection")
+    if close is not None:
+        close()
+    return response
+
+
+class GatedProtocol(HttpOnlyProtocol):
+    """nameko's protocol, with a way for the app to end the connection after its answer."""
+
+    def get_environ(self, *args, **kwargs):
+        environ = super().get_environ(*args, **kwargs)
+        environ["peluit.close_connection"] = lambda: setattr(self, "close_connection", 1)
+        return environ
 
 
 def routing_error(exc: HTTPException) -> Response:
@@ -71,17 +180,27 @@ def routing_error(exc: HTTPException) -> Response:
 
 class QuietWebServer(WebServer):
     def get_wsgi_app(self):
+        self.gate = BodyGate()
         return SecureWsgiApp(self)
 
-    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
+    def get_wsgi_server(self, sock, wsgi_app, protocol=GatedProtocol, debug=False):
+        # no Nagle: a reply's last segment would wait for the client's delayed ACK of its headers,
+        # 40 ms on every request of a kept-alive connection (the console's to the APIs); accepted sockets inherit it
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return wsgi.Server(
             sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=False,
-            log=logging.getLogger("nameko.web.server"), log_output=False,
+            log=logging.getLogger("nameko.web.server"), log_output=False, socket_timeout=self.gate.socket_timeout,
         )
 
 
 class QuietHttpRequestHandler(HttpRequestHandler):
+    """nameko's ``@http``; ``max_body`` caps the route's body at the gate (``BodyGate``)."""
+
     server = QuietWebServer()
+
+    def __init__(self, method, url, max_body: int | None = None, **kwargs):
+        super().__init__(method, url, **kwargs)
+        self.max_body = max_body
 
     def response_from_exception(self, exc):
         # nameko's own reply quotes the exception text; say nothing about it
@@ -100,9 +219,10 @@ class HttpError(Exception):
     404 ``not_found`` that says "case not found"); ``params`` fill its
     placeholders; ``fields`` is the field-by-field detail."""
 
-    def __init__(self, status: int, code: str, fields: dict | None = None, *, text: str | None = None, **params):
+    def __init__(self, status: int, code: str, fields: dict | None = None, *, text: str | None = None,
+                 headers: dict | None = None, **params):
         super().__init__(code)
-        self.status, self.code, self.fields = status, code, fields
+        self.status, self.code, self.fields, self.headers = status, code, fields, headers
         self.message = message(text or code, **params)
 
 
@@ -117,7 +237,7 @@ def error_response(err: HttpError) -> Response:
     body = {"error": {"code": err.code, "message": err.message}}
     if err.fields:
         body["error"]["fields"] = err.fields
-    return json_response(err.status, body)
+    return json_response(err.status, body, err.headers)
 
 
 def json_endpoint(func):

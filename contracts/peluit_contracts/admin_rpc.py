@@ -5,7 +5,8 @@
   session check;
 - ``identity_vault.retention_policy(RetentionQuery)`` and
   ``identity_vault.set_retention(SetRetention)``: a tenant's retention, read
-  or set for one of its administrators, whose own token the vault verifies.
+  or set for one of its administrators; the vault verifies the vault-call
+  token cases signed for that command (``peluit_common.vault_call``).
   Replies ``{tenant, years}`` or ``{error: code}``.
 """
 
@@ -23,7 +24,7 @@ MAX_RETENTION_YEARS = 100
 
 class RetentionQuery(Strict):
     version = Int(required=True, strict=True)
-    token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+    token = fields.String(required=True, validate=validate.Length(min=1, max=8192))
     tenant = tenant_field(required=True)
 
 

@@ -1,8 +1,9 @@
 """Disclosure of a reporter's identity under dual control (v1).
 
 HTTP bodies of the officer API on cases, and the cases -> identity-vault RPC
-commands. Every command carries the officer's own bearer token: the vault
-verifies it itself, so cases cannot act for an officer it merely names. No
+commands. Every command carries a vault-call token (``peluit_common.vault_call``)
+that cases signs for that one command after checking the officer's session:
+never the officer's own bearer token, which does not cross the broker. No
 schema here carries an identity; the one reply that does (``view``) carries it
 sealed to the requesting officer's X25519 key.
 """
@@ -105,7 +106,7 @@ class ViewBody(Strict):
 
 class _Command(Strict):
     version = Int(required=True)
-    token = Pattern(TOKEN_RE, "code", required=True, max_len=4096)
+    token = Pattern(TOKEN_RE, "code", required=True, max_len=8192)  # a vault-call token
 
 
 
@@ -126,7 +127,7 @@ class RequestDisclosureCommand(_Command):
 
 
 class ApproveDisclosureCommand(_Command):
-    """``approve_disclosure``: ``token`` must be a step-up token (fresh TOTP)."""
+    """``approve_disclosure``: the call token must say ``step_up`` (cases checked a fresh TOTP code)."""
 
     request_id = Pattern(UUID_RE, "code", required=True, max_len=36)
 
@@ -168,13 +169,18 @@ class DisclosureReply(Reply):
 class SealedView(Reply):
     """The one view: the identity (JSON) or an attachment's original, sealed to the requester's key:
     ``sealed_identity`` / ``sealed_original`` (sealed box), or ``ephemeral_public_key``, ``nonce`` and
-    ``ciphertext`` (the browser format)."""
+    ``ciphertext`` (the browser format). An original that had a file name of its own also carries it,
+    sealed separately: ``sealed_name`` / ``name``."""
 
     request_id = fields.UUID(required=True)
     sealed_identity = fields.String(metadata={"contentEncoding": "base64"})
     subject = fields.String(validate=validate.OneOf(["evidence"]))
     original_ref = fields.String()
     sealed_original = fields.String(metadata={"contentEncoding": "base64"})
+    sealed_name = fields.String(metadata={"contentEncoding": "base64",
+                                          "description": "the original's own file name (UTF-8), sealed the same way"})
+    name = fields.Dict(metadata={"description": "browser format: the original's own file name (UTF-8) as its own "
+                                                "ephemeral_public_key, nonce and ciphertext"})
     format = fields.String(required=True)
     ephemeral_public_key = fields.String(metadata={"contentEncoding": "base64", "description": "X25519, 32 bytes"})
     nonce = fields.String(metadata={"contentEncoding": "base64", "description": "AES-GCM nonce, 12 bytes"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from .fields import Int, Pattern, Strict, Text
 from .reports import SOURCE_ID, SYSTEM_NAME, tenant_field
@@ -81,6 +81,38 @@ class CaseMessageForReporterV1(Strict):
     tenant = tenant_field(required=True)
     kind = Pattern(r"question|message|feedback|notice", "code", required=True, max_len=10)
     sent_at = fields.AwareDateTime(required=True)
+
+
+class CaseDeadlineApproachingV1(CaseDeadlineBreachedV1):
+    """The scheduler recorded that a deadline is near (once per case and rule); same fields."""
+
+
+class CaseReporterWroteV1(Strict):
+    """The reporter answered or wrote through the anonymous channel (no text)."""
+
+    case_id = fields.UUID(required=True)
+    tenant = tenant_field(required=True)
+    written_at = fields.AwareDateTime(required=True)
+
+
+class CaseTeamAssignedV1(Strict):
+    """An investigation team was named: officer ids, nothing else."""
+
+    case_id = fields.UUID(required=True)
+    tenant = tenant_field(required=True)
+    team = fields.List(Text(max_len=64, multiline=False), required=True, validate=validate.Length(max=50))
+    assigned_at = fields.AwareDateTime(required=True)
+
+
+class DisclosureStepV1(Strict):
+    """A disclosure request was filed (``disclosure.requested``) or approved
+    (``disclosure.approved``); no reason, no identity."""
+
+    request_id = fields.UUID(required=True)
+    case_id = fields.UUID(required=True)
+    tenant = tenant_field(required=True)
+    requested_by = fields.UUID(required=True)
+    at = fields.AwareDateTime(required=True)
 
 
 # -- integration events: a public API for other pemda systems (see contracts/asyncapi.yaml)
@@ -156,6 +188,11 @@ DATA_SCHEMAS = {
     ("case.deadline_breached", 1): CaseDeadlineBreachedV1,
     ("chain.checkpoint", 1): ChainCheckpointV1,
     ("report.status_changed", 1): ReportStatusChangedV1,
+    ("case.deadline_approaching", 1): CaseDeadlineApproachingV1,
+    ("case.reporter_wrote", 1): CaseReporterWroteV1,
+    ("case.team_assigned", 1): CaseTeamAssignedV1,
+    ("disclosure.requested", 1): DisclosureStepV1,
+    ("disclosure.approved", 1): DisclosureStepV1,
 }
 # which envelope types go on the public integration exchange (the rest stay internal)
 INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed", "chain.checkpoint",

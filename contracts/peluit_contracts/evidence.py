@@ -35,6 +35,8 @@ TYPES = {
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
     "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", ".pptx"),
+    "odt": ("application/vnd.oasis.opendocument.text", ".odt"),
+    "ods": ("application/vnd.oasis.opendocument.spreadsheet", ".ods"),
     "text": ("text/plain", ".txt"),
     "mp3": ("audio/mpeg", ".mp3"),
     "m4a": ("audio/mp4", ".m4a"),
@@ -82,6 +84,7 @@ class StoreEvidenceOriginalCommand(Strict):
     """intake -> identity-vault ``store_evidence_original`` (v1).
 
     ``sealed_original``: the untouched file as a sealed box to the vault's key.
+    ``sealed_name`` (optional): the file's own name, sealed to the same key.
     ``case_id``/``tenant``: the case it belongs to (cases resolved the receipt),
     so the original is disclosed only for that case and shredded with it."""
 
@@ -90,6 +93,9 @@ class StoreEvidenceOriginalCommand(Strict):
     tenant = tenant_field(required=True)
     mime = _mime(required=True)
     sealed_original = Base64Bytes(required=True, max_bytes=MAX_FILE_BYTES + 48)
+    # the reporter's own file name (it may name them: "Laporan_<name>_<NIP>.docx"), sealed the same way;
+    # officers see only the generic label "lampiran-<n>.<ext>"
+    sealed_name = Base64Bytes(max_bytes=4 * LABEL_MAX + 48)
 
 
 class EvidenceItem(Strict):

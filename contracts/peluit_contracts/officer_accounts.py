@@ -11,7 +11,7 @@ from .admin_rpc import MAX_RETENTION_YEARS
 from .fields import Bool, Int, Pattern, Strict, Text
 from .i18n import encode
 from .officer_api import MAX_PAGE, MAX_PER_PAGE, Query, Reply, int_range, roles_field
-from .reports import tenant_field
+from .reports import EMAIL_PATTERN, tenant_field
 
 ENROLMENT_CODE_CHARS = 64  # 20 characters, and room for the spaces or hyphens a reader adds
 PASSWORD_RULE = validate.Length(min=12, max=1024, error=encode("weak_password", min=12))
@@ -26,6 +26,8 @@ class EnrolmentComplete(Strict):
     enrolment_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
     password = fields.String(required=True, validate=PASSWORD_RULE)
     totp = Pattern(r"\d{6}", "code", required=True, max_len=6)
+    # the officer's own address for notifications; absent keeps the one the administrator gave
+    email = Pattern(EMAIL_PATTERN, "email", max_len=320, load_default=None)
 
 
 class PasswordChange(Strict):
@@ -45,6 +47,8 @@ class TenantSettingsChange(Strict):
     deadline_pack = Pattern(r"[a-z0-9_]{2,32}", "code", max_len=32)
     information_request_days = Int(strict=True, allow_none=True, validate=int_range(1, 365))
     disclosure_notice = Bool(truthy={True}, falsy={False})
+    # k: how many inspekturs besides the requester approve a disclosure (the vault's upper bound is 5)
+    disclosure_approvals = Int(strict=True, validate=int_range(1, 5))
     retention_years = Int(strict=True, validate=int_range(1, MAX_RETENTION_YEARS))
 
 
@@ -177,6 +181,8 @@ class TenantSettings(Reply):
     deadline_pack = fields.String(required=True)
     information_request_days = fields.Integer(required=True, allow_none=True)
     disclosure_notice = fields.Boolean(required=True)
+    disclosure_approvals = fields.Integer(required=True, metadata={
+        "description": "inspekturs (none of them the requester) who must approve a disclosure"})
     retention_years = fields.Integer(required=True)
     categories = fields.List(fields.Nested(ListedCategory), required=True)
     holidays = fields.List(fields.Nested(ListedHoliday), required=True)

@@ -406,11 +406,21 @@ class Labelled(Reply):
     label_en = fields.String(required=True, metadata={"description": "English"})
 
 
+class ExternalBody(Labelled):
+    """An external body a case may be forwarded to (a configured list kept as data)."""
+
+    only_for = fields.String(required=True, allow_none=True, metadata={
+        "description": "a rule the case must meet: province_inspektorat_reported (only a report against the "
+                       "province's own Inspektorat), or null"})
+
+
 class Catalogue(Reply):
     """What the officers' forms choose from: the data the commands validate against."""
 
     tenants = fields.List(fields.Nested(CatalogueTenant), required=True)
-    external_destinations = fields.List(fields.String(), required=True)
+    external_destinations = fields.List(fields.String(), required=True, metadata={
+        "description": "the codes of external_bodies; a forward elsewhere is a 422 unknown_destination"})
+    external_bodies = fields.List(fields.Nested(ExternalBody), required=True)
     categories = fields.List(fields.Nested(Labelled), required=True, metadata={
         "description": "the officer's own tenant's active categories"})
     sanctions = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True, metadata={

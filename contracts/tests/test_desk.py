@@ -60,7 +60,7 @@ def test_the_replies_describe_what_the_services_answer():
              "changes": [{"at": "2026-12-07T03:00:00+00:00", "kind": "note", "actor": {}, "status": "verifikasi",
                           "reason": None, "reporter_visible": False}]}
     assert StaleVersion().validate(stale) == {}
-    assert set(Catalogue().fields) == {"tenants", "external_destinations", "categories", "sanctions", "tukin_months",
+    assert set(Catalogue().fields) == {"tenants", "external_destinations", "external_bodies", "categories", "sanctions", "tukin_months",
                                        "recommendation_kinds", "legal_bases", "deadline_rules"}
     assert SealedView().validate({"request_id": RID, "format": BROWSER_FORMAT, "ephemeral_public_key": KEY,
                                   "nonce": "AAAAAAAAAAAAAAAA", "ciphertext": "AAAA"}) == {}

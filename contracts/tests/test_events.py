@@ -68,4 +68,5 @@ def test_every_reliable_queue_is_a_quorum_queue_on_a_declared_exchange():
         assert queue.arguments["x-queue-type"] == "quorum"
         assert queue.exchange in EXCHANGES
         assert queue.dead_letter_queue == f"{queue.name}.dead"
-        assert queue.retry_queue(1000) == f"{queue.name}.retry.1000ms"
+        assert queue.retry_queue(1000) == f"{queue.name}.backoff.1000ms"
+        assert queue.retry_exchange == f"{queue.name}.retry"

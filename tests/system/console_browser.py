@@ -2,17 +2,22 @@
 (Playwright's sync API hangs under eventlet's monkey-patching, which the test
 process has). Prints one JSON object.
 
-    python console_browser.py BASE SHOTS AXE CASE_ID OTHER_CASE_ID PEOPLE_JSON
+    python console_browser.py flow BASE SHOTS AXE CASE_ID OTHER_CASE_ID PEOPLE_JSON
+    python console_browser.py desk BASE SHOTS AXE CASE_ID PEOPLE_JSON NEWCOMER_JSON BODIES_FILE
 
 PEOPLE_JSON: {name: {"username", "password", "secret", "step"}} for sari (penelaah,
 keyboard only), agus (inspektur), dewi (investigator), tono (penerima), prov
-(province) and budi (another kota). Every page met is checked with axe-core
-(serious and critical violations are returned), for reflow at 320 px (no
-sideways scrolling) and photographed at 1280 and 390 px.
+(province) and budi (another kota); for ``desk`` wati (inspektur) and prov.
+NEWCOMER_JSON: {"username", "code", "password"} of an investigator who enrols.
+Every page met is checked with axe-core (serious and critical violations are
+returned), for reflow at 320 px (no sideways scrolling) and photographed at
+1280 and 390 px. ``desk`` writes every answer of the console to BODIES_FILE
+(the canary searches them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -30,7 +35,13 @@ OUT: dict = {"violations": [], "reflow": [], "pages": [], "statuses": [], "focus
 def code(who: dict) -> str:
     """A one-time code at the step reserved for us, or a later one if that passed (the server takes
     the current step +-1 and only steps after the officer's last); the test learns the step used."""
-    step = max(who["step"], int(time.time()) // 30 - 1)
+    while True:
+        now = int(time.time()) // 30
+        step = max(who["step"], now - 1)
+        if step <= now + 1:
+            break
+        time.sleep(1)
+    who["step"] = step + 1
     OUT["steps"][who["short"]] = step
     return pyotp.TOTP(who["secret"]).at(step * 30)
 
@@ -45,17 +56,19 @@ class Run:
         context = self.browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
         return context, context.new_page()
 
-    def check(self, page, name: str) -> None:
+    def check(self, page, name: str, photos: bool = True) -> None:
         """axe at 1280 px, a photo at 1280 and 390 px, no sideways scrolling at 320 px."""
-        OUT["pages"].append(name)
+        if photos:
+            OUT["pages"].append(name)
         page.add_script_tag(path=self.axe_path)
         result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         OUT["violations"] += [{"page": name, "id": v["id"], "impact": v["impact"],
                                "nodes": [n["target"] for n in v["nodes"]][:3]}
                               for v in result["violations"] if v["impact"] in ("serious", "critical")]
-        page.screenshot(path=str(self.shots / f"{name}-1280.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=str(self.shots / f"{name}-390.png"), full_page=True)
+        if photos:
+            page.screenshot(path=str(self.shots / f"{name}-1280.png"), full_page=True)
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.screenshot(path=str(self.shots / f"{name}-390.png"), full_page=True)
         page.set_viewport_size({"width": 320, "height": 700})
         wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         if wide > 0:
@@ -130,6 +143,7 @@ def flow(run: Run, case_id: str, other_case_id: str, people: dict) -> None:
     run.check(sari, "03-case-verifikasi")
     sari.goto(f"{base}/antrean")
     run.check(sari, "02-work-queue")
+    OUT["wall_edited_url"] = sari.goto(f"{base}/kasus/{other_case_id}").status  # 35.73 editing to a 35.07 case
     sari.goto(case_url)
     run.command(sari, "reject")  # no reason: refused beside the field, nothing recorded
     OUT["reject_without_reason"] = sari.locator("#f-reject-reason-error").count()
@@ -145,7 +159,7 @@ def flow(run: Run, case_id: str, other_case_id: str, people: dict) -> None:
     agus.goto(case_url)
 
     def investigation(p):
-        p.fill("#f-start-investigation-team_text", people["dewi"]["id"])
+        p.check(f"input[name=team][value='{people['dewi']['id']}']")  # the tenant's investigators to pick from
         p.fill("#f-start-investigation-plan", "Wawancara petugas loket dan pemeriksaan kuitansi.")
         p.fill("#f-start-investigation-due_on", "2027-01-31")
     run.command(agus, "start-investigation", investigation)
@@ -230,16 +244,117 @@ def flow(run: Run, case_id: str, other_case_id: str, people: dict) -> None:
     budi_ctx.close()
 
 
+def enrol(run: Run, page, newcomer: dict) -> None:
+    """The one-time code from the administrator, then the officer's own TOTP and password."""
+    page.goto(f"{run.base}/masuk")
+    page.click("a[href^='/daftar']")
+    run.check(page, "20-enrol-code")
+    page.fill("#f-username", newcomer["username"])
+    page.fill("#f-enrolment_code", newcomer["code"])
+    page.click("main form button[type=submit]")
+    OUT["qr_image"] = page.locator(".qr img").get_attribute("src")[:26]
+    secret = page.inner_text(".secret").strip()
+    run.check(page, "21-enrol-own-totp")
+    page.fill("#f-password", newcomer["password"])
+    page.fill("#f-password_again", newcomer["password"])
+    page.fill("#f-totp", pyotp.TOTP(secret).now())
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/antrean**")
+    OUT["enrolled_as"] = page.inner_text(".who-name strong").strip()
+
+
+def desk(run: Run, case_id: str, people: dict, newcomer: dict, bodies_file: str) -> None:
+    """Enrolment, then dual-control disclosure opened in the browser, then the administration pages."""
+    base, bodies = run.base, []
+
+    def keep(response):
+        if response.url.startswith(base) and "/static/" not in response.url:
+            try:
+                bodies.append(response.body())
+            except Exception:  # noqa: BLE001 - a redirect has no body
+                pass
+
+    new_ctx, new = run.context()
+    new_ctx.on("response", keep)
+    enrol(run, new, newcomer)
+    for subject, reason in (("identity", "Perintah Pengadilan Negeri Malang untuk perlindungan saksi."),
+                            ("original", "Perintah Pengadilan Negeri Malang: foto asli sebagai alat bukti.")):
+        new.goto(f"{base}/kasus/{case_id}")
+        new.click(f"a[href^='/kasus/{case_id}/pengungkapan']")
+        if subject == "identity":
+            run.check(new, "22-disclosure-request")
+        else:
+            new.check("input[name=subject]:not([value=identity])")  # the attachment's original
+        new.select_option("#f-legal_basis", "court_order")
+        new.fill("#f-reason", reason)
+        new.click("main form button[type=submit]")
+        new.wait_for_url("**/pengungkapan?**")
+    run.check(new, "23-disclosure-mine")
+
+    # dual control: one inspektur approves the identity, another the original, each with a fresh code
+    for short, what in (("wati", "identitas pelapor"), ("hadi", "berkas asli lampiran")):
+        ctx, inspektur = run.context()
+        ctx.on("response", keep)
+        run.sign_in(inspektur, people[short])
+        inspektur.goto(f"{base}/pengungkapan")
+        if short == "wati":
+            run.check(inspektur, "24-disclosure-approvals")
+        item = inspektur.locator("li", has_text=what)
+        item.locator("input[name=totp]").fill(code(people[short]))
+        item.locator("form[action*='/setujui'] button[type=submit]").click()
+        inspektur.wait_for_load_state()
+        OUT.setdefault("approved", []).append(inspektur.locator("main .notice").count())
+        ctx.close()
+
+    new.goto(f"{base}/pengungkapan")
+    new.locator("li", has_text="identitas pelapor").locator("a[href*='/lihat']").click()
+    run.check(new, "25-disclosure-view")  # before it is opened: no photo of an identity
+    new.click("#open-disclosure")
+    new.wait_for_selector("#disclosure-result:not([hidden])")
+    OUT["opened"] = new.inner_text("#disclosure-result")
+    run.check(new, "25-disclosure-opened", photos=False)  # axe and reflow, but no photo of an identity
+    new.reload()
+    new.click("#open-disclosure")
+    new.wait_for_function("document.getElementById('disclosure-status').textContent.length > 20")
+    OUT["second_open"] = new.inner_text("#disclosure-status")
+    new.goto(f"{base}/pengungkapan")
+    new.locator("li", has_text="berkas asli lampiran").locator("a[href*='/lihat']").click()
+    new.click("#open-disclosure")
+    with new.expect_download() as download:
+        new.click("#disclosure-result a")
+    OUT["original_sha256"] = hashlib.sha256(Path(download.value.path()).read_bytes()).hexdigest()
+    new_ctx.close()
+
+    prov_ctx, prov = run.context()
+    run.sign_in(prov, people["prov"])
+    for name, path in (("26-admin-officers", "/admin/petugas"), ("27-admin-grants", "/admin/hibah-audit"),
+                       ("28-admin-settings", "/admin/pengaturan?tenant=35.73"), ("29-admin-log", "/admin/log"),
+                       ("30-password-en", "/akun/kata-sandi?lang=en")):
+        prov.goto(base + path)
+        run.check(prov, name)
+    prov_ctx.close()
+    Path(bodies_file).write_bytes(b"\n".join(bodies))
+
+
 def main(argv: list[str]) -> None:
-    base, shots, axe_path, case_id, other_case_id, people = argv
-    people = {short: {**who, "short": short} for short, who in json.loads(people).items()}
+    mode, base, shots, axe_path, *rest = argv
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         try:
-            flow(Run(browser, base, shots, axe_path), case_id, other_case_id, people)
+            run = Run(browser, base, shots, axe_path)
+            if mode == "flow":
+                case_id, other_case_id, people = rest
+                flow(run, case_id, other_case_id, _people(people))
+            else:
+                case_id, people, newcomer, bodies_file = rest
+                desk(run, case_id, _people(people), json.loads(newcomer), bodies_file)
         finally:
             browser.close()
     print(json.dumps(OUT))
+
+
+def _people(raw: str) -> dict:
+    return {short: {**who, "short": short} for short, who in json.loads(raw).items()}
 
 
 if __name__ == "__main__":

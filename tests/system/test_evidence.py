@@ -21,8 +21,15 @@ import requests
 from nacl.public import PrivateKey, SealedBox
 from PIL import ExifTags, Image
 
-from peluit_common.testing import authored_pdf, gps_photo
-from peluit_local.testing import admin_connect, encodings, hits_outside_the_vault, new_case, stored_counts
+from peluit_common.testing import authored_pdf, gps_photo, png_bomb
+from peluit_local.testing import (
+    admin_connect,
+    encodings,
+    hits_outside_the_vault,
+    new_case,
+    put_on_team,
+    stored_counts,
+)
 
 
 
@@ -72,23 +79,23 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     assert marker.encode() in photo and marker.encode() in pdf  # the originals really carry it
     replies: list[bytes] = []
 
-    resp = upload(system, receipt, [("IMG_20261012_GPS.jpg", photo, "image/jpeg"),
+    resp = upload(system, receipt, [(f"Laporan_{marker}_IMG_20261012.jpg", photo, "image/jpeg"),
                                     ("kuitansi.pdf", pdf, "application/pdf")])
     assert resp.status_code == 201, resp.text
     replies.append(resp.content)
     accepted = resp.json()["evidence"]
     assert [(e["label"], e["mime"], e["size"]) for e in accepted] == [
-        ("IMG_20261012_GPS.jpg", "image/jpeg", len(photo)), ("kuitansi.pdf", "application/pdf", len(pdf))]
+        ("lampiran-1.jpg", "image/jpeg", len(photo)), ("lampiran-2.pdf", "application/pdf", len(pdf))]
     assert resp.json()["message"]["id"] and resp.json()["message"]["en"]
     # a retried upload is idempotent: no second copy anywhere
     before = stored_counts(system)
-    again = upload(system, receipt, [("IMG_20261012_GPS.jpg", photo, "image/jpeg"),
+    again = upload(system, receipt, [(f"Laporan_{marker}_IMG_20261012.jpg", photo, "image/jpeg"),
                                      ("kuitansi.pdf", pdf, "application/pdf")])
     assert again.status_code == 201 and stored_counts(system) == before
 
-    # the reporter sees what they attached, by label
+    # the reporter sees what they attached, by generic label (their file names went sealed to the vault)
     status = requests.post(system.url("intake") + "/api/v1/reports/status", json={"receipt": receipt}, timeout=10)
-    assert [e["label"] for e in status.json()["evidence"]] == ["IMG_20261012_GPS.jpg", "kuitansi.pdf"]
+    assert [e["label"] for e in status.json()["evidence"]] == ["lampiran-1.jpg", "lampiran-2.pdf"]
     replies.append(status.content)
 
     # officers of the tenant: metadata in the case document, stripped copies to download
@@ -97,8 +104,8 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     assert doc.status_code == 200
     replies.append(doc.content)
     items = doc.json()["evidence"]
-    assert [(i["label"], i["mime"]) for i in items] == [("IMG_20261012_GPS.jpg", "image/jpeg"),
-                                                       ("kuitansi.pdf", "application/pdf")]
+    assert [(i["label"], i["mime"]) for i in items] == [("lampiran-1.jpg", "image/jpeg"),
+                                                       ("lampiran-2.pdf", "application/pdf")]
     assert any(h["kind"] == "evidence_added" for h in doc.json()["history"])
     copies = {}
     for item in items:
@@ -147,6 +154,7 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
 
     # dual control for an original: an investigator asks, another inspektur approves with a fresh
     # TOTP code, the requester's own key opens the one view; byte for byte the reporter's file
+    put_on_team(system, login("agus.inspektur"), case_id, [staff["dewi.irban"]["id"]])  # the team asks
     dewi = login("dewi.irban")
     jpeg_item = items[0]
     filed = requests.post(f"{system.url('cases')}/api/v1/cases/{case_id}/evidence/{jpeg_item['evidence_id']}"
@@ -172,6 +180,9 @@ def test_evidence_is_stripped_for_officers_and_sealed_in_the_vault(system, staff
     replies.append(view.content)
     assert view.json()["subject"] == "evidence" and view.json()["original_ref"] == jpeg_item["original_ref"]
     assert SealedBox(client).decrypt(base64.b64decode(view.json()["sealed_original"])) == photo
+    # and the file name the reporter's phone gave it, which no officer saw as a label
+    assert SealedBox(client).decrypt(base64.b64decode(view.json()["sealed_name"])) == \
+        f"Laporan_{marker}_IMG_20261012.jpg".encode()
     events = requests.get(f"{system.url('cases')}/api/v1/disclosure-events?tenant=35.73",
                           headers=login("agus.inspektur"), timeout=15)
     mine = [e for e in events.json()["events"] if e["request_id"] == request_id]
@@ -224,3 +235,16 @@ def test_bad_files_are_refused_bilingually_and_store_nothing(system):
     with admin_connect(system, "cases") as conn:
         assert conn.execute("SELECT count(*) FROM peluit.evidence_blob WHERE case_id = %s",
                             (case_id,)).fetchone()[0] == 0
+
+
+def test_a_decompression_bomb_ends_one_sandboxed_worker_and_intake_keeps_serving(system):
+    """A PNG that decodes to 144 MB (the system's sandbox allows 256 MB per worker, the
+    parsers need more) is refused with a bilingual 422; the next upload and status answer at once."""
+    _, receipt = new_case(system)
+    resp = upload(system, receipt, [("foto.png", png_bomb(), "image/png")])
+    err = assert_bilingual(resp, 422, "unsafe_file")
+    assert list(err["fields"]) == ["file.1"]
+    ok = upload(system, receipt, [("catatan.txt", b"bukti transfer", "text/plain")])
+    assert ok.status_code == 201, ok.text
+    status = requests.post(system.url("intake") + "/api/v1/reports/status", json={"receipt": receipt}, timeout=10)
+    assert status.status_code == 200 and [e["label"] for e in status.json()["evidence"]] == ["lampiran-1.txt"]

@@ -104,8 +104,15 @@ def test_the_catalogue_lists_what_the_forms_choose_from(system, login):
     assert "teguran_lisan" in out["sanctions"]["ringan"] and out["tukin_months"] == [6, 9, 12]
     assert "sanksi_disiplin" in out["recommendation_kinds"]
     assert "first_response" in {r["code"] for r in out["deadline_rules"]}
-    # every destination offered is one a forward accepts
+    assert {"code": "itjen_kemendagri", "only_for": "province_inspektorat_reported"}.items() <= next(
+        b for b in out["external_bodies"] if b["code"] == "itjen_kemendagri").items()
+    # every destination offered is one a forward accepts; one that does not exist is a 422 recording nothing
     case_id, _ = new_case(system)
+    nowhere = command(system, login("sari.penelaah"), case_id, "forward", {
+        "destination_kind": "tenant", "destination": "99.99", "reason": "Ke mana saja"}, 1)
+    assert nowhere.status_code == 422 and nowhere.json()["error"]["code"] == "unknown_destination"
+    assert set(nowhere.json()["error"]["message"]) == {"id", "en"}
+    assert get(system, login("sari.penelaah"), f"/api/v1/cases/{case_id}").headers["ETag"] == '"1"'
     forwarded = command(system, login("sari.penelaah"), case_id, "forward", {
         "destination_kind": "external", "destination": out["external_destinations"][0],
         "reason": "Kewenangan instansi lain"}, 1)

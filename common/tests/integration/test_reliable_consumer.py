@@ -31,16 +31,9 @@ def amqp_uri(amqp_vhost):
 
 
 @pytest.fixture
-def run(amqp_uri, monkeypatch, container_factory):
-    """Start a service on the module's vhost (nameko's fixture kills it afterwards)."""
+def run(nameko_service, monkeypatch):
     monkeypatch.setenv("PELUIT_RETRY_DELAYS_MS", ",".join(map(str, DELAYS)))
-
-    def start(cls):
-        container = container_factory(cls, {"AMQP_URI": amqp_uri, "max_workers": 4})
-        container.start()
-        return container
-
-    return start
+    return nameko_service
 
 
 def metric(name: str, queue: str) -> float:

@@ -11,7 +11,11 @@ the limit it chases, measured in the same run on the same machine.
 (d), (e) case loads and the vault (bench_cases, bench_vault);
 (f) a province (bench_province): generator, rebuild beside the raw log read,
     statistics query latency, tenant-year export, hash-chain insert cost;
-(g) integration events from the outbox to the stream, and a late subscriber's
+(g) evidence stripping in intake's process vs the sandbox (bench_evidence);
+(h) the console on that province (bench_console): work-queue and case page
+    p95 beside the cases API's own for the same data;
+(i) officers' notifications at a burst of 1,000 cases (bench_notify);
+(j) integration events from the outbox to the stream, and a late subscriber's
     replay from offset 0 beside the raw stream read (bench_stream).
 """
 
@@ -42,7 +46,7 @@ import peluit_common  # noqa: E402,F401
 
 from . import bootstrap  # noqa: E402
 from .system import NAMEKO_CONFIG, REPO  # noqa: E402
-from .testing import running_system, sample_report  # noqa: E402
+from .testing import TEST_LIMITS, running_system, sample_report  # noqa: E402
 
 LEVELS = ((1, 60), (10, 400), (50, 1000))  # (concurrent submitters, submissions per run)
 RUNS = int(os.environ.get("PELUIT_BENCH_RUNS", "3"))
@@ -210,7 +214,7 @@ def bench_slow_queries(system):
 
 def main() -> int:
     print(f"Peluit benchmarks on {os.cpu_count()} cores ({time.strftime('%Y-%m-%d %H:%M')})\n")
-    with running_system(extra_env={"PELUIT_RPC_TIMEOUT": "30"}, tap=False) as system:
+    with running_system(extra_env={"PELUIT_RPC_TIMEOUT": "30", **TEST_LIMITS}, tap=False) as system:
         rate = bench_end_to_end(system)
         bench_argon2()
         bench_without_hash_cost(system)
@@ -226,13 +230,23 @@ def main() -> int:
 
     bench_vault(RUNS)
     print()
+    from .bench_evidence import bench_evidence
+
+    bench_evidence()
+    print()
+    from .bench_notify import bench_notifications
+
+    bench_notifications(RUNS)
+    print()
     from .bench_stream import bench_stream
 
     bench_stream(RUNS)
-    if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips part (f)
+    if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips parts (f) and (h)
         print(flush=True)
         # its own process: no eventlet patching there, and it uses several processes itself
         subprocess.run([sys.executable, "-m", "peluit_local.bench_province"], cwd=REPO, check=False)
+        print(flush=True)
+        subprocess.run([sys.executable, "-m", "peluit_local.bench_console"], cwd=REPO, check=False)
     return 0
 
 

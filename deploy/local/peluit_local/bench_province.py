@@ -419,7 +419,7 @@ class Generator:
         elif x < 0.08:
             yield rng.uniform(0.5, 4), lambda now: case.forward(
                 self._pick_o(live, "penelaah"), "external", rng.choice(["kepolisian", "kejaksaan", "kpk",
-                                                                         "ombudsman", "instansi_lain"]),
+                                                                         "ombudsman", "apip_kementerian"]),
                 "Kewenangan instansi lain", **self._closing(now))
         elif x < 0.20:
             yield rng.uniform(0.5, 5), lambda now: case.reject(self._pick_o(live, "penelaah"),

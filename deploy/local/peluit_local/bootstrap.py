@@ -119,11 +119,3 @@ def admin_dsn(dbname: str) -> str:
 def rabbitmqctl(*args: str) -> str:
     return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True).stdout
 
-
-def create_vhost(vhost: str) -> None:
-    rabbitmqctl("add_vhost", vhost) if vhost not in rabbitmqctl("list_vhosts").split() else None
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-
-
-def delete_vhost(vhost: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)

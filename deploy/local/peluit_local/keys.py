@@ -12,8 +12,9 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 # services that verify officer tokens hold the public key only; cases signs.
-# The vault checks the officer of a disclosure command itself, not trusting cases.
-OFFICER_TOKEN_VERIFIERS = ("cases", "intake", "reporting", "identity-vault")
+# The vault sees no officer token: it verifies vault-call tokens (vault-call.key
+# in cases, vault-call.pub in the vault), one per command.
+OFFICER_TOKEN_VERIFIERS = ("cases", "intake", "reporting")
 
 
 def _write(path: Path, value: str) -> None:
@@ -38,14 +39,15 @@ def ensure_keys(root: Path) -> Path:
     if not (intake / "intake-secret.key").exists():
         _write(intake / "intake-secret.key", secrets.token_hex(64))
     _ensure_officer_keys(root)
+    _ensure_signing_pair(root / "cases" / "vault-call.key", [root / "identity-vault" / "vault-call.pub"])
     _ensure_checkpoint_key(root)
     if not (root / "console" / "console-session.key").exists():
         # seals the console's session cookie (AES-256-GCM); a new key only signs everyone out
         _write(root / "console" / "console-session.key", secrets.token_hex(32))
     for service in ("intake", "cases", "identity-vault", "notifications", "reporting"):
-        pw = root / service / "db.password"
-        if not pw.exists():
-            _write(pw, secrets.token_urlsafe(24))
+        for name in ("db.password", "amqp.password"):  # its PostgreSQL role, its RabbitMQ user
+            if not (root / service / name).exists():
+                _write(root / service / name, secrets.token_urlsafe(24))
     return root
 
 
@@ -72,19 +74,27 @@ def _ensure_checkpoint_key(root: Path) -> None:
     (``peluit-verify --public-key``). Rotating: a new key gets a new key id;
     keep the old public key, old checkpoints stay verifiable with it."""
     cases = root / "cases"
-    signing = cases / "checkpoint.key"
+    _ensure_signing_pair(cases / "checkpoint.key", [cases / "checkpoint.pub", root / "auditors" / "checkpoint.pub"])
+
+
+def _ensure_signing_pair(signing: Path, publics: list[Path]) -> None:
+    """An Ed25519 key and copies of its public key; a new key drops the old copies."""
     if not signing.exists():
         _write(signing, bytes(SigningKey.generate()).hex())
-        for path in (cases / "checkpoint.pub", root / "auditors" / "checkpoint.pub"):
+        for path in publics:
             path.unlink(missing_ok=True)
     public = bytes(SigningKey(bytes.fromhex(signing.read_text().strip())).verify_key).hex()
-    for path in (cases / "checkpoint.pub", root / "auditors" / "checkpoint.pub"):
+    for path in publics:
         if not path.exists():
             _write(path, public)
 
 
 def db_password(root: Path, service: str) -> str:
     return (Path(root) / service / "db.password").read_text().strip()
+
+
+def amqp_password(root: Path, service: str) -> str:
+    return (Path(root) / service / "amqp.password").read_text().strip()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Start the six services as separate ``nameko run`` processes.
 
 Used by ``make run``, the system tests and the benchmarks, so all three run
-Peluit the same way. Each process gets only its own database role and its own
-key folder.
+Peluit the same way. Each process gets only its own database role, its own
+RabbitMQ user (``broker.py``) and its own key folder.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bootstrap
-from .keys import db_password, ensure_keys
+from . import bootstrap, broker
+from .keys import amqp_password, db_password, ensure_keys
 
 REPO = Path(__file__).resolve().parents[3]
 NAMEKO_CONFIG = REPO / "deploy" / "nameko.yaml"
@@ -51,6 +51,8 @@ SERVICES = (
 )
 BY_NAME = {s.name: s for s in SERVICES}
 OPS_PORT_DISTANCE = 1000
+ADMIN_USER = "guest"  # RabbitMQ's local administrator (local connections only)
+NO_BROKER = "pyamqp://no-broker-user@127.0.0.1:5672/"
 
 
 @dataclass
@@ -72,14 +74,26 @@ class System:
         ensure_keys(self.keys_dir)
         bootstrap.create_databases(self.prefix, {s.name: db_password(self.keys_dir, s.name) for s in SERVICES
                                                  if s.database})
-        if self.vhost != "/":
-            bootstrap.create_vhost(self.vhost)
+        broker.apply(broker.definitions(self.prefix, self.vhost, {
+            a.service: amqp_password(self.keys_dir, a.service) for a in broker.ACCESS}, admin_user=ADMIN_USER))
         self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def unprovision_broker(self) -> None:
+        """The vhost and the services' broker users go (test sessions)."""
+        broker.remove(self.prefix, self.vhost)
 
     @property
     def amqp_uri(self) -> str:
+        """The local administrator's URI (guest): tests and benchmarks that drive the broker themselves."""
+        return self.service_amqp_uri(None)
+
+    def service_amqp_uri(self, service: str | None) -> str:
+        """``service``'s own broker user (None: the administrator)."""
         vhost = "" if self.vhost == "/" else self.vhost
-        return f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
+        if service is None:
+            return f"pyamqp://{ADMIN_USER}:guest@127.0.0.1:5672/{vhost}"
+        user = broker.user_name(self.prefix, service)
+        return f"pyamqp://{user}:{amqp_password(self.keys_dir, service)}@127.0.0.1:5672/{vhost}"
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.base_port + BY_NAME[service].port_offset}"
@@ -99,7 +113,8 @@ class System:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PELUIT_")}
         env.update({
             "PELUIT_SERVICE": service,
-            "AMQP_URI": self.amqp_uri,
+            # the console uses no broker: a user that does not exist, rather than the administrator
+            "AMQP_URI": self.service_amqp_uri(service) if service in broker.BY_SERVICE else NO_BROKER,
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.base_port + svc.port_offset}",
             "PELUIT_OPS_ADDRESS": f"127.0.0.1:{self.ops_port(service)}",
             "PELUIT_KEYS_DIR": str(self.keys_dir / service),
@@ -110,6 +125,12 @@ class System:
                         "PELUIT_DB_PASSWORD": db_password(self.keys_dir, service)})
         if service == "identity-vault":
             env["PELUIT_VAULT_SMTP_PORT"] = str(self.smtp_port)
+        if service == "cases":
+            # the console names each browser's address, so sign-ins are throttled per browser, not per console
+            env["PELUIT_CASES_PROXY_HOPS"] = "1"
+        if service == "notifications":
+            # officers' mail through the same local sink; links point at this console
+            env.update({"PELUIT_NOTIFY_SMTP_PORT": str(self.smtp_port), "PELUIT_CONSOLE_URL": self.url("console")})
         if service == "console":
             # the console reaches the other services over their public HTTP APIs only
             env.update({"PELUIT_CASES_URL": self.url("cases"), "PELUIT_REPORTING_URL": self.url("reporting"),

@@ -70,6 +70,11 @@ def _free_base_port() -> int:
     raise RuntimeError("no free port range")
 
 
+# every test client is 127.0.0.1: limits a thousand times the production ones, and one trusted proxy hop so
+# that a test can be a client of its own (X-Forwarded-For)
+TEST_LIMITS = {"PELUIT_THROTTLE_SCALE": "1000", "PELUIT_PROXY_HOPS": "1"}
+
+
 @contextlib.contextmanager
 def running_system(services=None, extra_env=None, tap=True):
     """A fresh Peluit: own databases, vhost (firehose tapped), ports and keys."""
@@ -80,7 +85,11 @@ def running_system(services=None, extra_env=None, tap=True):
         keys_dir=artifacts / "keys", log_dir=artifacts / "logs",
         extra_env=extra_env if extra_env is not None else {
             "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.15",
-            "PELUIT_CHECKPOINT_INTERVAL": "1"},
+            # a small evidence sandbox, so a 150 kB bomb (peluit_common.testing.png_bomb) shows a worker ending
+            "PELUIT_CHECKPOINT_INTERVAL": "1", "PELUIT_EVIDENCE_WORKER_MEMORY_MB": "256",
+            "PELUIT_NOTIFY_RETRY_CAP_SECONDS": "1",
+            # every test signs in from 127.0.0.1 and some fail on purpose (the throttle: test_login_throttle.py)
+            "PELUIT_LOGIN_CLIENT_FAILURES": "500", **TEST_LIMITS},
     )
     sys_.provision()
     if tap:
@@ -95,7 +104,7 @@ def running_system(services=None, extra_env=None, tap=True):
         if tap:
             sys_.tap.close()
             bootstrap.rabbitmqctl("trace_off", "-p", sys_.vhost)
-        bootstrap.delete_vhost(sys_.vhost)
+        sys_.unprovision_broker()
         bootstrap.drop_databases(sys_.prefix)
         shutil.rmtree(artifacts / "keys", ignore_errors=True)
         if os.environ.get("PELUIT_KEEP_ARTIFACTS") != "1" and not os.environ.get("CI"):
@@ -272,6 +281,18 @@ def table_dump(system, service: str, except_columns: dict | None = None) -> byte
     return b"\n".join(chunks)
 
 
+NOTIFY_SENDER = "wbs-notifikasi@peluit.invalid"  # notifications' default From (the vault's differs)
+
+
+def officer_mail(system) -> list:
+    """Every mail notifications handed to the local sink (the reporters' relays left out)."""
+    import mailbox
+
+    if not system.mail_dir.exists():
+        return []
+    return [m for m in mailbox.Maildir(system.mail_dir, create=False) if NOTIFY_SENDER in (m["From"] or "")]
+
+
 def hits_outside_the_vault(system, needles, replies: bytes = b"", min_broker_bytes: int = 1000,
                            except_columns: dict | None = None) -> list[tuple[str, str]]:
     """(place, needle) for every needle found, in any encoding, in a database
@@ -285,6 +306,7 @@ def hits_outside_the_vault(system, needles, replies: bytes = b"", min_broker_byt
         places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
         places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())
+    places["officer mail"] = b"\n".join(m.as_bytes() for m in officer_mail(system))
     places["http replies"] = replies
     assert len(places["broker messages"]) > min_broker_bytes  # the tap did see the traffic
     return [(place, needle) for needle in needles for place, blob in places.items()
@@ -324,3 +346,17 @@ def smtp_client(system):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def put_on_team(system, inspektur: dict, case_id: str, member_ids: list[str]) -> None:
+    """Verify, accept and start an investigation with ``member_ids`` as the team
+    (the case's team may request a disclosure; ``inspektur``: login headers)."""
+    url = f"{system.url('cases')}/api/v1/cases/{case_id}"
+    version = requests.get(url, headers=inspektur, timeout=15).json()["version"]
+    for name, body in (("start-verification", {}), ("accept", {}),
+                       ("start-investigation", {"team": member_ids, "plan": "Wawancara dan periksa dokumen",
+                                                "due_on": "2027-06-30"})):
+        resp = requests.post(f"{url}/{name}", json=body, headers={**inspektur, "If-Match": f'"{version}"'},
+                             timeout=15)
+        assert resp.status_code == 200, resp.text
+        version = resp.json()["version"]

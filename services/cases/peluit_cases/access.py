@@ -3,8 +3,8 @@ administering officers and tenants, in one place.
 
 Officers see what their own Inspektorat handles (for the province: what was
 escalated or forwarded to it); auditors only what a live grant names. A case
-outside the actor's reach is ``not_found`` exactly like a missing one, and
-the attempt lands in the case's access log. The rules read officers, tenants
+outside the actor's reach, or one the actor recused from, is ``not_found``
+exactly like a missing one, and the attempt lands in the case's access log. The rules read officers, tenants
 and grants through a ``Directory`` (PostgreSQL in the service, a fake in the
 unit tests).
 
@@ -99,17 +99,27 @@ class Access:
             tenants |= self.directory.granted_tenants(actor.officer_id)
         return sorted(tenants)
 
-    def case(self, actor: Actor, case_id: str | UUID, action: str) -> Case:
-        """The case, or ``not_found`` indistinguishable from a missing case;
-        both the read and a refused attempt land in the case's access log."""
+    def case(self, actor: Actor, case_id: str | UUID, action: str, require=None) -> Case:
+        """The case, or ``not_found`` indistinguishable from a missing case
+        (another tenant's, or one the actor recused from: need to know); both
+        the read and a refused attempt land in the case's access log."""
         try:
             case = self.app.get_case(case_id if isinstance(case_id, UUID) else UUID(case_id))
         except (ValueError, DomainError):
             raise case_not_found() from None
-        allowed = case.handling_tenant in self.tenants(actor)
-        self.app.record_access(case.id, actor.officer_id, actor.tenant, list(actor.roles), action, allowed)
-        if not allowed:
+        visible = case.handling_tenant in self.tenants(actor) and actor.officer_id not in case.recused
+        refusal = None
+        if visible and require is not None:
+            try:
+                require(actor, case)  # ``require(actor, case)`` raises AccessDenied: logged as refused too
+            except AccessDenied as err:
+                refusal = err
+        self.app.record_access(case.id, actor.officer_id, actor.tenant, list(actor.roles), action,
+                               visible and refusal is None)
+        if not visible:
             raise case_not_found()
+        if refusal is not None:
+            raise refusal
         return case
 
     @staticmethod
@@ -121,6 +131,15 @@ class Access:
         """Audit bundles are for auditors with a live grant for the case's tenant."""
         if not (actor.has_role("auditor") and case.handling_tenant in self.directory.granted_tenants(actor.officer_id)):
             raise forbidden("auditors_only")
+
+    @staticmethod
+    def require_disclosure_requester(actor: Actor, case: Case) -> None:
+        """A disclosure is requested by the case's investigation team or the
+        tenant's inspektur only (need to know), after ``case`` let them in."""
+        on_team = bool(case.investigation) and actor.officer_id in case.investigation["team"]
+        own_inspektur = actor.has_role("inspektur") and actor.tenant == case.handling_tenant
+        if not ((on_team and actor.has_role("investigator")) or own_inspektur):
+            raise forbidden("disclosure_requester_only")
 
     def require_disclosure_trail(self, actor: Actor, tenant: str) -> None:
         """The vault's disclosure trail of a tenant: auditors with a live grant

@@ -11,13 +11,18 @@ is a ``CasesError`` that ``officer_api.STATUS`` turns into HTTP.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 from datetime import date, datetime, timedelta, timezone
 
 import pyotp
 from marshmallow import ValidationError
+from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from peluit_common.auth import TENANT_RE, AuthError, bearer_token
+from peluit_common.auth import TENANT_RE, AuthError
+from peluit_common.ratelimit import RateLimiter, client_address
 from peluit_common.settings import env_float, env_int
 from peluit_common.web import SECURITY_HEADERS, json_response, read_json
 from peluit_contracts import officer_api as contract
@@ -76,23 +81,59 @@ def _credentials(schema, request, refusal: str) -> dict:
         raise CasesError(refusal) from None
 
 
+class LoginThrottle(DependencyProvider):
+    """Failed sign-ins per client, on top of the per-account lockout: at most
+    ``PELUIT_LOGIN_CLIENT_FAILURES`` (20) per ``PELUIT_LOGIN_CLIENT_WINDOW``
+    seconds (900) from one address, counted on a keyed, daily rotating hash
+    of it (``peluit_common.ratelimit``; the key is derived from the TOTP key
+    file, the address is never kept). Behind ``PELUIT_CASES_PROXY_HOPS``
+    trusted proxies the address is the one they appended. Per process, like
+    intake's portal limits."""
+
+    def setup(self):
+        key = hmac.new(officers.load_totp_key(), b"peluit-cases/login-throttle", hashlib.sha256).digest()
+        self.limiter = RateLimiter(key, {"login": (env_int("PELUIT_LOGIN_CLIENT_FAILURES", 20),
+                                                   float(env_int("PELUIT_LOGIN_CLIENT_WINDOW", 900)))})
+        self.proxy_hops = env_int("PELUIT_CASES_PROXY_HOPS", 0)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
+@contextlib.contextmanager
+def throttled(throttle, request, failures):
+    """A guess (sign-in, enrolment code) from a client past its failures is
+    refused before any account is touched, so it counts towards no lockout;
+    a ``failures`` exception inside counts for the client."""
+    address = client_address(request.environ, throttle.proxy_hops)
+    if throttle.limiter.blocked("login", address) is not None:
+        raise CasesError("too_many_attempts")
+    try:
+        yield
+    except failures:
+        throttle.limiter.hit("login", address)
+        raise
+
+
 def login(svc, request) -> Response:
-    creds = _credentials(contract.Login, request, "invalid_credentials")
-    with svc.db.connection() as conn:
-        try:
-            officer = officers.authenticate(conn, svc.keys.totp_key, creds["username"], creds["password"],
-                                            creds["totp"])
-        except officers.LoginFailed:
-            # locked, inactive, not enrolled and unknown look the same from outside
-            raise CasesError("invalid_credentials") from None
+    with throttled(svc.login_throttle, request, officers.LoginFailed):
+        creds = _credentials(contract.Login, request, "invalid_credentials")
+        with svc.db.connection() as conn:
+            try:
+                officer = officers.authenticate(conn, svc.keys.totp_key, creds["username"], creds["password"],
+                                                creds["totp"])
+            except officers.LoginFailed as err:
+                # locked, inactive, not enrolled and unknown look the same from outside
+                raise officers.LoginFailed("invalid_credentials") from None
     return _signed_in(svc, officer)
 
 
 def start_enrolment(svc, request) -> Response:
     """Step 1 of 2: the enrolment code for the officer's own new TOTP secret."""
-    args = _credentials(accounts_contract.EnrolmentStart, request, "invalid_enrolment")
-    with svc.db.connection() as conn:
-        started = enrolment.start(conn, svc.keys.totp_key, args["username"], args["enrolment_code"])
+    with throttled(svc.login_throttle, request, enrolment.EnrolmentFailed):
+        args = _credentials(accounts_contract.EnrolmentStart, request, "invalid_enrolment")
+        with svc.db.connection() as conn:
+            started = enrolment.start(conn, svc.keys.totp_key, args["username"], args["enrolment_code"])
     ttl = enrolment.ENROLMENT_TOKEN_SECONDS
     token = svc.keys.issuer.issue_enrolment(started.officer_id, started.session_version, ttl)
     return json_response(200, {
@@ -109,7 +150,8 @@ def complete_enrolment(svc, request) -> Response:
         raise CasesError("invalid_enrolment") from None
     with svc.db.connection() as conn:
         try:
-            officer = enrolment.complete(conn, svc.keys.totp_key, officer_id, version, args["password"], args["totp"])
+            officer = enrolment.complete(conn, svc.keys.totp_key, officer_id, version, args["password"], args["totp"],
+                                         email=args["email"])
         except officers.OfficerError as err:
             raise _password_refused(err, "password") from None
     return _signed_in(svc, officer)
@@ -261,40 +303,39 @@ def revoke_grant(svc, request, grant_id: int) -> Response:
 
 # -- tenant settings ----------------------------------------------------------------------------------
 
-def _tenant_admin(svc, request, code: str) -> tuple[str, Actor]:
-    """The bearer token (the vault verifies it again for retention) and its admin."""
-    token = bearer_token(request)
-    actor = Actor.from_claims(svc.auth.verify(token))
+def _tenant_admin(svc, request, code: str) -> Actor:
+    """The tenant's admin (the vault checks the role again in the call token cases signs for retention)."""
+    actor = Actor.from_claims(svc.auth.claims(request))
     if not TENANT_RE.fullmatch(code):
         raise CasesError("not_found", text="tenant_not_found")
     access.require_tenant_admin(actor, code)
-    return token, actor
+    return actor
 
 
-def _settings_reply(svc, token: str, settings: dict | None, changed: bool = True) -> Response:
+def _settings_reply(svc, actor: Actor, settings: dict | None, changed: bool = True) -> Response:
     """The settings with the vault's retention; after a change, this instance's
     deadline scheduler reads the tenant again."""
     if settings is None:
         raise CasesError("not_found", text="tenant_not_found")
     if changed:
         svc.deadline_config.forget(settings["code"])
-    years = _vault(svc).retention(token, settings["code"])
+    years = _vault(svc).retention(actor, settings["code"])
     return json_response(200, {**settings, "retention_years": years})
 
 
 def _vault(svc) -> VaultClient:
-    return VaultClient(svc.vault, RPC_TIMEOUT)
+    return VaultClient(svc.vault, RPC_TIMEOUT, svc.keys.vault_calls)
 
 
 def tenant_settings_of(svc, request, code: str) -> Response:
-    token, _ = _tenant_admin(svc, request, code)
+    actor = _tenant_admin(svc, request, code)
     with svc.db.connection() as conn:
         settings = tenant_settings.read(conn, code)
-    return _settings_reply(svc, token, settings, changed=False)
+    return _settings_reply(svc, actor, settings, changed=False)
 
 
 def change_tenant_settings(svc, request, code: str) -> Response:
-    token, actor = _tenant_admin(svc, request, code)
+    actor = _tenant_admin(svc, request, code)
     changes = load(accounts_contract.TenantSettingsChange, read_json(request, BODY_LIMIT))
 
     def retention():
@@ -302,42 +343,42 @@ def change_tenant_settings(svc, request, code: str) -> Response:
         if "retention_years" not in changes:
             return None
         vault = _vault(svc)
-        before = vault.retention(token, code)
+        before = vault.retention(actor, code)
         if before == changes["retention_years"]:
             return None
-        return {"from": before, "to": vault.set_retention(token, code, changes["retention_years"])}
+        return {"from": before, "to": vault.set_retention(actor, code, changes["retention_years"])}
 
     with svc.db.connection() as conn:
         settings = tenant_settings.change(conn, actor.officer_id, code, changes, also=retention)
-    return _settings_reply(svc, token, settings)
+    return _settings_reply(svc, actor, settings)
 
 
 def add_holiday(svc, request, code: str) -> Response:
-    token, actor = _tenant_admin(svc, request, code)
+    actor = _tenant_admin(svc, request, code)
     holiday = load(accounts_contract.Holiday, read_json(request, BODY_LIMIT))
     with svc.db.connection() as conn:
         settings = tenant_settings.add_holiday(conn, actor.officer_id, code, holiday["date"], holiday["name"])
-    return _settings_reply(svc, token, settings)
+    return _settings_reply(svc, actor, settings)
 
 
 def delete_holiday(svc, request, code: str, day: str) -> Response:
-    token, actor = _tenant_admin(svc, request, code)
+    actor = _tenant_admin(svc, request, code)
     try:
         when = date.fromisoformat(day)
     except ValueError:
         raise CasesError("not_found", text="holiday_date") from None
     with svc.db.connection() as conn:
         settings = tenant_settings.delete_holiday(conn, actor.officer_id, code, when)
-    return _settings_reply(svc, token, settings)
+    return _settings_reply(svc, actor, settings)
 
 
 def put_category(svc, request, code: str) -> Response:
-    token, actor = _tenant_admin(svc, request, code)
+    actor = _tenant_admin(svc, request, code)
     category = load(accounts_contract.Category, read_json(request, BODY_LIMIT))
     with svc.db.connection() as conn:
         settings = tenant_settings.put_category(conn, actor.officer_id, code, category["code"], category["label_id"],
                                                 category["label_en"], category["active"])
-    return _settings_reply(svc, token, settings)
+    return _settings_reply(svc, actor, settings)
 
 
 # -- the admin change log -----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS admin_change (
     details jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS admin_change_tenant_idx ON admin_change (tenant, id DESC);
+CREATE INDEX IF NOT EXISTS admin_change_subject_idx ON admin_change (subject, at);
 CREATE OR REPLACE FUNCTION admin_change_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'admin_change is append-only';
@@ -35,12 +36,30 @@ CREATE TRIGGER admin_change_append_only BEFORE UPDATE OR DELETE ON admin_change
     FOR EACH ROW EXECUTE FUNCTION admin_change_append_only();
 """
 
-KINDS = ("officer_created", "officer_enrolled", "enrolment_code_issued", "roles_changed", "officer_deactivated",
+KINDS = ("email_changed", "officer_created", "officer_enrolled", "enrolment_code_issued", "roles_changed", "officer_deactivated",
          "officer_reactivated", "factor_reset", "password_changed", "grant_given", "grant_revoked",
          "settings_changed", "holiday_added", "holiday_deleted", "category_changed")
 # what a row may say about a change; anything else (a code, a hash, a password) is a programming error
 DETAIL_KEYS = frozenset({"username", "roles", "from", "to", "via", "tenant", "days", "reason", "expires_at",
                          "name", "label_id", "label_en", "active", "changes", "grant_id", "officer_id"})
+
+
+# changes that let an administrator know or set an account's credentials or give it power
+CONTROL_KINDS = ("officer_created", "enrolment_code_issued", "factor_reset", "roles_changed")
+CONTROL_DAYS = 30
+
+
+def controllers(conn, officer_id: str) -> list[str]:
+    """The officer and every administrator who, in the last 30 days, created
+    it, issued its enrolment code, reset its factor or changed its roles: who
+    may act as it, or made it what it is. The vault lets no two participants
+    of one disclosure share one (dual control between persons, not accounts)."""
+    with conn.transaction():
+        rows = conn.execute(
+            "SELECT DISTINCT officer_id FROM admin_change WHERE subject = %s AND kind = ANY(%s) "
+            "AND officer_id IS NOT NULL AND at > now() - make_interval(days => %s)",
+            (str(officer_id), list(CONTROL_KINDS), CONTROL_DAYS)).fetchall()
+    return sorted({str(officer_id), *(str(r[0]) for r in rows)})
 
 
 def migrate(conn) -> None:

@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from .domain import (
     CASE_TOPIC,
     STATUS_LABELS,
+    TERMINAL,
     Case,
     DomainError,
     bilingual_reason,
@@ -114,6 +115,18 @@ class CasesApplication(Application):
         except AggregateNotFoundError:
             return None
         return self.repository.get(index.case_id)
+
+    def case_state(self, case_id: str) -> dict | None:
+        """Whether a case has ended and since when, for the vault's retention
+        clock (which trusts no event alone): the time is the case's last event,
+        never earlier than its real ending. None for an unknown case."""
+        try:
+            case = self.get_case(UUID(str(case_id)))
+        except (ValueError, DomainError):
+            return None
+        ended = case.status in TERMINAL
+        return {"case_id": str(case.id), "status": case.status, "ended": ended,
+                "ended_at": case.modified_on.isoformat() if ended else None}
 
     def reporter_view(self, receipt_hash: str) -> dict | None:
         """What the reporter may see: number, status, the visible timeline and

@@ -35,6 +35,12 @@ ALTER TABLE case_index ADD COLUMN IF NOT EXISTS next_deadline_at timestamptz;
 CREATE INDEX IF NOT EXISTS case_index_next_deadline ON case_index (next_deadline_at) WHERE next_deadline_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_tenant_status ON case_index (handling_tenant, status, registered_at DESC);
 INSERT INTO relay_position (name, position) VALUES ('case_index', 0) ON CONFLICT DO NOTHING;
+-- who recused from which case: their work queue leaves it out (the case itself is a 404 to them)
+CREATE TABLE IF NOT EXISTS case_recusal (
+    officer_id text NOT NULL,
+    case_id uuid NOT NULL,
+    PRIMARY KEY (officer_id, case_id)
+);
 """
 ENDED = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))  # constants: partial indexes need them
 # The work queue: the nearest open deadline, and an index per sort (status and the deadline sort together too:
@@ -105,6 +111,8 @@ DEADLINE_STATES = {
     "approaching": "NOT deadline_paused AND deadline_approaching_at <= %(now)s AND deadline_due_at >= %(now)s",
     "breached": "NOT deadline_paused AND deadline_due_at < %(now)s",
 }
+NOT_RECUSED = ("NOT EXISTS (SELECT 1 FROM case_recusal r WHERE r.officer_id = %(me)s"
+               " AND r.case_id = case_index.case_id)")
 COLUMNS = ("case_id", "registration_number", "handling_tenant", "origin_tenant", "category", "channel", "status",
            "registered_at", "updated_at", "version", "deadline_rule", "deadline_due_at", "deadline_approaching_at",
            "deadline_paused")
@@ -167,17 +175,22 @@ def upsert(conn, case: Case, deadline: tuple | None = None) -> None:
         (case.id, case.handling_tenant, case.tenant, case.registration_number, case.category, case.channel,
          case.status, case.created_on, case.modified_on, case.version, *deadline),
     )
+    for officer_id in case.recused:  # recusals are for good: kept, never removed
+        conn.execute("INSERT INTO case_recusal (officer_id, case_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                     (officer_id, case.id))
 
 
 def search(conn, tenants: list[str], *, status: str | None = None, category: str | None = None,
            channel: str | None = None, number: str | None = None, deadline: str | None = None,
-           sort: str = "deadline", page: int = 1, per_page: int = 25, now: datetime | None = None) -> dict:
+           sort: str = "deadline", page: int = 1, per_page: int = 25, now: datetime | None = None,
+           officer_id: str | None = None) -> dict:
     """A page of the work queue, ``counts`` per status with every other filter
-    applied, and ``total`` (the count of the status asked for, or of all).
+    applied, and ``total`` (the count of the status asked for, or of all);
+    without the cases ``officer_id`` recused from (in the counts too).
     ``number``: the end of a registration number (``000123``, ``2026/000123``
     or the whole number)."""
     params = {"tenants": tenants, "now": now or datetime.now(timezone.utc), "limit": per_page,
-              "offset": (page - 1) * per_page, "upto": page * per_page, "status": status}
+              "offset": (page - 1) * per_page, "upto": page * per_page, "status": status, "me": officer_id or ""}
     fixed = []  # what an ended case keeps for good (case_index_ended has it too)
     for column, value in (("category", category), ("channel", channel)):
         if value:
@@ -191,7 +204,8 @@ def search(conn, tenants: list[str], *, status: str | None = None, category: str
     if deadline:
         moving.append(DEADLINE_STATES[deadline])
     where = " AND ".join(["handling_tenant = ANY(%(tenants)s)", *fixed, *moving])
-    listed = " AND ".join(["handling_tenant = t.code", *fixed, *moving] + (["status = %(status)s"] if status else []))
+    listed = " AND ".join(["handling_tenant = t.code", *fixed, *moving, NOT_RECUSED]
+                          + (["status = %(status)s"] if status else []))
     if number:
         counting = f"SELECT status, count(*) FROM case_index WHERE {where} GROUP BY status"
     elif deadline not in (None, "none"):  # only open cases have a deadline
@@ -201,6 +215,9 @@ def search(conn, tenants: list[str], *, status: str | None = None, category: str
                     + " AND ".join(["handling_tenant = ANY(%(tenants)s)", *fixed]) + " GROUP BY status"
                     f" UNION ALL SELECT status, count(*) FROM case_index WHERE {where} AND status NOT IN ({ENDED})"
                     " GROUP BY status")
+    # the recused cases come off every count, however it was counted
+    counting += (" UNION ALL SELECT status, -count(*) FROM case_index JOIN case_recusal r USING (case_id)"
+                 f" WHERE r.officer_id = %(me)s AND {where} GROUP BY status")
     with conn.transaction():
         counted = conn.execute(counting, params).fetchall()
         # each tenant walks its sort's index in order; the pages merge

@@ -28,6 +28,9 @@ ALTER TABLE tenant ADD COLUMN IF NOT EXISTS deadline_pack text NOT NULL DEFAULT 
 ALTER TABLE tenant ADD COLUMN IF NOT EXISTS information_request_days integer;
 -- tenant policy: tell the reporter (anonymous dialogue) when a disclosure of their identity is requested
 ALTER TABLE tenant ADD COLUMN IF NOT EXISTS disclosure_notice boolean NOT NULL DEFAULT false;
+-- tenant policy: k inspekturs besides the requester approve a disclosure
+ALTER TABLE tenant ADD COLUMN IF NOT EXISTS disclosure_approvals integer NOT NULL DEFAULT 1
+    CHECK (disclosure_approvals BETWEEN 1 AND 5);
 CREATE TABLE IF NOT EXISTS tenant_holiday (
     tenant_code text NOT NULL REFERENCES tenant(code),
     day date NOT NULL,
@@ -95,6 +98,13 @@ def disclosure_notice(conn: psycopg.Connection, tenant: str) -> bool:
     with conn.transaction():
         row = conn.execute("SELECT disclosure_notice FROM tenant WHERE code = %s", (tenant,)).fetchone()
     return bool(row and row[0])
+
+
+def disclosure_approvals(conn: psycopg.Connection, tenant: str) -> int:
+    """How many inspekturs approve a disclosure in the tenant (policy, default 1)."""
+    with conn.transaction():
+        row = conn.execute("SELECT disclosure_approvals FROM tenant WHERE code = %s", (tenant,)).fetchone()
+    return row[0] if row else 1
 
 
 def set_disclosure_notice(conn: psycopg.Connection, tenant: str, on: bool) -> bool:

@@ -16,6 +16,7 @@ from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
+from . import destinations
 from .access import Access, AccessDenied, Actor, Directory, forbidden
 from .domain import Case, DomainError
 from .transitions import STARTS_FROM
@@ -164,7 +165,8 @@ def allowed_commands(actor: Actor, case: Case, directory: Directory) -> list[str
     and the aggregate will judge them (role, team, status, recusal, the
     recommendations' state, a parent to escalate to); only what depends on the
     command's own arguments (a team, a destination, a text) is left to them."""
-    recused = actor.officer_id in case.recused
+    if actor.officer_id in case.recused:
+        return []  # the case is a 404 to them now (need to know)
     open_recommendations = [r for r in case.recommendations if not r["done"]]
     out = []
     for name, kind in COMMANDS.items():
@@ -173,9 +175,6 @@ def allowed_commands(actor: Actor, case: Case, directory: Directory) -> list[str
         except AccessDenied:
             continue
         if case.status not in STARTS_FROM[kind.method]:
-            continue
-        # a recused officer may not act (the aggregate does not refuse an escalation so), nor recuse again
-        if recused and kind is not Escalate:
             continue
         if (kind is CompleteRecommendation and not open_recommendations) or (kind is Close and open_recommendations):
             continue
@@ -195,9 +194,13 @@ class OfficerCommands:
         self.access = Access(app, directory)
 
     def run(self, actor: Actor, case_id: str | UUID, command: OfficerCommand, expected_version: int) -> Case:
+        if isinstance(command, Forward):  # a destination that does not exist is refused before anything is read
+            destinations.check_known(command.destination_kind, command.destination, self.directory)
         case = self.access.case(actor, case_id, action=command.name)
         require_officer(actor, case, type(command))
         args = command.arguments()
+        if isinstance(command, Forward):
+            destinations.check_for_case(case, command.destination_kind, command.destination, self.directory)
         if isinstance(command, StartInvestigation):
             for member in command.team:
                 officer = self.directory.officer(member)

@@ -14,7 +14,8 @@ from . import case_index, catalogue
 from .access import Access, Actor, Directory
 from .commands import allowed_commands
 from .deadlines import is_open, queue_state
-from .domain import EXTERNAL_BODIES, RECOMMENDATION_KINDS, SANCTIONS, TUKIN_MONTHS, Case
+from .bodies import external_bodies
+from .domain import RECOMMENDATION_KINDS, SANCTIONS, TUKIN_MONTHS, Case
 from .officer_api import case_document_from
 
 
@@ -27,7 +28,8 @@ def work_queue(app, conn, directory: Directory, actor: Actor, query: dict, now: 
     return case_index.search(conn, Access(app, directory).tenants(actor), status=query.get("status"),
                              category=query.get("category"), channel=query.get("channel"),
                              number=query.get("number"), deadline=query.get("deadline"), sort=query["sort"],
-                             page=query["page"], per_page=query["per_page"], now=_now(now))
+                             page=query["page"], per_page=query["per_page"], now=_now(now),
+                             officer_id=actor.officer_id)
 
 
 def open_deadlines(case: Case, pack, calendar, now: datetime) -> list[dict]:
@@ -80,7 +82,8 @@ def forms(conn, deadline_config, actor: Actor) -> dict:
     pack, _ = deadline_config(actor.tenant)
     return {
         "tenants": [{"code": t["code"], "name": t["name"], "parent": t["parent"]} for t in tenants],
-        "external_destinations": sorted(EXTERNAL_BODIES),
+        "external_destinations": [b.code for b in external_bodies()],
+        "external_bodies": [b.catalogue() for b in external_bodies()],
         "categories": [{"code": c["code"], "label_id": c["name"]["id"], "label_en": c["name"]["en"]} for c in own],
         "sanctions": {level: sorted(types) for level, types in SANCTIONS.items()},
         "tukin_months": sorted(TUKIN_MONTHS),

@@ -22,6 +22,8 @@ from peluit_contracts.events import TERMINAL_STATUSES
 from peluit_contracts.i18n import message
 from peluit_contracts.reports import case_id_for
 
+from .bodies import external_codes
+
 from .errors import CasesError
 from .transitions import STARTS_FROM
 
@@ -37,7 +39,6 @@ TERMINAL = TERMINAL_STATUSES
 SANCTIONS = sanctions.current().sanctions()
 TUKIN_MONTHS = sanctions.current().tukin_months()
 RECOMMENDATION_KINDS = {"sanksi_disiplin", "rujukan_aph", "pemulihan_kerugian", "perbaikan_administrasi"}
-EXTERNAL_BODIES = {"kepolisian", "kejaksaan", "kpk", "instansi_lain", "ombudsman", "bpk"}
 
 
 # the legal bases of which the reporter is told, when a tenant's policy notifies disclosure requests
@@ -301,7 +302,7 @@ class Case(Aggregate):
         reason = _reason(reason)
         _require(destination_kind in ("tenant", "external"), "invalid_destination")
         if destination_kind == "external":
-            _require(destination in EXTERNAL_BODIES, "invalid_destination")
+            _require(destination in external_codes(), "invalid_destination")
         else:
             _require(destination != self.handling_tenant, "invalid_destination")
             pack = None  # the case goes on at the receiving Inspektorat, its clocks afresh

@@ -161,7 +161,7 @@ def start(conn: psycopg.Connection, totp_key: bytes, username, code, now: dateti
 
 
 def complete(conn: psycopg.Connection, totp_key: bytes, officer_id: str, session_version: int, password,
-             totp_code, now: datetime | None = None) -> Officer:
+             totp_code, now: datetime | None = None, email: str | None = None) -> Officer:
     """The officer's own password and a first code from the new secret; the
     account is enrolled and the change recorded. ``OfficerError`` for a
     password that breaks the rules, ``EnrolmentFailed`` otherwise."""
@@ -193,7 +193,8 @@ def complete(conn: psycopg.Connection, totp_key: bytes, officer_id: str, session
         if step is None:
             raise EnrolmentFailed("totp_invalid")
         conn.execute("UPDATE officer SET password_hash = %s, enrolled_at = %s, totp_last_step = %s, "
-                     "enrolment_expires_at = NULL WHERE id = %s", (password_hash, now, step, officer_id))
+                     "enrolment_expires_at = NULL, email = coalesce(%s, email) WHERE id = %s",
+                     (password_hash, now, step, email, officer_id))
         admin_log.record(conn, officer_id=str(officer_id), tenant=tenant, kind="officer_enrolled",
                          subject=str(officer_id), details={"username": username})
     return row_officer((officer_id, tenant, username, display_name, roles, active, version))

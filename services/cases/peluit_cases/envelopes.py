@@ -54,14 +54,24 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             version=1, tenant=case.handling_tenant,
             data={"case_id": event.originator_id, "tenant": case.handling_tenant, "kind": kind,
                   "sent_at": event.timestamp}))
-    if isinstance(event, Case.DeadlineNoticed) and event.notice == "breached" and case is not None:
-        # internal: lets reporting count breaches of cases that are still open
+    if isinstance(event, Case.DeadlineNoticed) and case is not None:
+        # internal: reporting counts breaches of open cases; notifications tells the officers
         out.append(dump_envelope(
-            **{**base, "event_id": base["event_id"] + ":breached"}, event_type="case.deadline_breached", version=1,
-            tenant=case.handling_tenant,
+            **{**base, "event_id": f"{base['event_id']}:{event.notice}"}, version=1,
+            event_type=f"case.deadline_{event.notice}", tenant=case.handling_tenant,
             data={"case_id": event.originator_id, "tenant": case.handling_tenant, "rule": event.rule,
                   "due_at": datetime.fromisoformat(event.due_at) if event.due_at else None,
                   "noticed_at": event.timestamp}))
+    if case is not None and isinstance(event, (Case.ReporterMessage, Case.InvestigationStarted)):
+        # internal, for the officers' notifications: who must hear of it, never what was written
+        data = {"case_id": event.originator_id, "tenant": case.handling_tenant}
+        if isinstance(event, Case.ReporterMessage):
+            event_type, suffix, data["written_at"] = "case.reporter_wrote", ":reporter", event.timestamp
+        else:
+            event_type, suffix = "case.team_assigned", ":team"
+            data.update(team=event.team, assigned_at=event.timestamp)
+        out.append(dump_envelope(**{**base, "event_id": base["event_id"] + suffix}, event_type=event_type,
+                                 version=1, tenant=case.handling_tenant, data=data))
     step = STEPS.get(type(event))
     if step is None or case is None:
         return out

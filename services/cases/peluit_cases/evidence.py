@@ -23,6 +23,7 @@ from peluit_common.settings import env_int
 from peluit_contracts.evidence import EVIDENCE_RPC_VERSION, AddEvidenceCommand
 
 from .access import Access, AccessDenied, Actor, PgDirectory
+from .disclosure_api import remember, requester_context
 from .domain import TERMINAL, Case, DomainError
 from .vault import VaultClient, summary
 
@@ -81,8 +82,9 @@ def target(app, receipt_hash) -> dict:
         return {"error": "case_closed"}
     files, size = _usage(case)
     max_files, max_bytes = quota()
+    # "files": how many it holds, so intake numbers the next labels on (lampiran-<files + 1>...)
     return {"case_id": str(case.id), "tenant": case.tenant, "files_left": max(0, max_files - files),
-            "bytes_left": max(0, max_bytes - size)}
+            "bytes_left": max(0, max_bytes - size), "files": files}
 
 
 def add(app, pool, receipt_hash, items, version=EVIDENCE_RPC_VERSION) -> dict:
@@ -183,15 +185,19 @@ def stored_copy(access: Access, conn, actor: Actor, case_id: str, raw_evidence_i
     return StoredCopy(label=item["label"], mime=mime, sha256=sha256, data=data)
 
 
-def request_disclosure(vault: VaultClient, app, db, actor: Actor, token: str, case_id: str, raw_evidence_id: str,
+def request_disclosure(vault: VaultClient, app, db, actor: Actor, case_id: str, raw_evidence_id: str,
                        args: dict) -> dict:
     """Ask the vault for the untouched original of one attachment: the same
-    dual control as an identity (investigator files, another inspektur approves
-    with a fresh TOTP, one sealed view); works for anonymous reports too."""
+    dual control as an identity (the case's team or inspektur files, k other
+    inspekturs approve with a fresh TOTP, one sealed view); works for
+    anonymous reports too."""
     with db.connection() as conn:
-        case = Access(app, PgDirectory(conn)).case(actor, case_id, action="evidence_disclosure_request")
+        case = Access(app, PgDirectory(conn)).case(actor, case_id, action="evidence_disclosure_request",
+                                                      require=Access.require_disclosure_requester)
+        context = requester_context(conn, actor, case.handling_tenant)
     item = _item(case, raw_evidence_id)
-    reply = vault.request_disclosure(token, case_id=str(case.id), original_ref=item["original_ref"],
+    reply = vault.request_disclosure(actor, case_id=str(case.id), original_ref=item["original_ref"],
                                      tenant=case.handling_tenant, reason=args["reason"],
-                                     legal_basis=args["legal_basis"])
+                                     legal_basis=args["legal_basis"], context=context)
+    remember(db, reply)
     return {**summary(reply), "subject": "evidence", "evidence_id": item["evidence_id"]}

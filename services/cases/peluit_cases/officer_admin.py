@@ -162,6 +162,16 @@ def set_roles(conn, officer_id: str, roles, check: Check, actor_id: str) -> Acco
     return _change(conn, officer_id, check, actor_id, apply)
 
 
+def set_email(conn, officer_id: str, email: str | None, check: Check, actor_id: str) -> Account:
+    """The address notifications write to (None: no e-mail, the console list only)."""
+    def apply(account: Account):
+        if email == account.email:
+            return None
+        conn.execute("UPDATE officer SET email = %s WHERE id = %s", (email, account.officer.id))
+        return "email_changed", {"username": account.officer.username}  # no address in the log
+    return _change(conn, officer_id, check, actor_id, apply)
+
+
 def reset_factor(conn, totp_key: bytes, officer_id: str, check: Check, actor_id: str | None,
                  now: datetime | None = None, kind: str = "factor_reset") -> tuple[Account, Invitation]:
     """Clear password and TOTP secret and issue a new enrolment code (shown

@@ -27,14 +27,14 @@ STATUS = {
     "invalid_credentials": 401, "missing_token": 401, "invalid_token": 401, "expired_token": 401,
     "invalid_enrolment": 401, "reauthentication_failed": 403,
     "forbidden": 403, "inactive": 403, "not_investigator": 403, "not_inspektur": 403, "self_approval": 403,
-    "other_tenant": 403, "not_requester": 403, "step_up_required": 403, "totp_invalid": 403, "step_up_reused": 403,
+    "conflicted_approver": 403, "other_tenant": 403, "not_requester": 403, "step_up_required": 403, "totp_invalid": 403, "step_up_reused": 403,
     "not_found": 404, "unknown_original": 404,
     "stale_version": 409, "contended": 409, "not_checkpointed": 409, "expired": 409, "already_decided": 409,
-    "not_approved": 409, "refused": 409, "already_viewed": 409, "view_window_closed": 409,
+    "already_approved": 409, "not_approved": 409, "refused": 409, "already_viewed": 409, "view_window_closed": 409,
     "precondition_required": 428,
-    "locked": 429,
+    "locked": 429, "too_many_attempts": 429,
     "internal_error": 500,
-    "vault_unavailable": 503,
+    "vault_unavailable": 503, "notifications_unavailable": 503,
 }
 # wire codes whose text has a key of its own in the catalogue
 TEXT = {"forbidden": "officer_forbidden", "validation_failed": "officer_invalid_fields"}

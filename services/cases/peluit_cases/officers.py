@@ -343,6 +343,8 @@ def authenticate(conn: psycopg.Connection, totp_key: bytes, username: str, passw
              last_step, failed_logins, locked_until, enrolled_at) = row
             if locked_until is not None and locked_until > now:
                 outcome = "locked"
+                # the same Argon2 work as any other answer: a locked account must not answer faster
+                off_hub(verify_password, password_hash or dummy_hash(), password)
             else:
                 step = _factors_match(totp_key, officer_id, password_hash, secret_enc, last_step, password,
                                       totp_code, now)

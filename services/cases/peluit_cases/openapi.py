@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from peluit_common.openapi import BEARER, JSON, error, new_spec
 from peluit_contracts import disclosure as disclosure_contract
+from peluit_contracts import notify as notify_contract
 from peluit_contracts import officer_api as contract
 from peluit_contracts import officer_accounts as accounts_contract
 from peluit_contracts.evidence import ALLOWED_MIME
@@ -164,7 +165,38 @@ def _operations() -> dict:
                                     s422="Refused by the workflow (illegal transition, team not of this tenant, ...)"),
                           **STALE}}
     ops.update(_account_operations())
+    ops.update(_notification_operations())
     return ops
+
+
+def _notification_operations() -> dict:
+    reply = _ok(200, notify_contract.PreferencesReply, "Every kind with the officer's choice")
+    return {
+        ("/api/v1/officer/me/notifications", "get"): {
+            "summary": "The signed-in officer's notification choice per kind: immediately, daily digest or off",
+            "security": BEARER, "responses": {**reply, **_errors(401, 503, s503=SESSION_503)}},
+        ("/api/v1/officer/me/notifications", "post"): {
+            "summary": "Change some kinds' choices; a deadline breach and the province summary cannot be off",
+            "security": BEARER, "requestBody": _body(notify_contract.PreferencesChange),
+            "responses": {**reply, **_errors(*BODY, 401, 503, s503=SESSION_503)}},
+        ("/api/v1/officer/me/inbox", "get"): {
+            "summary": "The signed-in officer's notification list, newest first (`before`: an item id to page on; "
+                       "`unread=true`: unread only), with the unread count",
+            "security": BEARER, "parameters": [{"in": "query", "schema": notify_contract.InboxPage}],
+            "responses": {**_ok(200, notify_contract.Inbox, "A page of notifications"),
+                          **_errors(400, 401, 503, s503="Notifications or the session cannot be reached")}},
+        ("/api/v1/officer/me/inbox/read", "post"): {
+            "summary": "Mark some of one's own notifications read (`ids`), or all (`all: true`)",
+            "security": BEARER, "requestBody": _body(notify_contract.ReadChange),
+            "responses": {**_ok(200, notify_contract.Unread, "The unread count afterwards"),
+                          **_errors(*BODY, 401, 503, s503="Notifications or the session cannot be reached")}},
+        ("/api/v1/officers/{officer_id}/email", "post"): {
+            "summary": "Set or remove (null) the address notifications write to (administrators of the officer's "
+                       "scope; never their own account)",
+            "security": BEARER, "parameters": [OFFICER_ID], "requestBody": _body(notify_contract.EmailChange),
+            "responses": {**_ok(200, accounts_contract.AdministeredOfficer, "The officer, as administrators see it"),
+                          **_errors(*BODY, 401, 403, 404, 503, s503=SESSION_503, **ADMINISTER)}},
+    }
 
 
 # -- the desk: the console's forms and disclosure lists ----------------------------------------

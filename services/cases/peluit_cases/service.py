@@ -11,19 +11,19 @@ import eventlet
 from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
-from peluit_common.amqp import ConfirmedPublisher, declare_topology
-from peluit_common.auth import OfficerAuth, TokenIssuer, bearer_token, load_signing_key
+from peluit_common.amqp import ConfirmedPublisher, declare_exchanges
+from peluit_common.auth import OfficerAuth, TokenIssuer, load_signing_key
 from peluit_common.db import Database
-from peluit_common.eventstore import eventsourcing_env
+from peluit_common.eventstore import EventStoreApp, eventsourcing_env
 from peluit_common.inbound import inbound_consume
 from peluit_common.operations import Operations
-from peluit_common.rpc import call
-from peluit_common.settings import db_conninfo, env, env_float, secret_bytes
-from peluit_common.streams import declare_stream
+from peluit_common.rpc import call, rpc  # rpc drops a request with a forged reply address
+from peluit_common.settings import db_conninfo, env, env_float, migrate_at_start, secret_bytes
+from peluit_common.vault_call import load_signer
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
@@ -35,6 +35,7 @@ from . import access, accounts_api, case_index, catalogue, disclosure_api, envel
 from . import audit, chain  # tamper evidence and auditor replay
 from . import checkpoint_stream, inbound, partners  # the stream's checkpoints; partner systems
 from . import desk  # the officers' desk: work queue, case page, forms
+from . import notify_api, notify_directory  # whom notifications tells, and their choices
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
 from .commands import OfficerCommands, command_from
@@ -61,6 +62,8 @@ def migrate(conn) -> None:
     case_index.migrate(conn)
     envelope_log.migrate(conn)
     evidence.migrate(conn)
+    disclosure_api.migrate(conn)
+    notify_directory.migrate(conn)
     chain.migrate(conn)  # checkpoint tables; the chain trigger once the event table exists (CasesApp)
 
 log = logging.getLogger(__name__)
@@ -69,27 +72,32 @@ RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
 COMMAND_NAMES = ", ".join(f"'{name}'" for name in api_contract.COMMANDS)  # werkzeug's any() converter
 
 
-class CasesApp(DependencyProvider):
+class CasesApp(EventStoreApp):
+    def open(self, create_tables: bool) -> CasesApplication:
+        return CasesApplication(env=eventsourcing_env(create_tables), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
+
     def setup(self):
+        # without migration at start, the migration job made the tables and the chain
+        self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
+
+    def migrate_schema(self):
+        self._create().close()
+
+    def _create(self) -> CasesApplication:
         with chain.migration_lock(db_conninfo()):  # one starting instance creates tables at a time
-            self.app = CasesApplication(env=eventsourcing_env(), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
+            app = self.open(create_tables=True)
         audit.install_chain()  # the event table exists now: hash-chain it before the first insert
-
-    def stop(self):
-        self.app.close()
-
-    def get_dependency(self, worker_ctx):
-        return self.app
+        return app
 
 
 class Relay(DependencyProvider):
-    """Publisher for the relay; declares the whole topology first so that no
-    consumer queue is missing when the first event goes out."""
+    """Publisher for the relay; declares the exchanges it publishes on. The
+    consumer queues are provisioned (peluit_local.broker), and an event no queue
+    takes is refused (mandatory), not dropped: the relay tries it again."""
 
     def setup(self):
         uri = self.container.config[AMQP_URI_CONFIG_KEY]
-        declare_topology(uri)
-        declare_stream(uri)  # integration events also go to the replayable stream
+        declare_exchanges(uri)
         self.publisher = ConfirmedPublisher(uri)
 
     def get_dependency(self, worker_ctx):
@@ -97,11 +105,12 @@ class Relay(DependencyProvider):
 
 
 class OfficerKeys(DependencyProvider):
-    """Signs officer tokens (only cases holds this key) and keeps the TOTP
-    secret key; both from files, never from the database."""
+    """Signs officer tokens and vault calls (only cases holds these keys) and
+    keeps the TOTP secret key; all from files, never from the database."""
 
     def setup(self):
         self.issuer = TokenIssuer(load_signing_key())
+        self.vault_calls = load_signer()
         self.totp_key = bytes.fromhex(secret_bytes("PELUIT_OFFICER_TOTP_KEY_FILE", "officer-totp.key").decode())
 
     def get_dependency(self, worker_ctx):
@@ -151,10 +160,13 @@ class CasesService:
     publisher = Relay()
     keys = OfficerKeys()
     auth = OfficerAuth(sessions=accounts_api.session_from_db)  # a stale session ends on its next request
+    login_throttle = accounts_api.LoginThrottle()  # failed sign-ins per client, besides the account lockout
     deadline_config = DeadlineConfig()
     checkpoints = audit.Checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
     vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
+    notifications = RpcProxy("notifications", expiration=RPC_TIMEOUT)  # the officer's own inbox only
+    rpc_timeout = RPC_TIMEOUT
 
     @rpc
     def register_report(self, command: dict) -> dict:
@@ -212,6 +224,11 @@ class CasesService:
     def add_evidence(self, receipt_hash: str, items: list, version: int = 1) -> dict:
         """Stripped evidence copies from intake: blobs first, then the case event (evidence.py)."""
         return evidence.add(self.app, self.db, receipt_hash, items, version)
+
+    @rpc
+    def case_state(self, case_id: str) -> dict | None:
+        """Whether a case has ended, and since when: the vault asks before a retention clock starts."""
+        return self.app.case_state(case_id)
 
     @rpc
     def catalogue(self) -> dict:
@@ -328,8 +345,8 @@ class CasesService:
     @officer_endpoint
     def request_evidence_disclosure(self, request, case_id, evidence_id):
         """Dual-control disclosure of an attachment's untouched original (the vault decides)."""
-        token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
-        out = evidence.request_disclosure(self._vault(), self.app, self.db, actor, token, case_id, evidence_id, args)
+        actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
+        out = evidence.request_disclosure(self._vault(), self.app, self.db, actor, case_id, evidence_id, args)
         return json_response(201, out)
 
     # only the commands are routed: POST on /timeline or /audit-bundle is a 405
@@ -356,6 +373,36 @@ class CasesService:
     def officer_session(self, officer_id) -> dict | None:
         """{active, session_version, roles} or None: reporting's and intake's session check."""
         return accounts_api.officer_session(self, officer_id)
+
+    @rpc
+    def notification_recipients(self, query) -> dict:
+        """Whom notifications tells, with their addresses and choices (peluit_contracts.notify)."""
+        return notify_api.recipients(self, query)
+
+    @http("GET", "/api/v1/officer/me/notifications")
+    @officer_endpoint
+    def my_notification_preferences(self, request):
+        return notify_api.my_preferences(self, request)
+
+    @http("POST", "/api/v1/officer/me/notifications")
+    @officer_endpoint
+    def change_my_notification_preferences(self, request):
+        return notify_api.change_my_preferences(self, request)
+
+    @http("GET", "/api/v1/officer/me/inbox")
+    @officer_endpoint
+    def my_inbox(self, request):
+        return notify_api.inbox(self, request)
+
+    @http("POST", "/api/v1/officer/me/inbox/read")
+    @officer_endpoint
+    def mark_my_inbox_read(self, request):
+        return notify_api.mark_read(self, request)
+
+    @http("POST", "/api/v1/officers/<string:officer_id>/email")
+    @officer_endpoint
+    def set_officer_email(self, request, officer_id):
+        return notify_api.set_email(self, request, officer_id)
 
     @http("POST", "/api/v1/officer/enrolment")
     @officer_endpoint
@@ -467,37 +514,39 @@ class CasesService:
     @http("POST", "/api/v1/cases/<string:case_id>/disclosure-requests")
     @officer_endpoint
     def request_disclosure(self, request, case_id):
-        token, actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
-        return json_response(201, disclosure_api.request_disclosure(self._vault(), self.app, self.db, actor, token,
-                                                                   case_id, args))
+        actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
+        return json_response(201, disclosure_api.request_disclosure(
+            self._vault(), self.app, self.db, actor, case_id, args,
+            told=lambda reply: notify_api.disclosure_step(self.publisher, "requested", reply)))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/approve")
     @officer_endpoint
     def approve_disclosure(self, request, request_id):
-        token, actor, args = self._signed(request, disclosure_contract.ApproveBody, 1024)
-        return json_response(200, disclosure_api.approve(self._vault(), self.db, self.keys, actor, token, request_id,
-                                                         args["totp"]))
+        actor, args = self._signed(request, disclosure_contract.ApproveBody, 1024)
+        return json_response(200, disclosure_api.approve(
+            self._vault(), self.app, self.db, self.keys, actor, request_id, args["totp"],
+            told=lambda reply: notify_api.disclosure_step(self.publisher, "approved", reply)))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/refuse")
     @officer_endpoint
     def refuse_disclosure(self, request, request_id):
-        token, _, args = self._signed(request, disclosure_contract.RefuseBody, 8192)
-        return json_response(200, disclosure_api.refuse(self._vault(), token, request_id, args["reason"]))
+        actor, args = self._signed(request, disclosure_contract.RefuseBody, 8192)
+        return json_response(200, disclosure_api.refuse(self._vault(), self.app, self.db, actor, request_id,
+                                                        args["reason"]))
 
     @http("POST", "/api/v1/disclosure-requests/<string:request_id>/view")
     @officer_endpoint
     def view_disclosure(self, request, request_id):
-        token, _, args = self._signed(request, disclosure_contract.ViewBody, 1024)
-        return json_response(200, disclosure_api.view(self._vault(), token, request_id, args["public_key"],
-                                                      args["format"]))
+        actor, args = self._signed(request, disclosure_contract.ViewBody, 1024)
+        return json_response(200, disclosure_api.view(self._vault(), self.app, self.db, actor, request_id,
+                                                      args["public_key"], args["format"]))
 
     @http("GET", "/api/v1/disclosure-events")
     @officer_endpoint
     def disclosure_events(self, request):
-        token, actor = self._token(request)
+        actor = self._actor(request)
         query = load(disclosure_contract.DisclosureTrailQuery, request.args.to_dict())
-        return json_response(200, disclosure_api.events(self._vault(), self.app, self.db, actor, token,
-                                                        query["tenant"]))
+        return json_response(200, disclosure_api.events(self._vault(), self.app, self.db, actor, query["tenant"]))
 
     # -- the desk: the console's forms and disclosure lists (desk.py, disclosure_api.py) ----------
 
@@ -511,9 +560,9 @@ class CasesService:
     @http("GET", "/api/v1/disclosure-requests")
     @officer_endpoint
     def disclosure_requests(self, request):
-        token, actor = self._token(request)
+        actor = self._actor(request)
         query = load(disclosure_contract.DisclosureListQuery, request.args.to_dict())
-        return json_response(200, disclosure_api.listing(self._vault(), self.app, self.db, actor, token, query))
+        return json_response(200, disclosure_api.listing(self._vault(), self.app, self.db, actor, query))
 
     @http("GET", "/api/v1/openapi.json")
     def openapi(self, request):
@@ -524,15 +573,11 @@ class CasesService:
     def _actor(self, request) -> Actor:
         return Actor.from_claims(self.auth.claims(request))
 
-    def _token(self, request) -> tuple[str, Actor]:
-        """The bearer token (forwarded to the vault, which verifies it itself) and its actor."""
-        token = bearer_token(request)
-        return token, Actor.from_claims(self.auth.verify(token))
-
-    def _signed(self, request, schema, limit: int) -> tuple[str, Actor, dict]:
-        """Token and actor (a bad token is a 401 here, before the broker), then the body."""
-        token, actor = self._token(request)
-        return token, actor, load(schema, read_json(request, limit))
+    def _signed(self, request, schema, limit: int) -> tuple[Actor, dict]:
+        """The actor (a bad or stale token is a 401 here: nothing reaches the vault), then the body."""
+        actor = self._actor(request)
+        return actor, load(schema, read_json(request, limit))
 
     def _vault(self) -> VaultClient:
-        return VaultClient(self.vault, RPC_TIMEOUT)
+        """Each call carries a token signed for it alone, never the officer's own (vault.py)."""
+        return VaultClient(self.vault, RPC_TIMEOUT, self.keys.vault_calls)

@@ -1,6 +1,6 @@
 """A tenant's settings as its administrators change them: deadline pack,
 the reporter's days to answer a request for information, the disclosure
-notice policy, holidays and categories (retention lives in the vault:
+notice policy, how many inspekturs approve a disclosure (k), holidays and categories (retention lives in the vault:
 ``accounts_api`` asks it). Every change is checked against the same rules
 the deadline scheduler applies, and recorded in the admin change log in its
 own transaction; a refusal changes nothing.
@@ -16,23 +16,23 @@ from . import admin_log, deadlines
 from .domain import DomainError
 from .scheduler import packs
 
-SETTINGS = ("deadline_pack", "information_request_days", "disclosure_notice")
+SETTINGS = ("deadline_pack", "information_request_days", "disclosure_notice", "disclosure_approvals")
 
 
 def read(conn: psycopg.Connection, tenant: str) -> dict | None:
     """Everything but retention; None when there is no such tenant."""
     with conn.transaction():
-        row = conn.execute("SELECT code, name, deadline_pack, information_request_days, disclosure_notice "
-                           "FROM tenant WHERE code = %s", (tenant,)).fetchone()
+        row = conn.execute("SELECT code, name, deadline_pack, information_request_days, disclosure_notice, "
+                           "disclosure_approvals FROM tenant WHERE code = %s", (tenant,)).fetchone()
         if row is None:
             return None
         categories = conn.execute("SELECT code, name_id, name_en, active FROM category WHERE tenant_code = %s "
                                   "ORDER BY code", (tenant,)).fetchall()
         holidays = conn.execute("SELECT day, name FROM tenant_holiday WHERE tenant_code = %s ORDER BY day",
                                 (tenant,)).fetchall()
-    code, name, pack, days, notice = row
+    code, name, pack, days, notice, approvals = row
     return {"code": code, "name": name, "deadline_pack": pack, "information_request_days": days,
-            "disclosure_notice": notice,
+            "disclosure_notice": notice, "disclosure_approvals": approvals,
             "categories": [{"code": c, "label_id": i, "label_en": e, "active": a} for c, i, e, a in categories],
             "holidays": [{"date": d.isoformat(), "name": n} for d, n in holidays],
             "packs": sorted(packs())}
@@ -54,8 +54,8 @@ def change(conn: psycopg.Connection, actor_id: str, tenant: str, changes: dict, 
     transaction (the vault's retention), so its failure undoes the rest.
     The settings afterwards; None when there is no such tenant."""
     with conn.transaction():
-        row = conn.execute("SELECT deadline_pack, information_request_days, disclosure_notice FROM tenant "
-                           "WHERE code = %s FOR UPDATE", (tenant,)).fetchone()
+        row = conn.execute(f"SELECT {', '.join(SETTINGS)} FROM tenant WHERE code = %s FOR UPDATE",
+                           (tenant,)).fetchone()
         if row is None:
             return None
         before = dict(zip(SETTINGS, row))
@@ -63,8 +63,8 @@ def change(conn: psycopg.Connection, actor_id: str, tenant: str, changes: dict, 
         check_deadlines(after["deadline_pack"], after["information_request_days"])
         moved = {k: {"from": before[k], "to": after[k]} for k in SETTINGS if before[k] != after[k]}
         if moved:
-            conn.execute("UPDATE tenant SET deadline_pack = %s, information_request_days = %s, "
-                         "disclosure_notice = %s WHERE code = %s", (*(after[k] for k in SETTINGS), tenant))
+            conn.execute(f"UPDATE tenant SET {', '.join(f'{k} = %s' for k in SETTINGS)} WHERE code = %s",
+                         (*(after[k] for k in SETTINGS), tenant))
         retention = also() if also is not None else None
         if retention is not None:
             moved["retention_years"] = retention

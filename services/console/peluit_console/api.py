@@ -199,9 +199,12 @@ class Api:
 
     # -- sign-in and the session (cases) --------------------------------------------------
 
-    def login(self, username: str, password: str, totp: str) -> dict:
+    def login(self, username: str, password: str, totp: str, client: str | None = None) -> dict:
+        """``client``: the browser's address, so cases throttles failed sign-ins
+        per browser, not per console (cases trusts it behind PELUIT_CASES_PROXY_HOPS)."""
+        headers = {"X-Forwarded-For": client} if client else None
         return self.post("cases", "/api/v1/officer/login", {"username": username, "password": password,
-                                                            "totp": totp})
+                                                            "totp": totp}, headers=headers)
 
     def refresh(self) -> dict:
         """A fresh token while the session is valid (accounts' ``POST /officer/token``)."""

@@ -28,7 +28,6 @@ class Route:
     path: str
     handler: Callable
     signed_in: bool = True
-    feature: str | None = None  # a backend piece that must be switched on (settings.FEATURES)
     form_limit: int = 256 * 1024
 
 
@@ -55,8 +54,6 @@ def serve(kit: Kit, request, route: Route, **values) -> Response:
 
 
 def _run(page: Page, route: Route, values: dict):
-    if route.feature and route.feature not in page.kit.settings.features:
-        raise PageError(404, "console_feature_off")
     if route.method == "POST":
         page.read_form(route.form_limit)
         if route.signed_in and page.session is None:

@@ -75,28 +75,26 @@ STATS_ROLES = frozenset({"inspektur", "penelaah", "tenant_admin", "province_admi
 PROVINCE_ROLES = frozenset({"inspektur", "province_admin"})
 ADMINS = frozenset({"tenant_admin", "province_admin"})
 
-# (path, text key, roles (None: everyone), feature that must be on, province officers only)
+# (path, text key, roles (None: everyone), province officers only)
 MENU = (
-    ("/antrean", "nav_queue", None, None, False),
-    ("/laporan-langsung", "nav_assisted", frozenset({"penerima"}), None, False),
-    ("/statistik", "nav_stats", STATS_ROLES, None, False),
-    ("/statistik/provinsi", "nav_province", PROVINCE_ROLES, None, True),
-    ("/pengungkapan", "nav_disclosure", frozenset({"inspektur", "investigator", "auditor"}), "desk", False),
-    ("/pengungkapan/log", "nav_disclosure_log", frozenset({"inspektur", "auditor"}), None, False),
-    ("/admin/petugas", "nav_officers", ADMINS, "accounts", False),
-    ("/admin/hibah-audit", "nav_grants", frozenset({"province_admin", "auditor"}), "accounts", False),
-    ("/admin/pengaturan", "nav_settings", ADMINS, "accounts", False),
-    ("/admin/log", "nav_admin_log", ADMINS | {"auditor"}, "accounts", False),
-    ("/akun/kata-sandi", "nav_password", None, "accounts", False),
+    ("/antrean", "nav_queue", None, False),
+    ("/laporan-langsung", "nav_assisted", frozenset({"penerima"}), False),
+    ("/statistik", "nav_stats", STATS_ROLES, False),
+    ("/statistik/provinsi", "nav_province", PROVINCE_ROLES, True),
+    ("/pengungkapan", "nav_disclosure", frozenset({"inspektur", "investigator", "auditor"}), False),
+    ("/pengungkapan/log", "nav_disclosure_log", frozenset({"inspektur", "auditor"}), False),
+    ("/admin/petugas", "nav_officers", ADMINS, False),
+    ("/admin/hibah-audit", "nav_grants", frozenset({"province_admin", "auditor"}), False),
+    ("/admin/pengaturan", "nav_settings", ADMINS, False),
+    ("/admin/log", "nav_admin_log", ADMINS | {"auditor"}, False),
+    ("/akun/kata-sandi", "nav_password", None, False),
 )
 
 
-def navigation(officer, features) -> list[tuple[str, str]]:
+def navigation(officer) -> list[tuple[str, str]]:
     """(path, text key) of the menu entries this officer may use."""
     out = []
-    for path, key, roles, feature, province in MENU:
-        if feature and feature not in features:
-            continue
+    for path, key, roles, province in MENU:
         if roles is not None and not set(officer.roles) & roles:
             continue
         if province and "." in officer.tenant:

@@ -3,7 +3,7 @@
 ``ConsoleService`` only translates: each route of ``routes.ROUTES`` becomes
 one HTTP entrypoint that hands the request to ``dispatch.serve`` with the
 process's ``Kit`` (settings, API transport, templates, keys). The pages are
-plain functions in ``pages`` (and ``awaiting``, switched on per feature).
+plain functions in ``pages``.
 """
 
 from __future__ import annotations

@@ -1,17 +1,12 @@
 """The console's settings, from the environment (docs/configuration.md):
 where the APIs answer, the session's idle limit, the deadlines of calls, the
-session key, and which backend pieces are switched on (``features``)."""
+and the session key."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from peluit_common.settings import ConfigError, env, env_float, env_int, production, secret_bytes
-
-# backend pieces the console has pages for before they land (peluit_console.awaiting):
-# accounts (enrolment, password, administration), desk (disclosure lists and the browser-openable
-# sealing, the form catalogue, the team picker), province_export (the province's laporan berkala)
-FEATURES = ("accounts", "desk", "province_export")
 
 
 @dataclass(frozen=True)
@@ -25,7 +20,6 @@ class Settings:
     download_seconds: float = 60.0
     secure_cookie: bool = False
     timezone: str = "Asia/Jakarta"
-    features: frozenset = frozenset()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -36,7 +30,6 @@ class Settings:
             key = b""
         if len(key) != 32:
             raise ConfigError("PELUIT_CONSOLE_SESSION_KEY_FILE must hold 32 bytes as hex (run `make keys`)")
-        features = frozenset(f.strip() for f in env("PELUIT_CONSOLE_FEATURES", "-").split(",") if f.strip() in FEATURES)
         return cls(
             cases_url=env("PELUIT_CASES_URL", "http://127.0.0.1:8001").rstrip("/"),
             reporting_url=env("PELUIT_REPORTING_URL", "http://127.0.0.1:8004").rstrip("/"),
@@ -47,5 +40,4 @@ class Settings:
             download_seconds=env_float("PELUIT_CONSOLE_DOWNLOAD_SECONDS", 60.0),
             secure_cookie=production(),
             timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"),
-            features=features,
         )

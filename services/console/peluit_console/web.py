@@ -219,8 +219,8 @@ class Page:
         officer = self.officer
         context = {
             "lang": self.lang, "page": "", "notices": [], "errors": {}, "general": [], "officer": officer,
-            "nav": rules.navigation(officer, self.kit.settings.features) if officer else [],
-            "url": self.url, "switch_url": self.switch_url(), "features": self.kit.settings.features,
+            "nav": rules.navigation(officer) if officer else [],
+            "url": self.url, "switch_url": self.switch_url(),
             "csrf": self.session.csrf if self.session else None, "current": self.request.path,
             "t": self.t, "pick": self.pick, "error_prefix": "", "idle_minutes": self.kit.settings.idle_seconds // 60,
         }

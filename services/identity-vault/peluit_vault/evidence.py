@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from prometheus_client import Counter as Metric
 
 from peluit_common.settings import env_int
-from peluit_contracts.evidence import EVIDENCE_RPC_VERSION, StoreEvidenceOriginalCommand
+from peluit_contracts.evidence import EVIDENCE_RPC_VERSION, LABEL_MAX, StoreEvidenceOriginalCommand
 
 from .crypto import DecryptionError, unseal
 from .keyring import Keyring
@@ -40,10 +40,14 @@ def digest(key: bytes, original: bytes) -> bytes:
 
 
 def store_original(conn, keyring: bytes | Keyring, dedupe_key: bytes, case_id: UUID | str, tenant: str,
-                   mime: str, original: bytes) -> tuple[str, bool]:
-    """Store once per (case, file); returns (original_ref, created)."""
-    return ORIGINALS.store(conn, keyring, original, UUID(str(case_id)), tenant=tenant,
-                           digest=digest(dedupe_key, original), mime=mime, size=len(original))
+                   mime: str, original: bytes, name: str | None = None) -> tuple[str, bool]:
+    """Store once per (case, file); returns (original_ref, created). ``name``, the
+    file name the reporter's device gave it (it may name them), is encrypted
+    with the original: it leads the plaintext, ``name_bytes`` long."""
+    label = (name or "").encode()
+    return ORIGINALS.store(conn, keyring, label + original, UUID(str(case_id)), tenant=tenant,
+                           digest=digest(dedupe_key, original), mime=mime, size=len(original),
+                           name_bytes=len(label) or None)
 
 
 def original_case(conn, original_ref: str) -> str | None:
@@ -56,11 +60,18 @@ def original_case(conn, original_ref: str) -> str | None:
 
 def read_original(conn, keyring: bytes | Keyring, original_ref: str) -> tuple[str, str, bytes] | None:
     """(case_id, mime, bytes) of one original; None if unknown (raises as ``SealedRecords.read``)."""
-    found = ORIGINALS.read(conn, keyring, original_ref, "case_id", "mime")
+    found = read_original_named(conn, keyring, original_ref)
+    return found[:3] if found else None
+
+
+def read_original_named(conn, keyring: bytes | Keyring, original_ref: str) -> tuple[str, str, bytes, str | None] | None:
+    """(case_id, mime, bytes, the reporter's file name or None) of one original."""
+    found = ORIGINALS.read(conn, keyring, original_ref, "case_id", "mime", "name_bytes")
     if found is None:
         return None
-    case_id, mime, original = found
-    return str(case_id), mime, original
+    case_id, mime, name_bytes, plaintext = found
+    name_bytes = name_bytes or 0
+    return str(case_id), mime, plaintext[name_bytes:], plaintext[:name_bytes].decode() if name_bytes else None
 
 
 # -- the RPC -------------------------------------------------------------------------
@@ -83,8 +94,18 @@ def accept(conn, keyring: Keyring, private_key: bytes, command) -> dict:
     if not original or len(original) > env_int("PELUIT_EVIDENCE_MAX_FILE_BYTES", DEFAULT_MAX_BYTES):
         ORIGINALS_REFUSED.labels("size").inc()
         return {"error": "too_large"}
+    name = None
+    if cmd.get("sealed_name"):
+        try:
+            name = unseal(private_key, cmd["sealed_name"]).decode()
+        except (DecryptionError, UnicodeDecodeError):
+            ORIGINALS_REFUSED.labels("sealed_name").inc()
+            return {"error": "invalid_sealed_name"}
+        if len(name) > LABEL_MAX or not name.isprintable():
+            ORIGINALS_REFUSED.labels("sealed_name").inc()
+            return {"error": "invalid_sealed_name"}
     ref, created = store_original(conn, keyring, digest_key(private_key), cmd["case_id"], cmd["tenant"],
-                                  cmd["mime"], original)
+                                  cmd["mime"], original, name)
     del original
     if created:
         ORIGINALS_STORED.inc()

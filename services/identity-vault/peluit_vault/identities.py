@@ -68,3 +68,10 @@ def reporter_of_case(conn, case_id: str) -> str | None:
     with conn.transaction():
         row = conn.execute("SELECT reporter_ref FROM reporter WHERE case_id = %s", (case_id,)).fetchone()
     return row[0] if row else None
+
+
+def case_of(conn, reporter_ref: str) -> str | None:
+    """The case a reporter_ref was registered for; None if the vault has no such reporter."""
+    with conn.transaction():
+        row = conn.execute("SELECT case_id FROM reporter WHERE reporter_ref = %s", (reporter_ref,)).fetchone()
+    return str(row[0]) if row and row[0] else None

@@ -13,13 +13,16 @@ from datetime import datetime
 from uuid import UUID
 
 from marshmallow import ValidationError
+from prometheus_client import Counter
 
-from peluit_common.auth import AuthError
+from peluit_common.vault_call import VaultCallError
 from peluit_common.settings import ConfigError, env_int
 from peluit_contracts.admin_rpc import MAX_RETENTION_YEARS, RETENTION_RPC_VERSION, RetentionQuery, SetRetention
 
 from .records import CLOSURES, TABLES, audit
 
+CLOSURES_REFUSED = Counter("peluit_vault_closures_refused_total",
+                           "Case endings announced by an event that cases did not confirm")
 TENANT = re.compile(r"\d{2}(\.\d{2})?")  # Kemendagri region code: province "35" or kota/kabupaten "35.73"
 
 
@@ -56,7 +59,8 @@ def set_retention(conn, tenant: str, years: int, by: str | None = None) -> None:
 
 def policy_rpc(conn, auth, command, *, write: bool) -> dict:
     """``retention_policy`` / ``set_retention`` for officers (contracts.admin_rpc): the
-    officer's own token, verified here, must be a province admin or the tenant's own admin."""
+    officer of the vault-call token cases signed for this command must be a province admin or
+    the tenant's own admin."""
     try:
         cmd = (SetRetention if write else RetentionQuery)().load(command)
     except (ValidationError, TypeError):
@@ -64,8 +68,8 @@ def policy_rpc(conn, auth, command, *, write: bool) -> dict:
     if cmd["version"] != RETENTION_RPC_VERSION:
         return {"error": "unsupported_version"}
     try:
-        claims = auth.verify(cmd["token"])
-    except AuthError as err:
+        claims = auth.verify("set_retention" if write else "retention_policy", command)
+    except VaultCallError as err:
         return {"error": err.code}
     tenant = cmd["tenant"]
     if not (claims.has_role("province_admin") or (claims.has_role("tenant_admin") and claims.tenant == tenant)):
@@ -96,6 +100,21 @@ def record_case_closed(conn, case_id: UUID | str, closed_at: datetime | str) -> 
                      f"DO UPDATE SET closed_at = GREATEST({CLOSURES}.closed_at, EXCLUDED.closed_at)",
                      (case_id, closed_at))
         return sum(records.close_case(conn, case_id, closed_at) for records in TABLES)
+
+
+def record_confirmed_closure(conn, case_id: UUID | str, confirmed: dict | None, claimed_status: str) -> int | None:
+    """An event says the case ended; ``confirmed`` is what cases answered when
+    asked (``cases.case_state``). The clock starts only from a confirmed ending,
+    at the time cases gives; otherwise nothing starts, the refusal is recorded
+    (``closure_refused``) and None returned: a forged or misrouted event shreds nothing."""
+    if confirmed and confirmed.get("ended") and confirmed.get("ended_at") and \
+            str(confirmed.get("case_id")) == str(case_id):
+        return record_case_closed(conn, case_id, confirmed["ended_at"])
+    with conn.transaction():
+        audit(conn, "closure_refused", None, {"case_id": str(case_id), "claimed_status": claimed_status,
+                                              "confirmed_status": (confirmed or {}).get("status")})
+    CLOSURES_REFUSED.inc()
+    return None
 
 
 def shred_expired(conn, now: datetime | str, batch: int = 500, default: int | None = None) -> dict[str, int]:

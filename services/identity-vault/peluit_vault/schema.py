@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS evidence_original (
     shredded_at timestamptz,
     UNIQUE (case_id, digest)
 );
+-- the reporter's own file name, when there was one, leads the record's plaintext (this many UTF-8 bytes)
+ALTER TABLE evidence_original ADD COLUMN IF NOT EXISTS name_bytes integer;
 CREATE INDEX IF NOT EXISTS evidence_original_live_kek_idx ON evidence_original (kek_id) WHERE wrapped_dek IS NOT NULL;
 CREATE INDEX IF NOT EXISTS evidence_original_closed_idx ON evidence_original (case_closed_at)
     WHERE shredded_at IS NULL AND case_closed_at IS NOT NULL;

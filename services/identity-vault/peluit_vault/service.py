@@ -11,29 +11,35 @@ from datetime import datetime, timezone
 
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Counter
 
 from peluit_common import green  # noqa: F401
-from peluit_common.auth import OfficerAuth
 from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.amqp import reliable_consume
-from peluit_common.settings import env_float, secret_bytes
+from peluit_common.rpc import call, rpc
+from peluit_common.settings import env, env_float, secret_bytes
 from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
 
-from . import evidence, identities, relay, retention
+from . import calls, evidence, identities, relay, retention
 from .disclosure import rpc as disclosure
 from .keyring import Keyring
 from .relay import SmtpSettings
-from .schema import migrate
+from .schema import migrate as migrate_records
+
+
+def migrate(conn) -> None:
+    migrate_records(conn)
+    calls.migrate(conn)  # vault-call tokens taken and refused
 
 log = logging.getLogger(__name__)
 
 RELAYED = Counter("peluit_vault_relayed_total", "Reporter notices relayed", ["outcome"])
+RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
 SHREDDED = Counter("peluit_vault_identities_shredded_total", "Identities crypto-shredded after retention")
 
 
@@ -47,6 +53,8 @@ class VaultKeys(DependencyProvider):
             raise RuntimeError("the vault's private key must be 32 bytes (hex)")
         self.keyring = Keyring.load()
         self.smtp = SmtpSettings.from_env()
+        self.whatsapp = relay.whatsapp_outbound()  # for reporters who left only a phone number
+        self.whatsapp_language = env("PELUIT_VAULT_WHATSAPP_LANGUAGE", "id")
 
     def get_dependency(self, worker_ctx):
         return self
@@ -58,8 +66,9 @@ class IdentityVault:
     ops = Operations()
     db = Database(migrate=migrate)
     keys = VaultKeys()
-    auth = OfficerAuth()
+    auth = calls.VaultCalls()  # no officer token reaches the vault: cases signs one call at a time
     disclosures = disclosure.DisclosureLog()
+    cases = RpcProxy("cases", expiration=RPC_TIMEOUT)  # only to confirm that a case ended
 
     @rpc
     def store_identity(self, command: dict) -> dict:
@@ -76,12 +85,13 @@ class IdentityVault:
             return evidence.accept(conn, self.keys.keyring, self.keys.private_key, command)
 
     # -- disclosure under dual control (see disclosure/) --------------------------
-    # Each command carries the officer's own token, verified here. No reply holds
-    # an identity, except view's: sealed to the requester's key.
+    # Each command carries a vault-call token cases signed for it (calls.py). No
+    # reply holds an identity, except view's: sealed to the requester's key.
 
     @rpc
     def request_disclosure(self, command: dict) -> dict:
-        return disclosure.request_disclosure(self.disclosures, self.auth, command, original_case=self._original_case)
+        return disclosure.request_disclosure(self.disclosures, self.auth, command, original_case=self._original_case,
+                                             reporter_case=self._reporter_case)
 
     @rpc
     def approve_disclosure(self, command: dict) -> dict:
@@ -94,7 +104,8 @@ class IdentityVault:
     @rpc
     def view_disclosure(self, command: dict) -> dict:
         return disclosure.view_disclosure(self.disclosures, self.auth, command, self._read_identity,
-                                          read_original=self._read_original)
+                                          read_original=self._read_original,
+                                          read_original_name=self._read_original_name)
 
     @rpc
     def disclosure_events(self, command: dict) -> dict:
@@ -108,6 +119,10 @@ class IdentityVault:
         with self.db.connection() as conn:
             return identities.read_identity(conn, self.keys.keyring, reporter_ref)
 
+    def _reporter_case(self, reporter_ref: str) -> str | None:
+        with self.db.connection() as conn:
+            return identities.case_of(conn, reporter_ref)
+
     def _original_case(self, original_ref: str) -> str | None:
         with self.db.connection() as conn:
             return evidence.original_case(conn, original_ref)
@@ -116,6 +131,11 @@ class IdentityVault:
         with self.db.connection() as conn:
             found = evidence.read_original(conn, self.keys.keyring, original_ref)
         return found[2] if found else None
+
+    def _read_original_name(self, original_ref: str) -> str | None:
+        with self.db.connection() as conn:
+            found = evidence.read_original_named(conn, self.keys.keyring, original_ref)
+        return found[3] if found else None
 
     # -- contact relay and retention ------------------------------------------
 
@@ -130,9 +150,10 @@ class IdentityVault:
         with self.db.connection() as conn:
             try:
                 outcome = relay.relay_to_reporter(conn, self.keys.keyring, self.keys.smtp, str(cmd["case_id"]),
-                                                  cmd["template"], cmd["idempotency_key"])
-            except OSError as exc:  # SMTP unreachable: the caller retries with back-off
-                log.warning("smtp delivery failed: %s", type(exc).__name__)
+                                                  cmd["template"], cmd["idempotency_key"], self.keys.whatsapp,
+                                                  self.keys.whatsapp_language)
+            except OSError as exc:  # SMTP or the Cloud API unreachable: the caller retries with back-off
+                log.warning("relay delivery failed: %s", type(exc).__name__)
                 return {"error": "delivery_failed"}
         RELAYED.labels(outcome).inc()
         return {"result": outcome}
@@ -151,12 +172,14 @@ class IdentityVault:
 
     @reliable_consume(VAULT_CASE_EVENTS)
     def on_case_status(self, body):
-        """A case that ended starts its retention clock."""
+        """A case that ended starts its retention clock, once cases confirms that it
+        ended (the event alone is not trusted); unanswered, the event is retried."""
         envelope = load_envelope(body)
         data = envelope["data"]
         if envelope["type"] == "case.status_changed" and data["status"] in TERMINAL_STATUSES:
+            confirmed = call(self.cases.case_state, str(data["case_id"]), timeout=RPC_TIMEOUT)
             with self.db.connection() as conn:
-                retention.record_case_closed(conn, data["case_id"], data["changed_at"])
+                retention.record_confirmed_closure(conn, data["case_id"], confirmed, data["status"])
 
     @timer(interval=env_float("PELUIT_VAULT_SHRED_INTERVAL", 3600))
     def shred_expired(self):

@@ -29,7 +29,7 @@ BOTH = officer("kepala", "35.73", "investigator", "inspektur")
 
 def file(app, by=DEWI, now=T0, **overrides) -> DisclosureRequest:
     args = dict(case_id=CASE, reporter_ref=REF, tenant="35.73", reason="Permohonan perlindungan LPSK",
-                legal_basis="lpsk_protection", now=now)
+                legal_basis="lpsk_protection", now=now, reporter_case_id=CASE)
     args.update(overrides)
     return app.request(by, **args)
 

@@ -34,12 +34,40 @@ from .slip import printable_slip
 MULTIPART_OVERHEAD = 1_000_000  # boundaries, part headers and the receipt field, above the files themselves
 STATUS = {errors.UnknownTenant: 422, errors.UnknownCategory: 422, errors.IdempotencyKeyReused: 422,
           errors.ReceiptNotFound: 404, errors.CaseClosed: 409, errors.EvidenceQuota: 413, errors.Unavailable: 503,
+          errors.Throttled: 429, errors.Busy: 503,
           errors.SealedIdentityRefused: 422}
 
 
+def json_body_limit() -> int:
+    """The largest report body (``PELUIT_MAX_BODY_BYTES``)."""
+    return env_int("PELUIT_MAX_BODY_BYTES", 64 * 1024)
+
+
+def upload_body_limit(limits: Limits | None = None) -> int:
+    """The largest multipart body of an evidence upload (API and portal)."""
+    return env_int("PELUIT_EVIDENCE_MAX_BODY_BYTES", (limits or Limits.from_env()).max_request_bytes + MULTIPART_OVERHEAD)
+
+
+STATUS_BODY, MESSAGE_BODY = 4096, 16 * 1024
+
+
+def body_limits() -> dict[str, int]:
+    """Each handler's body limit, declared on its route too: the gate (``peluit_common.web.BodyGate``)
+    reads no byte of a body over it, and the handler refuses it from its declared length."""
+    return {"submit_report": json_body_limit(), "submit_assisted_report": json_body_limit(),
+            "report_status": STATUS_BODY, "reporter_message": MESSAGE_BODY, "upload_evidence": upload_body_limit(),
+            "submit_partner_report": json_body_limit()}
+
+
 def http_error(err: errors.IntakeError) -> HttpError:
-    """Refused files and unknown codes field by field; anything unexpected from
+    """Refused files and unknown codes field by field; a throttled or saturated
+    request says when to come back (``Retry-After``); anything unexpected from
     cases or the vault is a 500 that names nothing (retry with the same key)."""
+    if isinstance(err, errors.Throttled):
+        return HttpError(429, err.code, text=err.text, minutes=err.minutes,
+                         headers={"Retry-After": str(err.retry_after)})
+    if isinstance(err, errors.Busy):
+        return HttpError(503, err.code, text=err.text, headers={"Retry-After": str(err.retry_after)})
     if isinstance(err, errors.EvidenceRefused):
         return HttpError(err.refused.status, err.code, err.refused.fields(), text="evidence_refused")
     if isinstance(err, (errors.UnknownTenant, errors.UnknownCategory)):
@@ -90,9 +118,14 @@ def receipt_response(registration: Registration) -> Response:
 # -- the handlers ---------------------------------------------------------------------------
 
 @translated
+def throttled(request, throttle, bucket: str | None) -> None:
+    """Count the request against its client (``request``, then the route's own ``bucket``): 429 past a limit."""
+    throttle.check_client(request.environ, "request", *([bucket] if bucket else []))
+
+
+@translated
 def submit_report(request, intake: Intake) -> Response:
-    report = validated(ReportSubmissionSchema, read_json(request, env_int("PELUIT_MAX_BODY_BYTES", 64 * 1024)),
-                       report=True)
+    report = validated(ReportSubmissionSchema, read_json(request, json_body_limit()), report=True)
     return receipt_response(intake.register(report, _idempotency_key(request), channel="web"))
 
 
@@ -102,8 +135,7 @@ def submit_assisted_report(request, intake: Intake, claims) -> Response:
     reporter's behalf; same path as the portal, plus a printable slip."""
     if not claims.has_role("penerima"):
         raise HttpError(403, "forbidden", text="penerima_only")
-    report = validated(AssistedReportSchema, read_json(request, env_int("PELUIT_MAX_BODY_BYTES", 64 * 1024)),
-                       report=True)
+    report = validated(AssistedReportSchema, read_json(request, json_body_limit()), report=True)
     channel = report.pop("channel")
     registration = intake.register(report, _idempotency_key(request), channel,
                                    AssistedBy(claims.officer_id, claims.username, claims.tenant))
@@ -115,7 +147,7 @@ def submit_assisted_report(request, intake: Intake, claims) -> Response:
 @translated
 def report_status(request, intake: Intake) -> Response:
     with answer_no_sooner():
-        receipt = validated(ReceiptSchema, read_json(request, 4096))["receipt"]
+        receipt = validated(ReceiptSchema, read_json(request, STATUS_BODY))["receipt"]
         return json_response(200, intake.status(intake.receipt_hash(receipt)))
 
 
@@ -123,7 +155,7 @@ def report_status(request, intake: Intake) -> Response:
 def reporter_message(request, intake: Intake) -> Response:
     """The reporter answers a question or writes to the Inspektorat."""
     with answer_no_sooner():
-        body = validated(ReporterMessageSchema, read_json(request, 16 * 1024))
+        body = validated(ReporterMessageSchema, read_json(request, MESSAGE_BODY))
         status = intake.send_message(intake.receipt_hash(body["receipt"]), body["text"])
         return json_response(201, {"status": status, "message": message("message_received")})
 
@@ -149,7 +181,7 @@ def tenants(intake: Intake) -> Response:
 
 def read_upload(request, limits: Limits) -> tuple[dict, list[tuple[str | None, bytes]]]:
     """(form fields, [(file name, bytes)]) of a multipart body, read bounded and in memory."""
-    limit = env_int("PELUIT_EVIDENCE_MAX_BODY_BYTES", limits.max_request_bytes + MULTIPART_OVERHEAD)
+    limit = upload_body_limit(limits)
     too_large = HttpError(413, "payload_too_large", text="upload_too_large", mb=f"{limit / 1_000_000:g}")
     length = request.content_length
     if length is not None and length > limit:

@@ -8,7 +8,10 @@ refusal; cases, the vault and reporting are reached through a port
 
 - the identity is sealed to the vault's public key before anything else;
 - the receipt goes out only after cases has committed the report;
-- Argon2 (the receipt's lookup hash), parsing and stripping run off the hub (tpool);
+- Argon2 (the receipt's lookup hash) runs in the bounded ``hash_pool``; evidence
+  is parsed and stripped in sandboxed worker processes (``evidence_sandbox``, green pipes);
+- every use of a receipt counts against it in the throttle (``per_receipt``),
+  before it is hashed, whatever the channel;
 - evidence is checked by content before anything is looked up or stored, and
   an upload is all or nothing (a channel's attachments each stand alone).
 """
@@ -42,10 +45,12 @@ from .errors import (
     UnknownTenant,
 )
 from .evidence_checks import Limits, Refusal, Refused, check_all, check_each
+from .evidence_sandbox import sandbox
 from .evidence_strip import strip_all, strip_each
+from .hash_pool import HashPool, receipt_hashes
 from .keys import IntakeKeys
 from .receipts import format_receipt
-from .sealing import seal_identity, seal_original
+from .sealing import seal_identity, seal_name, seal_original
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +152,22 @@ def _refused(refused: Refused) -> EvidenceRefused:
 
 class Intake:
     """The use cases of one worker: ``backend`` its port to cases and the
-    vault, ``catalogue`` the process's one tenant catalogue, ``keys`` intake's keys."""
+    vault, ``catalogue`` the process's one tenant catalogue, ``keys`` intake's
+    keys, ``throttle`` the process's one throttle (None: nothing is counted)."""
 
-    def __init__(self, backend, catalogue: TenantCatalogue, keys: IntakeKeys):
-        self.backend, self.tenants, self.keys = backend, catalogue, keys
+    def __init__(self, backend, catalogue: TenantCatalogue, keys: IntakeKeys, throttle=None,
+                 hashes: HashPool | None = None):
+        self.backend, self.tenants, self.keys, self.throttle = backend, catalogue, keys, throttle
+        self.hashes = hashes or receipt_hashes()
+
+    def count(self, bucket: str, subject: str) -> None:
+        """One attempt of ``subject`` (a receipt, a sender) in the throttle: ``Throttled`` past the limit."""
+        if self.throttle is not None:
+            self.throttle.check(bucket, subject)
+
+    def count_receipt(self, subject: str) -> None:
+        """One use of a receipt (its digits or, in a portal session, its hash), by any channel."""
+        self.count("per_receipt", subject)
 
     # -- tenants ------------------------------------------------------------------------
 
@@ -195,8 +212,9 @@ class Intake:
     # -- reports --------------------------------------------------------------------------
 
     def receipt_hash(self, receipt: str) -> str:
-        """The receipt's Argon2id lookup hash, computed off the eventlet hub."""
-        return tpool.execute(self.keys.receipts.lookup_hash, receipt)
+        """The lookup hash of a receipt a reporter presents: counted, then hashed in the pool."""
+        self.count_receipt(receipt)
+        return self.hashes.run(self.keys.receipts.lookup_hash, receipt)
 
     def register(self, report: dict, idempotency_key: str | None, channel: str,
                  assisted_by: AssistedBy | None = None, sealed: bytes | None = None,
@@ -222,7 +240,7 @@ class Intake:
         keys = self.keys.receipts
         submission_id = keys.submission_id(tenant, idempotency_key)
         receipt = keys.receipt(tenant, idempotency_key)
-        receipt_hash = self.receipt_hash(receipt)
+        receipt_hash = self.hashes.run(keys.lookup_hash, receipt)  # a new receipt: nothing to count yet
 
         reporter_ref = None
         if sealed is not None:
@@ -253,8 +271,11 @@ class Intake:
             raise ReceiptNotFound()
         return view
 
-    def send_message(self, receipt_hash: str, text: str) -> str:
-        """The reporter answers a question or writes to the Inspektorat; the case's status."""
+    def send_message(self, receipt_hash: str, text: str, counted: bool = True) -> str:
+        """The reporter answers a question or writes to the Inspektorat; the case's status.
+        ``counted``: the receipt was counted when it was hashed (else its hash counts now)."""
+        if not counted:
+            self.count_receipt(receipt_hash)
         result = _checked(self.backend.reporter_message(receipt_hash, text), "cases (reporter message)",
                           {"not_found": ReceiptNotFound, "case_closed": CaseClosed})
         return result["status"]
@@ -265,7 +286,7 @@ class Intake:
         """The content checks alone (types by magic bytes, sizes, zip bombs,
         pixel floods): raises ``EvidenceRefused``, stores nothing."""
         try:
-            tpool.execute(check_all, files, limits or Limits.from_env())
+            check_all(files, limits or Limits.from_env(), sandbox().check)
         except Refused as refused:
             raise _refused(refused) from None
 
@@ -276,23 +297,25 @@ class Intake:
         limits = limits or Limits.from_env()
         with upload_slots():
             try:
-                detected = tpool.execute(check_all, files, limits)
+                detected = check_all(files, limits, sandbox().check)
             except Refused as refused:
                 raise _refused(refused) from None
             if receipt_hash is None:
                 receipt_hash = self.receipt_hash(receipt)
+            else:
+                self.count_receipt(receipt_hash)  # a portal session's upload
             target = self._evidence_target(receipt_hash)
             if len(files) > target["files_left"]:
                 EVIDENCE_REFUSED.labels("evidence_quota").inc()
                 raise EvidenceQuota()
             try:
-                prepared = tpool.execute(strip_all, files, detected, limits)
+                prepared = strip_all(files, detected, limits, sandbox().strip)
             except Refused as refused:
                 raise _refused(refused) from None
             if sum(len(p.stripped) for p in prepared) > target["bytes_left"]:
                 EVIDENCE_REFUSED.labels("evidence_quota").inc()
                 raise EvidenceQuota()
-            self._store_prepared(receipt_hash, target, prepared, limits)
+            prepared = self._store_prepared(receipt_hash, target, prepared, limits)
         return [StoredEvidence(p.label, p.mime, len(p.original)) for p in prepared]
 
     def attach_channel_evidence(self, receipt: str, files: list[tuple[str | None, bytes]]) -> list[Refusal]:
@@ -305,12 +328,13 @@ class Intake:
         if not files:
             return []
         with upload_slots():
-            checked, refusals = tpool.execute(check_each, files, limits)
+            checked, refusals = check_each(files, limits, check=sandbox().check)
+            names = {n: name for n, (name, _) in enumerate(files, 1)}
             if checked:
                 receipt = ReceiptSchema().load({"receipt": receipt})["receipt"]  # as the status page normalises it
                 receipt_hash = self.receipt_hash(receipt)
                 target = self._evidence_target(receipt_hash)
-                prepared, failed = tpool.execute(strip_each, checked, limits)
+                prepared, failed = strip_each(checked, limits, names, sandbox().strip)
                 refusals += failed
                 kept, files_left, bytes_left = [], target["files_left"], target["bytes_left"]
                 for p in prepared:
@@ -329,16 +353,18 @@ class Intake:
         return _checked(self.backend.evidence_target(receipt_hash), "cases (evidence lookup)",
                         EVIDENCE_ERRORS)
 
-    def _store_prepared(self, receipt_hash: str, target: dict, prepared: list, limits: Limits) -> None:
+    def _store_prepared(self, receipt_hash: str, target: dict, prepared: list, limits: Limits) -> list:
         # Every file passed: from here on things are stored. The originals first, in the vault
         # (idempotent per case and file), then the stripped copies on the case (idempotent per
         # evidence_id): a failure in between is Unavailable or BackendRefused and the same upload can be
-        # sent again.
+        # sent again. Labels are numbered on from what the case holds; the file's own name is sealed.
+        prepared = [p.numbered(target.get("files", 0) + k) for k, p in enumerate(prepared, 1)]
         items = []
         for p in prepared:
             sealed = tpool.execute(seal_original, self.keys.vault_public_key, p.original)
-            stored = _checked(self.backend.store_evidence_original(target["case_id"], target["tenant"], p.mime, sealed),
-                              "the vault (evidence original)")
+            stored = _checked(self.backend.store_evidence_original(
+                target["case_id"], target["tenant"], p.mime, sealed, seal_name(self.keys.vault_public_key, p.name)),
+                "the vault (evidence original)")
             del sealed
             items.append({"label": p.label, "mime": p.mime, "size": len(p.stripped), "sha256": p.sha256,
                           "original_ref": stored["original_ref"], "content": p.stripped})
@@ -348,3 +374,4 @@ class Intake:
                      {**EVIDENCE_ERRORS, "evidence_quota": EvidenceQuota})
         for p in prepared:
             EVIDENCE_ACCEPTED.labels(p.mime).inc()
+        return prepared

@@ -73,10 +73,13 @@ class Backend:
             "version": STORE_IDENTITY_VERSION, "submission_id": submission_id,
             "sealed_identity": base64.b64encode(sealed_identity).decode(), "tenant": tenant})
 
-    def store_evidence_original(self, case_id: str, tenant: str, mime: str, sealed_original: bytes) -> dict:
-        return self._call(self.vault.store_evidence_original, {
-            "version": EVIDENCE_RPC_VERSION, "case_id": case_id, "tenant": tenant, "mime": mime,
-            "sealed_original": base64.b64encode(sealed_original).decode()})
+    def store_evidence_original(self, case_id: str, tenant: str, mime: str, sealed_original: bytes,
+                                sealed_name: bytes | None = None) -> dict:
+        command = {"version": EVIDENCE_RPC_VERSION, "case_id": case_id, "tenant": tenant, "mime": mime,
+                   "sealed_original": base64.b64encode(sealed_original).decode()}
+        if sealed_name:
+            command["sealed_name"] = base64.b64encode(sealed_name).decode()
+        return self._call(self.vault.store_evidence_original, command)
 
     # -- reporting ----------------------------------------------------------------------
 

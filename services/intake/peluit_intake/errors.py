@@ -83,3 +83,24 @@ class SealedIdentityRefused(IntakeError):
     """A partner's sealed identity that the vault cannot open or that is not an identity."""
 
     code = text = "invalid_sealed_identity"
+
+
+class Throttled(IntakeError):
+    """Too many attempts by one client, for one receipt or from one sender: wait ``retry_after`` seconds."""
+
+    code = text = "rate_limited"
+
+    def __init__(self, wait: float):
+        super().__init__()
+        self.retry_after = int(wait) + 1
+
+    @property
+    def minutes(self) -> int:
+        return (self.retry_after + 59) // 60
+
+
+class Busy(IntakeError):
+    """Every receipt-hash slot is taken and the queue is full: try again in a moment (nothing was done)."""
+
+    code, text = "busy", "busy"
+    retry_after = 1

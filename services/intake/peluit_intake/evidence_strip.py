@@ -1,20 +1,24 @@
 """Metadata stripping per format: the copy investigators see (the untouched
 original goes sealed to the vault). Images re-encoded without EXIF/GPS/XMP/ICC
-(orientation applied first), PDFs without the information dictionary, XMP and
-document JavaScript, Office documents without author properties, custom
-properties or thumbnail, audio without tags; text unchanged. Labels are
-sanitised display names ending in the detected type.
+(orientation applied first), PDFs redrawn by mat2, Office and OpenDocument
+packages by ``evidence_office``, audio without tags; text unchanged. Labels are
+generic (``lampiran-<n>.<ext>``); the sanitised file name goes to the vault.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import os
 import re
 import struct
+import subprocess
+import tempfile
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 
 import pikepdf
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
@@ -27,13 +31,12 @@ from .evidence_checks import (
     Refusal,
     Refused,
     boxes,
-    check_zip_bomb,
     image_size,
     mp3_audio_start,
-    parse_xml,
-    read_zip_member,
-    sniff,
 )
+from .evidence_office import strip_package
+
+log = logging.getLogger(__name__)
 
 # -- stripping --------------------------------------------------------------------------
 
@@ -45,9 +48,9 @@ def strip(data: bytes, detected: Detected, index: int, limits: Limits) -> bytes:
         if kind in ("jpeg", "png"):
             return strip_image(data, kind, index, limits)
         if kind == "pdf":
-            return strip_pdf(data, index)
-        if kind in ("docx", "xlsx", "pptx"):
-            return strip_office(data, index, limits)
+            return strip_pdf(data, index, limits)
+        if kind in ("docx", "xlsx", "pptx", "odt", "ods"):
+            return strip_package(data, kind, index, limits, strip_image)
         if kind == "mp3":
             return strip_mp3(data, index)
         if kind == "m4a":
@@ -96,28 +99,34 @@ def strip_image(data: bytes, kind: str, index: int, limits: Limits) -> bytes:
     return out.getvalue()
 
 
-def strip_pdf(data: bytes, index: int) -> bytes:
+MAT2 = "mat2"  # Debian's mat2 (needs its own python3-gi, poppler and cairo: not pip-installable)
+MAT2_SECONDS = 60
+
+
+def strip_pdf(data: bytes, index: int, limits: Limits) -> bytes:
+    """mat2's lightweight mode redraws every page through poppler into a new
+    cairo PDF: annotations, forms, embedded files, thumbnails, XMP and every
+    object of the source are left behind, text stays selectable. But cairo
+    passes JPEG and JPEG 2000 images through byte for byte (EXIF, GPS and
+    all), so pikepdf then re-encodes every such image, and rewrites the file as
+    one revision with no information dictionary (mat2 appends an update; cairo
+    names itself). Encrypted or broken files are refused as such first."""
     try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
+        with pikepdf.open(io.BytesIO(data)):
+            pass
+        redrawn = _mat2(data, index)
+        with pikepdf.open(io.BytesIO(redrawn)) as pdf:
             if "/Info" in pdf.trailer:
                 del pdf.trailer["/Info"]
-            root = pdf.Root
-            for key in ("/Metadata", "/PieceInfo", "/OpenAction", "/AA"):
-                if key in root:
-                    del root[key]
-            if "/Names" in root and "/JavaScript" in root.Names:
-                del root.Names["/JavaScript"]
-            # XMP and private application data can also hang off pages, images, fonts...
             for obj in pdf.objects:
                 if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
                     for key in ("/Metadata", "/PieceInfo"):
                         if key in obj:
                             del obj[key]
+                if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/Image":
+                    _reencode_pdf_image(obj, index, limits)
             out = io.BytesIO()
-            # streams are copied as they are (no decoding: a flate bomb in a content stream stays packed);
-            # unreferenced objects (the dropped XMP streams) are not written
-            pdf.save(out, fix_metadata_version=False, stream_decode_level=pikepdf.StreamDecodeLevel.none,
-                     encryption=False, deterministic_id=True)
+            pdf.save(out, fix_metadata_version=False, encryption=False, deterministic_id=True)
             return out.getvalue()
     except pikepdf.PasswordError:
         raise Refusal("encrypted_file", index) from None
@@ -125,69 +134,49 @@ def strip_pdf(data: bytes, index: int) -> bytes:
         raise Refusal("corrupt_file", index) from None
 
 
-EMPTY_CORE = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-              b'<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"'
-              b' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"'
-              b' xmlns:dcmitype="http://purl.org/dc/dcmitype/"'
-              b' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"></cp:coreProperties>')
-EMPTY_APP = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-             b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"'
-             b' xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"></Properties>')
-_DROPPED_PART = re.compile(r"docProps/(custom\.xml|thumbnail\.[A-Za-z0-9]+)")
-_MEDIA = re.compile(r"(word|xl|ppt)/media/[^/]+")
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+def _reencode_pdf_image(obj: pikepdf.Stream, index: int, limits: Limits) -> None:
+    """A JPEG stream is a whole JPEG file (APP1 EXIF included): re-encoded like an
+    upload. JPEG 2000 (metadata boxes) becomes plain deflated pixels."""
+    filters = obj.get("/Filter")
+    filters = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)] if filters else []
+    if filters[-1:] == ["/DCTDecode"]:
+        raw = obj.read_raw_bytes()
+        if filters[:-1] not in ([], ["/FlateDecode"]):
+            raise Refusal("corrupt_file", index)  # cairo writes neither; nothing else reaches here
+        jpeg = zlib.decompress(raw) if filters[:-1] else raw
+        obj.write(strip_image(jpeg, "jpeg", index, limits), filter=pikepdf.Name.DCTDecode)
+    elif filters[-1:] == ["/JPXDecode"]:
+        pixels = pikepdf.PdfImage(obj).as_pil_image()
+        if pixels.size[0] * pixels.size[1] > limits.max_pixels:
+            raise Refusal("pixel_flood", index, mp=limits.max_pixels // 1_000_000)
+        pixels = pixels.convert("L" if pixels.mode in ("1", "L", "LA") else "RGB")
+        obj.write(zlib.compress(pixels.tobytes()), filter=pikepdf.Name.FlateDecode)
+        obj["/ColorSpace"] = pikepdf.Name.DeviceGray if pixels.mode == "L" else pikepdf.Name.DeviceRGB
+        obj["/BitsPerComponent"] = 8
+        for key in ("/SMaskInData", "/Decode"):
+            if key in obj:
+                del obj[key]
 
 
-def strip_office(data: bytes, index: int, limits: Limits) -> bytes:
-    """Blank core/app properties, drop custom properties and the thumbnail
-    (with their content-type overrides and package relationships), re-encode
-    embedded JPEG/PNG media, reset every entry's timestamp."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        infos = check_zip_bomb(src, index, limits)
-        dropped = {i.filename for i in infos if _DROPPED_PART.fullmatch(i.filename)}
-        written = set()
-        for info in infos:
-            name = info.filename
-            if name in dropped or name in written or info.is_dir():
-                continue
-            if name == "docProps/core.xml":
-                raw = EMPTY_CORE
-            elif name == "docProps/app.xml":
-                raw = EMPTY_APP
-            elif name == "[Content_Types].xml":
-                raw = _without(read_zip_member(src, name, index), "Override", "PartName", dropped, index)
-            elif name == "_rels/.rels":
-                raw = _without(read_zip_member(src, name, index), "Relationship", "Target", dropped, index)
-            else:
-                raw = src.read(info)
-                if _MEDIA.fullmatch(name) and sniff(raw) in ("jpeg", "png"):
-                    raw = strip_image(raw, sniff(raw), index, limits)
-            entry = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, raw)
-            written.add(name)
-    return out.getvalue()
-
-
-def _without(raw: bytes, tag: str, attribute: str, dropped: set[str], index: int) -> bytes:
-    """The XML without the ``tag`` elements whose ``attribute`` names a dropped part.
-
-    Edited as text, so prefixes and declarations stay exactly as Office wrote
-    them; parsed (defusedxml: no DTD, no entities) before and after."""
-    parse_xml(raw, index)
-    element = re.compile(rb"<(?:[\w.-]+:)?" + tag.encode() + rb"\b[^>]*?(?:/>|>\s*</(?:[\w.-]+:)?"
-                         + tag.encode() + rb"\s*>)")
-    value = re.compile(rb"\b" + attribute.encode() + rb"\s*=\s*[\"']([^\"']*)[\"']")
-
-    def drop(match: re.Match) -> bytes:
-        found = value.search(match.group(0))
-        return b"" if found and found.group(1).decode("utf-8", "replace").lstrip("/") in dropped else match.group(0)
-
-    out = element.sub(drop, raw)
-    parse_xml(out, index)
-    return out
+def _mat2(data: bytes, index: int) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="peluit-pdf-") as work:
+        source = os.path.join(work, "lampiran.pdf")
+        with open(source, "wb") as f:
+            f.write(data)
+        try:
+            done = subprocess.run([MAT2, "--lightweight", source], cwd=work, capture_output=True,
+                                  timeout=MAT2_SECONDS, env={"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"})
+        except FileNotFoundError:
+            # fail closed: without mat2 a PDF cannot be stripped as documented
+            log.error("mat2 is not installed (Debian package mat2): PDF evidence is refused")
+            raise Refusal("unsupported_type", index) from None
+        except subprocess.TimeoutExpired:
+            raise Refusal("unsafe_file", index) from None
+        cleaned = os.path.join(work, "lampiran.cleaned.pdf")
+        if done.returncode != 0 or not os.path.exists(cleaned):
+            raise Refusal("unsafe_file" if done.returncode < 0 else "corrupt_file", index)
+        with open(cleaned, "rb") as f:
+            return f.read()
 
 
 def strip_mp3(data: bytes, index: int) -> bytes:
@@ -240,9 +229,10 @@ _UNSAFE = re.compile(r'[<>:"|?*\\/;]')
 
 
 def sanitize_label(name: str | None, index: int, extension: str) -> str:
-    """A display label only: basename, no control or format characters, no
-    path or quoting tricks, at most 120 characters, ending in the extension of
-    the *detected* type (appended when the name claims another one)."""
+    """A file name made safe to keep and show: basename, no control or format
+    characters, no path or quoting tricks, at most 120 characters, ending in
+    ``extension`` (appended when the name claims another one; "" keeps it as
+    sent). Intake seals it to the vault; officers see ``generic_label``."""
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(" " if unicodedata.category(ch) == "Zs" else ch for ch in name
@@ -259,6 +249,12 @@ def sanitize_label(name: str | None, index: int, extension: str) -> str:
     return name
 
 
+def generic_label(number: int, extension: str) -> str:
+    """What officers see on every channel: the reporter's own file name may name
+    them ("Laporan_<name>_<NIP>.docx"), so it goes sealed with the original instead."""
+    return f"lampiran-{number}{extension}"
+
+
 @dataclass(frozen=True)
 class Prepared:
     index: int
@@ -266,23 +262,30 @@ class Prepared:
     mime: str
     original: bytes
     stripped: bytes
+    name: str | None = None  # the sanitised original file name, for the vault only
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.stripped).hexdigest()
 
+    def numbered(self, number: int) -> Prepared:
+        return replace(self, label=generic_label(number, self.label[self.label.rfind("."):]))
 
-def strip_all(files: list[tuple[str | None, bytes]], detected: list[Detected], limits: Limits) -> list[Prepared]:
+
+def strip_all(files: list[tuple[str | None, bytes]], detected: list[Detected], limits: Limits,
+              strip=strip) -> list[Prepared]:
     """Strip every file of one upload (after ``check_all``); raises ``Refused``
-    with all refusals, so nothing is stored when any file fails."""
+    with all refusals, so nothing is stored when any file fails. ``strip``: how
+    one file is stripped (intake passes the sandbox's)."""
     out, refusals = _strip([(n, name, data, kind) for n, ((name, data), kind) in
-                            enumerate(zip(files, detected), 1)], limits)
+                            enumerate(zip(files, detected), 1)], limits, strip)
     if refusals:
         raise Refused(refusals)
     return out
 
 
-def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits) -> tuple[list[Prepared], list]:
+def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits,
+           strip=strip) -> tuple[list[Prepared], list]:
     """(index, name, data, detected) -> the stripped files and the refusals."""
     out, refusals = [], []
     for n, name, data, kind in items:
@@ -291,12 +294,13 @@ def _strip(items: list[tuple[int, str | None, bytes, Detected]], limits: Limits)
         except Refusal as refusal:
             refusals.append(refusal)
             continue
-        out.append(Prepared(n, sanitize_label(name, n, kind.extension), kind.mime, data, stripped))
+        out.append(Prepared(n, generic_label(n, kind.extension), kind.mime, data, stripped,
+                            sanitize_label(name, n, "") if name else None))  # as sent, only made safe
     return out, refusals
 
 
-def strip_each(checked: list[tuple[int, bytes, Detected]], limits: Limits) -> tuple[list[Prepared], list[Refusal]]:
+def strip_each(checked: list[tuple[int, bytes, Detected]], limits: Limits,
+               names: dict[int, str | None] | None = None, strip=strip) -> tuple[list[Prepared], list[Refusal]]:
     """Strip every checked channel attachment; a file that fails is refused alone.
-    Labels are generic (``lampiran-<n>.<ext>``): a mail client or phone names a
-    file after its owner's documents, and the reporter never chose that name."""
-    return _strip([(n, None, data, detected) for n, data, detected in checked], limits)
+    ``names``: the attachments' own file names by position (they go to the vault only)."""
+    return _strip([(n, (names or {}).get(n), data, detected) for n, data, detected in checked], limits, strip)

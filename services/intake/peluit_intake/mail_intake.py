@@ -21,7 +21,7 @@ from peluit_contracts.i18n import message
 from peluit_contracts.reports import ReportSubmissionSchema
 
 
-from .errors import IdempotencyKeyReused, IntakeError, UnknownTenant, temporary
+from .errors import IdempotencyKeyReused, IntakeError, Throttled, UnknownTenant, temporary
 from .mail_message import idempotency_key, map_report, parse_mail
 from .mail_reply import build_reply, send_reply
 from .mail_server import OK, TEMPORARY, Envelope, Reply, smtp
@@ -37,6 +37,7 @@ EMPTY_REPORT = smtp(550, "5.6.0", "smtp_empty_report")
 UNREADABLE = smtp(550, "5.6.0", "smtp_unreadable")
 BAD_SENDER = smtp(550, "5.1.7", "smtp_bad_sender")
 KEY_REUSED = smtp(550, "5.7.0", "smtp_key_reused")
+RATE_LIMITED = smtp(450, "4.7.1", "smtp_rate_limited")  # temporary: the sender's server tries again later
 
 
 def _validated(submission: dict) -> dict | Reply:
@@ -100,6 +101,11 @@ def process_mail(envelope: Envelope, *, settings: MailSettings, secret: bytes, i
         return report
     address = report["identity"]["email"]  # as validated (trimmed)
     key = idempotency_key(secret, address, parsed.message_id, envelope.data)
+    try:
+        intake.count("mail_sender", address.lower())
+    except Throttled:
+        MAIL_OUTCOMES.labels("throttled").inc()
+        return RATE_LIMITED
     try:
         registration = intake.register(report, key, channel="email")
     except IntakeError as err:

@@ -15,12 +15,11 @@ import hashlib
 
 from werkzeug.wrappers import Response
 
-from peluit_common.settings import env_int
 from peluit_common.web import HttpError, json_response, read_json
 from peluit_contracts.i18n import message
 from peluit_contracts.partner import PartnerReportSchema
 
-from .api import translated, validated
+from .api import json_body_limit, translated, validated
 from .application import REPORTS_REFUSED, Intake
 
 
@@ -40,7 +39,7 @@ def authenticate(request, intake: Intake) -> dict:
 @translated
 def submit_partner_report(request, intake: Intake) -> Response:
     partner = authenticate(request, intake)
-    body = read_json(request, env_int("PELUIT_MAX_BODY_BYTES", 64 * 1024))
+    body = read_json(request, json_body_limit())
     if isinstance(body, dict) and "identity" in body:
         REPORTS_REFUSED.labels("identity_in_clear").inc()
         raise HttpError(422, "identity_in_clear", {"identity": [message("identity_in_clear")]})

@@ -20,7 +20,7 @@ from peluit_contracts.fields import Strict, Text
 from peluit_contracts.i18n import bilingual_errors, message
 from peluit_contracts.reports import ReceiptSchema, ReportSubmissionSchema
 
-from .api import http_error
+from .api import http_error, upload_body_limit
 from .application import Intake, answer_no_sooner
 from .errors import (
     BackendRefused,
@@ -55,6 +55,13 @@ from .slip import printable_slip
 log = logging.getLogger(__name__)
 
 
+def body_limits() -> dict[str, int]:
+    """Each form's body limit (the handler refuses more from the declared length), declared on its route too."""
+    upload = upload_body_limit()
+    return {"report_submit": upload + 256 * 1024, "status_open": 8 * 1024, "status_message": 96 * 1024,
+            "status_evidence": upload + 64 * 1024, "sign_out": 8 * 1024}
+
+
 class _ReplySchema(Strict):
     text = Text(required=True, max_len=5000)
 
@@ -70,7 +77,7 @@ def report_form(visit: Visit, intake: Intake) -> Response:
 
 def report_submit(visit: Visit, intake: Intake) -> Response:
     kit = visit.kit
-    raw, files = read_form(visit, kit.upload_limit + 256 * 1024, uploads=True)
+    raw, files = read_form(visit, body_limits()["report_submit"], uploads=True)
     expired = guard(visit, raw, "")
     form = defaultdict(str, {name: form_value(raw, name) for name in
                              (*REPORT_TEXT_FIELDS, *(f"identity.{k}" for k in IDENTITY_FIELDS))})
@@ -86,7 +93,7 @@ def report_submit(visit: Visit, intake: Intake) -> Response:
     report, errors = validate_report(visit, form)
     if errors:
         return form_page(visit, intake, form, 400, errors=errors, notices=notices)
-    wait = kit.limiter.hit("report", visit.client())
+    wait = visit.wait("report")
     if wait is not None:
         return form_page(visit, intake, form, 429, general=[visit.t("rate_limited", minutes=int(wait // 60) + 1)],
                          notices=notices, headers={"Retry-After": str(int(wait) + 1)})
@@ -105,8 +112,9 @@ def report_submit(visit: Visit, intake: Intake) -> Response:
         return form_page(visit, intake, form, 422, general=[visit.t("key_reused")], notices=notices)
     except IntakeError as err:
         first = visit.t("busy_title" if isinstance(err, Unavailable) else "error_title") + "."
-        return form_page(visit, intake, form, http_error(err).status, general=[first, visit.t("busy_kept")],
-                         notices=notices)
+        refusal = http_error(err)
+        return form_page(visit, intake, form, refusal.status, general=[first, visit.t("busy_kept")],
+                         notices=notices, headers=refusal.headers)
     try:  # nothing after the registration may cost the reporter the receipt page
         evidence_notes = report_evidence(visit, intake, registration.receipt, uploads) if uploads else []
     except Exception as exc:
@@ -144,7 +152,7 @@ def status(visit: Visit, intake: Intake) -> Response:
 
 def status_open(visit: Visit, intake: Intake) -> Response:
     kit = visit.kit
-    form, _ = read_form(visit, 8 * 1024)
+    form, _ = read_form(visit, body_limits()["status_open"])
     if guard(visit, form, ""):
         return login_page(visit, 403, general=[visit.t("expired")])
     try:
@@ -153,7 +161,7 @@ def status_open(visit: Visit, intake: Intake) -> Response:
     except ValidationError as err:
         errors = {"receipt": [visit.pick(m) for m in bilingual_errors(err.messages).get("receipt", [])]}
         return login_page(visit, 400, errors=errors)
-    wait = kit.limiter.hit("receipt", visit.client())
+    wait = visit.wait("receipt")
     if wait is not None:
         response = login_page(visit, 429, general=[visit.t("rate_limited", minutes=int(wait // 60) + 1)])
         response.headers["Retry-After"] = str(int(wait) + 1)
@@ -172,7 +180,7 @@ def status_open(visit: Visit, intake: Intake) -> Response:
 
 
 def status_message(visit: Visit, intake: Intake) -> Response:
-    form, _ = read_form(visit, 96 * 1024)
+    form, _ = read_form(visit, body_limits()["status_message"])
     text = form_value(form, "text")
     if visit.session is None:
         # only a same-site request carries the (SameSite=Strict) expired cookie:
@@ -186,8 +194,12 @@ def status_message(visit: Visit, intake: Intake) -> Response:
     except ValidationError as err:
         errors = {"text": [visit.pick(m) for m in bilingual_errors(err.messages).get("text", [])]}
         return case_page(visit, intake, 400, errors=errors, reply_text=text)
+    wait = visit.wait("message")
+    if wait is not None:
+        return case_page(visit, intake, 429, general=[visit.t("rate_limited", minutes=int(wait // 60) + 1)],
+                         reply_text=text, headers={"Retry-After": str(int(wait) + 1)})
     try:
-        intake.send_message(visit.session.receipt_hash, body["text"])
+        intake.send_message(visit.session.receipt_hash, body["text"], counted=False)
     except ReceiptNotFound:
         visit.session = None
         return login_page(visit, 404, general=[visit.t("session_ended")], unsent_text=text)
@@ -200,7 +212,7 @@ def status_message(visit: Visit, intake: Intake) -> Response:
 
 def status_evidence(visit: Visit, intake: Intake) -> Response:
     kit = visit.kit
-    form, files = read_form(visit, kit.upload_limit + 64 * 1024, uploads=True)
+    form, files = read_form(visit, body_limits()["status_evidence"], uploads=True)
     if visit.session is None:
         return login_page(visit, 401, general=[visit.t("session_ended")])
     if guard(visit, form, "s:" + visit.session.sid):
@@ -208,15 +220,22 @@ def status_evidence(visit: Visit, intake: Intake) -> Response:
     uploads = chosen_files(files)
     if not uploads:
         return case_page(visit, intake, 400, errors={"file": [visit.pick(message("refusal_no_file"))]})
+    wait = visit.wait("evidence")
+    if wait is not None:
+        return case_page(visit, intake, 429, general=[visit.t("rate_limited", minutes=int(wait // 60) + 1),
+                                                     visit.t("attach_again")],
+                         headers={"Retry-After": str(int(wait) + 1)})
     try:
         intake.add_evidence(uploads, receipt_hash=visit.session.receipt_hash)
     except IntakeError as err:
-        return case_page(visit, intake, http_error(err).status, errors=file_errors(visit, _evidence_fields(err)))
+        refusal = http_error(err)
+        return case_page(visit, intake, refusal.status, errors=file_errors(visit, _evidence_fields(err)),
+                         headers=refusal.headers)
     return kit.redirect(visit.url("/status", ok="bukti"))
 
 
 def sign_out(visit: Visit, intake: Intake) -> Response:
-    form, _ = read_form(visit, 8 * 1024)
+    form, _ = read_form(visit, body_limits()["sign_out"])
     if visit.session is not None:
         guard(visit, form, "s:" + visit.session.sid)  # an expired token still signs out
     visit.session = None
@@ -224,7 +243,11 @@ def sign_out(visit: Visit, intake: Intake) -> Response:
                             paragraphs=[visit.t("signed_out_text")])
 
 
-def static(kit: PortalKit, name: str) -> Response:
+def static(kit: PortalKit, name: str, request=None) -> Response:
+    wait = None if request is None else kit.throttle.hit("request", kit.throttle.client(request.environ))
+    if wait is not None:
+        return Response("429", status=429, content_type="text/plain; charset=utf-8",
+                        headers={**HTML_HEADERS, "Retry-After": str(int(wait) + 1)})
     found = kit.static.get(name)
     if found is None:
         return Response("not found", status=404, content_type="text/plain; charset=utf-8", headers=HTML_HEADERS)

@@ -32,10 +32,12 @@ from peluit_common.web import SECURITY_HEADERS
 from peluit_contracts.i18n import message
 
 from . import i18n
+from .api import upload_body_limit
 from .application import Intake
-from .errors import IntakeError, ReceiptNotFound, Unavailable
+from .errors import Busy, IntakeError, ReceiptNotFound, Throttled, Unavailable
 from .evidence_checks import Limits
-from .portal_security import CsrfTokens, RateLimiter, SessionBlobs, client_address, portal_subkey
+from .portal_security import CsrfTokens, SessionBlobs, portal_subkey
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -131,23 +133,19 @@ class PortalKit:
     """Everything the portal pages share: translations, templates, keys,
     limiter, static files. No nameko here, so tests build one directly."""
 
-    def __init__(self, secret: bytes, *, clock=time.time):
+    def __init__(self, secret: bytes, *, clock=time.time, throttle: Throttle | None = None):
         self.translations = i18n.load_translations()
         self.envs = {lang: self._environment(lang) for lang in i18n.LANGUAGES}
         self.csrf = CsrfTokens(portal_subkey(secret, "csrf"), max_age=env_float("PELUIT_PORTAL_FORM_SECONDS", 7200),
                                clock=clock)
         self.sessions = SessionBlobs(portal_subkey(secret, "session"),
                                      idle=env_int("PELUIT_PORTAL_SESSION_IDLE_SECONDS", 1800), clock=clock)
-        self.limiter = RateLimiter(portal_subkey(secret, "ratelimit"), {
-            "report": (env_int("PELUIT_PORTAL_REPORTS_PER_HOUR", 20), 3600.0),
-            "receipt": (env_int("PELUIT_PORTAL_RECEIPT_CHECKS_PER_HOUR", 30), 3600.0),
-        }, clock=clock)
-        self.proxy_hops = env_int("PELUIT_PORTAL_PROXY_HOPS", 0)
+        # intake's one throttle: the service's API, mail and WhatsApp count in this one too
+        self.throttle = throttle or Throttle.from_env(portal_subkey(secret, "ratelimit"))
         self.timezone = zoneinfo.ZoneInfo(env("PELUIT_TIMEZONE", "Asia/Jakarta"))
         self.evidence_limits = Limits.from_env()  # shown in the forms' hints
         # the same body cap as the evidence API's, plus room for the report's text fields
-        self.upload_limit = env_int("PELUIT_EVIDENCE_MAX_BODY_BYTES",
-                                    self.evidence_limits.max_request_bytes + 1_000_000)
+        self.upload_limit = upload_body_limit(self.evidence_limits)
         self.static = {}
         for path in sorted(STATIC.iterdir()):
             if path.suffix in STATIC_TYPES:
@@ -219,7 +217,7 @@ class PortalKit:
                 "file_mb": f"{self.evidence_limits.max_file_bytes / 1_000_000:g}",
                 "total_mb": f"{self.evidence_limits.max_request_bytes / 1_000_000:g}"},
             # a hint to the browser's file picker only: the server decides by content
-            "accept": ".jpg,.jpeg,.png,.pdf,.docx,.xlsx,.pptx,.txt,.mp3,.m4a",
+            "accept": ".jpg,.jpeg,.png,.pdf,.docx,.xlsx,.pptx,.odt,.ods,.txt,.mp3,.m4a",
         }
         base.update(context)
         base["has_errors"] = bool(base["errors"] or base["general"])
@@ -275,7 +273,19 @@ class Visit:
         return self.kit.csrf.issue("s:" + self.session.sid)
 
     def client(self) -> str:
-        return client_address(self.request.environ, self.kit.proxy_hops)
+        return self.kit.throttle.client(self.request.environ)
+
+    def wait(self, bucket: str) -> float | None:
+        """Count this visit's client in ``bucket``: None, or the seconds to wait."""
+        return self.kit.throttle.hit(bucket, self.client())
+
+    def throttled(self, bucket: str) -> Refusal | None:
+        """The 429 page (with ``Retry-After``) when this client is over ``bucket``'s limit."""
+        wait = self.wait(bucket)
+        if wait is None:
+            return None
+        return Refusal(429, self.t("rate_limited", minutes=int(wait // 60) + 1), back=self.request.path,
+                       headers={"Retry-After": str(int(wait) + 1)})
 
     def finish(self, response: Response) -> Response:
         """The session cookie, re-issued with a fresh last-seen on every
@@ -293,13 +303,20 @@ def serve(kit: PortalKit, request, handler, *args) -> Response:
     security header out; refusals and errors become pages, never tracebacks."""
     visit = Visit(kit, request)
     try:
+        refusal = visit.throttled("request")  # every page counts; the forms count again in their own bucket
+        if refusal is not None:
+            raise refusal
         response = handler(visit, *args)
     except Refusal as refusal:
         response = _refusal_page(kit, visit, refusal)
+    except Throttled as err:
+        response = _refusal_page(kit, visit, Refusal(429, visit.t("rate_limited", minutes=err.minutes),
+                                                     headers={"Retry-After": str(err.retry_after)}))
     except IntakeError as err:
-        title = visit.t("busy_title" if isinstance(err, Unavailable) else "error_title")
-        response = _refusal_page(kit, visit, Refusal(503 if isinstance(err, Unavailable) else 500, title,
-                                                     visit.pick(message(err.text))))
+        busy = isinstance(err, (Unavailable, Busy))
+        response = _refusal_page(kit, visit, Refusal(
+            503 if busy else 500, visit.t("busy_title" if busy else "error_title"), visit.pick(message(err.text)),
+            headers={"Retry-After": str(err.retry_after)} if isinstance(err, Busy) else None))
     except Exception as exc:
         log.error("portal page failed: %s", type(exc).__name__)
         try:
@@ -413,7 +430,7 @@ def login_page(visit: Visit, status: int = 200, *, errors=None, general=(), unse
 
 
 def case_page(visit: Visit, intake: Intake, status: int = 200, *, errors=None, general=(), notices=(),
-              reply_text: str = "") -> Response:
+              reply_text: str = "", headers: dict | None = None) -> Response:
     """The report's own page for the session's receipt; the session ends if the case is gone."""
     kit = visit.kit
     try:
@@ -435,10 +452,12 @@ def case_page(visit: Visit, intake: Intake, status: int = 200, *, errors=None, g
                          "due": kit.day(item.get("due_on"), lang) if item.get("kind") == "question" else "",
                          "attachments": len(item.get("attachments") or [])})
     status_code = (view.get("status") or {}).get("code")
-    return kit.render(
+    response = kit.render(
         visit, "status.html", status, page="status", registration_number=view["registration_number"],
         tenant_name=names.get(view.get("tenant"), view.get("tenant", "")),
         status_label=visit.pick((view.get("status") or {}).get("label") or {}),
         information_due=kit.day(view.get("information_due"), lang), timeline=timeline, messages=messages,
         open=status_code not in ("selesai", "ditolak", "diarsipkan", "dilimpahkan"),
         errors=errors or {}, general=list(general), notices=list(notices), reply_text=reply_text)
+    response.headers.update(headers or {})
+    return response

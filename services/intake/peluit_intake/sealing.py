@@ -14,3 +14,8 @@ def seal_identity(vault_public_key: bytes, identity: dict) -> bytes:
 
 def seal_original(vault_public_key: bytes, original: bytes) -> bytes:
     return SealedBox(PublicKey(vault_public_key)).encrypt(original)
+
+
+def seal_name(vault_public_key: bytes, name: str | None) -> bytes | None:
+    """The reporter's own file name, sealed like its original (None: there was none)."""
+    return SealedBox(PublicKey(vault_public_key)).encrypt(name.encode()) if name else None

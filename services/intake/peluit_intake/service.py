@@ -53,7 +53,7 @@ class IntakeService:
     officer_auth = OfficerAuth(sessions=sessions_over_rpc("cases"))  # assisted intake: live sessions only
     keys = Built(IntakeKeys.from_env)
     catalogue = Built(TenantCatalogue)
-    portal = Built(lambda: PortalKit(intake_secret()))
+    portal = Built(lambda: PortalKit(intake_secret()))  # with the process's one throttle (``throttle``)
     mail = Built(MailSettings.from_env)
     whatsapp = Built(whatsapp.WhatsAppChannel.from_env)
     # expiration: a request still queued after the reporter was told to retry is dropped
@@ -62,29 +62,36 @@ class IntakeService:
     reporting = RpcProxy("reporting", expiration=STATS_TIMEOUT)  # the portal's statistics page
 
     def _intake(self) -> Intake:
-        return Intake(Backend(self.cases, self.vault, self.reporting), self.catalogue, self.keys)
+        return Intake(Backend(self.cases, self.vault, self.reporting), self.catalogue, self.keys,
+                      self.portal.throttle)
+
+    def _counted(self, request, bucket: str | None = None) -> None:
+        api.throttled(request, self.portal.throttle, bucket)
 
     # -- reporter API (JSON): the uniform routes are generated below from API_ROUTES -------------
 
-    @http("POST", "/api/v1/assisted-reports")
+    @http("POST", "/api/v1/assisted-reports", max_body=api.body_limits()["submit_assisted_report"])
     @json_endpoint
     def submit_assisted_report(self, request):
+        self._counted(request)
         return api.submit_assisted_report(request, self._intake(), self.officer_auth.claims(request))
 
     @http("GET", "/api/v1/tenants")
     @json_endpoint
     def tenants(self, request):
+        self._counted(request)
         return api.tenants(self._intake())
 
     @http("GET", "/api/v1/openapi.json")
     def openapi(self, request):
+        self._counted(request)
         return json_response(200, OPENAPI)
 
     # -- portal (pages): generated below from PORTAL_PAGES ----------------------------------------
 
     @http("GET", "/static/<path:name>")
     def portal_static(self, request, name):
-        return portal.static(self.portal, name)
+        return portal.static(self.portal, name, request)
 
     # -- e-mail (SMTP) ---------------------------------------------------------------------
 
@@ -113,12 +120,13 @@ class IntakeService:
 
 # The uniform entrypoints, generated: each is ``handler(request, intake)`` behind one route. nameko
 # collects them from the class like the methods above (the names are those the metrics show).
+# Each API route counts against its client in the throttle's ``request`` bucket and its own.
 API_ROUTES = (
-    ("POST", "/api/v1/reports", api.submit_report),
-    ("POST", "/api/v1/reports/status", api.report_status),
-    ("POST", "/api/v1/reports/messages", api.reporter_message),
-    ("POST", "/api/v1/reports/evidence", api.upload_evidence),
-    ("POST", "/api/v1/partner/reports", partner_api.submit_partner_report),
+    ("POST", "/api/v1/reports", api.submit_report, "report"),
+    ("POST", "/api/v1/reports/status", api.report_status, "receipt"),
+    ("POST", "/api/v1/reports/messages", api.reporter_message, "message"),
+    ("POST", "/api/v1/reports/evidence", api.upload_evidence, "evidence"),
+    ("POST", "/api/v1/partner/reports", partner_api.submit_partner_report, "report"),
 )
 PORTAL_PAGES = (
     ("GET", "/", portal.home),
@@ -134,8 +142,9 @@ PORTAL_PAGES = (
 )
 
 
-def _api_entrypoint(handler):
+def _api_entrypoint(handler, bucket: str):
     def entrypoint(self, request):
+        self._counted(request, bucket)
         return handler(request, self._intake())
     return json_endpoint(entrypoint)
 
@@ -146,12 +155,13 @@ def _page_entrypoint(handler):
     return entrypoint
 
 
-def _attach(name: str, method: str, path: str, function) -> None:
+def _attach(name: str, method: str, path: str, function, max_body: int | None = None) -> None:
     function.__name__ = function.__qualname__ = name
-    setattr(IntakeService, name, http(method, path)(function))
+    setattr(IntakeService, name, http(method, path, max_body=max_body)(function))
 
 
-for _method, _path, _handler in API_ROUTES:
-    _attach(_handler.__name__, _method, _path, _api_entrypoint(_handler))
+for _method, _path, _handler, _bucket in API_ROUTES:
+    _attach(_handler.__name__, _method, _path, _api_entrypoint(_handler, _bucket), api.body_limits()[_handler.__name__])
 for _method, _path, _handler in PORTAL_PAGES:
-    _attach("portal_" + _handler.__name__, _method, _path, _page_entrypoint(_handler))
+    _attach("portal_" + _handler.__name__, _method, _path, _page_entrypoint(_handler),
+            portal.body_limits().get(_handler.__name__))

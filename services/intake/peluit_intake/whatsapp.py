@@ -23,11 +23,13 @@ from werkzeug.wrappers import Response
 
 from peluit_common.settings import ConfigError, env, env_float, env_int, keys_dir, production
 from peluit_common.web import HttpError, json_response
+from peluit_common.whatsapp import outbound_mode
 from peluit_contracts.i18n import bilingual_errors, message
 from peluit_contracts.reports import ReportSubmissionSchema
 
-from .errors import IntakeError, UnknownCategory, UnknownTenant, temporary
+from .errors import IntakeError, Throttled, UnknownCategory, UnknownTenant, temporary
 from .evidence_checks import Limits, Refusal, check_each, mb
+from .evidence_sandbox import sandbox
 from .whatsapp_conversation import (
     EXPIRED,
     MEDIA_TAKEN,
@@ -197,11 +199,7 @@ class WhatsAppSettings:
         verify_token = _dev_secret("PELUIT_WHATSAPP_VERIFY_TOKEN_FILE", "whatsapp-verify-token.key")
         if verify_token is None:
             raise ConfigError("PELUIT_WHATSAPP_VERIFY_TOKEN_FILE must name a file when WhatsApp is on")
-        outbound = env("PELUIT_WHATSAPP_OUTBOUND", "graph" if production() else "record")
-        if outbound not in ("graph", "record"):
-            raise ConfigError("PELUIT_WHATSAPP_OUTBOUND must be 'graph' or 'record'")
-        if outbound == "record" and production():
-            raise ConfigError("PELUIT_WHATSAPP_OUTBOUND=record is for development and tests only")
+        outbound = outbound_mode("PELUIT_WHATSAPP_OUTBOUND")
         return cls(enabled=True, app_secret=app_secret.encode(), verify_token=verify_token, outbound=outbound,
                    state_ttl=env_float("PELUIT_WHATSAPP_STATE_TTL", 1800.0),
                    max_body=env_int("PELUIT_WHATSAPP_MAX_BODY_BYTES", 256 * 1024))
@@ -320,7 +318,7 @@ def take_media(conv: Conversation, media_id: str, media: GraphMedia, limits: Lim
         log.warning("whatsapp media not fetched: %s", type(exc).__name__)
         raise TemporaryFailure("media") from None
     already = (len(conv.media), sum(size for _, size in conv.media))
-    checked, refusals = check_each([(None, data)], limits, start=n, already=already)
+    checked, refusals = check_each([(None, data)], limits, start=n, already=already, check=sandbox().check)
     if refusals:
         return conv, _refusal_text(refusals[0])
     return replace(conv, media=conv.media + ((media_id, len(data)),)), MEDIA_TAKEN.format(n=n)
@@ -377,6 +375,16 @@ def handle_message(msg: Inbound, *, store: ConversationStore, outbound: Outbound
     with store.lock(conv_key):
         if store.seen(seen_key):
             return "duplicate"
+        try:
+            intake.count("whatsapp_sender", msg.phone)
+        except Throttled as err:  # answered, remembered, not retried: the conversation stays as it was
+            words = message("wa_rate_limited", minutes=err.minutes)
+            try:
+                outbound.send_text(msg.phone, f"{words['id']}\n{words['en']}")
+            except OSError as exc:
+                log.warning("whatsapp reply not sent: %s", type(exc).__name__)
+            store.mark_seen(seen_key)
+            return "throttled"
         conv, expired = store.get(conv_key)
         if msg.media_id is not None and media is not None:
             step = advance(conv, None, catalogue) if conv is None else Step(conv, [])

@@ -15,38 +15,10 @@ import urllib.request
 from collections import OrderedDict
 
 from peluit_common.settings import env, env_float
+from peluit_common.whatsapp import OutboundWhatsApp, RecordingWhatsApp, graph_outbound  # noqa: F401 (intake's names)
 
 # a media id goes into a Graph API URL: digits and a few safe characters, no path tricks
 MEDIA_ID = r"[A-Za-z0-9_\-]{1,128}\Z"  # marshmallow's Regexp only anchors the start
-
-
-class OutboundWhatsApp:
-    """Sends a text through the WhatsApp Business Cloud API (Graph API)."""
-
-    def __init__(self, base_url: str, phone_number_id: str, access_token: str, timeout: float = 10.0):
-        self.url = f"{base_url.rstrip('/')}/{phone_number_id}/messages"
-        self.access_token, self.timeout = access_token, timeout
-
-    def send_text(self, to: str, text: str) -> None:
-        """Raises ``OSError`` (urllib's errors are OSErrors) when not accepted."""
-        body = json.dumps({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
-                           "type": "text", "text": {"preview_url": False, "body": text}}).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "Authorization": f"Bearer {self.access_token}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310 (fixed https URL)
-            if resp.status >= 300:
-                raise OSError(f"graph api answered {resp.status}")
-
-
-class RecordingWhatsApp(OutboundWhatsApp):
-    """Development and tests: keeps the texts of one webhook call in memory;
-    the webhook returns them in its response."""
-
-    def __init__(self):
-        self.sent: list[dict] = []
-
-    def send_text(self, to: str, text: str) -> None:
-        self.sent.append({"to": to, "text": text})
 
 
 # -- inbound media ---------------------------------------------------------------------
@@ -121,14 +93,6 @@ class RecordingMedia(GraphMedia):
         if len(data) > max_bytes:
             raise MediaTooLarge()
         return data
-
-
-def graph_outbound() -> OutboundWhatsApp:
-    token_file = env("PELUIT_WHATSAPP_ACCESS_TOKEN_FILE")
-    with open(token_file) as fh:
-        token = fh.read().strip()
-    return OutboundWhatsApp(env("PELUIT_WHATSAPP_GRAPH_URL", "https://graph.facebook.com/v21.0"),
-                            env("PELUIT_WHATSAPP_PHONE_NUMBER_ID"), token)
 
 
 def graph_media() -> GraphMedia:

@@ -23,6 +23,11 @@ class FakeIntake:
         self.calls, self.error, self.tenants = [], error, tenants
         self.attached, self.refuse, self.attach_error = [], dict(refuse or {}), attach_error
         self.catalogue_error = None
+        self.throttle = None  # a ``Throttle`` to count senders in, as ``Intake.count`` does
+
+    def count(self, bucket, subject):
+        if self.throttle is not None:
+            self.throttle.check(bucket, subject)
 
     def catalogue(self, **_):
         if self.catalogue_error:

@@ -1,25 +1,57 @@
 """What notifications does with one domain event, apart from nameko, the
-broker and PostgreSQL: a new case is recorded for the officers, a message for
-the reporter is relayed by the vault (which alone knows how to reach them)
-and recorded with the vault's answer. Once per event: a redelivered one
-changes nothing, and the vault dedupes its relay on the event id."""
+broker and PostgreSQL: an event officers hear of (``policy``) is recorded as a
+notice, which ``fan_out`` later turns into outbox rows for the officers cases
+names (so the consumer never waits for cases); a message for the reporter is
+relayed by the vault (which alone knows how to reach them) and recorded with
+the vault's answer. Once per event: a redelivered one changes nothing, and
+the vault dedupes its relay on the event id."""
 
 from __future__ import annotations
 
 from typing import Callable, Protocol
 
 from peluit_contracts.events import load_envelope
+from peluit_contracts.notify import RECIPIENTS_RPC_VERSION
 from peluit_contracts.relay import RELAY_VERSION
+
+from .policy import Notice, deliveries, notice_of
 
 
 class Store(Protocol):
     def processed(self, event_id: str) -> bool: ...
 
-    def record(self, envelope: dict, template: str | None = None, outcome: str | None = None) -> bool: ...
+    def record(self, envelope: dict, template: str | None = None, outcome: str | None = None,
+               notice=None) -> bool: ...
 
 
 class RelayFailed(Exception):
     """The vault could not deliver (e.g. SMTP down); the message is retried."""
+
+
+class DirectoryFailed(Exception):
+    """cases could not name the recipients; the message is retried."""
+
+
+def recipients_query(notice: Notice) -> dict:
+    """One ``RecipientsQuery`` for all of a notice's audiences (they share its tenant)."""
+    roles = sorted({r for a in notice.audiences for r in a.roles})
+    ids = sorted({i for a in notice.audiences for i in a.officer_ids})
+    return {"version": RECIPIENTS_RPC_VERSION, "tenant": notice.tenant if roles else None, "roles": roles,
+            "officer_ids": ids, "case_id": notice.case_id, "acting": any(a.acting for a in notice.audiences)}
+
+
+def resolve(notice: Notice, directory: Callable[[dict], dict]) -> tuple[list, dict | None]:
+    """(recipients, case facts) from cases, or DirectoryFailed."""
+    reply = directory(recipients_query(notice))
+    if not isinstance(reply, dict) or "error" in reply:
+        raise DirectoryFailed(reply.get("error") if isinstance(reply, dict) else "no_reply")
+    return reply["recipients"], reply.get("case")
+
+
+def fan_out(notice: Notice, directory: Callable[[dict], dict]) -> tuple[list, dict | None]:
+    """(outbox rows, case facts) of one recorded notice, or DirectoryFailed."""
+    found, facts = resolve(notice, directory)
+    return deliveries(notice, found), facts
 
 
 def reporter_template(envelope: dict) -> str:
@@ -39,7 +71,7 @@ def handle(body: dict, store: Store, relay: Callable[[dict], dict]) -> tuple[str
     consumer retries it with back-off, then parks it."""
     envelope = load_envelope(body)
     if envelope["type"] != "case.message_for_reporter":
-        return ("applied" if store.record(envelope) else "duplicate"), None
+        return ("applied" if store.record(envelope, notice=notice_of(envelope)) else "duplicate"), None
     if store.processed(envelope["id"]):
         return "duplicate", None
     # the vault dedupes on the key, so a retry after a crash here sends once

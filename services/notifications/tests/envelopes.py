@@ -31,3 +31,14 @@ def status_changed(case_id: uuid.UUID | None = None) -> dict:
                          subject=str(case_id), tenant="35.73", position=2, data={
                              "case_id": case_id, "tenant": "35.73", "origin_tenant": "35.73",
                              "status": "verifikasi", "step": "verification_started", "changed_at": AT})
+
+
+def event(event_type: str, tenant: str = "35.73", case_id: uuid.UUID | None = None, suffix: str = "",
+          **data) -> dict:
+    """Any envelope of the contract: ``data`` beside case_id and tenant (datetimes as AT)."""
+    case_id = case_id or uuid.uuid4()
+    body = {"case_id": case_id, "tenant": tenant, **data}
+    if event_type.startswith("disclosure."):
+        body.setdefault("request_id", uuid.uuid4())
+    return dump_envelope(event_id=f"{case_id}:5{suffix}", event_type=event_type, version=1, time=AT,
+                         subject=str(case_id), tenant=tenant, position=5, data=body)

@@ -16,7 +16,7 @@ from datetime import date
 import eventlet
 from eventlet import tpool
 from eventlet.queue import LightQueue
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Gauge
 from werkzeug.wrappers import Response
@@ -25,7 +25,7 @@ from peluit_common import green  # noqa: F401
 from peluit_common.auth import OfficerAuth, sessions_over_rpc
 from peluit_common.db import Database
 from peluit_common.operations import Operations
-from peluit_common.rpc import call
+from peluit_common.rpc import call, rpc
 from peluit_common.settings import env_float
 from peluit_common.web import HttpError, http, json_endpoint, json_response
 from peluit_contracts.statistics import ExportQuery, ProvinceExportQuery, ProvinceQuery, PublicQuery, StatsQuery

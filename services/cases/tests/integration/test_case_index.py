@@ -194,3 +194,30 @@ def test_the_follower_and_the_scheduler_keep_the_nearest_deadline(pg):
     assert indexed(pool, case_id) == {"status": "ditolak", "rule": None, "due_at": None, "next_at": None}
     with pool.connection() as c:
         assert c.execute("SELECT sum(n) FROM case_index_ended WHERE status = 'ditolak'").fetchone()[0] == 1
+
+
+def test_a_recused_officer_does_not_find_the_case_in_the_queue_nor_in_its_counts(conn):
+    t = "91.07"
+    kept, recused, ended = add(conn, t, 1), add(conn, t, 2, "verifikasi"), add(conn, t, 3, "selesai")
+    for case_id in (recused, ended):
+        conn.execute("INSERT INTO case_recusal (officer_id, case_id) VALUES ('o-sari', %s)", (case_id,))
+    mine = case_index.search(conn, [t], now=NOW, officer_id="o-sari")
+    assert [i["case_id"] for i in mine["items"]] == [kept]
+    assert (mine["total"], mine["counts"]["verifikasi"], mine["counts"]["selesai"]) == (1, 0, 0)
+    others = case_index.search(conn, [t], now=NOW, officer_id="o-agus")
+    assert {i["case_id"] for i in others["items"]} == {kept, recused, ended} and others["total"] == 3
+    assert case_index.search(conn, [t], status="verifikasi", now=NOW, officer_id="o-sari")["items"] == []
+
+
+def test_the_follower_keeps_each_recusal(conn):
+    from ..support import memory_app
+
+    app = memory_app()
+    case_id = app.register_report(command(91), now=NOW).case_id
+    run(app, case_id, "recuse", PENELAAH, reason="Kerabat terlapor")
+    case_index.upsert(conn, app.get_case(case_id))
+    case_index.upsert(conn, app.get_case(case_id))  # again: nothing doubled
+    assert conn.execute("SELECT officer_id FROM case_recusal WHERE case_id = %s", (case_id,)).fetchall() == [
+        (PENELAAH["officer_id"],)]
+    listed = case_index.search(conn, ["35.73"], now=NOW, per_page=100, officer_id=PENELAAH["officer_id"])["items"]
+    assert str(case_id) not in {i["case_id"] for i in listed}

@@ -76,8 +76,11 @@ def test_the_officer_chooses_both_factors(conn, inspect, key):
         officers.authenticate(conn, key, username, PASSWORD, pyotp.TOTP(started.secret).at(NOW), now=NOW)
 
     officer = enrolment.complete(conn, key, started.officer_id, started.session_version, PASSWORD,
-                                 pyotp.TOTP(started.secret).at(NOW), now=NOW)
+                                 pyotp.TOTP(started.secret).at(NOW), now=NOW, email="sendiri@pemda.go.id")
     assert officer.username == username and officer.roles == ("penelaah",)
+    # the officer's own address for notifications, chosen at enrolment
+    assert inspect.execute("SELECT email FROM officer WHERE id = %s", (invitation.officer_id,)).fetchone() == (
+        "sendiri@pemda.go.id",)
     later = NOW + timedelta(seconds=30)
     assert officers.authenticate(conn, key, username, PASSWORD, pyotp.TOTP(started.secret).at(later),
                                  now=later).id == invitation.officer_id

@@ -214,3 +214,38 @@ def test_weak_hash_is_upgraded_on_login(conn, inspect, key):
     officers.authenticate(conn, key, username, PASSWORD, code(secret, NOW), now=NOW)
     upgraded = row(inspect, officer_id)[3]
     assert upgraded != weak and not PasswordHasher().check_needs_rehash(upgraded)
+
+
+def test_unknown_locked_and_wrong_password_do_the_same_argon2_work_and_take_as_long(conn, inspect, key, monkeypatch):
+    """Nothing tells an attacker which usernames exist or are locked: each
+    answer runs exactly one Argon2id verification with the same parameters
+    (proved by counting), and their median times agree within a generous
+    factor (measured, interleaved, so load hits all three alike)."""
+    import statistics
+    import time
+
+    locked_id, locked_name, _ = make(conn, key)
+    wrong_id, wrong_name, _ = make(conn, key)
+    inspect.execute("UPDATE officer SET locked_until = %s WHERE id = %s", (NOW + timedelta(days=1), locked_id))
+    real_params = row(inspect, wrong_id)[3].split("$")[3]  # m=...,t=...,p=...
+    verified: list[str] = []
+    real_verify = officers.verify_password
+
+    def counting(password_hash, password):
+        verified.append(password_hash.split("$")[3])
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(officers, "verify_password", counting)
+    cases = {"unknown": ("invalid_credentials", f"nobody.{secrets.token_hex(4)}"),
+             "locked": ("locked", locked_name), "wrong_password": ("invalid_credentials", wrong_name)}
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(5):
+        for name, (expected, username) in cases.items():
+            inspect.execute("UPDATE officer SET failed_logins = 0 WHERE id = %s", (wrong_id,))  # never locks
+            verified.clear()
+            started = time.perf_counter()
+            refused(expected, conn, key, username, "bukan-kata-sandinya", "123456")
+            times[name].append(time.perf_counter() - started)
+            assert verified == [real_params], name
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    assert max(medians.values()) < 2.5 * min(medians.values()), medians

@@ -211,3 +211,42 @@ def test_tenant_settings_grants_and_the_change_log(access, directory):
     for actor, tenant in ((KOTA_ADMIN, "35.07"), (RINA, "35"), (SARI, None), (BUDI, "35.07")):
         with pytest.raises(AccessDenied):
             access.admin_change_tenants(actor, tenant)
+
+
+def test_a_recused_officer_meets_the_same_404_as_another_tenant_and_it_is_logged(app, access):
+    case_id = app.register_report(command(7), now=NOW).case_id
+    case = app.get_case(case_id)
+    app.execute(case_id, case.version, "recuse", SARI.record(), reason="Kerabat terlapor")
+    refusals = []
+    for actor in (SARI, BUDI):
+        with pytest.raises(AccessDenied) as err:
+            access.case(actor, str(case_id), "evidence_download")
+        refusals.append((err.value.code, err.value.text))
+    assert refusals[0] == refusals[1] == ("not_found", "case_not_found")
+    from peluit_cases.ledgers import AccessLog
+
+    assert app.repository.get(AccessLog.create_id(case_id)).refused == 2
+    assert access.case(KEPALA, str(case_id), "read").id == case_id  # the others of the tenant still read it
+
+
+def test_only_the_cases_team_and_the_tenants_inspektur_request_a_disclosure(app):
+    case_id = app.register_report(command(8), now=NOW).case_id
+    dewi = Actor("o-dewi", "dewi", "35.73", ("investigator",))
+    rudi = Actor("o-rudi", "rudi", "35.73", ("investigator",))
+    case = app.get_case(case_id)
+    app.execute(case_id, case.version, "start_verification", KEPALA.record())
+    case = app.get_case(case_id)
+    app.execute(case_id, case.version, "accept", KEPALA.record())
+    case = app.get_case(case_id)
+    from datetime import date
+
+    app.execute(case_id, case.version, "start_investigation", KEPALA.record(), team=["o-dewi"], plan="Periksa",
+                due_on=date(2026, 12, 30))
+    case = app.get_case(case_id)
+    Access.require_disclosure_requester(dewi, case)  # on the team
+    Access.require_disclosure_requester(KEPALA, case)  # the tenant's inspektur
+    for actor in (rudi, SARI, Actor("o-x", "x", "35.07", ("inspektur",)),
+                  Actor("o-dewi", "dewi", "35.73", ("penelaah",))):  # on the team by id, but not an investigator
+        with pytest.raises(AccessDenied) as err:
+            Access.require_disclosure_requester(actor, case)
+        assert (err.value.code, err.value.text) == ("forbidden", "disclosure_requester_only")

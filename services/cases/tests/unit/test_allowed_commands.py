@@ -125,7 +125,7 @@ def test_the_later_steps_follow_status_team_and_follow_up(world):
     assert [c for c in offered(world, AGUS, "tindak_lanjut, followed up")
             if c in ("complete-recommendation", "close")] == ["close"]
     assert offered(world, AGUS, "selesai") == ["add-note", "recuse"]
-    assert offered(world, SARI, "verifikasi, sari recused") == ["escalate"]
+    assert offered(world, SARI, "verifikasi, sari recused") == []  # the case is a 404 to her now
 
 
 def test_a_province_case_has_nobody_to_escalate_to(world):

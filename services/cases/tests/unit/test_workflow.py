@@ -235,3 +235,16 @@ def test_a_report_against_the_inspektorat_itself_goes_to_the_province(app):
     assert history[-1]["kind"] == "escalated" and history[-1]["actor"] == {"id": "system"}
     plain = app.get_case(app.register_report(command(10), now=NOW, escalate_to="35").case_id)
     assert plain.handling_tenant == "35.73"
+
+
+def test_case_state_confirms_an_ending_to_the_vault_and_nothing_else(app, case_id):
+    """``cases.case_state``: the vault starts a retention clock only on this answer."""
+    assert app.case_state(str(case_id)) == {"case_id": str(case_id), "status": "diterima", "ended": False,
+                                            "ended_at": None}
+    assert app.case_state("00000000-0000-4000-8000-000000000000") is None
+    assert app.case_state("not a uuid") is None
+    run(app, case_id, "reject", PENELAAH, reason="Bukan pengaduan")
+    state = app.case_state(case_id)
+    case = app.get_case(case_id)
+    assert (state["status"], state["ended"]) == ("ditolak", True)
+    assert datetime.fromisoformat(state["ended_at"]) == case.modified_on

@@ -24,7 +24,6 @@ METHOD_MAP = [
     ("templates/**.html", "jinja2.ext:babel_extract"),
     ("texts.py", "python"),
     ("pages/**.py", "python"),
-    ("awaiting/**.py", "python"),
 ]
 CATALOGUE = PageCatalogue(HERE, "peluit-console", METHOD_MAP, {"templates/**.html": TEMPLATE_OPTIONS})
 

@@ -69,10 +69,11 @@ def case_view(page: Page, doc: dict, status: int = 200, *, errors=None, general=
         "team": [names.get(t, t) for t in (doc.get("investigation") or {}).get("team", [])],
         "recommendations": [_recommendation(page, r) for r in doc.get("recommendations") or []],
         "deadlines": [_deadline(page, d) for d in doc.get("deadlines") or []],
-        "choices": choices(page, doc) if commands else {}, "as_of": doc.get("as_of"),
+        "choices": choices(page, doc, commands) if commands else {}, "as_of": doc.get("as_of"),
         "as_of_text": page.moment(doc.get("as_of"))["text"] if doc.get("as_of") else "",
         "information_due": page.day(doc.get("information_due")),
-        "auditor": officer.has("auditor"), "may_disclose": officer.has("investigator") and not doc.get("anonymous"),
+        "auditor": officer.has("auditor"),
+        "may_disclose": officer.has("investigator") and bool(not doc.get("anonymous") or doc.get("evidence")),
     }, status)
 
 

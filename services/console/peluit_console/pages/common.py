@@ -4,6 +4,10 @@ of a case."""
 
 from __future__ import annotations
 
+from marshmallow import ValidationError
+
+from peluit_contracts.i18n import bilingual_errors
+
 from ..api import ApiError
 from ..texts import T
 from ..web import Page
@@ -48,3 +52,20 @@ def label(page: Page, prefix: str, code: str | None) -> str:
 
 def case_path(case_id: str, *rest: str) -> str:
     return "/".join(["/kasus", case_id, *rest])
+
+
+def checked(page: Page, schema, body: dict) -> tuple[dict, dict[str, list[str]]]:
+    """(body without empty values, its field errors in the page's language) by the API's own
+    contract schema, so a mistake is shown beside its field before any call."""
+    body = {k: v for k, v in body.items() if v not in ("", None, [])}
+    try:
+        schema().load(body)
+    except ValidationError as err:
+        return body, page.field_errors(bilingual_errors(err.messages))
+    return body, {}
+
+
+def refused(page: Page, err: ApiError) -> dict:
+    """A refusal as a form page shows it: beside the fields it names, else above the form."""
+    fields = page.field_errors(err.fields)
+    return {"errors": fields, "general": [] if fields else [page.pick(err.message)]}

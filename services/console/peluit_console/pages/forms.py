@@ -25,7 +25,7 @@ from ..web import Page
 from .common import catalogue, label
 
 # fallbacks for the form catalogue (the cases service's lists: domain.py)
-EXTERNAL_DESTINATIONS = ("kepolisian", "kejaksaan", "kpk", "ombudsman", "bpk", "instansi_lain")
+EXTERNAL_DESTINATIONS = ("kpk", "kejaksaan", "kepolisian", "ombudsman", "apip_kementerian")
 SANCTIONS = {
     "ringan": ("teguran_lisan", "teguran_tertulis", "pernyataan_tidak_puas_tertulis"),
     "sedang": ("pemotongan_tukin_25_persen",),
@@ -34,6 +34,7 @@ SANCTIONS = {
 RECOMMENDATION_KINDS = ("sanksi_disiplin", "rujukan_aph", "pemulihan_kerugian", "perbaikan_administrasi")
 TUKIN_MONTHS = (6, 9, 12)
 RECOMMENDATION_ROWS = 3
+CATALOGUE_FORMS = frozenset({"forward", "record-findings"})  # the forms with choices from GET /api/v1/catalogue
 
 # command -> the form's text fields (besides the special ones handled in ``body_of``)
 TEXT_FIELDS = {
@@ -127,28 +128,30 @@ def _form_path(command: str, path: str) -> str:
 
 
 def form_catalogue(page: Page) -> dict | None:
-    """The officer API's form catalogue, when that piece is switched on."""
-    if "desk" not in page.kit.settings.features:
-        return None
+    """The officer API's form catalogue (None when it cannot be had: the fallbacks serve)."""
     try:
         return page.api.get("cases", "/api/v1/catalogue")
     except ApiError:
         return None
 
 
-def choices(page: Page, case: dict) -> dict:
-    """The options of every select on the case page."""
-    given = form_catalogue(page) or {}
+def choices(page: Page, case: dict, commands) -> dict:
+    """The options of the selects of the forms shown; the catalogue and the team are asked
+    for only when a form needs them (each is a call to the officer API)."""
+    given = (form_catalogue(page) if CATALOGUE_FORMS & set(commands) else None) or {}
     tenants = given.get("tenants") or catalogue(page).get("tenants", [])
     handling = case.get("handling_tenant")
     external = given.get("external_destinations") or EXTERNAL_DESTINATIONS
+    # the configured list names its bodies in both languages (cases' catalogue)
+    named = {b["code"]: page.pick({"id": b["label_id"], "en": b["label_en"]}) for b in given.get("external_bodies") or []}
     sanctions = given.get("sanctions") or SANCTIONS
     kinds = given.get("recommendation_kinds") or RECOMMENDATION_KINDS
     return {
         "destinations": [
             (page.t("forward_tenants"), [(f"tenant:{t['code']}", f"{t['name']} ({t['code']})")
                                          for t in tenants if t["code"] != handling]),
-            (page.t("forward_external"), [(f"external:{code}", label(page, "external", code)) for code in external]),
+            (page.t("forward_external"), [(f"external:{code}", named.get(code) or label(page, "external", code))
+                                          for code in external]),
         ],
         "sanctions": [(label(page, "level", level), [(f"{level}/{t}", label(page, "sanction", t)) for t in types])
                       for level, types in sanctions.items()],
@@ -158,14 +161,12 @@ def choices(page: Page, case: dict) -> dict:
         "legal_bases": [(b, label(page, "basis", b)) for b in given.get("legal_bases") or LEGAL_BASES],
         "open_recommendations": [(r["id"], f"{r['id']}: {label(page, 'rec', r.get('kind'))}")
                                  for r in case.get("recommendations") or [] if not r.get("done")],
-        "team": _team_choices(page),
+        "team": _team_choices(page) if "start-investigation" in commands else None,
     }
 
 
 def _team_choices(page: Page) -> list | None:
-    """Investigators of the officer's tenant (the accounts piece lists them); None: type their ids."""
-    if "accounts" not in page.kit.settings.features:
-        return None
+    """Investigators of the officer's tenant; None when the list cannot be had: type their ids."""
     try:
         reply = page.api.get("cases", "/api/v1/officers", role="investigator", active="true", per_page=100)
     except ApiError:

@@ -8,6 +8,8 @@ import re
 
 from marshmallow import ValidationError
 
+from peluit_common.ratelimit import client_address
+from peluit_common.settings import env_int
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.officer_api import Login
 
@@ -45,7 +47,8 @@ def sign_in(page: Page):
         errors = page.field_errors(bilingual_errors(err.messages))
         return sign_in_view(page, 400, errors=errors, username=username)
     try:
-        login = page.api.login(**data)
+        login = page.api.login(**data, client=client_address(page.request.environ,
+                                                             env_int("PELUIT_CONSOLE_PROXY_HOPS", 0)))
     except (SignedOut, Forbidden, Refused) as err:
         # wrong credentials, locked: the API's own words, never which part was wrong
         return sign_in_view(page, err.status, general=[page.pick(err.message)], username=username)

@@ -45,24 +45,30 @@
       credentials: "same-origin", headers: {"Accept": "application/json"}});
     var reply = await resp.json();
     if (!resp.ok) { throw new Error(reply.message || reply.error || String(resp.status)); }
-    var theirs = unb64(reply.ephemeral_public_key);
+    var clear = await unseal(pair, mine, reply);
+    // an original's own file name comes sealed on its own (it may name the reporter, like the file)
+    var name = reply.name ? new TextDecoder().decode(await unseal(pair, mine, reply.name)) : null;
+    show(reply, clear, name);
+  }
+
+  async function unseal(pair, mine, sealed) {
+    var theirs = unb64(sealed.ephemeral_public_key);
     var peer = await crypto.subtle.importKey("raw", theirs, {name: "X25519"}, false, []);
     var shared = await crypto.subtle.deriveBits({name: "X25519", public: peer}, pair.privateKey, 256);
     var hkdf = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
     var key = await crypto.subtle.deriveKey(
       {name: "HKDF", hash: "SHA-256", salt: concat(theirs, mine), info: enc.encode("peluit-disclosure-v1")},
       hkdf, {name: "AES-GCM", length: 256}, false, ["decrypt"]);
-    var clear = new Uint8Array(await crypto.subtle.decrypt(
-      {name: "AES-GCM", iv: unb64(reply.nonce), additionalData: enc.encode(requestId)}, key, unb64(reply.ciphertext)));
-    show(reply, clear);
+    return new Uint8Array(await crypto.subtle.decrypt(
+      {name: "AES-GCM", iv: unb64(sealed.nonce), additionalData: enc.encode(requestId)}, key, unb64(sealed.ciphertext)));
   }
 
-  function show(reply, clear) {
+  function show(reply, clear, name) {
     out.textContent = "";
     if (reply.subject === "evidence") {
       var link = document.createElement("a");
       link.href = URL.createObjectURL(new Blob([clear]));
-      link.download = "original-" + (reply.original_ref || requestId);
+      link.download = name || ("original-" + (reply.original_ref || requestId));
       link.textContent = root.getAttribute("data-download");
       out.appendChild(link);
     } else {

@@ -131,7 +131,7 @@ class Browser:
         if self.cookie:
             sent["Cookie"] = self.cookie
         builder = EnvironBuilder(path=split.path, query_string=split.query, method=method, headers=sent,
-                                 data=data if data is not None else None)
+                                 data=data if data is not None else None, environ_base={"REMOTE_ADDR": "192.0.2.10"})
         response = serve(self.kit, Request(builder.get_environ()), ROUTE_TABLE[endpoint], **values)
         for header in response.headers.getlist("Set-Cookie"):
             value = header.split(";", 1)[0].split("=", 1)[1]

@@ -56,14 +56,15 @@ def test_every_command_and_menu_entry_has_its_text():
     assert all(key in T for _, key, *_ in rules.MENU)
 
 
-def test_the_menu_follows_roles_tenant_and_features():
-    paths = [p for p, _ in rules.navigation(officer("penerima"), frozenset())]
-    assert paths == ["/antrean", "/laporan-langsung"]
-    province = [p for p, _ in rules.navigation(officer("inspektur", tenant="35"), frozenset())]
+def test_the_menu_follows_roles_and_tenant():
+    paths = [p for p, _ in rules.navigation(officer("penerima"))]
+    assert paths == ["/antrean", "/laporan-langsung", "/akun/kata-sandi"]
+    province = [p for p, _ in rules.navigation(officer("inspektur", tenant="35"))]
     assert "/statistik/provinsi" in province
-    kota = [p for p, _ in rules.navigation(officer("inspektur"), frozenset())]
-    assert "/statistik/provinsi" not in kota and "/pengungkapan" not in kota
-    assert "/pengungkapan" in [p for p, _ in rules.navigation(officer("inspektur"), frozenset({"desk"}))]
+    kota = [p for p, _ in rules.navigation(officer("inspektur"))]
+    assert "/statistik/provinsi" not in kota and "/pengungkapan" in kota and "/admin/petugas" not in kota
+    admin = [p for p, _ in rules.navigation(officer("tenant_admin"))]
+    assert {"/admin/petugas", "/admin/pengaturan", "/admin/log"} <= set(admin) and "/admin/hibah-audit" not in admin
 
 
 def test_forms_become_bodies_checked_by_the_officer_apis_own_schemas():

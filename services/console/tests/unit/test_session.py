@@ -88,3 +88,10 @@ def test_the_two_keys_are_distinct_subkeys():
     assert subkey(key, "session") != subkey(key, "sign-in-form") != key
     with pytest.raises(ValueError):
         SessionCookies(b"short")
+
+
+def test_sign_in_forwards_the_browsers_address_so_cases_throttles_per_browser(browser, transport):
+    browser.sign_in(transport)
+    [(method, _, headers, _, body)] = [c for c in transport.calls if c[1] == "/api/v1/officer/login"]
+    assert method == "POST" and body["username"] == "sari.penelaah"
+    assert headers["X-Forwarded-For"] == "192.0.2.10"  # the browser's, as the console saw it

@@ -41,7 +41,8 @@ class DisclosureApplication(Application):
 
     def request(self, by: dict, *, case_id: str, reporter_ref: str | None, tenant: str, reason: str,
                 legal_basis: str, now: datetime | None = None, subject: str = "identity",
-                original_ref: str | None = None, original_case_id: str | None = None) -> DisclosureRequest:
+                original_ref: str | None = None, original_case_id: str | None = None, approvals_required: int = 1,
+                controllers=(), reporter_case_id: str | None = None) -> DisclosureRequest:
         now = _utc(now)
         for _ in range(MAX_SAVE_ATTEMPTS):
             register = self._register(tenant)
@@ -49,7 +50,9 @@ class DisclosureApplication(Application):
                 req = DisclosureRequest.file(case_id=case_id, reporter_ref=reporter_ref, tenant=tenant, by=by,
                                              reason=reason, legal_basis=legal_basis, now=now,
                                              request_hours=self.request_hours, subject=subject,
-                                             original_ref=original_ref, original_case_id=original_case_id)
+                                             original_ref=original_ref, original_case_id=original_case_id,
+                                             approvals_required=approvals_required, controllers=controllers,
+                                             reporter_case_id=reporter_case_id)
             except DomainError as err:
                 # no request exists: the tenant's register keeps the refused attempt
                 register.attempt_refused(by=by, action="request", code=err.code, case_id=case_id, at=now)
@@ -62,14 +65,15 @@ class DisclosureApplication(Application):
         raise DomainError("contended")
 
     def approve(self, request_id: UUID, by: dict, *, step_up: bool, step_up_token_id: str,
-                now: datetime | None = None) -> DisclosureRequest:
+                now: datetime | None = None, controllers=()) -> DisclosureRequest:
+        """``controllers``: the approver's (domain module), as cases vouched for them."""
         now = _utc(now)
 
         def act(req: DisclosureRequest):
             if step_up and self._step_up_used(step_up_token_id):
                 raise DomainError("step_up_reused")
             req.approve(by, step_up=step_up, step_up_token_id=step_up_token_id, now=now,
-                        view_minutes=self.view_minutes)
+                        view_minutes=self.view_minutes, controllers=controllers)
             return None, [StepUpUse(token_id=step_up_token_id, request_id=str(req.id))]
 
         return self._command(request_id, by, "approve", now, act)[0]
@@ -209,11 +213,11 @@ def _public_event(ev) -> dict:
     if isinstance(ev, DisclosureRequest.Requested):
         out = {"type": "requested", "at": ev.requested_at.isoformat(), "by": public_officer(ev.requested_by),
                "reason": ev.reason, "legal_basis": ev.legal_basis, "expires_at": ev.expires_at.isoformat(),
-               "subject": ev.subject}
+               "subject": ev.subject, "approvals_required": ev.approvals_required}
         if ev.subject == "evidence":
             out["original_ref"] = ev.original_ref  # opaque; officers see it in the case document
         return out
-    if isinstance(ev, DisclosureRequest.Approved):
+    if isinstance(ev, DisclosureRequest.Approved):  # one per approver; the k-th opens the view window
         return {"type": "approved", "at": ev.at.isoformat(), "by": public_officer(ev.by),
                 "view_until": ev.view_until.isoformat(), "confirmed_with": "totp"}
     if isinstance(ev, DisclosureRequest.Refused):

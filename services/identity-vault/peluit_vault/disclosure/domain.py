@@ -2,10 +2,16 @@
 
 - An investigator of the case's tenant files a ``DisclosureRequest`` with a
   reason and a legal basis; it expires after the application's request hours.
-- A *different* officer with the inspektur role in the *same* tenant approves
-  (only with a step-up token, i.e. a fresh TOTP code checked by cases) or
-  refuses it.
-- An approval allows ONE view by the requester within the view window.
+- ``approvals_required`` (k, the tenant's policy, default 1) *different*
+  officers with the inspektur role in the *same* tenant approve (each only
+  with a step-up, i.e. a fresh TOTP code checked by cases); one refusal ends it.
+- No two participants (the requester and every approver) may share a
+  controller: an officer's controllers are itself and every administrator who
+  created it, issued its enrolment code, reset its second factor or changed
+  its roles in the last 30 days (cases computes them, ``rules.md``). So an
+  administrator cannot approve for an account it set up, nor let two
+  accounts it set up request and approve (``conflicted_approver``).
+- The k-th approval allows ONE view by the requester within the view window.
 - A request names its ``subject``: the reporter's ``identity`` (default) or
   one ``evidence`` original (``original_ref``) of the same case.
 - Request, approval, refusal, expiry and view are events; so is every refused
@@ -29,6 +35,7 @@ from peluit_contracts.disclosure import LEGAL_BASES
 
 NS_REGISTER = UUID("7a1f3c2e-9b4d-4e8a-8c61-3d2b5f0e9a01")
 NS_STEP_UP = UUID("7a1f3c2e-9b4d-4e8a-8c61-3d2b5f0e9a02")
+MAX_APPROVALS = 5  # k: the tenant policy's upper bound
 
 
 class DomainError(Exception):
@@ -48,8 +55,9 @@ class DisclosureRequest(Aggregate):
     event is triggered; event bodies only apply state (they run on replay)."""
 
     class Requested(Aggregate.Created):
-        # v2 added ``subject`` ("identity" | "evidence") and ``original_ref``
-        class_version = 2
+        # v2 added ``subject`` ("identity" | "evidence") and ``original_ref``;
+        # v3 ``approvals_required`` (k) and ``requester_controllers``
+        class_version = 3
         case_id: str
         reporter_ref: str | None
         tenant: str
@@ -60,16 +68,24 @@ class DisclosureRequest(Aggregate):
         expires_at: datetime
         subject: str
         original_ref: str | None
+        approvals_required: int
+        requester_controllers: list
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["subject"] = "identity"
             state["original_ref"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["approvals_required"] = 1
+            state["requester_controllers"] = []
+
     @event(Requested)
     def __init__(self, case_id: str, reporter_ref: str | None, tenant: str, requested_by: dict, reason: str,
                  legal_basis: str, requested_at: datetime, expires_at: datetime, subject: str = "identity",
-                 original_ref: str | None = None):
+                 original_ref: str | None = None, approvals_required: int = 1,
+                 requester_controllers: list | None = None):
         self.case_id = case_id
         self.reporter_ref = reporter_ref
         self.subject = subject
@@ -80,13 +96,33 @@ class DisclosureRequest(Aggregate):
         self.legal_basis = legal_basis
         self.requested_at = requested_at
         self.expires_at = expires_at
+        self.approvals_required = approvals_required
+        self.requester_controllers = list(requester_controllers or [])
+        self.approvals: list[dict] = []  # {"officer_id", "controllers"} per approval so far
         self.status = "pending"
         self.decided_by: dict | None = None
         self.view_until: datetime | None = None
 
-    @event("Approved")
-    def _approved(self, by: dict, at: datetime, view_until: datetime, step_up_token_id: str) -> None:
-        self.status, self.decided_by, self.view_until = "approved", by, view_until
+    class Approved(Aggregate.Event):
+        # v2 added ``controllers``: the approver's, as cases vouched for them
+        class_version = 2
+        by: dict
+        at: datetime
+        view_until: datetime
+        step_up_token_id: str
+        controllers: list
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["controllers"] = []
+
+    @event(Approved)
+    def _approved(self, by: dict, at: datetime, view_until: datetime, step_up_token_id: str,
+                  controllers: list) -> None:
+        # the k-th approval opens the view window (from its own time)
+        self.approvals.append({"officer_id": by["officer_id"], "controllers": list(controllers)})
+        if len(self.approvals) >= self.approvals_required:
+            self.status, self.decided_by, self.view_until = "approved", by, view_until
 
     @event("Refused")
     def _refused(self, by: dict, reason: str, at: datetime) -> None:
@@ -109,11 +145,17 @@ class DisclosureRequest(Aggregate):
     @classmethod
     def file(cls, *, case_id: str, reporter_ref: str | None, tenant: str, by: dict, reason: str,
              legal_basis: str, now: datetime, request_hours: float, subject: str = "identity",
-             original_ref: str | None = None, original_case_id: str | None = None) -> DisclosureRequest:
-        """``original_case_id``: the case the vault's store says ``original_ref``
-        belongs to (None if unknown); an original is disclosed only within its case."""
-        if "investigator" not in by["roles"]:
+             original_ref: str | None = None, original_case_id: str | None = None, approvals_required: int = 1,
+             controllers=(), reporter_case_id: str | None = None) -> DisclosureRequest:
+        """``original_case_id`` / ``reporter_case_id``: the case the vault's store
+        says ``original_ref`` / ``reporter_ref`` belongs to (None if unknown): an
+        original or an identity is disclosed only within its own case, whatever
+        case the caller names. ``controllers``: the requester's (see the module).
+        cases lets only the case's team or the tenant's inspektur get this far."""
+        if not {"investigator", "inspektur"} & set(by["roles"]):
             raise DomainError("not_investigator")
+        if not (isinstance(approvals_required, int) and 1 <= approvals_required <= MAX_APPROVALS):
+            raise DomainError("invalid_approvals")
         if by["tenant"] != tenant:
             raise DomainError("other_tenant")
         if subject == "evidence":
@@ -124,6 +166,8 @@ class DisclosureRequest(Aggregate):
             raise DomainError("invalid_subject")
         elif not reporter_ref:
             raise DomainError("anonymous")
+        elif reporter_case_id is None or reporter_case_id != case_id:
+            raise DomainError("reporter_not_in_case")
         if legal_basis not in LEGAL_BASES:
             raise DomainError("invalid_legal_basis")
         if not (reason and reason.strip()):
@@ -131,7 +175,8 @@ class DisclosureRequest(Aggregate):
         return cls(case_id=case_id, reporter_ref=reporter_ref, tenant=tenant, requested_by=by,
                    reason=reason.strip(), legal_basis=legal_basis, requested_at=now,
                    expires_at=now + timedelta(hours=request_hours), subject=subject,
-                   original_ref=original_ref if subject == "evidence" else None)
+                   original_ref=original_ref if subject == "evidence" else None,
+                   approvals_required=approvals_required, requester_controllers=sorted(set(controllers)))
 
     def expire_if_due(self, now: datetime) -> bool:
         """Record the expiry once, when it is first noticed (it carries its deadline)."""
@@ -156,13 +201,26 @@ class DisclosureRequest(Aggregate):
         if self.status != "pending":
             raise DomainError("already_decided")
 
-    def approve(self, by: dict, *, step_up: bool, step_up_token_id: str, now: datetime, view_minutes: float) -> None:
+    def approve(self, by: dict, *, step_up: bool, step_up_token_id: str, now: datetime, view_minutes: float,
+                controllers=()) -> None:
         self._check_decider(by)
         if not step_up:
             raise DomainError("step_up_required")
         self._check_pending(now)
+        self.check_independent(by["officer_id"], controllers)
         self._approved(by=by, at=now, view_until=now + timedelta(minutes=view_minutes),
-                       step_up_token_id=step_up_token_id)
+                       step_up_token_id=step_up_token_id, controllers=sorted(set(controllers)))
+
+    def check_independent(self, officer_id: str, controllers) -> None:
+        """The new approver shares no controller with the requester or an
+        earlier approver (an officer controls itself)."""
+        if any(a["officer_id"] == officer_id for a in self.approvals):
+            raise DomainError("already_approved")
+        mine = set(controllers) | {officer_id}
+        others = [(self.requested_by["officer_id"], self.requester_controllers)] + [
+            (a["officer_id"], a["controllers"]) for a in self.approvals]
+        if any(mine & ({other} | set(theirs)) for other, theirs in others):
+            raise DomainError("conflicted_approver")
 
     def refuse(self, by: dict, reason: str, *, now: datetime) -> None:
         self._check_decider(by)

@@ -1,9 +1,10 @@
 """Disclosure under dual control, the nameko adapter: the provider that holds
 the application, and the RPC handlers ``service.py`` delegates to.
 
-The officer is whoever the bearer token says, verified here with the officer
-token public key (``peluit_common.auth.OfficerAuth``): cases forwards the
-token and cannot speak for anyone else. Replies are ``{"error": code}`` or a
+The officer is whoever the vault-call token says (``peluit_vault.calls``):
+signed by cases for this one command after it checked the officer's session,
+verified here with cases' vault-call public key, bound to every field of the
+command, taken once; no officer bearer token reaches the vault. Replies are ``{"error": code}`` or a
 summary; no reply holds an identity except view's, sealed to the X25519 key
 the requester's client chose, so cases and the broker see ciphertext only.
 """
@@ -16,11 +17,11 @@ from typing import Callable
 from uuid import UUID
 
 from marshmallow import ValidationError
-from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
-from peluit_common.auth import AuthError, OfficerClaims
-from peluit_common.eventstore import eventsourcing_env
+from peluit_common.auth import OfficerClaims
+from peluit_common.eventstore import EventStoreApp, eventsourcing_env
+from peluit_common.vault_call import VaultCallError
 from peluit_common.settings import env_float
 from peluit_contracts.disclosure import (
     BROWSER_FORMAT,
@@ -50,25 +51,24 @@ def officer_of(claims: OfficerClaims) -> dict:
             "tenant": claims.tenant}
 
 
-class DisclosureLog(DependencyProvider):
+class DisclosureLog(EventStoreApp):
     """Gives each worker the service's ``DisclosureApplication``."""
 
-    def setup(self):
-        self.app = DisclosureApplication(
-            env=eventsourcing_env(),
+    def open(self, create_tables: bool) -> DisclosureApplication:
+        return DisclosureApplication(
+            env=eventsourcing_env(create_tables),
             request_hours=env_float("PELUIT_DISCLOSURE_REQUEST_HOURS", DEFAULT_REQUEST_HOURS),
             view_minutes=env_float("PELUIT_DISCLOSURE_VIEW_MINUTES", DEFAULT_VIEW_MINUTES))
 
-    def stop(self):
-        self.app.close()
 
-    def get_dependency(self, worker_ctx):
-        return self.app
+# the RPC each action arrives on: a call token names it, so it opens no other
+RPC_NAMES = {"request": "request_disclosure", "approve": "approve_disclosure", "refuse": "refuse_disclosure",
+             "view": "view_disclosure", "list": "list_disclosures", "events": "disclosure_events"}
 
 
 def handle(auth, schema, action: str, command, fn) -> dict:
-    """One RPC: validate the command, verify the officer's token with ``auth``
-    (``OfficerAuth``, or anything with its ``verify``), run ``fn(cmd, claims)``.
+    """One RPC: validate the command, verify its vault-call token with ``auth``
+    (``calls.CallChecker``: signature, binding, once), run ``fn(cmd, claims)``.
 
     Replies are ``{"error": code}`` or what ``fn`` returns; neither ever holds
     an identity except ``view``'s, sealed to the requester's key."""
@@ -80,8 +80,8 @@ def handle(auth, schema, action: str, command, fn) -> dict:
     if cmd["version"] != DISCLOSURE_RPC_VERSION:
         return {"error": "unsupported_version"}
     try:
-        claims = auth.verify(cmd["token"])
-    except AuthError as err:
+        claims = auth.verify(RPC_NAMES[action], command)
+    except VaultCallError as err:
         DISCLOSURE_OUTCOMES.labels(action, err.code).inc()
         return {"error": err.code}
     try:
@@ -97,7 +97,9 @@ def handle(auth, schema, action: str, command, fn) -> dict:
 def _summary(req: DisclosureRequest) -> dict:
     out = {"request_id": str(req.id), "case_id": req.case_id, "tenant": req.tenant, "status": req.status,
            "legal_basis": req.legal_basis, "expires_at": req.expires_at.isoformat(),
-           "view_until": req.view_until.isoformat() if req.view_until else None, "subject": req.subject}
+           "view_until": req.view_until.isoformat() if req.view_until else None, "subject": req.subject,
+           "approvals": len(req.approvals), "approvals_required": req.approvals_required,
+           "requested_by": req.requested_by["officer_id"]}  # whom cases has notifications tell of an approval
     if req.subject == "evidence":
         out["original_ref"] = req.original_ref
     return out
@@ -108,16 +110,23 @@ def _request_id(cmd: dict) -> UUID:
 
 
 def request_disclosure(app: DisclosureApplication, auth, command,
-                       original_case: Callable[[str], str | None] | None = None) -> dict:
-    """``original_case(original_ref)``: the case id the store holds that original
-    for (None if unknown); needed for ``subject: evidence``."""
+                       original_case: Callable[[str], str | None] | None = None,
+                       reporter_case: Callable[[str], str | None] | None = None) -> dict:
+    """``original_case(original_ref)`` / ``reporter_case(reporter_ref)``: the case
+    id the store holds that original or identity for (None if unknown); the
+    request names a case, and is refused (and recorded) unless the record is that
+    case's: the caller is not trusted to pair them."""
 
     def fn(cmd, claims):
-        subject, original_ref = cmd["subject"], cmd["original_ref"]
+        subject, original_ref, reporter_ref = cmd["subject"], cmd["original_ref"], cmd["reporter_ref"]
         owner = original_case(original_ref) if subject == "evidence" and original_ref and original_case else None
-        return _summary(app.request(officer_of(claims), case_id=cmd["case_id"], reporter_ref=cmd["reporter_ref"],
+        reporter_owner = reporter_case(reporter_ref) if subject == "identity" and reporter_ref and reporter_case else None
+        context = claims.context  # what cases vouched for: the tenant's k, the requester's controllers
+        return _summary(app.request(officer_of(claims), case_id=cmd["case_id"], reporter_ref=reporter_ref,
                                     tenant=cmd["tenant"], reason=cmd["reason"], legal_basis=cmd["legal_basis"],
-                                    subject=subject, original_ref=original_ref, original_case_id=owner))
+                                    subject=subject, original_ref=original_ref, original_case_id=owner,
+                                    approvals_required=context.get("approvals_required", 1),
+                                    controllers=context.get("controllers", ()), reporter_case_id=reporter_owner))
     return handle(auth, RequestDisclosureCommand, "request", command, fn)
 
 
@@ -125,7 +134,8 @@ def approve_disclosure(app: DisclosureApplication, auth, command) -> dict:
 
     def fn(cmd, claims):
         return _summary(app.approve(_request_id(cmd), officer_of(claims), step_up=claims.step_up,
-                                    step_up_token_id=claims.token_id))
+                                    step_up_token_id=claims.token_id,
+                                    controllers=claims.context.get("controllers", ())))
     return handle(auth, ApproveDisclosureCommand, "approve", command, fn)
 
 
@@ -137,10 +147,12 @@ def refuse_disclosure(app: DisclosureApplication, auth, command) -> dict:
 
 
 def view_disclosure(app: DisclosureApplication, auth, command, read_identity: Callable[[str], bytes | None],
-                    read_original: Callable[[str], bytes | None] | None = None) -> dict:
+                    read_original: Callable[[str], bytes | None] | None = None,
+                    read_original_name: Callable[[str], str | None] | None = None) -> dict:
     """``read_identity(reporter_ref)``: the clear identity from the store (None
     or ``records.Erased`` when it is gone); ``read_original(original_ref)`` the
-    same for an evidence original. Either is sealed at once and dropped, in the
+    same for an evidence original, ``read_original_name`` its own file name
+    (None if it had none). Each is sealed at once and dropped, in the
     ``format`` asked for: a sealed box (base64 bytes), or the browser format
     (``crypto.seal_for_browser``, bound to the request id)."""
 
@@ -171,15 +183,24 @@ def view_disclosure(app: DisclosureApplication, auth, command, read_identity: Ca
                     raise DomainError("invalid_public_key") from None
             return reveal
 
+        def reveal_original(ref: str) -> dict:
+            sealed = sealer(read_original, "original_erased")(ref)
+            name = read_original_name(ref) if read_original_name else None
+            if name:  # the file name the reporter's device gave it, sealed the same way on its own
+                sealed["name"] = sealer(lambda _: name.encode(), "original_erased")(ref)
+            return sealed
+
         request_id = _request_id(cmd)
         sealed = app.view(request_id, officer_of(claims), sealer(read_identity, "erased"),
-                          reveal_original=sealer(read_original, "original_erased") if read_original else None)
+                          reveal_original=reveal_original if read_original else None)
         req = app.get_request(request_id)
         out = {"request_id": cmd["request_id"]}
         if req.subject == "evidence":
             out.update(subject="evidence", original_ref=req.original_ref)
         if cmd["format"] == BROWSER_FORMAT:
             return {**out, "format": BROWSER_FORMAT, **sealed}
+        if "name" in sealed:
+            out["sealed_name"] = sealed["name"]["sealed"]
         return {**out, "sealed_original" if req.subject == "evidence" else "sealed_identity": sealed["sealed"]}
 
     return handle(auth, ViewDisclosureCommand, "view", command, fn)

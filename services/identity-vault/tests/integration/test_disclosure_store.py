@@ -36,8 +36,9 @@ def instances(fresh_db):
 
 
 def file(app) -> DisclosureRequest:
-    return app.request(DEWI, case_id=str(uuid4()), reporter_ref="r" * 32, tenant="35.73",
-                       reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection")
+    case_id = str(uuid4())
+    return app.request(DEWI, case_id=case_id, reporter_ref="r" * 32, tenant="35.73",
+                       reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection", reporter_case_id=case_id)
 
 
 def test_events_and_snapshots_stored_under_the_old_module_path_load(fresh_db, instances):

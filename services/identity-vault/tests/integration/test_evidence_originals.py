@@ -57,6 +57,21 @@ def test_the_rpc_unseals_and_stores_only_ciphertext(conn):
     assert evidence.read_original(conn, KEK, "x" * 32) is None
 
 
+def test_the_reporters_file_name_is_stored_encrypted_with_the_original(conn):
+    original, name = photo(), f"Laporan_Canary{secrets.token_hex(6)}_198701012010011001.jpg"
+    sealed_name = base64.b64encode(seal(PUBLIC, name.encode())).decode()
+    ref = evidence.accept(conn, KEK, PRIVATE, command(original, sealed_name=sealed_name))["original_ref"]
+    text, _, _, ciphertext, _, _ = row(conn, ref)
+    assert name.split("_")[1].encode() not in text.encode() + bytes(ciphertext)
+    assert evidence.read_original_named(conn, KEK, ref)[2:] == (original, name)
+    assert evidence.read_original(conn, KEK, ref)[2] == original  # the disclosed original, byte for byte
+    unnamed = evidence.accept(conn, KEK, PRIVATE, command(photo()))["original_ref"]
+    assert evidence.read_original_named(conn, KEK, unnamed)[3] is None
+    for bad in (base64.b64encode(b"x" * 60).decode(), base64.b64encode(seal(PUBLIC, b"a\nb")).decode()):
+        assert evidence.accept(conn, KEK, PRIVATE, command(photo(), sealed_name=bad)) == {
+            "error": "invalid_sealed_name"}
+
+
 def test_the_same_file_for_the_same_case_is_stored_once(conn):
     original, case_id = photo(), str(uuid4())
     first = evidence.accept(conn, KEK, PRIVATE, command(original, case_id))

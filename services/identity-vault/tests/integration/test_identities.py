@@ -40,6 +40,9 @@ def test_the_rpc_unseals_validates_and_stores_only_ciphertext_once_per_submissio
     assert marker not in rows[0][3] and marker.lower() not in rows[0][3]
     assert json.loads(identities.read_identity(conn, KEK, out["reporter_ref"])) == identity
     assert identities.reporter_of_case(conn, str(case_id_for(cmd["submission_id"]))) == out["reporter_ref"]
+    # the case it was registered for, which a disclosure request must name (disclosure.rpc)
+    assert identities.case_of(conn, out["reporter_ref"]) == str(case_id_for(cmd["submission_id"]))
+    assert identities.case_of(conn, "x" * 32) is None
 
 
 def test_bad_commands_and_boxes_are_refused_without_detail(conn, inspect):

@@ -54,7 +54,9 @@ def test_templated_mail_reaches_the_server_without_case_content(smtp_server):
     assert len(messages) == 1
     msg = messages[0]
     assert msg["To"] == "pelapor@example.id" and msg["Message-ID"] == message_id
-    assert "case-1.7" in message_id
+    # the same key gives the same Message-ID (a resend after a crash is recognisably the same mail), and the
+    # key itself is not in it
+    assert message_id == relay.stable_message_id("relay|case-1:7") and "case-1" not in message_id
     assert msg["Subject"] == template_text("new_message")[0]
     body = msg.get_payload(decode=True).decode()
     assert "tanda terima" in body and "WBS/" not in body
@@ -102,3 +104,55 @@ def test_an_unreachable_mail_server_records_nothing_so_a_retry_sends(conn, inspe
     up = SmtpSettings("127.0.0.1", port, "wbs@peluit.invalid")
     assert relay.relay_to_reporter(conn, KEK, up, case_id, "new_message", f"{case_id}:1") == "sent"
     assert len(list(mailbox.Maildir(str(maildir)))) == 1
+
+
+def test_a_reporter_with_only_a_phone_number_gets_a_whatsapp_template_once(conn, inspect):
+    from peluit_common.whatsapp import RecordingWhatsApp
+
+    whatsapp, smtp = RecordingWhatsApp(), SmtpSettings("127.0.0.1", free_port(), "wbs@peluit.invalid", timeout=2)
+    case_id = reporter(conn, phone="0812-3456-7890")
+    for _ in range(2):  # the second is a redelivery: the relay log answers it
+        assert relay.relay_to_reporter(conn, KEK, smtp, case_id, "case_closed", f"{case_id}:9", whatsapp) == "sent"
+    assert whatsapp.sent == [{"to": "6281234567890", "template": "peluit_case_closed", "language": "id"}]
+    # an address wins over a number (no SMTP server here: the mail is tried, so it fails and nothing is recorded)
+    both = reporter(conn, phone="+6281299990000", email=f"p{secrets.token_hex(4)}@example.id")
+    with pytest.raises(OSError):
+        relay.relay_to_reporter(conn, KEK, smtp, both, "new_message", f"{both}:1", whatsapp)
+    assert len(whatsapp.sent) == 1
+    log = " ".join(r[0] for r in inspect.execute("SELECT t::text FROM relay_log t"))
+    assert "3456" not in log and "9999" not in log
+
+
+def test_the_cloud_api_gets_a_template_message_with_the_bearer_token():
+    """The request as Meta's Cloud API takes it, against a local HTTP stand-in."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import eventlet
+
+    from peluit_common.whatsapp import OutboundWhatsApp
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            seen.append((self.path, self.headers["Authorization"],
+                         json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = eventlet.spawn(server.serve_forever, 0.05)
+    try:
+        OutboundWhatsApp(f"http://127.0.0.1:{server.server_port}/v21.0", "1234", "tok").send_template(
+            "6281234567890", "peluit_new_message", "id")
+    finally:
+        server.shutdown()
+        thread.wait()
+    assert seen == [("/v21.0/1234/messages", "Bearer tok", {
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": "6281234567890", "type": "template",
+        "template": {"name": "peluit_new_message", "language": {"code": "id"}}})]

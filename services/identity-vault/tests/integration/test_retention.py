@@ -162,40 +162,55 @@ def test_set_retention_refuses_nonsense(conn, inspect, report):
     retention.shred_expired(conn, NOW)
 
 
-def test_officers_set_retention_by_the_same_rule_with_their_own_token(conn, inspect, tmp_path, monkeypatch):
+def test_officers_set_retention_by_the_same_rule_through_call_tokens_taken_once(conn, inspect):
     from nacl.signing import SigningKey
 
-    from peluit_common.auth import OfficerAuth, TokenIssuer
+    from peluit_common.vault_call import VaultCallSigner
+    from peluit_vault import calls
 
+    calls.migrate(conn)
     signing = SigningKey.generate()
-    (tmp_path / "officer-token.pub").write_text(bytes(signing.verify_key).hex())
-    monkeypatch.setenv("PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", str(tmp_path / "officer-token.pub"))
-    auth = OfficerAuth()  # as the service sets it up: tokens verified here, whoever forwards them
-    auth.setup()
-    issuer = TokenIssuer(bytes(signing))
-    kota = issuer.issue("33333333-3333-4333-8333-333333333333", "35.04", ["tenant_admin"], "kota")
-    prov = issuer.issue("11111111-1111-4111-8111-111111111111", "35", ["province_admin"], "prov")
-    other = issuer.issue("44444444-4444-4444-8444-444444444444", "35.05", ["tenant_admin", "inspektur"], "lain")
+    checker = calls.CallChecker(bytes(signing.verify_key), lambda jti, exp: calls.take(conn, jti, exp),
+                                lambda *row: calls.record_refused(conn, *row))
+    signer = VaultCallSigner(bytes(signing))
+    kota = {"officer_id": "33333333-3333-4333-8333-333333333333", "tenant": "35.04", "roles": ["tenant_admin"],
+            "username": "kota"}
+    prov = {"officer_id": "11111111-1111-4111-8111-111111111111", "tenant": "35", "roles": ["province_admin"],
+            "username": "prov"}
+    other = {"officer_id": "44444444-4444-4444-8444-444444444444", "tenant": "35.05",
+             "roles": ["tenant_admin", "inspektur"], "username": "lain"}
 
-    def rpc(token, write=False, **fields):
-        return retention.policy_rpc(conn, auth, {"version": 1, "token": token, "tenant": "35.04", **fields},
-                                    write=write)
+    def signed(who, write=False, version=1, **fields):
+        return signer.sign("set_retention" if write else "retention_policy",
+                           {"version": version, "tenant": "35.04", **fields}, who)
 
-    assert rpc(kota) == {"tenant": "35.04", "years": 5}  # the default
-    assert rpc(kota, write=True, years=7) == {"tenant": "35.04", "years": 7}
-    assert rpc(prov, write=True, years=8) == {"tenant": "35.04", "years": 8}
-    assert rpc(other, write=True, years=1) == {"error": "forbidden"}  # another tenant's admin
-    assert rpc("x.y.z", write=True, years=1) == {"error": "invalid_token"}
+    def rpc(command, write=False):
+        return retention.policy_rpc(conn, checker, command, write=write)
+
+    assert rpc(signed(kota)) == {"tenant": "35.04", "years": 5}  # the default
+    assert rpc(signed(kota, write=True, years=7), write=True) == {"tenant": "35.04", "years": 7}
+    eight = signed(prov, write=True, years=8)
+    assert rpc(eight, write=True) == {"tenant": "35.04", "years": 8}
+    assert rpc(eight, write=True) == {"error": "call_replayed"}  # a sniffed call is worth nothing
+    assert rpc({**signed(prov, write=True, years=8), "years": 1}, write=True) == {"error": "call_mismatch"}
+    assert rpc(signed(prov, years=8), write=True) == {"error": "call_mismatch"}  # a read's token does not write
+    assert rpc(signed(other, write=True, years=1), write=True) == {"error": "forbidden"}  # another tenant's admin
+    assert rpc({"version": 1, "token": "x.y.z", "tenant": "35.04", "years": 1}, write=True) == {
+        "error": "call_invalid"}
     for bad in ({"years": 101}, {"years": 0}, {"years": "7"}, {}):
-        assert rpc(prov, write=True, **bad) == {"error": "invalid_command"}
-    assert retention.policy_rpc(conn, auth, {"version": 2, "token": prov, "tenant": "35.04"}, write=False) == {
-        "error": "unsupported_version"}
+        assert rpc(signed(prov, write=True, **bad), write=True) == {"error": "invalid_command"}
+    assert rpc(signed(prov, version=2)) == {"error": "unsupported_version"}
     assert retention.retention_years(conn, "35.04") == 8
     audited = inspect.execute("SELECT detail FROM vault_audit WHERE action = 'retention_set' "
                               "AND detail->>'tenant' = '35.04' ORDER BY id").fetchall()
     assert [d[0] for d in audited] == [
         {"tenant": "35.04", "years": 7, "officer_id": "33333333-3333-4333-8333-333333333333"},
         {"tenant": "35.04", "years": 8, "officer_id": "11111111-1111-4111-8111-111111111111"}]
+    refused = inspect.execute("SELECT action, code, officer_id FROM vault_call_refused ORDER BY id").fetchall()
+    assert refused == [("set_retention", "call_replayed", prov["officer_id"]),
+                       ("set_retention", "call_mismatch", prov["officer_id"]),
+                       ("set_retention", "call_mismatch", prov["officer_id"]),
+                       ("set_retention", "call_invalid", None)]
 
 
 def test_admin_cli_sets_retention_and_shreds_at_a_given_time(conn, inspect, throwaway_db, monkeypatch, capsys,
@@ -254,3 +269,26 @@ def test_privacy_no_identity_marker_anywhere_in_the_database(inspect, canaries):
     assert len(canaries.markers) >= 5
     canaries.assert_absent(inspect, {"reporter", "vault_audit", "retention_policy", "evidence_original"})
     assert inspect.execute("SELECT count(*) FROM vault_audit WHERE action = 'identity_shredded'").fetchone()[0]
+
+
+def test_the_clock_starts_only_from_an_ending_cases_confirmed_at_the_time_cases_gives(conn, inspect, report):
+    """A case.status_changed saying "selesai" is only a claim: a forged one (cases
+    says the case is open, does not know it, or answers for another case) starts
+    nothing and is recorded; a confirmed one starts the clock at cases' time."""
+    ref, case_id, _ = report(conn)
+    case = str(case_id)
+    refused_before = inspect.execute("SELECT count(*) FROM vault_audit WHERE action = 'closure_refused'").fetchone()[0]
+    for answer in (None, {"case_id": case, "status": "investigasi", "ended": False, "ended_at": None},
+                   {"case_id": str(uuid4()), "status": "selesai", "ended": True, "ended_at": NOW.isoformat()}):
+        assert retention.record_confirmed_closure(conn, case_id, answer, "selesai") is None
+        assert state(inspect, ref)[3] is None
+    refused = inspect.execute("SELECT detail FROM vault_audit WHERE action = 'closure_refused' "
+                              "AND detail->>'case_id' = %s ORDER BY id", (case,)).fetchall()
+    assert [r[0]["confirmed_status"] for r in refused] == [None, "investigasi", "selesai"]
+    assert refused_before + 3 == inspect.execute(
+        "SELECT count(*) FROM vault_audit WHERE action = 'closure_refused'").fetchone()[0]
+
+    ended_at = NOW - timedelta(days=3)
+    confirmed = {"case_id": case, "status": "selesai", "ended": True, "ended_at": ended_at.isoformat()}
+    assert retention.record_confirmed_closure(conn, case_id, confirmed, "selesai") == 1
+    assert state(inspect, ref)[3] == ended_at

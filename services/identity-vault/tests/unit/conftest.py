@@ -1,5 +1,6 @@
 """The vault's unit fixtures: the disclosure application on eventsourcing's
-in-memory store, and real officer tokens checked by ``OfficerAuth``."""
+in-memory store, and real vault-call tokens checked by ``calls.CallChecker``
+(token ids taken and refusals kept in memory)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from types import SimpleNamespace
 import pytest
 from nacl.signing import SigningKey
 
-from peluit_common.auth import OfficerAuth, TokenIssuer
+from peluit_common.vault_call import VaultCallSigner
+from peluit_contracts.disclosure import DISCLOSURE_RPC_VERSION
+from peluit_vault.calls import CallChecker
 from peluit_vault.disclosure.application import DisclosureApplication
 
 
@@ -18,17 +21,24 @@ def app():
 
 
 @pytest.fixture
-def rpc(tmp_path, monkeypatch):
+def rpc():
     signing = SigningKey.generate()
-    issuer = TokenIssuer(bytes(signing))
-    (tmp_path / "officer-token.pub").write_text(bytes(signing.verify_key).hex())
-    monkeypatch.setenv("PELUIT_OFFICER_TOKEN_PUBLIC_KEY_FILE", str(tmp_path / "officer-token.pub"))
-    auth = OfficerAuth()  # the service's provider, set up as nameko would
-    auth.setup()
+    signer = VaultCallSigner(bytes(signing))
+    taken: set[str] = set()
+    refused: list[tuple] = []
 
-    def token(who: dict, step_up: bool = False) -> str:
-        extra = {"amr": ["pwd", "otp"], "step_up": True} if step_up else None
-        return issuer.issue(who["officer_id"], who["tenant"], who["roles"], who["username"],
-                            ttl_seconds=60 if step_up else 900, extra_claims=extra)
+    def take(jti, expires_at) -> bool:
+        if jti in taken:
+            return False
+        taken.add(jti)
+        return True
 
-    return SimpleNamespace(auth=auth, token=token, issuer=issuer)
+    auth = CallChecker(bytes(signing.verify_key), take, lambda *row: refused.append(row))
+
+    def call(who: dict, action: str, command: dict | None = None, *, step_up: bool = False, context=None,
+             **fields) -> dict:
+        """The command as cases sends it: its fields and a call token signed for them."""
+        body = {"version": DISCLOSURE_RPC_VERSION, **(command or {}), **fields}
+        return signer.sign(action, body, who, step_up=step_up, context=context)
+
+    return SimpleNamespace(auth=auth, call=call, signer=signer, refused=refused)

@@ -102,26 +102,26 @@ def test_rpc_view_in_the_browser_format(rpc, app):
     identity = json.dumps({"name": "Siti Aminah"}).encode()
     rid = _approved(app)
     private, public = browser_key()
-    view = cmd(token=rpc.token(DEWI), request_id=rid, public_key=base64.b64encode(public).decode(),
-               format=BROWSER_FORMAT)
-    out = handlers.view_disclosure(app, rpc.auth, view, lambda ref: identity)
+    fields = dict(request_id=rid, public_key=base64.b64encode(public).decode(), format=BROWSER_FORMAT)
+    out = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", **fields), lambda ref: identity)
     assert set(out) == {"request_id", "format", "ephemeral_public_key", "nonce", "ciphertext"}
     assert out["format"] == BROWSER_FORMAT and b"Siti" not in json.dumps(out).encode()
     assert browser_opens(private, out, rid) == identity
-    assert handlers.view_disclosure(app, rpc.auth, view, lambda ref: identity) == {"error": "already_viewed"}
+    assert handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", **fields),
+                                    lambda ref: identity) == {"error": "already_viewed"}
 
 
 def test_rpc_refuses_a_low_order_key_and_the_view_stays_unused(rpc, app):
     rid = _approved(app)
     read = []
     for point in LOW_ORDER[1:]:  # the all-zero key is refused by the contract already
-        bad = cmd(token=rpc.token(DEWI), request_id=rid, public_key=base64.b64encode(point).decode(),
-                  format=BROWSER_FORMAT)
+        bad = rpc.call(DEWI, "view_disclosure", request_id=rid, public_key=base64.b64encode(point).decode(),
+                       format=BROWSER_FORMAT)
         assert handlers.view_disclosure(app, rpc.auth, bad, lambda ref: read.append(ref) or b"{}") == {
             "error": "invalid_public_key"}
     assert app.get_request(UUID(rid)).status == "approved" and read == []
     key = PrivateKey.generate()  # a good key still gets the one view, as a sealed box by default
-    out = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=rid,
+    out = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=rid,
                                                       public_key=base64.b64encode(bytes(key.public_key)).decode()),
                                    lambda ref: b'{"name": "Siti"}')
     assert set(out) == {"request_id", "sealed_identity"}
@@ -137,10 +137,14 @@ def test_an_original_opens_in_the_browser_too(rpc, app):
     approve(app, req, by=AGUS, now=now)
     private, public = browser_key()
     original = b"%PDF-1.7 original with its metadata"
-    out = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=str(req.id),
+    out = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=str(req.id),
                                                       public_key=base64.b64encode(public).decode(),
                                                       format=BROWSER_FORMAT),
                                    lambda ref: pytest.fail("not the identity"),
-                                   read_original=lambda ref: original if ref == ORIGINAL else None)
+                                   read_original=lambda ref: original if ref == ORIGINAL else None,
+                                   read_original_name=lambda ref: "Laporan_Siti_198701.pdf")
     assert (out["subject"], out["original_ref"], out["format"]) == ("evidence", ORIGINAL, BROWSER_FORMAT)
     assert "sealed_original" not in out and browser_opens(private, out, str(req.id)) == original
+    # the file's own name, sealed on its own to the same key (fresh ephemeral key and nonce)
+    assert b"Siti" not in json.dumps(out).encode() and out["name"]["nonce"] != out["nonce"]
+    assert browser_opens(private, out["name"], str(req.id)) == "Laporan_Siti_198701.pdf".encode()

@@ -10,7 +10,7 @@ import base64
 import json
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from nacl.public import PrivateKey, SealedBox
@@ -61,9 +61,9 @@ def test_full_path_request_approve_view_once(app):
     assert attempts(app, req.id) == [("dewi", "view", "already_viewed")]
 
 
-def test_only_an_investigator_of_the_cases_tenant_may_request_and_refusals_are_kept(app):
+def test_only_an_investigator_or_inspektur_of_the_cases_tenant_may_request_and_refusals_are_kept(app):
     refused("not_investigator", file, app, by=SARI)
-    refused("not_investigator", file, app, by=AGUS)
+    refused("not_investigator", file, app, by=officer("auditor", "35.73", "auditor", "tenant_admin"))
     refused("other_tenant", file, app, by=officer("irban", "35.07", "investigator"))
     refused("anonymous", file, app, reporter_ref=None)
     refused("invalid_legal_basis", file, app, legal_basis="curiosity")
@@ -73,7 +73,7 @@ def test_only_an_investigator_of_the_cases_tenant_may_request_and_refusals_are_k
     trail = app.trail("35.73", now=T0)
     assert [(e["type"], e["by"]["username"], e["action"], e["code"]) for e in trail] == [
         ("attempt_refused", "sari", "request", "not_investigator"),
-        ("attempt_refused", "agus", "request", "not_investigator"),
+        ("attempt_refused", "auditor", "request", "not_investigator"),
         ("attempt_refused", "irban", "request", "other_tenant"),
         ("attempt_refused", "dewi", "request", "anonymous"),
         ("attempt_refused", "dewi", "request", "invalid_legal_basis"),
@@ -279,48 +279,105 @@ def test_an_original_is_disclosed_only_within_its_case_and_after_approval(app):
         "requested", "attempt_refused", "approved", "viewed"]
 
 
+def test_an_identity_is_requested_only_under_the_case_it_was_registered_for(app, rpc):
+    """The insider's move: a reporter_ref the vault holds for one case, named
+    under another case (one the requester works on). Refused and recorded."""
+    other_case = str(uuid4())
+    for owner in (other_case, None):  # another case's reporter; a reporter_ref the vault does not know
+        with pytest.raises(DomainError) as err:
+            file(app, reporter_case_id=owner)
+        assert err.value.code == "reporter_not_in_case"
+    refused = handlers.request_disclosure(app, rpc.auth, rpc.call(
+        DEWI, "request_disclosure", case_id=CASE, reporter_ref=REF, tenant="35.73",
+        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"), reporter_case={REF: other_case}.get)
+    assert refused == {"error": "reporter_not_in_case"}
+    trail = app.trail("35.73", now=T0 + timedelta(minutes=1))
+    attempts = [e for e in trail if e["type"] == "attempt_refused" and e.get("code") == "reporter_not_in_case"]
+    assert len(attempts) == 3 and {e["case_id"] for e in attempts} == {CASE}
+    assert not [e for e in trail if e["type"] == "requested"] and REF not in json.dumps(trail)
+
+
 def test_identity_requests_are_unchanged_and_old_events_upcast_to_identity(app):
     req = app.request(DEWI, case_id=CASE, reporter_ref=REF, tenant="35.73", reason="Permohonan LPSK nomor 1",
-                      legal_basis="lpsk_protection", now=T0)
+                      legal_basis="lpsk_protection", now=T0, reporter_case_id=CASE)
     assert (req.subject, req.original_ref) == ("identity", None)
     # a Requested event stored before v2 (no subject, no original_ref) reads as an identity request
     [stored] = [s for s in app.recorder.select_events(req.id) if s.topic.endswith("DisclosureRequest.Requested")]
     state = app.mapper.transcoder.decode(stored.state)
-    assert state.pop("class_version") == 2
-    del state["subject"], state["original_ref"]
+    assert state.pop("class_version") == 3
+    del state["subject"], state["original_ref"], state["approvals_required"], state["requester_controllers"]
     old = type(stored)(originator_id=stored.originator_id, originator_version=stored.originator_version,
                        topic=stored.topic, state=app.mapper.transcoder.encode(state))
     event = app.mapper.to_domain_event(old)
     assert isinstance(event, DisclosureRequest.Requested)
     assert (event.subject, event.original_ref, event.reporter_ref) == ("identity", None, REF)
+    # and before v3: one approval, nobody's controllers known
+    assert (event.approvals_required, event.requester_controllers) == (1, [])
 
 
 # -- the RPC handlers with real tokens ----------------------------------------------
 
-def test_step_up_claims_round_trip_and_cannot_replace_officer_claims(rpc):
-    plain = rpc.auth.verify(rpc.token(AGUS))
-    up = rpc.auth.verify(rpc.token(AGUS, step_up=True))
-    assert not plain.step_up and up.step_up and up.officer_id == AGUS["officer_id"]
-    # a step_up claim without an OTP method proves nothing
-    half = rpc.issuer.issue(AGUS["officer_id"], "35.73", ["inspektur"], "agus", extra_claims={"step_up": True})
-    assert not rpc.auth.verify(half).step_up
-    for reserved in ("sub", "tenant", "roles", "exp"):
-        with pytest.raises(ValueError):
-            rpc.issuer.issue(AGUS["officer_id"], "35.73", ["inspektur"], "agus", extra_claims={reserved: "x"})
+def test_a_vault_call_is_bound_to_its_command_taken_once_and_every_refusal_is_kept(rpc, app):
+    filed = handlers.request_disclosure(app, rpc.auth, rpc.call(
+        DEWI, "request_disclosure", case_id=CASE, reporter_ref=REF, tenant="35.73",
+        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"), reporter_case={REF: CASE}.get)
+    rid = filed["request_id"]
+    signed = rpc.call(AGUS, "approve_disclosure", step_up=True, request_id=rid)
+    # altered: another request id under the same token; the token of one RPC on another
+    assert handlers.approve_disclosure(app, rpc.auth, {**signed, "request_id": str(uuid4())}) == {
+        "error": "call_mismatch"}
+    view = rpc.call(DEWI, "view_disclosure", request_id=rid, public_key=base64.b64encode(bytes(32)).decode())
+    assert handlers.approve_disclosure(app, rpc.auth, {"version": 1, "token": view["token"], "request_id": rid}) == {
+        "error": "call_mismatch"}
+    # forged: a token signed with another key, or no token at all
+    from nacl.signing import SigningKey
+
+    from peluit_common.vault_call import VaultCallSigner
+
+    forged = VaultCallSigner(bytes(SigningKey.generate())).sign("approve_disclosure", {"version": 1, "request_id": rid},
+                                                                AGUS, step_up=True)
+    assert handlers.approve_disclosure(app, rpc.auth, forged) == {"error": "call_invalid"}
+    assert handlers.approve_disclosure(app, rpc.auth, cmd(token="x.y.z", request_id=rid)) == {"error": "call_invalid"}
+    assert app.get_request(UUID(rid)).status == "pending"  # none of them reached the request
+    assert handlers.approve_disclosure(app, rpc.auth, signed)["status"] == "approved"
+    # replayed: the very call that worked
+    assert handlers.approve_disclosure(app, rpc.auth, signed) == {"error": "call_replayed"}
+    assert [(a, c, o) for a, c, o in rpc.refused] == [
+        ("approve_disclosure", "call_mismatch", AGUS["officer_id"]),
+        ("approve_disclosure", "call_mismatch", DEWI["officer_id"]),
+        ("approve_disclosure", "call_invalid", None), ("approve_disclosure", "call_invalid", None),
+        ("approve_disclosure", "call_replayed", AGUS["officer_id"])]
+
+
+def test_a_late_call_is_refused():
+    from datetime import timedelta as td
+
+    from nacl.signing import SigningKey
+
+    from peluit_common.vault_call import VaultCallError, VaultCallSigner, VaultCallVerifier
+
+    key = SigningKey.generate()
+    late = VaultCallSigner(bytes(key)).sign("list_disclosures", {"version": 1, "tenant": "35.73"}, AGUS,
+                                            now=datetime.now(timezone.utc) - td(seconds=90))
+    with pytest.raises(VaultCallError) as err:
+        VaultCallVerifier(bytes(key.verify_key), lambda *a: True).verify("list_disclosures", late)
+    assert err.value.code == "call_expired"
+    with pytest.raises(ValueError):
+        VaultCallSigner(bytes(key)).sign("list_disclosures", {}, AGUS, ttl_seconds=61)
 
 
 def test_rpc_flow_seals_the_identity_to_the_requesters_key_only(rpc, app):
     identity = json.dumps({"name": "Budi Santoso", "nik": "3573012345678901"}).encode()
-    filed = handlers.request_disclosure(app, rpc.auth, cmd(
-        token=rpc.token(DEWI), case_id=CASE, reporter_ref=REF, tenant="35.73",
-        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"))
+    filed = handlers.request_disclosure(app, rpc.auth, rpc.call(
+        DEWI, "request_disclosure", case_id=CASE, reporter_ref=REF, tenant="35.73",
+        reason="Permohonan perlindungan LPSK", legal_basis="lpsk_protection"), reporter_case={REF: CASE}.get)
     assert filed["status"] == "pending" and "reporter_ref" not in filed and REF not in json.dumps(filed)
     rid = filed["request_id"]
 
-    assert handlers.approve_disclosure(app, rpc.auth, cmd(token=rpc.token(AGUS), request_id=rid)) == {
+    assert handlers.approve_disclosure(app, rpc.auth, rpc.call(AGUS, "approve_disclosure", request_id=rid)) == {
         "error": "step_up_required"}
-    assert handlers.approve_disclosure(app, rpc.auth, cmd(token="x.y.z", request_id=rid)) == {"error": "invalid_token"}
-    approved = handlers.approve_disclosure(app, rpc.auth, cmd(token=rpc.token(AGUS, step_up=True), request_id=rid))
+    assert handlers.approve_disclosure(app, rpc.auth, cmd(token="x.y.z", request_id=rid)) == {"error": "call_invalid"}
+    approved = handlers.approve_disclosure(app, rpc.auth, rpc.call(AGUS, "approve_disclosure", step_up=True, request_id=rid))
     assert approved["status"] == "approved"
 
     client = PrivateKey.generate()
@@ -331,14 +388,14 @@ def test_rpc_flow_seals_the_identity_to_the_requesters_key_only(rpc, app):
         seen.append(ref)
         return identity
 
-    assert handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(AGUS), request_id=rid, public_key=public_key),
+    assert handlers.view_disclosure(app, rpc.auth, rpc.call(AGUS, "view_disclosure", request_id=rid, public_key=public_key),
                                       read) == {"error": "not_requester"}
-    out = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key),
+    out = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=rid, public_key=public_key),
                                    read)
     assert seen == [REF]
     assert identity not in json.dumps(out).encode() and b"Budi" not in json.dumps(out).encode()
     assert SealedBox(client).decrypt(base64.b64decode(out["sealed_identity"])) == identity
-    again = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=rid, public_key=public_key),
+    again = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=rid, public_key=public_key),
                                        read)
     assert again == {"error": "already_viewed"} and seen == [REF]
 
@@ -353,7 +410,7 @@ def test_rpc_view_of_an_erased_identity(rpc, app):
         raise records.Erased()
 
     key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
-    out = handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=str(req.id), public_key=key),
+    out = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=str(req.id), public_key=key),
                                      shredded)
     assert out == {"error": "erased"}
 
@@ -364,19 +421,19 @@ def test_rpc_refuses_malformed_commands_and_bad_keys(rpc, app):
     zero = base64.b64encode(bytes(32)).decode()
     short = base64.b64encode(bytes(range(1, 17))).decode()
     for key in (zero, short, "not base64!"):
-        assert handlers.view_disclosure(app, rpc.auth, cmd(token=rpc.token(DEWI), request_id=str(uuid4()),
+        assert handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=str(uuid4()),
                                                          public_key=key), reveal) == {"error": "invalid_command"}
 
 
 def test_rpc_event_list_is_for_inspektur_of_the_tenant_and_auditors(rpc, app):
     file(app, now=datetime.now(timezone.utc))  # the RPC path reads the wall clock
     auditor = officer("rina", "35", "auditor")
-    assert handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(DEWI), tenant="35.73")) == {
+    assert handlers.disclosure_events(app, rpc.auth, rpc.call(DEWI, "disclosure_events", tenant="35.73")) == {
         "error": "forbidden"}
-    assert handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(BUDI), tenant="35.73")) == {
+    assert handlers.disclosure_events(app, rpc.auth, rpc.call(BUDI, "disclosure_events", tenant="35.73")) == {
         "error": "forbidden"}
-    own = handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(AGUS), tenant="35.73"))
-    audited = handlers.disclosure_events(app, rpc.auth, cmd(token=rpc.token(auditor), tenant="35.73"))
+    own = handlers.disclosure_events(app, rpc.auth, rpc.call(AGUS, "disclosure_events", tenant="35.73"))
+    audited = handlers.disclosure_events(app, rpc.auth, rpc.call(auditor, "disclosure_events", tenant="35.73"))
     assert [e["type"] for e in own["events"]] == ["requested"] and audited == own
     assert REF not in json.dumps(own)
 
@@ -386,15 +443,15 @@ def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
     owners = {ORIGINAL: CASE}
     base = {"version": DISCLOSURE_RPC_VERSION, "case_id": CASE, "tenant": "35.73",
             "reason": "Perintah pengadilan nomor 12/2026", "legal_basis": "court_order"}
-    wrong = handlers.request_disclosure(app, rpc.auth, {**base, "token": rpc.token(DEWI), "subject": "evidence",
-                                                      "original_ref": "p" * 32}, original_case=owners.get)
+    wrong = handlers.request_disclosure(app, rpc.auth, rpc.call(DEWI, "request_disclosure", base, subject="evidence",
+                                                               original_ref="p" * 32), original_case=owners.get)
     assert wrong == {"error": "unknown_original"}
-    filed = handlers.request_disclosure(app, rpc.auth, {**base, "token": rpc.token(DEWI), "subject": "evidence",
-                                                      "original_ref": ORIGINAL}, original_case=owners.get)
+    filed = handlers.request_disclosure(app, rpc.auth, rpc.call(DEWI, "request_disclosure", base, subject="evidence",
+                                                               original_ref=ORIGINAL), original_case=owners.get)
     assert filed["status"] == "pending" and filed["subject"] == "evidence" and filed["original_ref"] == ORIGINAL
     rid = filed["request_id"]
-    approved = handlers.approve_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(AGUS, step_up=True),
-                                                         "request_id": rid})
+    approved = handlers.approve_disclosure(app, rpc.auth, rpc.call(AGUS, "approve_disclosure", step_up=True,
+                                                                  request_id=rid))
     assert approved["status"] == "approved"
     client = PrivateKey.generate()
     key = base64.b64encode(bytes(client.public_key)).decode()
@@ -402,12 +459,14 @@ def test_rpc_flow_seals_the_original_to_the_requesters_key(rpc, app):
     def no_identity(ref):
         pytest.fail("an evidence request must not read the identity")
 
-    out = handlers.view_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(DEWI), "request_id": rid,
-                                                 "public_key": key}, no_identity,
-                                     read_original=lambda ref: original if ref == ORIGINAL else None)
-    assert set(out) == {"request_id", "subject", "original_ref", "sealed_original"}
-    assert original not in json.dumps(out).encode()
+    out = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=rid,
+                                                          public_key=key), no_identity,
+                                     read_original=lambda ref: original if ref == ORIGINAL else None,
+                                     read_original_name=lambda ref: "Laporan_Canary_1987.jpg")
+    assert set(out) == {"request_id", "subject", "original_ref", "sealed_original", "sealed_name"}
+    assert original not in json.dumps(out).encode() and b"Canary" not in json.dumps(out).encode()
     assert SealedBox(client).decrypt(base64.b64decode(out["sealed_original"])) == original
+    assert SealedBox(client).decrypt(base64.b64decode(out["sealed_name"])) == b"Laporan_Canary_1987.jpg"
 
 
 def test_rpc_view_of_a_shredded_original(rpc, app):
@@ -419,6 +478,6 @@ def test_rpc_view_of_a_shredded_original(rpc, app):
         raise records.Erased()
 
     key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
-    out = handlers.view_disclosure(app, rpc.auth, {"version": 1, "token": rpc.token(DEWI), "request_id": str(req.id),
-                                                 "public_key": key}, shredded, read_original=shredded)
+    out = handlers.view_disclosure(app, rpc.auth, rpc.call(DEWI, "view_disclosure", request_id=str(req.id),
+                                                          public_key=key), shredded, read_original=shredded)
     assert out == {"error": "original_erased"}

@@ -18,7 +18,7 @@ NOW = datetime.now(timezone.utc)  # the RPC path reads the wall clock
 
 
 def listing(rpc, app, who, **query) -> dict:
-    return handlers.list_disclosures(app, rpc.auth, cmd(token=rpc.token(who), **{"tenant": "35.73", **query}))
+    return handlers.list_disclosures(app, rpc.auth, rpc.call(who, "list_disclosures", **{"tenant": "35.73", **query}))
 
 
 def three_requests(app):
@@ -81,6 +81,6 @@ def test_others_are_refused(rpc, app):
     for who in (SARI, BUDI, officer("irban", "35.07", "investigator")):
         assert listing(rpc, app, who) == {"error": "forbidden"}, who["username"]
     assert listing(rpc, app, BUDI, tenant="35.07") == {"tenant": "35.07", "items": []}
-    assert handlers.list_disclosures(app, rpc.auth, cmd(token="x.y.z", tenant="35.73")) == {"error": "invalid_token"}
-    assert handlers.list_disclosures(app, rpc.auth, cmd(token=rpc.token(AGUS), tenant="35.73", status="lost")) == {
+    assert handlers.list_disclosures(app, rpc.auth, cmd(token="x.y.z", tenant="35.73")) == {"error": "call_invalid"}
+    assert handlers.list_disclosures(app, rpc.auth, rpc.call(AGUS, "list_disclosures", tenant="35.73", status="lost")) == {
         "error": "invalid_command"}

@@ -6,6 +6,7 @@ application faked and the receipt reply sent to a local SMTP server."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from functools import partial
 
@@ -424,3 +425,17 @@ def test_evidence_that_cannot_be_stored_defers_the_mail_and_a_closed_case_keeps_
     body = parse_mail(replies[0].data).body
     assert "Kasus sudah ditutup; bukti tidak dapat ditambahkan." in body
     assert "The case is closed; evidence can no longer be added." in body and "Tanda terima" in body
+
+
+def test_a_sender_over_its_limit_is_told_to_come_back_later_with_a_450(mail, fake_intake):
+    from peluit_intake.throttle import Throttle
+
+    replies, deliver = collect()
+    intake = fake_intake()
+    intake.throttle = Throttle(os.urandom(32), {"mail_sender": (1, 3600.0)})
+    with mail_sink(deliver) as sink:
+        assert run_mail(ms.Envelope("a@example.id", "35.73", mail().as_bytes()), intake, sink) == ms.OK
+        again = run_mail(ms.Envelope("a@example.id", "35.73", mail(subject="[pungli] Lagi").as_bytes()),
+                         intake, sink)
+    assert again.code == 450 and again == mi.RATE_LIMITED and " / " in again.text  # Indonesian / English
+    assert len(intake.calls) == 1 and len(replies) == 1  # nothing registered, nothing answered

@@ -39,6 +39,7 @@ class FakeBackend:
         self.commands: list[dict] = []
         self.cases: dict[str, dict] = {}  # submission_id -> {"fingerprint", "number", "receipt_hash"}
         self.originals: list[bytes] = []
+        self.original_names: list[bytes | None] = []
         self.evidence: list[dict] = []
         self.files_left, self.bytes_left, self.closed = 10, 10**8, False
         self.messages: list[tuple[str, str]] = []
@@ -110,13 +111,15 @@ class FakeBackend:
 
     def evidence_target(self, receipt_hash):
         return self._open_case("evidence_target", receipt_hash) or {
-            "case_id": "c-1", "tenant": "35.73", "files_left": self.files_left, "bytes_left": self.bytes_left}
+            "case_id": "c-1", "tenant": "35.73", "files_left": self.files_left, "bytes_left": self.bytes_left,
+            "files": len(self.originals)}
 
-    def store_evidence_original(self, case_id, tenant, mime, sealed):
+    def store_evidence_original(self, case_id, tenant, mime, sealed, sealed_name=None):
         refused = self._enter("store_evidence_original")
         if refused:
             return refused
         self.originals.append(sealed)
+        self.original_names.append(sealed_name)
         return {"original_ref": f"o-{len(self.originals)}"}
 
     def public_stats(self, query):

@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+from nacl.public import SealedBox
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -17,6 +18,8 @@ from peluit_common.web import HttpError, json_endpoint
 from peluit_contracts.i18n import message
 from peluit_intake import api, errors
 from peluit_intake.evidence_checks import Limits, Refusal, Refused
+
+from .conftest import VAULT
 
 BODY = {"tenant": "35.73", "category": "korupsi", "what": "Dana hibah dipotong dua puluh persen",
         "where": "Dinas Sosial", "when": "Oktober 2026"}
@@ -174,10 +177,15 @@ def multipart(receipt, *files, boundary="b0undary") -> Request:
 
 def test_evidence_uploads_by_receipt(intake, backend):
     _, body, _ = register(intake)
-    status, reply, _ = answer(api.upload_evidence, multipart(body["receipt"], ("catatan.txt", b"bukti transfer")),
-                              intake)
-    assert status == 201 and reply == {"evidence": [{"label": "catatan.txt", "mime": "text/plain", "size": 14}],
+    status, reply, _ = answer(api.upload_evidence, multipart(body["receipt"], ("Laporan_Budi_1987.txt",
+                                                                                  b"bukti transfer")), intake)
+    # officers see a generic label; the reporter's own file name goes sealed to the vault with the original
+    assert status == 201 and reply == {"evidence": [{"label": "lampiran-1.txt", "mime": "text/plain", "size": 14}],
                                        "message": message("evidence_accepted")}
+    assert SealedBox(VAULT).decrypt(backend.original_names[0]) == b"Laporan_Budi_1987.txt"
+    assert b"Budi" not in json.dumps(backend.evidence, default=repr).encode()
+    status, reply, _ = answer(api.upload_evidence, multipart(body["receipt"], ("Laporan_Budi_2.txt", b"lagi")), intake)
+    assert reply["evidence"][0]["label"] == "lampiran-2.txt"  # numbered on from what the case holds
     status, reply, _ = answer(api.upload_evidence, multipart(body["receipt"], ("x.jpg", b"<html></html>")), intake)
     assert (status, reply["error"]["code"]) == (415, "unsupported_type")
     assert list(reply["error"]["fields"]) == ["file.1"]
@@ -189,7 +197,7 @@ def test_evidence_uploads_by_receipt(intake, backend):
     backend.files_left = 0
     status, reply, _ = answer(api.upload_evidence, multipart(body["receipt"], ("a.txt", b"a")), intake)
     assert (status, reply["error"]["code"]) == (413, "evidence_quota")
-    assert len(backend.evidence) == 1
+    assert len(backend.evidence) == 2
 
 
 def test_an_oversized_upload_is_refused_before_it_is_read(monkeypatch, intake):

@@ -186,9 +186,10 @@ def test_evidence_is_stripped_for_cases_and_the_original_sealed_for_the_vault(in
     photo = gps_photo("PenandaRahasia")
     stored = intake.add_evidence([("IMG_1.jpg", photo), ("catatan.txt", b"bukti transfer")],
                                  receipt=registration.receipt.replace("-", ""))
-    assert stored == [StoredEvidence("IMG_1.jpg", "image/jpeg", len(photo)),
-                      StoredEvidence("catatan.txt", "text/plain", 14)]
+    assert stored == [StoredEvidence("lampiran-1.jpg", "image/jpeg", len(photo)),
+                      StoredEvidence("lampiran-2.txt", "text/plain", 14)]
     assert SealedBox(vault_key).decrypt(backend.originals[0]) == photo
+    assert SealedBox(vault_key).decrypt(backend.original_names[0]) == b"IMG_1.jpg"
     copy = backend.evidence[0]
     assert copy["original_ref"] == "o-1" and b"PenandaRahasia" not in copy["content"]
     assert backend.evidence[1]["content"] == b"bukti transfer"

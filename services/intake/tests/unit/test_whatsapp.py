@@ -5,6 +5,7 @@ with the application faked (retries, idempotency, media)."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from marshmallow import ValidationError
@@ -346,3 +347,22 @@ def test_a_refused_registration_ends_the_conversation_and_a_temporary_one_waits(
                              secret=b"w" * 32, intake=intake) == "refused"
     assert [m["text"] for m in outbox.sent] == [reply]
     assert store.get(store.key("phone", "6281234567890")) == (None, False)
+
+
+def test_a_number_over_its_limit_is_told_to_wait_in_both_languages_and_the_conversation_stays(fake_intake):
+    from peluit_intake.throttle import Throttle
+
+    store, intake = wc.ConversationStore(), fake_intake(tenants=TENANTS)
+    intake.throttle = Throttle(os.urandom(32), {"whatsapp_sender": (2, 3600.0)})
+    deps = dict(store=store, secret=b"w" * 32, intake=intake)
+    assert wa.handle_message(wa.Inbound("6281234567890", "t1", "halo"), outbound=Outbox(), **deps) == "advanced"
+    assert wa.handle_message(wa.Inbound("6281234567890", "t2", "2"), outbound=Outbox(), **deps) == "advanced"
+    before = store.get(store.key("phone", "6281234567890"))
+    outbox = Outbox()
+    assert wa.handle_message(wa.Inbound("6281234567890", "t3", "1"), outbound=outbox, **deps) == "throttled"
+    assert len(outbox.sent) == 1 and "Tunggu 60 menit" in outbox.sent[0]["text"]
+    assert "Wait 60 minutes" in outbox.sent[0]["text"]
+    assert store.get(store.key("phone", "6281234567890")) == before  # nothing advanced
+    assert wa.handle_message(wa.Inbound("6281234567890", "t3", "1"), outbound=Outbox(), **deps) == "duplicate"
+    # another number is not affected
+    assert wa.handle_message(wa.Inbound("6281111111111", "u1", "halo"), outbound=Outbox(), **deps) == "advanced"

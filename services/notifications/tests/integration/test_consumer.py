@@ -39,6 +39,21 @@ class VaultStandIn:
         return VaultStandIn.reply
 
 
+class CasesStandIn:
+    """cases' ``notification_recipients``: one penerima with an address, whoever is asked for."""
+
+    name = "cases"
+    queries: list[dict] = []
+
+    @rpc
+    def notification_recipients(self, query):
+        CasesStandIn.queries.append(query)
+        return {"recipients": [{"officer_id": OFFICER, "tenant": "35.73", "email": "terima@pemda.go.id",
+                                "preferences": {}}], "case": {"registration_number": "WBS/35.73/2026/000001"}}
+
+
+OFFICER = "0b7e7a52-3c1e-4c55-9a47-6a8f0e3c0001"
+
 
 @pytest.fixture
 def running(amqp_vhost, throwaway_db, monkeypatch):
@@ -49,9 +64,10 @@ def running(amqp_vhost, throwaway_db, monkeypatch):
                         "PELUIT_OPS_ADDRESS": f"127.0.0.1:{free_port()}",
                         "PELUIT_RETRY_DELAYS_MS": ",".join(map(str, DELAYS))}.items():
         monkeypatch.setenv(name, value)
-    VaultStandIn.calls, VaultStandIn.reply = [], {"result": "sent"}
+    monkeypatch.setenv("PELUIT_NOTIFY_SMTP_PORT", str(free_port()))  # nobody listens: mail waits in the outbox
+    VaultStandIn.calls, VaultStandIn.reply, CasesStandIn.queries = [], {"result": "sent"}, []
     containers = [ServiceContainer(cls, {"AMQP_URI": amqp_vhost, "max_workers": 4})
-                  for cls in (VaultStandIn, NotificationsService)]
+                  for cls in (VaultStandIn, CasesStandIn, NotificationsService)]
     for container in containers:
         container.start()
     yield amqp_vhost
@@ -83,7 +99,12 @@ def test_a_message_delivered_twice_is_recorded_once(running, throwaway_db):
                   (envelope["id"],)) == [(1,)]
     assert select(throwaway_db, "SELECT count(*) FROM processed_event WHERE event_id = %s",
                   (envelope["id"],)) == [(1,)]
-    assert VaultStandIn.calls == []
+    # the fan-out timer asks cases once and writes the officer's rows
+    assert wait_for(lambda: select(throwaway_db, "SELECT officer_id::text, channel, registration_number FROM "
+                                                 "notification WHERE event_id = %s ORDER BY channel",
+                                   (envelope["id"],)) == [(OFFICER, "console", "WBS/35.73/2026/000001"),
+                                                          (OFFICER, "email", "WBS/35.73/2026/000001")])
+    assert VaultStandIn.calls == [] and len(CasesStandIn.queries) == 1
 
 
 def test_a_message_for_the_reporter_asks_the_vault_exactly_once(running, throwaway_db):

@@ -1,6 +1,7 @@
-"""One domain event handled with fakes of our own interfaces (the store and
-the vault's relay): recorded once, relayed once, a failed relay raises so the
-consumer retries it, a malformed body changes nothing."""
+"""One domain event handled with fakes of our own interfaces (the store, the
+vault's relay, cases' directory): recorded once, relayed once, a failed relay
+raises so the consumer retries it, a malformed body changes nothing; a notice
+fans out to the officers the directory names."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pytest
 from marshmallow import ValidationError
 
 from peluit_contracts.relay import RELAY_VERSION, RELAY_TEMPLATES, RelayToReporterCommand
-from peluit_notifications.handling import RelayFailed, handle, relay_command, reporter_template
+from peluit_notifications.handling import (DirectoryFailed, RelayFailed, fan_out, handle, relay_command,
+                                           reporter_template)
+from peluit_notifications.policy import notice_of
 
 from ..envelopes import message_for_reporter, registered, status_changed
 
@@ -22,11 +25,23 @@ class FakeStore:
     def processed(self, event_id):
         return event_id in self.records
 
-    def record(self, envelope, template=None, outcome=None):
+    def record(self, envelope, template=None, outcome=None, notice=None):
         if envelope["id"] in self.records:
             return False
         self.records[envelope["id"]] = (envelope["type"], template, outcome)
+        self.notices = getattr(self, "notices", []) + ([notice] if notice else [])
         return True
+
+
+class FakeDirectory:
+    """cases' ``notification_recipients``: answers the officers it was given, records the queries."""
+
+    def __init__(self, recipients=(), case=None, reply=None):
+        self.recipients, self.case, self.reply, self.queries = list(recipients), case, reply, []
+
+    def __call__(self, query):
+        self.queries.append(query)
+        return self.reply or {"recipients": self.recipients, "case": self.case}
 
 
 class FakeVault:
@@ -53,11 +68,27 @@ def test_the_relay_command_follows_the_contract_and_carries_the_event_id_as_key(
                        "template": "case_closed", "idempotency_key": envelope["id"]}
 
 
-def test_a_new_case_is_recorded_once_and_never_relayed():
+OFFICER = {"officer_id": "7d1c0b8e-0000-4000-8000-000000000001", "tenant": "35.73", "email": "a@pemda.go.id",
+           "preferences": {}}
+
+
+def test_a_new_case_is_recorded_once_as_a_notice_without_asking_anyone():
     store, vault, envelope = FakeStore(), FakeVault(), registered()
     assert handle(envelope, store, vault) == ("applied", None)
     assert handle(envelope, store, vault) == ("duplicate", None)
     assert store.records == {envelope["id"]: ("case.registered", None, None)} and vault.calls == []
+    assert [(n.event_id, n.kind) for n in store.notices] == [(envelope["id"], "case_new")]
+
+
+def test_a_notice_fans_out_to_the_officers_cases_names():
+    notice, directory = notice_of(registered()), FakeDirectory([OFFICER])
+    rows, facts = fan_out(notice, directory)
+    assert [(d.channel, d.officer_id, d.status) for d in rows] == [
+        ("console", OFFICER["officer_id"], "unread"), ("email", OFFICER["officer_id"], "pending")]
+    assert directory.queries == [{"version": 1, "tenant": "35.73", "roles": ["penelaah", "penerima"],
+                                  "officer_ids": [], "case_id": notice.case_id, "acting": False}]
+    with pytest.raises(DirectoryFailed):
+        fan_out(notice, FakeDirectory(reply={"error": "invalid"}))
 
 
 def test_other_events_are_only_marked_processed():

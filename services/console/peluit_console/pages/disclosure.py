@@ -1,4 +1,4 @@
-"""Disclosure under dual control (the desk piece: ``GET
+"""Disclosure under dual control (the officer API's ``GET
 /api/v1/disclosure-requests`` and the sealing a browser can open).
 
 Request (legal basis and reason, for the identity or an attachment's
@@ -17,10 +17,10 @@ import re
 from werkzeug.wrappers import Response
 
 from peluit_common.web import SECURITY_HEADERS
-from peluit_contracts.disclosure import LEGAL_BASES
+from peluit_contracts.disclosure import LEGAL_BASES, DisclosureRequestBody, RefuseBody
 
-from ..api import ApiError, Forbidden, Refused
-from ..pages.common import label
+from ..api import ApiError, Conflict, Forbidden, Refused
+from .common import checked, label, refused
 from ..web import Page, View
 
 FORMAT = "x25519-hkdf-sha256-aes-256-gcm"
@@ -29,55 +29,78 @@ PUBLIC_KEY = re.compile(r"[A-Za-z0-9+/_-]{43}=?")
 
 def request_form(page: Page, case_id: str, status: int = 200, *, errors=None, general=(), form=None) -> View:
     doc = page.api.case(case_id)
-    originals = [(e["evidence_id"], e.get("label", e["evidence_id"])) for e in doc.get("evidence", [])]
+    originals = [(e["evidence_id"], e.get("label") or e["evidence_id"]) for e in doc.get("evidence", [])]
+    first = originals[0][0] if doc.get("anonymous") and originals else "identity"
     return View("disclosure_request.html", {
         "page": "pengungkapan", "doc": doc, "errors": errors or {}, "general": list(general),
-        "form": form or {"subject": "identity", "legal_basis": "", "reason": ""}, "originals": originals,
+        "form": form or {"subject": first, "legal_basis": "", "reason": ""}, "originals": originals,
         "bases": [(b, label(page, "basis", b)) for b in LEGAL_BASES]}, status)
 
 
 def request_submit(page: Page, case_id: str):
     form = page.values("subject", "legal_basis", "reason")
     evidence_id = form["subject"] if form["subject"] != "identity" else None
+    body, errors = checked(page, DisclosureRequestBody, {"reason": form["reason"], "legal_basis": form["legal_basis"]})
+    if not form["subject"]:
+        errors["subject"] = [page.message("required")]
+    if errors:
+        return request_form(page, case_id, 400, errors=errors, form=form)
     try:
-        page.api.request_disclosure(case_id, form["reason"], form["legal_basis"], evidence_id=evidence_id)
+        page.api.request_disclosure(case_id, body["reason"], body["legal_basis"], evidence_id=evidence_id)
     except (Refused, Forbidden) as err:
-        fields = page.field_errors(err.fields)
-        return request_form(page, case_id, err.status, errors=fields,
-                            general=[] if fields else [page.pick(err.message)], form=form)
+        return request_form(page, case_id, err.status, **refused(page, err), form=form)
     return page.redirect("/pengungkapan", ok="requested")
 
 
-def requests_list(page: Page, status: int = 200, *, general=(), notices=(), errors=None) -> View:
+def requests_list(page: Page, status: int = 200, *, general=(), notices=(), errors=None, failed=None) -> View:
+    """``failed``: the request whose refusal form is shown again with ``errors`` and the reason typed."""
     officer = page.officer
     mine = page.api.get("cases", "/api/v1/disclosure-requests", mine="true").get("items", [])
     pending = []
     if officer.has("inspektur"):
         pending = page.api.get("cases", "/api/v1/disclosure-requests", tenant=officer.tenant,
                                status="pending").get("items", [])
+    audited, audited_tenant = [], ""
+    if officer.has("auditor"):  # a granted tenant's requests with their reasons (the grant is checked by cases)
+        audited_tenant = (page.request.args.get("tenant") or "").strip()[:5]
+        if audited_tenant:
+            audited = page.api.get("cases", "/api/v1/disclosure-requests", tenant=audited_tenant).get("items", [])
     if page.request.args.get("ok") == "requested":
         notices = [*notices, page.t("disclosure_requested")]
     shown = lambda items: [{**r, "requested": page.moment(r.get("requested_at")),  # noqa: E731
-                            "expires": page.moment(r.get("expires_at")), "until": page.moment(r.get("view_until"))}
+                            "expires": page.moment(r.get("expires_at")), "until": page.moment(r.get("view_until")),
+                            "who": (r.get("requested_by") or {}).get("username", ""),
+                            "status_text": label(page, "dstatus", r.get("status")),
+                            "subject_text": label(page, "subject", r.get("subject", "identity"))}
                            for r in items]
     return View("disclosure_list.html", {"page": "pengungkapan", "mine": shown(mine), "pending": shown(pending),
-                                         "general": list(general), "notices": list(notices), "errors": errors or {}},
+                                         "audited": shown(audited), "audited_tenant": audited_tenant,
+                                         "general": list(general), "notices": list(notices), "errors": errors or {},
+                                         "failed": failed, "error_prefix": f"{failed}-" if failed else "",
+                                         "kept_reason": page.value("reason") if failed else ""},
                 status)
 
 
 def approve(page: Page, request_id: str):
     try:
-        page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/approve", {"totp": page.value("totp")})
-    except (Refused, Forbidden) as err:  # a wrong or reused code is a 403: said on this page
+        done = page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/approve",
+                             {"totp": page.value("totp")})
+    except (Refused, Forbidden, Conflict) as err:  # a wrong or reused code is a 403, decided already a 409
         return requests_list(page, err.status, general=[page.pick(err.message)])
+    if done.get("status") == "pending":  # the tenant needs more than one approver (k)
+        return requests_list(page, notices=[page.t("disclosure_approval_recorded", n=done.get("approvals"),
+                                                   k=done.get("approvals_required"))])
     return requests_list(page, notices=[page.t("disclosure_approved")])
 
 
 def refuse(page: Page, request_id: str):
+    body, errors = checked(page, RefuseBody, {"reason": page.value("reason").strip()})
+    if errors:
+        return requests_list(page, 400, errors=errors, failed=request_id)
     try:
-        page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/refuse", {"reason": page.value("reason")})
-    except (Refused, Forbidden) as err:
-        return requests_list(page, err.status, general=[page.pick(err.message)])
+        page.api.post("cases", f"/api/v1/disclosure-requests/{request_id}/refuse", body)
+    except (Refused, Forbidden, Conflict) as err:
+        return requests_list(page, err.status, **refused(page, err), failed=request_id)
     return requests_list(page, notices=[page.t("disclosure_refused")])
 
 
@@ -96,7 +119,7 @@ def view_open(page: Page, request_id: str) -> Response:
     except ApiError as err:
         return _json(err.status if 400 <= err.status < 600 else 502, {"error": err.code,
                                                                       "message": page.pick(err.message)})
-    keep = ("request_id", "subject", "format", "ephemeral_public_key", "nonce", "ciphertext", "original_ref")
+    keep = ("request_id", "subject", "format", "ephemeral_public_key", "nonce", "ciphertext", "original_ref", "name")
     return _json(200, {k: sealed[k] for k in keep if k in sealed})
 
 
