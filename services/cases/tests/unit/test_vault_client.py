@@ -126,10 +126,9 @@ def test_an_originals_sealed_file_name_passes_through_in_both_formats():
     name = {"ephemeral_public_key": "e2", "nonce": "n2", "ciphertext": "c2"}
     browser = {"request_id": PENDING["request_id"], "format": BROWSER_FORMAT, "subject": "evidence",
                "original_ref": "r" * 32, "ephemeral_public_key": "e", "nonce": "n", "ciphertext": "c", "name": name}
-    out = disclosure_api.view(VaultClient(FakeVault(browser), timeout=1), "tok", PENDING["request_id"], "key",
-                              BROWSER_FORMAT)
+    out = disclosure_api.shown(PENDING["request_id"], browser, BROWSER_FORMAT)
     assert out["name"] == name and out["subject"] == "evidence"
     boxed = {"request_id": PENDING["request_id"], "subject": "evidence", "original_ref": "r" * 32,
              "sealed_original": "o", "sealed_name": "s"}
-    out = disclosure_api.view(VaultClient(FakeVault(boxed), timeout=1), "tok", PENDING["request_id"], "key")
+    out = disclosure_api.shown(PENDING["request_id"], boxed, disclosure_api.SEALED_BOX)
     assert (out["sealed_original"], out["sealed_name"]) == ("o", "s")
