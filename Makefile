@@ -4,12 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PACKAGES := -e contracts -e common -e services/intake -e services/cases \
             -e services/identity-vault -e services/notifications -e services/reporting \
-            -e services/console -e deploy/local -e chain -e verifier
+            -e services/console -e deploy/local -e chain -e verifier \
+            -e examples/bkpsdm-follower -e examples/lapor-mirror
 STAMP  := $(VENV)/.installed
 
 .PHONY: install servers run test test-unit bench bench-province bench-console keys clean browser-deps mat2 corpus-deps
 
-$(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml)
+$(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml examples/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt $(PACKAGES) -r requirements-dev.txt
 	touch $(STAMP)

@@ -75,8 +75,14 @@ def test_definitions_hash_passwords_and_declare_the_shared_topology():
     doc = broker.definitions("pfx", "vh", {a.service: f"secret-{a.service}" for a in broker.ACCESS}, admin_user="guest")
     assert "secret-" not in repr(doc)
     assert {u["name"] for u in doc["users"]} == {f"pfx-{a.service}" for a in broker.ACCESS}
-    assert {q["name"] for q in doc["queues"]} == {spec.name for spec in RELIABLE_QUEUES}
-    assert {e["name"] for e in doc["exchanges"]} == {"peluit.domain", "peluit.integration"}
+    # cases' inbound queue (partner systems) and the integration stream, bound to every integration key
+    assert {q["name"] for q in doc["queues"]} == {spec.name for spec in RELIABLE_QUEUES} | {
+        "cases.inbound", "peluit.integration.stream"}
+    assert {e["name"] for e in doc["exchanges"]} == {"peluit.domain", "peluit.integration", "peluit.inbound"}
+    stream = next(q for q in doc["queues"] if q["name"] == "peluit.integration.stream")
+    assert stream["arguments"]["x-queue-type"] == "stream" and stream["arguments"]["x-max-age"]
+    assert {"source": "peluit.integration", "vhost": "vh", "destination": "peluit.integration.stream",
+            "destination_type": "queue", "routing_key": "#", "arguments": {}} in doc["bindings"]
 
 
 def test_the_management_api_path_posts_the_same_document_and_deletes_users_and_vhost():

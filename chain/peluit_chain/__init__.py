@@ -46,6 +46,28 @@ def event_hash(prev_log_hash: bytes, prev_aggregate_hash: bytes, notification_id
     return hashlib.sha256(data).digest()
 
 
+EVENT_TAG_V2 = b"peluit-event/2"  # hash_version 2: the content enters as a digest
+
+
+def content_digest(topic: str | None, state: bytes | None) -> bytes:
+    """What of an event's content hash version 2 commits to: a case bundle can
+    carry it for other cases' events without their content."""
+    return hashlib.sha256(_field((topic or "").encode("utf-8")) + _field(state or b"")).digest()
+
+
+def event_hash_v2(prev_log_hash: bytes, prev_aggregate_hash: bytes, notification_id: int,
+                  originator_id: UUID | str, originator_version: int, digest: bytes) -> bytes:
+    """Version 2: like ``event_hash`` with ``content_digest`` in place of topic and
+    state, so anyone can recompute it from (ids, version, digest): an event moved to
+    another aggregate no longer matches its hash in any bundle."""
+    oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+    data = b"".join([
+        _field(EVENT_TAG_V2), _field(prev_log_hash), _field(prev_aggregate_hash), _field(_int8(notification_id)),
+        _field(oid.bytes), _field(_int8(originator_version)), _field(digest),
+    ])
+    return hashlib.sha256(data).digest()
+
+
 def checkpoint_message(position: int, head_hash: bytes, signed_at: str, key_id: str) -> bytes:
     """What a checkpoint's Ed25519 signature covers. ``signed_at`` is the
     exact ISO-8601 text stored in the bundle (see ``format_time``)."""

@@ -12,7 +12,7 @@ import functools
 from marshmallow import fields, validate
 
 from .fields import Int, Pattern, Strict, Text
-from .reports import tenant_field
+from .reports import SOURCE_ID, SYSTEM_NAME, tenant_field
 
 ENVELOPE_VERSION = "1.0"
 DOMAIN_EXCHANGE = "peluit.domain"
@@ -141,10 +141,39 @@ class SanctionRecommendedV1(IntegrationEventV1):
     recommended_at = fields.AwareDateTime(required=True)
 
 
+class SanctionRecommendedV2(SanctionRecommendedV1):
+    """v1 and the version of the PP 94/2021 catalogue (``peluit_contracts.sanctions``)
+    the sanction was checked against. v1 is closed, so this is a new version."""
+
+    catalogue_version = Pattern(r"[a-z0-9-]{1,30}/[0-9]{1,6}", "code", required=True, max_len=40)
+
+
 class CaseClosedV1(IntegrationEventV1):
     tenant = tenant_field(required=True)
     outcome = Text(allow_none=True, load_default=None, max_len=16, multiline=False)
     closed_at = fields.AwareDateTime(required=True)
+
+
+class ReportStatusChangedV1(IntegrationEventV1):
+    """The status of a case a partner system filed (channel integration), named by the partner's own reference."""
+
+    tenant = tenant_field(required=True)  # the handling tenant
+    source_system = Pattern(SYSTEM_NAME, "code", required=True, max_len=41)
+    source_id = Pattern(SOURCE_ID, "code", required=True, max_len=100)
+    status = Text(required=True, max_len=32, multiline=False)
+    changed_at = fields.AwareDateTime(required=True)
+
+
+class ChainCheckpointV1(Strict):
+    """A signed head of the cases event store's hash chain (witnesses keep it: ``peluit-verify --since``).
+
+    Published on the integration stream so that copies exist that the database cannot rewrite."""
+
+    position = Int(required=True)  # the notification id of the signed head
+    head_hash = Pattern(r"[0-9a-f]{64}", "code", required=True, max_len=64)
+    signed_at = Text(required=True, max_len=40, multiline=False)  # the exact text that was signed
+    key_id = Pattern(r"[0-9a-f]{16}", "code", required=True, max_len=16)
+    signature = Pattern(r"[0-9a-f]{128}", "code", required=True, max_len=128)
 
 
 DATA_SCHEMAS = {
@@ -153,9 +182,12 @@ DATA_SCHEMAS = {
     ("case.message_for_reporter", 1): CaseMessageForReporterV1,
     ("case.forwarded", 1): CaseForwardedV1,
     ("case.sanction_recommended", 1): SanctionRecommendedV1,
+    ("case.sanction_recommended", 2): SanctionRecommendedV2,
     ("case.closed", 1): CaseClosedV1,
     ("case.deadline_outcomes", 1): CaseDeadlineOutcomesV1,
     ("case.deadline_breached", 1): CaseDeadlineBreachedV1,
+    ("chain.checkpoint", 1): ChainCheckpointV1,
+    ("report.status_changed", 1): ReportStatusChangedV1,
     ("case.deadline_approaching", 1): CaseDeadlineApproachingV1,
     ("case.reporter_wrote", 1): CaseReporterWroteV1,
     ("case.team_assigned", 1): CaseTeamAssignedV1,
@@ -163,7 +195,8 @@ DATA_SCHEMAS = {
     ("disclosure.approved", 1): DisclosureStepV1,
 }
 # which envelope types go on the public integration exchange (the rest stay internal)
-INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed"}
+INTEGRATION_TYPES = {"case.forwarded", "case.sanction_recommended", "case.closed", "chain.checkpoint",
+                     "report.status_changed"}
 
 
 class EnvelopeSchema(Strict):
@@ -176,6 +209,9 @@ class EnvelopeSchema(Strict):
     subject = Text(required=True, max_len=100, multiline=False)
     tenant = tenant_field(required=True)
     position = Int(required=True)
+    # CloudEvents attributes of integration events (``peluit_contracts.integration``)
+    datacontenttype = Pattern(r"application/json", "code", max_len=16)
+    dataschema = Text(max_len=100, multiline=False)
     data = fields.Dict(required=True)
 
 

@@ -89,6 +89,17 @@ class AssistedBy(Strict):
     username = Pattern(r"[a-z0-9._\-]{3,64}", "code", required=True, max_len=64)
 
 
+SOURCE_ID = r"[A-Za-z0-9._:/\-]{1,100}"
+SYSTEM_NAME = r"[a-z0-9][a-z0-9\-]{1,40}"
+
+
+class ReportSource(Strict):
+    """Where a partner system's report came from (``peluit_contracts.partner``): its name and reference."""
+
+    system = Pattern(SYSTEM_NAME, "code", required=True, max_len=41)
+    source_id = Pattern(SOURCE_ID, "code", required=True, max_len=100)
+
+
 class RegisterReportCommand(Strict):
     """intake -> cases ``register_report`` RPC (v1). No identity: only the
     vault's opaque ``reporter_ref``."""
@@ -104,6 +115,7 @@ class RegisterReportCommand(Strict):
     reporter_ref = Pattern(r"[A-Za-z0-9_\-]{20,64}", "code", allow_none=True, load_default=None)
     anonymous = Bool(required=True)
     assisted_by = Nested(AssistedBy, allow_none=True, load_default=None)
+    source = Nested(ReportSource, allow_none=True, load_default=None)  # channel "integration" only
 
 
 REGISTER_REPORT_VERSION = 1

@@ -4,6 +4,7 @@ dialogue through intake, and concurrent conflicting commands."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import eventlet
@@ -184,7 +185,8 @@ def test_workflow_events_reach_reporting_and_the_integration_exchange(system, st
         bound = tap(conn.channel())
         msg = eventually(lambda: bound.get(no_ack=True))
         assert msg is not None
-        body = msg.payload
+        assert msg.content_type == "application/cloudevents+json"  # a CloudEvent in structured mode
+        body = json.loads(msg.body)
         assert body["type"] == "case.forwarded" and body["dataversion"] == 1
         assert body["data"]["destination"] == "kpk" and body["data"]["case_id"] == case_id
         assert "what" not in repr(body) and "Dana hibah" not in repr(body)

@@ -31,10 +31,10 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from peluit_cases import audit
+from peluit_cases import audit, chain
 from peluit_local import bootstrap
 from peluit_local.testing import admin_connect, enrol, eventually, sample_report, submit
-from peluit_chain import checkpoint_message, event_hash, format_time, key_id
+from peluit_chain import checkpoint_message, content_digest, event_hash, event_hash_v2, format_time, key_id
 
 VERIFY = shutil.which("peluit-verify", path=str(Path(sys.executable).parent)) or "peluit-verify"
 
@@ -126,14 +126,16 @@ def test_auditor_and_operator_exports_verify_intact(system, audited, login, tmp_
     bundle = http_bundle(system, audited, a)
     assert bundle["format"] == "peluit-audit-bundle/1" and bundle["scope"]["case_id"] == a
     # other cases appear only as links of the chain
-    stubs = [e for e in bundle["events"] if "originator_id" not in e]
-    assert stubs and all(set(e) == {"notification_id", "prev_log_hash", "event_hash"} for e in stubs)
+    stubs = [e for e in bundle["events"] if "state" not in e]
+    assert stubs and all(set(e) == {"notification_id", "prev_log_hash", "event_hash", "hash_version", "originator_id",
+                                    "originator_version", "prev_aggregate_hash", "content_digest"} for e in stubs)
+    assert all("state" not in e and "topic" not in e for e in stubs)  # what the hash needs, never the content
     path = tmp_path / "case.json"
     path.write_text(json.dumps(bundle))
     ok = verify(path, public_key(system))
     assert ok.returncode == 0 and ok.stdout.startswith("intact:"), ok.stdout + ok.stderr
     unpinned = verify(path)
-    assert unpinned.returncode == 0 and "without --public-key" in unpinned.stderr
+    assert unpinned.returncode == 3 and "without --public-key" in unpinned.stderr and "intact" not in unpinned.stdout
 
     # the operator's CLI: the whole log, and one case
     for extra, name in (([], "log.json"), (["--case", audited["cases"][1]], "b.json")):
@@ -145,6 +147,20 @@ def test_auditor_and_operator_exports_verify_intact(system, audited, login, tmp_
     whole = json.loads((tmp_path / "log.json").read_text())
     assert whole["scope"] == {"kind": "log"} and whole["genesis"] is True
     assert all("state" in e for e in whole["events"])
+
+    # the checkpoints left the database on the integration stream: a witness's copy is a --since for the auditor
+    from peluit_common.streams import read_stream
+
+    held = [json.loads(m.body) for m in read_stream(system.amqp_uri, "first", idle_timeout=0.5)]
+    # (the timer goes on signing: later ones than the export are on the stream too)
+    held = [e for e in held if e["type"] == "chain.checkpoint" and e["data"]["position"] <= whole["range"]["last"]]
+    last = held[-1]["data"]["position"] if held else 0
+    assert held and [e["data"] for e in held] == [c for c in whole["checkpoints"] if c["position"] <= last]
+    since = tmp_path / "since.json"
+    since.write_text(json.dumps(held[0]))
+    extends = subprocess.run([VERIFY, str(tmp_path / "log.json"), "--public-key", str(public_key(system)),
+                              "--since", str(since)], capture_output=True, text=True, timeout=60)
+    assert extends.returncode == 0 and extends.stdout.startswith("intact:"), extends.stdout + extends.stderr
 
     # only auditors with a grant; every attempt is in the case's access log
     assert get(system, login("sari.penelaah"), f"{a}/audit-bundle").status_code == 403
@@ -219,7 +235,9 @@ def test_sql_edit_delete_reorder_and_rehash_are_each_named(system, audited, tmp_
     def rehash(conn):
         # an attacker with database access edits, then recomputes every hash after it
         edit(conn)
-        conn.execute("SELECT peluit.peluit_chain_relink(%s)", (v3,))
+        assert conn.execute("SELECT to_regproc('peluit.peluit_chain_relink')").fetchone() == (None,)  # not installed
+        conn.execute(chain.relink_function("peluit"))  # so the attacker writes it
+        conn.execute("SELECT pg_temp.peluit_chain_relink(%s)", (v3,))
 
     rehashed_path = tampered_export(system, a, rehash, tmp_path, "rehash.json")
     rehashed = verify(rehashed_path, key)
@@ -259,12 +277,19 @@ def test_forged_checkpoints_are_refused(system, audited, tmp_path):
     for e in events:
         if previous is not None:
             e["prev_log_hash"] = previous
-        if "state" in e:
+        if "originator_id" in e:  # full events and (hash version 2) other cases' stubs: all recomputed
             prev_agg = by_agg.get((e["originator_id"], e["originator_version"] - 1), e["prev_aggregate_hash"])
             e["prev_aggregate_hash"] = prev_agg
-            e["event_hash"] = event_hash(bytes.fromhex(e["prev_log_hash"]), bytes.fromhex(prev_agg),
-                                         e["notification_id"], e["originator_id"], e["originator_version"],
-                                         e["topic"], base64.b64decode(e["state"])).hex()
+            digest = (bytes.fromhex(e["content_digest"]) if "content_digest" in e
+                      else content_digest(e["topic"], base64.b64decode(e["state"])))
+            if e.get("hash_version") == 2:
+                e["event_hash"] = event_hash_v2(bytes.fromhex(e["prev_log_hash"]), bytes.fromhex(prev_agg),
+                                                e["notification_id"], e["originator_id"], e["originator_version"],
+                                                digest).hex()
+            else:
+                e["event_hash"] = event_hash(bytes.fromhex(e["prev_log_hash"]), bytes.fromhex(prev_agg),
+                                             e["notification_id"], e["originator_id"], e["originator_version"],
+                                             e["topic"], base64.b64decode(e["state"])).hex()
             by_agg[(e["originator_id"], e["originator_version"])] = e["event_hash"]
         previous = e["event_hash"]
     kid = key_id(forger_public)
@@ -276,8 +301,9 @@ def test_forged_checkpoints_are_refused(system, audited, tmp_path):
                                   head["notification_id"], bytes.fromhex(head["event_hash"]), signed_at, kid)).hex()}]
     path = tmp_path / "reforged.json"
     path.write_text(json.dumps(bundle))
-    fooled = verify(path)
-    assert fooled.returncode == 0 and "without --public-key" in fooled.stderr  # why the warning exists
+    assert verify(path).returncode == 3  # without a key: not "intact"
+    fooled = subprocess.run([VERIFY, str(path), "--no-key"], capture_output=True, text=True, timeout=60)
+    assert fooled.returncode == 0 and "without --public-key" in fooled.stderr  # why --no-key must be asked for
     caught = verify(path, key)
     assert caught.returncode == 1 and "signed by a key you did not give" in caught.stdout, caught.stdout
 

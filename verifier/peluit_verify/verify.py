@@ -9,9 +9,16 @@ Bundle (``peluit-audit-bundle/1``)::
      "genesis": true,           # the events start at the first event of the log
      "public_keys": {"<key id>": "<hex Ed25519 public key>"},
      "checkpoints": [{"position", "head_hash", "signed_at", "key_id", "signature"}],
-     "events": [{"notification_id", "prev_log_hash", "event_hash",
-                 # full events only (stubs of other cases leave these out):
-                 "originator_id", "originator_version", "topic", "state" (base64), "prev_aggregate_hash"}]}
+     "events": [{"notification_id", "prev_log_hash", "event_hash", "hash_version" (2; absent: 1),
+                 # full events (stubs of other cases leave these out):
+                 "originator_id", "originator_version", "topic", "state" (base64), "prev_aggregate_hash",
+                 # stubs of hash version 2 instead of topic and state:
+                 "content_digest"}]}
+
+Hash version 2 (``peluit_chain.event_hash_v2``) commits to the content through
+its digest, so every version-2 event is recomputed, stubs included: an event
+moved from one case to another no longer matches its hash in either bundle. A
+version-1 event after a version-2 one is a downgrade.
 
 Hashes and signatures are hex. Events are in notification-id order; ids may
 have gaps (a PostgreSQL sequence), so the chain, not id contiguity, shows a
@@ -29,7 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from peluit_chain import BUNDLE_FORMAT as FORMAT
-from peluit_chain import ZERO_HASH, checkpoint_message, event_hash, key_id
+from peluit_chain import ZERO_HASH, checkpoint_message, content_digest, event_hash, event_hash_v2, key_id
 
 
 class BundleError(ValueError):
@@ -91,6 +98,17 @@ class _Event:
     topic: str | None = None
     state: bytes | None = None
     prev_agg: bytes | None = None
+    hash_version: int = 1
+    digest: bytes | None = None  # a version-2 stub's content digest
+
+    def recomputed(self) -> bytes | None:
+        """The hash from the event's own fields; None when it cannot be (a version-1 stub)."""
+        if self.hash_version == 2:
+            digest = content_digest(self.topic, self.state) if self.full else self.digest
+            return event_hash_v2(self.prev_log, self.prev_agg, self.nid, self.oid, self.version, digest)
+        if self.full:
+            return event_hash(self.prev_log, self.prev_agg, self.nid, self.oid, self.version, self.topic, self.state)
+        return None
 
     def name(self) -> tuple[str, str]:
         if not self.full:
@@ -105,7 +123,18 @@ def _parse_event(raw, index: int) -> _Event:
     where = f"events[{index}]"
     ev = _Event(nid=_int(raw.get("notification_id"), f"{where}.notification_id"),
                 prev_log=_hex(raw.get("prev_log_hash"), f"{where}.prev_log_hash"),
-                hash=_hex(raw.get("event_hash"), f"{where}.event_hash"), full="originator_id" in raw)
+                hash=_hex(raw.get("event_hash"), f"{where}.event_hash"), full="state" in raw,
+                hash_version=_int(raw.get("hash_version", 1), f"{where}.hash_version"))
+    if ev.hash_version not in (1, 2):
+        raise BundleError(f"{where}.hash_version: 1 or 2")
+    if not ev.full and ev.hash_version == 2:
+        try:
+            ev.oid = UUID(str(raw["originator_id"]))
+        except (KeyError, ValueError):
+            raise BundleError(f"{where}: bad originator_id") from None
+        ev.version = _int(raw.get("originator_version"), f"{where}.originator_version")
+        ev.prev_agg = _hex(raw.get("prev_aggregate_hash"), f"{where}.prev_aggregate_hash")
+        ev.digest = _hex(raw.get("content_digest"), f"{where}.content_digest")
     if ev.full:
         try:
             ev.oid = UUID(str(raw["originator_id"]))
@@ -171,12 +200,18 @@ def verify_bundle(bundle: dict, trusted_keys: list[bytes] | None = None) -> Repo
                 problems.append(Problem("missing", ev.nid,
                                         f"Peristiwa hilang sebelum {id_name} (setelah {after})",
                                         f"Missing event(s) before {en_name} (after {after_en})"))
-        # 2. the content: does the event still hash to what was chained?
+        # 2. the content: does the event still hash to what was chained? (version-2 stubs too)
+        recomputed = ev.recomputed()
+        if recomputed is not None and recomputed != ev.hash:
+            problems.append(Problem("altered", ev.nid, f"Peristiwa diubah: {id_name}", f"Altered event: {en_name}"))
+        if previous is not None and previous.hash_version == 2 and ev.hash_version == 1:
+            problems.append(Problem("downgraded", ev.nid, f"Versi hash diturunkan di {id_name}",
+                                    f"Hash version downgraded at {en_name}"))
+        if not ev.full and scoped is not None and ev.oid in scoped:
+            problems.append(Problem("missing", ev.nid,
+                                    f"Peristiwa kasus ini hanya diberikan sebagai ringkasan: {id_name}",
+                                    f"An event of this case is given without its content: {en_name}"))
         if ev.full:
-            recomputed = event_hash(ev.prev_log, ev.prev_agg, ev.nid, ev.oid, ev.version, ev.topic, ev.state)
-            if recomputed != ev.hash:
-                problems.append(Problem("altered", ev.nid, f"Peristiwa diubah: {id_name}",
-                                        f"Altered event: {en_name}"))
             # 3. the aggregate's own chain: version after version
             last = aggregates.get(ev.oid)
             if last is not None:

@@ -242,8 +242,11 @@ def test_cli_exit_codes_and_messages(bundle, key, tmp_path, capsys):
     assert main([str(path), "--public-key", str(pub)]) == 0
     out = capsys.readouterr()
     assert out.out.startswith("intact:") and "warning" not in out.err
-    assert main([str(path)]) == 0
-    assert "without --public-key" in capsys.readouterr().err
+    assert main([str(path)]) == 3  # no key: nothing wrong found, nothing proven
+    out = capsys.readouterr()
+    assert out.out.startswith("TIDAK TERBUKTI") and "intact" not in out.out and "without --public-key" in out.err
+    assert main([str(path), "--no-key"]) == 0
+    assert capsys.readouterr().out.startswith("intact:")
     bundle["events"][0]["state"] = base64.b64encode(b"{}").decode()
     path.write_text(json.dumps(bundle))
     assert main([str(path), "--public-key", str(pub)]) == 1
@@ -261,11 +264,46 @@ def test_console_module_runs_without_peluit_installed(bundle, key, tmp_path):
     here = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-S", "-c",
                           "import sys; sys.path[:0] = sys.argv[1:4]; from peluit_verify.cli import main;"
-                          "raise SystemExit(main([sys.argv[4]]))",
+                          "raise SystemExit(main([sys.argv[4], '--no-key']))",
                           str(here), str(here.parent / "chain"), _site_packages(), str(path)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("intact:")
+
+
+def test_since_a_trusted_checkpoint(bundle, key, tmp_path, capsys):
+    path, pub, since = tmp_path / "bundle.json", tmp_path / "checkpoint.pub", tmp_path / "since.json"
+    pub.write_text(raw_public(key).hex())
+    path.write_text(json.dumps(bundle))
+    held = bundle["checkpoints"][0]  # position 4, as a witness got it from the stream
+    since.write_text(json.dumps({"type": "chain.checkpoint", "data": held}))
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 0
+    capsys.readouterr()
+
+    # the whole history rewritten from event 2 on and re-signed with the real key (an insider with the key file)
+    rows = [(n, o, v, t, b'{"rewritten":1}' if n == 4 else st) for n, o, v, t, st in ROWS]
+    forged = chain(rows)
+    rewritten = {**bundle, "events": forged,
+                 "checkpoints": [checkpoint(key, 4, forged[2]["event_hash"]), checkpoint(key, 7, forged[5]["event_hash"])]}
+    path.write_text(json.dumps(rewritten))
+    assert main([str(path), "--public-key", str(pub)]) == 0  # consistent in itself ...
+    capsys.readouterr()
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 1  # ... but not an extension
+    assert "does not extend the trusted checkpoint: the event at notification 4 differs" in capsys.readouterr().out
+
+    # a history cut before the trusted checkpoint
+    path.write_text(json.dumps({**bundle, "events": bundle["events"][:2], "checkpoints": []}))
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 1
+    assert "no event at notification 4" in capsys.readouterr().out
+
+    # a "trusted" checkpoint signed by someone else proves nothing
+    other = Ed25519PrivateKey.generate()
+    since.write_text(json.dumps(checkpoint(other, 4, bundle["events"][2]["event_hash"])))
+    path.write_text(json.dumps(bundle))
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 1
+    assert "--since checkpoint at position 4 is not validly signed" in capsys.readouterr().out
+    since.write_text("{}")
+    assert main([str(path), "--public-key", str(pub), "--since", str(since)]) == 2
 
 
 def _site_packages() -> str:
@@ -274,3 +312,66 @@ def _site_packages() -> str:
     from pathlib import Path
 
     return str(Path(cryptography.__file__).resolve().parents[1])
+
+
+def chain_v2(rows, first_prev=ZERO_HASH):
+    """Hash version 2 (content digest), as the trigger writes today."""
+    from peluit_chain import content_digest, event_hash_v2
+
+    out, prev, heads = [], first_prev, {}
+    for nid, oid, version, topic, state in rows:
+        prev_agg = heads.get((oid, version - 1), ZERO_HASH)
+        h = event_hash_v2(prev, prev_agg, nid, oid, version, content_digest(topic, state))
+        out.append({"notification_id": nid, "originator_id": str(oid), "originator_version": version, "topic": topic,
+                    "state": base64.b64encode(state).decode(), "prev_log_hash": prev.hex(),
+                    "prev_aggregate_hash": prev_agg.hex(), "event_hash": h.hex(), "hash_version": 2,
+                    "content_digest": content_digest(topic, state).hex()})
+        heads[(oid, version)] = h
+        prev = h
+    return out
+
+
+def case_bundle_v2(key, events, case=CASE_A):
+    """Case A's bundle: B's events as version-2 stubs (ids, version, digest; no content)."""
+    stubbed = [dict(e) if e["originator_id"] == str(case) else
+               {k: e[k] for k in ("notification_id", "prev_log_hash", "event_hash", "hash_version", "originator_id",
+                                  "originator_version", "prev_aggregate_hash", "content_digest")} for e in events]
+    for e in stubbed:
+        if "state" in e:
+            e.pop("content_digest", None)
+    return {"format": FORMAT, "created_at": "2026-12-02T01:00:00+00:00", "genesis": True,
+            "scope": {"kind": "case", "case_id": str(case), "aggregates": [str(case)]},
+            "public_keys": {key_id(raw_public(key)): raw_public(key).hex()},
+            "checkpoints": [checkpoint(key, 7, events[-1]["event_hash"])], "events": stubbed}
+
+
+def test_version_2_stubs_are_recomputed_so_a_case_event_moved_away_is_found(key):
+    events = chain_v2(ROWS)
+    intact = case_bundle_v2(key, events)
+    assert verify_bundle(intact, [raw_public(key)]).intact
+    assert not any("state" in e for e in intact["events"] if e["originator_id"] == str(CASE_B))
+    # A's newest event (nid 6) moved to B in the database: in A's bundle it is now B's stub, its hash no longer fits
+    moved = copy.deepcopy(events)
+    moved[4]["originator_id"], moved[4]["originator_version"] = str(CASE_B), 3
+    report = verify_bundle(case_bundle_v2(key, moved), [raw_public(key)])
+    assert [(p.kind, p.position) for p in report.problems] == [("altered", 6)]
+    # an exporter that hides one of the case's own events as a stub is caught too
+    hidden = case_bundle_v2(key, events)
+    own = hidden["events"][4]
+    hidden["events"][4] = {k: own[k] for k in ("notification_id", "prev_log_hash", "event_hash", "hash_version",
+                                               "originator_id", "originator_version", "prev_aggregate_hash")}
+    hidden["events"][4]["content_digest"] = events[4]["content_digest"]
+    assert "given without its content" in verify_bundle(hidden, [raw_public(key)]).first().en
+
+
+def test_a_version_1_event_after_version_2_is_a_downgrade(key):
+    events = chain_v2(ROWS)
+    for e in events:
+        e.pop("content_digest")
+    bundle = {"format": FORMAT, "created_at": "x", "scope": {"kind": "log"}, "genesis": True,
+              "public_keys": {key_id(raw_public(key)): raw_public(key).hex()},
+              "checkpoints": [checkpoint(key, 7, events[-1]["event_hash"])], "events": events}
+    assert verify_bundle(bundle, [raw_public(key)]).intact
+    downgraded = copy.deepcopy(bundle)
+    downgraded["events"][3].pop("hash_version")  # claims the old encoding, which is not recomputed for stubs
+    assert "downgraded" in {p.kind for p in verify_bundle(downgraded, [raw_public(key)]).problems}

@@ -14,7 +14,8 @@ from importlib import resources
 from typing import Any
 
 Message = tuple[str, str]
-AREAS = ("validation", "http", "intake", "cases", "vault", "reporting", "console", "notifications")
+AREAS = ("validation", "http", "intake", "cases", "vault", "reporting", "console", "notifications",
+         "integration")
 
 
 def _load(area: str) -> dict[str, Message]:

@@ -17,7 +17,9 @@ the limit it chases, measured in the same run on the same machine.
 (i) officers' notifications at a burst of 1,000 cases (bench_notify);
 (j), (k) the public edge (bench_edge): 50 submitters against the receipt-hash
     bound with intake's memory, and a flood beside one reporter;
-(l) recovery after a broker restart on a private node (bench_broker).
+(l) recovery after a broker restart on a private node (bench_broker);
+(m) integration events from the outbox to the stream, and a late subscriber's
+    replay from offset 0 beside the raw stream read (bench_stream).
 """
 
 from __future__ import annotations
@@ -204,6 +206,10 @@ def main() -> int:
     from .bench_broker import bench_broker_restart
 
     bench_broker_restart()
+    print()
+    from .bench_stream import bench_stream
+
+    bench_stream(RUNS)
     if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips parts (f) and (h)
         print(flush=True)
         # its own process: no eventlet patching there, and it uses several processes itself

@@ -982,7 +982,7 @@ def chain_cost(cases: int = 1500, rounds: int = 2) -> dict[str, float]:
                         if mode == "without trigger":
                             with conn.transaction():
                                 conn.execute("DROP TRIGGER IF EXISTS peluit_chain_link ON peluit.cases_events")
-                                for col in ("prev_log_hash", "prev_aggregate_hash", "event_hash"):
+                                for col in ("prev_log_hash", "prev_aggregate_hash", "event_hash", "hash_version"):
                                     conn.execute(f"ALTER TABLE peluit.cases_events DROP COLUMN IF EXISTS {col}")
                 finally:
                     for k, v in saved.items():

@@ -34,6 +34,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
+from peluit_contracts.inbound import CASES_INBOUND, INBOUND_EXCHANGE
+from peluit_contracts.integration import STREAM, stream_arguments
 from peluit_contracts.topology import (
     EXCHANGES,
     INTEGRATION_EXCHANGE,
@@ -103,12 +105,13 @@ ACCESS = (
     BrokerAccess("intake", "intake", calls=(
         "cases.catalogue", "cases.register_report", "cases.reporter_view", "cases.reporter_message",
         "cases.evidence_target", "cases.add_evidence", SESSION,
-        "identity_vault.store_identity", "identity_vault.store_evidence_original", "reporting.public_stats")),
+        "identity_vault.store_identity", "identity_vault.store_evidence_original", "reporting.public_stats",
+        "cases.partner_check")),
     # cases forwards every officer command of the vault (disclosure, retention), so any vault method
     # ... and each officer's notification list (notifications serves it)
     BrokerAccess("cases", "cases", serves_rpc=True, calls=("identity_vault.*", "notifications.officer_inbox",
                                                            "notifications.mark_read"),
-                 publishes=(DOMAIN_EXCHANGE, INTEGRATION_EXCHANGE)),
+                 publishes=(DOMAIN_EXCHANGE, INTEGRATION_EXCHANGE), consumes=(CASES_INBOUND,)),
     BrokerAccess("identity-vault", "identity_vault", serves_rpc=True, calls=("cases.case_state",),
                  consumes=(VAULT_CASE_EVENTS,)),
     BrokerAccess("notifications", "notifications", serves_rpc=True,
@@ -144,9 +147,13 @@ def definitions(prefix: str, vhost: str, passwords: dict[str, str], admin_user: 
     if admin_user:
         permissions.append({"user": admin_user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"})
     exchanges = [{"name": name, "vhost": vhost, "type": kind, "durable": True, "auto_delete": False,
-                  "internal": False, "arguments": {}} for name, kind in EXCHANGES.items()]
-    queues, bindings = [], []
-    for spec in RELIABLE_QUEUES:  # declared before any service starts: no event is published into the void
+                  "internal": False, "arguments": {}}
+                 for name, kind in {**EXCHANGES, INBOUND_EXCHANGE: "topic"}.items()]
+    # the integration stream, bound to every key of the integration exchange (peluit_common.streams)
+    queues = [{"name": STREAM, "vhost": vhost, "durable": True, "auto_delete": False, "arguments": stream_arguments()}]
+    bindings = [{"source": INTEGRATION_EXCHANGE, "vhost": vhost, "destination": STREAM, "destination_type": "queue",
+                 "routing_key": "#", "arguments": {}}]
+    for spec in RELIABLE_QUEUES + (CASES_INBOUND,):  # declared before any service starts: nothing goes into the void
         queues.append({"name": spec.name, "vhost": vhost, "durable": True, "auto_delete": False,
                        "arguments": dict(spec.arguments)})  # as peluit_common.amqp.main_queue declares it
         bindings += [{"source": spec.exchange, "vhost": vhost, "destination": spec.name, "destination_type": "queue",

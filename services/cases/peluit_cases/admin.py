@@ -66,6 +66,12 @@ def main(argv=None) -> int:
     policy.add_argument("setting", choices=["on", "off"])
     commands.add_parser("reset-envelopes", help="forget the kept envelopes; the running service derives them "
                         "again from position 0")
+    partner = commands.add_parser("create-partner", help="a partner system's credential for the partner API "
+                                  "(printed once)")
+    partner.add_argument("name", help="e.g. lapor-3573")
+    partner.add_argument("--tenant", action="append", required=True, help="a tenant it files for; repeat")
+    gone = commands.add_parser("revoke-partner", help="revoke a partner system's credential")
+    gone.add_argument("name")
     export = commands.add_parser("export-bundle",
                                  help="audit bundle (peluit-audit-bundle/1) for peluit-verify: the whole log or one case")
     export.add_argument("--case", type=UUID, help="one case's id; without it, the whole log")
@@ -90,11 +96,29 @@ def main(argv=None) -> int:
                 print(_say(message("cli_no_tenant", tenant=args.tenant)), file=sys.stderr)
                 return 2
             print(f"tenant {args.tenant}: disclosure notice to reporters {args.setting}")
+        elif args.command in ("create-partner", "revoke-partner"):
+            return _partner(conn, args)
         elif args.command == "reset-envelopes":
             envelope_log.migrate(conn)
             envelope_log.reset(conn)
             print("kept envelopes forgotten; the cases service derives them again from position 0 "
                   "(domain_events derives what is not kept yet, so no reader waits)")
+    return 0
+
+
+def _partner(conn, args) -> int:
+    from . import partners
+
+    partners.migrate(conn)
+    if args.command == "revoke-partner":
+        done = partners.revoke(conn, args.name)
+        print(f"partner {args.name}: {'revoked' if done else 'no live credential'}")
+        return 0 if done else 2
+    try:
+        print(partners.create(conn, args.name, args.tenant))
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
     return 0
 
 

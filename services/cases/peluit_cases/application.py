@@ -75,7 +75,7 @@ class CasesApplication(Application):
                     submission_id=cmd["submission_id"], fingerprint=cmd["fingerprint"], tenant=cmd["tenant"],
                     registration_number=number, category=cmd["category"], channel=cmd["channel"],
                     report=dict(cmd["report"]), reporter_ref=cmd.get("reporter_ref"), anonymous=cmd["anonymous"],
-                    assisted_by=cmd.get("assisted_by"),
+                    assisted_by=cmd.get("assisted_by"), source=cmd.get("source"),
                 )
                 if escalate_to and cmd["report"].get("terlapor_inspektorat"):
                     case.escalate({"id": "system"}, escalate_to, bilingual_reason("reason_terlapor_inspektorat"))
@@ -185,6 +185,11 @@ class CasesApplication(Application):
         idempotent per request."""
         return self._retrying(lambda: self.get_case(case_id),
                               lambda case: case.notice_disclosure_requested(request_id, legal_basis))
+
+    def record_sanction_follow_up(self, case_id: UUID, source: str, recommendation_id: str, follow_up: dict) -> Case:
+        """A partner system's follow-up of a sanction (``inbound``); retried on a concurrent command."""
+        return self._retrying(lambda: self.get_case(case_id),
+                              lambda case: case.record_sanction_follow_up(source, recommendation_id, follow_up))
 
     # -- officer commands ---------------------------------------------------
 

@@ -61,14 +61,18 @@ def _public_keys(conn, key_ids) -> dict:
 
 
 def _event_json(row) -> str:
-    nid, oid, version, topic, state, prev_log, prev_agg, event_hash = row
-    if oid is None:  # another case's event: only what links the chain
-        return json.dumps({"notification_id": nid, "prev_log_hash": bytes(prev_log).hex(),
-                           "event_hash": bytes(event_hash).hex()})
-    return json.dumps({"notification_id": nid, "originator_id": str(oid), "originator_version": version,
-                       "topic": topic, "state": base64.b64encode(bytes(state or b"")).decode(),
-                       "prev_log_hash": bytes(prev_log).hex(), "prev_aggregate_hash": bytes(prev_agg).hex(),
-                       "event_hash": bytes(event_hash).hex()})
+    nid, member, oid, version, topic, state, prev_log, prev_agg, event_hash, hash_version, digest = row
+    out = {"notification_id": nid, "prev_log_hash": bytes(prev_log).hex(), "event_hash": bytes(event_hash).hex()}
+    if hash_version == 2:
+        out["hash_version"] = 2
+    if member:
+        out.update(originator_id=str(oid), originator_version=version, topic=topic,
+                   state=base64.b64encode(bytes(state or b"")).decode(), prev_aggregate_hash=bytes(prev_agg).hex())
+    elif hash_version == 2:
+        # another case's event: what its hash needs, never its content (version 1: only the links)
+        out.update(originator_id=str(oid), originator_version=version, prev_aggregate_hash=bytes(prev_agg).hex(),
+                   content_digest=bytes(digest).hex())
+    return json.dumps(out)
 
 
 class NotCheckpointed(CasesError):
@@ -112,18 +116,15 @@ def iter_bundle(conn: psycopg.Connection, case_id: UUID | None = None, *,
         "checkpoints": checkpoints,
     }
     yield json.dumps(head)[:-1] + ', "events": ['
-    if members is None:
-        columns = "originator_id, originator_version, topic, state"
-        params: tuple = (first, newest)
-    else:
-        # other cases' content never leaves the database
-        columns = ("CASE WHEN m THEN originator_id END, CASE WHEN m THEN originator_version END,"
-                   " CASE WHEN m THEN topic END, CASE WHEN m THEN state END")
-        params = (members, first, newest)
-    query = ("SELECT notification_id, " + columns + ", prev_log_hash, prev_aggregate_hash, event_hash FROM "
-             + ("(SELECT *, originator_id = ANY(%s) AS m FROM {schema}.{table}) e" if members is not None
-                else "{schema}.{table}")
-             + " WHERE notification_id >= %s AND notification_id <= %s ORDER BY notification_id")
+    # other cases' content never leaves the database: their events go out as links (and, hash
+    # version 2, as ids, version and content digest)
+    columns = ("m, originator_id, originator_version, CASE WHEN m THEN topic END, CASE WHEN m THEN state END,"
+               " prev_log_hash, prev_aggregate_hash, event_hash, hash_version,"
+               " CASE WHEN NOT m AND hash_version = 2 THEN {schema}.peluit_content_digest(topic, state) END")
+    member = "true" if members is None else "originator_id = ANY(%s)"
+    params: tuple = (first, newest) if members is None else (members, first, newest)
+    query = ("SELECT notification_id, " + columns + " FROM (SELECT *, " + member + " AS m FROM {schema}.{table}) e"
+             " WHERE notification_id >= %s AND notification_id <= %s ORDER BY notification_id")
     separator = ""
     with conn.cursor() as cur:
         cur.execute(_q(query), params)

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg import sql
 
-from peluit_chain import EVENT_TAG, CheckpointSigner
+from peluit_chain import EVENT_TAG, EVENT_TAG_V2, CheckpointSigner
 from peluit_common.settings import env
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,30 @@ RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$
 """
 
+# Hash version 2 (``peluit_chain.event_hash_v2``): the content enters as its digest, so a
+# case bundle can carry other cases' events as (ids, version, digest) and every hash is
+# recomputed: an event moved out of a case no longer matches. Rows chained before keep 1.
+HASH_V2_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION {schema}.peluit_content_digest(topic text, state bytea)
+RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT sha256(
+        int8send(length(convert_to(coalesce(topic, ''), 'UTF8'))::bigint) || convert_to(coalesce(topic, ''), 'UTF8')
+        || int8send(length(coalesce(state, ''::bytea))::bigint) || coalesce(state, ''::bytea))
+$$;
+CREATE OR REPLACE FUNCTION {schema}.peluit_event_hash_v2(
+    prev_log bytea, prev_agg bytea, nid bigint, oid uuid, ver bigint, digest bytea)
+RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT sha256(
+        int8send({tag2_length}) || convert_to({tag2}, 'UTF8')
+        || int8send(length(prev_log)::bigint) || prev_log
+        || int8send(length(prev_agg)::bigint) || prev_agg
+        || int8send(8) || int8send(nid)
+        || int8send(16) || uuid_send(oid)
+        || int8send(8) || int8send(ver)
+        || int8send(length(digest)::bigint) || digest)
+$$
+"""
+
 # The link function. eventsourcing takes LOCK TABLE ... IN EXCLUSIVE MODE before
 # its INSERT (PostgresApplicationRecorder._lock_table), so its writers are
 # serialised, ids are drawn in commit order and the head read here is the
@@ -104,18 +128,21 @@ BEGIN
         WHERE originator_id = NEW.originator_id AND originator_version = NEW.originator_version - 1;
     NEW.prev_log_hash := coalesce(head_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
     NEW.prev_aggregate_hash := coalesce(agg_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
-    NEW.event_hash := {schema}.peluit_event_hash(NEW.prev_log_hash, NEW.prev_aggregate_hash, NEW.notification_id,
-        NEW.originator_id, NEW.originator_version, NEW.topic, NEW.state);
+    NEW.hash_version := 2;
+    NEW.event_hash := {schema}.peluit_event_hash_v2(NEW.prev_log_hash, NEW.prev_aggregate_hash, NEW.notification_id,
+        NEW.originator_id, NEW.originator_version, {schema}.peluit_content_digest(NEW.topic, NEW.state));
     RETURN NEW;
 END
 $$
 """
 
 # (Re)links every row from ``from_id`` on, in notification-id order. The
-# migration runs it once over the rows that existed before the trigger; the
-# tests run it as an attacker with database access would, after an edit.
+# migration runs it once over the rows that existed before the trigger, as a
+# function of its own session (pg_temp) that is never installed: a ready-made
+# "recompute every hash after my edit" would only serve an attacker. The
+# tests create it as such an attacker would, after an edit.
 RELINK_FUNCTION = """
-CREATE OR REPLACE FUNCTION {schema}.peluit_chain_relink(from_id bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION pg_temp.peluit_chain_relink(from_id bigint) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     r record;
     prev bytea;
@@ -127,14 +154,19 @@ BEGIN
     SELECT event_hash INTO prev FROM {schema}.{table} WHERE notification_id < from_id
         ORDER BY notification_id DESC LIMIT 1;
     prev := coalesce(prev, zero);
-    FOR r IN SELECT notification_id, originator_id, originator_version, topic, state
+    FOR r IN SELECT notification_id, originator_id, originator_version, topic, state, hash_version
              FROM {schema}.{table} WHERE notification_id >= from_id ORDER BY notification_id LOOP
         SELECT event_hash INTO agg FROM {schema}.{table}
             WHERE originator_id = r.originator_id AND originator_version = r.originator_version - 1;
         agg := coalesce(agg, zero);
         link := prev;
-        prev := {schema}.peluit_event_hash(link, agg, r.notification_id, r.originator_id, r.originator_version,
-                                            r.topic, r.state);
+        IF r.hash_version = 2 THEN
+            prev := {schema}.peluit_event_hash_v2(link, agg, r.notification_id, r.originator_id,
+                                                   r.originator_version, {schema}.peluit_content_digest(r.topic, r.state));
+        ELSE
+            prev := {schema}.peluit_event_hash(link, agg, r.notification_id, r.originator_id, r.originator_version,
+                                                r.topic, r.state);
+        END IF;
         UPDATE {schema}.{table} SET prev_log_hash = link, prev_aggregate_hash = agg, event_hash = prev
             WHERE notification_id = r.notification_id;
         n := n + 1;
@@ -148,7 +180,13 @@ $$
 def _fmt(statement: str, schema_name: str) -> sql.Composed:
     return sql.SQL(statement).format(schema=sql.Identifier(schema_name), table=sql.Identifier(EVENTS_TABLE),
                                      insert_lock=sql.Literal(INSERT_LOCK), tag=sql.Literal(EVENT_TAG.decode()),
-                                     tag_length=sql.Literal(len(EVENT_TAG)))
+                                     tag_length=sql.Literal(len(EVENT_TAG)), tag2=sql.Literal(EVENT_TAG_V2.decode()),
+                                     tag2_length=sql.Literal(len(EVENT_TAG_V2)))
+
+
+def relink_function(schema_name: str | None = None) -> sql.Composed:
+    """The relink function, for a session's pg_temp (the migration; tests playing the attacker)."""
+    return _fmt(RELINK_FUNCTION, schema_name or schema())
 
 
 def events_table_exists(conn, schema_name: str) -> bool:
@@ -194,8 +232,14 @@ def migrate(conn) -> bool:
         if not events_table_exists(conn, name):
             return False  # the service creates it (CREATE_TABLE=y) and calls migrate again
         conn.execute(_fmt(HASH_FUNCTION, name))
+        conn.execute(_fmt(HASH_V2_FUNCTIONS, name))
+        if not conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+                            " AND column_name = 'hash_version'", (name, EVENTS_TABLE)).fetchone():
+            # rows chained before version 2 keep version 1; the link function writes 2
+            conn.execute(_fmt("ALTER TABLE {schema}.{table} ADD COLUMN hash_version smallint NOT NULL DEFAULT 1",
+                              name))
         conn.execute(_fmt(LINK_FUNCTION, name))
-        conn.execute(_fmt(RELINK_FUNCTION, name))
+        conn.execute(_fmt("DROP FUNCTION IF EXISTS {schema}.peluit_chain_relink(bigint)", name))  # older versions
         if _installed(conn, name):
             return True
         conn.execute(_fmt("LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE", name))
@@ -204,7 +248,9 @@ def migrate(conn) -> bool:
         unchained = conn.execute(_fmt("SELECT min(notification_id) FROM {schema}.{table} WHERE event_hash IS NULL",
                                       name)).fetchone()[0]
         if unchained is not None:
-            count = conn.execute(_fmt("SELECT {schema}.peluit_chain_relink(%s)", name), (unchained,)).fetchone()[0]
+            conn.execute(relink_function(name))
+            count = conn.execute("SELECT pg_temp.peluit_chain_relink(%s)", (unchained,)).fetchone()[0]
+            conn.execute("DROP FUNCTION pg_temp.peluit_chain_relink(bigint)")
             log.info("chained existing events", extra={"events": count})
         for column in ("prev_log_hash", "prev_aggregate_hash", "event_hash"):
             conn.execute(_fmt(f"ALTER TABLE {{schema}}.{{table}} ALTER COLUMN {column} SET NOT NULL", name))

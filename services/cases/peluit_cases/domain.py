@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from peluit_contracts import sanctions
 from peluit_contracts.events import TERMINAL_STATUSES
 from peluit_contracts.i18n import message
 from peluit_contracts.reports import case_id_for
@@ -34,13 +35,9 @@ STATUSES = ("diterima", "verifikasi", "menunggu_informasi", "dilimpahkan", "dito
 STATUS_LABELS = {status: message(f"status_{status}") for status in STATUSES}
 TERMINAL = TERMINAL_STATUSES
 
-# PP 94/2021 discipline sanctions by level.
-SANCTIONS = {
-    "ringan": {"teguran_lisan", "teguran_tertulis", "pernyataan_tidak_puas_tertulis"},
-    "sedang": {"pemotongan_tukin_25_persen"},
-    "berat": {"penurunan_jabatan", "pembebasan_dari_jabatan", "pemberhentian_dengan_hormat"},
-}
-TUKIN_MONTHS = {6, 9, 12}
+# PP 94/2021 discipline sanctions by level: the newest catalogue version (a data file in contracts)
+SANCTIONS = sanctions.current().sanctions()
+TUKIN_MONTHS = sanctions.current().tukin_months()
 RECOMMENDATION_KINDS = {"sanksi_disiplin", "rujukan_aph", "pemulihan_kerugian", "perbaikan_administrasi"}
 
 
@@ -87,13 +84,13 @@ def validate_recommendation(rec: dict) -> dict:
     if kind == "sanksi_disiplin":
         sanction = rec.get("sanction") or {}
         level, type_ = sanction.get("level"), sanction.get("type")
-        _require(level in SANCTIONS and type_ in SANCTIONS[level], "invalid_sanction")
-        out["sanction"] = {"level": level, "type": type_}
-        if type_ == "pemotongan_tukin_25_persen":
-            _require(sanction.get("months") in TUKIN_MONTHS, "invalid_sanction")
-            out["sanction"]["months"] = sanction["months"]
-        if level == "berat" and type_ != "pemberhentian_dengan_hormat":
-            out["sanction"]["months"] = 12
+        catalogue = sanctions.current()
+        months = catalogue.check(level, type_, sanction.get("months"))
+        _require(months is not False, "invalid_sanction")
+        # the catalogue version travels with the recommendation (and its events)
+        out["sanction"] = {"level": level, "type": type_, "catalogue": catalogue.version}
+        if months is not None:
+            out["sanction"]["months"] = months
     elif kind == "pemulihan_kerugian":
         amount = rec.get("amount")
         _require(isinstance(amount, int) and amount > 0, "invalid_recommendation")
@@ -117,8 +114,9 @@ class Case(Aggregate):
 
     class Registered(Aggregate.Created):
         # v2 added ``assisted_by``: the penerima who typed in a walk-in, letter
-        # or phone report on the reporter's behalf (None for self-service).
-        class_version = 2
+        # or phone report on the reporter's behalf (None for self-service);
+        # v3 ``source``: a partner system's name and reference (channel "integration").
+        class_version = 3
         submission_id: str
         fingerprint: str
         tenant: str
@@ -129,10 +127,15 @@ class Case(Aggregate):
         reporter_ref: str | None
         anonymous: bool
         assisted_by: dict | None
+        source: dict | None
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["assisted_by"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["source"] = None
 
     @staticmethod
     def create_id(submission_id: str, **_) -> UUID:
@@ -141,7 +144,7 @@ class Case(Aggregate):
     @event(Registered)
     def __init__(self, submission_id: str, fingerprint: str, tenant: str, registration_number: str,
                  category: str, channel: str, report: dict, reporter_ref: str | None, anonymous: bool,
-                 assisted_by: dict | None = None):
+                 assisted_by: dict | None = None, source: dict | None = None):
         self.submission_id = submission_id
         self.fingerprint = fingerprint
         self.tenant = tenant
@@ -153,6 +156,7 @@ class Case(Aggregate):
         self.reporter_ref = reporter_ref
         self.anonymous = anonymous
         self.assisted_by = assisted_by
+        self.source = source
         self.status = "diterima"
         # The full history and the dialogue are NOT kept here: they grow with
         # every event and would make snapshots (and loads) grow with the case.
@@ -422,6 +426,20 @@ class Case(Aggregate):
             if rec["id"] == recommendation_id:
                 rec["done"], rec["done_note"] = True, note
         self._step("recommendation_completed", actor, recommendation_id=recommendation_id, note=note)
+
+    def record_sanction_follow_up(self, source: str, recommendation_id: str, follow_up: dict) -> None:
+        """What the personnel agency (BKPSDM) did with a sanction recommendation,
+        from its own system, in any status; the same report twice changes nothing."""
+        rec = next((r for r in self.recommendations if r["id"] == recommendation_id), None)
+        _require(rec is not None and rec["kind"] == "sanksi_disiplin", "unknown_recommendation")
+        if rec.get("followed_up") != {**follow_up, "source": source}:
+            self._sanction_followed_up(source=source, recommendation_id=recommendation_id, follow_up=follow_up)
+
+    @event("SanctionFollowedUp")
+    def _sanction_followed_up(self, source: str, recommendation_id: str, follow_up: dict) -> None:
+        next(r for r in self.recommendations if r["id"] == recommendation_id)["followed_up"] = {**follow_up,
+                                                                                               "source": source}
+        self._step("sanction_followed_up", {"system": source}, recommendation_id=recommendation_id, **follow_up)
 
     def close(self, actor: dict, reason: str, feedback: str, pack=None, calendar=None,
               now: datetime | None = None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from peluit_contracts.events import dump_envelope
+from peluit_contracts.sanctions import FIRST_VERSION
 
 from .domain import Case
 
@@ -43,7 +44,8 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             **base, event_type="case.registered", version=1, tenant=event.tenant,
             data={"case_id": event.originator_id, "tenant": event.tenant,
                   "registration_number": event.registration_number, "category": event.category,
-                  "channel": event.channel, "anonymous": event.anonymous, "registered_at": event.timestamp})]
+                  "channel": event.channel, "anonymous": event.anonymous, "registered_at": event.timestamp}),
+        ] + _for_partner(base, case, event.timestamp)
     out = []
     kind = MESSAGE_KINDS.get(type(event))
     if kind is not None:
@@ -78,6 +80,7 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
             **base, event_type="case.status_changed", version=1, tenant=case.handling_tenant,
             data={"case_id": event.originator_id, "tenant": case.handling_tenant, "origin_tenant": case.tenant,
                   "status": case.status, "step": step, "changed_at": event.timestamp}))
+        out += _for_partner(base, case, event.timestamp)
     common = {"case_id": event.originator_id, "registration_number": case.registration_number}
     if isinstance(event, Case.Forwarded):
         out.append(dump_envelope(
@@ -87,12 +90,16 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
     elif isinstance(event, Case.FindingsRecorded):
         for rec in event.recommendations:
             if rec.get("kind") == "sanksi_disiplin":
+                data = {**common, "tenant": case.handling_tenant, "recommendation_id": rec["id"],
+                        "level": rec["sanction"]["level"], "sanction": rec["sanction"]["type"],
+                        "months": rec["sanction"].get("months"), "recommended_at": event.timestamp}
+                rec_base = {**base, "event_id": f"{base['event_id']}:{rec['id']}", "tenant": case.handling_tenant,
+                            "event_type": "case.sanction_recommended"}
+                # v1 until its sunset (peluit_contracts.integration.PUBLISHED), v2 beside it
+                out.append(dump_envelope(**rec_base, version=1, data=data))
                 out.append(dump_envelope(
-                    **{**base, "event_id": f"{base['event_id']}:{rec['id']}"}, event_type="case.sanction_recommended",
-                    version=1, tenant=case.handling_tenant,
-                    data={**common, "tenant": case.handling_tenant, "recommendation_id": rec["id"],
-                          "level": rec["sanction"]["level"], "sanction": rec["sanction"]["type"],
-                          "months": rec["sanction"].get("months"), "recommended_at": event.timestamp}))
+                    **{**rec_base, "event_id": rec_base["event_id"] + ":v2"}, version=2,
+                    data={**data, "catalogue_version": rec["sanction"].get("catalogue") or FIRST_VERSION}))
     elif isinstance(event, Case.Closed):
         out.append(dump_envelope(
             **{**base, "event_id": base["event_id"] + ":closed"}, event_type="case.closed", version=1,
@@ -111,3 +118,16 @@ def to_envelopes(position: int, event, before: tuple[str, str] | None, case: Cas
                                  "met_at": datetime.fromisoformat(r["met_at"]) if r["met_at"] else None}
                                 for r in event.deadlines["rules"]]}))
     return out
+
+
+def _for_partner(base: dict, case: Case | None, at) -> list[dict]:
+    """``report.status_changed`` for a case a partner system filed (public: its own reference, the status)."""
+    source = getattr(case, "source", None)  # snapshots from before v3 lack it
+    if not source:
+        return []
+    return [dump_envelope(
+        **{**base, "event_id": base["event_id"] + ":partner"}, event_type="report.status_changed", version=1,
+        tenant=case.handling_tenant,
+        data={"case_id": case.id, "registration_number": case.registration_number, "tenant": case.handling_tenant,
+              "source_system": source["system"], "source_id": source["source_id"], "status": case.status,
+              "changed_at": at})]

@@ -19,18 +19,21 @@ from peluit_common.amqp import ConfirmedPublisher, declare_exchanges
 from peluit_common.auth import OfficerAuth, TokenIssuer, load_signing_key
 from peluit_common.db import Database
 from peluit_common.eventstore import EventStoreApp, eventsourcing_env
+from peluit_common.inbound import inbound_consume
 from peluit_common.operations import Operations
-from peluit_common.rpc import rpc  # drops a request with a forged reply address
+from peluit_common.rpc import call, rpc  # rpc drops a request with a forged reply address
 from peluit_common.settings import db_conninfo, env, env_float, migrate_at_start, secret_bytes
 from peluit_common.vault_call import load_signer
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
 from peluit_contracts.i18n import bilingual_errors
-from peluit_contracts.reports import RegisterReportCommand
+from peluit_contracts.inbound import CASES_INBOUND
+from peluit_contracts.reports import STORE_IDENTITY_VERSION, RegisterReportCommand
 
 from . import access, accounts_api, case_index, catalogue, disclosure_api, envelope_log, evidence, officers, scheduler
 from . import audit, chain  # tamper evidence and auditor replay
+from . import checkpoint_stream, inbound, partners  # the stream's checkpoints; partner systems
 from . import desk  # the officers' desk: work queue, case page, forms
 from . import notify_api, notify_directory  # whom notifications tells, and their choices
 from .access import Access, Actor, PgDirectory
@@ -52,6 +55,8 @@ from .vault import VaultClient
 
 def migrate(conn) -> None:
     catalogue.migrate(conn)
+    checkpoint_stream.migrate(conn)
+    partners.migrate(conn)
     officers.migrate(conn)
     access.migrate(conn)
     case_index.migrate(conn)
@@ -126,6 +131,26 @@ class DeadlineConfig(DependencyProvider):
         return self.config
 
 
+class InboundPorts:
+    """inbound.Ports over the service's vault proxy and database."""
+
+    def __init__(self, service):
+        self.service = service
+
+    def store_identity(self, submission_id: str, sealed_b64: str, tenant: str) -> dict:
+        return call(self.service.vault.store_identity, {
+            "version": STORE_IDENTITY_VERSION, "submission_id": submission_id, "sealed_identity": sealed_b64,
+            "tenant": tenant}, timeout=RPC_TIMEOUT)
+
+    def catalogue_problem(self, tenant: str, category: str) -> str | None:
+        with self.service.db.connection() as conn:
+            return catalogue.check(conn, tenant, category)
+
+    def parent_tenant(self, tenant: str) -> str | None:
+        with self.service.db.connection() as conn:
+            return PgDirectory(conn).parent_tenant(tenant)
+
+
 class CasesService:
     name = "cases"
 
@@ -166,6 +191,12 @@ class CasesService:
             return {"error": err.code}
         return {"case_id": str(result.case_id), "registration_number": result.registration_number,
                 "status": result.status, "created": result.created}
+
+    @rpc
+    def partner_check(self, name, secret_sha256) -> dict | None:
+        """intake's partner API: {"name", "tenants"} for a live credential, else None (partners.py)."""
+        with self.db.connection() as conn:
+            return partners.check(conn, name, secret_sha256)
 
     @rpc
     def reporter_view(self, receipt_hash: str) -> dict | None:
@@ -209,6 +240,11 @@ class CasesService:
         """A page of the notification log as public envelopes (followers pull this)."""
         return self.app.domain_events(after=int(after), limit=max(1, min(int(limit), 1000)))
 
+    @inbound_consume(CASES_INBOUND)
+    def on_inbound(self, body, meta):
+        """A partner system's event: ``sanction.followed_up``, ``report.submitted`` (inbound.py)."""
+        inbound.handle(self.app, body, meta, InboundPorts(self))
+
     @timer(interval=env_float("PELUIT_RELAY_INTERVAL", 0.2))
     def relay(self):
         # keep going while there is a backlog, so a burst drains at full speed
@@ -227,8 +263,9 @@ class CasesService:
 
     @timer(interval=env_float("PELUIT_CHECKPOINT_INTERVAL", 60))
     def checkpoint(self):
-        """Sign the event chain's head when it moved (chain.py)."""
+        """Sign the event chain's head when it moved (chain.py), and publish it (checkpoint_stream.py)."""
         self.checkpoints.run(self.db)
+        checkpoint_stream.publish_once(self.db, self.publisher)
 
     @timer(interval=env_float("PELUIT_DEADLINE_INTERVAL", 30))
     def deadlines(self):

@@ -34,7 +34,8 @@ from .slip import printable_slip
 MULTIPART_OVERHEAD = 1_000_000  # boundaries, part headers and the receipt field, above the files themselves
 STATUS = {errors.UnknownTenant: 422, errors.UnknownCategory: 422, errors.IdempotencyKeyReused: 422,
           errors.ReceiptNotFound: 404, errors.CaseClosed: 409, errors.EvidenceQuota: 413, errors.Unavailable: 503,
-          errors.Throttled: 429, errors.Busy: 503}
+          errors.Throttled: 429, errors.Busy: 503,
+          errors.SealedIdentityRefused: 422}
 
 
 def json_body_limit() -> int:
@@ -54,7 +55,8 @@ def body_limits() -> dict[str, int]:
     """Each handler's body limit, declared on its route too: the gate (``peluit_common.web.BodyGate``)
     reads no byte of a body over it, and the handler refuses it from its declared length."""
     return {"submit_report": json_body_limit(), "submit_assisted_report": json_body_limit(),
-            "report_status": STATUS_BODY, "reporter_message": MESSAGE_BODY, "upload_evidence": upload_body_limit()}
+            "report_status": STATUS_BODY, "reporter_message": MESSAGE_BODY, "upload_evidence": upload_body_limit(),
+            "submit_partner_report": json_body_limit()}
 
 
 def http_error(err: errors.IntakeError) -> HttpError:

@@ -40,6 +40,7 @@ from .errors import (
     EvidenceRefused,
     IdempotencyKeyReused,
     ReceiptNotFound,
+    SealedIdentityRefused,
     UnknownCategory,
     UnknownTenant,
 )
@@ -216,13 +217,17 @@ class Intake:
         return self.hashes.run(self.keys.receipts.lookup_hash, receipt)
 
     def register(self, report: dict, idempotency_key: str | None, channel: str,
-                 assisted_by: AssistedBy | None = None) -> Registration:
+                 assisted_by: AssistedBy | None = None, sealed: bytes | None = None,
+                 source: dict | None = None) -> Registration:
         """Seal, store the identity, register durably, return the receipt.
 
         ``report`` is a loaded ``ReportSubmissionSchema``; its ``identity`` is
-        taken out of it and sealed before anything else happens."""
+        taken out of it and sealed before anything else happens. A partner
+        system's report comes with the identity ``sealed`` by the partner
+        already, and its ``source`` ({system, source_id})."""
         identity = report.pop("identity", None)
-        sealed = seal_identity(self.keys.vault_public_key, identity) if identity else None
+        if identity:
+            sealed = seal_identity(self.keys.vault_public_key, identity)
         del identity  # from here on only ciphertext
 
         report = dict(report)
@@ -239,7 +244,8 @@ class Intake:
 
         reporter_ref = None
         if sealed is not None:
-            stored = _checked(self.backend.store_identity(submission_id, sealed, tenant), "the vault (identity)")
+            stored = _checked(self.backend.store_identity(submission_id, sealed, tenant), "the vault (identity)",
+                              {"invalid_sealed_identity": SealedIdentityRefused})
             reporter_ref = stored["reporter_ref"]
 
         result = _checked(self.backend.register_report({
@@ -249,6 +255,7 @@ class Intake:
             "report": report, "reporter_ref": reporter_ref, "anonymous": reporter_ref is None,
             "assisted_by": None if assisted_by is None else {"officer_id": assisted_by.officer_id,
                                                              "username": assisted_by.username},
+            **({"source": source} if source else {}),
         }), "cases (registration)", {"unknown_tenant": UnknownTenant, "unknown_category": UnknownCategory,
                                      "idempotency_key_reused": _key_reused})
 

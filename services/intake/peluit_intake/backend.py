@@ -48,6 +48,10 @@ class Backend:
         """``command``: ``RegisterReportCommand`` without its version."""
         return self._call(self.cases.register_report, {"version": REGISTER_REPORT_VERSION, **command})
 
+    def partner_check(self, name: str, secret_sha256: str) -> dict | None:
+        """{"name", "tenants"} for a live partner credential, else None."""
+        return self._call(self.cases.partner_check, name, secret_sha256)
+
     def reporter_view(self, receipt_hash: str) -> dict | None:
         return self._call(self.cases.reporter_view, receipt_hash)
 

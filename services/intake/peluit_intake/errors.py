@@ -74,6 +74,12 @@ class BackendRefused(IntakeError):
     code, text = "internal_error", "unavailable"
 
 
+class SealedIdentityRefused(IntakeError):
+    """A partner's sealed identity that the vault cannot open or that is not an identity."""
+
+    code = text = "invalid_sealed_identity"
+
+
 class Throttled(IntakeError):
     """Too many attempts by one client, for one receipt or from one sender: wait ``retry_after`` seconds."""
 

@@ -106,5 +106,23 @@ OPENAPI = {
                 "properties": {**SUBMISSION["properties"], "channel": {"enum": ["walk_in", "letter", "phone"]}}}}}},
             "responses": {"201": {"description": "Registered"}, "401": _err("No or bad officer token, or the officer's session ended"),
                           "403": _err("Not a penerima"), "422": _err("Unknown tenant or category"), **JSON_ERRORS}}},
+        "/api/v1/partner/reports": {"post": {
+            "summary": "A partner system files a report (identity sealed to the vault's key; idempotent per source_id)",
+            "security": [{"bearer": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False,
+                "required": ["source_id", "tenant", "category", "what", "where", "when"],
+                "properties": {**{k: v for k, v in SUBMISSION["properties"].items() if k != "identity"},
+                               "source_id": {"type": "string", "pattern": r"^[A-Za-z0-9._:/\-]{1,100}$"},
+                               "sealed_identity": {"type": "string", "description": "base64 sealed box"}}}}}},
+            "responses": {"201": {"description": "Registered", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["registration_number", "source_id", "tenant", "status"],
+                "properties": {"registration_number": {"type": "string"}, "source_id": {"type": "string"},
+                               "tenant": {"type": "string"}, "status": {"type": "string"},
+                               "anonymous": {"type": "boolean"}}}}}},
+                          "401": _err("No, unknown or revoked partner credential"),
+                          "403": _err("Not a tenant of this partner"),
+                          "422": _err("Identity in clear, unknown tenant or category, or a sealed identity the vault "
+                                      "cannot open"), **JSON_ERRORS}}},
     },
 }

@@ -18,7 +18,7 @@ from peluit_common.auth import OfficerAuth, sessions_over_rpc
 from peluit_common.operations import Operations
 from peluit_common.web import http, json_endpoint, json_response
 
-from . import api, portal, portal_statistics, whatsapp
+from . import api, partner_api, portal, portal_statistics, whatsapp
 from .application import Intake
 from .backend import RPC_TIMEOUT, STATS_TIMEOUT, Backend
 from .catalogue import TenantCatalogue
@@ -127,6 +127,7 @@ API_ROUTES = (
     ("POST", "/api/v1/reports/status", api.report_status, "receipt"),
     ("POST", "/api/v1/reports/messages", api.reporter_message, "message"),
     ("POST", "/api/v1/reports/evidence", api.upload_evidence, "evidence"),
+    ("POST", "/api/v1/partner/reports", partner_api.submit_partner_report, "report"),
 )
 PORTAL_PAGES = (
     ("GET", "/", portal.home),

@@ -14,7 +14,7 @@ import pytest
 
 from peluit_cases import audit, chain
 from peluit_cases.application import CasesApplication
-from peluit_chain import ZERO_HASH, CheckpointSigner, event_hash
+from peluit_chain import ZERO_HASH, CheckpointSigner, content_digest, event_hash, event_hash_v2
 from peluit_common.testing import dsn_for, eventsourcing_env_for
 from peluit_verify.verify import verify_bundle
 
@@ -54,15 +54,25 @@ def rows(conn):
 
 
 def assert_chained(conn):
-    """Recompute every link in Python (peluit_chain's encoding) against the trigger's."""
+    """Recompute every link in Python (peluit_chain's encoding) against the trigger's:
+    version 1 for rows chained by the migration, version 2 for the trigger's."""
     prev, by_version = ZERO_HASH, {}
     stored = rows(conn)
+    with conn.transaction():
+        versions = dict(conn.execute("SELECT notification_id, hash_version FROM cases_events").fetchall())
     for nid, oid, version, topic, state, prev_log, prev_agg, digest in stored:
         expected_agg = by_version.get((oid, version - 1), ZERO_HASH)
         assert bytes(prev_log) == prev and bytes(prev_agg) == expected_agg, nid
-        assert bytes(digest) == event_hash(prev, expected_agg, nid, oid, version, topic, bytes(state)), nid
+        expected = (event_hash_v2(prev, expected_agg, nid, oid, version, content_digest(topic, bytes(state)))
+                    if versions[nid] == 2 else event_hash(prev, expected_agg, nid, oid, version, topic, bytes(state)))
+        assert bytes(digest) == expected, nid
         prev = by_version[(oid, version)] = bytes(digest)
     return stored
+
+
+def sql_installed_relink() -> str:
+    return ("CREATE FUNCTION peluit.peluit_chain_relink(from_id bigint) RETURNS bigint LANGUAGE sql"
+            " AS 'SELECT 0::bigint'")
 
 
 def signer():
@@ -79,8 +89,11 @@ def test_existing_rows_are_chained_once_then_the_trigger_chains_every_insert(dbn
     app = make_app(dbname)
     with connect(dbname) as conn:
         before = conn.execute("SELECT count(*) FROM cases_events").fetchone()[0]
+        conn.execute(sql_installed_relink())  # as an older version left it
         assert chain.migrate(conn) is True
         assert len(assert_chained(conn)) == before  # the migration chained what was there
+        # ... without leaving a "recompute every hash" function in the database
+        assert conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'peluit_chain_relink'").fetchone() == (0,)
         third = app.register_report(command(3), now=NOW).case_id
         app.execute(third, 1, "start_verification", PENELAAH)
         app.execute(first, 2, "add_note", PENELAAH, text="catatan")
@@ -126,7 +139,10 @@ def test_checkpoints_sign_only_a_moved_head_and_bundles_verify(dbname, app):
         assert [e["originator_version"] for e in full] == [1, 2]
         # other cases' events are stubs: nothing but the chain
         other = [e for e in one["events"] if "state" not in e]
-        assert other and all(set(e) == {"notification_id", "prev_log_hash", "event_hash"} for e in other)
+        # other cases' events carry what their hash needs (ids, version, content digest), never their content
+        assert other and all(set(e) == {"notification_id", "prev_log_hash", "event_hash", "hash_version",
+                                        "originator_id", "originator_version", "prev_aggregate_hash",
+                                        "content_digest"} for e in other)
         assert b"sub-2" not in base64.b64decode(full[0]["state"])
 
         # tampering in SQL, exported from the same transaction, rolled back
@@ -139,6 +155,14 @@ def test_checkpoints_sign_only_a_moved_head_and_bundles_verify(dbname, app):
                 in problem.en
             raise Rollback
         assert verify_bundle(audit.bundle(conn, case_id), [key.public_key]).intact
+
+        # the case's newest event moved to another aggregate (no later event of the case links to it)
+        with pytest.raises(Rollback), conn.transaction():
+            conn.execute("UPDATE cases_events SET originator_id = gen_random_uuid(), originator_version = 1"
+                         " WHERE notification_id = %s", (victim,))
+            problems = verify_bundle(audit.bundle(conn, case_id), [key.public_key]).problems
+            assert [(p.kind, p.position) for p in problems] == [("altered", victim)], problems
+            raise Rollback
 
 
 class Rollback(Exception):

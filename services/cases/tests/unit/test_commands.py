@@ -143,7 +143,8 @@ def test_an_inspektur_records_findings_without_being_on_the_team(handler, case_i
                                                                      "months": None}, "amount": None},)
     case = step(handler, AGUS, case_id, RecordFindings(outcome="terbukti", summary="Terbukti", recommendations=recs))
     assert case.status == "tindak_lanjut"
-    assert case.recommendations[0]["sanction"] == {"level": "ringan", "type": "teguran_lisan"}  # None left out
+    assert case.recommendations[0]["sanction"] == {"level": "ringan", "type": "teguran_lisan",  # None left out
+                                                  "catalogue": "pp94-2021/1"}
 
 
 def test_escalation_goes_to_the_parent_tenant(handler, directory, app, case_id):

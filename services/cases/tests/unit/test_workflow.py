@@ -37,7 +37,7 @@ def test_full_lifecycle_records_who_when_and_why(app, case_id):
     case = app.get_case(case_id)
     assert case.status == "tindak_lanjut"
     assert case.recommendations[0]["sanction"] == {"level": "sedang", "type": "pemotongan_tukin_25_persen",
-                                                   "months": 9}
+                                                   "months": 9, "catalogue": "pp94-2021/1"}
     with pytest.raises(DomainError, match="follow_up_open"):
         run(app, case_id, "close", INSPEKTUR, reason="Selesai", feedback="Terima kasih")
     run(app, case_id, "complete_recommendation", INSPEKTUR, recommendation_id="R1", note="SK PPK terbit")
@@ -200,8 +200,31 @@ def test_v1_registered_events_are_upcast_on_read(app):
         state=json.dumps(state).encode())])
     case: Case = app.repository.get(case_id)
     assert case.assisted_by is None and case.registration_number == "WBS/35.78/2025/000007"
+    assert case.source is None  # v3's partner source, upcast from v1 through v2
     assert case.status == "diterima"
     assert case.created_on == datetime(2025, 6, 1, 2, 0, tzinfo=timezone.utc)
+
+
+def test_a_partner_report_keeps_its_source(app):
+    cmd = {**command(11), "channel": "integration", "source": {"system": "lapor-3573", "source_id": "L-1"}}
+    case = app.get_case(app.register_report(cmd, now=NOW).case_id)
+    assert case.channel == "integration" and case.source == {"system": "lapor-3573", "source_id": "L-1"}
+    assert app.get_case(app.register_report(command(12), now=NOW).case_id).source is None
+
+
+def test_a_partner_case_tells_its_partner_each_status_and_others_tell_nobody(app):
+    from peluit_contracts.events import load_envelope
+
+    cmd = {**command(13), "channel": "integration", "source": {"system": "lapor-3573", "source_id": "L-2"}}
+    case_id = app.register_report(cmd, now=NOW).case_id
+    run(app, case_id, "start_verification", PENELAAH)
+    run(app, case_id, "add_note", PENELAAH, text="catatan")  # no status change: nothing to tell
+    other = app.register_report(command(14), now=NOW).case_id
+    run(app, other, "start_verification", PENELAAH)
+    told = [load_envelope(e) for e in app.domain_events(after=0, limit=100)["events"]
+            if e["type"] == "report.status_changed"]
+    assert [(e["data"]["source_id"], e["data"]["status"]) for e in told] == [("L-2", "diterima"), ("L-2", "verifikasi")]
+    assert told[0]["data"]["source_system"] == "lapor-3573" and told[0]["data"]["case_id"] == case_id
 
 
 def test_a_report_against_the_inspektorat_itself_goes_to_the_province(app):

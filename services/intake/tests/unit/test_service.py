@@ -73,7 +73,7 @@ def test_nameko_run_finds_exactly_one_service_in_the_entry_module():
 def test_every_documented_path_and_every_portal_page_has_an_entrypoint():
     served = {route for route in routes(IntakeService).values() if route}
     documented = {(method.upper(), path) for path, item in OPENAPI["paths"].items() for method in item}
-    assert len(documented) == 6
+    assert len(documented) == 7
     assert documented <= served
     assert {("GET", "/"), ("GET", "/statistik"), ("POST", "/lapor"), ("POST", "/status"), ("POST", "/status/bukti"),
             ("POST", "/keluar"), ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/channels/whatsapp/webhook")} <= served

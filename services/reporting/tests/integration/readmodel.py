@@ -49,6 +49,12 @@ def build_log() -> tuple[Log, dict]:
         "registration_number": "WBS/35.73/2026/000001", "tenant": "35.73", "recommendation_id": "R1",
         "level": "sedang", "sanction": "pemotongan_tukin_25_persen", "months": 6,
         "recommended_at": T0 + timedelta(days=8)}, ":R1")
+    # cases publishes v2 beside v1 at the same position (until v1's sunset): counted once
+    v1 = log.envelopes[-1]
+    log.envelopes.append(load_envelope(dump_envelope(
+        event_id=v1["id"] + ":v2", event_type="case.sanction_recommended", version=2, time=v1["time"],
+        subject=v1["subject"], tenant="35.73", position=v1["position"],
+        data={**v1["data"], "catalogue_version": "pp94-2021/1"})))
     closed = T0 + timedelta(days=10)
     log.position += 1  # the envelopes of one stored event share its position
     pos = log.position
