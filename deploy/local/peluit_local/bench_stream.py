@@ -1,4 +1,4 @@
-"""Integration stream benchmark (part g of ``make bench``): figures, never assertions.
+"""Integration stream benchmark (part m of ``make bench``): figures, never assertions.
 
 (i)  outbox -> stream: the cases relay (``relay_once``) drains a notification
      log of closed cases with sanctions into a real RabbitMQ stream, with
