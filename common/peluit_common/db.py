@@ -66,3 +66,9 @@ class Database(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.pool
+
+
+def apply_schema(conn: psycopg.Connection, statements: str) -> None:
+    """A module's idempotent schema statements, in one transaction (its ``migrate``)."""
+    with conn.transaction():
+        conn.execute(statements)

@@ -1,11 +1,13 @@
 """The eventsourcing library's settings, from a service's own ``PELUIT_DB_*``.
 
 The library is configured by environment-style mappings; services pass this
-one to their ``Application(env=...)`` instead of touching ``os.environ``.
+one to their ``Application(env=...)`` instead of touching ``os.environ``;
+``stored`` reads one aggregate of a known kind.
 """
 
 from __future__ import annotations
 
+from eventsourcing.application import AggregateNotFoundError
 from nameko.extensions import DependencyProvider
 
 from .settings import db_password, env, env_int, migrate_at_start
@@ -61,3 +63,13 @@ class EventStoreApp(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.app
+
+
+def stored(repository, aggregate_id, kind):
+    """The aggregate ``aggregate_id`` from ``repository`` if it exists and is a ``kind``, else None
+    (an id of another kind's aggregate is as unknown as a missing one)."""
+    try:
+        aggregate = repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return None
+    return aggregate if isinstance(aggregate, kind) else None

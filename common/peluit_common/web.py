@@ -263,8 +263,9 @@ def error_response(err: HttpError) -> Response:
     return json_response(err.status, body, err.headers)
 
 
-def json_endpoint(func):
-    """Wrap an HTTP handler: ``HttpError`` → its reply; anything else → 500."""
+def json_endpoint(func, refusal: type[Exception] | None = None, to_http=None):
+    """Wrap an HTTP handler: ``HttpError`` → its reply; a ``refusal`` (a service's own
+    error class) → the reply of ``to_http(refusal)``; anything else → 500."""
 
     @functools.wraps(func)
     def wrapper(self, request, *args, **kwargs):
@@ -272,7 +273,9 @@ def json_endpoint(func):
             return func(self, request, *args, **kwargs)
         except HttpError as err:
             return error_response(err)
-        except Exception:
+        except Exception as exc:
+            if refusal is not None and isinstance(exc, refusal):
+                return error_response(to_http(exc))
             log.exception("unhandled error in %s", func.__name__)
             return error_response(HttpError(500, "internal_error"))
 

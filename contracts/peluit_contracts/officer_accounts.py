@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from .admin_rpc import MAX_RETENTION_YEARS
 from .fields import Bool, Int, Pattern, Strict, Text
 from .i18n import encode
-from .officer_api import MAX_PAGE, MAX_PER_PAGE, Query, Reply, int_range, roles_field
+from .officer_api import PagedQuery, PagedReply, Query, Reply, int_range, roles_field
 from .reports import EMAIL_PATTERN, tenant_field
 
 ENROLMENT_CODE_CHARS = 64  # 20 characters, and room for the spaces or hyphens a reader adds
@@ -66,14 +66,12 @@ class Category(Strict):
     active = Bool(truthy={True}, falsy={False}, load_default=True)
 
 
-class OfficerListQuery(Query):
+class OfficerListQuery(PagedQuery):
     """``GET /api/v1/officers``: admins their scope in full; others their own tenant's team."""
 
     tenant = tenant_field()
     role = Pattern(r"[a-z_]{3,20}", "code", max_len=20)
     active = Bool()
-    page = Int(load_default=1, validate=int_range(1, MAX_PAGE))
-    per_page = Int(load_default=25, validate=int_range(1, MAX_PER_PAGE))
 
 
 class GrantListQuery(Query):
@@ -81,10 +79,8 @@ class GrantListQuery(Query):
     active = Bool()
 
 
-class AdminChangeQuery(Query):
+class AdminChangeQuery(PagedQuery):
     tenant = tenant_field()
-    page = Int(load_default=1, validate=int_range(1, MAX_PAGE))
-    per_page = Int(load_default=25, validate=int_range(1, MAX_PER_PAGE))
 
 
 class EnrolmentStarted(Reply):
@@ -124,11 +120,8 @@ class ListedOfficer(Reply):
     created_by = fields.UUID(allow_none=True)
 
 
-class OfficerList(Reply):
+class OfficerList(PagedReply):
     items = fields.List(fields.Nested(ListedOfficer), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)
 
 
 class AdministeredOfficer(ListedOfficer):
@@ -200,8 +193,5 @@ class AdminChange(Reply):
     details = fields.Dict(required=True)
 
 
-class AdminChangeList(Reply):
+class AdminChangeList(PagedReply):
     items = fields.List(fields.Nested(AdminChange), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)

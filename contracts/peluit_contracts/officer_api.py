@@ -163,7 +163,14 @@ QUEUE_STATES = ("on_time", "approaching", "breached")
 QUEUE_SORTS = ("deadline", "registered", "updated")
 
 
-class CaseListQuery(Query):
+class PagedQuery(Query):
+    """A query for one page of a list."""
+
+    page = Int(load_default=1, validate=int_range(1, MAX_PAGE))
+    per_page = Int(load_default=25, validate=int_range(1, MAX_PER_PAGE))
+
+
+class CaseListQuery(PagedQuery):
     """``GET /api/v1/cases``: the work queue, the nearest deadline first unless ``sort`` says otherwise."""
 
     status = Pattern("|".join(CASE_STATUSES), "code", max_len=20)
@@ -176,8 +183,6 @@ class CaseListQuery(Query):
     sort = Pattern("|".join(QUEUE_SORTS), "code", max_len=10, load_default="deadline", metadata={
         "description": "deadline: nearest due first, cases without one last (newest first among them); "
                        "registered, updated: newest first"})
-    page = Int(load_default=1, validate=int_range(1, MAX_PAGE))
-    per_page = Int(load_default=25, validate=int_range(1, MAX_PER_PAGE))
 
 
 class CaseQuery(Query):
@@ -225,11 +230,16 @@ class CaseSummary(CaseFacts):
     status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
 
 
-class CaseList(Reply):
-    items = fields.List(fields.Nested(CaseSummary), required=True)
+class PagedReply(Reply):
+    """One page of a list (``items``, the subclass's) and where it stands in the whole."""
+
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
     total = fields.Integer(required=True)
+
+
+class CaseList(PagedReply):
+    items = fields.List(fields.Nested(CaseSummary), required=True)
 
 
 class CaseStatus(Reply):

@@ -53,6 +53,7 @@ the same scale reuses it. An unfinished one is dropped and generated again.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import heapq
 import math
@@ -91,32 +92,9 @@ NS_BENCH = UUID("5c0d8a4e-3f6b-4d59-9a57-8a3e7c1b2fbe")
 
 # Jawa Timur: the province and its 29 kabupaten and 9 kota (Kemendagri codes),
 # weighted by population in millions (rounded); the province's own weight is
-# what is filed with it directly.
-TENANTS = [
-    ("35", "Inspektorat Provinsi Jawa Timur", None, 2.0),
-    ("35.01", "Inspektorat Kabupaten Pacitan", "35", 0.59), ("35.02", "Inspektorat Kabupaten Ponorogo", "35", 0.95),
-    ("35.03", "Inspektorat Kabupaten Trenggalek", "35", 0.73),
-    ("35.04", "Inspektorat Kabupaten Tulungagung", "35", 1.1), ("35.05", "Inspektorat Kabupaten Blitar", "35", 1.2),
-    ("35.06", "Inspektorat Kabupaten Kediri", "35", 1.6), ("35.07", "Inspektorat Kabupaten Malang", "35", 2.7),
-    ("35.08", "Inspektorat Kabupaten Lumajang", "35", 1.1), ("35.09", "Inspektorat Kabupaten Jember", "35", 2.5),
-    ("35.10", "Inspektorat Kabupaten Banyuwangi", "35", 1.7),
-    ("35.11", "Inspektorat Kabupaten Bondowoso", "35", 0.78),
-    ("35.12", "Inspektorat Kabupaten Situbondo", "35", 0.69),
-    ("35.13", "Inspektorat Kabupaten Probolinggo", "35", 1.2),
-    ("35.14", "Inspektorat Kabupaten Pasuruan", "35", 1.6), ("35.15", "Inspektorat Kabupaten Sidoarjo", "35", 2.0),
-    ("35.16", "Inspektorat Kabupaten Mojokerto", "35", 1.1), ("35.17", "Inspektorat Kabupaten Jombang", "35", 1.3),
-    ("35.18", "Inspektorat Kabupaten Nganjuk", "35", 1.1), ("35.19", "Inspektorat Kabupaten Madiun", "35", 0.75),
-    ("35.20", "Inspektorat Kabupaten Magetan", "35", 0.67), ("35.21", "Inspektorat Kabupaten Ngawi", "35", 0.87),
-    ("35.22", "Inspektorat Kabupaten Bojonegoro", "35", 1.3), ("35.23", "Inspektorat Kabupaten Tuban", "35", 1.2),
-    ("35.24", "Inspektorat Kabupaten Lamongan", "35", 1.3), ("35.25", "Inspektorat Kabupaten Gresik", "35", 1.3),
-    ("35.26", "Inspektorat Kabupaten Bangkalan", "35", 1.1), ("35.27", "Inspektorat Kabupaten Sampang", "35", 1.0),
-    ("35.28", "Inspektorat Kabupaten Pamekasan", "35", 0.85), ("35.29", "Inspektorat Kabupaten Sumenep", "35", 1.1),
-    ("35.71", "Inspektorat Kota Kediri", "35", 0.29), ("35.72", "Inspektorat Kota Blitar", "35", 0.15),
-    ("35.73", "Inspektorat Kota Malang", "35", 0.85), ("35.74", "Inspektorat Kota Probolinggo", "35", 0.24),
-    ("35.75", "Inspektorat Kota Pasuruan", "35", 0.21), ("35.76", "Inspektorat Kota Mojokerto", "35", 0.13),
-    ("35.77", "Inspektorat Kota Madiun", "35", 0.2), ("35.78", "Inspektorat Kota Surabaya", "35", 2.9),
-    ("35.79", "Inspektorat Kota Batu", "35", 0.21),
-]
+# what is filed with it directly. The table is data: jatim_tenants.csv beside this module.
+with open(Path(__file__).with_name("jatim_tenants.csv"), encoding="utf-8", newline="") as _f:
+    TENANTS = [(row["code"], row["name"], row["parent"] or None, float(row["weight"])) for row in csv.DictReader(_f)]
 CATEGORIES = [("korupsi", 18), ("suap-gratifikasi", 8), ("pungli", 16), ("penyalahgunaan-wewenang", 12),
               ("benturan-kepentingan", 4), ("pengadaan", 10), ("disiplin-pegawai", 14), ("kode-etik", 5),
               ("kolusi-nepotisme", 4), ("aset-daerah", 4), ("lainnya", 5)]

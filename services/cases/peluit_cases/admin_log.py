@@ -15,6 +15,8 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from peluit_common.db import apply_schema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS admin_change (
     id bigserial PRIMARY KEY,
@@ -63,8 +65,7 @@ def controllers(conn, officer_id: str) -> list[str]:
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def record(conn, *, officer_id: str | None, tenant: str, kind: str, subject: str, details: dict | None = None) -> None:

@@ -17,6 +17,8 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from peluit_common.eventstore import stored
+
 from .domain import (
     CASE_TOPIC,
     STATUS_LABELS,
@@ -194,11 +196,8 @@ class CasesApplication(Application):
     # -- officer commands ---------------------------------------------------
 
     def get_case(self, case_id: UUID) -> Case:
-        try:
-            case = self.repository.get(case_id)
-        except AggregateNotFoundError:
-            raise DomainError("not_found") from None
-        if not isinstance(case, Case):
+        case = stored(self.repository, case_id, Case)
+        if case is None:
             raise DomainError("not_found")
         return case
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from peluit_common.db import apply_schema
+
 from . import admin_log
 
 SCHEMA = """
@@ -31,8 +33,7 @@ _COLUMNS = ("g.id, g.officer_id, o.username, g.tenant, g.reason, g.granted_by, g
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def _grant(row) -> dict:

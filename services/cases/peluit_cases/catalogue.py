@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import psycopg
 
+from peluit_common.db import apply_schema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenant (
     code text PRIMARY KEY,
@@ -68,8 +70,7 @@ DEMO_TENANTS = [
 
 
 def migrate(conn: psycopg.Connection) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def upsert_tenant(conn: psycopg.Connection, code: str, name: str, parent: str | None,

@@ -56,6 +56,14 @@ CREATE TABLE IF NOT EXISTS {schema}.chain_key (
 )
 """
 
+# What both hash versions chain on after their tag (length-prefixed, as peluit_chain).
+_LINK = """        || int8send(length(prev_log)::bigint) || prev_log
+        || int8send(length(prev_agg)::bigint) || prev_agg
+        || int8send(8) || int8send(nid)
+        || int8send(16) || uuid_send(oid)
+        || int8send(8) || int8send(ver)
+"""
+
 # sha256 over length-prefixed fields: the same bytes as peluit_chain.event_hash
 HASH_FUNCTION = """
 CREATE OR REPLACE FUNCTION {schema}.peluit_event_hash(
@@ -63,12 +71,7 @@ CREATE OR REPLACE FUNCTION {schema}.peluit_event_hash(
 RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT sha256(
         int8send({tag_length}) || convert_to({tag}, 'UTF8')
-        || int8send(length(prev_log)::bigint) || prev_log
-        || int8send(length(prev_agg)::bigint) || prev_agg
-        || int8send(8) || int8send(nid)
-        || int8send(16) || uuid_send(oid)
-        || int8send(8) || int8send(ver)
-        || int8send(length(convert_to(coalesce(topic, ''), 'UTF8'))::bigint) || convert_to(coalesce(topic, ''), 'UTF8')
+""" + _LINK + """        || int8send(length(convert_to(coalesce(topic, ''), 'UTF8'))::bigint) || convert_to(coalesce(topic, ''), 'UTF8')
         || int8send(length(coalesce(state, ''::bytea))::bigint) || coalesce(state, ''::bytea))
 $$
 """
@@ -88,12 +91,7 @@ CREATE OR REPLACE FUNCTION {schema}.peluit_event_hash_v2(
 RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT sha256(
         int8send({tag2_length}) || convert_to({tag2}, 'UTF8')
-        || int8send(length(prev_log)::bigint) || prev_log
-        || int8send(length(prev_agg)::bigint) || prev_agg
-        || int8send(8) || int8send(nid)
-        || int8send(16) || uuid_send(oid)
-        || int8send(8) || int8send(ver)
-        || int8send(length(digest)::bigint) || digest)
+""" + _LINK + """        || int8send(length(digest)::bigint) || digest)
 $$
 """
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
+from peluit_common.db import apply_schema
 from peluit_contracts.disclosure import BROWSER_FORMAT, SEALED_BOX
 
 from . import admin_log, case_index, catalogue, officers
@@ -40,8 +41,7 @@ SEALED_ORIGINAL = "libsodium sealed box (X25519, XSalsa20-Poly1305) of the origi
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def remember(db, request: dict) -> None:

@@ -21,6 +21,8 @@ from collections import defaultdict
 
 from psycopg.types.json import Json
 
+from peluit_common.db import apply_schema
+
 NAME = "envelope_log"
 
 SCHEMA = """
@@ -33,8 +35,7 @@ INSERT INTO relay_position (name, position) VALUES ('envelope_log', 0) ON CONFLI
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def follow_once(pool, app, batch: int = 500) -> int:

@@ -19,6 +19,7 @@ from uuid import UUID, uuid5
 
 from marshmallow import ValidationError
 
+from peluit_common.db import apply_schema
 from peluit_common.settings import env_int
 from peluit_contracts.evidence import EVIDENCE_RPC_VERSION, AddEvidenceCommand
 
@@ -44,8 +45,7 @@ CREATE INDEX IF NOT EXISTS evidence_blob_case_idx ON evidence_blob (case_id);
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def evidence_id(case_id: UUID, sha256: str) -> UUID:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from peluit_common.db import apply_schema
 from peluit_contracts.notify import ALWAYS_ON, DEFAULT_MODE, KINDS, effective_mode
 
 SCHEMA = """
@@ -31,8 +32,7 @@ _SELECT = ("SELECT o.id, o.tenant, o.email, coalesce(jsonb_object_agg(p.kind, p.
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def acting_officers(case, history: list[dict]) -> list[str]:

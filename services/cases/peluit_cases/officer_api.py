@@ -14,7 +14,7 @@ import urllib.parse
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
-from peluit_common.web import SECURITY_HEADERS, HttpError, json_endpoint, json_response
+from peluit_common.web import SECURITY_HEADERS, HttpError, http, json_endpoint, json_response
 from peluit_contracts.i18n import MESSAGES, bilingual_errors
 
 from . import evidence
@@ -47,15 +47,20 @@ def http_error(err: CasesError) -> HttpError:
 
 def officer_endpoint(func):
     """``json_endpoint`` that also answers every ``CasesError`` by the table."""
+    return json_endpoint(func, refusal=CasesError, to_http=http_error)
 
-    @functools.wraps(func)
-    def translated(self, request, *args, **kwargs):
-        try:
-            return func(self, request, *args, **kwargs)
-        except CasesError as err:
-            raise http_error(err) from None
 
-    return json_endpoint(translated)
+def officer_route(method: str, url: str, handler):
+    """An ``officer_endpoint`` on ``url`` whose whole work is ``handler(service, request, **url_values)``:
+    the service class names it, the handler module (accounts_api, notify_api) holds it."""
+
+    @http(method, url)
+    @officer_endpoint
+    @functools.wraps(handler)
+    def route(self, request, **values):
+        return handler(self, request, **values)
+
+    return route
 
 
 # -- requests ---------------------------------------------------------------------------------

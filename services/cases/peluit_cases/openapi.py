@@ -67,103 +67,107 @@ DISCLOSURE_ERRORS = dict(
     s404="No such request or case (or outside the officer's tenant)",
     s409="Expired, already decided, not approved, already viewed, view window closed, or being decided",
     s422="Anonymous report, identity or original erased under retention, unusable key or basis")
+# what each step of a disclosure (request, approve, refuse, view) can answer besides its reply
+DISCLOSURE_STEP = _errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)
 
 
 def _body(schema) -> dict:
     return {"required": True, "content": {JSON: {"schema": schema}}}
 
 
+def _op(summary: str, ok: dict, errors: dict, *, params: list | None = None, body=None,
+        public: bool = False) -> dict:
+    """One operation: ``ok`` (``_ok``) and ``errors`` (``_errors``) are its responses, ``body``
+    its JSON body's schema; every operation but the sign-in steps needs the bearer token."""
+    op = {"summary": summary}
+    if not public:
+        op["security"] = BEARER
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = _body(body)
+    op["responses"] = {**ok, **errors}
+    return op
+
+
 def _operations() -> dict:
     ops = {
-        ("/api/v1/officer/login", "post"): {
-            "summary": "Sign in with password and TOTP; returns a short-lived bearer token",
-            "requestBody": _body(contract.Login),
-            "responses": {**_ok(200, contract.LoginReply, "Token"),
-                          **_errors(*BODY, 401, s401="Wrong username, password or one-time code (all alike)")}},
-        ("/api/v1/cases", "get"): {
-            "summary": "The work queue: the officer's visible cases (own tenant; auditors: granted tenants), the "
-                       "nearest open deadline first, filtered, with counts per status under the other filters",
-            "security": BEARER, "parameters": [{"in": "query", "schema": contract.CaseListQuery}],
-            "responses": {**_ok(200, contract.WorkQueue, "A page of cases"), **_errors(400, 401)}},
-        ("/api/v1/cases/{case_id}", "get"): {
-            "summary": "One case with its full history, the commands the officer may give now and its open "
-                       "deadlines (recorded in the access log); with `as_of`, the case replayed from its events up to "
-                       "that moment (recorded as read_as_of; no commands)",
-            "security": BEARER, "parameters": [CASE_ID, {"in": "query", "schema": contract.CaseQuery}],
-            "responses": {**_ok(200, contract.CasePage, "The case", ETAG),
-                          **_errors(400, 401, 404, s404=WHY[404] + ", or not registered yet at as_of")}},
-        ("/api/v1/cases/{case_id}/timeline", "get"): {
-            "summary": "Every event of the case (type, version, time, actor, notification id, chain hash) and its "
-                       "access log (recorded as timeline)",
-            "security": BEARER, "parameters": [CASE_ID],
-            "responses": {**_ok(200, contract.Timeline, "Timeline"), **_errors(401, 404)}},
-        ("/api/v1/cases/{case_id}/audit-bundle", "get"): {
-            "summary": "peluit-audit-bundle/1 of the case for the offline verifier `peluit-verify` (auditors with a "
-                       "live grant for the case's tenant; recorded as audit_bundle): the case's events in full, every "
-                       "other event up to the newest signed checkpoint only as notification id and hashes",
-            "security": BEARER, "parameters": [CASE_ID],
-            "responses": {**_ok(200, contract.AuditBundle, "The bundle (a JSON attachment)"),
-                          **_errors(401, 403, 404, 409, s403="Not an auditor with a live grant for the case's tenant",
-                                    s409="No signed checkpoint covers the case yet; try again shortly")}},
-        ("/api/v1/cases/{case_id}/evidence/{evidence_id}", "get"): {
-            "summary": "Download the metadata-stripped copy of one attachment (recorded in the case's access log), "
-                       "as an attachment with nosniff and Content-Security-Policy: sandbox",
-            "security": BEARER, "parameters": [CASE_ID, EVIDENCE_ID],
-            "responses": {"200": {"description": "The stripped copy; its type is the one detected from its content",
-                                  "content": {mime: {"schema": {"type": "string", "format": "binary"}}
-                                              for mime in ALLOWED_MIME}},
-                          **_errors(401, 404, s404="No such case or attachment, or outside the officer's tenant")}},
-        ("/api/v1/cases/{case_id}/evidence/{evidence_id}/disclosure-requests", "post"): {
-            "summary": "Request the untouched original of one attachment (investigator of the case's tenant); "
-                       "then approve/refuse/view as for an identity: the view returns `sealed_original`",
-            "security": BEARER, "parameters": [CASE_ID, EVIDENCE_ID],
-            "requestBody": _body(disclosure_contract.DisclosureRequestBody),
-            "responses": {**_ok(201, disclosure_contract.DisclosureReply, "Filed"),
-                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
-        ("/api/v1/cases/{case_id}/disclosure-requests", "post"): {
-            "summary": "Request disclosure of the reporter's identity (investigator of the case's tenant); "
-                       "expires after PELUIT_DISCLOSURE_REQUEST_HOURS (72)",
-            "security": BEARER, "parameters": [CASE_ID],
-            "requestBody": _body(disclosure_contract.DisclosureRequestBody),
-            "responses": {**_ok(201, disclosure_contract.DisclosureReply, "Filed"),
-                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
-        ("/api/v1/disclosure-requests/{request_id}/approve", "post"): {
-            "summary": "Approve (an inspektur of the same tenant, not the requester) with a fresh TOTP code; "
-                       "allows one view within PELUIT_DISCLOSURE_VIEW_MINUTES (30)",
-            "security": BEARER, "parameters": [REQUEST_ID], "requestBody": _body(disclosure_contract.ApproveBody),
-            "responses": {**_ok(200, disclosure_contract.DisclosureReply, "Approved"),
-                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
-        ("/api/v1/disclosure-requests/{request_id}/refuse", "post"): {
-            "summary": "Refuse (an inspektur of the same tenant, not the requester)",
-            "security": BEARER, "parameters": [REQUEST_ID], "requestBody": _body(disclosure_contract.RefuseBody),
-            "responses": {**_ok(200, disclosure_contract.DisclosureReply, "Refused"),
-                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
-        ("/api/v1/disclosure-requests/{request_id}/view", "post"): {
-            "summary": "The one view by the requester: the identity (JSON) sealed to the X25519 public key of the "
-                       "officer's own client (`format` sealed_box: a libsodium sealed box; "
-                       "x25519-hkdf-sha256-aes-256-gcm: ephemeral X25519, HKDF-SHA256, AES-256-GCM, for WebCrypto); "
-                       "only that client's private key opens it. For an evidence request (subject `evidence`) the "
-                       "sealed box is `sealed_original`: the untouched file",
-            "security": BEARER, "parameters": [REQUEST_ID], "requestBody": _body(disclosure_contract.ViewBody),
-            "responses": {**_ok(200, disclosure_contract.SealedView, "Sealed identity (or sealed original)"),
-                          **_errors(*BODY, 401, 403, 404, 409, 422, 503, **DISCLOSURE_ERRORS)}},
-        ("/api/v1/disclosure-events", "get"): {
-            "summary": "The vault's disclosure events of one tenant (requests, approvals, refusals, expiries, views, "
-                       "refused attempts), never an identity: auditors with a live grant, inspektur of the tenant",
-            "security": BEARER, "parameters": [{"in": "query", "schema": disclosure_contract.DisclosureTrailQuery}],
-            "responses": {**_ok(200, disclosure_contract.DisclosureTrail, "Events, oldest first"),
-                          **_errors(400, 401, 403, 503)}},
+        ("/api/v1/officer/login", "post"): _op(
+            "Sign in with password and TOTP; returns a short-lived bearer token",
+            _ok(200, contract.LoginReply, "Token"),
+            _errors(*BODY, 401, s401="Wrong username, password or one-time code (all alike)"), body=contract.Login,
+            public=True),
+        ("/api/v1/cases", "get"): _op(
+            "The work queue: the officer's visible cases (own tenant; auditors: granted tenants), the nearest open "
+            "deadline first, filtered, with counts per status under the other filters",
+            _ok(200, contract.WorkQueue, "A page of cases"), _errors(400, 401),
+            params=[{"in": "query", "schema": contract.CaseListQuery}]),
+        ("/api/v1/cases/{case_id}", "get"): _op(
+            "One case with its full history, the commands the officer may give now and its open deadlines (recorded "
+            "in the access log); with `as_of`, the case replayed from its events up to that moment (recorded as "
+            "read_as_of; no commands)",
+            _ok(200, contract.CasePage, "The case", ETAG),
+            _errors(400, 401, 404, s404=WHY[404] + ", or not registered yet at as_of"),
+            params=[CASE_ID, {"in": "query", "schema": contract.CaseQuery}]),
+        ("/api/v1/cases/{case_id}/timeline", "get"): _op(
+            "Every event of the case (type, version, time, actor, notification id, chain hash) and its access log "
+            "(recorded as timeline)",
+            _ok(200, contract.Timeline, "Timeline"), _errors(401, 404), params=[CASE_ID]),
+        ("/api/v1/cases/{case_id}/audit-bundle", "get"): _op(
+            "peluit-audit-bundle/1 of the case for the offline verifier `peluit-verify` (auditors with a live grant "
+            "for the case's tenant; recorded as audit_bundle): the case's events in full, every other event up to "
+            "the newest signed checkpoint only as notification id and hashes",
+            _ok(200, contract.AuditBundle, "The bundle (a JSON attachment)"),
+            _errors(401, 403, 404, 409, s403="Not an auditor with a live grant for the case's tenant",
+                    s409="No signed checkpoint covers the case yet; try again shortly"),
+            params=[CASE_ID]),
+        ("/api/v1/cases/{case_id}/evidence/{evidence_id}", "get"): _op(
+            "Download the metadata-stripped copy of one attachment (recorded in the case's access log), as an "
+            "attachment with nosniff and Content-Security-Policy: sandbox",
+            {"200": {"description": "The stripped copy; its type is the one detected from its content",
+                     "content": {mime: {"schema": {"type": "string", "format": "binary"}} for mime in ALLOWED_MIME}}},
+            _errors(401, 404, s404="No such case or attachment, or outside the officer's tenant"),
+            params=[CASE_ID, EVIDENCE_ID]),
+        ("/api/v1/cases/{case_id}/evidence/{evidence_id}/disclosure-requests", "post"): _op(
+            "Request the untouched original of one attachment (investigator of the case's tenant); then "
+            "approve/refuse/view as for an identity: the view returns `sealed_original`",
+            _ok(201, disclosure_contract.DisclosureReply, "Filed"),
+            DISCLOSURE_STEP, params=[CASE_ID, EVIDENCE_ID], body=disclosure_contract.DisclosureRequestBody),
+        ("/api/v1/cases/{case_id}/disclosure-requests", "post"): _op(
+            "Request disclosure of the reporter's identity (investigator of the case's tenant); expires after "
+            "PELUIT_DISCLOSURE_REQUEST_HOURS (72)",
+            _ok(201, disclosure_contract.DisclosureReply, "Filed"),
+            DISCLOSURE_STEP, params=[CASE_ID], body=disclosure_contract.DisclosureRequestBody),
+        ("/api/v1/disclosure-requests/{request_id}/approve", "post"): _op(
+            "Approve (an inspektur of the same tenant, not the requester) with a fresh TOTP code; allows one view "
+            "within PELUIT_DISCLOSURE_VIEW_MINUTES (30)",
+            _ok(200, disclosure_contract.DisclosureReply, "Approved"),
+            DISCLOSURE_STEP, params=[REQUEST_ID], body=disclosure_contract.ApproveBody),
+        ("/api/v1/disclosure-requests/{request_id}/refuse", "post"): _op(
+            "Refuse (an inspektur of the same tenant, not the requester)",
+            _ok(200, disclosure_contract.DisclosureReply, "Refused"),
+            DISCLOSURE_STEP, params=[REQUEST_ID], body=disclosure_contract.RefuseBody),
+        ("/api/v1/disclosure-requests/{request_id}/view", "post"): _op(
+            "The one view by the requester: the identity (JSON) sealed to the X25519 public key of the officer's own "
+            "client (`format` sealed_box: a libsodium sealed box; x25519-hkdf-sha256-aes-256-gcm: ephemeral X25519, "
+            "HKDF-SHA256, AES-256-GCM, for WebCrypto); only that client's private key opens it. For an evidence "
+            "request (subject `evidence`) the sealed box is `sealed_original`: the untouched file",
+            _ok(200, disclosure_contract.SealedView, "Sealed identity (or sealed original)"),
+            DISCLOSURE_STEP, params=[REQUEST_ID], body=disclosure_contract.ViewBody),
+        ("/api/v1/disclosure-events", "get"): _op(
+            "The vault's disclosure events of one tenant (requests, approvals, refusals, expiries, views, refused "
+            "attempts), never an identity: auditors with a live grant, inspektur of the tenant",
+            _ok(200, disclosure_contract.DisclosureTrail, "Events, oldest first"), _errors(400, 401, 403, 503),
+            params=[{"in": "query", "schema": disclosure_contract.DisclosureTrailQuery}]),
         **_desk_operations(),
     }
     for name, kind in COMMANDS.items():
-        ops[(f"/api/v1/cases/{{case_id}}/{name}", "post")] = {
-            "summary": f"{name} (roles: {', '.join(sorted(kind.roles))})",
-            "security": BEARER, "parameters": [CASE_ID, IF_MATCH],
-            "requestBody": _body(contract.COMMANDS[name]),
-            "responses": {**_ok(200, contract.CommandResult, "Recorded", ETAG),
-                          **_errors(*BODY, 401, 403, 404, 422, 428,
-                                    s422="Refused by the workflow (illegal transition, team not of this tenant, ...)"),
-                          **STALE}}
+        ops[(f"/api/v1/cases/{{case_id}}/{name}", "post")] = _op(
+            f"{name} (roles: {', '.join(sorted(kind.roles))})",
+            _ok(200, contract.CommandResult, "Recorded", ETAG),
+            {**_errors(*BODY, 401, 403, 404, 422, 428,
+                       s422="Refused by the workflow (illegal transition, team not of this tenant, ...)"), **STALE},
+            params=[CASE_ID, IF_MATCH], body=contract.COMMANDS[name])
     ops.update(_account_operations())
     ops.update(_notification_operations())
     return ops
@@ -172,30 +176,29 @@ def _operations() -> dict:
 def _notification_operations() -> dict:
     reply = _ok(200, notify_contract.PreferencesReply, "Every kind with the officer's choice")
     return {
-        ("/api/v1/officer/me/notifications", "get"): {
-            "summary": "The signed-in officer's notification choice per kind: immediately, daily digest or off",
-            "security": BEARER, "responses": {**reply, **_errors(401, 503, s503=SESSION_503)}},
-        ("/api/v1/officer/me/notifications", "post"): {
-            "summary": "Change some kinds' choices; a deadline breach and the province summary cannot be off",
-            "security": BEARER, "requestBody": _body(notify_contract.PreferencesChange),
-            "responses": {**reply, **_errors(*BODY, 401, 503, s503=SESSION_503)}},
-        ("/api/v1/officer/me/inbox", "get"): {
-            "summary": "The signed-in officer's notification list, newest first (`before`: an item id to page on; "
-                       "`unread=true`: unread only), with the unread count",
-            "security": BEARER, "parameters": [{"in": "query", "schema": notify_contract.InboxPage}],
-            "responses": {**_ok(200, notify_contract.Inbox, "A page of notifications"),
-                          **_errors(400, 401, 503, s503="Notifications or the session cannot be reached")}},
-        ("/api/v1/officer/me/inbox/read", "post"): {
-            "summary": "Mark some of one's own notifications read (`ids`), or all (`all: true`)",
-            "security": BEARER, "requestBody": _body(notify_contract.ReadChange),
-            "responses": {**_ok(200, notify_contract.Unread, "The unread count afterwards"),
-                          **_errors(*BODY, 401, 503, s503="Notifications or the session cannot be reached")}},
-        ("/api/v1/officers/{officer_id}/email", "post"): {
-            "summary": "Set or remove (null) the address notifications write to (administrators of the officer's "
-                       "scope; never their own account)",
-            "security": BEARER, "parameters": [OFFICER_ID], "requestBody": _body(notify_contract.EmailChange),
-            "responses": {**_ok(200, accounts_contract.AdministeredOfficer, "The officer, as administrators see it"),
-                          **_errors(*BODY, 401, 403, 404, 503, s503=SESSION_503, **ADMINISTER)}},
+        ("/api/v1/officer/me/notifications", "get"): _op(
+            "The signed-in officer's notification choice per kind: immediately, daily digest or off",
+            reply, _errors(401, 503, s503=SESSION_503)),
+        ("/api/v1/officer/me/notifications", "post"): _op(
+            "Change some kinds' choices; a deadline breach and the province summary cannot be off",
+            reply, _errors(*BODY, 401, 503, s503=SESSION_503), body=notify_contract.PreferencesChange),
+        ("/api/v1/officer/me/inbox", "get"): _op(
+            "The signed-in officer's notification list, newest first (`before`: an item id to page on; "
+            "`unread=true`: unread only), with the unread count",
+            _ok(200, notify_contract.Inbox, "A page of notifications"),
+            _errors(400, 401, 503, s503="Notifications or the session cannot be reached"),
+            params=[{"in": "query", "schema": notify_contract.InboxPage}]),
+        ("/api/v1/officer/me/inbox/read", "post"): _op(
+            "Mark some of one's own notifications read (`ids`), or all (`all: true`)",
+            _ok(200, notify_contract.Unread, "The unread count afterwards"),
+            _errors(*BODY, 401, 503, s503="Notifications or the session cannot be reached"),
+            body=notify_contract.ReadChange),
+        ("/api/v1/officers/{officer_id}/email", "post"): _op(
+            "Set or remove (null) the address notifications write to (administrators of the officer's scope; never "
+            "their own account)",
+            _ok(200, accounts_contract.AdministeredOfficer, "The officer, as administrators see it"),
+            _errors(*BODY, 401, 403, 404, 503, s503=SESSION_503, **ADMINISTER), params=[OFFICER_ID],
+            body=notify_contract.EmailChange),
     }
 
 
@@ -209,18 +212,17 @@ STALE = {"409": {"description": "Stale version: someone else changed the case fi
 
 def _desk_operations() -> dict:
     return {
-        ("/api/v1/catalogue", "get"): {
-            "summary": "What the officers' forms choose from: tenants, external destinations, the own tenant's "
-                       "categories and deadline rules, PP 94/2021 sanctions, recommendation kinds, legal bases",
-            "security": BEARER,
-            "responses": {**_ok(200, contract.Catalogue, "The catalogue"), **_errors(401)}},
-        ("/api/v1/disclosure-requests", "get"): {
-            "summary": "Disclosure requests, newest first, never an identity (the vault decides): an inspektur's "
-                       "tenant, a requester's own, an auditor's granted tenant; reasons to inspekturs and auditors",
-            "security": BEARER, "parameters": [{"in": "query", "schema": disclosure_contract.DisclosureListQuery}],
-            "responses": {**_ok(200, disclosure_contract.DisclosureList, "Requests"),
-                          **_errors(400, 401, 403, 503, s403="Not an inspektur or investigator of the tenant, nor "
-                                                             "an auditor with a live grant for it")}},
+        ("/api/v1/catalogue", "get"): _op(
+            "What the officers' forms choose from: tenants, external destinations, the own tenant's categories and "
+            "deadline rules, PP 94/2021 sanctions, recommendation kinds, legal bases",
+            _ok(200, contract.Catalogue, "The catalogue"), _errors(401)),
+        ("/api/v1/disclosure-requests", "get"): _op(
+            "Disclosure requests, newest first, never an identity (the vault decides): an inspektur's tenant, a "
+            "requester's own, an auditor's granted tenant; reasons to inspekturs and auditors",
+            _ok(200, disclosure_contract.DisclosureList, "Requests"),
+            _errors(400, 401, 403, 503,
+                    s403="Not an inspektur or investigator of the tenant, nor an auditor with a live grant for it"),
+            params=[{"in": "query", "schema": disclosure_contract.DisclosureListQuery}]),
     }
 
 
@@ -255,60 +257,55 @@ SETTINGS = dict(s403="Not the tenant's administrator or the province admin", s40
 def _account_operations() -> dict:
     login_reply = _ok(200, contract.LoginReply, "Signed in: a token for the officer's current session")
     return {
-        ("/api/v1/officer/enrolment", "post"): {
-            "summary": "Enrolment, step 1: the one-time enrolment code an administrator handed over; answers the "
-                       "officer's own new TOTP secret (shown here only) and a 10-minute enrolment token",
-            "requestBody": _body(accounts_contract.EnrolmentStart),
-            "responses": {**_ok(200, accounts_contract.EnrolmentStarted, "The new secret and the enrolment token"),
-                          **_errors(*BODY, 401, s401="Wrong, expired, used or unknown code or username (all alike; "
-                                                     "`invalid_enrolment`)")}},
-        ("/api/v1/officer/enrolment/complete", "post"): {
-            "summary": "Enrolment, step 2: the officer's own password (12+ characters, not the username) and a code "
-                       "from the new secret; answers as a login",
-            "requestBody": _body(accounts_contract.EnrolmentComplete),
-            "responses": {**login_reply,
-                          **_errors(*BODY, 401, 403, s401="Invalid, expired or used enrolment token",
-                                    s403="The one-time code does not match the new secret (`totp_invalid`)")}},
-        ("/api/v1/officer/token", "post"): {
-            "summary": "A fresh token for the caller's live session (the console refreshes with it); never past a "
-                       "session version change or PELUIT_OFFICER_SESSION_HOURS after signing in",
-            "security": BEARER,
-            "responses": {**login_reply, **_errors(401, 503, s503=SESSION_503)}},
-        ("/api/v1/officer/logout", "post"): {
-            "summary": "Sign out: every token of the officer ends on its next request, on every service",
-            "security": BEARER,
-            "responses": {"204": {"description": "Signed out"}, **_errors(401, 503, s503=SESSION_503)}},
-        ("/api/v1/officer/me", "get"): {
-            "summary": "The signed-in officer's own account", "security": BEARER,
-            "responses": {**_ok(200, accounts_contract.Me, "The account"), **_errors(401, 503, s503=SESSION_503)}},
-        ("/api/v1/officer/password", "post"): {
-            "summary": "Change one's own password with the current one and a fresh TOTP code; every other session "
-                       "ends, the reply is a new token",
-            "security": BEARER, "requestBody": _body(accounts_contract.PasswordChange),
-            "responses": {**login_reply,
-                          **_errors(*BODY, 401, 403, 429, 503, s403="Wrong current password or one-time code",
-                                    s503=SESSION_503)}},
-        ("/api/v1/officers", "post"): {
-            "summary": "Create an officer (tenant admin: own tenant, no admin roles; province admin: any). Returns "
-                       "the one-time enrolment code (valid PELUIT_ENROLMENT_HOURS, 24): never a password or secret",
-            "security": BEARER, "requestBody": _body(contract.NewOfficer),
-            "responses": {**_ok(201, contract.NewOfficerReply, "Created, awaiting enrolment"),
-                          **_errors(*BODY, 401, 403, 422, 503, s422="No such tenant, unknown role, or the username "
-                                                                    "is taken", s503=SESSION_503)}},
-        ("/api/v1/officers", "get"): {
-            "summary": "Officers: administrators see their scope in full (tenant admin: own tenant; province admin: "
-                       "all); every other officer the active, enrolled officers of its own tenant by name and roles "
-                       "(e.g. `?role=investigator` for an investigation team)",
-            "security": BEARER, "parameters": [{"in": "query", "schema": accounts_contract.OfficerListQuery}],
-            "responses": {**_ok(200, accounts_contract.OfficerList, "A page of officers, by username"),
-                          **_errors(400, 401, 403, 503, s403="Another tenant's officers", s503=SESSION_503)}},
-        **{(f"/api/v1/officers/{{officer_id}}/{action}", "post"): {
-            "summary": summary, "security": BEARER, "parameters": [OFFICER_ID],
-            **({"requestBody": _body(accounts_contract.Roles)} if action == "roles" else {}),
-            "responses": {**_ok(200, reply, "The officer, as administrators see it"),
-                          **_errors(*(BODY if action == "roles" else ()), 401, 403, 404,
-                                    *((422,) if action == "roles" else ()), 503,
-                                    s422="Unknown role", s503=SESSION_503, **ADMINISTER)}}
+        ("/api/v1/officer/enrolment", "post"): _op(
+            "Enrolment, step 1: the one-time enrolment code an administrator handed over; answers the officer's own "
+            "new TOTP secret (shown here only) and a 10-minute enrolment token",
+            _ok(200, accounts_contract.EnrolmentStarted, "The new secret and the enrolment token"),
+            _errors(*BODY, 401,
+                    s401="Wrong, expired, used or unknown code or username (all alike; `invalid_enrolment`)"),
+            body=accounts_contract.EnrolmentStart, public=True),
+        ("/api/v1/officer/enrolment/complete", "post"): _op(
+            "Enrolment, step 2: the officer's own password (12+ characters, not the username) and a code from the "
+            "new secret; answers as a login",
+            login_reply,
+            _errors(*BODY, 401, 403, s401="Invalid, expired or used enrolment token",
+                    s403="The one-time code does not match the new secret (`totp_invalid`)"),
+            body=accounts_contract.EnrolmentComplete, public=True),
+        ("/api/v1/officer/token", "post"): _op(
+            "A fresh token for the caller's live session (the console refreshes with it); never past a session "
+            "version change or PELUIT_OFFICER_SESSION_HOURS after signing in",
+            login_reply, _errors(401, 503, s503=SESSION_503)),
+        ("/api/v1/officer/logout", "post"): _op(
+            "Sign out: every token of the officer ends on its next request, on every service",
+            {"204": {"description": "Signed out"}}, _errors(401, 503, s503=SESSION_503)),
+        ("/api/v1/officer/me", "get"): _op(
+            "The signed-in officer's own account",
+            _ok(200, accounts_contract.Me, "The account"), _errors(401, 503, s503=SESSION_503)),
+        ("/api/v1/officer/password", "post"): _op(
+            "Change one's own password with the current one and a fresh TOTP code; every other session ends, the "
+            "reply is a new token",
+            login_reply,
+            _errors(*BODY, 401, 403, 429, 503, s403="Wrong current password or one-time code", s503=SESSION_503),
+            body=accounts_contract.PasswordChange),
+        ("/api/v1/officers", "post"): _op(
+            "Create an officer (tenant admin: own tenant, no admin roles; province admin: any). Returns the one-time "
+            "enrolment code (valid PELUIT_ENROLMENT_HOURS, 24): never a password or secret",
+            _ok(201, contract.NewOfficerReply, "Created, awaiting enrolment"),
+            _errors(*BODY, 401, 403, 422, 503, s422="No such tenant, unknown role, or the username is taken",
+                    s503=SESSION_503),
+            body=contract.NewOfficer),
+        ("/api/v1/officers", "get"): _op(
+            "Officers: administrators see their scope in full (tenant admin: own tenant; province admin: all); every "
+            "other officer the active, enrolled officers of its own tenant by name and roles (e.g. "
+            "`?role=investigator` for an investigation team)",
+            _ok(200, accounts_contract.OfficerList, "A page of officers, by username"),
+            _errors(400, 401, 403, 503, s403="Another tenant's officers", s503=SESSION_503),
+            params=[{"in": "query", "schema": accounts_contract.OfficerListQuery}]),
+        **{(f"/api/v1/officers/{{officer_id}}/{action}", "post"): _op(
+            summary, _ok(200, reply, "The officer, as administrators see it"),
+            _errors(*(BODY if action == "roles" else ()), 401, 403, 404, *((422,) if action == "roles" else ()), 503,
+                    s422="Unknown role", s503=SESSION_503, **ADMINISTER),
+            params=[OFFICER_ID], body=accounts_contract.Roles if action == "roles" else None)
             for action, reply, summary in (
                 ("deactivate", accounts_contract.AdministeredOfficer,
                  "Deactivate: the officer cannot sign in, and every token ends on its next request"),
@@ -317,55 +314,50 @@ def _account_operations() -> dict:
                 ("reset-factor", accounts_contract.FactorReset,
                  "Lost second factor: clears password and TOTP secret and answers a new one-time enrolment code; "
                  "the officer enrols again"))},
-        ("/api/v1/audit-grants", "post"): {
-            "summary": "Grant an auditor read access to a tenant for some days (province admin)",
-            "security": BEARER, "requestBody": _body(contract.AuditGrant),
-            "responses": {**_ok(201, contract.GrantReply, "Granted"),
-                          **_errors(*BODY, 401, 403, 422, 503, s422="No such officer or tenant, or not an auditor",
-                                    s503=SESSION_503)}},
-        ("/api/v1/audit-grants", "get"): {
-            "summary": "Audit grants, newest first (province admin: all; auditor: its own)",
-            "security": BEARER, "parameters": [{"in": "query", "schema": accounts_contract.GrantListQuery}],
-            "responses": {**_ok(200, accounts_contract.GrantList, "Grants"), **_errors(400, 401, 403, 503, s503=SESSION_503)}},
-        ("/api/v1/audit-grants/{grant_id}/revoke", "post"): {
-            "summary": "Revoke an audit grant now (province admin); revoking a revoked grant changes nothing",
-            "security": BEARER, "parameters": [GRANT_ID],
-            "responses": {**_ok(200, accounts_contract.Grant, "The grant"),
-                          **_errors(401, 403, 404, 503, s404="No such grant", s503=SESSION_503)}},
-        ("/api/v1/tenants/{code}/settings", "get"): {
-            "summary": "A tenant's settings: deadline pack, days to answer a request for information, disclosure "
-                       "notice, retention (kept by the identity vault), categories, holidays, the available packs",
-            "security": BEARER, "parameters": [TENANT_CODE],
-            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings"),
-                          **_errors(401, 403, 404, 503, **SETTINGS)}},
-        ("/api/v1/tenants/{code}/settings", "post"): {
-            "summary": "Change any of deadline_pack, information_request_days, disclosure_notice, retention_years "
-                       "(all or nothing; recorded in the admin change log)",
-            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(accounts_contract.TenantSettingsChange),
-            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
-                          **_errors(*BODY, 401, 403, 404, 422, 503, s422="Unknown deadline pack, or days the pack's "
-                                                                          "rule cannot take", **SETTINGS)}},
-        ("/api/v1/tenants/{code}/holidays", "post"): {
-            "summary": "Add (or rename) a tenant holiday: a day the deadline clocks do not count",
-            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(accounts_contract.Holiday),
-            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
-                          **_errors(*BODY, 401, 403, 404, 503, **SETTINGS)}},
-        ("/api/v1/tenants/{code}/holidays/{day}/delete", "post"): {
-            "summary": "Remove a tenant holiday (removing one that is not there changes nothing)",
-            "security": BEARER, "parameters": [TENANT_CODE, HOLIDAY_DATE],
-            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
-                          **_errors(401, 403, 404, 503, **{**SETTINGS, "s404": "No such tenant, or not a date"})}},
-        ("/api/v1/tenants/{code}/categories", "post"): {
-            "summary": "Add a report category or change one (switch it off with `active: false`; never deleted)",
-            "security": BEARER, "parameters": [TENANT_CODE], "requestBody": _body(accounts_contract.Category),
-            "responses": {**_ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
-                          **_errors(*BODY, 401, 403, 404, 503, **SETTINGS)}},
-        ("/api/v1/admin-changes", "get"): {
-            "summary": "The admin change log, newest first: who changed which account, grant or setting, and when "
-                       "(administrators of the tenant; auditors with a live grant for it)",
-            "security": BEARER, "parameters": [{"in": "query", "schema": accounts_contract.AdminChangeQuery}],
-            "responses": {**_ok(200, accounts_contract.AdminChangeList, "A page of changes"),
-                          **_errors(400, 401, 403, 503, s503=SESSION_503)}},
+        ("/api/v1/audit-grants", "post"): _op(
+            "Grant an auditor read access to a tenant for some days (province admin)",
+            _ok(201, contract.GrantReply, "Granted"),
+            _errors(*BODY, 401, 403, 422, 503, s422="No such officer or tenant, or not an auditor", s503=SESSION_503),
+            body=contract.AuditGrant),
+        ("/api/v1/audit-grants", "get"): _op(
+            "Audit grants, newest first (province admin: all; auditor: its own)",
+            _ok(200, accounts_contract.GrantList, "Grants"), _errors(400, 401, 403, 503, s503=SESSION_503),
+            params=[{"in": "query", "schema": accounts_contract.GrantListQuery}]),
+        ("/api/v1/audit-grants/{grant_id}/revoke", "post"): _op(
+            "Revoke an audit grant now (province admin); revoking a revoked grant changes nothing",
+            _ok(200, accounts_contract.Grant, "The grant"),
+            _errors(401, 403, 404, 503, s404="No such grant", s503=SESSION_503), params=[GRANT_ID]),
+        ("/api/v1/tenants/{code}/settings", "get"): _op(
+            "A tenant's settings: deadline pack, days to answer a request for information, disclosure notice, "
+            "retention (kept by the identity vault), categories, holidays, the available packs",
+            _ok(200, accounts_contract.TenantSettings, "The settings"), _errors(401, 403, 404, 503, **SETTINGS),
+            params=[TENANT_CODE]),
+        ("/api/v1/tenants/{code}/settings", "post"): _op(
+            "Change any of deadline_pack, information_request_days, disclosure_notice, retention_years (all or "
+            "nothing; recorded in the admin change log)",
+            _ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
+            _errors(*BODY, 401, 403, 404, 422, 503, s422="Unknown deadline pack, or days the pack's rule cannot take",
+                    **SETTINGS),
+            params=[TENANT_CODE], body=accounts_contract.TenantSettingsChange),
+        ("/api/v1/tenants/{code}/holidays", "post"): _op(
+            "Add (or rename) a tenant holiday: a day the deadline clocks do not count",
+            _ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
+            _errors(*BODY, 401, 403, 404, 503, **SETTINGS), params=[TENANT_CODE], body=accounts_contract.Holiday),
+        ("/api/v1/tenants/{code}/holidays/{day}/delete", "post"): _op(
+            "Remove a tenant holiday (removing one that is not there changes nothing)",
+            _ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
+            _errors(401, 403, 404, 503, **{**SETTINGS, "s404": "No such tenant, or not a date"}),
+            params=[TENANT_CODE, HOLIDAY_DATE]),
+        ("/api/v1/tenants/{code}/categories", "post"): _op(
+            "Add a report category or change one (switch it off with `active: false`; never deleted)",
+            _ok(200, accounts_contract.TenantSettings, "The settings afterwards"),
+            _errors(*BODY, 401, 403, 404, 503, **SETTINGS), params=[TENANT_CODE], body=accounts_contract.Category),
+        ("/api/v1/admin-changes", "get"): _op(
+            "The admin change log, newest first: who changed which account, grant or setting, and when "
+            "(administrators of the tenant; auditors with a live grant for it)",
+            _ok(200, accounts_contract.AdminChangeList, "A page of changes"),
+            _errors(400, 401, 403, 503, s503=SESSION_503),
+            params=[{"in": "query", "schema": accounts_contract.AdminChangeQuery}]),
     }
 
 

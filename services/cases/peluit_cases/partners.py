@@ -14,6 +14,8 @@ import hmac
 import re
 import secrets
 
+from peluit_common.db import apply_schema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS partner_system (
     name text PRIMARY KEY,
@@ -27,8 +29,7 @@ NAME = re.compile(r"[a-z0-9][a-z0-9\-]{1,40}")
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def create(conn, name: str, tenants: list[str]) -> str:

@@ -46,6 +46,7 @@ from .officer_api import (
     expected_version,
     load,
     officer_endpoint,
+    officer_route,
     stale_response,
 )
 from .openapi import OPENAPI
@@ -274,10 +275,7 @@ class CasesService:
 
     # -- officer HTTP API (rules: commands, access, disclosure_api, evidence; translation: officer_api)
 
-    @http("POST", "/api/v1/officer/login")
-    @officer_endpoint
-    def officer_login(self, request):
-        return accounts_api.login(self, request)
+    officer_login = officer_route("POST", "/api/v1/officer/login", accounts_api.login)
 
     @http("GET", "/api/v1/cases")
     @officer_endpoint
@@ -379,135 +377,40 @@ class CasesService:
         """Whom notifications tells, with their addresses and choices (peluit_contracts.notify)."""
         return notify_api.recipients(self, query)
 
-    @http("GET", "/api/v1/officer/me/notifications")
-    @officer_endpoint
-    def my_notification_preferences(self, request):
-        return notify_api.my_preferences(self, request)
-
-    @http("POST", "/api/v1/officer/me/notifications")
-    @officer_endpoint
-    def change_my_notification_preferences(self, request):
-        return notify_api.change_my_preferences(self, request)
-
-    @http("GET", "/api/v1/officer/me/inbox")
-    @officer_endpoint
-    def my_inbox(self, request):
-        return notify_api.inbox(self, request)
-
-    @http("POST", "/api/v1/officer/me/inbox/read")
-    @officer_endpoint
-    def mark_my_inbox_read(self, request):
-        return notify_api.mark_read(self, request)
-
-    @http("POST", "/api/v1/officers/<string:officer_id>/email")
-    @officer_endpoint
-    def set_officer_email(self, request, officer_id):
-        return notify_api.set_email(self, request, officer_id)
-
-    @http("POST", "/api/v1/officer/enrolment")
-    @officer_endpoint
-    def start_enrolment(self, request):
-        return accounts_api.start_enrolment(self, request)
-
-    @http("POST", "/api/v1/officer/enrolment/complete")
-    @officer_endpoint
-    def complete_enrolment(self, request):
-        return accounts_api.complete_enrolment(self, request)
-
-    @http("POST", "/api/v1/officer/token")
-    @officer_endpoint
-    def refresh_token(self, request):
-        return accounts_api.refresh(self, request)
-
-    @http("POST", "/api/v1/officer/logout")
-    @officer_endpoint
-    def logout(self, request):
-        return accounts_api.logout(self, request)
-
-    @http("GET", "/api/v1/officer/me")
-    @officer_endpoint
-    def me(self, request):
-        return accounts_api.me(self, request)
-
-    @http("POST", "/api/v1/officer/password")
-    @officer_endpoint
-    def change_password(self, request):
-        return accounts_api.change_password(self, request)
-
-    @http("POST", "/api/v1/officers")
-    @officer_endpoint
-    def create_officer(self, request):
-        return accounts_api.create_officer(self, request)
-
-    @http("GET", "/api/v1/officers")
-    @officer_endpoint
-    def list_officers(self, request):
-        return accounts_api.list_officers(self, request)
-
-    @http("POST", "/api/v1/officers/<string:officer_id>/deactivate")
-    @officer_endpoint
-    def deactivate_officer(self, request, officer_id):
-        return accounts_api.deactivate(self, request, officer_id)
-
-    @http("POST", "/api/v1/officers/<string:officer_id>/reactivate")
-    @officer_endpoint
-    def reactivate_officer(self, request, officer_id):
-        return accounts_api.reactivate(self, request, officer_id)
-
-    @http("POST", "/api/v1/officers/<string:officer_id>/roles")
-    @officer_endpoint
-    def set_officer_roles(self, request, officer_id):
-        return accounts_api.set_roles(self, request, officer_id)
-
-    @http("POST", "/api/v1/officers/<string:officer_id>/reset-factor")
-    @officer_endpoint
-    def reset_officer_factor(self, request, officer_id):
-        return accounts_api.reset_factor(self, request, officer_id)
-
-    @http("POST", "/api/v1/audit-grants")
-    @officer_endpoint
-    def grant_audit(self, request):
-        return accounts_api.grant_audit(self, request)
-
-    @http("GET", "/api/v1/audit-grants")
-    @officer_endpoint
-    def list_audit_grants(self, request):
-        return accounts_api.list_grants(self, request)
-
-    @http("POST", "/api/v1/audit-grants/<int(max=9223372036854775807):grant_id>/revoke")
-    @officer_endpoint
-    def revoke_audit_grant(self, request, grant_id):
-        return accounts_api.revoke_grant(self, request, grant_id)
-
-    @http("GET", "/api/v1/tenants/<string:code>/settings")
-    @officer_endpoint
-    def tenant_settings(self, request, code):
-        return accounts_api.tenant_settings_of(self, request, code)
-
-    @http("POST", "/api/v1/tenants/<string:code>/settings")
-    @officer_endpoint
-    def change_tenant_settings(self, request, code):
-        return accounts_api.change_tenant_settings(self, request, code)
-
-    @http("POST", "/api/v1/tenants/<string:code>/holidays")
-    @officer_endpoint
-    def add_tenant_holiday(self, request, code):
-        return accounts_api.add_holiday(self, request, code)
-
-    @http("POST", "/api/v1/tenants/<string:code>/holidays/<string:day>/delete")
-    @officer_endpoint
-    def delete_tenant_holiday(self, request, code, day):
-        return accounts_api.delete_holiday(self, request, code, day)
-
-    @http("POST", "/api/v1/tenants/<string:code>/categories")
-    @officer_endpoint
-    def put_tenant_category(self, request, code):
-        return accounts_api.put_category(self, request, code)
-
-    @http("GET", "/api/v1/admin-changes")
-    @officer_endpoint
-    def admin_changes(self, request):
-        return accounts_api.admin_changes(self, request)
+    # each HTTP operation below is all in its handler (notify_api, accounts_api)
+    my_notification_preferences = officer_route("GET", "/api/v1/officer/me/notifications", notify_api.my_preferences)
+    change_my_notification_preferences = officer_route(
+        "POST", "/api/v1/officer/me/notifications", notify_api.change_my_preferences)
+    my_inbox = officer_route("GET", "/api/v1/officer/me/inbox", notify_api.inbox)
+    mark_my_inbox_read = officer_route("POST", "/api/v1/officer/me/inbox/read", notify_api.mark_read)
+    set_officer_email = officer_route("POST", "/api/v1/officers/<string:officer_id>/email", notify_api.set_email)
+    start_enrolment = officer_route("POST", "/api/v1/officer/enrolment", accounts_api.start_enrolment)
+    complete_enrolment = officer_route("POST", "/api/v1/officer/enrolment/complete", accounts_api.complete_enrolment)
+    refresh_token = officer_route("POST", "/api/v1/officer/token", accounts_api.refresh)
+    logout = officer_route("POST", "/api/v1/officer/logout", accounts_api.logout)
+    me = officer_route("GET", "/api/v1/officer/me", accounts_api.me)
+    change_password = officer_route("POST", "/api/v1/officer/password", accounts_api.change_password)
+    create_officer = officer_route("POST", "/api/v1/officers", accounts_api.create_officer)
+    list_officers = officer_route("GET", "/api/v1/officers", accounts_api.list_officers)
+    deactivate_officer = officer_route(
+        "POST", "/api/v1/officers/<string:officer_id>/deactivate", accounts_api.deactivate)
+    reactivate_officer = officer_route(
+        "POST", "/api/v1/officers/<string:officer_id>/reactivate", accounts_api.reactivate)
+    set_officer_roles = officer_route("POST", "/api/v1/officers/<string:officer_id>/roles", accounts_api.set_roles)
+    reset_officer_factor = officer_route(
+        "POST", "/api/v1/officers/<string:officer_id>/reset-factor", accounts_api.reset_factor)
+    grant_audit = officer_route("POST", "/api/v1/audit-grants", accounts_api.grant_audit)
+    list_audit_grants = officer_route("GET", "/api/v1/audit-grants", accounts_api.list_grants)
+    revoke_audit_grant = officer_route(
+        "POST", "/api/v1/audit-grants/<int(max=9223372036854775807):grant_id>/revoke", accounts_api.revoke_grant)
+    tenant_settings = officer_route("GET", "/api/v1/tenants/<string:code>/settings", accounts_api.tenant_settings_of)
+    change_tenant_settings = officer_route(
+        "POST", "/api/v1/tenants/<string:code>/settings", accounts_api.change_tenant_settings)
+    add_tenant_holiday = officer_route("POST", "/api/v1/tenants/<string:code>/holidays", accounts_api.add_holiday)
+    delete_tenant_holiday = officer_route(
+        "POST", "/api/v1/tenants/<string:code>/holidays/<string:day>/delete", accounts_api.delete_holiday)
+    put_tenant_category = officer_route("POST", "/api/v1/tenants/<string:code>/categories", accounts_api.put_category)
+    admin_changes = officer_route("GET", "/api/v1/admin-changes", accounts_api.admin_changes)
 
     # -- identity disclosure under dual control (the vault decides; disclosure_api.py)
 

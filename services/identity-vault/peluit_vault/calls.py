@@ -16,7 +16,7 @@ from datetime import datetime
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
-from peluit_common.db import Database
+from peluit_common.db import Database, apply_schema
 from peluit_common.vault_call import CallClaims, VaultCallError, VaultCallVerifier, load_public_key
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,7 @@ CREATE TABLE IF NOT EXISTS vault_call_refused (
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def take(conn, jti: str, expires_at: datetime) -> bool:

@@ -6,6 +6,7 @@ or the reason a sealed box was refused.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timezone
 
@@ -41,6 +42,17 @@ log = logging.getLogger(__name__)
 RELAYED = Counter("peluit_vault_relayed_total", "Reporter notices relayed", ["outcome"])
 RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
 SHREDDED = Counter("peluit_vault_identities_shredded_total", "Identities crypto-shredded after retention")
+
+
+def disclosure_rpc(handler):
+    """An RPC whose whole work is ``handler(disclosures, auth, command)`` (disclosure/rpc.py)."""
+
+    @rpc
+    @functools.wraps(handler)
+    def entry(self, command: dict) -> dict:
+        return handler(self.disclosures, self.auth, command)
+
+    return entry
 
 
 class VaultKeys(DependencyProvider):
@@ -94,26 +106,15 @@ class IdentityVault:
                                              reporter_case=self._reporter_case)
 
     @rpc
-    def approve_disclosure(self, command: dict) -> dict:
-        return disclosure.approve_disclosure(self.disclosures, self.auth, command)
-
-    @rpc
-    def refuse_disclosure(self, command: dict) -> dict:
-        return disclosure.refuse_disclosure(self.disclosures, self.auth, command)
-
-    @rpc
     def view_disclosure(self, command: dict) -> dict:
         return disclosure.view_disclosure(self.disclosures, self.auth, command, self._read_identity,
                                           read_original=self._read_original,
                                           read_original_name=self._read_original_name)
 
-    @rpc
-    def disclosure_events(self, command: dict) -> dict:
-        return disclosure.disclosure_events(self.disclosures, self.auth, command)
-
-    @rpc
-    def list_disclosures(self, command: dict) -> dict:
-        return disclosure.list_disclosures(self.disclosures, self.auth, command)
+    approve_disclosure = disclosure_rpc(disclosure.approve_disclosure)
+    refuse_disclosure = disclosure_rpc(disclosure.refuse_disclosure)
+    disclosure_events = disclosure_rpc(disclosure.disclosure_events)
+    list_disclosures = disclosure_rpc(disclosure.list_disclosures)
 
     def _read_identity(self, reporter_ref: str) -> bytes | None:
         with self.db.connection() as conn:

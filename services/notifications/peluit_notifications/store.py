@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from peluit_common.db import apply_schema
+
 SCHEMA = """
 SELECT pg_advisory_xact_lock(hashtext('peluit_notifications.migrate'));
 CREATE TABLE IF NOT EXISTS processed_event (
@@ -100,8 +102,7 @@ INSERT_NOTIFICATION = (
 
 
 def migrate(conn) -> None:
-    with conn.transaction():
-        conn.execute(SCHEMA)
+    apply_schema(conn, SCHEMA)
 
 
 def insert_deliveries(conn, notice, facts: dict | None, deliveries, items=None) -> list[tuple[str, str]]:

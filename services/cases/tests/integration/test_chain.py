@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -31,9 +32,8 @@ def dbname(fresh_db):
 
 @pytest.fixture
 def app(dbname):
-    application = make_app(dbname)
-    yield application
-    application.close()
+    with contextlib.closing(make_app(dbname)) as application:
+        yield application
 
 
 def make_app(dbname) -> CasesApplication:

@@ -41,6 +41,11 @@ def compute(pack, history, now, **kw):
     return by_code(compute_deadlines(pack, history, CAL, now=now, **kw))
 
 
+def notices_at(history, now):
+    """The notices a LAPOR case with this history owes at ``now``."""
+    return due_notices(compute_deadlines(LAPOR, history, CAL, now=now), now)
+
+
 # --- working days ------------------------------------------------------------
 
 def test_weekends_are_skipped():
@@ -299,29 +304,22 @@ def test_months_clamp_to_the_end_of_the_month():
 
 def test_due_notices_approaching_before_breached():
     history = [ev("registered", wib(2026, 11, 2))]  # first response due Thursday 5 November
-    assert due_notices(compute_deadlines(LAPOR, history, CAL, now=wib(2026, 11, 4)), wib(2026, 11, 4)) == []
-    now = wib(2026, 11, 5, 8)
-    assert due_notices(compute_deadlines(LAPOR, history, CAL, now=now), now) == [("first_response", "approaching")]
-    now = wib(2026, 11, 6, 8)
-    assert due_notices(compute_deadlines(LAPOR, history, CAL, now=now), now) == \
+    assert notices_at(history, wib(2026, 11, 4)) == []
+    assert notices_at(history, wib(2026, 11, 5, 8)) == [("first_response", "approaching")]
+    assert notices_at(history, wib(2026, 11, 6, 8)) == \
         [("first_response", "approaching"), ("first_response", "breached")]
 
 
 def test_due_notices_nothing_for_satisfied_or_not_started_rules():
     history = [ev("registered", wib(2026, 11, 2)), ev("verification_started", wib(2026, 11, 3))]
-    now = wib(2026, 11, 6, 8)
-    deadlines = compute_deadlines(LAPOR, history, CAL, now=now)
-    assert by_code(deadlines)["first_response"].state == "satisfied"
-    assert due_notices(deadlines, now) == []  # verification is due Tuesday 10 November
-    later = wib(2026, 11, 11, 8)
-    assert due_notices(compute_deadlines(LAPOR, history, CAL, now=later), later) == \
-        [("verification", "approaching"), ("verification", "breached")]
+    assert compute(LAPOR, history, wib(2026, 11, 6, 8))["first_response"].state == "satisfied"
+    assert notices_at(history, wib(2026, 11, 6, 8)) == []  # verification is due Tuesday 10 November
+    assert notices_at(history, wib(2026, 11, 11, 8)) == [("verification", "approaching"), ("verification", "breached")]
 
 
 def test_due_notices_late_satisfaction_still_owes_the_breach_and_pause_owes_none():
     history = [ev("registered", wib(2026, 11, 2)), ev("verification_started", wib(2026, 11, 9))]
-    now = wib(2026, 11, 9, 12)
-    assert ("first_response", "breached") in due_notices(compute_deadlines(LAPOR, history, CAL, now=now), now)
+    assert ("first_response", "breached") in notices_at(history, wib(2026, 11, 9, 12))
     paused = VERIFYING + [ev("information_requested", wib(2026, 11, 9, 10))]  # on the due day
     now = wib(2026, 11, 30)
     deadlines = compute_deadlines(LAPOR, paused, CAL, now=now)

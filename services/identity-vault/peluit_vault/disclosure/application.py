@@ -13,6 +13,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from peluit_common.eventstore import stored
+
 from .domain import DisclosureRegister, DisclosureRequest, DomainError, StepUpUse
 
 DEFAULT_REQUEST_HOURS = 72.0
@@ -145,11 +147,8 @@ class DisclosureApplication(Application):
     # -- queries ----------------------------------------------------------
 
     def get_request(self, request_id: UUID) -> DisclosureRequest:
-        try:
-            req = self.repository.get(request_id)
-        except AggregateNotFoundError:
-            raise DomainError("not_found") from None
-        if not isinstance(req, DisclosureRequest):
+        req = stored(self.repository, request_id, DisclosureRequest)
+        if req is None:
             raise DomainError("not_found")
         return req
 

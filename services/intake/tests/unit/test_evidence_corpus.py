@@ -77,36 +77,37 @@ def picture(photo: bytes, width: str = "3cm") -> str:
             f"<office:binary-data>{base64.b64encode(photo).decode()}</office:binary-data></draw:image></draw:frame>")
 
 
-def text_document(photo: bytes) -> str:
+def flat_odf(kind: str, body: str) -> str:
+    """A flat ODF document of ``kind`` (text, spreadsheet, presentation) with the tracked metadata."""
     return (f'<?xml version="1.0" encoding="UTF-8"?><office:document {NS} '
-            f'office:mimetype="application/vnd.oasis.opendocument.text">{meta()}<office:body><office:text>'
-            f'<text:tracked-changes><text:changed-region text:id="ct1"><text:insertion>{change_info()}'
-            f'</text:insertion></text:changed-region><text:changed-region text:id="ct2"><text:deletion>'
-            f"{change_info()}<text:p>kalimat yang dihapus</text:p></text:deletion></text:changed-region>"
-            f"</text:tracked-changes>"
-            f'<text:p>Bukti pengadaan jalan. <text:change-start text:change-id="ct1"/>Nilai kontrak naik.'
-            f'<text:change-end text:change-id="ct1"/><text:change text:change-id="ct2"/>{annotation()}'
-            f'<text:a xlink:type="simple" xlink:href="file:///C:/Users/{NAME}/Desktop/rekap.xlsx">rekap</text:a>'
-            f"</text:p><text:p>{picture(photo)}</text:p></office:text></office:body></office:document>")
+            f'office:mimetype="application/vnd.oasis.opendocument.{kind}">{meta()}<office:body>'
+            f"<office:{kind}>{body}</office:{kind}></office:body></office:document>")
+
+
+def text_document(photo: bytes) -> str:
+    return flat_odf("text", f'<text:tracked-changes><text:changed-region text:id="ct1"><text:insertion>'
+                    f"{change_info()}"
+                    f'</text:insertion></text:changed-region><text:changed-region text:id="ct2"><text:deletion>'
+                    f"{change_info()}<text:p>kalimat yang dihapus</text:p></text:deletion></text:changed-region>"
+                    f"</text:tracked-changes>"
+                    f'<text:p>Bukti pengadaan jalan. <text:change-start text:change-id="ct1"/>Nilai kontrak naik.'
+                    f'<text:change-end text:change-id="ct1"/><text:change text:change-id="ct2"/>{annotation()}'
+                    f'<text:a xlink:type="simple" xlink:href="file:///C:/Users/{NAME}/Desktop/rekap.xlsx">rekap</text:a>'
+                    f"</text:p><text:p>{picture(photo)}</text:p>")
 
 
 def spreadsheet(photo: bytes) -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><office:document {NS} '
-            f'office:mimetype="application/vnd.oasis.opendocument.spreadsheet">{meta()}<office:body>'
-            f'<office:spreadsheet><table:table table:name="Anggaran"><table:shapes>{picture(photo)}</table:shapes>'
-            f'<table:table-row><table:table-cell office:value-type="string"><text:p>Pagu</text:p>'
-            f'</table:table-cell><table:table-cell office:value-type="float" office:value="1250000">'
-            f"{annotation()}<text:p>1250000</text:p></table:table-cell></table:table-row></table:table>"
-            f"</office:spreadsheet></office:body></office:document>")
+    return flat_odf("spreadsheet", f'<table:table table:name="Anggaran"><table:shapes>{picture(photo)}</table:shapes>'
+                    f'<table:table-row><table:table-cell office:value-type="string"><text:p>Pagu</text:p>'
+                    f'</table:table-cell><table:table-cell office:value-type="float" office:value="1250000">'
+                    f"{annotation()}<text:p>1250000</text:p></table:table-cell></table:table-row></table:table>")
 
 
 def presentation(photo: bytes) -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><office:document {NS} '
-            f'office:mimetype="application/vnd.oasis.opendocument.presentation">{meta()}<office:body>'
-            f'<office:presentation><draw:page draw:name="1">{picture(photo)}'
-            f'<officeooo:annotation svg:x="1cm" svg:y="1cm"><dc:creator>{NAME}</dc:creator>'
-            f"<dc:date>2024-03-01T09:00:00</dc:date><text:p>cek slide</text:p></officeooo:annotation>"
-            f"</draw:page></office:presentation></office:body></office:document>")
+    return flat_odf("presentation", f'<draw:page draw:name="1">{picture(photo)}'
+                    f'<officeooo:annotation svg:x="1cm" svg:y="1cm"><dc:creator>{NAME}</dc:creator>'
+                    f"<dc:date>2024-03-01T09:00:00</dc:date><text:p>cek slide</text:p></officeooo:annotation>"
+                    f"</draw:page>")
 
 
 def exif_tagged(path: Path) -> None:

@@ -16,21 +16,7 @@ def claims(tenant, *roles):
     return OfficerClaims("o-1", tenant, tuple(roles), "u", "t", datetime(2030, 1, 1, tzinfo=timezone.utc))
 
 
-@pytest.mark.parametrize("who,tenant,allowed", [
-    (claims("35.73", "inspektur"), "35.73", True),
-    (claims("35.73", "penelaah"), "35.73", True),
-    (claims("35.73", "tenant_admin"), "35.73", True),
-    (claims("35.73", "investigator"), "35.73", False),
-    (claims("35.73", "auditor"), "35.73", False),
-    (claims("35.73", "inspektur"), "35.07", False),
-    (claims("35", "inspektur"), "35.07", True),
-    (claims("35", "province_admin"), "35.73", True),
-    (claims("35", "penelaah"), "35.73", False),
-    (claims("35", "auditor"), "35.73", False),
-    (claims("35", "inspektur"), "36.01", False),
-    (claims("35", "inspektur"), "35", True),
-])
-def test_tenant_access(who, tenant, allowed):
+def assert_access(who, tenant, allowed):
     assert access.may_see_tenant(who, tenant) is allowed
     if not allowed:
         with pytest.raises(HttpError) as err:
@@ -39,6 +25,25 @@ def test_tenant_access(who, tenant, allowed):
         assert err.value.message == message("stats_forbidden") and set(err.value.message) == {"id", "en"}
     else:
         assert access.require_tenant(who, tenant) == tenant
+
+
+@pytest.mark.parametrize("role,allowed", [("inspektur", True), ("penelaah", True), ("tenant_admin", True),
+                                          ("investigator", False), ("auditor", False)])
+def test_own_tenant_by_role(role, allowed):
+    assert_access(claims("35.73", role), "35.73", allowed)
+
+
+@pytest.mark.parametrize("who,tenant,allowed", [
+    (claims("35.73", "inspektur"), "35.07", False),  # a sibling kabupaten
+    (claims("35", "inspektur"), "35.07", True),  # the province sees its own kota/kabupaten
+    (claims("35", "province_admin"), "35.73", True),
+    (claims("35", "penelaah"), "35.73", False),
+    (claims("35", "auditor"), "35.73", False),
+    (claims("35", "inspektur"), "36.01", False),  # another province's
+    (claims("35", "inspektur"), "35", True),
+])
+def test_other_tenants(who, tenant, allowed):
+    assert_access(who, tenant, allowed)
 
 
 def test_a_tenant_defaults_to_the_officers_own():
