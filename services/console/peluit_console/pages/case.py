@@ -50,7 +50,7 @@ def case_view(page: Page, doc: dict, status: int = 200, *, errors=None, general=
               kept: dict | None = None, changes: list | None = None) -> View:
     """The page for a case document; ``kept``: {"command", "values"} of a form to show again."""
     officer = page.officer
-    commands = rules.allowed_commands(doc, officer)
+    commands = rules.allowed_commands(doc)
     kept = kept or {}
     if kept and kept["command"] not in commands:
         commands = [*commands, kept["command"]]
