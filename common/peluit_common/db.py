@@ -13,12 +13,12 @@ from psycopg_pool import ConnectionPool
 from .settings import db_conninfo, env_int, migrate_at_start
 
 
-def pool_size() -> int:
+def pool_size(default: int | None = None) -> int:
     """Most connections one pool of this process opens: ``PELUIT_DB_POOL_SIZE``,
-    by default one per nameko worker (``PELUIT_MAX_WORKERS``, 10), as a worker
+    by default ``default`` or one per nameko worker (``PELUIT_MAX_WORKERS``, 10), as a worker
     holds at most one connection of a pool at a time. The connection budget
     (docs/operations.md#connection-budget) adds these up per deployment."""
-    return env_int("PELUIT_DB_POOL_SIZE", env_int("PELUIT_MAX_WORKERS", 10))
+    return env_int("PELUIT_DB_POOL_SIZE", default if default is not None else env_int("PELUIT_MAX_WORKERS", 10))
 
 
 def make_pool(conninfo: str | None = None, *, min_size: int = 1, max_size: int | None = None) -> ConnectionPool:
@@ -41,18 +41,18 @@ class Database(DependencyProvider):
     (``migrate_schema``); it must be idempotent (``CREATE ... IF NOT EXISTS``).
     """
 
-    def __init__(self, migrate=None):
-        self.migrate = migrate
+    def __init__(self, migrate=None, default_size: int | None = None):
+        self.migrate, self.default_size = migrate, default_size  # default_size: a service whose few users wait
         self.pool: ConnectionPool | None = None
 
     def setup(self):
-        self.pool = make_pool()
+        self.pool = make_pool(max_size=self.max_connections())
         if self.migrate is not None and migrate_at_start():
             with self.pool.connection() as conn:
                 self.migrate(conn)
 
     def max_connections(self) -> int:
-        return pool_size()
+        return pool_size(self.default_size)
 
     def migrate_schema(self):
         """For ``peluit_common.migrate``: over one connection, no pool."""

@@ -1,6 +1,6 @@
 """intake's keys: its own secret (``PELUIT_INTAKE_SECRET_FILE``) with every
 key derived from it, and the vault's *public* key. intake holds no key that
-opens a sealed identity."""
+opens a sealed identity (its own WhatsApp drafts it does open: ``whatsapp_store``)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,15 @@ class IntakeKeys:
     # or WhatsApp message to the same submission (a label of their own each)
     mail: bytes = field(repr=False, default=b"")
     whatsapp: bytes = field(repr=False, default=b"")
+    # seals WhatsApp drafts in intake's database and hashes the numbers there (whatsapp_store)
+    whatsapp_state: bytes = field(repr=False, default=b"")
 
     @classmethod
     def derive(cls, secret: bytes, vault_public_key: bytes, params: Argon2Params = Argon2Params()) -> IntakeKeys:
         return cls(ReceiptKeys(secret, params), vault_public_key,
                    ReceiptKeys._subkey(secret, b"mail-idempotency"),
-                   ReceiptKeys._subkey(secret, b"whatsapp-idempotency"))
+                   ReceiptKeys._subkey(secret, b"whatsapp-idempotency"),
+                   ReceiptKeys._subkey(secret, b"whatsapp-state"))
 
     @classmethod
     def from_env(cls) -> IntakeKeys:

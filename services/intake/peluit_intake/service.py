@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 
 from peluit_common import green  # noqa: F401
 from peluit_common.auth import OfficerAuth, sessions_over_rpc
+from peluit_common.db import Database
 from peluit_common.operations import Operations
 from peluit_common.web import http, json_endpoint, json_response
 
-from . import api, partner_api, portal, portal_statistics, whatsapp
+from . import api, partner_api, portal, portal_statistics, whatsapp, whatsapp_store
 from .application import Intake
 from .backend import RPC_TIMEOUT, STATS_TIMEOUT, Backend
 from .catalogue import TenantCatalogue
@@ -57,6 +59,9 @@ class IntakeService:
     portal = Built(lambda: PortalKit(intake_secret()))  # with the process's one throttle (``throttle``)
     mail = Built(MailSettings.from_env)
     whatsapp = Built(whatsapp.WhatsAppChannel.from_env)
+    # intake's only table content: WhatsApp conversations, sealed (whatsapp_store); a message holds one
+    # connection while it is handled, and few arrive at once
+    db = Database(migrate=whatsapp_store.migrate, default_size=2)
     # expiration: a request still queued after the reporter was told to retry is dropped
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)
     vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
@@ -110,7 +115,13 @@ class IntakeService:
     @http("POST", WHATSAPP_WEBHOOK, max_body=webhook_body_limit())
     @json_endpoint
     def whatsapp_webhook(self, request):
-        return whatsapp.webhook(request, self.whatsapp, secret=self.keys.whatsapp, intake=self._intake())
+        store = self.whatsapp.conversations(self.db, self.keys.whatsapp_state)
+        return whatsapp.webhook(request, self.whatsapp, store=store, secret=self.keys.whatsapp, intake=self._intake())
+
+    @timer(interval=60)
+    def whatsapp_sweep(self):
+        """Expired drafts wiped, old message ids forgotten (any instance; the work is idempotent)."""
+        whatsapp_store.sweep(self.db)
 
     @http("POST", "/api/v1/channels/whatsapp/dev-media", max_body=media_body_limit())
     @json_endpoint

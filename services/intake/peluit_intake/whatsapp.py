@@ -36,7 +36,6 @@ from .whatsapp_conversation import (
     NOT_ACCEPTED,
     UNAVAILABLE_CHOICE,
     Conversation,
-    ConversationStore,
     Step,
     advance,
     media_unavailable,
@@ -53,6 +52,7 @@ from .whatsapp_graph import (
     graph_media,
     graph_outbound,
 )
+from .whatsapp_store import ConversationStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -216,12 +216,12 @@ class WhatsAppSettings:
 # -- the HTTP side ------------------------------------------------------------------
 
 class WhatsAppChannel:
-    """One process's WhatsApp state: settings, the conversation store, the
-    inbound media source and the outbound adapter."""
+    """One process's WhatsApp side: settings, the inbound media source and the
+    outbound adapter. Conversations are not here: they wait in intake's
+    database (``conversations``), for whichever instance gets the next message."""
 
     def __init__(self, settings: WhatsAppSettings):
         self.settings = settings
-        self.store = ConversationStore(ttl=settings.state_ttl)
         self._graph = None
         # inbound media: Meta's store in production, an in-memory stand-in with the recorder
         self.media: GraphMedia = RecordingMedia()
@@ -232,6 +232,9 @@ class WhatsAppChannel:
     @classmethod
     def from_env(cls) -> WhatsAppChannel:
         return cls(WhatsAppSettings.from_env())
+
+    def conversations(self, pool, key: bytes) -> ConversationStore:
+        return ConversationStore(pool, key, ttl=self.settings.state_ttl)
 
     def outbound(self) -> OutboundWhatsApp:
         # a recorder per webhook call, so a response shows only its own replies
@@ -377,23 +380,21 @@ def handle_message(msg: Inbound, *, store: ConversationStore, outbound: Outbound
         except IntakeError:
             raise TemporaryFailure("catalogue") from None
 
-    seen_key = store.key("message", msg.message_id)
-    conv_key = store.key("phone", msg.phone)
     limits = Limits.from_env()
-    with store.lock(conv_key):
-        if store.seen(seen_key):
+    with store.session(msg.phone, msg.message_id) as session:
+        if session.seen():
             return "duplicate"
-        try:
-            intake.count("whatsapp_sender", msg.phone)
-        except Throttled as err:  # answered, remembered, not retried: the conversation stays as it was
-            words = message("wa_rate_limited", minutes=err.minutes)
+        # the per-number limit counts in the store, so it holds across every intake instance
+        wait = session.hit(*intake.throttle.limits["whatsapp_sender"]) if intake.throttle is not None else None
+        if wait is not None:  # answered, remembered, not retried: the conversation stays as it was
+            words = message("wa_rate_limited", minutes=Throttled(wait).minutes)
             try:
                 outbound.send_text(msg.phone, f"{words['id']}\n{words['en']}")
             except OSError as exc:
                 log.warning("whatsapp reply not sent: %s", type(exc).__name__)
-            store.mark_seen(seen_key)
+            session.mark_seen()
             return "throttled"
-        conv, expired = store.get(conv_key)
+        conv, expired = session.get()
         if msg.media_id is not None and media is not None:
             step = advance(conv, None, catalogue) if conv is None else Step(conv, [])
             conv, reply = take_media(step.conversation, msg.media_id, media, limits)
@@ -427,8 +428,8 @@ def handle_message(msg: Inbound, *, store: ConversationStore, outbound: Outbound
         except OSError as exc:
             log.warning("whatsapp reply not sent: %s", type(exc).__name__)
             raise TemporaryFailure("outbound") from None
-        store.put(conv_key, step.conversation)
-        store.mark_seen(seen_key)
+        session.put(step.conversation)
+        session.mark_seen()
     return outcome
 
 
@@ -438,7 +439,7 @@ def process_webhook(messages: list[Inbound], **deps) -> tuple[int, list[str]]:
     for msg in messages:
         try:
             outcomes.append(handle_message(msg, **deps))
-        except TemporaryFailure:
+        except (TemporaryFailure, StoreUnavailable):
             status = 503
             outcomes.append("deferred")
         WA_OUTCOMES.labels(outcomes[-1]).inc()
@@ -454,11 +455,11 @@ def webhook_response(status: int, outbound: OutboundWhatsApp) -> Response:
 
 # -- the entrypoints' work --------------------------------------------------------------
 
-def webhook(request, channel: WhatsAppChannel, *, secret: bytes, intake) -> Response:
+def webhook(request, channel: WhatsAppChannel, *, store: ConversationStore, secret: bytes, intake) -> Response:
     """``POST`` of the webhook: every message of one notification, then the answer Meta retries on."""
     messages = parse_webhook(channel.settings, request)
     outbound = channel.outbound()
-    status, _ = process_webhook(messages, store=channel.store, outbound=outbound, secret=secret, intake=intake,
+    status, _ = process_webhook(messages, store=store, outbound=outbound, secret=secret, intake=intake,
                                 media=channel.media)
     return webhook_response(status, outbound)
 

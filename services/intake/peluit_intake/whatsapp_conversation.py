@@ -1,22 +1,14 @@
 """The WhatsApp conversation: a short guided dialogue that ends in a report
-(pure: no nameko, no HTTP), and its state between messages, in this process's
-memory only (keyed hashes of the number, idle TTL): a shared store would put
-draft report text at rest in intake. The prompts are texts of their own here;
-replies that say something cannot go on are the catalogue's ``wa_*``.
+(pure: no nameko, no HTTP, no storage; ``whatsapp_store`` keeps it sealed
+between messages). The prompts are texts of their own here; replies that say
+something cannot go on are the catalogue's ``wa_*``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
-import secrets
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from eventlet.semaphore import Semaphore
 from marshmallow import ValidationError
 
 from peluit_contracts.i18n import decode, message
@@ -211,73 +203,3 @@ def summary(conv: Conversation) -> str:
     what = what if len(what) <= 200 else what[:197] + "..."
     return (f"Ringkasan / Summary\nInspektorat: {conv.tenant_name} ({conv.tenant})\n"
             f"Kategori / Category: {category}\nApa / What: {what}")
-
-
-# -- in-memory state ------------------------------------------------------------------
-
-class ConversationStore:
-    """Conversations and processed message ids, in memory, keyed by keyed
-    hashes (see the module docstring). Green threads only: no OS locks."""
-
-    def __init__(self, ttl: float = 1800.0, seen_ttl: float = 86400.0, max_items: int = 20000,
-                 clock: Callable[[], float] = time.monotonic):
-        self.ttl, self.seen_ttl, self.max_items, self.clock = ttl, seen_ttl, max_items, clock
-        self._key = secrets.token_bytes(32)  # per process: the hashes mean nothing elsewhere
-        self._conversations: OrderedDict = OrderedDict()  # key -> (Conversation, expires)
-        self._seen: OrderedDict = OrderedDict()  # key -> expires
-        self._locks: dict = {}
-
-    def key(self, *parts: str) -> str:
-        return hmac.new(self._key, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
-
-    @contextlib.contextmanager
-    def lock(self, key: str):
-        """One message of a conversation at a time (Meta may deliver in parallel)."""
-        entry = self._locks.setdefault(key, [Semaphore(1), 0])
-        entry[1] += 1
-        try:
-            with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                self._locks.pop(key, None)
-
-    def _prune(self, table: OrderedDict, now: float) -> None:
-        while table:
-            first = next(iter(table))
-            value = table[first]
-            expires = value[1] if isinstance(value, tuple) else value
-            if expires > now and len(table) <= self.max_items:
-                break
-            table.popitem(last=False)
-
-    def get(self, key: str) -> tuple[Conversation | None, bool]:
-        """(conversation, expired): expired says one existed and timed out."""
-        now = self.clock()
-        item = self._conversations.get(key)
-        self._prune(self._conversations, now)
-        if item is None:
-            return None, False
-        if item[1] <= now:
-            self._conversations.pop(key, None)
-            return None, True
-        return item[0], False
-
-    def put(self, key: str, conv: Conversation | None) -> None:
-        self._conversations.pop(key, None)
-        if conv is not None:
-            self._conversations[key] = (conv, self.clock() + self.ttl)  # idle TTL: re-inserted at the end
-        self._prune(self._conversations, self.clock())
-
-    def seen(self, key: str) -> bool:
-        expires = self._seen.get(key)
-        return expires is not None and expires > self.clock()
-
-    def mark_seen(self, key: str) -> None:
-        self._seen.pop(key, None)
-        self._seen[key] = self.clock() + self.seen_ttl
-        self._prune(self._seen, self.clock())
-
-    def __len__(self) -> int:
-        return len(self._conversations)

@@ -60,6 +60,20 @@ def fake_intake():
 
 
 @pytest.fixture
+def wa_store(fresh_db):
+    """WhatsApp conversations in a database of their own (intake's real store, on PostgreSQL)."""
+    from psycopg_pool import ConnectionPool
+
+    from peluit_common.testing import dsn_for
+    from peluit_intake import whatsapp_store
+
+    with ConnectionPool(dsn_for(fresh_db), min_size=1, max_size=4, kwargs={"autocommit": False}) as pool:
+        with pool.connection() as conn:
+            whatsapp_store.migrate(conn)
+        yield whatsapp_store.ConversationStore(pool, b"k" * 32, ttl=1800.0)
+
+
+@pytest.fixture
 def mail():
     def make(subject="[pungli] Pungutan liar di kelurahan", body="Petugas meminta uang Rp 50.000 untuk surat.",
              sender="Budi Santoso <budi@example.id>", **headers) -> EmailMessage:

@@ -1,6 +1,7 @@
 """The WhatsApp channel without a network: the webhook signature and
-payload, the conversation state machine and its store, one message end to end
-with the application faked (retries, idempotency, media)."""
+payload, the conversation state machine, one message end to end with the
+application faked (retries, idempotency, media) over the conversation store
+on a database of its own (whatsapp_store's own tests: tests/integration)."""
 
 from __future__ import annotations
 
@@ -153,24 +154,6 @@ def test_non_text_messages_do_not_advance():
     assert step.conversation == conv and step.replies == [wc.TEXT_ONLY]
 
 
-def test_store_expires_idle_conversations_and_remembers_message_ids():
-    now = [1000.0]
-    store = wc.ConversationStore(ttl=60, seen_ttl=120, clock=lambda: now[0])
-    key = store.key("phone", "6281234567890")
-    assert "6281234567890" not in key and key == store.key("phone", "6281234567890")
-    assert wc.ConversationStore().key("phone", "6281234567890") != key  # per-process key
-    store.put(key, wc.Conversation())
-    now[0] += 59
-    assert store.get(key) == (wc.Conversation(), False)
-    now[0] += 2
-    assert store.get(key) == (None, True) and len(store) == 0
-    store.mark_seen("m")
-    now[0] += 119
-    assert store.seen("m")
-    now[0] += 2
-    assert not store.seen("m")
-
-
 class Outbox(wg.RecordingWhatsApp):
     def __init__(self, fail=False):
         super().__init__()
@@ -182,8 +165,8 @@ class Outbox(wg.RecordingWhatsApp):
         super().send_text(to, text)
 
 
-def test_handle_message_is_idempotent_per_message_id_and_commits_only_after_sending(fake_intake):
-    store, intake = wc.ConversationStore(), fake_intake(tenants=TENANTS)
+def test_handle_message_is_idempotent_per_message_id_and_commits_only_after_sending(fake_intake, wa_store):
+    store, intake = wa_store, fake_intake(tenants=TENANTS)
     deps = dict(store=store, secret=b"w" * 32, intake=intake)
 
     def send(body, mid, outbox=None):
@@ -209,12 +192,12 @@ def test_handle_message_is_idempotent_per_message_id_and_commits_only_after_send
     report = intake.calls[1][0]
     assert report["identity"] == {"phone": "+6281234567890"} and report["category"] == "pungli"
     assert "1234-5678-9012-3456" in outbox.sent[-1]["text"] and outbox.sent[-1]["to"] == "6281234567890"
-    assert store.get(store.key("phone", "6281234567890")) == (None, False)  # dropped after registration
+    assert store.peek("6281234567890") == (None, False)  # dropped after registration
     assert send("ya", "m8")[0] == "duplicate" and len(intake.calls) == 2
 
 
-def test_process_webhook_answers_503_when_a_message_must_be_retried(fake_intake):
-    store, intake = wc.ConversationStore(), fake_intake(tenants=TENANTS)
+def test_process_webhook_answers_503_when_a_message_must_be_retried(fake_intake, wa_store):
+    store, intake = wa_store, fake_intake(tenants=TENANTS)
     msgs = [wa.Inbound("6281111111111", "a1", "halo"), wa.Inbound("6282222222222", "b1", "halo")]
     intake.catalogue_error = errors.Unavailable()
     status, outcomes = wa.process_webhook(msgs, store=store, outbound=Outbox(), secret=b"w" * 32, intake=intake)
@@ -266,7 +249,8 @@ def test_media_messages_are_parsed_with_their_id_and_path_tricks_are_refused():
         wa.inbound_messages(payload(text_msg("halo", "w4", phone="6281234567890; DROP")))
 
 
-def test_media_before_confirmation_is_checked_at_once_and_attached_after_registration(monkeypatch, fake_intake):
+def test_media_before_confirmation_is_checked_at_once_and_attached_after_registration(monkeypatch, fake_intake,
+                                                                                      wa_store):
     import io
 
     from PIL import Image
@@ -275,7 +259,7 @@ def test_media_before_confirmation_is_checked_at_once_and_attached_after_registr
     Image.new("RGB", (8, 8)).save(buf, "JPEG")
     photo = buf.getvalue()
     monkeypatch.setenv("PELUIT_EVIDENCE_MAX_FILES", "2")
-    store, media = wc.ConversationStore(), wg.RecordingMedia()
+    store, media = wa_store, wg.RecordingMedia()
     intake = fake_intake(tenants=TENANTS, refuse={2: "corrupt_file"})
     deps = dict(store=store, secret=b"w" * 32, intake=intake, media=media)
 
@@ -310,8 +294,8 @@ def test_media_before_confirmation_is_checked_at_once_and_attached_after_registr
     assert "TIDAK tercatat" in texts[2] and "NOT recorded" in texts[2]
 
 
-def test_media_that_cannot_be_stored_defers_the_confirmation(fake_intake):
-    store, media = wc.ConversationStore(), wg.RecordingMedia()
+def test_media_that_cannot_be_stored_defers_the_confirmation(fake_intake, wa_store):
+    store, media = wa_store, wg.RecordingMedia()
     intake = fake_intake(tenants=TENANTS, attach_error=errors.Unavailable())
     deps = dict(store=store, secret=b"w" * 32, intake=intake, media=media)
     msgs = [("a1", "halo", None), ("a2", "2", None), ("a3", "1", None), ("a4", None, media.put(b"bukti teks")),
@@ -331,8 +315,8 @@ def test_media_that_cannot_be_stored_defers_the_confirmation(fake_intake):
     (errors.IdempotencyKeyReused(), wc.NOT_ACCEPTED), (errors.BackendRefused(), None), (errors.Unavailable(), None),
     (errors.Busy(), None),
 ])
-def test_a_refused_registration_ends_the_conversation_and_a_temporary_one_waits(fake_intake, error, reply):
-    store, intake = wc.ConversationStore(), fake_intake(error, tenants=TENANTS)
+def test_a_refused_registration_ends_the_conversation_and_a_temporary_one_waits(fake_intake, error, reply, wa_store):
+    store, intake = wa_store, fake_intake(error, tenants=TENANTS)
     answers = ["halo", "2", "1", "Dana hibah dipotong 20%", "Dinas", "Kemarin", "-"]
     for n, text in enumerate(answers):
         wa.handle_message(wa.Inbound("6281234567890", f"r{n}", text), outbound=Outbox(), store=store,
@@ -342,28 +326,29 @@ def test_a_refused_registration_ends_the_conversation_and_a_temporary_one_waits(
         with pytest.raises(wa.TemporaryFailure):
             wa.handle_message(wa.Inbound("6281234567890", "yes", "ya"), outbound=outbox, store=store,
                               secret=b"w" * 32, intake=intake)
-        assert outbox.sent == [] and store.get(store.key("phone", "6281234567890"))[0].step == "confirm"
+        assert outbox.sent == [] and store.peek("6281234567890")[0].step == "confirm"
         return
     assert wa.handle_message(wa.Inbound("6281234567890", "yes", "ya"), outbound=outbox, store=store,
                              secret=b"w" * 32, intake=intake) == "refused"
     assert [m["text"] for m in outbox.sent] == [reply]
-    assert store.get(store.key("phone", "6281234567890")) == (None, False)
+    assert store.peek("6281234567890") == (None, False)
 
 
-def test_a_number_over_its_limit_is_told_to_wait_in_both_languages_and_the_conversation_stays(fake_intake):
+def test_a_number_over_its_limit_is_told_to_wait_in_both_languages_and_the_conversation_stays(fake_intake,
+                                                                                              wa_store):
     from peluit_intake.throttle import Throttle
 
-    store, intake = wc.ConversationStore(), fake_intake(tenants=TENANTS)
+    store, intake = wa_store, fake_intake(tenants=TENANTS)
     intake.throttle = Throttle(os.urandom(32), {"whatsapp_sender": (2, 3600.0)})
     deps = dict(store=store, secret=b"w" * 32, intake=intake)
     assert wa.handle_message(wa.Inbound("6281234567890", "t1", "halo"), outbound=Outbox(), **deps) == "advanced"
     assert wa.handle_message(wa.Inbound("6281234567890", "t2", "2"), outbound=Outbox(), **deps) == "advanced"
-    before = store.get(store.key("phone", "6281234567890"))
+    before = store.peek("6281234567890")
     outbox = Outbox()
     assert wa.handle_message(wa.Inbound("6281234567890", "t3", "1"), outbound=outbox, **deps) == "throttled"
     assert len(outbox.sent) == 1 and "Tunggu 60 menit" in outbox.sent[0]["text"]
     assert "Wait 60 minutes" in outbox.sent[0]["text"]
-    assert store.get(store.key("phone", "6281234567890")) == before  # nothing advanced
+    assert store.peek("6281234567890") == before  # nothing advanced
     assert wa.handle_message(wa.Inbound("6281234567890", "t3", "1"), outbound=Outbox(), **deps) == "duplicate"
     # another number is not affected
     assert wa.handle_message(wa.Inbound("6281111111111", "u1", "halo"), outbound=Outbox(), **deps) == "advanced"
