@@ -8,8 +8,11 @@ counted on a keyed hash that rotates every UTC day, ``HMAC(HMAC(key, date),
 subject)``, by ``peluit_common.ratelimit``; neither a subject nor its hash is ever written anywhere.
 
 Kept in this process's memory only: several intake instances each limit on
-their own (the effective limit is the per-instance limit times the instances
-a client reaches), and a restart forgets everything. At the day's turn the
+their own (the effective limit is at most the per-instance limit times the
+instances; docs/channels.md#throttling says why that bound is accepted), and a
+restart forgets everything. ``whatsapp_sender`` is the exception: its limit
+is read here but counted in intake's database (``whatsapp_store``), across
+instances. At the day's turn the
 whole table is dropped, since yesterday's hashes cannot be compared with
 today's. Limits: ``PELUIT_THROTTLE_<BUCKET>`` as ``count/seconds``, all of
 them multiplied by ``PELUIT_THROTTLE_SCALE`` (tests and benchmarks).
@@ -35,7 +38,8 @@ LIMITS = {
     "evidence": (20, HOUR),  # evidence uploads by one client
     "per_receipt": (60, HOUR),  # any use of one receipt (status, messages, evidence), by anyone
     "mail_sender": (10, HOUR),  # reports by e-mail from one sender address
-    "whatsapp_sender": (120, HOUR),  # WhatsApp messages from one number (a report takes about eight)
+    "whatsapp_sender": (120, HOUR),  # WhatsApp messages from one number (about eight a report); counted by
+    # whatsapp_store, across instances
 }
 
 
