@@ -184,3 +184,18 @@ def test_a_number_over_its_limit_is_told_to_wait_in_both_languages_and_the_conve
     assert wa.handle_message(wa.Inbound("6281234567890", "t3", "1"), outbound=Outbox(), **deps) == "duplicate"
     # another number is not affected
     assert wa.handle_message(wa.Inbound("6281111111111", "u1", "halo"), outbound=Outbox(), **deps) == "advanced"
+
+
+def test_intake_database_away_answers_503_and_meta_retries(fake_intake):
+    """No store, no step: the message is deferred (Meta retries), never a 500."""
+    from psycopg_pool import ConnectionPool
+
+    from peluit_intake.whatsapp_store import ConversationStore
+
+    with ConnectionPool("host=127.0.0.1 port=1 dbname=none connect_timeout=1", min_size=0, max_size=1, timeout=1,
+                        open=True) as pool:
+        outbox = Outbox()
+        status, outcomes = wa.process_webhook([wa.Inbound("6281234567890", "d1", "halo")], outbound=outbox,
+                                              store=ConversationStore(pool, b"k" * 32), secret=b"w" * 32,
+                                              intake=fake_intake(tenants=TENANTS))
+    assert (status, outcomes, outbox.sent) == (503, ["deferred"], [])
