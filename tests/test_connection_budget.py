@@ -66,10 +66,12 @@ def test_two_of_everything_fit_in_max_connections(monkeypatch):
 
 
 def test_development_defaults_follow_the_workers(monkeypatch):
-    """Without settings each pool opens at most one connection per nameko worker."""
+    """Without settings each pool opens at most one connection per nameko worker (intake: 2)."""
     assert _pools("peluit_cases.service", {"PELUIT_MAX_WORKERS": "7"}, monkeypatch) == 14  # own pool + event store
     assert _pools("peluit_reporting.service", {}, monkeypatch) == 10
     assert _pools("peluit_vault.service", {"PELUIT_EVENTSTORE_POOL_SIZE": "2"}, monkeypatch) == 12  # + disclosures
+    # intake's pool serves WhatsApp messages only, whatever its 64 workers
+    assert _pools("peluit_intake.service", {"PELUIT_MAX_WORKERS": "64"}, monkeypatch) == 2
 
 
 def test_the_event_store_opens_no_more_than_its_setting(monkeypatch):
