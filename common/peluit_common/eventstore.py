@@ -49,11 +49,24 @@ class EventStoreApp(DependencyProvider):
     def open(self, create_tables: bool):
         raise NotImplementedError
 
+    def after_tables(self) -> None:
+        """Called once the tables exist, before the first insert (the hash chain's trigger)."""
+
     def setup(self):
-        self.app = self.open(create_tables=migrate_at_start())
+        # without migration at start, the migration job made the tables (and called after_tables)
+        self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
 
     def migrate_schema(self):
-        self.open(create_tables=True).close()
+        self._create().close()
+
+    def _create(self):
+        from .chain import migration_lock
+        from .settings import db_conninfo
+
+        with migration_lock(db_conninfo()):  # one starting instance creates tables at a time
+            app = self.open(create_tables=True)
+        self.after_tables()
+        return app
 
     def max_connections(self) -> int:
         return eventstore_pool_size()

@@ -37,7 +37,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="peluit-verify", description="Verify a Peluit audit bundle offline.",
         epilog="exit codes: 0 intact, 1 tampering found, 2 bundle or key file unreadable, 3 not proven (no key)")
-    parser.add_argument("bundle", type=Path, help="the bundle (JSON), e.g. from GET /api/v1/cases/{id}/audit-bundle")
+    parser.add_argument("bundle", type=Path, help="the bundle (JSON), e.g. from GET /api/v1/cases/{id}/audit-bundle, "
+                        "peluit-cases export-bundle or peluit-vault export-bundle")
     parser.add_argument("--public-key", action="append", type=Path, default=[], dest="keys",
                         help="checkpoint public key file (hex) obtained independently; repeat for rotated keys")
     parser.add_argument("--no-key", action="store_true",
@@ -72,7 +73,8 @@ def main(argv=None) -> int:
         return 3
     if report.intact:
         head = report.head or {}
-        print(f"intact: {report.events} events ({report.full_events} in full), {report.checkpoints} checkpoints; "
+        log = f" of {report.log}" if report.log else ""
+        print(f"intact: {report.events} events{log} ({report.full_events} in full), {report.checkpoints} checkpoints; "
               f"signed head at notification {head.get('position')} ({head.get('signed_at')}, key {head.get('key_id')})")
         return 0
     problems = sorted(report.problems, key=lambda p: p.position)
