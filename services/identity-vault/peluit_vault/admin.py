@@ -78,8 +78,7 @@ def main(argv=None) -> int:
             return _export_bundle(args)
         keyring = Keyring.load() if args.command == "rotate-kek" else None  # before any write
         with psycopg.connect(db_conninfo()) as conn:
-            schema.migrate(conn)
-            chain.migrate(conn)
+            schema.migrate(conn)  # hash chains included
             if args.command == "migrate":
                 print("vault schema up to date")
             elif args.command == "rotate-kek":

@@ -34,7 +34,8 @@ LOGS = {"disclosures": DISCLOSURES, "audit": AUDIT}
 
 
 def schema(conn) -> str:
-    return conn.execute("SELECT current_schema()").fetchone()[0]
+    with conn.transaction():  # no transaction left open behind the caller's back (autocommit off)
+        return conn.execute("SELECT current_schema()").fetchone()[0]
 
 
 def migrate(conn) -> None:

@@ -36,7 +36,6 @@ from .schema import migrate as migrate_records
 def migrate(conn) -> None:
     migrate_records(conn)
     calls.migrate(conn)  # vault-call tokens taken and refused
-    chain.migrate(conn)  # vault_audit's hash chain; the disclosure log's once its table exists (DisclosureLog)
 
 log = logging.getLogger(__name__)
 
