@@ -32,7 +32,6 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 import psycopg
-from nameko.extensions import DependencyProvider
 from psycopg import sql
 
 from peluit_chain import BUNDLE_FORMAT, EVENT_TAG, EVENT_TAG_V2, RECORD_TAG, CheckpointSigner, format_time
@@ -424,31 +423,6 @@ def checkpoint_once(conn, chain: Log, schema: str, signer: CheckpointSigner,
                          " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (position) DO NOTHING", chain, schema),
                      (position, head_hash, signed_at, signer.key_id, signature))
     return {"position": position, "key_id": signer.key_id}
-
-
-class Checkpoints(DependencyProvider):
-    """A service's checkpoint signer for its logs (the key from a file, never the
-    database; its public key is registered in ``chain_key`` so that bundles
-    carry every key id). ``run(pool)`` signs each log's head that moved."""
-
-    def __init__(self, load_signer, logs, schema):
-        """``load_signer()``: the CheckpointSigner; ``schema(conn)``: where the logs are."""
-        self.load_signer, self.logs, self.schema = load_signer, tuple(logs), schema
-
-    def setup(self):
-        self.signer = self.load_signer()
-        self.registered = False
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    def run(self, pool) -> list[dict]:
-        with pool.connection() as conn:
-            schema = self.schema(conn)
-            if not self.registered:
-                register_key(conn, schema, self.signer)
-                self.registered = True
-            return [made for chain in self.logs if (made := checkpoint_once(conn, chain, schema, self.signer))]
 
 
 # -- export -----------------------------------------------------------------------

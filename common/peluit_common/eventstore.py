@@ -10,6 +10,7 @@ from __future__ import annotations
 from eventsourcing.application import AggregateNotFoundError
 from nameko.extensions import DependencyProvider
 
+from .chain import checkpoint_once, register_key
 from .settings import db_password, env, env_int, migrate_at_start
 
 
@@ -86,3 +87,28 @@ def stored(repository, aggregate_id, kind):
     except AggregateNotFoundError:
         return None
     return aggregate if isinstance(aggregate, kind) else None
+
+
+class Checkpoints(DependencyProvider):
+    """A service's checkpoint signer for its logs (the key from a file, never the
+    database; its public key is registered in ``chain_key`` so that bundles
+    carry every key id). ``run(pool)`` signs each log's head that moved."""
+
+    def __init__(self, load_signer, logs, schema):
+        """``load_signer()``: the CheckpointSigner; ``schema(conn)``: where the logs are."""
+        self.load_signer, self.logs, self.schema = load_signer, tuple(logs), schema
+
+    def setup(self):
+        self.signer = self.load_signer()
+        self.registered = False
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def run(self, pool) -> list[dict]:
+        with pool.connection() as conn:
+            schema = self.schema(conn)
+            if not self.registered:
+                register_key(conn, schema, self.signer)
+                self.registered = True
+            return [made for log in self.logs if (made := checkpoint_once(conn, log, schema, self.signer))]

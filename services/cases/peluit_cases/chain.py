@@ -52,6 +52,8 @@ def load_signer() -> CheckpointSigner:
     return CheckpointSigner(load_signing_key("PELUIT_CHECKPOINT_KEY_FILE", "checkpoint.key"))
 
 
-def checkpoints() -> shared.Checkpoints:
+def checkpoints():
     """The service's signer for the event store (a nameko dependency)."""
-    return shared.Checkpoints(load_signer, [LOG], schema)
+    from peluit_common.eventstore import Checkpoints  # a nameko dependency: not imported by the CLI's export
+
+    return Checkpoints(load_signer, [LOG], schema)
