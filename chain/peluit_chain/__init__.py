@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 EVENT_TAG = b"peluit-event/1"
 CHECKPOINT_TAG = b"peluit-checkpoint/1"
 ZERO_HASH = bytes(32)
-BUNDLE_FORMAT = "peluit-audit-bundle/1"  # what ``peluit-cases export-bundle`` writes and the verifier reads
+BUNDLE_FORMAT = "peluit-audit-bundle/1"  # what ``peluit-cases`` / ``peluit-vault export-bundle`` write, the verifier reads
 
 
 def _field(value: bytes) -> bytes:

@@ -11,6 +11,8 @@ bundle is exported from that same connection with the service's own export
 code (``peluit_cases.audit.iter_bundle``), and the transaction is rolled back
 before the verifier runs. So every tamper is seen by the export exactly as a
 committed one would be, and none leaks into the other tests of the session.
+The vault's own history (its disclosure log and ``vault_audit``) is played the
+same way on the vault database, exported by an auditor's read-only role.
 """
 
 from __future__ import annotations

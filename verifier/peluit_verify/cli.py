@@ -4,12 +4,17 @@ Checks a Peluit audit bundle offline and prints ``intact`` or the first
 problem (Bahasa Indonesia / English). Exit codes:
 
     0  intact (warnings, e.g. events after the newest checkpoint, go to stderr)
-    1  tampering found: an altered, missing or reordered event, a broken
+    1  tampering found: an altered, missing, inserted or reordered event, a broken
        per-aggregate chain, an invalid checkpoint signature, a checkpoint head
        that is not in the chain, no checkpoint at all, or a history that does
        not extend the ``--since`` checkpoint
     2  the bundle or a key file cannot be read (not a bundle, bad JSON, bad hex)
     3  nothing wrong found, but nothing proven: no ``--public-key`` (and no ``--no-key``)
+
+Bundles come from cases (``GET /api/v1/cases/{id}/audit-bundle``,
+``peluit-cases export-bundle``: the event store) and from the vault
+(``peluit-vault export-bundle --log disclosures|audit``: its disclosure log,
+and ``vault_audit`` as a log of records); each log has its own checkpoint key.
 
 Pass the checkpoint public key you received from the Inspektorat through
 another channel with ``--public-key`` (hex, as in ``checkpoint.pub``; repeat

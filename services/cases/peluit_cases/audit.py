@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterator
 from uuid import UUID
 

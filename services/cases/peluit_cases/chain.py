@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from peluit_chain import CheckpointSigner
 from peluit_common import chain as shared
-from peluit_common.chain import migration_lock  # noqa: F401 (CasesApp creates its tables under it)
 from peluit_common.settings import env
 
 EVENTS_TABLE = "cases_events"  # eventsourcing: f"{CasesApplication.name}_events"

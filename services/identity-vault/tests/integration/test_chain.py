@@ -28,7 +28,7 @@ from peluit_vault import admin, chain, records, schema
 from peluit_vault.disclosure.application import DisclosureApplication
 from peluit_verify.verify import verify_bundle
 
-from ..support import AGUS, DEWI, approve, file
+from ..support import AGUS, approve, file
 
 VERIFY = shutil.which("peluit-verify", path=str(Path(sys.executable).parent)) or "peluit-verify"
 
