@@ -147,7 +147,7 @@ RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$
 """
 
-# The event link function. eventsourcing takes LOCK TABLE ... IN EXCLUSIVE MODE before
+# The link function. eventsourcing takes LOCK TABLE ... IN EXCLUSIVE MODE before
 # its INSERT (PostgresApplicationRecorder._lock_table), so its writers are
 # serialised, ids are drawn in commit order and the head read here is the
 # committed predecessor. That lock also conflicts with the ROW EXCLUSIVE lock
@@ -156,6 +156,9 @@ $$
 # statement). The head query runs after the lock with a fresh READ COMMITTED
 # snapshot; an insert whose id is not after the head (drawn before the lock)
 # or that runs with an older snapshot is refused rather than forking the chain.
+# A table of records is written by plain INSERTs that draw their id from the
+# column default before any lock, so there the id is drawn again under the lock
+# ({redraw}) and is then after every committed row (gaps are harmless).
 LINK_FUNCTION = """
 CREATE OR REPLACE FUNCTION {schema}.{link}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -168,49 +171,24 @@ BEGIN
             USING ERRCODE = 'serialization_failure';
     END IF;
     PERFORM pg_advisory_xact_lock({insert_lock});
-    SELECT notification_id, event_hash INTO head_id, head_hash
-        FROM {schema}.{table} ORDER BY notification_id DESC LIMIT 1;
-    IF head_id IS NOT NULL AND head_id >= NEW.notification_id THEN
-        RAISE EXCEPTION 'peluit chain: notification id % is not after the head %', NEW.notification_id, head_id
+{redraw}    SELECT {id}, event_hash INTO head_id, head_hash FROM {schema}.{table} ORDER BY {id} DESC LIMIT 1;
+    IF head_id IS NOT NULL AND head_id >= NEW.{id} THEN
+        RAISE EXCEPTION 'peluit chain: id % is not after the head %', NEW.{id}, head_id
             USING ERRCODE = 'serialization_failure';
     END IF;
-    SELECT event_hash INTO agg_hash FROM {schema}.{table}
-        WHERE originator_id = NEW.originator_id AND originator_version = NEW.originator_version - 1;
     NEW.prev_log_hash := coalesce(head_hash, {zero});
+{hashing}    RETURN NEW;
+END
+$$
+"""
+EVENT_HASHING = """    SELECT event_hash INTO agg_hash FROM {schema}.{table}
+        WHERE originator_id = NEW.originator_id AND originator_version = NEW.originator_version - 1;
     NEW.prev_aggregate_hash := coalesce(agg_hash, {zero});
     NEW.hash_version := 2;
     NEW.event_hash := {schema}.peluit_event_hash_v2(NEW.prev_log_hash, NEW.prev_aggregate_hash, NEW.notification_id,
         NEW.originator_id, NEW.originator_version, {schema}.peluit_content_digest(NEW.topic, NEW.state));
-    RETURN NEW;
-END
-$$
 """
-
-# The record link function: writers of plain INSERTs draw their id from the
-# column default before any lock, so the id is drawn again under the lock and
-# is then after every committed row (gaps are harmless).
-RECORD_LINK_FUNCTION = """
-CREATE OR REPLACE FUNCTION {schema}.{link}() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    head_id bigint;
-    head_hash bytea;
-BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'peluit chain: rows are inserted under READ COMMITTED only'
-            USING ERRCODE = 'serialization_failure';
-    END IF;
-    PERFORM pg_advisory_xact_lock({insert_lock});
-    NEW.id := nextval({sequence}::regclass);
-    SELECT id, event_hash INTO head_id, head_hash FROM {schema}.{table} ORDER BY id DESC LIMIT 1;
-    IF head_id IS NOT NULL AND head_id >= NEW.id THEN
-        RAISE EXCEPTION 'peluit chain: id % is not after the head %', NEW.id, head_id
-            USING ERRCODE = 'serialization_failure';
-    END IF;
-    NEW.prev_log_hash := coalesce(head_hash, {zero});
-    NEW.event_hash := {schema}.peluit_record_hash({log}, NEW.prev_log_hash, NEW.id, sha256({digest_new}));
-    RETURN NEW;
-END
-$$
+RECORD_HASHING = """    NEW.event_hash := {schema}.peluit_record_hash({log}, NEW.prev_log_hash, NEW.id, sha256({digest_new}));
 """
 
 # (Re)links every row from ``from_id`` on, in id order. The migration runs it
@@ -227,15 +205,20 @@ DECLARE
     agg bytea;
     n bigint := 0;
 BEGIN
-    SELECT event_hash INTO prev FROM {schema}.{table} WHERE notification_id < from_id
-        ORDER BY notification_id DESC LIMIT 1;
+    SELECT event_hash INTO prev FROM {schema}.{table} WHERE {id} < from_id ORDER BY {id} DESC LIMIT 1;
     prev := coalesce(prev, {zero});
-    FOR r IN SELECT notification_id, originator_id, originator_version, topic, state, hash_version
-             FROM {schema}.{table} WHERE notification_id >= from_id ORDER BY notification_id LOOP
-        SELECT event_hash INTO agg FROM {schema}.{table}
+    FOR r IN SELECT * FROM {schema}.{table} WHERE {id} >= from_id ORDER BY {id} LOOP
+        link := prev;
+{rehash}        UPDATE {schema}.{table} SET prev_log_hash = link, event_hash = prev{set_agg} WHERE {id} = r.{id};
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$
+"""
+EVENT_REHASH = """        SELECT event_hash INTO agg FROM {schema}.{table}
             WHERE originator_id = r.originator_id AND originator_version = r.originator_version - 1;
         agg := coalesce(agg, {zero});
-        link := prev;
         IF r.hash_version = 2 THEN
             prev := {schema}.peluit_event_hash_v2(link, agg, r.notification_id, r.originator_id,
                                                    r.originator_version, {schema}.peluit_content_digest(r.topic, r.state));
@@ -243,34 +226,8 @@ BEGIN
             prev := {schema}.peluit_event_hash(link, agg, r.notification_id, r.originator_id, r.originator_version,
                                                 r.topic, r.state);
         END IF;
-        UPDATE {schema}.{table} SET prev_log_hash = link, prev_aggregate_hash = agg, event_hash = prev
-            WHERE notification_id = r.notification_id;
-        n := n + 1;
-    END LOOP;
-    RETURN n;
-END
-$$
 """
-
-RECORD_RELINK_FUNCTION = """
-CREATE OR REPLACE FUNCTION pg_temp.peluit_chain_relink(from_id bigint) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
-    prev bytea;
-    link bytea;
-    n bigint := 0;
-BEGIN
-    SELECT event_hash INTO prev FROM {schema}.{table} WHERE id < from_id ORDER BY id DESC LIMIT 1;
-    prev := coalesce(prev, {zero});
-    FOR r IN SELECT * FROM {schema}.{table} WHERE id >= from_id ORDER BY id LOOP
-        link := prev;
-        prev := {schema}.peluit_record_hash({log}, link, r.id, sha256({digest_r}));
-        UPDATE {schema}.{table} SET prev_log_hash = link, event_hash = prev WHERE id = r.id;
-        n := n + 1;
-    END LOOP;
-    RETURN n;
-END
-$$
+RECORD_REHASH = """        prev := {schema}.peluit_record_hash({log}, link, r.id, sha256({digest_r}));
 """
 
 
@@ -295,9 +252,19 @@ def fmt(statement: str, chain: Log, schema: str, **more) -> sql.Composed:
     return sql.SQL(statement).format(**{k: v for k, v in parts.items() if "{" + k + "}" in statement})
 
 
+def link_function(chain: Log, schema: str, sequence: str | None = None) -> sql.Composed:
+    """The trigger function of ``chain`` (``sequence``: a table of records' id sequence)."""
+    if chain.records:
+        template = LINK_FUNCTION.replace("{redraw}", "    NEW.id := nextval({sequence}::regclass);\n") \
+            .replace("{hashing}", RECORD_HASHING)
+        return fmt(template, chain, schema, sequence=sql.Literal(sequence))
+    return fmt(LINK_FUNCTION.replace("{redraw}", "").replace("{hashing}", EVENT_HASHING), chain, schema)
+
+
 def relink_function(chain: Log, schema: str) -> sql.Composed:
     """The relink function, for a session's pg_temp (the migration; tests playing the attacker)."""
-    return fmt(RECORD_RELINK_FUNCTION if chain.records else RELINK_FUNCTION, chain, schema)
+    rehash, set_agg = (RECORD_REHASH, "") if chain.records else (EVENT_REHASH, ", prev_aggregate_hash = agg")
+    return fmt(RELINK_FUNCTION.replace("{rehash}", rehash).replace("{set_agg}", set_agg), chain, schema)
 
 
 def table_exists(conn, chain: Log, schema: str) -> bool:
@@ -350,7 +317,7 @@ def migrate(conn, chain: Log, schema: str) -> bool:
             conn.execute(fmt(RECORD_FUNCTIONS, chain, schema))
             sequence = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')",
                                     (sql.Identifier(schema, chain.table).as_string(conn),)).fetchone()[0]
-            conn.execute(fmt(RECORD_LINK_FUNCTION, chain, schema, sequence=sql.Literal(sequence)))
+            conn.execute(link_function(chain, schema, sequence))
         else:
             conn.execute(fmt(HASH_FUNCTION, chain, schema))
             conn.execute(fmt(HASH_V2_FUNCTIONS, chain, schema))
@@ -359,7 +326,7 @@ def migrate(conn, chain: Log, schema: str) -> bool:
                 first = 1 if _column_exists(conn, schema, chain.table, "event_hash") else 2
                 conn.execute(fmt(f"ALTER TABLE {{schema}}.{{table}} ADD COLUMN hash_version smallint NOT NULL"
                                  f" DEFAULT {first}", chain, schema))
-            conn.execute(fmt(LINK_FUNCTION, chain, schema))
+            conn.execute(link_function(chain, schema))
             conn.execute(fmt("DROP FUNCTION IF EXISTS {schema}.peluit_chain_relink(bigint)", chain, schema))
         if _installed(conn, chain, schema):
             return True
