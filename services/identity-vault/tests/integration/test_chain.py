@@ -298,6 +298,32 @@ def test_a_read_only_role_with_no_vault_secret_exports_and_the_verifier_says_int
                                 timeout=60)
         assert result.returncode == 0 and result.stdout.startswith("intact:"), result.stdout + result.stderr
         assert f"of {chain.LOGS[log].table}" in result.stdout
+    # the next audit: the newest checkpoint the auditor kept from this one is a --since the history must extend
+    since = tmp_path / "since.json"
+    since.write_text(json.dumps(json.loads((tmp_path / "audit.json").read_text())["checkpoints"][-1]))
+    with connect(db) as conn:
+        records.audit(conn, "retention_set", None, {"tenant": "35.98", "years": 6})
+    checkpointed(db, key, [chain.AUDIT])
+    later = tmp_path / "audit-later.json"
+    assert admin.main(["export-bundle", "--log", "audit", "--out", str(later), "--schema", "public",
+                       "--dsn", psycopg.conninfo.make_conninfo(**params)]) == 0
+    extends = subprocess.run([VERIFY, str(later), "--public-key", str(pub), "--since", str(since)],
+                             capture_output=True, text=True, timeout=60)
+    assert extends.returncode == 0 and extends.stdout.startswith("intact:"), extends.stdout + extends.stderr
+    with connect(db) as conn, pytest.raises(Rollback), conn.transaction():
+        # history rewritten and re-signed by someone holding the vault's key: the kept checkpoint refuses it
+        first = conn.execute("SELECT min(id) FROM vault_audit").fetchone()[0]
+        conn.execute("UPDATE vault_audit SET action = 'nothing' WHERE id = %s", (first,))
+        conn.execute(shared.relink_function(chain.AUDIT, "public"))
+        conn.execute("SELECT pg_temp.peluit_chain_relink(%s)", (first,))
+        conn.execute("DELETE FROM vault_audit_checkpoint")
+        shared.checkpoint_once(conn, chain.AUDIT, "public", key)
+        rewritten = tmp_path / "rewritten.json"
+        rewritten.write_text("".join(shared.iter_bundle(conn, chain.AUDIT, "public")))
+        refused = subprocess.run([VERIFY, str(rewritten), "--public-key", str(pub), "--since", str(since)],
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1 and "does not extend the trusted checkpoint" in refused.stdout, refused.stdout
+        raise Rollback
     # the role cannot write, not even through the export
     with psycopg.connect(psycopg.conninfo.make_conninfo(**params)) as ro:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
