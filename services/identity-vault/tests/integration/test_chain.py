@@ -90,7 +90,10 @@ def test_rows_written_before_the_chain_are_chained_at_migration_then_every_inser
                 sql.Identifier(log.table))).fetchone()[0]
         assert before["vault_audit"] == 4 and before["vault_events"] >= 4
         schema.migrate(conn)
+        hashes = conn.execute("SELECT id, event_hash FROM vault_audit ORDER BY id").fetchall()
         schema.migrate(conn)  # idempotent: nothing re-hashed
+        assert conn.execute("SELECT id, event_hash FROM vault_audit ORDER BY id").fetchall() == hashes
+        assert conn.execute("SELECT count(*) FROM vault_events WHERE hash_version <> 2").fetchone() == (0,)
         # the migration chained what was there, without leaving a "recompute every hash" function behind
         assert conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'peluit_chain_relink'").fetchone() == (0,)
     history(db, requests=1).close()  # new rows, through the trigger
