@@ -13,8 +13,9 @@ problem (Bahasa Indonesia / English). Exit codes:
 
 Bundles come from cases (``GET /api/v1/cases/{id}/audit-bundle``,
 ``peluit-cases export-bundle``: the event store) and from the vault
-(``peluit-vault export-bundle --log disclosures|audit``: its disclosure log,
-and ``vault_audit`` as a log of records); each log has its own checkpoint key.
+(``peluit-vault export-bundle --log disclosures|audit|refused-calls``: its
+disclosure log, and ``vault_audit`` and the refused calls as logs of records);
+cases and the vault each sign with their own checkpoint key.
 
 Pass the checkpoint public key you received from the Inspektorat through
 another channel with ``--public-key`` (hex, as in ``checkpoint.pub``; repeat

@@ -6,9 +6,10 @@
                                           crypto-shred identities and evidence originals
                                           whose retention ran out
     peluit-vault set-retention --tenant 35.73 --years 5
-    peluit-vault export-bundle --log disclosures|audit --out FILE [--dsn DSN] [--schema NAME]
-                                          audit bundle of the disclosure log or of
-                                          vault_audit for ``peluit-verify``, up to
+    peluit-vault export-bundle --log disclosures|audit|refused-calls --out FILE [--dsn DSN] [--schema NAME]
+                                          audit bundle of the disclosure log, of
+                                          vault_audit or of the refused vault calls
+                                          for ``peluit-verify``, up to
                                           the newest signed checkpoint; read-only,
                                           needs no vault key (``--dsn``: e.g. an
                                           auditor's read-only role, or a restored dump)
@@ -67,7 +68,8 @@ def main(argv=None) -> int:
     policy.add_argument("--years", required=True, type=_positive)
     export = commands.add_parser("export-bundle", help="audit bundle of a vault log for peluit-verify (read-only)")
     export.add_argument("--log", required=True, choices=sorted(chain.LOGS),
-                        help="disclosures: the disclosure log (vault_events); audit: vault_audit")
+                        help="disclosures: the disclosure log (vault_events); audit: vault_audit; "
+                             "refused-calls: vault_call_refused")
     export.add_argument("--out", required=True, help="file to write ('-' for standard output)")
     export.add_argument("--dsn", help="libpq connection string (default: the vault's own settings)")
     export.add_argument("--schema", help="where the vault's tables are (default: the connection's current schema)")

@@ -1,14 +1,14 @@
 """The vault's own history is tamper-evident: the disclosure log
-(``vault_events``, every request, approval, refusal, expiry and view) and
-``vault_audit`` (closures, shredding, KEK rotation) are chained logs of
-``peluit_common.chain``, like the cases event store.
+(``vault_events``, every request, approval, refusal, expiry and view),
+``vault_audit`` (closures, shredding, KEK rotation) and the refused vault
+calls (``vault_call_refused``) are chained logs of ``peluit_common.chain``,
+like the cases event store.
 
 A trigger chains every row, whatever writes it, so a new kind of disclosure
 event or audit action is covered as it appears. A timer signs each head that
 moved with the vault's own Ed25519 checkpoint key (``PELUIT_VAULT_CHECKPOINT_KEY_FILE``,
 never in the database; its public key goes to auditors out of band), into
-``vault_events_checkpoint`` and ``vault_audit_checkpoint``.
-``peluit-vault export-bundle`` writes either log for ``peluit-verify`` with
+``<table>_checkpoint``. ``peluit-vault export-bundle`` writes any of them for ``peluit-verify`` with
 plain SELECTs: a read-only role and no vault secret are enough.
 
 Both logs live in the schema of the vault's connection (``current_schema()``:
@@ -30,7 +30,14 @@ AUDIT = shared.Log(table="vault_audit", checkpoints="vault_audit_checkpoint",
                        ("action", "{row}.action"),
                        ("reporter_ref", "{row}.reporter_ref"),
                        ("detail", "{row}.detail::text")))
-LOGS = {"disclosures": DISCLOSURES, "audit": AUDIT}
+# every vault call refused (a forged, replayed or mis-bound token: calls.py), who the token named
+REFUSED_CALLS = shared.Log(table="vault_call_refused", checkpoints="vault_call_refused_checkpoint",
+                           insert_lock=0x5045_4C55_0031, checkpoint_lock=0x5045_4C55_0032, fields=(
+                               ("at", AUDIT.fields[0][1]),
+                               ("action", "{row}.action"),
+                               ("code", "{row}.code"),
+                               ("officer_id", "{row}.officer_id")))
+LOGS = {"disclosures": DISCLOSURES, "audit": AUDIT, "refused-calls": REFUSED_CALLS}
 
 
 def schema(conn) -> str:

@@ -81,7 +81,7 @@ class IdentityVault:
     auth = calls.VaultCalls()  # no officer token reaches the vault: cases signs one call at a time
     disclosures = disclosure.DisclosureLog()
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)  # only to confirm that a case ended
-    checkpoints = chain.checkpoints()  # signs the heads of the disclosure log and vault_audit
+    checkpoints = chain.checkpoints()  # signs the heads of the vault's chained logs (chain.py)
 
     @rpc
     def store_identity(self, command: dict) -> dict:
@@ -195,5 +195,5 @@ class IdentityVault:
 
     @timer(interval=env_float("PELUIT_CHECKPOINT_INTERVAL", 60))
     def checkpoint(self):
-        """Sign the head of the disclosure log and of ``vault_audit`` when it moved (chain.py)."""
+        """Sign the head of each of the vault's chained logs that moved (chain.py)."""
         self.checkpoints.run(self.db)

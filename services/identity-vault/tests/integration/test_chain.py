@@ -1,5 +1,6 @@
 """The vault's own history is tamper-evident: the disclosure log
-(``vault_events``) and ``vault_audit`` are chained by trigger, existing rows
+(``vault_events``), ``vault_audit`` and the refused vault calls
+(``vault_call_refused``) are chained by trigger, existing rows
 at migration, checkpoints signed with the vault's key, and the offline
 verifier names a deleted, edited or inserted row and a forged checkpoint.
 
@@ -24,7 +25,7 @@ from psycopg import sql
 from peluit_chain import CheckpointSigner, ZERO_HASH, record_digest, record_hash
 from peluit_common import chain as shared
 from peluit_common.testing import ADMIN_DSN, dsn_for, eventsourcing_env_for
-from peluit_vault import admin, chain, records, schema
+from peluit_vault import admin, calls, chain, records, schema
 from peluit_vault.disclosure.application import DisclosureApplication
 from peluit_verify.verify import verify_bundle
 
@@ -60,7 +61,15 @@ def history(dbname, requests: int = 2, chained: bool = True) -> DisclosureApplic
     with connect(dbname) as conn:
         records.audit_all(conn, "case_closed", [(f"r{n}" * 8, {"case_id": str(uuid4()), "n": n}) for n in range(3)])
         records.audit(conn, "kek_rotated", None, {"current": "k2", "retired": ["k1"], "rewrapped": 3})
+        for code in ("replayed", "bad_signature", "expired", "wrong_binding"):
+            calls.record_refused(conn, "approve_disclosure", code, AGUS["officer_id"] if code == "replayed" else None)
     return app
+
+
+def migrate(conn) -> None:
+    """As the service migrates (its Database provider's ``migrate``)."""
+    schema.migrate(conn)
+    calls.migrate(conn)
 
 
 def checkpointed(dbname, signer, logs=tuple(chain.LOGS.values())) -> None:
@@ -80,7 +89,7 @@ def problems(conn, log, key) -> list:
 
 def test_rows_written_before_the_chain_are_chained_at_migration_then_every_insert(db):
     with connect(db) as conn:
-        for ddl in (schema.IDENTITIES, schema.ORIGINALS, schema.RELAY):  # a vault of the release before the chain
+        for ddl in (schema.IDENTITIES, schema.ORIGINALS, schema.RELAY, calls.SCHEMA):  # the release before the chain
             conn.execute(ddl)
     app = history(db, chained=False)
     before = {}
@@ -88,10 +97,10 @@ def test_rows_written_before_the_chain_are_chained_at_migration_then_every_inser
         for log in chain.LOGS.values():
             before[log.table] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(log.table))).fetchone()[0]
-        assert before["vault_audit"] == 4 and before["vault_events"] >= 4
-        schema.migrate(conn)
+        assert before["vault_audit"] == 4 and before["vault_events"] >= 4 and before["vault_call_refused"] == 4
+        migrate(conn)
         hashes = conn.execute("SELECT id, event_hash FROM vault_audit ORDER BY id").fetchall()
-        schema.migrate(conn)  # idempotent: nothing re-hashed
+        migrate(conn)  # idempotent: nothing re-hashed
         assert conn.execute("SELECT id, event_hash FROM vault_audit ORDER BY id").fetchall() == hashes
         assert conn.execute("SELECT count(*) FROM vault_events WHERE hash_version <> 2").fetchone() == (0,)
         # the migration chained what was there, without leaving a "recompute every hash" function behind
@@ -121,7 +130,7 @@ def test_rows_written_before_the_chain_are_chained_at_migration_then_every_inser
 
 def test_writers_at_once_keep_one_chain(db, together):
     with connect(db) as conn:
-        schema.migrate(conn)
+        migrate(conn)
 
     def writer(n):
         def write():
@@ -143,7 +152,7 @@ def test_writers_at_once_keep_one_chain(db, together):
 def tampered(db):
     """A vault with history, checkpointed, and a connection to tamper on: ``(conn, key, ids)``."""
     with connect(db) as conn:
-        schema.migrate(conn)
+        migrate(conn)
     app = history(db, requests=3)
     key = CheckpointSigner(secrets.token_bytes(32))
     checkpointed(db, key)
@@ -159,7 +168,7 @@ def tampered(db):
 AUDIT, EVENTS = chain.AUDIT, chain.DISCLOSURES
 
 
-@pytest.mark.parametrize("log", [AUDIT, EVENTS], ids=lambda log: log.table)
+@pytest.mark.parametrize("log", chain.LOGS.values(), ids=lambda log: log.table)
 def test_a_deleted_row_is_named(tampered, log):
     conn, key, ids = tampered
     victim = ids[log.table][2]
@@ -270,12 +279,13 @@ def auditor_role(db):
     """A vault with history, and a login role that may only read its logs, their checkpoints and keys."""
     role = f"vault_ro_{secrets.token_hex(4)}"
     with connect(db) as conn:
-        schema.migrate(conn)
+        migrate(conn)
     history(db).close()
     with connect(db) as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("GRANT SELECT ON vault_events, vault_audit, vault_events_checkpoint,"
-                             " vault_audit_checkpoint, chain_key TO {}").format(sql.Identifier(role)))
+        tables = [name for log in chain.LOGS.values() for name in (log.table, log.checkpoints)] + ["chain_key"]
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, tables)), sql.Identifier(role)))
     yield role
     with connect(db) as conn:
         conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
@@ -293,7 +303,7 @@ def test_a_read_only_role_with_no_vault_secret_exports_and_the_verifier_says_int
     params.update(user=auditor_role, options="-c default_transaction_read_only=on")
     for name in ("PELUIT_VAULT_KEK_FILE", "PELUIT_VAULT_PRIVATE_KEY_FILE", "PELUIT_VAULT_CHECKPOINT_KEY_FILE"):
         monkeypatch.setenv(name, str(tmp_path / "none"))  # no vault key file exists: none is read
-    for log in ("disclosures", "audit"):
+    for log in chain.LOGS:
         out = tmp_path / f"{log}.json"
         assert admin.main(["export-bundle", "--log", log, "--out", str(out), "--schema", "public",
                            "--dsn", psycopg.conninfo.make_conninfo(**params)]) == 0
