@@ -21,3 +21,13 @@ def test_the_vault_gets_the_vault_call_public_key_and_no_officer_token_key(tmp_p
     ensure_keys(root)  # again: nothing is replaced
     assert (root / "cases" / "vault-call.key").read_text() == before
     assert (root / "auditors" / "checkpoint.pub").exists()
+
+
+def test_the_vault_signs_its_own_checkpoints_with_a_key_cases_does_not_hold(tmp_path):
+    root = ensure_keys(tmp_path / "keys")
+    vault = SigningKey(bytes.fromhex((root / "identity-vault" / "vault-checkpoint.key").read_text().strip()))
+    public = bytes(vault.verify_key).hex()
+    assert (root / "auditors" / "vault-checkpoint.pub").read_text().strip() == public
+    assert public != (root / "auditors" / "checkpoint.pub").read_text().strip()
+    assert not any("vault-checkpoint" in p.name for p in (root / "cases").iterdir())
+    assert not any(p.name == "checkpoint.key" for p in (root / "identity-vault").iterdir())

@@ -1,8 +1,9 @@
-"""The byte encodings that the cases event store hashes and signs.
+"""The byte encodings that Peluit's hash-chained logs hash and sign.
 
-Shared by the cases service, which computes ``event_hash`` in a PostgreSQL
-trigger (``peluit_cases.chain``) and signs checkpoints, and the offline
-verifier ``peluit-verify``, which recomputes both. Each field is
+Shared by the services, which compute ``event_hash`` in a PostgreSQL trigger
+(``peluit_common.chain``: the cases event store, the vault's disclosure log
+and ``vault_audit``) and sign checkpoints, and the offline verifier
+``peluit-verify``, which recomputes both. Each field is
 length-prefixed (8-byte big-endian length, then the bytes) after a versioned
 domain tag, so no two different field tuples can encode to the same bytes.
 The standard library and ``cryptography`` only: auditors install it on
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 EVENT_TAG = b"peluit-event/1"
 CHECKPOINT_TAG = b"peluit-checkpoint/1"
 ZERO_HASH = bytes(32)
-BUNDLE_FORMAT = "peluit-audit-bundle/1"  # what ``peluit-cases export-bundle`` writes and the verifier reads
+BUNDLE_FORMAT = "peluit-audit-bundle/1"  # what ``peluit-cases`` / ``peluit-vault export-bundle`` write, the verifier reads
 
 
 def _field(value: bytes) -> bytes:
@@ -65,6 +66,27 @@ def event_hash_v2(prev_log_hash: bytes, prev_aggregate_hash: bytes, notification
         _field(EVENT_TAG_V2), _field(prev_log_hash), _field(prev_aggregate_hash), _field(_int8(notification_id)),
         _field(oid.bytes), _field(_int8(originator_version)), _field(digest),
     ])
+    return hashlib.sha256(data).digest()
+
+
+RECORD_TAG = b"peluit-record/1"  # hash version 3: a row of a plain table (the vault's ``vault_audit``)
+
+
+def _text(value: str | None) -> bytes:
+    """A text field; NULL has length -1, so it differs from the empty string."""
+    return _int8(-1) if value is None else _field(value.encode("utf-8"))
+
+
+def record_digest(values) -> bytes:
+    """What a record's hash commits to: its fields as the log renders them to text, in order."""
+    return hashlib.sha256(b"".join(_text(v) for v in values)).digest()
+
+
+def record_hash(log: str, prev_log_hash: bytes, position: int, digest: bytes) -> bytes:
+    """Version 3: a row of the table ``log`` at id ``position``, linked to the row before it.
+    The table's name is hashed too, so a row cannot move to another chained table."""
+    data = b"".join([_field(RECORD_TAG), _field(log.encode("utf-8")), _field(prev_log_hash),
+                     _field(_int8(position)), _field(digest)])
     return hashlib.sha256(data).digest()
 
 

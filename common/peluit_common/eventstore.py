@@ -10,6 +10,7 @@ from __future__ import annotations
 from eventsourcing.application import AggregateNotFoundError
 from nameko.extensions import DependencyProvider
 
+from .chain import checkpoint_once, register_key
 from .settings import db_password, env, env_int, migrate_at_start
 
 
@@ -49,11 +50,24 @@ class EventStoreApp(DependencyProvider):
     def open(self, create_tables: bool):
         raise NotImplementedError
 
+    def after_tables(self) -> None:
+        """Called once the tables exist, before the first insert (the hash chain's trigger)."""
+
     def setup(self):
-        self.app = self.open(create_tables=migrate_at_start())
+        # without migration at start, the migration job made the tables (and called after_tables)
+        self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
 
     def migrate_schema(self):
-        self.open(create_tables=True).close()
+        self._create().close()
+
+    def _create(self):
+        from .chain import migration_lock
+        from .settings import db_conninfo
+
+        with migration_lock(db_conninfo()):  # one starting instance creates tables at a time
+            app = self.open(create_tables=True)
+        self.after_tables()
+        return app
 
     def max_connections(self) -> int:
         return eventstore_pool_size()
@@ -73,3 +87,28 @@ def stored(repository, aggregate_id, kind):
     except AggregateNotFoundError:
         return None
     return aggregate if isinstance(aggregate, kind) else None
+
+
+class Checkpoints(DependencyProvider):
+    """A service's checkpoint signer for its logs (the key from a file, never the
+    database; its public key is registered in ``chain_key`` so that bundles
+    carry every key id). ``run(pool)`` signs each log's head that moved."""
+
+    def __init__(self, load_signer, logs, schema):
+        """``load_signer()``: the CheckpointSigner; ``schema(conn)``: where the logs are."""
+        self.load_signer, self.logs, self.schema = load_signer, tuple(logs), schema
+
+    def setup(self):
+        self.signer = self.load_signer()
+        self.registered = False
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def run(self, pool) -> list[dict]:
+        with pool.connection() as conn:
+            schema = self.schema(conn)
+            if not self.registered:
+                register_key(conn, schema, self.signer)
+                self.registered = True
+            return [made for log in self.logs if (made := checkpoint_once(conn, log, schema, self.signer))]

@@ -4,7 +4,7 @@ broker vhost, new ports) deployed as the Kubernetes manifest says (its
 migrate jobs, then each container in production mode with only the manifest's
 environment: ``kubernetes.py``), and find every acknowledged report there: its
 receipt opens its case, its identity decrypts with the restored KEK, the hash
-chain verifies, and reporting and notifications converge from the restored
+chains verify (the case log's and the vault's own), and reporting and notifications converge from the restored
 log, each case once. The restored system takes new reports."""
 
 from __future__ import annotations
@@ -39,9 +39,16 @@ def _case_ids(system, numbers) -> dict:
     return {number: str(case_id) for number, case_id in rows}
 
 
-def test_backup_restores_onto_a_fresh_system(system, tmp_path):
+def test_backup_restores_onto_a_fresh_system(system, staff, login, tmp_path):
     acknowledged = [r for r in (_report(system, f"sebelum-{uuid.uuid4().hex[:8]}") for _ in range(5)) if r]
     assert len(acknowledged) == 5
+    # the vault's own history holds something: a disclosure request and a retention setting
+    from .test_disclosure import file_request, team_case
+
+    case_id = team_case(system, staff, login, {"name": "Pulih Pengungkapan", "email": "pulih@example.id"})
+    assert file_request(system, login("dewi.irban"), case_id).status_code == 201
+    system.admin_command("identity-vault", "-m", "peluit_vault.admin", "set-retention", "--tenant", "35.97",
+                         "--years", "6")
     during, stop = [], threading.Event()
 
     def light_load():
@@ -109,6 +116,13 @@ def _check_restored(restored, acknowledged, during, tmp_path):
     restored.admin_command("cases", "-m", "peluit_cases.admin", "export-bundle", "--out", str(bundle))
     checked = verify(bundle, restored.keys_dir / "auditors" / "checkpoint.pub")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # the vault's own history (disclosure log, vault_audit) came back chained, with its checkpoints
+    for log in ("disclosures", "audit"):
+        vault_bundle = tmp_path / f"vault-{log}.json"
+        restored.admin_command("identity-vault", "-m", "peluit_vault.admin", "export-bundle", "--log", log,
+                               "--out", str(vault_bundle))
+        checked = verify(vault_bundle, restored.keys_dir / "auditors" / "vault-checkpoint.pub")
+        assert checked.returncode == 0 and checked.stdout.startswith("intact:"), checked.stdout + checked.stderr
 
     def converged():
         with admin_connect(restored, "reporting") as rep, admin_connect(restored, "notifications") as notes:

@@ -11,12 +11,15 @@ bundle is exported from that same connection with the service's own export
 code (``peluit_cases.audit.iter_bundle``), and the transaction is rolled back
 before the verifier runs. So every tamper is seen by the export exactly as a
 committed one would be, and none leaks into the other tests of the session.
+The vault's own history (its disclosure log and ``vault_audit``) is played the
+same way on the vault database, exported by an auditor's read-only role.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,10 +34,23 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from psycopg import sql
+
 from peluit_cases import audit, chain
+from peluit_chain import (
+    checkpoint_message,
+    content_digest,
+    event_hash,
+    event_hash_v2,
+    format_time,
+    key_id,
+    record_digest,
+    record_hash,
+)
+from peluit_common import chain as shared_chain
 from peluit_local import bootstrap
-from peluit_local.testing import admin_connect, enrol, eventually, sample_report, submit
-from peluit_chain import checkpoint_message, content_digest, event_hash, event_hash_v2, format_time, key_id
+from peluit_local.testing import admin_connect, encodings, enrol, eventually, sample_report, submit
+from peluit_vault import chain as vault_chain
 
 VERIFY = shutil.which("peluit-verify", path=str(Path(sys.executable).parent)) or "peluit-verify"
 
@@ -347,3 +363,136 @@ def test_auditor_reads_a_case_as_of_a_moment_between_two_commands(system, audite
     assert (audited["auditor"]["id"], "read_as_of", True) in reads
     assert (audited["outsider"]["id"], "read_as_of", False) in reads
     assert (audited["auditor"]["id"], "timeline", True) in reads
+
+
+# -- the vault's own history ------------------------------------------------------------------
+
+
+def vault_public_key(system) -> Path:
+    return system.keys_dir / "auditors" / "vault-checkpoint.pub"
+
+
+@pytest.fixture(scope="module")
+def vault_history(system, staff, login):
+    """A disclosure request on a case whose identity holds a marker, a retention setting in
+    vault_audit, both covered by the vault's signed checkpoints; and a role that may only read."""
+    from .test_disclosure import file_request, team_case
+
+    marker = f"Penanda{uuid.uuid4().hex[:12]}"
+    case_id = team_case(system, staff, login, {"name": f"Budi {marker}", "email": f"{marker.lower()}@example.id"})
+    filed = file_request(system, login("dewi.irban"), case_id)
+    assert filed.status_code == 201, filed.text
+    for tenant, years in (("35.98", 7), ("35.99", 8)):  # two rows of vault_audit (region codes nobody else uses)
+        subprocess.run([sys.executable, "-m", "peluit_vault.admin", "set-retention", "--tenant", tenant,
+                        "--years", str(years)], env=system.env("identity-vault"), check=True, timeout=120,
+                       capture_output=True)
+    role = f"vault_auditor_{uuid.uuid4().hex[:6]}"
+    with admin_connect(system, "identity-vault") as conn:
+        heads = {log.table: conn.execute(sql.SQL("SELECT max({}) FROM peluit.{}").format(
+            sql.Identifier(log.id), sql.Identifier(log.table))).fetchone()[0] for log in vault_chain.LOGS.values()}
+
+        def covered():  # every log that holds a row (this session may have refused no vault call)
+            return all(conn.execute(sql.SQL("SELECT coalesce(max(position), 0) >= %s FROM peluit.{}").format(
+                sql.Identifier(log.checkpoints)), (heads[log.table],)).fetchone()[0]
+                for log in vault_chain.LOGS.values() if heads[log.table] is not None)
+
+        assert eventually(covered, timeout=30, interval=0.5), "the vault signs its heads (every second in tests)"
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(system.dbname("identity-vault")), sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA peluit TO {}").format(sql.Identifier(role)))
+        tables = [name for log in vault_chain.LOGS.values() for name in (log.table, log.checkpoints)] + ["chain_key"]
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+            sql.SQL(", ").join(sql.Identifier("peluit", t) for t in tables), sql.Identifier(role)))
+    params = psycopg.conninfo.conninfo_to_dict(bootstrap.admin_dsn(system.dbname("identity-vault")))
+    params.update(user=role, password="", options="-c default_transaction_read_only=on")
+    yield {"marker": marker, "dsn": psycopg.conninfo.make_conninfo(**params)}
+    with admin_connect(system, "identity-vault") as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_the_vaults_logs_export_read_only_and_verify_with_the_vaults_key_only(system, vault_history, tmp_path):
+    """As an auditor with a read-only role on the vault database: no vault key in the environment."""
+    env = {"PATH": os.environ["PATH"]}
+    for log in ("disclosures", "audit"):
+        out = tmp_path / f"vault-{log}.json"
+        exported = subprocess.run([sys.executable, "-m", "peluit_vault.admin", "export-bundle", "--log", log,
+                                   "--out", str(out), "--dsn", vault_history["dsn"], "--schema", "peluit"],
+                                  env=env, timeout=120, capture_output=True, text=True)
+        assert exported.returncode == 0, exported.stderr
+        result = verify(out, vault_public_key(system))
+        assert result.returncode == 0 and result.stdout.startswith("intact:"), result.stdout + result.stderr
+        # the cases key does not vouch for the vault's history
+        assert verify(out, public_key(system)).returncode == 1
+        text = out.read_bytes()
+        assert not any(form in text for form in encodings(vault_history["marker"])), "no identity in the bundle"
+    actions = [e["record"][1] for e in json.loads((tmp_path / "vault-audit.json").read_text())["events"]]
+    assert "retention_set" in actions
+    topics = [e["topic"] for e in json.loads((tmp_path / "vault-disclosures.json").read_text())["events"]]
+    assert any(t.endswith("Requested") for t in topics)
+
+
+def vault_tampered(system, log, tamper, tmp_path, name) -> Path:
+    """The insider's SQL on the vault database in a transaction; the vault's own export from it; rolled back."""
+    path = tmp_path / name
+    with psycopg.connect(bootstrap.admin_dsn(system.dbname("identity-vault"))) as conn:
+        try:
+            conn.execute("SET LOCAL search_path = peluit")
+            tamper(conn)
+            path.write_text("".join(shared_chain.iter_bundle(conn, log, "peluit")))
+        finally:
+            conn.rollback()
+    return path
+
+
+def test_the_vault_insiders_delete_edit_insert_and_forgery_are_each_named(system, vault_history, tmp_path):
+    key = vault_public_key(system)
+    audit_log, events_log = vault_chain.AUDIT, vault_chain.DISCLOSURES
+    with admin_connect(system, "identity-vault") as conn:
+        rows = [r[0] for r in conn.execute("SELECT id FROM peluit.vault_audit WHERE id <= (SELECT max(position)"
+                                           " FROM peluit.vault_audit_checkpoint) ORDER BY id")]
+        requested = conn.execute("SELECT max(notification_id) FROM peluit.vault_events WHERE topic LIKE %s"
+                                 " AND notification_id <= (SELECT max(position) FROM peluit.vault_events_checkpoint)",
+                                 ("%Requested",)).fetchone()[0]
+    assert len(rows) >= 2 and requested
+
+    def delete(conn):  # the retention setting that was never made
+        conn.execute("DELETE FROM vault_audit WHERE id = %s", (rows[-1],))
+
+    deleted = verify(vault_tampered(system, audit_log, delete, tmp_path, "delete.json"), key)
+    assert deleted.returncode == 1 and "TAMPERED" in deleted.stdout, deleted.stdout
+
+    def edit(conn):  # the reason an officer gave for a disclosure, rewritten
+        conn.execute("UPDATE vault_events SET state = convert_to(replace(convert_from(state, 'UTF8'), 'LPSK',"
+                     " 'lain'), 'UTF8') WHERE notification_id = %s", (requested,))
+
+    edited = verify(vault_tampered(system, events_log, edit, tmp_path, "edit.json"), key)
+    assert edited.returncode == 1 and edited.stdout.startswith(
+        f"TAMPERED: Peristiwa diubah: notifikasi {requested} "), edited.stdout
+
+    def insert(conn):  # a closure nobody made, slipped in after the first row with its hashes made right
+        conn.execute("ALTER TABLE vault_audit DISABLE TRIGGER peluit_chain_link")
+        record = [format_time(datetime.now(timezone.utc)), "case_closed", None, '{"case_id": "palsu"}']
+        prev = bytes(conn.execute("SELECT event_hash FROM vault_audit WHERE id = %s", (rows[0],)).fetchone()[0])
+        conn.execute("INSERT INTO vault_audit (id, at, action, reporter_ref, detail, prev_log_hash, event_hash)"
+                     " VALUES (%s, %s::timestamptz, %s, %s, %s::jsonb, %s, %s)",
+                     (rows[0] + 1, *record, prev, record_hash("vault_audit", prev, rows[0] + 1,
+                                                               record_digest(record))))
+
+    inserted = verify(vault_tampered(system, audit_log, insert, tmp_path, "insert.json"), key)
+    assert inserted.returncode == 1 and inserted.stdout.startswith(
+        f"TAMPERED: Peristiwa disisipkan: baris {rows[0] + 1} dari vault_audit"), inserted.stdout
+
+    def forge(conn):
+        conn.execute("UPDATE vault_audit_checkpoint SET signature = set_byte(signature, 0, get_byte(signature, 0) # 1)"
+                     " WHERE position = (SELECT max(position) FROM vault_audit_checkpoint)")
+
+    forged = verify(vault_tampered(system, audit_log, forge, tmp_path, "forged.json"), key)
+    assert forged.returncode == 1 and "(wrong signature" in forged.stdout, forged.stdout
+
+    # nothing of it stayed
+    with psycopg.connect(bootstrap.admin_dsn(system.dbname("identity-vault"))) as conn:
+        again = tmp_path / "again.json"
+        again.write_text("".join(shared_chain.iter_bundle(conn, audit_log, "peluit")))
+    assert verify(again, key).returncode == 0

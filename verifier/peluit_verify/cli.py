@@ -4,12 +4,18 @@ Checks a Peluit audit bundle offline and prints ``intact`` or the first
 problem (Bahasa Indonesia / English). Exit codes:
 
     0  intact (warnings, e.g. events after the newest checkpoint, go to stderr)
-    1  tampering found: an altered, missing or reordered event, a broken
+    1  tampering found: an altered, missing, inserted or reordered event, a broken
        per-aggregate chain, an invalid checkpoint signature, a checkpoint head
        that is not in the chain, no checkpoint at all, or a history that does
        not extend the ``--since`` checkpoint
     2  the bundle or a key file cannot be read (not a bundle, bad JSON, bad hex)
     3  nothing wrong found, but nothing proven: no ``--public-key`` (and no ``--no-key``)
+
+Bundles come from cases (``GET /api/v1/cases/{id}/audit-bundle``,
+``peluit-cases export-bundle``: the event store) and from the vault
+(``peluit-vault export-bundle --log disclosures|audit|refused-calls``: its
+disclosure log, and ``vault_audit`` and the refused calls as logs of records);
+cases and the vault each sign with their own checkpoint key.
 
 Pass the checkpoint public key you received from the Inspektorat through
 another channel with ``--public-key`` (hex, as in ``checkpoint.pub``; repeat
@@ -37,7 +43,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="peluit-verify", description="Verify a Peluit audit bundle offline.",
         epilog="exit codes: 0 intact, 1 tampering found, 2 bundle or key file unreadable, 3 not proven (no key)")
-    parser.add_argument("bundle", type=Path, help="the bundle (JSON), e.g. from GET /api/v1/cases/{id}/audit-bundle")
+    parser.add_argument("bundle", type=Path, help="the bundle (JSON), e.g. from GET /api/v1/cases/{id}/audit-bundle, "
+                        "peluit-cases export-bundle or peluit-vault export-bundle")
     parser.add_argument("--public-key", action="append", type=Path, default=[], dest="keys",
                         help="checkpoint public key file (hex) obtained independently; repeat for rotated keys")
     parser.add_argument("--no-key", action="store_true",
@@ -72,7 +79,8 @@ def main(argv=None) -> int:
         return 3
     if report.intact:
         head = report.head or {}
-        print(f"intact: {report.events} events ({report.full_events} in full), {report.checkpoints} checkpoints; "
+        log = f" of {report.log}" if report.log else ""
+        print(f"intact: {report.events} events{log} ({report.full_events} in full), {report.checkpoints} checkpoints; "
               f"signed head at notification {head.get('position')} ({head.get('signed_at')}, key {head.get('key_id')})")
         return 0
     problems = sorted(report.problems, key=lambda p: p.position)

@@ -15,6 +15,11 @@ Bundle (``peluit-audit-bundle/1``)::
                  # stubs of hash version 2 instead of topic and state:
                  "content_digest"}]}
 
+A log of records (the vault's ``vault_audit``) has ``"fields": [names]`` in
+its scope, next to ``"log": "<table>"``, and every event is hash version 3
+with ``"record": [text or null, ...]`` (``peluit_chain.record_hash``): no
+aggregates, only the log chain.
+
 Hash version 2 (``peluit_chain.event_hash_v2``) commits to the content through
 its digest, so every version-2 event is recomputed, stubs included: an event
 moved from one case to another no longer matches its hash in either bundle. A
@@ -36,7 +41,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from peluit_chain import BUNDLE_FORMAT as FORMAT
-from peluit_chain import ZERO_HASH, checkpoint_message, content_digest, event_hash, event_hash_v2, key_id
+from peluit_chain import (
+    ZERO_HASH,
+    checkpoint_message,
+    content_digest,
+    event_hash,
+    event_hash_v2,
+    key_id,
+    record_digest,
+    record_hash,
+)
 
 
 class BundleError(ValueError):
@@ -45,7 +59,7 @@ class BundleError(ValueError):
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # altered | missing | reordered | aggregate_chain | signature | checkpoint_head | no_checkpoint
+    kind: str  # altered | missing | inserted | reordered | aggregate_chain | signature | checkpoint_head | no_checkpoint
     position: int  # notification id where it shows (for sorting: the first problem is the lowest)
     id: str  # Bahasa Indonesia
     en: str
@@ -60,6 +74,7 @@ class Report:
     full_events: int = 0
     checkpoints: int = 0
     head: dict | None = None  # the newest checkpoint
+    log: str | None = None  # the scope's log, when the bundle names it
     problems: list[Problem] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
@@ -100,9 +115,13 @@ class _Event:
     prev_agg: bytes | None = None
     hash_version: int = 1
     digest: bytes | None = None  # a version-2 stub's content digest
+    record: list | None = None  # version 3: the row's fields as text
+    log: str = ""  # version 3: the table's name
 
     def recomputed(self) -> bytes | None:
         """The hash from the event's own fields; None when it cannot be (a version-1 stub)."""
+        if self.hash_version == 3:
+            return record_hash(self.log, self.prev_log, self.nid, record_digest(self.record))
         if self.hash_version == 2:
             digest = content_digest(self.topic, self.state) if self.full else self.digest
             return event_hash_v2(self.prev_log, self.prev_agg, self.nid, self.oid, self.version, digest)
@@ -111,13 +130,16 @@ class _Event:
         return None
 
     def name(self) -> tuple[str, str]:
+        if self.record is not None:
+            return f"baris {self.nid} dari {self.log}", f"row {self.nid} of {self.log}"
         if not self.full:
             return f"notifikasi {self.nid}", f"notification {self.nid}"
         return (f"notifikasi {self.nid} (agregat/kasus {self.oid}, versi {self.version})",
                 f"notification {self.nid} (aggregate/case {self.oid}, version {self.version})")
 
 
-def _parse_event(raw, index: int) -> _Event:
+def _parse_event(raw, index: int, log: str | None) -> _Event:
+    """``log``: the table's name when the bundle is a log of records (every event is one, version 3)."""
     if not isinstance(raw, dict):
         raise BundleError(f"events[{index}]: not an object")
     where = f"events[{index}]"
@@ -125,6 +147,13 @@ def _parse_event(raw, index: int) -> _Event:
                 prev_log=_hex(raw.get("prev_log_hash"), f"{where}.prev_log_hash"),
                 hash=_hex(raw.get("event_hash"), f"{where}.event_hash"), full="state" in raw,
                 hash_version=_int(raw.get("hash_version", 1), f"{where}.hash_version"))
+    if log is not None:
+        record = raw.get("record")
+        if ev.hash_version != 3 or not isinstance(record, list) \
+                or not all(v is None or isinstance(v, str) for v in record):
+            raise BundleError(f"{where}: a log of records holds version-3 records (a list of texts and nulls)")
+        ev.full, ev.record, ev.log = True, record, log
+        return ev
     if ev.hash_version not in (1, 2):
         raise BundleError(f"{where}.hash_version: 1 or 2")
     if not ev.full and ev.hash_version == 2:
@@ -167,12 +196,17 @@ def verify_bundle(bundle: dict, trusted_keys: list[bytes] | None = None) -> Repo
     scope = bundle.get("scope") or {}
     genesis = bundle.get("genesis") is True
     scoped = {UUID(str(a)) for a in scope.get("aggregates", [])} if scope.get("kind") == "case" else None
+    records = "fields" in scope
+    if records and not isinstance(scope.get("log"), str):
+        raise BundleError("scope.log: a log of records names its table")
 
-    report = Report()
+    report = Report(log=scope.get("log"))
     problems = report.problems
-    events = [_parse_event(e, i) for i, e in enumerate(events_raw)]
+    events = [_parse_event(e, i, scope["log"] if records else None) for i, e in enumerate(events_raw)]
     report.events, report.full_events = len(events), sum(e.full for e in events)
     by_hash = {e.hash: e for e in events}
+    index = {id(e): i for i, e in enumerate(events)}
+    linked_to = {e.prev_log for e in events}  # hashes some event links to
     by_nid: dict[int, _Event] = {}
     aggregates: dict[UUID, _Event] = {}  # the last full event seen per aggregate
 
@@ -187,7 +221,18 @@ def verify_bundle(bundle: dict, trusted_keys: list[bytes] | None = None) -> Repo
                                     f"Reordered: {en_name} appears after notification {previous.nid}"))
         elif expected is not None and ev.prev_log != expected:
             linked = by_hash.get(ev.prev_log)
-            if linked is not None and linked is not ev:
+            skipped = events[index[id(linked)] + 1:index[id(ev)]] if linked is not None else []
+            if linked is not None and skipped and linked.nid < ev.nid and not any(e.hash in linked_to for e in skipped):
+                # the chain goes round rows that no event links to: they were put in afterwards
+                for extra in skipped:
+                    id_extra, en_extra = extra.name()
+                    problems.append(Problem(
+                        "inserted", extra.nid,
+                        f"Peristiwa disisipkan: {id_extra} tidak ada di rantai ({id_name} dirantai langsung setelah "
+                        f"notifikasi {linked.nid})",
+                        f"Inserted event: {en_extra} is not in the chain ({en_name} was chained right after "
+                        f"notification {linked.nid})"))
+            elif linked is not None and linked is not ev:
                 problems.append(Problem(
                     "reordered", ev.nid,
                     f"Urutan berubah: {id_name} dirantai setelah notifikasi {linked.nid}, "
@@ -211,7 +256,7 @@ def verify_bundle(bundle: dict, trusted_keys: list[bytes] | None = None) -> Repo
             problems.append(Problem("missing", ev.nid,
                                     f"Peristiwa kasus ini hanya diberikan sebagai ringkasan: {id_name}",
                                     f"An event of this case is given without its content: {en_name}"))
-        if ev.full:
+        if ev.full and ev.record is None:
             # 3. the aggregate's own chain: version after version
             last = aggregates.get(ev.oid)
             if last is not None:

@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from peluit_chain import ZERO_HASH, checkpoint_message, event_hash, format_time, key_id
+from peluit_chain import ZERO_HASH, checkpoint_message, event_hash, format_time, key_id, record_digest, record_hash
 from peluit_verify.cli import main
 from peluit_verify.verify import FORMAT, BundleError, verify_bundle
 
@@ -375,3 +375,119 @@ def test_a_version_1_event_after_version_2_is_a_downgrade(key):
     downgraded = copy.deepcopy(bundle)
     downgraded["events"][3].pop("hash_version")  # claims the old encoding, which is not recomputed for stubs
     assert "downgraded" in {p.kind for p in verify_bundle(downgraded, [raw_public(key)]).problems}
+
+
+# -- logs of records (hash version 3: the vault's vault_audit) --------------------------------
+
+AUDIT_ROWS = [(2, ["2026-12-02T01:00:00.000001+00:00", "case_closed", "r" * 32, '{"case_id": "c1"}']),
+              (4, ["2026-12-02T01:00:01.000000+00:00", "kek_rotated", None, '{"current": "k2"}']),
+              (6, ["2026-12-02T01:00:02.000000+00:00", "identity_shredded", "s" * 32, '{"tenant": "35.73"}']),
+              (8, ["2026-12-02T01:00:03.000000+00:00", "kek_rewrapped", None, "{}"])]
+
+
+def records(rows, log="vault_audit", prev=ZERO_HASH):
+    out = []
+    for position, record in rows:
+        h = record_hash(log, prev, position, record_digest(record))
+        out.append({"notification_id": position, "prev_log_hash": prev.hex(), "event_hash": h.hex(),
+                    "hash_version": 3, "record": record})
+        prev = h
+    return out
+
+
+@pytest.fixture
+def audit_bundle(key):
+    events = records(AUDIT_ROWS)
+    return {"format": FORMAT, "created_at": "2026-12-02T01:00:05+00:00", "genesis": True,
+            "scope": {"kind": "log", "log": "vault_audit", "fields": ["at", "action", "reporter_ref", "detail"]},
+            "public_keys": {key_id(raw_public(key)): raw_public(key).hex()},
+            "checkpoints": [checkpoint(key, 8, events[-1]["event_hash"])], "events": events}
+
+
+def test_record_encoding_is_pinned():
+    import hashlib
+    import struct
+
+    def f(b):
+        return struct.pack(">q", len(b)) + b
+
+    digest = record_digest(["a", None, ""])
+    # NULL is length -1: neither the empty string nor a missing field
+    assert digest == hashlib.sha256(f(b"a") + struct.pack(">q", -1) + f(b"")).digest()
+    assert digest != record_digest(["a", "", ""]) and digest != record_digest(["a", ""])
+    assert record_hash("vault_audit", ZERO_HASH, 1, digest) == hashlib.sha256(b"".join(
+        [f(b"peluit-record/1"), f(b"vault_audit"), f(bytes(32)), f(struct.pack(">q", 1)), f(digest)])).digest()
+    # the table's name is hashed: a row does not verify in another chained table
+    assert record_hash("vault_events", ZERO_HASH, 1, digest) != record_hash("vault_audit", ZERO_HASH, 1, digest)
+
+
+def test_a_log_of_records_verifies_and_names_an_edit_a_deletion_and_an_insertion(audit_bundle, key):
+    trusted = [raw_public(key)]
+    report = verify_bundle(audit_bundle, trusted)
+    assert report.intact and report.events == 4 and report.log == "vault_audit", report.problems
+
+    edited = copy.deepcopy(audit_bundle)
+    edited["events"][1]["record"][3] = '{"current": "k3"}'
+    assert [(p.kind, p.position, p.en) for p in verify_bundle(edited, trusted).problems] == [
+        ("altered", 4, "Altered event: row 4 of vault_audit")]
+    nulled = copy.deepcopy(audit_bundle)
+    nulled["events"][0]["record"][2] = None  # the reporter's reference taken out of a closure
+    assert first(verify_bundle(nulled, trusted)).kind == "altered"
+
+    deleted = copy.deepcopy(audit_bundle)
+    del deleted["events"][1]
+    p = first(verify_bundle(deleted, trusted))
+    assert p.kind == "missing" and p.position == 6 and "before row 6 of vault_audit (after notification 2)" in p.en
+
+    # a row put between 2 and 4 with its own hashes made right: row 4 still links to row 2
+    inserted = copy.deepcopy(audit_bundle)
+    extra = records([(3, ["2026-12-02T01:00:00.500000+00:00", "closure_refused", None, "{}"])],
+                    prev=bytes.fromhex(inserted["events"][0]["event_hash"]))[0]
+    inserted["events"].insert(1, extra)
+    problems = verify_bundle(inserted, trusted).problems
+    assert [(p.kind, p.position) for p in problems] == [("inserted", 3)]
+    assert problems[0].en == ("Inserted event: row 3 of vault_audit is not in the chain (row 4 of vault_audit was "
+                              "chained right after notification 2)")
+    assert problems[0].id.startswith("Peristiwa disisipkan: baris 3 dari vault_audit")
+
+    # the same log under another table's name: nothing verifies
+    renamed = copy.deepcopy(audit_bundle)
+    renamed["scope"]["log"] = "vault_events"
+    assert [p.kind for p in verify_bundle(renamed, trusted).problems] == ["altered"] * 4
+
+
+def test_an_inserted_case_event_is_named(bundle, key):
+    trusted = [raw_public(key)]
+    events = bundle["events"]
+    # between notification 2 and 4: a new aggregate's event hashed right, linked to 2, that 4 does not link to
+    case_c = uuid.UUID(int=0xC)
+    forged = chain([(3, case_c, 1, "peluit_cases.domain:Case.Registered", b'{"x":9}')],
+                   first_prev=bytes.fromhex(events[1]["event_hash"]))[0]
+    events.insert(2, forged)
+    found = verify_bundle(bundle, trusted).problems
+    assert [(p.kind, p.position) for p in found] == [("inserted", 3)], found
+    assert found[0].en.startswith(f"Inserted event: notification 3 (aggregate/case {case_c}, version 1) is not "
+                                  "in the chain (notification 4 (aggregate/case")
+
+
+def test_a_log_of_records_holds_records_only(audit_bundle, key):
+    mixed = copy.deepcopy(audit_bundle)
+    mixed["events"][0] = chain(ROWS[:1])[0]
+    with pytest.raises(BundleError, match="version-3 records"):
+        verify_bundle(mixed)
+    unnamed = copy.deepcopy(audit_bundle)
+    del unnamed["scope"]["log"]
+    with pytest.raises(BundleError, match="names its table"):
+        verify_bundle(unnamed)
+    bad = copy.deepcopy(audit_bundle)
+    bad["events"][0]["record"] = [1, 2]
+    with pytest.raises(BundleError):
+        verify_bundle(bad)
+
+
+def test_cli_names_the_log(audit_bundle, key, tmp_path, capsys):
+    path, pub = tmp_path / "audit.json", tmp_path / "vault-checkpoint.pub"
+    path.write_text(json.dumps(audit_bundle))
+    pub.write_text(raw_public(key).hex())
+    assert main([str(path), "--public-key", str(pub)]) == 0
+    assert capsys.readouterr().out.startswith("intact: 4 events of vault_audit (4 in full), 1 checkpoints")

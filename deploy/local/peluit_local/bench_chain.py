@@ -8,8 +8,14 @@ after 100,000 events are already in the table (the head and predecessor
 lookups are index probes, so the cost should not grow), plus how long the
 one-off migration takes to chain 100,000 existing events.
 
-Run with ``.venv/bin/python -m peluit_local.bench_chain``
-(``PELUIT_BENCH_RUNS``, default 3: each figure is a median).
+The vault's ``vault_audit`` (a table of records, chained by the same
+machinery, whose trigger serialises writers and draws each id again under its
+lock): committed single-row audits per second through ``records.audit`` with
+and without the chain, from one writer and from eight at once.
+
+Run with ``.venv/bin/python -m peluit_local.bench_chain`` (``... bench_chain
+vault``: the vault part only; ``PELUIT_BENCH_RUNS``, default 3: each figure is
+a median).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import os
 import secrets
 import statistics
+import sys
+import threading
 import time
 
 import psycopg
@@ -24,6 +32,8 @@ import psycopg
 from peluit_cases import chain
 from peluit_cases.application import CasesApplication
 from peluit_cases.domain import Case
+from peluit_vault import records
+from peluit_vault import schema as vault_schema
 
 from .bench_cases import create_database, db_dsn, drop_database
 
@@ -125,8 +135,63 @@ def run_once() -> dict:
     return out
 
 
+AUDITS, WRITERS = 2000, 8
+
+
+def _audits_per_second(name: str, writers: int) -> float:
+    """Committed single-row audits/s: ``writers`` threads, each its own connection."""
+    start = threading.Barrier(writers + 1)
+
+    def write():
+        with psycopg.connect(db_dsn(name)) as conn:
+            start.wait()
+            for n in range(AUDITS // writers):
+                with conn.transaction():
+                    records.audit(conn, "identity_shredded", f"ref-{n}", {"tenant": "35.73", "kek_id": "k1"})
+
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    for t in threads:
+        t.start()
+    start.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    return AUDITS / (time.perf_counter() - started)
+
+
+def run_vault_once() -> dict:
+    plain, chained = _database(), _database()
+    try:
+        with psycopg.connect(db_dsn(plain), autocommit=True) as conn:
+            conn.execute(vault_schema.IDENTITIES)  # the table alone, as before the chain
+        with psycopg.connect(db_dsn(chained), autocommit=True) as conn:
+            vault_schema.migrate(conn)
+        out = {}
+        for writers in (1, WRITERS):
+            for label, name in (("plain", plain), ("chained", chained)):
+                out[f"{label} {writers}"] = _audits_per_second(name, writers)
+        return out
+    finally:
+        drop_database(plain)
+        drop_database(chained)
+
+
+def vault_main(runs: int) -> None:
+    results = [run_vault_once() for _ in range(runs)]
+    med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    print(f"vault_audit, committed single-row audits per second (median of {runs} runs, {AUDITS} audits each)")
+    print("    writers   no trigger   with trigger   ratio")
+    for writers in (1, WRITERS):
+        plain, chained = med[f"plain {writers}"], med[f"chained {writers}"]
+        print(f"    {writers:>7}   {plain:>10.0f}   {chained:>12.0f}   {chained / plain:>5.2f}")
+
+
 def main() -> None:
-    runs = [run_once() for _ in range(int(os.environ.get("PELUIT_BENCH_RUNS", "3")))]
+    runs_wanted = int(os.environ.get("PELUIT_BENCH_RUNS", "3"))
+    if sys.argv[1:] == ["vault"]:
+        vault_main(runs_wanted)
+        return
+    runs = [run_once() for _ in range(runs_wanted)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"hash chain trigger, events appended per second through CasesApplication.save "
           f"(events per save / median save latency; median of {len(runs)} runs, {SAVES} saves each)")
@@ -139,6 +204,7 @@ def main() -> None:
     print(f"    one INSERT of {BULK:,} rows (no commit per row): {plain:,.0f} rows/s without, {chained:,.0f} rows/s "
           f"with the trigger = {1e6 / chained - 1e6 / plain:.0f} us per row")
     print(f"    one-off migration chaining {PREFILL:,} existing events: {med['migrate']:.1f} s")
+    vault_main(runs_wanted)
 
 
 if __name__ == "__main__":

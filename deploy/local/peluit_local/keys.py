@@ -69,12 +69,16 @@ def _ensure_officer_keys(root: Path) -> None:
 
 
 def _ensure_checkpoint_key(root: Path) -> None:
-    """Ed25519 key that signs the event chain's checkpoints (cases only). Its
-    public key goes to ``auditors/`` for handing to auditors out of band
-    (``peluit-verify --public-key``). Rotating: a new key gets a new key id;
-    keep the old public key, old checkpoints stay verifiable with it."""
-    cases = root / "cases"
-    _ensure_signing_pair(cases / "checkpoint.key", [cases / "checkpoint.pub", root / "auditors" / "checkpoint.pub"])
+    """Ed25519 keys that sign the hash chains' checkpoints: the cases event
+    store's, and the vault's own (its disclosure log and vault_audit), one per
+    service so that neither holds the other's. The public keys go to
+    ``auditors/`` for handing to auditors out of band (``peluit-verify
+    --public-key``). Rotating: a new key gets a new key id; keep the old
+    public key, old checkpoints stay verifiable with it."""
+    cases, vault, auditors = root / "cases", root / "identity-vault", root / "auditors"
+    _ensure_signing_pair(cases / "checkpoint.key", [cases / "checkpoint.pub", auditors / "checkpoint.pub"])
+    _ensure_signing_pair(vault / "vault-checkpoint.key", [vault / "vault-checkpoint.pub",
+                                                          auditors / "vault-checkpoint.pub"])
 
 
 def _ensure_signing_pair(signing: Path, publics: list[Path]) -> None:

@@ -25,12 +25,14 @@ Run it with the cases service's environment (database variables and
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import warnings
 from uuid import UUID
 
 import psycopg
 
+from peluit_common.chain import write_bundle
 from peluit_common.settings import ConfigError, db_conninfo, production
 from peluit_contracts.i18n import message
 
@@ -133,14 +135,7 @@ def _export_bundle(args) -> int:
         except audit.NotCheckpointed:
             print(_say(message("cli_not_checkpointed")), file=sys.stderr)
             return 2
-        out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
-        try:
-            out.write(first)
-            for chunk in chunks:
-                out.write(chunk)
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        write_bundle(itertools.chain([first], chunks), args.out)
     return 0
 
 

@@ -15,18 +15,17 @@ connection and roll back.
 
 from __future__ import annotations
 
-import base64
+import itertools
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterator
 from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from nameko.extensions import DependencyProvider
 from psycopg import sql
 
-from peluit_chain import BUNDLE_FORMAT, format_time
+from peluit_common import chain as shared
 
 from . import chain
 from .domain import Case, transcript
@@ -46,35 +45,6 @@ def case_aggregates(case_id: UUID) -> list[UUID]:
     return [case_id, AccessLog.create_id(case_id)]
 
 
-def _checkpoints(conn, from_position: int, to_position: int) -> list[dict]:
-    rows = conn.execute(_q("SELECT position, head_hash, signed_at, key_id, signature FROM {schema}.chain_checkpoint"
-                           " WHERE position >= %s AND position <= %s ORDER BY position"),
-                        (from_position, to_position)).fetchall()
-    return [{"position": p, "head_hash": bytes(h).hex(), "signed_at": format_time(at), "key_id": k,
-             "signature": bytes(s).hex()} for p, h, at, k, s in rows]
-
-
-def _public_keys(conn, key_ids) -> dict:
-    rows = conn.execute(_q("SELECT key_id, public_key FROM {schema}.chain_key WHERE key_id = ANY(%s)"),
-                        (sorted(set(key_ids)),)).fetchall()
-    return {k: bytes(pk).hex() for k, pk in rows}
-
-
-def _event_json(row) -> str:
-    nid, member, oid, version, topic, state, prev_log, prev_agg, event_hash, hash_version, digest = row
-    out = {"notification_id": nid, "prev_log_hash": bytes(prev_log).hex(), "event_hash": bytes(event_hash).hex()}
-    if hash_version == 2:
-        out["hash_version"] = 2
-    if member:
-        out.update(originator_id=str(oid), originator_version=version, topic=topic,
-                   state=base64.b64encode(bytes(state or b"")).decode(), prev_aggregate_hash=bytes(prev_agg).hex())
-    elif hash_version == 2:
-        # another case's event: what its hash needs, never its content (version 1: only the links)
-        out.update(originator_id=str(oid), originator_version=version, prev_aggregate_hash=bytes(prev_agg).hex(),
-                   content_digest=bytes(digest).hex())
-    return json.dumps(out)
-
-
 class NotCheckpointed(CasesError):
     def __init__(self):
         super().__init__("not_checkpointed")
@@ -82,57 +52,38 @@ class NotCheckpointed(CasesError):
 
 def iter_bundle(conn: psycopg.Connection, case_id: UUID | None = None, *,
                 created_at: datetime | None = None) -> Iterator[str]:
-    """The bundle as JSON text in chunks (a whole log does not fit in memory).
+    """The bundle as JSON text in chunks (``peluit_common.chain.iter_bundle``).
     Raises NotCheckpointed before yielding anything when no checkpoint covers
     the requested events."""
-    newest = conn.execute(_q("SELECT max(position) FROM {schema}.chain_checkpoint")).fetchone()[0]
+    name = chain.schema()
+    newest = shared.newest_checkpoint(conn, chain.LOG, name)
     if newest is None:
         raise NotCheckpointed()
     if case_id is None:
-        scope, members = {"kind": "log"}, None
-        first = conn.execute(_q("SELECT min(notification_id) FROM {schema}.{table}")).fetchone()[0] or 0
-        genesis = True
-    else:
-        # the aggregates that have covered events (a case nobody read has no access log yet)
-        present = conn.execute(_q("SELECT originator_id, min(notification_id) FROM {schema}.{table}"
-                                  " WHERE originator_id = ANY(%s) AND notification_id <= %s GROUP BY originator_id"),
-                               (case_aggregates(case_id), newest)).fetchall()
-        if not any(oid == case_id for oid, _ in present):
-            raise NotCheckpointed()
-        members = [oid for oid, _ in present]
-        first = min(n for _, n in present)
-        scope = {"kind": "case", "case_id": str(case_id), "aggregates": sorted(str(m) for m in members)}
-        # the chain before the case's first event is not needed to prove its events
-        genesis = conn.execute(_q("SELECT NOT EXISTS (SELECT 1 FROM {schema}.{table} WHERE notification_id < %s)"),
-                               (first,)).fetchone()[0]
-    checkpoints = _checkpoints(conn, first, newest)
-    head = {
-        "format": BUNDLE_FORMAT,
-        "created_at": format_time(created_at or datetime.now(timezone.utc)),
-        "scope": scope,
-        "genesis": genesis,
-        "range": {"first": first, "last": newest},
-        "public_keys": _public_keys(conn, [c["key_id"] for c in checkpoints]),
-        "checkpoints": checkpoints,
-    }
-    yield json.dumps(head)[:-1] + ', "events": ['
-    # other cases' content never leaves the database: their events go out as links (and, hash
-    # version 2, as ids, version and content digest)
-    columns = ("m, originator_id, originator_version, CASE WHEN m THEN topic END, CASE WHEN m THEN state END,"
-               " prev_log_hash, prev_aggregate_hash, event_hash, hash_version,"
-               " CASE WHEN NOT m AND hash_version = 2 THEN {schema}.peluit_content_digest(topic, state) END")
-    member = "true" if members is None else "originator_id = ANY(%s)"
-    params: tuple = (first, newest) if members is None else (members, first, newest)
-    query = ("SELECT notification_id, " + columns + " FROM (SELECT *, " + member + " AS m FROM {schema}.{table}) e"
-             " WHERE notification_id >= %s AND notification_id <= %s ORDER BY notification_id")
-    separator = ""
-    with conn.cursor() as cur:
-        cur.execute(_q(query), params)
-        while rows := cur.fetchmany(1000):
-            chunk = ",".join(_event_json(r) for r in rows)
-            yield separator + chunk
-            separator = ","
-    yield "]}"
+        return _shared_bundle(conn, name, scope={"kind": "log"}, created_at=created_at)
+    # the aggregates that have covered events (a case nobody read has no access log yet)
+    present = conn.execute(_q("SELECT originator_id, min(notification_id) FROM {schema}.{table}"
+                              " WHERE originator_id = ANY(%s) AND notification_id <= %s GROUP BY originator_id"),
+                           (case_aggregates(case_id), newest)).fetchall()
+    if not any(oid == case_id for oid, _ in present):
+        raise NotCheckpointed()
+    members = [oid for oid, _ in present]
+    first = min(n for _, n in present)
+    scope = {"kind": "case", "case_id": str(case_id), "aggregates": sorted(str(m) for m in members)}
+    # the chain before the case's first event is not needed to prove its events
+    genesis = conn.execute(_q("SELECT NOT EXISTS (SELECT 1 FROM {schema}.{table} WHERE notification_id < %s)"),
+                           (first,)).fetchone()[0]
+    return _shared_bundle(conn, name, scope=scope, members=members, first=first, genesis=genesis,
+                          created_at=created_at)
+
+
+def _shared_bundle(conn, name: str, **kwargs) -> Iterator[str]:
+    chunks = shared.iter_bundle(conn, chain.LOG, name, **kwargs)
+    try:
+        first = next(chunks)  # a checkpoint vanishing meanwhile is still a refusal, not a broken stream
+    except shared.NotCheckpointed:
+        raise NotCheckpointed() from None
+    return itertools.chain([first], chunks)
 
 
 def bundle(conn, case_id: UUID | None = None, **kwargs) -> dict:
@@ -194,33 +145,3 @@ def case_as_of(app, case_id: UUID, as_of: datetime):
         return None
     case, history, messages = transcript(events)
     return case if isinstance(case, Case) else None, history, messages
-
-
-# -- the service's checkpoint key and timer -----------------------------------------------
-
-
-class Checkpoints(DependencyProvider):
-    """The checkpoint signer (key from PELUIT_CHECKPOINT_KEY_FILE); its public
-    key is registered in ``chain_key`` so that bundles carry every key id."""
-
-    def setup(self):
-        self.signer = chain.load_signer()
-        self.registered = False
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    def run(self, pool) -> dict | None:
-        with pool.connection() as conn:
-            if not self.registered:
-                chain.register_key(conn, self.signer)
-                self.registered = True
-            return chain.checkpoint_once(conn, self.signer)
-
-
-def install_chain() -> None:
-    """Called once the eventsourcing tables exist (CasesApp.setup)."""
-    from peluit_common.settings import db_conninfo
-
-    with psycopg.connect(db_conninfo()) as conn:
-        chain.migrate(conn)

@@ -18,11 +18,12 @@ from peluit_common import green  # noqa: F401  (psycopg waits through the hub)
 from peluit_common.amqp import ConfirmedPublisher, declare_exchanges
 from peluit_common.auth import OfficerAuth, TokenIssuer, load_signing_key
 from peluit_common.db import Database
+from peluit_common import chain as shared_chain
 from peluit_common.eventstore import EventStoreApp, eventsourcing_env
 from peluit_common.inbound import inbound_consume
 from peluit_common.operations import Operations
 from peluit_common.rpc import call, rpc  # rpc drops a request with a forged reply address
-from peluit_common.settings import db_conninfo, env, env_float, migrate_at_start, secret_bytes
+from peluit_common.settings import env, env_float, secret_bytes
 from peluit_common.vault_call import load_signer
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
@@ -77,18 +78,8 @@ class CasesApp(EventStoreApp):
     def open(self, create_tables: bool) -> CasesApplication:
         return CasesApplication(env=eventsourcing_env(create_tables), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
 
-    def setup(self):
-        # without migration at start, the migration job made the tables and the chain
-        self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
-
-    def migrate_schema(self):
-        self._create().close()
-
-    def _create(self) -> CasesApplication:
-        with chain.migration_lock(db_conninfo()):  # one starting instance creates tables at a time
-            app = self.open(create_tables=True)
-        audit.install_chain()  # the event table exists now: hash-chain it before the first insert
-        return app
+    def after_tables(self) -> None:
+        shared_chain.install(chain.migrate)  # the event table exists now: hash-chain it before the first insert
 
 
 class Relay(DependencyProvider):
@@ -163,7 +154,7 @@ class CasesService:
     auth = OfficerAuth(sessions=accounts_api.session_from_db)  # a stale session ends on its next request
     login_throttle = accounts_api.LoginThrottle()  # failed sign-ins per client, besides the account lockout
     deadline_config = DeadlineConfig()
-    checkpoints = audit.Checkpoints()
+    checkpoints = chain.checkpoints()
     # disclosure only: the vault decides and records; a queued request past the deadline is dropped
     vault = RpcProxy("identity_vault", expiration=RPC_TIMEOUT)
     notifications = RpcProxy("notifications", expiration=RPC_TIMEOUT)  # the officer's own inbox only

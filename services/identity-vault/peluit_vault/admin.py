@@ -6,6 +6,13 @@
                                           crypto-shred identities and evidence originals
                                           whose retention ran out
     peluit-vault set-retention --tenant 35.73 --years 5
+    peluit-vault export-bundle --log disclosures|audit|refused-calls --out FILE [--dsn DSN] [--schema NAME]
+                                          audit bundle of the disclosure log, of
+                                          vault_audit or of the refused vault calls
+                                          for ``peluit-verify``, up to
+                                          the newest signed checkpoint; read-only,
+                                          needs no vault key (``--dsn``: e.g. an
+                                          auditor's read-only role, or a restored dump)
 
 KEK rotation, without downtime:
   1. write a new key (``openssl rand -hex 32``) as the FIRST line of
@@ -23,6 +30,7 @@ names KEKs by id only; it never prints a key or an identity.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from datetime import datetime, timezone
@@ -31,7 +39,9 @@ import psycopg
 
 from peluit_common.settings import ConfigError, db_conninfo
 
-from . import records, retention, schema
+from peluit_common import chain as shared
+
+from . import chain, records, retention, schema
 from .crypto import DecryptionError
 from .keyring import Keyring, KeyringError
 
@@ -56,12 +66,21 @@ def main(argv=None) -> int:
                                  help="years identities and evidence originals are kept after their case closes")
     policy.add_argument("--tenant", required=True, help="region code, e.g. 35 or 35.73")
     policy.add_argument("--years", required=True, type=_positive)
+    export = commands.add_parser("export-bundle", help="audit bundle of a vault log for peluit-verify (read-only)")
+    export.add_argument("--log", required=True, choices=sorted(chain.LOGS),
+                        help="disclosures: the disclosure log (vault_events); audit: vault_audit; "
+                             "refused-calls: vault_call_refused")
+    export.add_argument("--out", required=True, help="file to write ('-' for standard output)")
+    export.add_argument("--dsn", help="libpq connection string (default: the vault's own settings)")
+    export.add_argument("--schema", help="where the vault's tables are (default: the connection's current schema)")
     args = parser.parse_args(argv)
 
     try:
+        if args.command == "export-bundle":
+            return _export_bundle(args)
         keyring = Keyring.load() if args.command == "rotate-kek" else None  # before any write
         with psycopg.connect(db_conninfo()) as conn:
-            schema.migrate(conn)
+            schema.migrate(conn)  # hash chains included
             if args.command == "migrate":
                 print("vault schema up to date")
             elif args.command == "rotate-kek":
@@ -121,6 +140,22 @@ def _rotate(conn, keyring: Keyring, batch: int) -> int:
               "together with that KEK, still reveals the identities it holds, including those shredded since. "
               "Destroying it also makes those backups unable to restore any identity: retire the old key together "
               "with the last backup you keep under it.")
+    return 0
+
+
+def _export_bundle(args) -> int:
+    """Streams the bundle in one READ ONLY transaction: plain SELECTs, no key, no migration."""
+    with psycopg.connect(args.dsn or db_conninfo()) as conn:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            try:
+                chunks = shared.iter_bundle(conn, chain.LOGS[args.log], args.schema or chain.schema(conn))
+                first = next(chunks)
+            except shared.NotCheckpointed:
+                print("peluit-vault: belum ada checkpoint bertanda tangan untuk log ini / no signed checkpoint "
+                      "covers this log yet", file=sys.stderr)
+                return 2
+            shared.write_bundle(itertools.chain([first], chunks), args.out)
     return 0
 
 

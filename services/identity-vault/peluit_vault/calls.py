@@ -19,6 +19,8 @@ from prometheus_client import Counter
 from peluit_common.db import Database, apply_schema
 from peluit_common.vault_call import CallClaims, VaultCallError, VaultCallVerifier, load_public_key
 
+from . import chain
+
 log = logging.getLogger(__name__)
 
 REFUSED_CALLS = Counter("peluit_vault_calls_refused_total", "Vault calls refused by reason", ["code"])
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS vault_call_refused (
 
 def migrate(conn) -> None:
     apply_schema(conn, SCHEMA)
+    chain.migrate(conn)  # vault_call_refused is one of the vault's chained logs
 
 
 def take(conn, jti: str, expires_at: datetime) -> bool:

@@ -8,7 +8,7 @@ random reference (``crypto.py``), and what retention needs (``case_id``,
 column, the columns a repeated store conflicts on, and how the ciphertexts are
 bound. A shredded row keeps its reference but no key and no ciphertext.
 ``vault_audit`` records closures, shredding and KEK rotation; it never holds
-a record or a key.
+a record or a key, and a trigger hash-chains every row (``chain.py``).
 """
 
 from __future__ import annotations

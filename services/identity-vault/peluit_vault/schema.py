@@ -3,12 +3,15 @@ and their migration: idempotent, and safe when several instances start at once.
 
 Every statement creates or adds only what is missing, so a database made by
 any earlier version upgrades in place; ``migrate`` also fills ``case_id`` of
-identities stored before that column existed.
+identities stored before that column existed, and hash-chains ``vault_audit``
+(and the disclosure log, once it exists: ``chain.py``).
 """
 
 from __future__ import annotations
 
 from peluit_contracts.reports import case_id_for
+
+from . import chain
 
 # serialise concurrent start-ups (CREATE ... IF NOT EXISTS races otherwise); both locks, in the
 # order earlier versions took them one at a time, so an older instance starting beside us waits too
@@ -92,12 +95,13 @@ CREATE TABLE IF NOT EXISTS relay_log (
 
 
 def migrate(conn, batch: int = 1000) -> None:
-    """Create what is missing, then fill ``case_id`` of identities stored before it existed."""
+    """Create what is missing, chain the logs, then fill ``case_id`` of identities stored before it existed."""
     with conn.transaction():
         for lock in _MIGRATE_LOCKS:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         for ddl in (IDENTITIES, ORIGINALS, RELAY):
             conn.execute(ddl)
+    chain.migrate(conn)
     while True:  # backfill in short transactions; SKIP LOCKED lets other instances share the work
         with conn.transaction():
             rows = conn.execute(

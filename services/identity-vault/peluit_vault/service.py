@@ -26,7 +26,7 @@ from peluit_contracts.events import TERMINAL_STATUSES, load_envelope
 from peluit_contracts.relay import RelayToReporterCommand
 from peluit_contracts.topology import VAULT_CASE_EVENTS
 
-from . import calls, evidence, identities, relay, retention
+from . import calls, chain, evidence, identities, relay, retention
 from .disclosure import rpc as disclosure
 from .keyring import Keyring
 from .relay import SmtpSettings
@@ -81,6 +81,7 @@ class IdentityVault:
     auth = calls.VaultCalls()  # no officer token reaches the vault: cases signs one call at a time
     disclosures = disclosure.DisclosureLog()
     cases = RpcProxy("cases", expiration=RPC_TIMEOUT)  # only to confirm that a case ended
+    checkpoints = chain.checkpoints()  # signs the heads of the vault's chained logs (chain.py)
 
     @rpc
     def store_identity(self, command: dict) -> dict:
@@ -191,3 +192,8 @@ class IdentityVault:
         if shredded["identity"]:
             SHREDDED.inc(shredded["identity"])
             log.info("crypto-shredded %s identities past retention", shredded["identity"])
+
+    @timer(interval=env_float("PELUIT_CHECKPOINT_INTERVAL", 60))
+    def checkpoint(self):
+        """Sign the head of each of the vault's chained logs that moved (chain.py)."""
+        self.checkpoints.run(self.db)

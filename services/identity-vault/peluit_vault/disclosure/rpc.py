@@ -20,6 +20,7 @@ from marshmallow import ValidationError
 from prometheus_client import Counter
 
 from peluit_common.auth import OfficerClaims
+from peluit_common.chain import install
 from peluit_common.eventstore import EventStoreApp, eventsourcing_env
 from peluit_common.vault_call import VaultCallError
 from peluit_common.settings import env_float
@@ -34,6 +35,7 @@ from peluit_contracts.disclosure import (
     ViewDisclosureCommand,
 )
 
+from .. import chain
 from ..crypto import browser_sealer, seal
 from ..records import Erased
 from .application import DEFAULT_REQUEST_HOURS, DEFAULT_VIEW_MINUTES, DisclosureApplication, public_officer
@@ -59,6 +61,9 @@ class DisclosureLog(EventStoreApp):
             env=eventsourcing_env(create_tables),
             request_hours=env_float("PELUIT_DISCLOSURE_REQUEST_HOURS", DEFAULT_REQUEST_HOURS),
             view_minutes=env_float("PELUIT_DISCLOSURE_VIEW_MINUTES", DEFAULT_VIEW_MINUTES))
+
+    def after_tables(self) -> None:
+        install(chain.migrate)  # the table exists now: hash-chain it before the first insert
 
 
 # the RPC each action arrives on: a call token names it, so it opens no other

@@ -216,7 +216,8 @@ def test_instances_starting_together_migrate_a_fresh_database_once(fresh_db, tog
     with psycopg.connect(dsn_for(fresh_db)) as own:
         tables = {r[0] for r in own.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables == {"reporter", "vault_audit", "retention_policy", "evidence_original", "evidence_case_closed",
-                      "relay_log"}
+                      "relay_log", "vault_audit_checkpoint", "vault_events_checkpoint", "vault_call_refused_checkpoint",
+                      "chain_key"}
 
 
 def test_admin_rotate_kek_rewraps_and_says_to_destroy_the_old_key(dsn, throwaway_db, put, tmp_path, monkeypatch,
