@@ -1,0 +1,91 @@
+"""Two of every service on one machine (``PELUIT_INSTANCES=2``): losing an
+instance loses nothing (issue 18).
+
+Under a steady load of keyed submissions spread over both intake instances:
+kill -9 the cases instance caught leading the relay (the case index and the
+envelope log follow the same rows) and the reporting instance caught leading
+the follower; another instance takes each over within 5 s, every report is
+acknowledged exactly once, registration numbers stay gap-free, notifications
+and reporting converge exactly once. Then a rolling restart of every service,
+one instance at a time (SIGTERM, wait until healthy, the next), fails no
+submission."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from peluit_local.failover import (
+    LEADERS,
+    TAKEOVER_LIMIT,
+    Load,
+    followers_converged,
+    kill_the_leaders,
+    registration_numbers,
+)
+from peluit_local.system import SERVICES, instance_name
+from peluit_local.testing import non_json_log_lines, running_system
+
+
+@pytest.fixture(scope="module")
+def two():
+    with running_system(instances=2) as system:
+        yield system
+
+
+def _exactly_once(system, load: Load) -> None:
+    """Every acknowledged report has one case with its own number, the tenant-year's numbers are
+    1..N without a gap, and the followers hold each case once."""
+    numbers = list(load.acknowledged.values())
+    assert len(set(numbers)) == len(numbers)
+    stored = registration_numbers(system, load.tenant)
+    assert stored == list(range(1, len(stored) + 1)), "registration numbers with a gap or a repeat"
+    assert len(stored) == len(numbers), "a case that no reporter was told about, or one missing"
+    assert followers_converged(system, numbers) == {"notifications": True, "reporting": True,
+                                                    "reporting counts": True}
+
+
+def test_kill_9_the_leaders_under_load(two):
+    load = Load(two, tenant="35.78", retry_errors=True).start()
+    try:
+        load.wait_for(10)
+        led, taken = kill_the_leaders(two)
+        load.wait_for(len(load.acknowledged) + 10)  # the load goes on with the restarted instances
+    finally:
+        load.stop()
+    print(f"\nled by: {led}; takeover seconds: { {k: round(v, 2) for k, v in taken.items()} }; "
+          f"{len(load.acknowledged)} acknowledged, {len(load.errors)} answers retried, {load.failovers} failovers")
+    assert set(taken) == set(LEADERS)
+    assert led["relay"].startswith("cases") and led["reporting follower"].startswith("reporting")
+    assert all(seconds <= TAKEOVER_LIMIT for seconds in taken.values()), taken
+    assert [e for e in load.errors if e[1] == "gave up"] == []
+    _exactly_once(two, load)
+
+
+def test_a_rolling_restart_fails_no_submission(two):
+    load = Load(two, tenant="35.07").start()
+    try:
+        load.wait_for(5)
+        for index in range(two.instances):
+            # every service's instance ``index`` at once: each service keeps its other instance up
+            names = [instance_name(s.name, index) for s in SERVICES]
+            threads = [threading.Thread(target=_restart, args=(two, name)) for name in names]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert all(two.processes[name].poll() is None for name in names)
+        load.wait_for(len(load.acknowledged) + 5)
+    finally:
+        load.stop()
+    print(f"\n{len(load.acknowledged)} acknowledged across the rolling restart, {load.failovers} failovers")
+    assert load.errors == []
+    _exactly_once(two, load)
+    assert non_json_log_lines(two) == []
+
+
+def _restart(system, name: str) -> None:
+    system.stop(name)
+    system.start(name)
+    system.wait_ready(name)
