@@ -6,6 +6,8 @@ query in one worker does not stall the others.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import psycopg
 from nameko.extensions import DependencyProvider
 from psycopg_pool import ConnectionPool
@@ -33,6 +35,23 @@ def make_pool(conninfo: str | None = None, *, min_size: int = 1, max_size: int |
     return pool
 
 
+# one instance migrates a database at a time: instances starting together on a new database (or on a
+# release that adds tables) raced on CREATE TABLE IF NOT EXISTS ("pg_type_typname_nsp_index")
+MIGRATION_LOCK = 0x7065_6C75_6974_6462  # "peluitdb"; the event store's creation has its own (cases chain.py)
+
+
+@contextmanager
+def advisory_lock(conninfo: str, key: int):
+    """A session advisory lock on a connection of its own, held for the block (and released
+    with the session if the process dies)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
 class Database(DependencyProvider):
     """Gives each worker the service's connection pool.
 
@@ -48,7 +67,7 @@ class Database(DependencyProvider):
     def setup(self):
         self.pool = make_pool()
         if self.migrate is not None and migrate_at_start():
-            with self.pool.connection() as conn:
+            with advisory_lock(db_conninfo(), MIGRATION_LOCK), self.pool.connection() as conn:
                 self.migrate(conn)
 
     def max_connections(self) -> int:
@@ -57,7 +76,7 @@ class Database(DependencyProvider):
     def migrate_schema(self):
         """For ``peluit_common.migrate``: over one connection, no pool."""
         if self.migrate is not None:
-            with psycopg.connect(db_conninfo()) as conn:
+            with advisory_lock(db_conninfo(), MIGRATION_LOCK), psycopg.connect(db_conninfo()) as conn:
                 self.migrate(conn)
 
     def stop(self):

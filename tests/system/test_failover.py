@@ -24,8 +24,12 @@ from peluit_local.failover import (
     kill_the_leaders,
     registration_numbers,
 )
-from peluit_local.system import SERVICES, instance_name
-from peluit_local.testing import non_json_log_lines, running_system
+from peluit_local.system import SERVICES, instance_name, pool_settings
+from peluit_local.testing import admin_connect, non_json_log_lines, running_system
+
+# two of each with the manifests' pools (cases 8 + 8, the vault 6 + 2, reporting 5, notifications 4),
+# and the administrator's connection counting them
+POOLS_OF_TWO = 2 * sum(int(v) for s in SERVICES for k, v in pool_settings(s.name).items() if "POOL" in k) + 1
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +56,14 @@ def test_kill_9_the_leaders_under_load(two):
         load.wait_for(10)
         led, taken = kill_the_leaders(two)
         load.wait_for(len(load.acknowledged) + 10)  # the load goes on with the restarted instances
+        connections = _connections(two)
     finally:
         load.stop()
-    print(f"\nled by: {led}; takeover seconds: { {k: round(v, 2) for k, v in taken.items()} }; "
+    print(f"\nled by: {led}; takeover seconds: { {k: round(v, 2) for k, v in taken.items()} }; {connections} "
+          "connections; "
           f"{len(load.acknowledged)} acknowledged, {len(load.errors)} answers retried, {load.failovers} failovers")
+    # what the twelve processes hold under load stays within their pools (tests/test_connection_budget.py)
+    assert 0 < connections <= POOLS_OF_TWO, connections
     assert set(taken) == set(LEADERS)
     assert led["relay"].startswith("cases") and led["reporting follower"].startswith("reporting")
     assert all(seconds <= TAKEOVER_LIMIT for seconds in taken.values()), taken
@@ -83,6 +91,12 @@ def test_a_rolling_restart_fails_no_submission(two):
     assert load.errors == []
     _exactly_once(two, load)
     assert non_json_log_lines(two) == []
+
+
+def _connections(system) -> int:
+    with admin_connect(system, "cases") as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s)",
+                            ([system.dbname(s.name) for s in SERVICES if s.database],)).fetchone()[0]
 
 
 def _restart(system, name: str) -> None:

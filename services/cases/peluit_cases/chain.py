@@ -21,10 +21,10 @@ import logging
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-import psycopg
 from psycopg import sql
 
 from peluit_chain import EVENT_TAG, EVENT_TAG_V2, CheckpointSigner
+from peluit_common.db import advisory_lock
 from peluit_common.settings import env
 
 log = logging.getLogger(__name__)
@@ -209,12 +209,8 @@ def migration_lock(conninfo: str):
     starting together on a new database raced on CREATE TABLE IF NOT EXISTS
     (PostgreSQL: "tuple concurrently updated"; seen with two generator
     processes in the province bench)."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    with advisory_lock(conninfo, MIGRATION_LOCK):
+        yield
 
 
 def migrate(conn) -> bool:
