@@ -12,7 +12,7 @@ import psycopg
 from nameko.extensions import DependencyProvider
 from psycopg_pool import ConnectionPool
 
-from .settings import db_conninfo, env_int, migrate_at_start
+from .settings import db_conninfo, env_float, env_int, migrate_at_start
 
 
 def pool_size() -> int:
@@ -23,6 +23,22 @@ def pool_size() -> int:
     return env_int("PELUIT_DB_POOL_SIZE", env_int("PELUIT_MAX_WORKERS", 10))
 
 
+# seconds: first probe after 5 s of silence, then every 2 s, dead after 3 unanswered: ~11 s
+KEEPALIVE = (5, 2, 3)
+
+
+def release_dead_sessions(conn: psycopg.Connection) -> None:
+    """The server ends a session whose client is gone or stuck, which frees the rows it locked: a
+    leader's position row (relay, case index, envelope log, reporting follower) is taken over at the
+    other instance's next tick. A killed process closes its socket at once; a host that vanished
+    does not, and without keepalives the server would wait for it for hours (the kernel's default);
+    a frozen process (stopped, swapping) answers keepalives, so a transaction left idle ends too."""
+    conn.execute(f"SET tcp_keepalives_idle = {KEEPALIVE[0]}; SET tcp_keepalives_interval = {KEEPALIVE[1]};"
+                 f" SET tcp_keepalives_count = {KEEPALIVE[2]}; SET idle_in_transaction_session_timeout = "
+                 f"{int(env_float('PELUIT_DB_IDLE_IN_TRANSACTION_SECONDS', 60) * 1000)}")
+    conn.commit()
+
+
 def make_pool(conninfo: str | None = None, *, min_size: int = 1, max_size: int | None = None) -> ConnectionPool:
     pool = ConnectionPool(
         conninfo or db_conninfo(),
@@ -30,6 +46,7 @@ def make_pool(conninfo: str | None = None, *, min_size: int = 1, max_size: int |
         max_size=max_size or pool_size(),
         open=False,
         kwargs={"autocommit": False},
+        configure=release_dead_sessions,
     )
     pool.open(wait=True, timeout=30)
     return pool
