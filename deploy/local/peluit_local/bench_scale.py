@@ -48,7 +48,9 @@ def bench_scale(runs: int = RUNS) -> None:
             load = Load(system).start()
             try:
                 load.wait_for(10)
-                _, taken = kill_the_leaders(system)
+                _, taken, restarted = kill_the_leaders(system)
+                for name in restarted:
+                    system.wait_ready(name)
             finally:
                 load.stop()
             for leader, seconds in taken.items():

@@ -87,10 +87,11 @@ def takeover_seconds(system, leaders: dict[str, tuple[int, float]], timeout: flo
     return {leader: taken.get(leader, float("inf")) for leader in leaders}
 
 
-def kill_the_leaders(system) -> tuple[dict[str, str], dict[str, float]]:
+def kill_the_leaders(system) -> tuple[dict[str, str], dict[str, float], list[str]]:
     """Under load, kill -9 the cases instance leading the relay and the reporting instance leading
-    the follower; measure every leader's takeover, then start the two again. ({leader: the instance
-    that held it when its service's instance was killed, '-' none}, {leader: takeover seconds})."""
+    the follower; measure every leader's takeover, then start the two again (``wait_ready`` is the
+    caller's). ({leader: the instance that held it when its service's instance was killed, '-' none},
+    {leader: takeover seconds}, [the two instances])."""
     killed, led, since = [], {}, {}
     for first in ("relay", "reporting follower"):
         name, held, at = kill_leader(system, first)
@@ -103,9 +104,7 @@ def kill_the_leaders(system) -> tuple[dict[str, str], dict[str, float]]:
     taken = takeover_seconds(system, since)
     for name in killed:
         system.start(name)
-    for name in killed:
-        system.wait_ready(name)
-    return led, taken
+    return led, taken, killed
 
 
 @dataclass

@@ -274,19 +274,19 @@ class System:
             proc.wait()
 
     def stop_all(self, timeout: float = 20) -> None:
-        # the edge first, so nothing new comes in; then the rest together
-        for name in self.instance_names("intake"):
-            self.stop(name, timeout)
-        rest = [(n, p) for n, p in self.processes.items() if p.poll() is None]
-        for _, proc in rest:
-            proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for _, proc in rest:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        # the edge first (its instances together), so nothing new comes in; then the rest together
+        edge = self.instance_names("intake")
+        for group in ([n for n in self.processes if n in edge], [n for n in self.processes if n not in edge]):
+            procs = [self.processes[n] for n in group if self.processes[n].poll() is None]
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for proc in procs:
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         self.processes.clear()
 
 
