@@ -10,7 +10,7 @@ from __future__ import annotations
 from eventsourcing.application import AggregateNotFoundError
 from nameko.extensions import DependencyProvider
 
-from .settings import db_password, env, env_int, migrate_at_start
+from .settings import db_conninfo, db_password, env, env_int, migrate_at_start
 
 
 def eventstore_pool_size() -> int:
@@ -46,14 +46,26 @@ class EventStoreApp(DependencyProvider):
     (``migrate_schema``) where ``PELUIT_MIGRATE_AT_START=0``; its pool counts
     in the connection budget (``max_connections``)."""
 
+    # instances starting together on a new database raced on the library's CREATE TABLE IF NOT
+    # EXISTS ("pg_type_typname_nsp_index"): one creates at a time
+    creation_lock = 0x7065_6C75_6974_6573  # "peluites"
+
     def open(self, create_tables: bool):
         raise NotImplementedError
 
+    def create(self):
+        """The application, its tables created (idempotent), one instance at a time."""
+        from .db import advisory_lock
+
+        with advisory_lock(db_conninfo(), self.creation_lock):
+            return self.open(create_tables=True)
+
     def setup(self):
-        self.app = self.open(create_tables=migrate_at_start())
+        # without migration at start, the migration job made the tables
+        self.app = self.create() if migrate_at_start() else self.open(create_tables=False)
 
     def migrate_schema(self):
-        self.open(create_tables=True).close()
+        self.create().close()
 
     def max_connections(self) -> int:
         return eventstore_pool_size()

@@ -58,14 +58,17 @@ def holders(system, service: str) -> dict[str, str]:
     return out
 
 
-def kill_leader(system, leader: str, timeout: float = 20) -> tuple[str, dict[str, str], float]:
+def kill_leader(system, leader: str, timeout: float = 20, prefer: float = 3) -> tuple[str, dict[str, str], float]:
     """kill -9 the instance caught holding ``leader``'s row (under load it is held most of the
-    time): (that instance, what each of its service's leaders was held by then, when)."""
+    time), for ``prefer`` seconds only at a moment it holds every leader of its service at once:
+    (that instance, what each of its service's leaders was held by then, when)."""
     service = LEADERS[leader][0]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    everything = sum(1 for svc, *_ in LEADERS.values() if svc == service)
+    start = time.monotonic()
+    while time.monotonic() < start + timeout:
         held = holders(system, service)
-        if leader in held:
+        if leader in held and (list(held.values()).count(held[leader]) == everything
+                               or time.monotonic() > start + prefer):
             killed_at = time.monotonic()
             system.kill(held[leader])
             return held[leader], held, killed_at

@@ -22,7 +22,7 @@ from peluit_common.eventstore import EventStoreApp, eventsourcing_env
 from peluit_common.inbound import inbound_consume
 from peluit_common.operations import Operations
 from peluit_common.rpc import call, rpc  # rpc drops a request with a forged reply address
-from peluit_common.settings import db_conninfo, env, env_float, migrate_at_start, secret_bytes
+from peluit_common.settings import env, env_float, secret_bytes
 from peluit_common.vault_call import load_signer
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
@@ -74,19 +74,13 @@ COMMAND_NAMES = ", ".join(f"'{name}'" for name in api_contract.COMMANDS)  # werk
 
 
 class CasesApp(EventStoreApp):
+    creation_lock = chain.MIGRATION_LOCK  # the chain's migration takes the same lock
+
     def open(self, create_tables: bool) -> CasesApplication:
         return CasesApplication(env=eventsourcing_env(create_tables), timezone=env("PELUIT_TIMEZONE", "Asia/Jakarta"))
 
-    def setup(self):
-        # without migration at start, the migration job made the tables and the chain
-        self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
-
-    def migrate_schema(self):
-        self._create().close()
-
-    def _create(self) -> CasesApplication:
-        with chain.migration_lock(db_conninfo()):  # one starting instance creates tables at a time
-            app = self.open(create_tables=True)
+    def create(self) -> CasesApplication:
+        app = super().create()
         audit.install_chain()  # the event table exists now: hash-chain it before the first insert
         return app
 
