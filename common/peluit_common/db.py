@@ -35,7 +35,7 @@ def release_dead_sessions(conn: psycopg.Connection) -> None:
     a frozen process (stopped, swapping) answers keepalives, so a transaction left idle ends too."""
     conn.execute(f"SET tcp_keepalives_idle = {KEEPALIVE[0]}; SET tcp_keepalives_interval = {KEEPALIVE[1]};"
                  f" SET tcp_keepalives_count = {KEEPALIVE[2]}; SET idle_in_transaction_session_timeout = "
-                 f"{int(env_float('PELUIT_DB_IDLE_IN_TRANSACTION_SECONDS', 60) * 1000)}")
+                 f"{int(env_float('PELUIT_DB_IDLE_IN_TRANSACTION_SECONDS', 300) * 1000)}")
     conn.commit()
 
 
