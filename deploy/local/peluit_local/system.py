@@ -1,4 +1,5 @@
-"""Start the six services as separate ``nameko run`` processes.
+"""Start the six services as separate ``nameko run`` processes (``instances``
+of each: ``PELUIT_INSTANCES``, docs/operations.md#several-instances).
 
 Used by ``make run``, the system tests and the benchmarks, so all three run
 Peluit the same way. Each process gets only its own database role, its own
@@ -121,7 +122,7 @@ class System:
         return f"http://127.0.0.1:{self.port(name)}"
 
     def ops_port(self, name: str) -> int:
-        """The operations port (metrics, health): 9000 + offset beside the public 8000 + offset."""
+        """The operations port (metrics, health): 9000 + offset beside the public 8000 + offset (+ 100 * instance)."""
         return self.port(name) + OPS_PORT_DISTANCE
 
     def ops_url(self, name: str) -> str:
