@@ -215,7 +215,10 @@ class System:
         proc = self.processes[service]
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"{service} exited with {proc.returncode}; see {self.log_dir / (service + '.log')}")
+                log = self.log_dir / (service + ".log")
+                # the log's last lines with it: a test session deletes its logs
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:]) if log.exists() else ""
+                raise RuntimeError(f"{service} exited with {proc.returncode}; see {log}:\n{tail}")
             try:
                 with urllib.request.urlopen(self.ops_url(service) + "/health", timeout=2) as resp:
                     if resp.status == 200:
