@@ -8,7 +8,7 @@ PACKAGES := -e contracts -e common -e services/intake -e services/cases \
             -e examples/bkpsdm-follower -e examples/lapor-mirror
 STAMP  := $(VENV)/.installed
 
-.PHONY: install servers run test test-unit bench bench-province bench-console keys clean browser-deps mat2 corpus-deps
+.PHONY: install servers run test test-unit bench bench-province bench-console bench-scale keys clean browser-deps mat2 corpus-deps
 
 $(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml examples/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ bench-province: servers install  # part (f) alone; the full province: PELUIT_BEN
 
 bench-console: servers install  # part (h) alone, on the province store of (f) at the same scale
 	$(PY) -m peluit_local.bench_console
+
+bench-scale: servers install  # part (n) alone: one and two intake instances, failover time; then (l), a broker restart
+	$(PY) -m peluit_local.bench_scale
 
 keys: install
 	$(PY) -m peluit_local.keys .keys

@@ -13,8 +13,10 @@ import yaml
 
 from peluit_common.migrate import service_classes
 from peluit_common.testing import throwaway_database
-from peluit_local.system import REPO, SERVICES
+from peluit_local.keys import ensure_keys
+from peluit_local.system import REPO, SERVICES, System, split_instance
 
+BY_MODULE = {svc.name: svc.module for svc in SERVICES}
 MAX_CONNECTIONS = 100
 INSTANCES = 2
 HEADROOM = 0.15  # 15 connections stay free: psql sessions, a stuck client, the next release
@@ -63,6 +65,21 @@ def test_two_of_everything_fit_in_max_connections(monkeypatch):
     assert 0 < pools["intake"] <= 2  # sealed WhatsApp drafts only (docs/channels.md#whatsapp)
     assert 0 < pools["notifications"] <= pools["cases"]
     assert total <= MAX_CONNECTIONS * (1 - HEADROOM)
+
+
+def test_the_harness_with_two_instances_fits_as_the_manifests_do(monkeypatch, tmp_path):
+    """``PELUIT_INSTANCES=2`` (the failover test, ``make run``): each process gets the manifests'
+    pools, so what the harness starts is what the budget above adds up."""
+    ensure_keys(tmp_path)
+    system = System(instances=INSTANCES, keys_dir=tmp_path)
+    harness = {name: _pools(BY_MODULE[split_instance(name)[0]], system.env(name), monkeypatch)
+               for name in system.instance_names()}
+    manifests = {svc.name: _pools(svc.module, _kubernetes_env(svc.name)[0], monkeypatch) for svc in SERVICES}
+    assert len(harness) == INSTANCES * len(SERVICES)
+    assert all(pools == manifests[split_instance(name)[0]] for name, pools in harness.items()), harness
+    assert sum(harness.values()) + sum(OTHERS.values()) <= MAX_CONNECTIONS * (1 - HEADROOM)
+    # one instance (the default) keeps the development defaults: one connection per worker
+    assert _pools("peluit_cases.service", System(keys_dir=tmp_path).env("cases"), monkeypatch) == 20
 
 
 def test_development_defaults_follow_the_workers(monkeypatch):

@@ -78,3 +78,21 @@ def test_the_migration_job_makes_what_start_up_makes(module, throwaway_db, monke
     finally:
         for provider in started:
             provider.stop()
+
+
+@pytest.mark.parametrize("module", [s.module for s in SERVICES if s.database and s.name != "intake"])
+def test_two_instances_starting_together_on_a_new_database_both_start(module, throwaway_db, monkeypatch):
+    """Two processes migrating at start at once (``PELUIT_INSTANCES=2``, a release that adds tables)
+    raced on CREATE TABLE IF NOT EXISTS and one died; each waits for the other now."""
+    import eventlet
+
+    for attempt in range(3):  # a race: a few rounds, each on a new schema
+        _use(monkeypatch, throwaway_db, f"two_{attempt}_{module.split('.')[0]}", "1")
+        starts = [eventlet.spawn(_start_providers, module) for _ in range(2)]
+        started = []
+        try:
+            for start in starts:
+                started.extend(start.wait())  # raises what a start raised
+        finally:
+            for provider in started:
+                provider.stop()

@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
@@ -283,18 +282,13 @@ def _installed(conn, chain: Log, schema: str) -> bool:
     return row == (1, len(chain.hash_columns))
 
 
-@contextmanager
 def migration_lock(conninfo: str):
     """Held while an instance creates an event store's tables: instances
     starting together on a new database raced on CREATE TABLE IF NOT EXISTS
-    (PostgreSQL: "tuple concurrently updated"; seen with two generator
-    processes in the province bench)."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    (PostgreSQL: "tuple concurrently updated" / "pg_type_typname_nsp_index")."""
+    from .db import advisory_lock
+
+    return advisory_lock(conninfo, MIGRATION_LOCK)
 
 
 def _column_exists(conn, schema: str, table: str, column: str) -> bool:

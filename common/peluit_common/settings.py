@@ -85,12 +85,19 @@ def db_conninfo(prefix: str = "PELUIT_DB") -> str:
         "port": env(f"{prefix}_PORT", "5432"),
         "dbname": env(f"{prefix}_NAME"),
         "user": env(f"{prefix}_USER"),
-        "application_name": env("PELUIT_SERVICE", "peluit"),
+        "application_name": application_name(),
     }
     password = db_password(prefix)
     if password:
         parts["password"] = password
     return " ".join(f"{k}={_quote(v)}" for k, v in parts.items())
+
+
+def application_name() -> str:
+    """``<service>/<instance>`` (``cases/1``) with ``PELUIT_INSTANCE`` set, else ``<service>``: so
+    ``pg_stat_activity`` and ``pg_locks`` say which instance holds a leader's row (docs/operations.md#scaling)."""
+    service, instance = env("PELUIT_SERVICE", "peluit"), os.environ.get("PELUIT_INSTANCE", "")
+    return f"{service}/{instance}" if instance else service
 
 
 def db_password(prefix: str = "PELUIT_DB") -> str | None:

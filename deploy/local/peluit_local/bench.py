@@ -19,7 +19,9 @@ the limit it chases, measured in the same run on the same machine.
     bound with intake's memory, and a flood beside one reporter;
 (l) recovery after a broker restart on a private node (bench_broker);
 (m) integration events from the outbox to the stream, and a late subscriber's
-    replay from offset 0 beside the raw stream read (bench_stream).
+    replay from offset 0 beside the raw stream read (bench_stream);
+(n) two instances of every service: submissions/s with one and two intake
+    instances, and the leaders' failover time (bench_scale).
 """
 
 from __future__ import annotations
@@ -210,6 +212,10 @@ def main() -> int:
     from .bench_stream import bench_stream
 
     bench_stream(RUNS)
+    print()
+    from .bench_scale import bench_scale
+
+    bench_scale(RUNS)
     if float(os.environ.get("PELUIT_BENCH_PROVINCE_SCALE", "0.05")) > 0:  # 0 skips parts (f) and (h)
         print(flush=True)
         # its own process: no eventlet patching there, and it uses several processes itself

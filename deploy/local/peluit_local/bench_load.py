@@ -19,14 +19,17 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def submit_load(system, concurrency: int, total: int) -> tuple[float, list[float], int]:
-    """(seconds, latencies of the 201s, other answers): ``concurrency`` submitters, ``total`` reports."""
-    host, port = system.url("intake").split("//")[1].split(":")
+def submit_load(system, concurrency: int, total: int, instances: list[str] | None = None,
+                ) -> tuple[float, list[float], int]:
+    """(seconds, latencies of the 201s, other answers): ``concurrency`` submitters, ``total`` reports;
+    submitter i sends to intake instance i modulo ``instances`` (default: ``intake`` alone)."""
+    addresses = [system.url(name).split("//")[1].split(":") for name in instances or ["intake"]]
     latencies: list[float] = []
     errors = [0]
     remaining = [total]
 
     def submitter(i):
+        host, port = addresses[i % len(addresses)]
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         while remaining[0] > 0:
             remaining[0] -= 1

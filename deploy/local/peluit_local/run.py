@@ -11,10 +11,11 @@ import sys
 import time
 
 from .bootstrap import MissingServer
-from .system import REPO, SERVICES, System
+from .system import INSTANCE_PORT_DISTANCE, REPO, System, instance_count
+
 
 def main() -> int:
-    system = System(base_port=int(os.environ.get("PELUIT_BASE_PORT", "8000")))
+    system = System(base_port=int(os.environ.get("PELUIT_BASE_PORT", "8000")), instances=instance_count())
     try:
         system.provision()
     except MissingServer as exc:
@@ -41,8 +42,11 @@ def main() -> int:
         print(f"  report by e-mail      : SMTP 127.0.0.1:{system.mail_intake_port} to wbs+35.73@peluit.invalid")
         print(f"  mail sent to reporters: {system.mail_dir} (local SMTP sink)")
         print(f"  statistics            : {system.url('reporting')}/api/v1/public/stats")
-        print(f"  metrics               : {', '.join(system.ops_url(s.name) + '/metrics' for s in SERVICES)}")
+        print(f"  metrics               : {', '.join(system.ops_url(n) + '/metrics' for n in system.instance_names())}")
         print(f"  logs                  : {system.log_dir}/<service>.log")
+        if system.instances > 1:
+            print(f"  {system.instances} instances of each: instance i on instance 0's ports + "
+                  f"{INSTANCE_PORT_DISTANCE} x i (cases.1: {system.url('cases.1')}), logs <service>.<i>.log")
         print("Demo province administrator admin.demo (development only):")
         for line in demo_admin:
             print(f"  {line}")

@@ -23,7 +23,7 @@ from psycopg import sql
 from peluit_common.testing import authored_pdf, gps_photo  # noqa: F401 (the forensic samples live in common)
 
 from . import bootstrap
-from .system import OPS_PORT_DISTANCE, REPO, System
+from .system import INSTANCE_PORT_DISTANCE, OPS_PORT_DISTANCE, REPO, System, instance_count
 
 
 class Tap:
@@ -56,14 +56,16 @@ class Tap:
         self.conn.release()
 
 
-def _free_base_port() -> int:
+def _free_base_port(instances: int = 1) -> int:
     for _ in range(100):
         base = random.randrange(20000, 29990, 10)
         try:
             for offset in range(8):
-                for port in (base + offset, base + OPS_PORT_DISTANCE + offset):
-                    with socket.socket() as s:
-                        s.bind(("127.0.0.1", port))
+                for instance in range(instances):
+                    port = base + offset + INSTANCE_PORT_DISTANCE * instance
+                    for taken in (port, port + OPS_PORT_DISTANCE):
+                        with socket.socket() as s:
+                            s.bind(("127.0.0.1", taken))
             return base
         except OSError:
             continue
@@ -76,12 +78,14 @@ TEST_LIMITS = {"PELUIT_THROTTLE_SCALE": "1000", "PELUIT_PROXY_HOPS": "1"}
 
 
 @contextlib.contextmanager
-def running_system(services=None, extra_env=None, tap=True):
-    """A fresh Peluit: own databases, vhost (firehose tapped), ports and keys."""
+def running_system(services=None, extra_env=None, tap=True, instances=None):
+    """A fresh Peluit: own databases, vhost (firehose tapped), ports and keys; ``instances`` of every
+    service (default ``PELUIT_INSTANCES``, 1)."""
     tag = secrets.token_hex(4)
     artifacts = REPO / "test-artifacts" / f"system-{tag}"
+    instances = instances or instance_count()
     sys_ = System(
-        prefix=f"pt{tag}", vhost=f"peluit-test-{tag}", base_port=_free_base_port(),
+        prefix=f"pt{tag}", vhost=f"peluit-test-{tag}", base_port=_free_base_port(instances), instances=instances,
         keys_dir=artifacts / "keys", log_dir=artifacts / "logs",
         extra_env=extra_env if extra_env is not None else {
             "PELUIT_RETRY_DELAYS_MS": "200,500", "PELUIT_RPC_TIMEOUT": "5", "PELUIT_STATUS_MIN_SECONDS": "0.15",
@@ -308,8 +312,9 @@ def hits_outside_the_vault(system, needles, replies: bytes = b"", min_broker_byt
     for service in (*SERVICES, "console"):  # the console keeps no database: its log and metrics
         if service in SERVICES:
             places[f"database {service}"] = table_dump(system, service, (except_columns or {}).get(service))
-        places[f"log {service}"] = (system.log_dir / f"{service}.log").read_bytes()
-        places[f"metrics {service}"] = requests.get(system.ops_url(service) + "/metrics", timeout=5).content
+        for name in system.instance_names(service):
+            places[f"log {name}"] = (system.log_dir / f"{name}.log").read_bytes()
+            places[f"metrics {name}"] = requests.get(system.ops_url(name) + "/metrics", timeout=5).content
     places["broker messages"] = b"\n".join(system.tap.drain())
     places["officer mail"] = b"\n".join(m.as_bytes() for m in officer_mail(system))
     places["http replies"] = replies

@@ -213,8 +213,10 @@ STAGING = ("rebuild_move", "rebuild_closed")  # a rebuild's moves and closings (
 def migrate(conn) -> None:
     with conn.transaction():
         if conn.execute("SELECT to_regclass('tracking') IS NOT NULL").fetchone()[0]:
-            # a follower holds still while a new table is derived at its position
-            conn.execute("SELECT position FROM tracking WHERE upstream = %s FOR UPDATE", (UPSTREAM,))
+            # a follower holds still while a new table is derived at its position. The table, not the
+            # row: a follower finishing a rebuild holds the row and then locks the table (rebuild.py),
+            # and a second instance starting then, waiting for the row, deadlocked with it and died
+            conn.execute("LOCK TABLE tracking IN ACCESS EXCLUSIVE MODE")
         added, kept_months_added = conn.execute(
             "SELECT to_regclass('public_count') IS NULL, to_regclass('stats_month') IS NULL").fetchone()
         conn.execute(SCHEMA)
