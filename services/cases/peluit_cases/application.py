@@ -75,7 +75,7 @@ class CasesApplication(Application):
             from .content import load_keyring
 
             create = strtobool(self.env.get("CREATE_TABLE") or "yes")
-            self.mapper.keys = PgContentKeys(datastore, self._content_keyring or load_keyring(), create_tables=create)
+            self.mapper.keys = PgContentKeys(datastore, self._content_keyring or load_keyring, create_tables=create)
         return ContentStore(mapper=self.mapper, recorder=self.recorder)
 
     def construct_snapshot_store(self) -> ContentStore:

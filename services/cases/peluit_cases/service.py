@@ -82,6 +82,8 @@ class CasesApp(EventStoreApp):
     def setup(self):
         # without migration at start, the migration job made the tables and the chain
         self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
+        # the content KEK file, read now: a missing one stops the start, not a request (its id only is logged)
+        log.info("content KEK", extra={"kek_id": self.app.mapper.keys.keyring.current_id})
 
     def migrate_schema(self):
         self._create().close()

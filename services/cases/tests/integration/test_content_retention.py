@@ -160,3 +160,31 @@ def test_the_kek_rotates_and_the_old_one_can_go(store, kek_file):
             only_old.get_case(ids[0])
     finally:
         only_old.close()
+
+
+def test_the_upgrade_drops_snapshots_in_clear_and_keeps_the_events(fresh_db, kek_file):
+    """A store from before content encryption: its events stay as they are (the chain is over them), its
+    case snapshots (a cache holding the text in clear) go; the case loads, its old text in clear."""
+    from eventsourcing.application import Application
+
+    from peluit_cases.domain import Case
+
+    class Before(Application):
+        name = "cases"
+        snapshotting_intervals = {Case: 50}
+
+    before = Before(env=eventsourcing_env_for(fresh_db))
+    case = Case(submission_id="s", fingerprint="f", tenant="35.73", registration_number="WBS/35.73/2026/000001",
+                category="korupsi", channel="web", report={"what": f"lama {CANARY}"}, reporter_ref=None,
+                anonymous=True)
+    before.save(case)
+    before.take_snapshot(case.id)
+    before.close()
+    app = CasesApplication(env=eventsourcing_env_for(fresh_db), content_keyring=Keyring.parse(kek_file.read_text()))
+    try:
+        with psycopg.connect(dsn_for(fresh_db), autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM cases_snapshots").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM cases_events").fetchone()[0] == 1
+        assert app.get_case(case.id).report["what"] == f"lama {CANARY}"
+    finally:
+        app.close()
