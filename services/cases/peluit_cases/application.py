@@ -76,7 +76,7 @@ class CasesApplication(Application):
 
             create = strtobool(self.env.get("CREATE_TABLE") or "yes")
             self.mapper.keys = PgContentKeys(datastore, self._content_keyring or load_keyring, create_tables=create)
-        return ContentStore(mapper=self.mapper, recorder=self.recorder)
+        return ContentStore(mapper=self.mapper, recorder=self.recorder, with_keys=datastore is not None)
 
     def construct_snapshot_store(self) -> ContentStore:
         return ContentStore(mapper=self.mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
