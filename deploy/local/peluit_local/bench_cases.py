@@ -132,6 +132,16 @@ def drop_database(name: str) -> None:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def close_and_drop(apps, dbnames) -> None:
+    for app in apps:
+        try:
+            app.close()
+        except Exception:  # noqa: BLE001  (dropping the database matters more)
+            pass
+    for dbname in dbnames:
+        drop_database(dbname)
+
+
 def db_dsn(name: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(ADMIN_DSN)
     params["dbname"] = name
@@ -222,13 +232,7 @@ def one_run(run: int) -> dict:
                                          "rate": rate, "snap": snap,
                                          "split": snapshot_split(app, case_id) if snap and snap[0] else None}
     finally:
-        for app in apps:
-            try:
-                app.close()
-            except Exception:  # noqa: BLE001  (dropping the database matters more)
-                pass
-        for dbname in dbs.values():
-            drop_database(dbname)
+        close_and_drop(apps, dbs.values())
     return results
 
 
@@ -326,13 +330,7 @@ def bench_content() -> None:
             sealed, clear = (count / statistics.median(found[m]) for m in ("sealed", "clear"))
             print(f"    {what}: {sealed:,.0f} ev/s sealed, {clear:,.0f} ev/s clear, time ratio {clear / sealed:.2f}")
     finally:
-        for app in apps.values():
-            try:
-                app.close()
-            except Exception:  # noqa: BLE001  (dropping the database matters more)
-                pass
-        for dbname in dbs.values():
-            drop_database(dbname)
+        close_and_drop(apps.values(), dbs.values())
 
 
 if __name__ == "__main__":
