@@ -82,11 +82,16 @@ class CasesApplication(Application):
         return ContentStore(mapper=self.mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
 
     def take_snapshot(self, aggregate_id, version=None, **kwargs) -> None:
-        # a case whose content ended keeps no snapshot (its key is gone; its loads are short anyway)
+        """A snapshot, unless a field of the case was forgotten or its content ended while it was taken
+        (it may hold what was just forgotten: dropped); a case whose content ended keeps none."""
+        keys = self.mapper.keys
+        before = keys.epoch(aggregate_id)
         try:
             super().take_snapshot(aggregate_id, version, **kwargs)
         except ContentEnded:
-            pass
+            return
+        if keys.epoch(aggregate_id) != before:
+            keys.drop_snapshots(aggregate_id)
 
     # -- commands ---------------------------------------------------------
 

@@ -35,7 +35,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 from uuid import UUID, uuid4
 
@@ -232,8 +232,12 @@ class ContentKeys:
     def drop_snapshots(self, case_id: UUID) -> None:
         raise NotImplementedError
 
-    def snapshot_usable(self, case_id: UUID, version: int) -> bool:
-        return True
+    def snapshot_usable(self, snapshot) -> bool:
+        return True  # PostgreSQL: a dropped snapshot is deleted
+
+    def epoch(self, case_id: UUID) -> tuple:
+        """Changes whenever a field of the case is forgotten or its content ends (``take_snapshot``)."""
+        raise NotImplementedError
 
     # the case key
     def case_key(self, case_id: UUID, create: bool = False):
@@ -293,7 +297,7 @@ class MemoryContentKeys(ContentKeys):
         super().__init__(keyring or Keyring([os.urandom(KEY_BYTES)]), **kwargs)
         self.cases: dict[UUID, list] = {}
         self.items: dict[str, list] = {}
-        self.snapshots_dropped: dict[UUID, float] = {}
+        self.snapshots_dropped: dict[UUID, datetime] = {}
 
     def _case_row(self, case_id):
         row = self.cases.get(case_id)
@@ -327,10 +331,15 @@ class MemoryContentKeys(ContentKeys):
         return True
 
     def drop_snapshots(self, case_id):
-        self.snapshots_dropped[case_id] = float("inf")  # every snapshot taken so far and later ones of old state
+        self.snapshots_dropped[case_id] = datetime.now(timezone.utc)  # the in-memory store deletes nothing
 
-    def snapshot_usable(self, case_id, version):
-        return case_id not in self.snapshots_dropped
+    def snapshot_usable(self, snapshot):
+        dropped = self.snapshots_dropped.get(snapshot.originator_id)
+        return dropped is None or snapshot.timestamp > dropped
+
+    def epoch(self, case_id):
+        forgotten = sum(1 for r in self.items.values() if r[0] == case_id and r[3] is None)
+        return forgotten, (self.cases.get(case_id) or [None] * 3)[2]
 
 
 SCHEMA = """
@@ -411,7 +420,19 @@ class PgContentKeys(ContentKeys):
             cur.execute(self._q("UPDATE {schema}.content_item_key SET wrapped = NULL, forgotten_at = now() "
                                 "WHERE case_id = %s AND version = %s AND path = %s AND wrapped IS NOT NULL"),
                         (case_id, version, path))
-            return cur.rowcount
+            forgotten = cur.rowcount
+            # with the tombstone, atomically: a snapshot writer sees both or neither (``take_snapshot``)
+            cur.execute(self._q("DELETE FROM {schema}.cases_snapshots WHERE originator_id = %s"), (case_id,))
+            return forgotten
+
+    def epoch(self, case_id):
+        with self.datastore.transaction() as cur:
+            cur.execute(self._q(
+                "SELECT (SELECT count(*) FROM {schema}.content_item_key WHERE case_id = %(id)s AND wrapped IS NULL)"
+                " AS forgotten, (SELECT ended_at FROM {schema}.content_case_key WHERE case_id = %(id)s) AS ended"),
+                {"id": case_id})
+            row = cur.fetchone()
+        return row["forgotten"], row["ended"]
 
     def end(self, case_id, at):
         with self.datastore.transaction(commit=True) as cur:
@@ -655,8 +676,7 @@ class ContentStore(EventStore):
         return iter([e for e in events if not (isinstance(e, Snapshot) and not self._usable(e))])
 
     def _usable(self, snapshot) -> bool:
-        return snapshot.state is not None and self.mapper.keys.snapshot_usable(snapshot.originator_id,
-                                                                               snapshot.originator_version)
+        return snapshot.state is not None and self.mapper.keys.snapshot_usable(snapshot)
 
 
 # -- the seam: forgetting one field, ending a case's content -----------------------------------------
@@ -668,7 +688,11 @@ def forget_field(app, case_id: UUID, version: int, path: str) -> None:
     ``"recommendations.0.details"``) and drop the case's snapshots, so that no
     snapshot holds it: afterwards the field reads as ``UNAVAILABLE`` on every
     load. ``NotSealed`` when no sealed field is there (a wrong path, or an event
-    stored in clear before content encryption)."""
+    stored in clear before content encryption).
+
+    A snapshot another instance was taking meanwhile (from a load before
+    this call) is dropped by that instance: ``CasesApplication.take_snapshot``
+    compares ``ContentKeys.epoch`` before and after."""
     keys: ContentKeys = app.mapper.keys
     if keys.forget(case_id, version, path) == 0:
         raise NotSealed(f"no sealed content at {case_id} v{version} {path}")
