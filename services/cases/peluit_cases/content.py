@@ -33,12 +33,13 @@ from __future__ import annotations
 import base64
 import functools
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any, Callable
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -80,7 +81,10 @@ CONTENT: dict[str, tuple[str, ...]] = {
 }
 SNAPSHOT_TOPIC = get_topic(Snapshot)
 CASE_AGGREGATE_TOPIC = get_topic(Case)
-SEALED = "sealed"  # a sealed field: {"sealed": item id (hex), "c": base64(nonce || ciphertext)}
+SEALED = "sealed"  # a sealed snapshot state: {"sealed": "snapshot", "c": base64(nonce || ciphertext)}
+# a sealed field: one string, MARK + item id + ":" + base64(nonce || ciphertext); a string is cheaper to parse
+# than an object, and no text a reporter or officer can send starts with a NUL (``peluit_contracts.fields``)
+MARK = "\x00c1:"
 KEY_BYTES = 32
 MAX_VERSION = 2**62
 
@@ -185,6 +189,10 @@ def _decrypt(key: bytes, sealed: str, aad: str) -> bytes:
 def _field_aad(case_id: UUID, version: int, path: str) -> str:
     # a field opens only where it was written: another event, case or path is another aad
     return f"peluit-content:{case_id}:{version}:{path}"
+
+
+def _item_id() -> str:
+    return secrets.token_urlsafe(12)  # 96 random bits: unique, and short in every sealed field
 
 
 def _item_aad(case_id: UUID, item_id: str) -> str:
@@ -572,9 +580,9 @@ class ContentMapper(Mapper):
         case_key = self._live_key(case_id)
         state = _copied(state, paths)
         for path in paths:
-            item_id, item_key, where = uuid4().hex, os.urandom(KEY_BYTES), path_name(path)
+            item_id, item_key, where = _item_id(), os.urandom(KEY_BYTES), path_name(path)
             value = _encrypt(item_key, _get(state, path).encode(), _field_aad(case_id, version, where))
-            _set(state, path, {SEALED: item_id, "c": value})
+            _set(state, path, f"{MARK}{item_id}:{value}")
             pending.append((item_id, case_id, version, where, wrap_key(case_key, _item_aad(case_id, item_id), item_key)))
         return state
 
@@ -594,21 +602,25 @@ class ContentMapper(Mapper):
             case_id = stored.originator_id
             for node, key, path in _case_slots(stored.topic, state):
                 value = node[key]
-                if not content and isinstance(value, (str, dict)):
+                if not isinstance(value, str):
+                    continue
+                if not content:
                     node[key] = UNAVAILABLE
-                elif isinstance(value, dict) and SEALED in value:
-                    sealed.setdefault(case_id, []).append((node, key, path, stored.originator_version, value))
-                elif isinstance(value, str):
+                elif value.startswith(MARK):
+                    item_id, _, sealed_text = value[len(MARK):].partition(":")
+                    sealed.setdefault(case_id, []).append((node, key, path, stored.originator_version, item_id,
+                                                           sealed_text))
+                else:
                     clear.add(case_id)
         if not content:
             return [self._finish(stored, cls, state) for stored, cls, state in decoded]
-        wanted = {c: [f[4][SEALED] for f in fields] for c, fields in sealed.items()}
+        wanted = {c: [f[4] for f in fields] for c, fields in sealed.items()}
         keys = self.keys.item_keys(wanted, wrapped) if wanted else {}
         for case_id, fields in sealed.items():
-            for node, key, path, version, marker in fields:
-                item_key = keys.get(marker[SEALED])
+            for node, key, path, version, item_id, sealed_text in fields:
+                item_key = keys.get(item_id)
                 node[key] = UNAVAILABLE if item_key is None else _decrypt(
-                    item_key, marker["c"], _field_aad(case_id, version, path_name(path))).decode()
+                    item_key, sealed_text, _field_aad(case_id, version, path_name(path))).decode()
         for case_id in clear:
             if self.keys.case_key(case_id) is ENDED:  # in clear from before encryption, but ended
                 for stored, _, state in decoded:
@@ -725,7 +737,7 @@ def seal_blob(app, case_id: UUID, evidence_id, data: bytes) -> tuple[str, bytes]
     own (``forget_field(app, case_id, 0, evidence_path(evidence_id))`` destroys it)."""
     keys: ContentKeys = app.mapper.keys
     case_key = app.mapper._live_key(case_id)
-    item_id, item_key, where = uuid4().hex, os.urandom(KEY_BYTES), evidence_path(evidence_id)
+    item_id, item_key, where = _item_id(), os.urandom(KEY_BYTES), evidence_path(evidence_id)
     sealed = _seal(item_key, data, _field_aad(case_id, 0, where))
     keys.add_items([(item_id, case_id, 0, where, wrap_key(case_key, _item_aad(case_id, item_id), item_key))])
     return item_id, sealed
