@@ -158,6 +158,7 @@ def _copied(state: dict, paths) -> dict:
     return done[()]
 
 
+@functools.lru_cache(maxsize=4096)
 def path_name(path: tuple) -> str:
     return ".".join(str(k) for k in path)
 
@@ -186,7 +187,7 @@ def _decrypt(key: bytes, sealed: str, aad: str) -> bytes:
     return _unseal(key, base64.b64decode(sealed), aad)
 
 
-def _field_aad(case_id: UUID, version: int, path: str) -> str:
+def _field_aad(case_id: UUID | str, version: int, path: str) -> str:
     # a field opens only where it was written: another event, case or path is another aad
     return f"peluit-content:{case_id}:{version}:{path}"
 
@@ -195,7 +196,7 @@ def _item_id() -> str:
     return secrets.token_urlsafe(12)  # 96 random bits: unique, and short in every sealed field
 
 
-def _item_aad(case_id: UUID, item_id: str) -> str:
+def _item_aad(case_id: UUID | str, item_id: str) -> str:
     return f"peluit-item:{case_id}:{item_id}"
 
 
@@ -298,13 +299,13 @@ class ContentKeys:
             case_key = self.case_key(case_id)
             if case_key is None or case_key is ENDED:
                 continue
-            cipher = AESGCM(case_key)  # once per case: a replay unwraps many item keys under it
+            cipher, case = AESGCM(case_key), str(case_id)  # once per case: a replay unwraps many item keys
             for item_id in ids:
                 sealed = wrapped.get(item_id)
                 if sealed is not None:
                     try:
                         out[item_id] = cipher.decrypt(sealed[:GCM_NONCE], sealed[GCM_NONCE:],
-                                                      _item_aad(case_id, item_id).encode())
+                                                      _item_aad(case, item_id).encode())
                     except InvalidTag:
                         continue  # a stale cached case key (ended meanwhile): unavailable, like the rest
         return out
@@ -617,10 +618,11 @@ class ContentMapper(Mapper):
         wanted = {c: [f[4] for f in fields] for c, fields in sealed.items()}
         keys = self.keys.item_keys(wanted, wrapped) if wanted else {}
         for case_id, fields in sealed.items():
+            case = str(case_id)  # once: a UUID's str is not free
             for node, key, path, version, item_id, sealed_text in fields:
                 item_key = keys.get(item_id)
                 node[key] = UNAVAILABLE if item_key is None else _decrypt(
-                    item_key, sealed_text, _field_aad(case_id, version, path_name(path))).decode()
+                    item_key, sealed_text, _field_aad(case, version, path_name(path))).decode()
         for case_id in clear:
             if self.keys.case_key(case_id) is ENDED:  # in clear from before encryption, but ended
                 for stored, _, state in decoded:
