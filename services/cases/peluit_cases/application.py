@@ -31,7 +31,8 @@ from .domain import (
     reporter_timeline,
     transcript,
 )
-from .content import ContentEnded, ContentMapper, ContentStore, MemoryContentKeys, PgContentKeys
+from .content import ContentEnded, ContentMapper, ContentStore
+from .content_keys import MemoryContentKeys, PgContentKeys
 from .envelopes import to_envelopes
 from . import retention  # noqa: F401  (its ContentEnded is a case event: the topic must resolve)
 from .ledgers import AccessLog, ReceiptIndex, RegistrationSequence, registration_number

@@ -10,6 +10,7 @@ from cryptography.exceptions import InvalidTag
 
 from peluit_cases import content
 from peluit_cases.content import UNAVAILABLE, ContentEnded, NotSealed, end_case_content, forget_field
+from peluit_cases.content_keys import MemoryContentKeys
 from peluit_common.keyring import Keyring, UnknownKek
 
 from ..support import INSPEKTUR, NOW, PENELAAH, _hex, command, memory_app, run
@@ -145,7 +146,7 @@ def test_the_kek_wraps_case_keys_and_a_wrong_kek_opens_nothing(case_id):
     cid = one.register_report(command(7), now=NOW).case_id
     wrapped = one.mapper.keys.cases[cid][1]
     assert one.mapper.keys.cases[cid][0] == keyring.current_id and len(wrapped) == 12 + 32 + 16
-    other = content.MemoryContentKeys(Keyring([os.urandom(32)]))
+    other = MemoryContentKeys(Keyring([os.urandom(32)]))
     other.cases = {cid: [keyring.current_id, wrapped, None]}
     with pytest.raises(UnknownKek):
         other.case_key(cid)
