@@ -13,7 +13,7 @@ Keys, three levels, none of them in the database in clear:
 * the **case key** (random, one per case), wrapped by
 * a **key-encryption key** (KEK) from ``PELUIT_CONTENT_KEK_FILE`` (development:
   ``.keys/cases/content-kek.key``), rotatable like the vault's
-  (``peluit-cases-admin rotate-content-kek``).
+  (``peluit-cases rotate-content-kek``).
 
 Wrapped keys live in ``content_case_key`` and ``content_item_key``. Destroying
 an item key (``forget_field``) makes one field read as ``UNAVAILABLE``;
@@ -25,7 +25,10 @@ they read as ``UNAVAILABLE`` too (docs/operations.md, "Case content").
 
 Field paths (``CONTENT``): an event attribute's name (``"text"``,
 ``"reason"``), ``"report.<field>"`` for each text of the report
-(``"report.what"``, ``"report.who"``...), ``"recommendations.<n>.details"``.
+(``"report.what"``, ``"report.who"``...), ``"recommendations.<n>.details"``;
+a stripped evidence copy is ``evidence_path(evidence_id)`` at version 0. A new
+event class that carries free text must name its fields in ``CONTENT``, or
+its text is stored in clear.
 """
 
 from __future__ import annotations
