@@ -179,3 +179,31 @@ def test_a_snapshot_taken_while_a_field_is_forgotten_is_dropped(app, case_id):
     assert forgotten == [50]
     assert app.get_case(case_id).report["who"] == UNAVAILABLE
     assert [s for s in app.snapshots.get(case_id)] == []  # the snapshot taken meanwhile is not used
+
+
+# what a case event may carry in clear: the skeleton (codes, ids, numbers, dates), reviewed field by field
+SKELETON = {"originator_topic", "submission_id", "fingerprint", "tenant", "registration_number", "category",
+            "channel", "reporter_ref", "anonymous", "destination_kind", "destination", "due_on", "outcome",
+            "recommendation_id", "to_tenant", "request_id", "legal_basis", "rule", "notice", "due_at", "field_check",
+            "retention_years",
+            # structured, reviewed: officer ids and roles, partner references, deadline outcomes, evidence
+            # metadata (generic labels), team ids, a personnel agency's decision (codes, dates, decree number)
+            "actor", "assisted_by", "source", "deadlines", "attachments", "items", "team", "follow_up"}
+
+
+def test_every_text_a_case_event_carries_is_sealed_or_reviewed_skeleton():
+    """A new case event (or field) with free text must name it in ``content.CONTENT``, or this fails."""
+    from peluit_cases.domain import Case
+
+    events = {name: cls for name, cls in vars(Case).items() if isinstance(cls, type) and issubclass(cls, Case.Event)}
+    for name, cls in events.items():
+        if any(other is not cls and issubclass(other, cls) for other in events.values()):
+            continue  # a base (EndedHere): what is stored is its subclasses
+        fields = {}
+        for klass in reversed(cls.__mro__):
+            fields.update(getattr(klass, "__annotations__", {}))
+        declared = {pattern.split(".")[0] for pattern in content.CONTENT.get(name, ())}
+        for field, kind in fields.items():
+            if field in ("originator_id", "originator_version", "timestamp") or "ClassVar" in str(kind):
+                continue
+            assert field in declared or field in SKELETON, f"Case.{name}.{field} is neither content nor skeleton"
