@@ -20,6 +20,8 @@
     peluit-cases rotate-content-kek
                                 re-wrap every case key under the first KEK of
                                 PELUIT_CONTENT_KEK_FILE (docs/operations.md, "Case content")
+    peluit-cases seal-evidence  seal the evidence copies stored in clear before content
+                                encryption (once, after the upgrade)
     peluit-cases demo-admin     development only: the demo province admin
                                 ``admin.demo`` (tenant 35), created if missing, and
                                 a fresh enrolment code while it has not enrolled
@@ -87,9 +89,10 @@ def main(argv=None) -> int:
     end.add_argument("--now", type=instant, default=None,
                      help="ISO 8601 time with zone to evaluate retention at (default: the current time)")
     commands.add_parser("rotate-content-kek", help="re-wrap every case key under the first KEK of the KEK file")
+    commands.add_parser("seal-evidence", help="seal the evidence copies stored in clear before content encryption")
     args = parser.parse_args(argv)
 
-    if args.command in ("end-content", "rotate-content-kek"):
+    if args.command in ("end-content", "rotate-content-kek", "seal-evidence"):
         return _content(args)
     if args.command == "create-officer":
         return _create_officer(args)
@@ -128,7 +131,7 @@ def _content(args) -> int:
     from peluit_common.eventstore import eventsourcing_env
     from peluit_common.keyring import KeyringError
 
-    from . import content, retention
+    from . import content, evidence, retention
     from .application import CasesApplication
 
     try:
@@ -140,8 +143,11 @@ def _content(args) -> int:
     try:
         if args.command == "rotate-content-kek":
             return _rotate_content(app.mapper.keys)
-        now = args.now or datetime.now(timezone.utc)
         with ConnectionPool(db_conninfo(), min_size=1, max_size=2, open=True) as pool:
+            if args.command == "seal-evidence":
+                print(f"sealed {evidence.seal_stored(app, pool)} evidence copies stored in clear")
+                return 0
+            now = args.now or datetime.now(timezone.utc)
             count = retention.run_once(pool, app, now)
         print(f"ended the content of {count} cases whose retention period ended by {now.isoformat()}")
         return 0

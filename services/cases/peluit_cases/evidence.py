@@ -197,6 +197,30 @@ def stored_copy(access: Access, conn, actor: Actor, case_id: str, raw_evidence_i
     return StoredCopy(label=item["label"], mime=mime, sha256=sha256, data=data)
 
 
+def seal_stored(app, pool, batch: int = 100) -> int:
+    """Seal the stripped copies stored in clear before content encryption (an upgrade), each under an
+    item key of its case (``content.seal_blob``); emptied copies and those of ended cases stay as they are.
+    Idempotent, in batches locked ``FOR UPDATE SKIP LOCKED``; returns how many were sealed."""
+    total = 0
+    while True:
+        with pool.connection() as conn, conn.transaction():
+            rows = conn.execute("SELECT evidence_id, case_id, bytes FROM evidence_blob WHERE item_id IS NULL"
+                                " AND octet_length(bytes) > 0 LIMIT %s FOR UPDATE SKIP LOCKED", (batch,)).fetchall()
+            sealed = 0
+            for evidence, case_id, data in rows:
+                try:
+                    item_id, ciphertext = content.seal_blob(app, case_id, str(evidence), bytes(data))
+                except content.ContentEnded:
+                    conn.execute("UPDATE evidence_blob SET bytes = ''::bytea WHERE evidence_id = %s", (evidence,))
+                    continue
+                conn.execute("UPDATE evidence_blob SET bytes = %s, item_id = %s WHERE evidence_id = %s",
+                             (ciphertext, item_id, evidence))
+                sealed += 1
+        total += sealed
+        if len(rows) < batch:
+            return total
+
+
 def request_disclosure(vault: VaultClient, app, db, actor: Actor, case_id: str, raw_evidence_id: str,
                        args: dict) -> dict:
     """Ask the vault for the untouched original of one attachment: the same

@@ -194,3 +194,19 @@ def test_the_upgrade_drops_snapshots_in_clear_and_keeps_the_events(fresh_db, kek
         assert app.get_case(case.id).report["what"] == f"lama {CANARY}"
     finally:
         app.close()
+
+
+def test_evidence_copies_stored_in_clear_are_sealed_after_the_upgrade(store):
+    app, pool, dbname = store
+    case_id = _case_with_canary(app, pool)
+    with pool.connection() as conn:  # as a copy stored before content encryption was
+        conn.execute("INSERT INTO evidence_blob (evidence_id, case_id, sha256, mime, size, bytes)"
+                     " VALUES (gen_random_uuid(), %s, 'x', 'text/plain', 9, %s)", (case_id, f"{CANARY}-old".encode()))
+    assert evidence.seal_stored(app, pool, batch=1) == 1
+    assert evidence.seal_stored(app, pool) == 0  # once
+    with psycopg.connect(dsn_for(dbname), autocommit=True) as conn:
+        assert CANARY.encode() not in everything(conn)
+        rows = conn.execute("SELECT evidence_id::text, item_id, bytes FROM evidence_blob WHERE case_id = %s",
+                            (case_id,)).fetchall()
+    opened = [content.open_blob(app, case_id, e, i, bytes(b)) for e, i, b in rows]
+    assert f"{CANARY}-old".encode() in opened
