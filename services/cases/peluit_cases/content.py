@@ -81,8 +81,9 @@ CONTENT: dict[str, tuple[str, ...]] = {
 SNAPSHOT_TOPIC = get_topic(Snapshot)
 SEALED = "sealed"  # a sealed snapshot state: {"sealed": "snapshot", "c": base64(nonce || ciphertext)}
 # a sealed field: one string, MARK + item id + ":" + base64(nonce || ciphertext); a string is cheaper to parse
-# than an object, and no text a reporter or officer can send starts with a NUL (``peluit_contracts.fields``)
-MARK = "\x00c1:"
+# than an object. No text a reporter or officer can send holds a control character (``peluit_contracts.fields``);
+# U+0001, not NUL: PostgreSQL's jsonb refuses \u0000, and operators read states as jsonb
+MARK = "\x01c1:"
 
 
 class ContentEnded(DomainError):
