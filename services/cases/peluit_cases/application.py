@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.utils import strtobool
 
 from peluit_common.eventstore import stored
 
@@ -30,7 +31,10 @@ from .domain import (
     reporter_timeline,
     transcript,
 )
+from .content import ContentEnded, ContentMapper, ContentStore
+from .content_keys import MemoryContentKeys, PgContentKeys
 from .envelopes import to_envelopes
+from . import retention  # noqa: F401  (its ContentEnded is a case event: the topic must resolve)
 from .ledgers import AccessLog, ReceiptIndex, RegistrationSequence, registration_number
 
 MAX_SAVE_ATTEMPTS = 20
@@ -49,12 +53,46 @@ class CasesApplication(Application):
     snapshotting_intervals = {Case: 50, RegistrationSequence: 100, AccessLog: 100}
     _envelope_log_exists = False  # until seen (then it stays: migrations never drop it)
 
-    def __init__(self, *args, timezone: str = "Asia/Jakarta", **kwargs):
+    def __init__(self, *args, timezone: str = "Asia/Jakarta", content_keyring=None, **kwargs):
+        """``content_keyring``: the KEKs of case content (``content``); by default
+        read from ``PELUIT_CONTENT_KEK_FILE`` on PostgreSQL, random in memory."""
+        self._content_keyring = content_keyring
         super().__init__(*args, **kwargs)
         self.timezone = ZoneInfo(timezone)
         # writers serialise on the event store's table lock anyway; a lock per
         # tenant-year keeps this process's own writers from conflicting
         self._sequence_locks: dict[tuple[str, int], threading.Lock] = defaultdict(threading.Lock)
+
+    # -- case content: sealed by the mapper (``content``) ---------------------
+
+    def construct_mapper(self) -> ContentMapper:
+        return ContentMapper(self.construct_transcoder())
+
+    def construct_event_store(self) -> ContentStore:
+        datastore = getattr(self.recorder, "datastore", None)
+        if datastore is None:
+            self.mapper.keys = MemoryContentKeys(self._content_keyring)
+        else:
+            from .content import load_keyring
+
+            create = strtobool(self.env.get("CREATE_TABLE") or "yes")
+            self.mapper.keys = PgContentKeys(datastore, self._content_keyring or load_keyring, create_tables=create)
+        return ContentStore(mapper=self.mapper, recorder=self.recorder, with_keys=datastore is not None)
+
+    def construct_snapshot_store(self) -> ContentStore:
+        return ContentStore(mapper=self.mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
+
+    def take_snapshot(self, aggregate_id, version=None, **kwargs) -> None:
+        """A snapshot, unless a field of the case was forgotten or its content ended while it was taken
+        (it may hold what was just forgotten: dropped); a case whose content ended keeps none."""
+        keys = self.mapper.keys
+        before = keys.epoch(aggregate_id)
+        try:
+            super().take_snapshot(aggregate_id, version, **kwargs)
+        except ContentEnded:
+            return
+        if keys.epoch(aggregate_id) != before:
+            keys.drop_snapshots(aggregate_id)
 
     # -- commands ---------------------------------------------------------
 
@@ -272,7 +310,8 @@ class CasesApplication(Application):
         forward in memory.
         """
         notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        page = [(n, self.mapper.to_domain_event(n)) for n in notifications if n.topic.startswith(CASE_TOPIC)]
+        page = [n for n in notifications if n.topic.startswith(CASE_TOPIC)]
+        page = list(zip(page, self.mapper.to_domain_events(page, content=False)))  # envelopes carry no content
         needed: dict[UUID, int] = {}  # case -> the version it must be loaded at
         for _, event in page:
             if isinstance(event, Case.Registered):
@@ -317,10 +356,9 @@ class CasesApplication(Application):
             cur.execute(statement, (ids, [versions[i] for i in ids]))
             rows = cur.fetchall()
         cases: dict[UUID, Case] = {}
-        for row in rows:
-            stored = StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
-                                 topic=row["topic"], state=bytes(row["state"]))
-            event = self.mapper.to_domain_event(stored)
+        stored = [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
+                              topic=row["topic"], state=bytes(row["state"])) for row in rows]
+        for event in self.mapper.to_domain_events(stored, content=False):  # for envelopes: the skeleton
             cases[event.originator_id] = event.mutate(cases.get(event.originator_id))
         missing = set(ids) - set(cases)
         if missing:  # not expected: the log named these versions

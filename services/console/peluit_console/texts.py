@@ -87,6 +87,7 @@ T = {
     "kind_disclosure_notice": N_("Reporter told of a disclosure request"),
     "kind_deadline_approaching": N_("Deadline approaching"),
     "kind_deadline_breached": N_("Deadline breached"),
+    "kind_content_ended": N_("Content erased at the end of its retention period"),
     # who
     "actor_system": N_("the system"),
     "actor_reporter": N_("the reporter"),
