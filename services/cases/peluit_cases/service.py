@@ -73,6 +73,7 @@ def migrate(conn) -> None:
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = env_float("PELUIT_RPC_TIMEOUT", 10.0)
+REGISTER_REPORT = RegisterReportCommand()  # one instance: making one per call cost more than the load
 COMMAND_NAMES = ", ".join(f"'{name}'" for name in api_contract.COMMANDS)  # werkzeug's any() converter
 
 
@@ -175,16 +176,17 @@ class CasesService:
         {"error": code[, "fields": ...]}; returns only after the commit.
         """
         try:
-            cmd = RegisterReportCommand().load(command)
+            cmd = REGISTER_REPORT.load(command)
         except ValidationError as err:
             return {"error": "invalid_command", "fields": bilingual_errors(err.messages)}
         with self.db.connection() as conn:
             problem = catalogue.check(conn, cmd["tenant"], cmd["category"])
+            # the parent tenant matters only when the terlapor works at the Inspektorat itself
+            parent = PgDirectory(conn).parent_tenant(cmd["tenant"]) \
+                if not problem and cmd["report"].get("terlapor_inspektorat") else None
         if problem:
             return {"error": problem}
         try:
-            with self.db.connection() as conn:
-                parent = PgDirectory(conn).parent_tenant(cmd["tenant"])
             result = self.app.register_report(cmd, escalate_to=parent)
         except DomainError as err:
             return {"error": err.code}

@@ -2,7 +2,8 @@
 80 Argon2id hashes (19 MiB each) through eventlet's 20 OS threads, in a fresh
 process, as intake runs them. Bounded to two at once, glibc still kept a freed
 19 MiB block per thread's arena (measured: ~395 MB resident, and ~528 MB
-unbounded); with the pool's mallopt setting the blocks go back (~110 MB peak)."""
+unbounded); with the pool's mallopt setting the blocks went back (~110 MB peak),
+and since each slot lends its own 19 MiB work area, two are all there is."""
 
 from __future__ import annotations
 

@@ -133,6 +133,23 @@ def test_the_pool_runs_at_most_size_at_once_queues_up_to_queue_and_refuses_the_r
     assert pool.run(lambda: "free again") == "free again"
 
 
+def test_each_running_hash_has_its_slots_own_work_area_and_no_other_hash_uses_it_meanwhile():
+    pool = HashPool(2, 10, execute=_green_execute, lend=object)
+    in_use, seen = set(), set()
+
+    def hash_in(n, area):
+        assert area not in in_use
+        in_use.add(area)
+        seen.add(area)
+        eventlet.sleep(0.001 * (n % 3))
+        in_use.discard(area)
+        return n
+
+    threads = [eventlet.spawn(pool.run, hash_in, n, first=True) for n in range(12)]
+    assert [t.wait() for t in threads] == list(range(12))
+    assert len(seen) == 2 and len(pool._lent) == 2  # one per slot, all back
+
+
 def test_the_pool_gives_its_slot_back_when_the_hash_fails():
     pool = HashPool(1, 0, execute=_green_execute)
 
