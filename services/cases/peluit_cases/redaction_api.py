@@ -1,0 +1,128 @@
+"""Redaction, the officer-facing half (cases :8001); the rules of the text are
+in ``redaction``.
+
+Order of a redaction, each step safe to repeat:
+1. the walls: the case's tenant, need to know (a recused officer meets a 404),
+   the role (penerima or penelaah), the version the officer saw (If-Match);
+2. each passage is sealed to the vault's public key here and kept by the vault
+   as an original of the case (``store_evidence_original``): it crosses the
+   broker only as a sealed box and is disclosed only under dual control;
+3. the ``PassageRedacted`` event (spans, fingerprints, original_refs, the new text);
+4. every stored field that held the target's earlier text is forgotten
+   (``content.forget_field``): replay, snapshots, exports and auditors' "as of"
+   views then read the redacted text only.
+
+A crash between 3 and 4 leaves the old text readable until the target is
+redacted again (step 4 is idempotent). An un-redaction is a disclosure of the
+passage's ``original_ref`` (``request_disclosure``), never an event here.
+"""
+
+from __future__ import annotations
+
+import base64
+from uuid import UUID
+
+from nacl.public import PublicKey, SealedBox
+
+from peluit_common.rpc import UNAVAILABLE_ERRORS, call
+from peluit_contracts.evidence import EVIDENCE_RPC_VERSION
+
+from . import redaction
+from .access import Access, AccessDenied, Actor
+from .disclosure_api import remember, requester_context
+from .domain import Case, DomainError
+from .vault import VaultClient, VaultRefused, summary
+
+REDACTORS = frozenset({"penerima", "penelaah"})
+
+try:  # the case content seam (content.py): destroys one stored field's key
+    from .content import forget_field as FORGET
+except ImportError:  # pragma: no cover - before the content branch is merged
+    FORGET = None
+
+
+def require_redactor(actor: Actor, case: Case) -> None:
+    Access.require(actor, REDACTORS)
+
+
+class VaultSealer:
+    """Seals a plaintext to the vault's public key and has the vault keep it as
+    an original of the case; answers the vault's ``original_ref``."""
+
+    def __init__(self, proxy, timeout: float, public_key: bytes):
+        self.proxy, self.timeout, self.public_key = proxy, timeout, public_key
+
+    def seal(self, case_id, tenant: str, plaintext: bytes, mime: str = redaction.SEALED_MIME) -> str:
+        sealed = SealedBox(PublicKey(self.public_key)).encrypt(plaintext)
+        command = {"version": EVIDENCE_RPC_VERSION, "case_id": str(case_id), "tenant": tenant, "mime": mime,
+                   "sealed_original": base64.b64encode(sealed).decode()}
+        try:
+            reply = call(self.proxy.store_evidence_original, command, timeout=self.timeout)
+        except UNAVAILABLE_ERRORS:
+            raise VaultRefused("vault_unavailable") from None
+        if not isinstance(reply, dict) or "original_ref" not in reply:
+            raise VaultRefused("internal_error")
+        return reply["original_ref"]
+
+
+def _forget(content_forget, app, case_id: UUID, holders: list[tuple[int, str]]) -> None:
+    if content_forget is None:
+        return
+    for version, path in holders:
+        content_forget(app, case_id, version, path)
+
+
+def walls(app, directory, actor: Actor, case_id: str, expected_version: int, action: str) -> Case:
+    case = Access(app, directory).case(actor, case_id, action=action, require=require_redactor)
+    if case.version != expected_version:
+        raise DomainError("stale_version")
+    return case
+
+
+def redact(app, directory, sealer, actor: Actor, case_id: str, expected_version: int, body: dict,
+           content_forget=None) -> tuple[Case, list[dict]]:
+    """``POST /api/v1/cases/{case_id}/redactions``: (the case after, the passages as recorded)."""
+    case = walls(app, directory, actor, case_id, expected_version, "redact")
+    redaction.require(bool(body["reason"].strip()), "reason_required")
+    target = redaction.target_of(body["target"])
+    redaction.require(target["kind"] in redaction.TEXT_KINDS, "unknown_target")
+    replayed, history, messages = app.transcript(case.id)
+    text = redaction.current_text(replayed, history, messages, target)
+    spans = [(s["start"], s["end"]) for s in body.get("spans") or []]
+    spans += redaction.spans_of(text, body.get("passages") or [])
+    plan = redaction.plan(text, spans)
+    holders = redaction.holders(app.events.get(case.id, lte=expected_version), target)
+    passages = []
+    for passage in plan.passages:
+        salt = redaction.new_salt()
+        ref = sealer.seal(case.id, case.handling_tenant, redaction.sealed_passage(case.id, target, passage, salt))
+        passages.append({"start": passage.start, "end": passage.end,
+                         "hmac": redaction.fingerprint(salt, passage.text), "original_ref": ref})
+    case = app.execute(case.id, expected_version, "redact", actor.record(), target=target, reason=body["reason"],
+                       passages=passages, text=plan.text)
+    _forget(content_forget, app, case.id, holders)
+    return case, passages
+
+
+def redacted_refs(app, case_id: UUID) -> set[str]:
+    """Every original_ref a redaction of the case sealed."""
+    return {p["original_ref"] for e in app.events.get(case_id) if isinstance(e, Case.PassageRedacted)
+            for p in e.passages}
+
+
+def request_disclosure(vault: VaultClient, app, db, directory_of, actor: Actor, case_id: str, original_ref: str,
+                       args: dict) -> dict:
+    """An un-redaction: ask the vault for one sealed passage (or earlier copy)
+    under the same dual control as an identity: the case's team or inspektur
+    files, other inspekturs approve with a fresh TOTP, one sealed view."""
+    with db.connection() as conn:
+        case = Access(app, directory_of(conn)).case(actor, case_id, action="redaction_disclosure_request",
+                                                    require=Access.require_disclosure_requester)
+        context = requester_context(conn, actor, case.handling_tenant)
+    if original_ref not in redacted_refs(app, case.id):
+        raise AccessDenied("not_found", text="redaction_not_found")
+    reply = vault.request_disclosure(actor, case_id=str(case.id), original_ref=original_ref,
+                                     tenant=case.handling_tenant, reason=args["reason"],
+                                     legal_basis=args["legal_basis"], context=context)
+    remember(db, reply)
+    return {**summary(reply), "subject": "redaction", "original_ref": original_ref}
