@@ -79,10 +79,12 @@ def walls(app, directory, actor: Actor, case_id: str, expected_version: int, act
     return case
 
 
-def redact(app, directory, sealer, actor: Actor, case_id: str, expected_version: int, body: dict,
+def redact(app, pool, directory_of, sealer, actor: Actor, case_id: str, expected_version: int, body: dict,
            content_forget=None) -> tuple[Case, list[dict]]:
-    """``POST /api/v1/cases/{case_id}/redactions``: (the case after, the passages as recorded)."""
-    case = walls(app, directory, actor, case_id, expected_version, "redact")
+    """``POST /api/v1/cases/{case_id}/redactions``: (the case after, the passages as recorded).
+    ``pool``: no connection is held while the vault answers."""
+    with pool.connection() as conn:
+        case = walls(app, directory_of(conn), actor, case_id, expected_version, "redact")
     redaction.require(bool(body["reason"].strip()), "reason_required")
     target = redaction.target_of(body["target"])
     redaction.require(target["kind"] in redaction.TEXT_KINDS, "unknown_target")

@@ -37,7 +37,7 @@ from . import audit, chain  # tamper evidence and auditor replay
 from . import checkpoint_stream, inbound, partners  # the stream's checkpoints; partner systems
 from . import desk  # the officers' desk: work queue, case page, forms
 from . import notify_api, notify_directory  # whom notifications tells, and their choices
-from . import redaction_api  # masking passages, each original sealed to the vault
+from . import evidence_redaction, redaction_api  # masking passages and copies, each original sealed to the vault
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
 from .commands import OfficerCommands, command_from
@@ -358,10 +358,23 @@ class CasesService:
         actor = self._actor(request)
         version = expected_version(request.headers.get("If-Match"))
         body = load(redaction_contract.Redact, read_json(request, 256 * 1024))
+        return self._redacted(version, case_id, lambda: redaction_api.redact(
+            self.app, self.db, PgDirectory, self._sealer(), actor, case_id, version, body,
+            content_forget=redaction_api.FORGET))
+
+    @http("POST", "/api/v1/cases/<string:case_id>/evidence/<string:evidence_id>/redactions")
+    @officer_endpoint
+    def redact_evidence(self, request, case_id, evidence_id):
+        """Black out a region of an image copy or drop a page of a PDF copy (evidence_redaction.py)."""
+        actor = self._actor(request)
+        version = expected_version(request.headers.get("If-Match"))
+        body = load(redaction_contract.RedactEvidence, read_json(request, 8192))
+        return self._redacted(version, case_id, lambda: evidence_redaction.redact_evidence(
+            self.app, self.db, PgDirectory, self._sealer(), actor, case_id, evidence_id, version, body))
+
+    def _redacted(self, version, case_id, act):
         try:
-            with self.db.connection() as conn:
-                case, passages = redaction_api.redact(self.app, PgDirectory(conn), self._sealer(), actor, case_id,
-                                                      version, body, content_forget=redaction_api.FORGET)
+            case, passages = act()
         except DomainError as err:
             if err.code != "stale_version":
                 raise

@@ -5,6 +5,7 @@ vault's place; the system test runs the vault itself."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -41,6 +42,14 @@ class SealingStore:
         return SealedBox(self.key).decrypt(self.kept[ref])
 
 
+class NoDatabase:
+    """The walls' directory lives in memory here: the pool hands out no connection."""
+
+    @contextlib.contextmanager
+    def connection(self):
+        yield None
+
+
 @pytest.fixture
 def app():
     return memory_app()
@@ -61,7 +70,8 @@ def case_id(app):
 def _redact(app, vault, case_id, body, actor=SARI, forget=None):
     version = app.get_case(case_id).version
     body = {"reason": "nama pelapor", "spans": [], "passages": [], **body}
-    return redact(app, FakeDirectory(), vault, actor, str(case_id), version, body, content_forget=forget)
+    return redact(app, NoDatabase(), lambda _conn: FakeDirectory(), vault, actor, str(case_id), version, body,
+                  content_forget=forget)
 
 
 # -- the text ------------------------------------------------------------------------------
@@ -188,7 +198,7 @@ def test_another_tenant_and_a_recused_officer_meet_a_missing_case(app, vault, ca
 
 def test_a_stale_version_seals_nothing(app, vault, case_id):
     with pytest.raises(DomainError) as err:
-        redact(app, FakeDirectory(), vault, SARI, str(case_id), 99,
+        redact(app, NoDatabase(), lambda _conn: FakeDirectory(), vault, SARI, str(case_id), 99,
                {"target": {"kind": "report", "field": "what"}, "spans": [], "passages": ["Bambang"],
                 "reason": "nama"})
     assert err.value.code == "stale_version" and vault.kept == {}
