@@ -93,6 +93,12 @@ def _op(summary: str, ok: dict, errors: dict, *, params: list | None = None, bod
     return op
 
 
+def _redaction_replies(why_422: str) -> tuple[dict, dict]:
+    """A redaction's (ok, errors): as a command's, the sealing may meet an absent vault (503)."""
+    return (_ok(200, redaction_contract.RedactionResult, "Recorded", ETAG),
+            {**_errors(*BODY, 401, 403, 404, 422, 428, 503, s422=why_422), **STALE})
+
+
 def _operations() -> dict:
     ops = {
         ("/api/v1/officer/login", "post"): _op(
@@ -141,17 +147,13 @@ def _operations() -> dict:
             "tenant): each becomes `[disamarkan]` everywhere from now on; each original passage is sealed into the "
             "identity vault and the event keeps its span, a salted HMAC-SHA256 and the vault's `original_ref`. A "
             "later redaction of the redacted text widens it; only a disclosure brings a passage back",
-            _ok(200, redaction_contract.RedactionResult, "Recorded", ETAG),
-            {**_errors(*BODY, 401, 403, 404, 422, 428, 503,
-                       s422="Unknown target, a span outside the text, a passage not in it, nothing new to redact"),
-             **STALE}, params=[CASE_ID, IF_MATCH], body=redaction_contract.Redact),
+            *_redaction_replies("Unknown target, a span outside the text, a passage not in it, nothing new to "
+                                "redact"), params=[CASE_ID, IF_MATCH], body=redaction_contract.Redact),
         ("/api/v1/cases/{case_id}/evidence/{evidence_id}/redactions", "post"): _op(
             "Redact a stripped copy (penerima, penelaah): black out a region of an image or drop a page of a PDF; "
             "the new copy replaces it and the previous copy is sealed into the identity vault",
-            _ok(200, redaction_contract.RedactionResult, "Recorded", ETAG),
-            {**_errors(*BODY, 401, 403, 404, 422, 428, 503,
-                       s422="Not an image or PDF, a region outside the image, no such page or a single page"),
-             **STALE}, params=[CASE_ID, EVIDENCE_ID, IF_MATCH], body=redaction_contract.RedactEvidence),
+            *_redaction_replies("Not an image or PDF, a region outside the image, no such page or a single page"),
+            params=[CASE_ID, EVIDENCE_ID, IF_MATCH], body=redaction_contract.RedactEvidence),
         ("/api/v1/cases/{case_id}/redactions/{original_ref}/disclosure-requests", "post"): _op(
             "Un-redaction: request one sealed passage (or earlier copy) by its `original_ref` (investigator of the "
             "case's team, inspektur); then approve/refuse/view as for an identity: the view's `sealed_original` "
