@@ -228,6 +228,10 @@ class Api:
         return self.post("cases", f"/api/v1/cases/{_segment(case_id)}/{_segment(name)}", body,
                          headers={"If-Match": f'"{int(version)}"'})
 
+    def redact(self, case_id: str, body: dict, version: int) -> dict:
+        return self.post("cases", f"/api/v1/cases/{_segment(case_id)}/redactions", body,
+                         headers={"If-Match": f'"{int(version)}"'})
+
     def evidence(self, case_id: str, evidence_id: str) -> Download:
         return self.download("cases", f"/api/v1/cases/{_segment(case_id)}/evidence/{_segment(evidence_id)}")
 

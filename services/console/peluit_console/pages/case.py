@@ -16,6 +16,7 @@ from peluit_common.web import SECURITY_HEADERS
 from .. import rules
 from ..api import Conflict, Forbidden, Refused
 from ..web import Page, PageError, View
+from . import redact
 from .common import case_path, category_names, label
 from .forms import RECOMMENDATION_ROWS, TEXT_FIELDS, body_of, choices, form_values
 
@@ -29,6 +30,8 @@ def case_page(page: Page, case_id: str) -> View:
     done = page.request.args.get("ok", "")
     if done in TEXT_FIELDS:
         notices.append(page.t("command_done", command=page.t(f"cmd_{done}")))
+    elif done == "redact":
+        notices.append(page.t("redact_done"))
     return case_view(page, doc, errors=errors, notices=notices)
 
 
@@ -52,7 +55,7 @@ def case_view(page: Page, doc: dict, status: int = 200, *, errors=None, general=
     officer = page.officer
     commands = rules.allowed_commands(doc)
     kept = kept or {}
-    if kept and kept["command"] not in commands:
+    if kept and kept["command"] not in commands and kept["command"] != "redact":
         commands = [*commands, kept["command"]]
         notices = [*notices, page.t("command_no_longer")]
     names = _who(doc)
@@ -74,6 +77,7 @@ def case_view(page: Page, doc: dict, status: int = 200, *, errors=None, general=
         "information_due": page.day(doc.get("information_due")),
         "auditor": officer.has("auditor"),
         "may_disclose": officer.has("investigator") and bool(not doc.get("anonymous") or doc.get("evidence")),
+        "redact_targets": redact.targets(page, doc) if redact.may_redact(page, doc) else [],
     }, status)
 
 
