@@ -50,6 +50,23 @@ def eventsourcing_env_for(dbname: str, schema: str | None = None) -> dict[str, s
     return env
 
 
+def throwaway_content_kek() -> str:
+    """Point ``PELUIT_CONTENT_KEK_FILE`` at a fresh KEK file (unless set): what a
+    ``CasesApplication`` on PostgreSQL in a test or bench process wraps case keys with."""
+    if not os.environ.get("PELUIT_CONTENT_KEK_FILE"):
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="peluit-content-kek-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        os.environ["PELUIT_CONTENT_KEK_FILE"] = path
+    return os.environ["PELUIT_CONTENT_KEK_FILE"]
+
+
+def pytest_configure(config):
+    throwaway_content_kek()
+
+
 class ManualClock:
     """A clock a test moves by hand (``clock.now += 60``): pass it where code takes ``clock=time.time``."""
 

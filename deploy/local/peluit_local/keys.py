@@ -41,6 +41,9 @@ def ensure_keys(root: Path) -> Path:
             _write(root / sealer / "vault-x25519.pub", public)
     if not (vault / "vault-kek.key").exists():
         _write(vault / "vault-kek.key", secrets.token_hex(32))
+    if not (root / "cases" / "content-kek.key").exists():
+        # wraps every case's content key (peluit_cases.content); never in the database
+        _write(root / "cases" / "content-kek.key", secrets.token_hex(32))
     if not (intake / "intake-secret.key").exists():
         _write(intake / "intake-secret.key", secrets.token_hex(64))
     _ensure_officer_keys(root)

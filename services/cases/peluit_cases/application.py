@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.utils import strtobool
 
 from peluit_common.eventstore import stored
 
@@ -30,6 +31,7 @@ from .domain import (
     reporter_timeline,
     transcript,
 )
+from .content import ContentEnded, ContentMapper, ContentStore, MemoryContentKeys, PgContentKeys
 from .envelopes import to_envelopes
 from .ledgers import AccessLog, ReceiptIndex, RegistrationSequence, registration_number
 
@@ -49,12 +51,41 @@ class CasesApplication(Application):
     snapshotting_intervals = {Case: 50, RegistrationSequence: 100, AccessLog: 100}
     _envelope_log_exists = False  # until seen (then it stays: migrations never drop it)
 
-    def __init__(self, *args, timezone: str = "Asia/Jakarta", **kwargs):
+    def __init__(self, *args, timezone: str = "Asia/Jakarta", content_keyring=None, **kwargs):
+        """``content_keyring``: the KEKs of case content (``content``); by default
+        read from ``PELUIT_CONTENT_KEK_FILE`` on PostgreSQL, random in memory."""
+        self._content_keyring = content_keyring
         super().__init__(*args, **kwargs)
         self.timezone = ZoneInfo(timezone)
         # writers serialise on the event store's table lock anyway; a lock per
         # tenant-year keeps this process's own writers from conflicting
         self._sequence_locks: dict[tuple[str, int], threading.Lock] = defaultdict(threading.Lock)
+
+    # -- case content: sealed by the mapper (``content``) ---------------------
+
+    def construct_mapper(self) -> ContentMapper:
+        return ContentMapper(self.construct_transcoder())
+
+    def construct_event_store(self) -> ContentStore:
+        datastore = getattr(self.recorder, "datastore", None)
+        if datastore is None:
+            self.mapper.keys = MemoryContentKeys(self._content_keyring)
+        else:
+            from .content import load_keyring
+
+            create = strtobool(self.env.get("CREATE_TABLE") or "yes")
+            self.mapper.keys = PgContentKeys(datastore, self._content_keyring or load_keyring(), create_tables=create)
+        return ContentStore(mapper=self.mapper, recorder=self.recorder)
+
+    def construct_snapshot_store(self) -> ContentStore:
+        return ContentStore(mapper=self.mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
+
+    def take_snapshot(self, aggregate_id, version=None, **kwargs) -> None:
+        # a case whose content ended keeps no snapshot (its key is gone; its loads are short anyway)
+        try:
+            super().take_snapshot(aggregate_id, version, **kwargs)
+        except ContentEnded:
+            pass
 
     # -- commands ---------------------------------------------------------
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -29,6 +28,8 @@ from nacl.bindings import (
 )
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
+from peluit_common.keyring import UnwrapError, kek_id, unwrap_key, wrap_key  # noqa: F401  (kek_id: the vault's name)
+
 XCHACHA_NONCE = 24
 GCM_NONCE = 12
 BROWSER_INFO = b"peluit-disclosure-v1"
@@ -36,10 +37,6 @@ BROWSER_INFO = b"peluit-disclosure-v1"
 
 class DecryptionError(Exception):
     """A ciphertext was altered or a key is wrong. Carries no detail on purpose."""
-
-
-def kek_id(kek: bytes) -> str:
-    return hashlib.sha256(b"peluit-kek-id" + kek).hexdigest()[:16]
 
 
 def seal(public_key: bytes, plaintext: bytes) -> bytes:
@@ -91,17 +88,14 @@ class SealedRecord:
     ciphertext: bytes  # nonce || XChaCha20-Poly1305(dek, record)
 
 
-def wrap_dek(kek: bytes, aad: str, dek: bytes) -> bytes:
-    """``nonce || AES-256-GCM(kek, dek)`` bound to the record's reference. A KEK
-    rotation re-wraps only this, never the record's ciphertext."""
-    nonce = os.urandom(GCM_NONCE)
-    return nonce + AESGCM(kek).encrypt(nonce, dek, aad.encode())
+# ``nonce || AES-256-GCM(kek, dek)`` bound to the record's reference; a KEK rotation re-wraps only this
+wrap_dek = wrap_key
 
 
 def unwrap_dek(kek: bytes, aad: str, wrapped: bytes) -> bytes:
     try:
-        return AESGCM(kek).decrypt(wrapped[:GCM_NONCE], wrapped[GCM_NONCE:], aad.encode())
-    except Exception:
+        return unwrap_key(kek, aad, wrapped)
+    except UnwrapError:
         raise DecryptionError() from None
 
 
