@@ -56,7 +56,7 @@ from peluit_common.keyring import GCM_NONCE, Keyring, UnwrapError, unwrap_key, w
 
 from .domain import CASE_TOPIC, Case, DomainError
 
-REDACTED = "[disamarkan]"  # what a redacted passage reads as (``redaction``)
+from .redaction import REDACTED  # noqa: F401 - what a redacted passage reads as (defined in ``redaction``)
 UNAVAILABLE = "[dihapus]"  # what a field reads as once its key is gone
 
 # the content fields of each case event (see the module docstring for paths); an event class that carries
@@ -67,6 +67,7 @@ CONTENT: dict[str, tuple[str, ...]] = {
     "ReporterMessage": ("text",),
     "OfficerMessage": ("text",),
     "NoteAdded": ("text",),
+    "PassageRedacted": ("reason", "text"),  # the redacted text (the passages themselves are in the vault)
     "Forwarded": ("reason",), "Rejected": ("reason",), "Archived": ("reason",),
     "Closed": ("reason", "feedback"),
     "Accepted": ("note",),

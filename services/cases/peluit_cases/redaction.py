@@ -33,10 +33,7 @@ from dataclasses import dataclass
 
 from .errors import DomainError
 
-try:  # the marker the case content seam defines (content.py); the same text until it lands
-    from .content import REDACTED
-except ImportError:  # pragma: no cover - before the content branch is merged
-    REDACTED = "[disamarkan]"
+REDACTED = "[disamarkan]"  # what a redacted passage reads as, everywhere (content.py reads it from here)
 
 REPORT_FIELDS = ("what", "where", "when", "who", "how")
 TEXT_KINDS = ("report", "message", "note")

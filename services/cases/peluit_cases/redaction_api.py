@@ -20,6 +20,7 @@ passage's ``original_ref`` (``request_disclosure``), never an event here.
 from __future__ import annotations
 
 import base64
+import logging
 from uuid import UUID
 
 from nacl.public import PublicKey, SealedBox
@@ -27,7 +28,7 @@ from nacl.public import PublicKey, SealedBox
 from peluit_common.rpc import UNAVAILABLE_ERRORS, call
 from peluit_contracts.evidence import EVIDENCE_RPC_VERSION
 
-from . import redaction
+from . import content, redaction
 from .access import Access, AccessDenied, Actor
 from .disclosure_api import remember, requester_context
 from .domain import Case, DomainError
@@ -35,10 +36,7 @@ from .vault import VaultClient, VaultRefused, summary
 
 REDACTORS = frozenset({"penerima", "penelaah"})
 
-try:  # the case content seam (content.py): destroys one stored field's key
-    from .content import forget_field as FORGET
-except ImportError:  # pragma: no cover - before the content branch is merged
-    FORGET = None
+log = logging.getLogger(__name__)
 
 
 def require_redactor(actor: Actor, case: Case) -> None:
@@ -65,11 +63,14 @@ class VaultSealer:
         return reply["original_ref"]
 
 
-def _forget(content_forget, app, case_id: UUID, holders: list[tuple[int, str]]) -> None:
-    if content_forget is None:
-        return
+def _forget(app, case_id: UUID, holders: list[tuple[int, str]]) -> None:
     for version, path in holders:
-        content_forget(app, case_id, version, path)
+        try:
+            content.forget_field(app, case_id, version, path)
+        except content.NotSealed:
+            # stored in clear before content encryption: history is never rewritten; it ends with the case's content
+            log.warning("redaction: case %s v%s %s was stored in clear and stays so until the content ends",
+                        case_id, version, path)
 
 
 def walls(app, directory, actor: Actor, case_id: str, expected_version: int, action: str) -> Case:
@@ -79,8 +80,8 @@ def walls(app, directory, actor: Actor, case_id: str, expected_version: int, act
     return case
 
 
-def redact(app, pool, directory_of, sealer, actor: Actor, case_id: str, expected_version: int, body: dict,
-           content_forget=None) -> tuple[Case, list[dict]]:
+def redact(app, pool, directory_of, sealer, actor: Actor, case_id: str, expected_version: int,
+           body: dict) -> tuple[Case, list[dict]]:
     """``POST /api/v1/cases/{case_id}/redactions``: (the case after, the passages as recorded).
     ``pool``: no connection is held while the vault answers."""
     with pool.connection() as conn:
@@ -102,7 +103,7 @@ def redact(app, pool, directory_of, sealer, actor: Actor, case_id: str, expected
                          "hmac": redaction.fingerprint(salt, passage.text), "original_ref": ref})
     case = app.execute(case.id, expected_version, "redact", actor.record(), target=target, reason=body["reason"],
                        passages=passages, text=plan.text)
-    _forget(content_forget, app, case.id, holders)
+    _forget(app, case.id, holders)
     return case, passages
 
 

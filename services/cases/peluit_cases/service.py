@@ -359,8 +359,7 @@ class CasesService:
         version = expected_version(request.headers.get("If-Match"))
         body = load(redaction_contract.Redact, read_json(request, 256 * 1024))
         return self._redacted(version, case_id, lambda: redaction_api.redact(
-            self.app, self.db, PgDirectory, self._sealer(), actor, case_id, version, body,
-            content_forget=redaction_api.FORGET))
+            self.app, self.db, PgDirectory, self._sealer(), actor, case_id, version, body))
 
     @http("POST", "/api/v1/cases/<string:case_id>/evidence/<string:evidence_id>/redactions")
     @officer_endpoint

@@ -14,6 +14,7 @@ from nacl.public import PrivateKey, SealedBox
 from peluit_cases import redaction
 from peluit_cases.access import AccessDenied, Actor
 from peluit_cases.domain import Case, DomainError
+from peluit_cases.content import UNAVAILABLE
 from peluit_cases.redaction import REDACTED, plan, spans_of, verify
 from peluit_cases.redaction_api import redact, redacted_refs
 
@@ -67,11 +68,17 @@ def case_id(app):
     return app.register_report(command(1, report=report), now=NOW).case_id
 
 
-def _redact(app, vault, case_id, body, actor=SARI, forget=None):
+def _redact(app, vault, case_id, body, actor=SARI):
     version = app.get_case(case_id).version
     body = {"reason": "nama pelapor", "spans": [], "passages": [], **body}
-    return redact(app, NoDatabase(), lambda _conn: FakeDirectory(), vault, actor, str(case_id), version, body,
-                  content_forget=forget)
+    return redact(app, NoDatabase(), lambda _conn: FakeDirectory(), vault, actor, str(case_id), version, body)
+
+
+def _every_stored_text(app, case_id) -> str:
+    """Every event of the case as it loads now (content opened where its key lives), and its snapshot."""
+    events = [e.__dict__ for e in app.events.get(case_id)]
+    return json.dumps(events, default=str, ensure_ascii=False) + json.dumps(
+        app.repository.get(case_id).__dict__, default=str, ensure_ascii=False)
 
 
 # -- the text ------------------------------------------------------------------------------
@@ -147,21 +154,36 @@ def test_messages_and_notes_are_named_by_their_event_version(app, vault, case_id
     assert "event_version" not in view["messages"][-1]
 
 
-def test_a_redaction_widens_and_records_which_stored_fields_held_the_old_text(app, vault, case_id):
-    forgotten = []
-
-    def forget(app_, case_, version, path):
-        forgotten.append((version, path))
-
+def test_a_redaction_widens_and_the_old_texts_are_forgotten(app, vault, case_id):
     target = {"kind": "report", "field": "what"}
-    _redact(app, vault, case_id, {"target": target, "passages": ["Bambang"]}, forget=forget)
+    _redact(app, vault, case_id, {"target": target, "passages": ["Bambang"]})
     first = app.get_case(case_id).version
-    assert forgotten == [(1, "report.what")]
-    case, passages = _redact(app, vault, case_id, {"target": target, "passages": [f"{REDACTED} Sutrisno"]},
-                             forget=forget)
+    stored = _every_stored_text(app, case_id)
+    assert "Bambang" not in stored and "Sutrisno" in stored
+    case, passages = _redact(app, vault, case_id, {"target": target, "passages": [f"{REDACTED} Sutrisno"]})
     assert case.report["what"] == f"Dana hibah dipotong 20%, saya {REDACTED}, staf keuangan, melihat sendiri"
-    assert forgotten[1:] == [(1, "report.what"), (first, "text")]
     assert json.loads(vault.opened(passages[0]["original_ref"]))["passage"] == f"{REDACTED} Sutrisno"
+    stored = _every_stored_text(app, case_id)
+    assert "Bambang" not in stored and "Sutrisno" not in stored
+    # the first redaction's text and the registration's field read as gone, the newest as redacted
+    events = list(app.events.get(case_id))
+    assert events[0].report["what"] == UNAVAILABLE and events[first - 1].text == UNAVAILABLE
+    assert events[-1].text == case.report["what"]
+    assert redaction.holders(events, target) == [(1, "report.what"), (first, "text"), (case.version, "text")]
+
+
+def test_messages_and_notes_are_forgotten_in_every_replay(app, vault, case_id):
+    app.reporter_writes(_hex("rcpt-1"), f"Tambahan: {NAME} juga diancam")
+    run(app, case_id, "add_note", {"officer_id": "o-sari"}, text=f"Pelapor adalah {NAME}")
+    _, history, messages = app.transcript(case_id)
+    _redact(app, vault, case_id, {"target": {"kind": "report", "field": "what"}, "passages": [NAME]})
+    _redact(app, vault, case_id, {"target": {"kind": "message", "version": messages[-1]["event_version"]},
+                                  "passages": [NAME]})
+    _redact(app, vault, case_id, {"target": {"kind": "note", "version": history[-1]["event_version"]},
+                                  "passages": [NAME]})
+    assert NAME not in _every_stored_text(app, case_id)
+    assert NAME not in json.dumps(app.transcript(case_id)[1:], ensure_ascii=False)
+    assert NAME not in json.dumps(app.reporter_view(_hex("rcpt-1")), ensure_ascii=False)
 
 
 def test_an_unknown_target_is_refused_before_anything_is_sealed(app, vault, case_id):
