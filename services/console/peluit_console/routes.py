@@ -14,6 +14,7 @@ ROUTES = (
     Route("GET", "/kasus/<string:case_id>", case.case_page),
     Route("POST", "/kasus/<string:case_id>/perintah/<string:command>", case.run_command),
     Route("POST", "/kasus/<string:case_id>/samarkan", redact.redact_submit),
+    Route("POST", "/kasus/<string:case_id>/bukti/<string:evidence_id>/samarkan", redact.redact_evidence_submit),
     Route("GET", "/kasus/<string:case_id>/bukti/<string:evidence_id>", case.evidence_download),
     Route("GET", "/kasus/<string:case_id>/bukti/<string:evidence_id>/pratinjau", case.evidence_preview),
     Route("GET", "/kasus/<string:case_id>/riwayat", audit.timeline),
