@@ -1,5 +1,5 @@
 """Redaction with a sealed original, every service running: a canary passage
-redacted from a report (and from a note) appears in clear nowhere outside the
+redacted from a report (and from a note and a reporter's message) appears in clear nowhere outside the
 vault afterwards (no database, log, metric, broker message, export, statistic
 or reply); an un-redaction is a dual-control disclosure that gives back the
 passage with the salt that proves the event's fingerprint; insiders cannot
@@ -52,6 +52,9 @@ def test_a_redacted_canary_is_in_clear_nowhere_outside_the_vault(system, staff, 
             "SELECT case_id FROM peluit.case_index WHERE registration_number = %s",
             (out.json()["registration_number"],)).fetchone())[0])
     tono, sari, agus = login("tono.penerima"), login("sari.penelaah"), login("agus.inspektur")
+    wrote = requests.post(system.url("intake") + "/api/v1/reports/messages", timeout=15,
+                          json={"receipt": receipt, "text": f"Tambahan: nama saya {canary}, mohon dirahasiakan"})
+    assert wrote.status_code == 201, wrote.text
     note = requests.post(_url(system, case_id, "/add-note"), json={"text": f"Pelapor menyebut diri {canary}"},
                          headers={**sari, "If-Match": f'"{_case(system, sari, case_id).json()["version"]}"'},
                          timeout=15)
@@ -60,6 +63,7 @@ def test_a_redacted_canary_is_in_clear_nowhere_outside_the_vault(system, staff, 
     assert canary in before.text  # officers read it until it is redacted
     moment_before = datetime.now(timezone.utc).isoformat()
     note_version = next(h for h in before.json()["history"] if h["kind"] == "note")["event_version"]
+    message_version = next(m for m in before.json()["messages"] if canary in m["text"])["event_version"]
 
     # insiders: another tenant, a role that may not, a recused officer
     body = {"target": {"kind": "report", "field": "what"}, "passages": [canary], "reason": "Nama pelapor"}
@@ -71,7 +75,7 @@ def test_a_redacted_canary_is_in_clear_nowhere_outside_the_vault(system, staff, 
     # before: the passage crossed the broker only on its way into cases (intake's register_report)
     seen = system.tap.drain()
     carriers = [seen[i + 1] for i in range(0, len(seen) - 2, 3) if canary.encode() in seen[i]]
-    assert carriers and all(b"cases.register_report" in c for c in carriers), carriers
+    assert carriers and all(b"cases.register_report" in c or b"cases.reporter_message" in c for c in carriers)
     earlier = seen[:]
     seen.clear()  # from here on the search below sees only what the redaction and after sent
 
@@ -81,6 +85,9 @@ def test_a_redacted_canary_is_in_clear_nowhere_outside_the_vault(system, staff, 
     noted = _redact(system, sari, case_id, {"target": {"kind": "note", "version": note_version},
                                             "passages": [canary], "reason": "Nama pelapor"})
     assert noted.status_code == 200, noted.text
+    told = _redact(system, tono, case_id, {"target": {"kind": "message", "version": message_version},
+                                           "passages": [canary], "reason": "Nama pelapor dalam pesan"})
+    assert told.status_code == 200, told.text
     wider = _redact(system, sari, case_id, {"target": {"kind": "report", "field": "what"},
                                             "passages": [f"saya {REDACTED}, staf keuangan bagian anggaran"],
                                             "reason": "Jabatan mengungkap pelapor"})
@@ -88,13 +95,14 @@ def test_a_redacted_canary_is_in_clear_nowhere_outside_the_vault(system, staff, 
     again = _redact(system, sari, case_id, {**body, "passages": [REDACTED]})
     assert again.status_code == 422 and again.json()["error"]["code"] == "nothing_to_redact"
 
-    replies = [first.content, noted.content, wider.content, again.content]
+    replies = [first.content, noted.content, told.content, wider.content, again.content]
     after = _case(system, sari, case_id)
     doc = after.json()
     assert doc["report"]["what"] == f"Dana hibah dipotong 20%; {REDACTED}, melihatnya sendiri"
     assert f"Pelapor menyebut diri {REDACTED}" in after.text
+    assert f"Tambahan: nama saya {REDACTED}, mohon dirahasiakan" in after.text
     steps = [h for h in doc["history"] if h["kind"] == "redacted"]
-    assert [s["actor"]["username"].split(".")[0] for s in steps] == ["tono", "sari", "sari"]
+    assert [s["actor"]["username"].split(".")[0] for s in steps] == ["tono", "sari", "tono", "sari"]
     as_of = _case(system, sari, case_id, as_of=moment_before)  # what was there then: gone, never the passage
     assert as_of.status_code == 200 and as_of.json()["report"]["what"] == UNAVAILABLE
     replies += [after.content, as_of.content,
@@ -136,7 +144,7 @@ def test_a_redacted_canary_is_in_clear_nowhere_outside_the_vault(system, staff, 
         system.tap.seen[:0] = earlier  # the session's record stays whole for other tests
 
     # the vault holds the passages (encrypted at rest; the search above covered its tables too)
-    refs = [p["original_ref"] for r in (first, noted, wider) for p in r.json()["passages"]]
+    refs = [p["original_ref"] for r in (first, noted, told, wider) for p in r.json()["passages"]]
     with admin_connect(system, "identity-vault") as conn:
         kept = conn.execute("SELECT original_ref, case_id::text FROM peluit.evidence_original "
                             "WHERE original_ref = ANY(%s)", (refs,)).fetchall()
