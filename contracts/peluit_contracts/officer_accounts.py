@@ -50,6 +50,8 @@ class TenantSettingsChange(Strict):
     # k: how many inspekturs besides the requester approve a disclosure (the vault's upper bound is 5)
     disclosure_approvals = Int(strict=True, validate=int_range(1, 5))
     retention_years = Int(strict=True, validate=int_range(1, MAX_RETENTION_YEARS))
+    # years a case's content (report text, dialogue, notes, evidence copies) is kept after the case ended
+    content_retention_years = Int(strict=True, validate=int_range(1, MAX_RETENTION_YEARS))
 
 
 class Holiday(Strict):
@@ -177,6 +179,8 @@ class TenantSettings(Reply):
     disclosure_approvals = fields.Integer(required=True, metadata={
         "description": "inspekturs (none of them the requester) who must approve a disclosure"})
     retention_years = fields.Integer(required=True)
+    content_retention_years = fields.Integer(required=True, metadata={
+        "description": "years a case's content is kept after the case ended; then its keys are destroyed"})
     categories = fields.List(fields.Nested(ListedCategory), required=True)
     holidays = fields.List(fields.Nested(ListedHoliday), required=True)
     packs = fields.List(fields.String(), required=True)

@@ -196,8 +196,9 @@ def test_sql_edit_delete_reorder_and_rehash_are_each_named(system, audited, tmp_
                                          " WHERE notification_id < %s", (v3,)).fetchone()[0]
 
     def edit(conn):
+        # the note's text is ciphertext (``content``): the edit changes who wrote it
         conn.execute("UPDATE peluit.cases_events SET state = convert_to(replace(convert_from(state, 'UTF8'),"
-                     " 'Dinas Sosial', 'Dinas Lain'), 'UTF8') WHERE notification_id = %s", (v3,))
+                     " 'sari.penelaah', 'budi.kabmalang'), 'UTF8') WHERE notification_id = %s", (v3,))
 
     edited = verify(tampered_export(system, a, edit, tmp_path, "edit.json"), key)
     assert edited.returncode == 1
@@ -273,7 +274,7 @@ def test_forged_checkpoints_are_refused(system, audited, tmp_path):
     bundle = json.loads(json.dumps(intact))
     events, previous, by_agg = bundle["events"], None, {}
     target = next(e for e in events if e.get("originator_id") == a and e["originator_version"] == 1)
-    target["state"] = base64.b64encode(base64.b64decode(target["state"]).replace(b"Dinas Sosial", b"Dinas Lain")).decode()
+    target["state"] = base64.b64encode(base64.b64decode(target["state"]).replace(b'"korupsi"', b'"pungli"')).decode()
     for e in events:
         if previous is not None:
             e["prev_log_hash"] = previous

@@ -5,7 +5,12 @@ How long ``CasesApplication.repository.get(case_id)`` takes for a case with
 snapshotting (``CasesApplication.snapshotting_intervals``: a snapshot every
 50 Case events) and (ii) without snapshots (the same application class with
 ``snapshotting_intervals = {}``), plus how fast the events were appended and
-what the snapshots cost in storage.
+what the snapshots cost in storage. Case content is sealed (``peluit_cases.content``:
+an item key per text under a per-case key); (iii) the same with snapshots but
+content in clear (``ClearCasesApplication``: the library's own mapping, as
+before content encryption) gives the ratio, for loads and for a rebuild:
+``derive_envelopes`` paged over a whole log, and every case replayed with its
+content (``transcript``), in events/s.
 
 Each run uses two throwaway databases (``pt_bench_<random>_snap`` and
 ``_nosnap``), created as the PostgreSQL superuser and dropped ``WITH (FORCE)``
@@ -31,8 +36,12 @@ import uuid
 import psycopg
 from psycopg import sql
 
+from eventsourcing.persistence import Mapper
+
 from peluit_cases.application import CasesApplication
+from peluit_cases.content import ContentMapper
 from peluit_cases.domain import Case
+from peluit_common.keyring import Keyring
 
 SIZES = (10, 1_000, 10_000)  # events per case, the Registered event included
 LOADS = 50  # timed loads per case and run, after one warm-up load
@@ -48,6 +57,35 @@ class UnsnapshottedCasesApplication(CasesApplication):
 
     name = "cases"
     snapshotting_intervals = {}
+
+
+class ClearMapper(ContentMapper):
+    """The library's own mapping (content in clear), behind the same interface: the comparison."""
+
+    def seal(self, domain_event, pending):
+        return Mapper.to_stored_event(self, domain_event)
+
+    def to_domain_events(self, stored_events, content: bool = True):
+        return [Mapper.to_domain_event(self, s) for s in stored_events]
+
+
+class ClearCasesApplication(CasesApplication):
+    """The cases application as before content encryption (same tables)."""
+
+    name = "cases"
+
+    def construct_mapper(self) -> ClearMapper:
+        return ClearMapper(self.construct_transcoder())
+
+
+MODES = {"snapshots": CasesApplication, "snapshots, clear": ClearCasesApplication,
+         "no snapshots": UnsnapshottedCasesApplication}
+REBUILD_CASES = 300  # cases of REBUILD_EVENTS events each in the rebuild's log
+REBUILD_EVENTS = 10
+
+
+def new_app(cls, dbname: str, snapshots: bool = True) -> CasesApplication:
+    return cls(env=app_env(dbname, snapshots), content_keyring=Keyring([os.urandom(32)]))  # a throwaway KEK
 
 
 def pct(values, p):
@@ -152,21 +190,41 @@ def snapshot_split(app: CasesApplication, case_id, n: int = 10) -> tuple[float, 
     return statistics.median(fetch), statistics.median(decode)
 
 
+def rebuild_rates(app: CasesApplication, tag: str) -> tuple[float, float]:
+    """(envelopes derived, events replayed with content) per second over a log of REBUILD_CASES cases."""
+    ids = []
+    for n in range(REBUILD_CASES):
+        case_id = app.register_report(command(f"{tag}-r{n}")).case_id
+        case: Case = app.repository.get(case_id)
+        for i in range(REBUILD_EVENTS - 1):
+            case.add_note(ACTOR, f"Catatan kerja {i} tentang dana hibah yang dipotong")
+        app.save(case)
+        ids.append(case_id)
+    head, events = app.max_position(), REBUILD_CASES * REBUILD_EVENTS
+    t0, after = time.perf_counter(), 0
+    while after < head:
+        after = app.derive_envelopes(after, 500)["next"]
+    derive = events / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for case_id in ids:
+        app.transcript(case_id)
+    return derive, events / (time.perf_counter() - t0)
+
+
 def one_run(run: int) -> dict:
-    """{(size, mode): {"p50", "p99", "loads", "rate", "snap"}} for one run."""
+    """{(size, mode): {"p50", "p99", "loads", "rate", "snap"}, ("rebuild", mode): (derive, replay)} for one run."""
     token = uuid.uuid4().hex[:10]
-    dbs = {"snapshots": f"pt_bench_{token}_snap", "no snapshots": f"pt_bench_{token}_nosnap"}
+    dbs = {mode: f"pt_bench_{token}_{n}" for n, mode in enumerate(MODES)}
     results: dict = {}
     apps: list[CasesApplication] = []
     try:
         for mode, dbname in dbs.items():
             create_database(dbname)
-            cls = CasesApplication if mode == "snapshots" else UnsnapshottedCasesApplication
-            app = cls(env=app_env(dbname, mode == "snapshots"))
+            app = new_app(MODES[mode], dbname, mode != "no snapshots")
             apps.append(app)
             if app.repository.cache is not None:
                 raise RuntimeError("aggregate cache is on: loads would not touch the database")
-            if (app.snapshots is None) == (mode == "snapshots"):
+            if (app.snapshots is None) == (mode != "no snapshots"):
                 raise RuntimeError(f"snapshot store not as intended for {mode!r}")
             for size in SIZES:
                 case_id, rate = build_case(app, size, f"{token}-{run}-{size}")
@@ -179,6 +237,8 @@ def one_run(run: int) -> dict:
                 results[(size, mode)] = {"p50": pct(loads, 50), "p99": pct(loads, 99), "loads": n,
                                          "rate": rate, "snap": snap,
                                          "split": snapshot_split(app, case_id) if snap and snap[0] else None}
+            if mode != "no snapshots":
+                results[("rebuild", mode)] = rebuild_rates(app, f"{token}-{run}")
     finally:
         for app in apps:
             try:
@@ -197,7 +257,7 @@ def bench_case_loads(runs: int = 3) -> None:
     print(f"    {'events':>6}  {'store':<12} {'p50 ms':>8} {'p99 ms':>8} {'loads':>5}   {'append ev/s':>18}   "
           f"{'latest snapshot':<20} all snapshots of the case")
     for size in SIZES:
-        for mode in ("snapshots", "no snapshots"):
+        for mode in MODES:
             rows = [r[(size, mode)] for r in per_run]
             p50 = statistics.median(x["p50"] for x in rows)
             p99 = statistics.median(x["p99"] for x in rows)
@@ -218,6 +278,16 @@ def bench_case_loads(runs: int = 3) -> None:
               f"{statistics.median(x[0] for x in split):.1f} ms, decoding it "
               f"{statistics.median(x[1] for x in split):.1f} ms")
     print(f"    {TARGET}")
+    print("    content encryption (sealed / clear, both with snapshots; target: within 1.3x):")
+    for size in SIZES:
+        sealed, clear = (statistics.median(r[(size, m)]["p50"] for r in per_run) for m in MODES if m != "no snapshots")
+        print(f"      load p50 at {size:>6} events: {sealed:.2f} ms sealed, {clear:.2f} ms clear, "
+              f"ratio {sealed / clear:.2f}")
+    for i, what in enumerate((f"envelopes derived (a rebuild's read of {REBUILD_CASES * REBUILD_EVENTS} events)",
+                              "events replayed with their content (transcript)")):
+        sealed, clear = (statistics.median(r[("rebuild", m)][i] for r in per_run) for m in MODES
+                         if m != "no snapshots")
+        print(f"      {what}: {sealed:,.0f}/s sealed, {clear:,.0f}/s clear, time ratio {clear / sealed:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import psycopg
 
 from peluit_cases import chain
 from peluit_cases.application import CasesApplication
+from peluit_common.keyring import Keyring
 from peluit_cases.domain import Case
 
 from .bench_cases import create_database, db_dsn, drop_database
@@ -45,7 +46,7 @@ def _app(name: str) -> CasesApplication:
     return CasesApplication(env={
         "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": name, "POSTGRES_HOST": "127.0.0.1",
         "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "", "POSTGRES_SCHEMA": "peluit",
-        "CREATE_TABLE": "y", "POSTGRES_POOL_SIZE": "2"})
+        "CREATE_TABLE": "y", "POSTGRES_POOL_SIZE": "2"}, content_keyring=Keyring([os.urandom(32)]))  # a throwaway KEK
 
 
 def _case(n: int) -> Case:

@@ -179,7 +179,9 @@ class Deployment:
         """The PELUIT_DB_* variables a service process would get."""
         return {"PELUIT_DB_HOST": "127.0.0.1", "PELUIT_DB_PORT": "5432", "PELUIT_DB_NAME": self.dbname(service),
                 "PELUIT_DB_USER": self.dbname(service), "PELUIT_DB_PASSWORD": db_password(self.keys, service),
-                "PELUIT_DB_SCHEMA": "peluit", "PELUIT_DB_POOL_SIZE": "2", "PELUIT_SERVICE": f"bench-{service}"}
+                "PELUIT_DB_SCHEMA": "peluit", "PELUIT_DB_POOL_SIZE": "2", "PELUIT_SERVICE": f"bench-{service}",
+                # cases' content KEK (peluit_cases.content), as the service reads it
+                "PELUIT_CONTENT_KEK_FILE": str(self.keys / "cases" / "content-kek.key")}
 
     def dsn(self, service: str) -> str:
         e = self.service_env(service)

@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool
 
 from peluit_cases import catalogue, envelope_log
 from peluit_cases.application import CasesApplication
+from peluit_common.keyring import Keyring
 from peluit_cases.relay import relay_once
 from peluit_common.amqp import ConfirmedPublisher, declare_topology
 from peluit_common.streams import declare_stream, read_stream
@@ -70,7 +71,8 @@ def build_log(app) -> None:
 def one_run(dbname: str, uri: str) -> dict:
     with psycopg.connect(dsn_for(dbname), autocommit=True) as conn:
         conn.execute("CREATE SCHEMA peluit")
-    app = CasesApplication(env=eventsourcing_env_for(dbname, schema="peluit"))
+    app = CasesApplication(env=eventsourcing_env_for(dbname, schema="peluit"),
+                           content_keyring=Keyring([os.urandom(32)]))  # the throwaway store's own KEK
     try:
         with ConnectionPool(f"{dsn_for(dbname)} options='-c search_path=peluit'", min_size=1, max_size=2) as pool:
             with pool.connection() as conn:

@@ -14,6 +14,12 @@
                                 an officer account awaiting enrolment: prints its
                                 one-time enrolment code (the officer chooses their
                                 own password and TOTP when enrolling)
+    peluit-cases end-content [--now ISO]
+                                end the content of every case whose tenant's retention
+                                period after its ending has passed (``retention``)
+    peluit-cases rotate-content-kek
+                                re-wrap every case key under the first KEK of
+                                PELUIT_CONTENT_KEK_FILE (docs/operations.md, "Case content")
     peluit-cases demo-admin     development only: the demo province admin
                                 ``admin.demo`` (tenant 35), created if missing, and
                                 a fresh enrolment code while it has not enrolled
@@ -31,6 +37,7 @@ from uuid import UUID
 
 import psycopg
 
+from peluit_common.cli import instant
 from peluit_common.settings import ConfigError, db_conninfo, production
 from peluit_contracts.i18n import message
 
@@ -76,8 +83,14 @@ def main(argv=None) -> int:
                                  help="audit bundle (peluit-audit-bundle/1) for peluit-verify: the whole log or one case")
     export.add_argument("--case", type=UUID, help="one case's id; without it, the whole log")
     export.add_argument("--out", required=True, help="file to write ('-' for standard output)")
+    end = commands.add_parser("end-content", help="end the content of cases whose retention period has passed")
+    end.add_argument("--now", type=instant, default=None,
+                     help="ISO 8601 time with zone to evaluate retention at (default: the current time)")
+    commands.add_parser("rotate-content-kek", help="re-wrap every case key under the first KEK of the KEK file")
     args = parser.parse_args(argv)
 
+    if args.command in ("end-content", "rotate-content-kek"):
+        return _content(args)
     if args.command == "create-officer":
         return _create_officer(args)
     if args.command == "demo-admin":
@@ -103,6 +116,53 @@ def main(argv=None) -> int:
             envelope_log.reset(conn)
             print("kept envelopes forgotten; the cases service derives them again from position 0 "
                   "(domain_events derives what is not kept yet, so no reader waits)")
+    return 0
+
+
+def _content(args) -> int:
+    """The event store with the service's settings and content KEKs (read before any write)."""
+    from datetime import datetime, timezone
+
+    from psycopg_pool import ConnectionPool
+
+    from peluit_common.eventstore import eventsourcing_env
+    from peluit_common.keyring import KeyringError
+
+    from . import content, retention
+    from .application import CasesApplication
+
+    try:
+        keyring = content.load_keyring()
+        app = CasesApplication(env=eventsourcing_env(create_tables=False), content_keyring=keyring)
+    except (ConfigError, KeyringError) as err:
+        print(f"peluit-cases: {err}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "rotate-content-kek":
+            return _rotate_content(app.mapper.keys)
+        now = args.now or datetime.now(timezone.utc)
+        with ConnectionPool(db_conninfo(), min_size=1, max_size=2, open=True) as pool:
+            count = retention.run_once(pool, app, now)
+        print(f"ended the content of {count} cases whose retention period ended by {now.isoformat()}")
+        return 0
+    finally:
+        app.close()
+
+
+def _rotate_content(keys) -> int:
+    print(f"current KEK {keys.keyring.current_id}; older KEKs in the file: {', '.join(keys.keyring.ids[1:]) or 'none'}")
+    print(f"re-wrapped {keys.rewrap()} case keys under KEK {keys.keyring.current_id}")
+    left = keys.pending()
+    for kek_id, n in sorted(left.items()):
+        where = "is not in the KEK file: put that key back below the first line" if kek_id not in keys.keyring \
+            else "is still used by an instance: restart every cases instance with the new KEK file"
+        print(f"{n} case keys are under KEK {kek_id}, which {where}, and run rotate-content-kek again",
+              file=sys.stderr)
+    if left:
+        return 1
+    print("every case key is under the current KEK. Remove the older line(s) from the KEK file, restart every cases "
+          "instance and destroy the old key(s): until then a backup made before this rotation, with that key, "
+          "still opens the content it holds, including content ended since.")
     return 0
 
 

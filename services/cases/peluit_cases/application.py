@@ -33,6 +33,7 @@ from .domain import (
 )
 from .content import ContentEnded, ContentMapper, ContentStore, MemoryContentKeys, PgContentKeys
 from .envelopes import to_envelopes
+from . import retention  # noqa: F401  (its ContentEnded is a case event: the topic must resolve)
 from .ledgers import AccessLog, ReceiptIndex, RegistrationSequence, registration_number
 
 MAX_SAVE_ATTEMPTS = 20
@@ -74,7 +75,7 @@ class CasesApplication(Application):
             from .content import load_keyring
 
             create = strtobool(self.env.get("CREATE_TABLE") or "yes")
-            self.mapper.keys = PgContentKeys(datastore, self._content_keyring or load_keyring(), create_tables=create)
+            self.mapper.keys = PgContentKeys(datastore, self._content_keyring or load_keyring, create_tables=create)
         return ContentStore(mapper=self.mapper, recorder=self.recorder)
 
     def construct_snapshot_store(self) -> ContentStore:
@@ -303,7 +304,8 @@ class CasesApplication(Application):
         forward in memory.
         """
         notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        page = [(n, self.mapper.to_domain_event(n)) for n in notifications if n.topic.startswith(CASE_TOPIC)]
+        page = [n for n in notifications if n.topic.startswith(CASE_TOPIC)]
+        page = list(zip(page, self.mapper.to_domain_events(page, content=False)))  # envelopes carry no content
         needed: dict[UUID, int] = {}  # case -> the version it must be loaded at
         for _, event in page:
             if isinstance(event, Case.Registered):
@@ -348,10 +350,9 @@ class CasesApplication(Application):
             cur.execute(statement, (ids, [versions[i] for i in ids]))
             rows = cur.fetchall()
         cases: dict[UUID, Case] = {}
-        for row in rows:
-            stored = StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
-                                 topic=row["topic"], state=bytes(row["state"]))
-            event = self.mapper.to_domain_event(stored)
+        stored = [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
+                              topic=row["topic"], state=bytes(row["state"])) for row in rows]
+        for event in self.mapper.to_domain_events(stored, content=False):  # for envelopes: the skeleton
             cases[event.originator_id] = event.mutate(cases.get(event.originator_id))
         missing = set(ids) - set(cases)
         if missing:  # not expected: the log named these versions

@@ -150,8 +150,9 @@ def _stored_rows(conn, aggregate_id: UUID):
 
 def _decode(app, aggregate_id: UUID, row):
     nid, version, topic, state, event_hash = row
-    event = app.mapper.to_domain_event(StoredEvent(originator_id=aggregate_id, originator_version=version,
-                                                   topic=topic, state=bytes(state)))
+    # the timeline names who and when, never what was written: no content key is read
+    event, = app.mapper.to_domain_events([StoredEvent(originator_id=aggregate_id, originator_version=version,
+                                                      topic=topic, state=bytes(state))], content=False)
     return nid, event, bytes(event_hash).hex()
 
 

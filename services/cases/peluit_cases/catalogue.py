@@ -33,6 +33,9 @@ ALTER TABLE tenant ADD COLUMN IF NOT EXISTS disclosure_notice boolean NOT NULL D
 -- tenant policy: k inspekturs besides the requester approve a disclosure
 ALTER TABLE tenant ADD COLUMN IF NOT EXISTS disclosure_approvals integer NOT NULL DEFAULT 1
     CHECK (disclosure_approvals BETWEEN 1 AND 5);
+-- tenant policy: years a case's content is kept after it ended (null: PELUIT_CONTENT_RETENTION_YEARS), ``retention``
+ALTER TABLE tenant ADD COLUMN IF NOT EXISTS content_retention_years integer
+    CHECK (content_retention_years BETWEEN 1 AND 100);
 CREATE TABLE IF NOT EXISTS tenant_holiday (
     tenant_code text NOT NULL REFERENCES tenant(code),
     day date NOT NULL,

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 from uuid import UUID, uuid4
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -66,8 +66,7 @@ CONTENT: dict[str, tuple[str, ...]] = {
     "InformationRequested": ("question",),
     "ReporterMessage": ("text",),
     "OfficerMessage": ("text",),
-    "NoteAdded": ("text",),
-    "PassageRedacted": ("reason", "text"),  # the redacted text (the passages themselves are in the vault)
+    "NoteAdded": ("text",), "PassageRedacted": ("reason", "text"),  # a redaction's passages: in the vault
     "Forwarded": ("reason",), "Rejected": ("reason",), "Archived": ("reason",),
     "Closed": ("reason", "feedback"),
     "Accepted": ("note",),
@@ -152,14 +151,21 @@ def content_paths(event_name: str, state: dict) -> list[tuple]:
 # -- crypto -------------------------------------------------------------------------------------
 
 
-def _encrypt(key: bytes, plaintext: bytes, aad: str) -> str:
+def _seal(key: bytes, plaintext: bytes, aad: str) -> bytes:
     nonce = os.urandom(GCM_NONCE)
-    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad.encode())).decode()
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad.encode())
+
+
+def _unseal(key: bytes, sealed: bytes, aad: str) -> bytes:
+    return AESGCM(key).decrypt(sealed[:GCM_NONCE], sealed[GCM_NONCE:], aad.encode())
+
+
+def _encrypt(key: bytes, plaintext: bytes, aad: str) -> str:
+    return base64.b64encode(_seal(key, plaintext, aad)).decode()
 
 
 def _decrypt(key: bytes, sealed: str, aad: str) -> bytes:
-    raw = base64.b64decode(sealed)
-    return AESGCM(key).decrypt(raw[:GCM_NONCE], raw[GCM_NONCE:], aad.encode())
+    return _unseal(key, base64.b64decode(sealed), aad)
 
 
 def _field_aad(case_id: UUID, version: int, path: str) -> str:
@@ -185,11 +191,22 @@ class ContentKeys:
     the KEK ``keyring``. Unwrapped case keys are cached (bounded, ``ttl``):
     item keys never are, so a forgotten field is gone on the next load."""
 
-    def __init__(self, keyring: Keyring, cache_size: int = 20_000, ttl: float = 60.0):
-        self.keyring = keyring
+    def __init__(self, keyring: Keyring | Callable[[], Keyring], cache_size: int = 20_000, ttl: float = 60.0):
+        # a loader is called on first use: a migration creates the tables without the KEK file
+        self._keyring = keyring
         self.cache_size, self.ttl = cache_size, ttl
         self._cache: OrderedDict[UUID, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def keyring(self) -> Keyring:
+        if not isinstance(self._keyring, Keyring):
+            self._keyring = self._keyring()
+        return self._keyring
+
+    @keyring.setter
+    def keyring(self, value: Keyring) -> None:
+        self._keyring = value
 
     # storage, by subclass
     def _case_row(self, case_id: UUID) -> tuple[str | None, bytes | None] | None:
@@ -336,7 +353,7 @@ CREATE INDEX IF NOT EXISTS content_item_key_case ON {schema}.content_item_key (c
 class PgContentKeys(ContentKeys):
     """The wrapped keys in the cases database, beside the event store (its pool)."""
 
-    def __init__(self, datastore, keyring: Keyring, create_tables: bool = False, **kwargs):
+    def __init__(self, datastore, keyring, create_tables: bool = False, **kwargs):
         super().__init__(keyring, **kwargs)
         from psycopg import sql
 
@@ -344,7 +361,18 @@ class PgContentKeys(ContentKeys):
         self.schema = sql.Identifier(datastore.schema)
         if create_tables:
             with datastore.transaction(commit=True) as cur:
+                cur.execute("SELECT to_regclass(%s) IS NULL AS first", (f'"{datastore.schema}".content_case_key',))
+                first = cur.fetchone()["first"]
                 cur.execute(self._q(SCHEMA))
+                if first and self._exists(cur, "cases_snapshots"):
+                    # the upgrade: case snapshots taken before hold content in clear; a cache, not chained,
+                    # so they go (the next ones are sealed). Events stay as they were (docs/operations.md).
+                    cur.execute(self._q("DELETE FROM {schema}.cases_snapshots WHERE "
+                                        "position(%s in convert_from(state, 'UTF8')) > 0"), (CASE_AGGREGATE_TOPIC,))
+
+    def _exists(self, cur, table: str) -> bool:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL AS ok", (f'"{self.datastore.schema}".{table}',))
+        return cur.fetchone()["ok"]
 
     def _q(self, text: str):
         return self.sql.SQL(text).format(schema=self.schema)
@@ -396,6 +424,39 @@ class PgContentKeys(ContentKeys):
     def drop_snapshots(self, case_id):
         with self.datastore.transaction(commit=True) as cur:
             cur.execute(self._q("DELETE FROM {schema}.cases_snapshots WHERE originator_id = %s"), (case_id,))
+
+    def rewrap(self, batch: int = 500) -> int:
+        """Re-wrap every live case key held under an older KEK of the keyring with
+        the current one (batches locked ``FOR UPDATE SKIP LOCKED``; the service
+        keeps running). Only the 32-byte case keys are touched, never an item key
+        or an event. Keys under a KEK missing from the keyring stay (``pending``)."""
+        old = [k for k in self.keyring.ids if k != self.keyring.current_id]
+        total = 0
+        while old:
+            with self.datastore.transaction(commit=True) as cur:
+                cur.execute(self._q("SELECT case_id, kek_id, wrapped FROM {schema}.content_case_key "
+                                    "WHERE kek_id = ANY(%s) AND wrapped IS NOT NULL LIMIT %s FOR UPDATE SKIP LOCKED"),
+                            (old, batch))
+                rows = cur.fetchall()
+                if not rows:
+                    break
+                updates = []
+                for row in rows:
+                    aad = _case_aad(row["case_id"])
+                    key = unwrap_key(self.keyring.get(row["kek_id"]), aad, bytes(row["wrapped"]))  # loud if altered
+                    updates.append((self.keyring.current_id, wrap_key(self.keyring.current, aad, key), row["case_id"]))
+                cur.executemany(self._q("UPDATE {schema}.content_case_key SET kek_id = %s, wrapped = %s "
+                                        "WHERE case_id = %s"), updates)
+            total += len(rows)
+        return total
+
+    def pending(self) -> dict[str, int]:
+        """Live case keys not under the current KEK, by KEK id (ids only, never keys)."""
+        with self.datastore.transaction() as cur:
+            cur.execute(self._q("SELECT kek_id, count(*) AS n FROM {schema}.content_case_key "
+                                "WHERE wrapped IS NOT NULL AND kek_id <> %s GROUP BY kek_id"),
+                        (self.keyring.current_id,))
+            return {r["kek_id"]: r["n"] for r in cur.fetchall()}
 
 
 # -- the mapper and the store ---------------------------------------------------------------------
@@ -586,6 +647,28 @@ def end_case_content(app, case_id: UUID, at: datetime) -> bool:
     ended = keys.end(case_id, at)
     keys.drop_snapshots(case_id)
     return ended
+
+
+def evidence_path(evidence_id) -> str:
+    """The path of a stripped evidence copy (its item key's ``version`` is 0: no event wrote it)."""
+    return f"evidence/{evidence_id}"
+
+
+def seal_blob(app, case_id: UUID, evidence_id, data: bytes) -> tuple[str, bytes]:
+    """(item id, ciphertext) of a stripped evidence copy, under an item key of its
+    own (``forget_field(app, case_id, 0, evidence_path(evidence_id))`` destroys it)."""
+    keys: ContentKeys = app.mapper.keys
+    case_key = app.mapper._live_key(case_id)
+    item_id, item_key, where = uuid4().hex, os.urandom(KEY_BYTES), evidence_path(evidence_id)
+    sealed = _seal(item_key, data, _field_aad(case_id, 0, where))
+    keys.add_items([(item_id, case_id, 0, where, wrap_key(case_key, _item_aad(case_id, item_id), item_key))])
+    return item_id, sealed
+
+
+def open_blob(app, case_id: UUID, evidence_id, item_id: str, sealed: bytes) -> bytes | None:
+    """The stripped copy, or None once its key (or the case's) is gone."""
+    key = app.mapper.keys.item_keys({case_id: [item_id]}).get(item_id)
+    return None if key is None else _unseal(key, sealed, _field_aad(case_id, 0, evidence_path(evidence_id)))
 
 
 def load_keyring() -> Keyring:

@@ -23,6 +23,7 @@ from peluit_common.db import apply_schema
 from peluit_common.settings import env_int
 from peluit_contracts.evidence import EVIDENCE_RPC_VERSION, AddEvidenceCommand
 
+from . import content
 from .access import Access, AccessDenied, Actor, PgDirectory
 from .disclosure_api import remember, requester_context
 from .domain import TERMINAL, Case, DomainError
@@ -41,6 +42,8 @@ CREATE TABLE IF NOT EXISTS evidence_blob (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS evidence_blob_case_idx ON evidence_blob (case_id);
+-- the bytes sealed under this item key of the case (``content.seal_blob``); null: stored in clear before that
+ALTER TABLE evidence_blob ADD COLUMN IF NOT EXISTS item_id text;
 """
 
 
@@ -120,12 +123,17 @@ def add(app, pool, receipt_hash, items, version=EVIDENCE_RPC_VERSION) -> dict:
     max_files, max_bytes = quota()
     if files + len(fresh) > max_files or size + sum(i["size"] for i in fresh) > max_bytes:
         return {"error": "evidence_quota"}
-    # 1) the bytes (committed before the event exists)
+    # 1) the bytes, sealed under the case's content keys (committed before the event exists)
+    try:
+        sealed = [(i, *content.seal_blob(app, case.id, i["evidence_id"], i["content"])) for i in fresh]
+    except content.ContentEnded:
+        return {"error": "case_closed"}
     with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO evidence_blob (evidence_id, case_id, sha256, mime, size, bytes)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (evidence_id) DO NOTHING",
-            [(i["evidence_id"], case.id, i["sha256"], i["mime"], i["size"], i["content"]) for i in fresh])
+            "INSERT INTO evidence_blob (evidence_id, case_id, sha256, mime, size, bytes, item_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (evidence_id) DO NOTHING",
+            [(i["evidence_id"], case.id, i["sha256"], i["mime"], i["size"], data, item_id)
+             for i, item_id, data in sealed])
     # 2) the event, metadata only
     try:
         case = app.add_evidence(cmd["receipt_hash"], [{k: v for k, v in i.items() if k != "content"} for i in rows])
@@ -175,11 +183,15 @@ def stored_copy(access: Access, conn, actor: Actor, case_id: str, raw_evidence_i
     case = access.case(actor, case_id, action="evidence_download")
     item = _item(case, raw_evidence_id)
     with conn.transaction():
-        row = conn.execute("SELECT bytes, sha256, mime FROM evidence_blob WHERE evidence_id = %s AND case_id = %s",
-                           (item["evidence_id"], case.id)).fetchone()
+        row = conn.execute("SELECT bytes, sha256, mime, item_id FROM evidence_blob"
+                           " WHERE evidence_id = %s AND case_id = %s", (item["evidence_id"], case.id)).fetchone()
     if row is None:
         raise _not_found()
-    data, sha256, mime = bytes(row[0]), row[1], row[2]
+    data, sha256, mime, item_id = bytes(row[0]), row[1], row[2], row[3]
+    if item_id is not None:
+        data = content.open_blob(access.app, case.id, item["evidence_id"], item_id, data)
+    if data is None or (item_id is None and not data):  # its key is gone (retention, redaction)
+        raise AccessDenied("content_ended")
     if hashlib.sha256(data).hexdigest() != sha256:  # loud: stored bytes changed
         raise RuntimeError("evidence blob does not match its sha256")
     return StoredCopy(label=item["label"], mime=mime, sha256=sha256, data=data)

@@ -31,6 +31,7 @@ STATUS = {
     "not_found": 404, "unknown_original": 404,
     "stale_version": 409, "contended": 409, "not_checkpointed": 409, "expired": 409, "already_decided": 409,
     "already_approved": 409, "not_approved": 409, "refused": 409, "already_viewed": 409, "view_window_closed": 409,
+    "content_ended": 410,  # the case's content ended with its retention period (``retention``)
     "precondition_required": 428,
     "locked": 429, "too_many_attempts": 429,
     "internal_error": 500,

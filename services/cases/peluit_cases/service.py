@@ -6,6 +6,7 @@ Thin adapter: RPC/HTTP/timer entrypoints translate to the application.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 import eventlet
 from marshmallow import ValidationError
@@ -38,6 +39,7 @@ from . import checkpoint_stream, inbound, partners  # the stream's checkpoints; 
 from . import desk  # the officers' desk: work queue, case page, forms
 from . import notify_api, notify_directory  # whom notifications tells, and their choices
 from . import evidence_redaction, redaction_api  # masking passages and copies, each original sealed to the vault
+from . import retention  # case content ends with its tenant's retention period
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
 from .commands import OfficerCommands, command_from
@@ -82,6 +84,8 @@ class CasesApp(EventStoreApp):
     def setup(self):
         # without migration at start, the migration job made the tables and the chain
         self.app = self._create() if migrate_at_start() else self.open(create_tables=False)
+        # the content KEK file, read now: a missing one stops the start, not a request (its id only is logged)
+        log.info("content KEK", extra={"kek_id": self.app.mapper.keys.keyring.current_id})
 
     def migrate_schema(self):
         self._create().close()
@@ -271,6 +275,11 @@ class CasesService:
         """Sign the event chain's head when it moved (chain.py), and publish it (checkpoint_stream.py)."""
         self.checkpoints.run(self.db)
         checkpoint_stream.publish_once(self.db, self.publisher)
+
+    @timer(interval=env_float("PELUIT_CONTENT_RETENTION_INTERVAL", 3600))
+    def content_retention(self):
+        """End the content of cases whose tenant's retention period has passed (retention.py)."""
+        retention.run_once(self.db, self.app, datetime.now(timezone.utc))
 
     @timer(interval=env_float("PELUIT_DEADLINE_INTERVAL", 30))
     def deadlines(self):

@@ -1,7 +1,9 @@
 """A tenant's settings as its administrators change them: deadline pack,
 the reporter's days to answer a request for information, the disclosure
-notice policy, how many inspekturs approve a disclosure (k), holidays and categories (retention lives in the vault:
-``accounts_api`` asks it). Every change is checked against the same rules
+notice policy, how many inspekturs approve a disclosure (k), how many years a
+case's content is kept after it ended (``retention``), holidays and categories
+(the identities' retention lives in the vault: ``accounts_api`` asks it).
+Every change is checked against the same rules
 the deadline scheduler applies, and recorded in the admin change log in its
 own transaction; a refusal changes nothing.
 """
@@ -13,26 +15,30 @@ from datetime import date
 import psycopg
 
 from . import admin_log, deadlines
+from .retention import default_years
 from .domain import DomainError
 from .scheduler import packs
 
-SETTINGS = ("deadline_pack", "information_request_days", "disclosure_notice", "disclosure_approvals")
+SETTINGS = ("deadline_pack", "information_request_days", "disclosure_notice", "disclosure_approvals",
+            "content_retention_years")
 
 
 def read(conn: psycopg.Connection, tenant: str) -> dict | None:
-    """Everything but retention; None when there is no such tenant."""
+    """Everything but the identities' retention (the vault's); None when there is no such tenant."""
     with conn.transaction():
         row = conn.execute("SELECT code, name, deadline_pack, information_request_days, disclosure_notice, "
-                           "disclosure_approvals FROM tenant WHERE code = %s", (tenant,)).fetchone()
+                           "disclosure_approvals, content_retention_years FROM tenant WHERE code = %s",
+                           (tenant,)).fetchone()
         if row is None:
             return None
         categories = conn.execute("SELECT code, name_id, name_en, active FROM category WHERE tenant_code = %s "
                                   "ORDER BY code", (tenant,)).fetchall()
         holidays = conn.execute("SELECT day, name FROM tenant_holiday WHERE tenant_code = %s ORDER BY day",
                                 (tenant,)).fetchall()
-    code, name, pack, days, notice, approvals = row
+    code, name, pack, days, notice, approvals, content_years = row
     return {"code": code, "name": name, "deadline_pack": pack, "information_request_days": days,
             "disclosure_notice": notice, "disclosure_approvals": approvals,
+            "content_retention_years": content_years or default_years(),
             "categories": [{"code": c, "label_id": i, "label_en": e, "active": a} for c, i, e, a in categories],
             "holidays": [{"date": d.isoformat(), "name": n} for d, n in holidays],
             "packs": sorted(packs())}

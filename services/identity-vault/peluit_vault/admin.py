@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
+from peluit_common.cli import instant
 from peluit_common.settings import ConfigError, db_conninfo
 
 from . import records, retention, schema
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
     rotate.add_argument("--batch", type=_positive, default=500)
     shred = commands.add_parser("shred-expired",
                                 help="crypto-shred identities and evidence originals whose retention ran out")
-    shred.add_argument("--now", type=_instant, default=None,
+    shred.add_argument("--now", type=instant, default=None,
                        help="ISO 8601 time with zone to evaluate retention at (default: the current time)")
     shred.add_argument("--batch", type=_positive, default=500)
     policy = commands.add_parser("set-retention",
@@ -128,16 +129,6 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _instant(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not an ISO 8601 time") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError("give a time zone, e.g. 2031-01-01T00:00:00+07:00")
     return value
 
 

@@ -12,6 +12,7 @@ import secrets
 import psycopg
 import pytest
 
+from peluit_cases import content as content_module
 from peluit_cases import evidence
 from peluit_cases.domain import Case, DomainError
 from peluit_common.testing import dsn_for
@@ -51,8 +52,8 @@ def pool(throwaway_db):
 
 def blobs(pool, case_id) -> list[tuple]:
     with pool.conn.transaction():
-        return pool.conn.execute("SELECT evidence_id::text, sha256, size, bytes FROM evidence_blob WHERE case_id = %s",
-                                 (case_id,)).fetchall()
+        return pool.conn.execute("SELECT evidence_id::text, sha256, size, bytes, item_id FROM evidence_blob"
+                                 " WHERE case_id = %s", (case_id,)).fetchall()
 
 
 def test_evidence_is_recorded_once_with_metadata_only(app, pool):
@@ -63,7 +64,8 @@ def test_evidence_is_recorded_once_with_metadata_only(app, pool):
     case = app.case_for_receipt(receipt)
     [stored] = [b for b in blobs(pool, case.id) if b[1] == hashlib.sha256(content).hexdigest()]
     assert stored[0] == first["evidence"][0]["evidence_id"] == str(evidence.evidence_id(case.id, stored[1]))
-    assert bytes(stored[3]) == content
+    assert content not in bytes(stored[3])  # sealed under the case's content keys (``content.seal_blob``)
+    assert content_module.open_blob(app, case.id, stored[0], stored[4], bytes(stored[3])) == content
     again = evidence.add(app, pool, receipt, [item(content, "nama lain.txt")])  # a retried upload
     assert again["evidence"][0]["evidence_id"] == first["evidence"][0]["evidence_id"]
     events = [e for e in app.events.get(case.id) if isinstance(e, Case.EvidenceAdded)]

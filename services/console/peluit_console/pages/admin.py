@@ -19,7 +19,7 @@ from ..web import Page, PageError, View
 from .common import catalogue, checked, label, refused
 
 OFFICER_ACTIONS = ("deactivate", "reactivate", "roles", "reset-factor", "email")
-SETTINGS = ("deadline_pack", "information_request_days", "retention_years")
+SETTINGS = ("deadline_pack", "information_request_days", "retention_years", "content_retention_years")
 
 
 def _scope(page: Page) -> str:
@@ -161,8 +161,10 @@ def settings_change(page: Page, part: str):
     kept = {"part": part, **{k: page.value(k) for k in page.form}}
     if part == "settings":
         body = {k: page.value(k).strip() for k in SETTINGS}
-        for k in ("information_request_days", "retention_years"):
+        for k in ("information_request_days", "retention_years", "content_retention_years"):
             body[k] = int(body[k]) if body[k].isdigit() else body[k]
+        if body["content_retention_years"] == "":  # left empty: unchanged
+            del body["content_retention_years"]
         body["disclosure_notice"] = page.value("disclosure_notice") == "1"
         approvals = page.value("disclosure_approvals").strip()
         if approvals:  # k: inspekturs who approve a disclosure besides the requester

@@ -33,7 +33,7 @@ def settings_reply(**extra) -> dict:
     return valid(accounts.TenantSettings, {
         "code": "35.73", "name": "Inspektorat Kota Malang", "deadline_pack": "permenpan_2025",
         "information_request_days": None, "disclosure_notice": True, "retention_years": 5,
-        "disclosure_approvals": 1, "categories": [{"code": "pungli", "label_id": "Pungutan liar", "label_en": "Illegal levies", "active": True}],
+        "content_retention_years": 5, "disclosure_approvals": 1, "categories": [{"code": "pungli", "label_id": "Pungutan liar", "label_en": "Illegal levies", "active": True}],
         "holidays": [{"date": "2027-01-02", "name": "Cuti bersama"}], "packs": ["permenpan_2025", "lapor"],
         **extra})
 
@@ -260,11 +260,18 @@ def test_tenant_settings_keep_a_bad_entry_beside_its_field(on, transport, office
                                                        "retention_years": "5", "disclosure_approvals": "9"})
     assert too_many.status_code == 400 and 'id="f-disclosure_approvals-error"' in too_many.text
     assert not sent_to(transport, path + "/settings")
+    content = on.post("/admin/pengaturan/settings", {"csrf": on.csrf(page.text), "deadline_pack": "lapor",
+                                                      "retention_years": "5", "content_retention_years": "0"})
+    assert content.status_code == 400 and 'id="f-content_retention_years-error"' in content.text
+    assert 'id="f-content_retention_years"' in page.text and 'value="5"' in page.text
+    assert not sent_to(transport, path + "/settings")
     transport.routes[("POST", path + "/settings")] = settings_reply(deadline_pack="lapor")
     ok = on.post("/admin/pengaturan/settings", {"csrf": on.csrf(page.text), "deadline_pack": "lapor",
-                                                 "information_request_days": "14", "retention_years": "5"})
+                                                 "information_request_days": "14", "retention_years": "5",
+                                                 "content_retention_years": "3"})
     assert ok.status_code == 200 and sent_to(transport, path + "/settings") == [
-        {"deadline_pack": "lapor", "information_request_days": 14, "retention_years": 5, "disclosure_notice": False}]
+        {"deadline_pack": "lapor", "information_request_days": 14, "retention_years": 5, "content_retention_years": 3,
+         "disclosure_notice": False}]
     holiday = on.post("/admin/pengaturan/holidays", {"csrf": on.csrf(page.text), "date": "2027-02-30", "name": ""})
     assert holiday.status_code == 400 and 'id="f-date-error"' in holiday.text and 'id="f-name-error"' in holiday.text
     category = on.post("/admin/pengaturan/categories", {"csrf": on.csrf(page.text), "code": "Parkir Liar",
