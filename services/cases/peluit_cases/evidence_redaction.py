@@ -13,7 +13,8 @@ import io
 import pikepdf
 from PIL import Image, ImageDraw
 
-from . import evidence, redaction
+from . import content, evidence, redaction
+from .access import Access
 from .redaction import require
 from .redaction_api import walls
 
@@ -65,32 +66,36 @@ def redact_evidence(app, pool, directory_of, sealer, actor, case_id: str, raw_ev
                     expected_version: int, body: dict):
     """``POST /api/v1/cases/{case_id}/evidence/{evidence_id}/redactions``: (the case after, the passages)."""
     with pool.connection() as conn:
-        case = walls(app, directory_of(conn), actor, case_id, expected_version, "redact_evidence")
-    redaction.require(bool(body["reason"].strip()), "reason_required")
-    item = evidence._item(case, raw_evidence_id)
-    with pool.connection() as conn, conn.transaction():
-        row = conn.execute("SELECT bytes, mime FROM evidence_blob WHERE evidence_id = %s AND case_id = %s",
-                           (item["evidence_id"], case.id)).fetchone()
-    if row is None:
-        raise evidence._not_found()
-    old, mime = bytes(row[0]), row[1]
-    new = redacted_copy(old, mime, body)
-    ref = sealer.seal(case.id, case.handling_tenant, old, mime=mime)
+        directory = directory_of(conn)
+        case = walls(app, directory, actor, case_id, expected_version, "redact_evidence")
+        redaction.require(bool(body["reason"].strip()), "reason_required")
+        evidence_id = evidence._item(case, raw_evidence_id)["evidence_id"]
+        old = evidence.stored_copy(Access(app, directory), conn, actor, case_id, evidence_id)
+    new = redacted_copy(old.data, old.mime, body)
+    ref = sealer.seal(case.id, case.handling_tenant, old.data, mime=old.mime)
     sha256 = hashlib.sha256(new).hexdigest()
     where = {k: body[k] for k in ("region", "page") if k in body}
-    passages = [{**where, "sha256": hashlib.sha256(old).hexdigest(), "original_ref": ref}]
-    target = {"kind": "evidence", "evidence_id": item["evidence_id"], "sha256": sha256, "size": len(new)}
-    _store(pool, item["evidence_id"], new, sha256)
+    passages = [{**where, "sha256": old.sha256, "original_ref": ref}]
+    target = {"kind": "evidence", "evidence_id": evidence_id, "sha256": sha256, "size": len(new)}
+    _replace(app, pool, case.id, evidence_id, new)
     try:
         case = app.execute(case.id, expected_version, "redact", actor.record(), target=target,
                            reason=body["reason"], passages=passages, text=None)
     except Exception:
-        _store(pool, item["evidence_id"], old, hashlib.sha256(old).hexdigest())  # no event: the old copy stays
+        _replace(app, pool, case.id, evidence_id, old.data)  # no event: the old copy again, under a new key
         raise
     return case, passages
 
 
-def _store(pool, evidence_id: str, data: bytes, sha256: str) -> None:
+def _replace(app, pool, case_id, evidence_id: str, data: bytes) -> None:
+    """The stored copy becomes ``data``: the key of the one before is destroyed
+    (content.forget_field), so its ciphertext, in backups too, opens nowhere."""
+    try:
+        content.forget_field(app, case_id, 0, content.evidence_path(evidence_id))
+    except content.NotSealed:
+        pass  # a copy stored in clear before content encryption: the UPDATE below overwrites it
+    item_id, sealed = content.seal_blob(app, case_id, evidence_id, data)
     with pool.connection() as conn, conn.transaction():
-        conn.execute("UPDATE evidence_blob SET bytes = %s, sha256 = %s, size = %s WHERE evidence_id = %s",
-                     (data, sha256, len(data), evidence_id))
+        conn.execute("UPDATE evidence_blob SET bytes = %s, sha256 = %s, size = %s, item_id = %s "
+                     "WHERE evidence_id = %s AND case_id = %s",
+                     (sealed, hashlib.sha256(data).hexdigest(), len(data), item_id, evidence_id, case_id))

@@ -54,6 +54,12 @@ def case(pool):
     return app, reg.case_id, added["evidence"][0]["evidence_id"], photo
 
 
+def _item_id(pool, evidence_id: str) -> str:
+    with pool.conn.transaction():
+        return pool.conn.execute("SELECT item_id FROM evidence_blob WHERE evidence_id = %s",
+                                 (evidence_id,)).fetchone()[0]
+
+
 def _run(app, pool, vault, actor, case_id, evidence_id, body, version=None):
     version = version or app.get_case(case_id).version
     return redact_evidence(app, pool, lambda _conn: FakeDirectory(), vault, actor, str(case_id), evidence_id,
@@ -63,8 +69,12 @@ def _run(app, pool, vault, actor, case_id, evidence_id, body, version=None):
 def test_a_region_is_blacked_out_and_the_previous_copy_sealed(case, pool):
     app, case_id, evidence_id, photo = case
     vault = SealingStore()
+    before_item = _item_id(pool, evidence_id)
     after, passages = _run(app, pool, vault, SARI, case_id, evidence_id,
                            {"region": {"x": 10, "y": 5, "width": 20, "height": 20}})
+    # the copy before was sealed under a key that is gone now: its ciphertext (in backups too) opens nowhere
+    assert _item_id(pool, evidence_id) != before_item
+    assert app.mapper.keys.item_keys({case_id: [before_item]}) == {}
     copy = evidence.stored_copy(Access(app, FakeDirectory()), pool.conn, SARI, str(case_id), evidence_id)
     with Image.open(io.BytesIO(copy.data)) as img:
         assert img.getpixel((15, 10)) == (0, 0, 0) and img.getpixel((50, 30)) == (240, 240, 240)
