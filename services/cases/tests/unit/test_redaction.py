@@ -51,14 +51,8 @@ class NoDatabase:
         yield None
 
 
-@pytest.fixture
-def app():
-    return memory_app()
-
-
-@pytest.fixture
-def vault():
-    return SealingStore()
+app = pytest.fixture(memory_app, name="app")
+vault = pytest.fixture(lambda: SealingStore(), name="vault")  # a fresh one per test
 
 
 @pytest.fixture
