@@ -155,6 +155,7 @@ def test_a_redacted_canary_is_in_clear_nowhere_outside_the_vault(system, staff, 
     ask = {"reason": "Perintah pengadilan untuk membuka bagian yang disamarkan", "legal_basis": "court_order"}
     url = _url(system, case_id, f"/redactions/{ref}/disclosure-requests")
     assert requests.post(url, json=ask, headers=sari, timeout=15).status_code == 403
+    assert requests.post(url, json=ask, headers=login("budi.kabmalang"), timeout=15).status_code == 404
     assert requests.post(_url(system, case_id, "/redactions/" + "x" * 32 + "/disclosure-requests"), json=ask,
                          headers=agus, timeout=15).status_code == 404
     filed = requests.post(url, json=ask, headers=agus, timeout=15)

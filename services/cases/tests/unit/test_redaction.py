@@ -16,7 +16,7 @@ from peluit_cases.access import AccessDenied, Actor
 from peluit_cases.domain import Case, DomainError
 from peluit_cases.content import UNAVAILABLE
 from peluit_cases.redaction import REDACTED, plan, spans_of, verify
-from peluit_cases.redaction_api import redact, redacted_refs
+from peluit_cases.redaction_api import redact, redacted_refs, request_disclosure
 
 from ..support import NOW, FakeDirectory, _hex, command, memory_app, run
 
@@ -218,3 +218,25 @@ def test_a_stale_version_seals_nothing(app, vault, case_id):
                {"target": {"kind": "report", "field": "what"}, "spans": [], "passages": ["Bambang"],
                 "reason": "nama"})
     assert err.value.code == "stale_version" and vault.kept == {}
+
+
+class NoVault:
+    """A vault client that must not be reached: the walls refuse first."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the vault was asked ({name})")
+
+
+def test_an_unredaction_outside_the_walls_never_reaches_the_vault(app, vault, case_id):
+    _, passages = _redact(app, vault, case_id, {"target": {"kind": "report", "field": "what"}, "passages": [NAME]})
+    ref = passages[0]["original_ref"]
+    args = {"reason": "Perintah pengadilan", "legal_basis": "court_order"}
+    inspektur = Actor("o-agus", "agus", "35.73", ("inspektur",))
+    run(app, case_id, "recuse", inspektur.record(), reason="kerabat terlapor")
+    for actor, code in ((Actor("o-budi", "budi", "35.07", ("inspektur",)), "not_found"),  # another tenant
+                        (inspektur, "not_found"),  # recused
+                        (SARI, "forbidden"), (PUTRI, "forbidden")):  # redactors do not un-redact
+        with pytest.raises(AccessDenied) as err:
+            request_disclosure(NoVault(), app, NoDatabase(), lambda _conn: FakeDirectory(), actor, str(case_id), ref,
+                               args)
+        assert err.value.code == code, actor
