@@ -8,7 +8,8 @@ the limit it chases, measured in the same run on the same machine.
 (c) 20 concurrent slow database requests against one service versus one
     alone, with psycopg waiting through the eventlet hub and, for contrast,
     with its default blocking C wait;
-(d), (e) case loads and the vault (bench_cases, bench_vault);
+(d), (e) case loads and the vault (bench_cases, bench_vault); (d') case loads and
+    a rebuild with case content sealed beside content in clear (bench_cases);
 (f) a province (bench_province): generator, rebuild beside the raw log read,
     statistics query latency, tenant-year export, hash-chain insert cost;
 (g) evidence stripping in intake's process vs the sandbox (bench_evidence);
@@ -187,9 +188,11 @@ def main() -> int:
         bench_fifty(system)
         bench_flood(system)
     print()
-    from .bench_cases import bench_case_loads
+    from .bench_cases import bench_case_loads, bench_content
 
     bench_case_loads(RUNS)
+    print()
+    bench_content()
     print()
     from .bench_vault import bench_vault
 

@@ -5,12 +5,11 @@ How long ``CasesApplication.repository.get(case_id)`` takes for a case with
 snapshotting (``CasesApplication.snapshotting_intervals``: a snapshot every
 50 Case events) and (ii) without snapshots (the same application class with
 ``snapshotting_intervals = {}``), plus how fast the events were appended and
-what the snapshots cost in storage. Case content is sealed (``peluit_cases.content``:
-an item key per text under a per-case key); (iii) the same with snapshots but
-content in clear (``ClearCasesApplication``: the library's own mapping, as
-before content encryption) gives the ratio, for loads and for a rebuild:
-``derive_envelopes`` paged over a whole log, and every case replayed with its
-content (``transcript``), in events/s.
+what the snapshots cost in storage (case content sealed, as the service stores it).
+(d') ``bench_content``: the same loads, a rebuild (``derive_envelopes`` paged over
+a whole log) and a replay with content (``transcript``), sealed beside content
+in clear (``ClearCasesApplication``: the library's own mapping, as before
+``peluit_cases.content``), measured in alternation.
 
 Each run uses two throwaway databases (``pt_bench_<random>_snap`` and
 ``_nosnap``), created as the PostgreSQL superuser and dropped ``WITH (FORCE)``
@@ -65,7 +64,7 @@ class ClearMapper(ContentMapper):
     def seal(self, domain_event, pending):
         return Mapper.to_stored_event(self, domain_event)
 
-    def to_domain_events(self, stored_events, content: bool = True):
+    def to_domain_events(self, stored_events, content: bool = True, wrapped=None):
         return [Mapper.to_domain_event(self, s) for s in stored_events]
 
 
@@ -77,11 +76,17 @@ class ClearCasesApplication(CasesApplication):
     def construct_mapper(self) -> ClearMapper:
         return ClearMapper(self.construct_transcoder())
 
+    def construct_event_store(self):
+        store = super().construct_event_store()
+        store.with_keys = False  # the library's own statement
+        return store
 
-MODES = {"snapshots": CasesApplication, "snapshots, clear": ClearCasesApplication,
-         "no snapshots": UnsnapshottedCasesApplication}
+
+MODES = {"snapshots": CasesApplication, "no snapshots": UnsnapshottedCasesApplication}
 REBUILD_CASES = 300  # cases of REBUILD_EVENTS events each in the rebuild's log
 REBUILD_EVENTS = 10
+ROUNDS = 100  # alternating loads per case size in the content comparison
+PASSES = 5  # alternating passes over the rebuild's log
 
 
 def new_app(cls, dbname: str, snapshots: bool = True) -> CasesApplication:
@@ -125,6 +130,16 @@ def create_database(name: str) -> None:
 def drop_database(name: str) -> None:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def close_and_drop(apps, dbnames) -> None:
+    for app in apps:
+        try:
+            app.close()
+        except Exception:  # noqa: BLE001  (dropping the database matters more)
+            pass
+    for dbname in dbnames:
+        drop_database(dbname)
 
 
 def db_dsn(name: str) -> str:
@@ -190,29 +205,8 @@ def snapshot_split(app: CasesApplication, case_id, n: int = 10) -> tuple[float, 
     return statistics.median(fetch), statistics.median(decode)
 
 
-def rebuild_rates(app: CasesApplication, tag: str) -> tuple[float, float]:
-    """(envelopes derived, events replayed with content) per second over a log of REBUILD_CASES cases."""
-    ids = []
-    for n in range(REBUILD_CASES):
-        case_id = app.register_report(command(f"{tag}-r{n}")).case_id
-        case: Case = app.repository.get(case_id)
-        for i in range(REBUILD_EVENTS - 1):
-            case.add_note(ACTOR, f"Catatan kerja {i} tentang dana hibah yang dipotong")
-        app.save(case)
-        ids.append(case_id)
-    head, events = app.max_position(), REBUILD_CASES * REBUILD_EVENTS
-    t0, after = time.perf_counter(), 0
-    while after < head:
-        after = app.derive_envelopes(after, 500)["next"]
-    derive = events / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for case_id in ids:
-        app.transcript(case_id)
-    return derive, events / (time.perf_counter() - t0)
-
-
 def one_run(run: int) -> dict:
-    """{(size, mode): {"p50", "p99", "loads", "rate", "snap"}, ("rebuild", mode): (derive, replay)} for one run."""
+    """{(size, mode): {"p50", "p99", "loads", "rate", "snap"}} for one run."""
     token = uuid.uuid4().hex[:10]
     dbs = {mode: f"pt_bench_{token}_{n}" for n, mode in enumerate(MODES)}
     results: dict = {}
@@ -237,16 +231,8 @@ def one_run(run: int) -> dict:
                 results[(size, mode)] = {"p50": pct(loads, 50), "p99": pct(loads, 99), "loads": n,
                                          "rate": rate, "snap": snap,
                                          "split": snapshot_split(app, case_id) if snap and snap[0] else None}
-            if mode != "no snapshots":
-                results[("rebuild", mode)] = rebuild_rates(app, f"{token}-{run}")
     finally:
-        for app in apps:
-            try:
-                app.close()
-            except Exception:  # noqa: BLE001  (dropping the database matters more)
-                pass
-        for dbname in dbs.values():
-            drop_database(dbname)
+        close_and_drop(apps, dbs.values())
     return results
 
 
@@ -278,18 +264,77 @@ def bench_case_loads(runs: int = 3) -> None:
               f"{statistics.median(x[0] for x in split):.1f} ms, decoding it "
               f"{statistics.median(x[1] for x in split):.1f} ms")
     print(f"    {TARGET}")
-    print("    content encryption (sealed / clear, both with snapshots; target: within 1.3x):")
-    for size in SIZES:
-        sealed, clear = (statistics.median(r[(size, m)]["p50"] for r in per_run) for m in MODES if m != "no snapshots")
-        print(f"      load p50 at {size:>6} events: {sealed:.2f} ms sealed, {clear:.2f} ms clear, "
-              f"ratio {sealed / clear:.2f}")
-    for i, what in enumerate((f"envelopes derived (a rebuild's read of {REBUILD_CASES * REBUILD_EVENTS} events)",
-                              "events replayed with their content (transcript)")):
-        sealed, clear = (statistics.median(r[("rebuild", m)][i] for r in per_run) for m in MODES
-                         if m != "no snapshots")
-        print(f"      {what}: {sealed:,.0f}/s sealed, {clear:,.0f}/s clear, time ratio {clear / sealed:.2f}")
+
+
+def _rebuild_log(app: CasesApplication, tag: str) -> list:
+    ids = []
+    for n in range(REBUILD_CASES):
+        case_id = app.register_report(command(f"{tag}-r{n}")).case_id
+        case: Case = app.repository.get(case_id)
+        for i in range(REBUILD_EVENTS - 1):
+            case.add_note(ACTOR, f"Catatan kerja {i} tentang dana hibah yang dipotong")
+        app.save(case)
+        ids.append(case_id)
+    return ids
+
+
+def _derive_all(app: CasesApplication) -> float:
+    t0, after, head = time.perf_counter(), 0, app.max_position()
+    while after < head:
+        after = app.derive_envelopes(after, 500)["next"]
+    return time.perf_counter() - t0
+
+
+def bench_content() -> None:
+    """Sealed content beside content in clear (``ClearCasesApplication``), on two stores built alike and
+    measured in alternation (one load, one pass, one case each in turn), so the shared machine's
+    bursts fall on both."""
+    token = uuid.uuid4().hex[:10]
+    dbs = {"sealed": f"pt_bench_{token}_sealed", "clear": f"pt_bench_{token}_clear"}
+    apps: dict[str, CasesApplication] = {}
+    try:
+        for mode, dbname in dbs.items():
+            create_database(dbname)
+            apps[mode] = new_app(CasesApplication if mode == "sealed" else ClearCasesApplication, dbname)
+        print("(d') case content sealed (an item key per text, a key per case, a KEK) beside content in clear; "
+              f"alternating, medians (target: within 1.3x)")
+        for size in SIZES:
+            ids = {mode: build_case(app, size, f"{token}-{size}")[0] for mode, app in apps.items()}
+            times: dict[str, list] = {mode: [] for mode in apps}
+            for mode, app in apps.items():
+                app.repository.get(ids[mode])  # warm-up
+            for _ in range(ROUNDS):
+                for mode, app in apps.items():
+                    t0 = time.perf_counter()
+                    app.repository.get(ids[mode])
+                    times[mode].append((time.perf_counter() - t0) * 1000)
+            sealed, clear = (statistics.median(times[m]) for m in ("sealed", "clear"))
+            print(f"    load, {size:>6} events (snapshots): {sealed:6.2f} ms sealed, {clear:6.2f} ms clear, "
+                  f"ratio {sealed / clear:.2f}")
+        logs = {mode: _rebuild_log(app, f"{token}-log") for mode, app in apps.items()}
+        derive: dict[str, list] = {mode: [] for mode in apps}
+        replay: dict[str, list] = {mode: [] for mode in apps}
+        for _ in range(PASSES):
+            for mode, app in apps.items():
+                derive[mode].append(_derive_all(app))
+        for _ in range(PASSES):
+            for n in range(REBUILD_CASES):
+                for mode, app in apps.items():
+                    t0 = time.perf_counter()
+                    app.transcript(logs[mode][n])
+                    replay[mode].append(time.perf_counter() - t0)
+        total = apps["sealed"].max_position()  # both logs hold the same events: the (d') cases and this log
+        for what, found, count in (
+                (f"rebuild, envelopes derived from the whole log ({total:,} events)", derive, total),
+                (f"replay with content (transcript), {REBUILD_EVENTS}-event cases", replay, REBUILD_EVENTS)):
+            sealed, clear = (count / statistics.median(found[m]) for m in ("sealed", "clear"))
+            print(f"    {what}: {sealed:,.0f} ev/s sealed, {clear:,.0f} ev/s clear, time ratio {clear / sealed:.2f}")
+    finally:
+        close_and_drop(apps.values(), dbs.values())
 
 
 if __name__ == "__main__":
     print(f"Peluit case-load benchmark on {os.cpu_count()} cores ({time.strftime('%Y-%m-%d %H:%M')})\n")
     bench_case_loads(int(os.environ.get("PELUIT_BENCH_RUNS", "3")))
+    print()
+    bench_content()

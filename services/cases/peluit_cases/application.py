@@ -76,17 +76,22 @@ class CasesApplication(Application):
 
             create = strtobool(self.env.get("CREATE_TABLE") or "yes")
             self.mapper.keys = PgContentKeys(datastore, self._content_keyring or load_keyring, create_tables=create)
-        return ContentStore(mapper=self.mapper, recorder=self.recorder)
+        return ContentStore(mapper=self.mapper, recorder=self.recorder, with_keys=datastore is not None)
 
     def construct_snapshot_store(self) -> ContentStore:
         return ContentStore(mapper=self.mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
 
     def take_snapshot(self, aggregate_id, version=None, **kwargs) -> None:
-        # a case whose content ended keeps no snapshot (its key is gone; its loads are short anyway)
+        """A snapshot, unless a field of the case was forgotten or its content ended while it was taken
+        (it may hold what was just forgotten: dropped); a case whose content ended keeps none."""
+        keys = self.mapper.keys
+        before = keys.epoch(aggregate_id)
         try:
             super().take_snapshot(aggregate_id, version, **kwargs)
         except ContentEnded:
-            pass
+            return
+        if keys.epoch(aggregate_id) != before:
+            keys.drop_snapshots(aggregate_id)
 
     # -- commands ---------------------------------------------------------
 

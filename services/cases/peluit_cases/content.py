@@ -35,7 +35,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 from uuid import UUID, uuid4
 
@@ -80,6 +80,7 @@ SNAPSHOT_TOPIC = get_topic(Snapshot)
 CASE_AGGREGATE_TOPIC = get_topic(Case)
 SEALED = "sealed"  # a sealed field: {"sealed": item id (hex), "c": base64(nonce || ciphertext)}
 KEY_BYTES = 32
+MAX_VERSION = 2**62
 
 
 class ContentEnded(DomainError):
@@ -231,8 +232,12 @@ class ContentKeys:
     def drop_snapshots(self, case_id: UUID) -> None:
         raise NotImplementedError
 
-    def snapshot_usable(self, case_id: UUID, version: int) -> bool:
-        return True
+    def snapshot_usable(self, snapshot) -> bool:
+        return True  # PostgreSQL: a dropped snapshot is deleted
+
+    def epoch(self, case_id: UUID) -> tuple:
+        """Changes whenever a field of the case is forgotten or its content ends (``take_snapshot``)."""
+        raise NotImplementedError
 
     # the case key
     def case_key(self, case_id: UUID, create: bool = False):
@@ -262,9 +267,11 @@ class ContentKeys:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
-    def item_keys(self, wanted: dict[UUID, list[str]]) -> dict[str, bytes]:
-        """Unwrapped item keys by item id, for {case: [item id]}; a forgotten one or one of an ended case is absent."""
-        wrapped = self._items(wanted)
+    def item_keys(self, wanted: dict[UUID, list[str]], wrapped: dict[str, bytes | None] | None = None
+                  ) -> dict[str, bytes]:
+        """Unwrapped item keys by item id, for {case: [item id]}; a forgotten one or one of an ended case is
+        absent. ``wrapped``: the wrapped keys, read already (``PgContentKeys.select_events``)."""
+        wrapped = self._items(wanted) if wrapped is None else wrapped
         out = {}
         for case_id, ids in wanted.items():
             case_key = self.case_key(case_id)
@@ -290,7 +297,7 @@ class MemoryContentKeys(ContentKeys):
         super().__init__(keyring or Keyring([os.urandom(KEY_BYTES)]), **kwargs)
         self.cases: dict[UUID, list] = {}
         self.items: dict[str, list] = {}
-        self.snapshots_dropped: dict[UUID, float] = {}
+        self.snapshots_dropped: dict[UUID, datetime] = {}
 
     def _case_row(self, case_id):
         row = self.cases.get(case_id)
@@ -324,10 +331,15 @@ class MemoryContentKeys(ContentKeys):
         return True
 
     def drop_snapshots(self, case_id):
-        self.snapshots_dropped[case_id] = float("inf")  # every snapshot taken so far and later ones of old state
+        self.snapshots_dropped[case_id] = datetime.now(timezone.utc)  # the in-memory store deletes nothing
 
-    def snapshot_usable(self, case_id, version):
-        return case_id not in self.snapshots_dropped
+    def snapshot_usable(self, snapshot):
+        dropped = self.snapshots_dropped.get(snapshot.originator_id)
+        return dropped is None or snapshot.timestamp > dropped
+
+    def epoch(self, case_id):
+        forgotten = sum(1 for r in self.items.values() if r[0] == case_id and r[3] is None)
+        return forgotten, (self.cases.get(case_id) or [None] * 3)[2]
 
 
 SCHEMA = """
@@ -359,6 +371,7 @@ class PgContentKeys(ContentKeys):
 
         self.datastore, self.sql = datastore, sql
         self.schema = sql.Identifier(datastore.schema)
+        self._select = None
         if create_tables:
             with datastore.transaction(commit=True) as cur:
                 cur.execute("SELECT to_regclass(%s) IS NULL AS first", (f'"{datastore.schema}".content_case_key',))
@@ -374,8 +387,8 @@ class PgContentKeys(ContentKeys):
         cur.execute("SELECT to_regclass(%s) IS NOT NULL AS ok", (f'"{self.datastore.schema}".{table}',))
         return cur.fetchone()["ok"]
 
-    def _q(self, text: str):
-        return self.sql.SQL(text).format(schema=self.schema)
+    def _q(self, text: str, **names):
+        return self.sql.SQL(text).format(schema=self.schema, **{k: self.sql.Identifier(v) for k, v in names.items()})
 
     def _case_row(self, case_id):
         with self.datastore.transaction() as cur:
@@ -407,7 +420,19 @@ class PgContentKeys(ContentKeys):
             cur.execute(self._q("UPDATE {schema}.content_item_key SET wrapped = NULL, forgotten_at = now() "
                                 "WHERE case_id = %s AND version = %s AND path = %s AND wrapped IS NOT NULL"),
                         (case_id, version, path))
-            return cur.rowcount
+            forgotten = cur.rowcount
+            # with the tombstone, atomically: a snapshot writer sees both or neither (``take_snapshot``)
+            cur.execute(self._q("DELETE FROM {schema}.cases_snapshots WHERE originator_id = %s"), (case_id,))
+            return forgotten
+
+    def epoch(self, case_id):
+        with self.datastore.transaction() as cur:
+            cur.execute(self._q(
+                "SELECT (SELECT count(*) FROM {schema}.content_item_key WHERE case_id = %(id)s AND wrapped IS NULL)"
+                " AS forgotten, (SELECT ended_at FROM {schema}.content_case_key WHERE case_id = %(id)s) AS ended"),
+                {"id": case_id})
+            row = cur.fetchone()
+        return row["forgotten"], row["ended"]
 
     def end(self, case_id, at):
         with self.datastore.transaction(commit=True) as cur:
@@ -424,6 +449,29 @@ class PgContentKeys(ContentKeys):
     def drop_snapshots(self, case_id):
         with self.datastore.transaction(commit=True) as cur:
             cur.execute(self._q("DELETE FROM {schema}.cases_snapshots WHERE originator_id = %s"), (case_id,))
+
+    def select_events(self, recorder, case_id, gt: int | None, lte: int | None):
+        """(stored events, {item id: wrapped key}) of one aggregate in one round trip: a load
+        costs no more statements than without content encryption."""
+        if self._select is None:
+            self._select = self._q(
+                "SELECT originator_version AS v, topic, state, NULL AS item_id, NULL AS wrapped "
+                "FROM {schema}.{events} WHERE originator_id = %(id)s AND originator_version > %(gt)s "
+                "AND originator_version <= %(lte)s UNION ALL "
+                "SELECT version, NULL, NULL, item_id, wrapped FROM {schema}.content_item_key "
+                "WHERE case_id = %(id)s AND version > %(gt)s AND version <= %(lte)s AND wrapped IS NOT NULL "
+                "ORDER BY 1", events=recorder.events_table_name)
+        events, wrapped = [], {}
+        with self.datastore.get_connection() as conn, conn.cursor() as cur:
+            cur.execute(self._select, {"id": case_id, "gt": 0 if gt is None else gt,
+                                       "lte": MAX_VERSION if lte is None else lte}, prepare=True)
+            for row in cur.fetchall():
+                if row["item_id"] is None:
+                    events.append(StoredEvent(originator_id=case_id, originator_version=row["v"],
+                                              topic=row["topic"], state=bytes(row["state"])))
+                else:
+                    wrapped[row["item_id"]] = bytes(row["wrapped"])
+        return events, wrapped
 
     def rewrap(self, batch: int = 500) -> int:
         """Re-wrap every live case key held under an older KEK of the keyring with
@@ -518,10 +566,11 @@ class ContentMapper(Mapper):
     def to_domain_event(self, stored_event: StoredEvent):
         return self.to_domain_events([stored_event])[0]
 
-    def to_domain_events(self, stored_events, content: bool = True) -> list:
+    def to_domain_events(self, stored_events, content: bool = True, wrapped: dict | None = None) -> list:
         """Domain events, their content opened with one key query for all of
-        them; ``content=False``: every content field reads ``UNAVAILABLE`` and
-        no key is read (what only needs the skeleton: envelopes, timelines)."""
+        them (none when ``wrapped``, the wrapped item keys, came with the events);
+        ``content=False``: every content field reads ``UNAVAILABLE`` and no key
+        is read (what only needs the skeleton: envelopes, timelines)."""
         decoded = [(s, resolve_topic(s.topic), self._decode(s)) for s in stored_events]
         sealed: dict[UUID, list] = {}  # case -> [(state, path, marker)]
         clear: set[UUID] = set()  # cases with fields stored before encryption
@@ -539,7 +588,7 @@ class ContentMapper(Mapper):
         keys, ended = {}, set()
         if content:
             wanted = {c: [m[SEALED] for _, _, m in fields] for c, fields in sealed.items()}
-            keys = self.keys.item_keys(wanted) if wanted else {}
+            keys = self.keys.item_keys(wanted, wrapped) if wanted else {}
             ended = {c for c in clear if self.keys.case_key(c) is ENDED}  # in clear from before encryption
         for case_id, fields in sealed.items():
             for state, path, marker in fields:
@@ -597,7 +646,12 @@ class ContentMapper(Mapper):
 class ContentStore(EventStore):
     """The library's event store over ``ContentMapper``: a save stores its
     item keys in one statement before its events; a load opens its events'
-    content with one key query. Snapshots whose key is gone are skipped."""
+    content with one key query (on PostgreSQL, ``with_keys``: in the events'
+    own statement). Snapshots whose key is gone are skipped."""
+
+    def __init__(self, mapper: ContentMapper, recorder, with_keys: bool = False):
+        super().__init__(mapper, recorder)
+        self.with_keys = with_keys
 
     def put(self, domain_events, **kwargs) -> list:
         pending: list[tuple] = []
@@ -613,13 +667,16 @@ class ContentStore(EventStore):
                 for d, s, n in zip(domain_events, stored_events, ids, strict=True)]
 
     def get(self, originator_id, *, gt=None, lte=None, desc=False, limit=None):
-        stored = self.recorder.select_events(originator_id=originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        events = self.mapper.to_domain_events(stored)
+        wrapped = None
+        if self.with_keys and not desc and limit is None:
+            stored, wrapped = self.mapper.keys.select_events(self.recorder, originator_id, gt, lte)
+        else:
+            stored = self.recorder.select_events(originator_id=originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        events = self.mapper.to_domain_events(stored, wrapped=wrapped)
         return iter([e for e in events if not (isinstance(e, Snapshot) and not self._usable(e))])
 
     def _usable(self, snapshot) -> bool:
-        return snapshot.state is not None and self.mapper.keys.snapshot_usable(snapshot.originator_id,
-                                                                               snapshot.originator_version)
+        return snapshot.state is not None and self.mapper.keys.snapshot_usable(snapshot)
 
 
 # -- the seam: forgetting one field, ending a case's content -----------------------------------------
@@ -631,7 +688,11 @@ def forget_field(app, case_id: UUID, version: int, path: str) -> None:
     ``"recommendations.0.details"``) and drop the case's snapshots, so that no
     snapshot holds it: afterwards the field reads as ``UNAVAILABLE`` on every
     load. ``NotSealed`` when no sealed field is there (a wrong path, or an event
-    stored in clear before content encryption)."""
+    stored in clear before content encryption).
+
+    A snapshot another instance was taking meanwhile (from a load before
+    this call) is dropped by that instance: ``CasesApplication.take_snapshot``
+    compares ``ContentKeys.epoch`` before and after."""
     keys: ContentKeys = app.mapper.keys
     if keys.forget(case_id, version, path) == 0:
         raise NotSealed(f"no sealed content at {case_id} v{version} {path}")

@@ -157,3 +157,24 @@ def memory_app_with(keyring):
     from peluit_cases.application import CasesApplication
 
     return CasesApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, content_keyring=keyring)
+
+
+def test_a_snapshot_taken_while_a_field_is_forgotten_is_dropped(app, case_id):
+    """Another instance loads the case (the field still opens), a forget happens, then its snapshot is
+    stored: ``take_snapshot`` sees the epoch move and drops what may hold the field."""
+    load, forgotten = app.repository.get, []
+
+    def load_then_forget(*args, **kwargs):
+        case = load(*args, **kwargs)
+        if kwargs.get("version") and not forgotten:
+            forget_field(app, case_id, 1, "report.who")
+            forgotten.append(case.version)
+        return case
+
+    app.repository.get = load_then_forget
+    for n in range(47):
+        run(app, case_id, "add_note", PENELAAH, text=f"n{n}")
+    app.repository.get = load
+    assert forgotten == [50]
+    assert app.get_case(case_id).report["who"] == UNAVAILABLE
+    assert [s for s in app.snapshots.get(case_id)] == []  # the snapshot taken meanwhile is not used
