@@ -16,7 +16,7 @@ from peluit_common.web import SECURITY_HEADERS
 from .. import rules
 from ..api import Conflict, Forbidden, Refused
 from ..web import Page, PageError, View
-from . import redact
+from . import redactable
 from .common import case_path, category_names, label
 from .forms import RECOMMENDATION_ROWS, TEXT_FIELDS, body_of, choices, form_values
 
@@ -78,7 +78,7 @@ def case_view(page: Page, doc: dict, status: int = 200, *, errors=None, general=
         "auditor": officer.has("auditor"),
         "may_disclose": officer.has("investigator") and bool(not doc.get("anonymous") or doc.get("evidence") or any(
             h.get("kind") == "redacted" for h in doc.get("history", []))),
-        "redact_targets": redact.targets(page, doc) if redact.may_redact(page, doc) else [],
+        "redact_targets": redactable.targets(page, doc) if redactable.may_redact(page, doc) else [],
     }, status)
 
 
