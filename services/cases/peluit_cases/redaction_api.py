@@ -12,9 +12,10 @@ Order of a redaction, each step safe to repeat:
    (``content.forget_field``): replay, snapshots, exports and auditors' "as of"
    views then read the redacted text only.
 
-A crash between 3 and 4 leaves the old text readable until the target is
-redacted again (step 4 is idempotent). An un-redaction is a disclosure of the
-passage's ``original_ref`` (``request_disclosure``), never an event here.
+Step 4 is owed from before step 3 (a ``redaction_pending`` row): a crash in
+between is finished by ``sweep`` (the service's timer), so the old text never
+stays readable. An un-redaction is a disclosure of the passage's
+``original_ref`` (``request_disclosure``), never an event here.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from uuid import UUID
 
 from nacl.public import PublicKey, SealedBox
 
+from psycopg.types.json import Jsonb
+
+from peluit_common.db import apply_schema
 from peluit_common.rpc import UNAVAILABLE_ERRORS, call
 from peluit_contracts.evidence import EVIDENCE_RPC_VERSION
 
@@ -35,6 +39,43 @@ from .domain import Case, DomainError
 from .vault import VaultClient, VaultRefused, summary
 
 REDACTORS = frozenset({"penerima", "penelaah"})
+SWEEP_AFTER_SECONDS = 60  # a redaction still under way is left alone this long
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS redaction_pending (
+    case_id uuid NOT NULL,
+    version bigint NOT NULL,
+    target jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (case_id, version)
+);
+"""
+
+
+def migrate(conn) -> None:
+    apply_schema(conn, SCHEMA)
+
+
+class PgPending:
+    """The forgetting each redaction owes, kept until it is done (``redaction_pending``)."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def add(self, case_id: UUID, version: int, target: dict) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("INSERT INTO redaction_pending (case_id, version, target) VALUES (%s, %s, %s) "
+                         "ON CONFLICT DO NOTHING", (case_id, version, Jsonb(target)))
+
+    def done(self, case_id: UUID, version: int) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("DELETE FROM redaction_pending WHERE case_id = %s AND version = %s", (case_id, version))
+
+    def due(self, older_than: float = SWEEP_AFTER_SECONDS) -> list[tuple[UUID, int, dict]]:
+        with self.pool.connection() as conn, conn.transaction():
+            return [tuple(r) for r in conn.execute(
+                "SELECT case_id, version, target FROM redaction_pending WHERE created_at < now() - %s * interval "
+                "'1 second' ORDER BY created_at LIMIT 100", (older_than,)).fetchall()]
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +122,10 @@ def walls(app, directory, actor: Actor, case_id: str, expected_version: int, act
 
 
 def redact(app, pool, directory_of, sealer, actor: Actor, case_id: str, expected_version: int,
-           body: dict) -> tuple[Case, list[dict]]:
+           body: dict, pending=None) -> tuple[Case, list[dict]]:
     """``POST /api/v1/cases/{case_id}/redactions``: (the case after, the passages as recorded).
-    ``pool``: no connection is held while the vault answers."""
+    ``pool``: no connection is held while the vault answers; ``pending``: ``PgPending`` on it by default."""
+    pending = pending or PgPending(pool)
     with pool.connection() as conn:
         case = walls(app, directory_of(conn), actor, case_id, expected_version, "redact")
     redaction.require(bool(body["reason"].strip()), "reason_required")
@@ -94,17 +136,40 @@ def redact(app, pool, directory_of, sealer, actor: Actor, case_id: str, expected
     spans = [(s["start"], s["end"]) for s in body.get("spans") or []]
     spans += redaction.spans_of(text, body.get("passages") or [])
     plan = redaction.plan(text, spans)
-    holders = redaction.holders(app.events.get(case.id, lte=expected_version), target)
     passages = []
     for passage in plan.passages:
         salt = redaction.new_salt()
         ref = sealer.seal(case.id, case.handling_tenant, redaction.sealed_passage(case.id, target, passage, salt))
         passages.append({"start": passage.start, "end": passage.end,
                          "hmac": redaction.fingerprint(salt, passage.text), "original_ref": ref})
-    case = app.execute(case.id, expected_version, "redact", actor.record(), target=target, reason=body["reason"],
-                       passages=passages, text=plan.text)
-    _forget(app, case.id, holders)
+    version = expected_version + 1
+    pending.add(case.id, version, target)  # owed from before the event: a crash after it is swept up
+    try:
+        case = app.execute(case.id, expected_version, "redact", actor.record(), target=target,
+                           reason=body["reason"], passages=passages, text=plan.text)
+    except Exception:
+        pending.done(case.id, version)
+        raise
+    finish(app, pending, case.id, version, target)
     return case, passages
+
+
+def finish(app, pending, case_id: UUID, version: int, target: dict) -> None:
+    """Forget what held the target's text before the redaction at ``version``,
+    if that event is stored (else nothing was redacted), and strike the debt."""
+    events = list(app.events.get(case_id, lte=version))
+    last = events[-1] if events else None
+    if isinstance(last, Case.PassageRedacted) and last.originator_version == version and last.target == target:
+        _forget(app, case_id, redaction.holders(events[:-1], target))
+    pending.done(case_id, version)
+
+
+def sweep(app, pending, older_than: float = SWEEP_AFTER_SECONDS) -> int:
+    """Finish redactions a crash interrupted (the service's timer); how many."""
+    due = pending.due(older_than)
+    for case_id, version, target in due:
+        finish(app, pending, case_id, version, target)
+    return len(due)
 
 
 def redacted_refs(app, case_id: UUID) -> set[str]:

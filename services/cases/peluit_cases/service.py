@@ -68,6 +68,7 @@ def migrate(conn) -> None:
     envelope_log.migrate(conn)
     evidence.migrate(conn)
     disclosure_api.migrate(conn)
+    redaction_api.migrate(conn)
     notify_directory.migrate(conn)
     chain.migrate(conn)  # checkpoint tables; the chain trigger once the event table exists (CasesApp)
 
@@ -280,6 +281,11 @@ class CasesService:
     def content_retention(self):
         """End the content of cases whose tenant's retention period has passed (retention.py)."""
         retention.run_once(self.db, self.app, datetime.now(timezone.utc))
+
+    @timer(interval=env_float("PELUIT_REDACTION_SWEEP_INTERVAL", 60))
+    def redaction_sweep(self):
+        """Redactions a crash interrupted between their event and forgetting the old text (redaction_api)."""
+        redaction_api.sweep(self.app, redaction_api.PgPending(self.db))
 
     @timer(interval=env_float("PELUIT_DEADLINE_INTERVAL", 30))
     def deadlines(self):

@@ -16,7 +16,7 @@ from peluit_cases.access import AccessDenied, Actor
 from peluit_cases.domain import Case, DomainError
 from peluit_cases.content import UNAVAILABLE
 from peluit_cases.redaction import REDACTED, plan, spans_of, verify
-from peluit_cases.redaction_api import redact, redacted_refs, request_disclosure
+from peluit_cases.redaction_api import redact, redacted_refs, request_disclosure, sweep
 
 from ..support import NOW, FakeDirectory, _hex, command, memory_app, run
 
@@ -43,6 +43,22 @@ class SealingStore:
         return SealedBox(self.key).decrypt(self.kept[ref])
 
 
+class MemoryPending:
+    """``redaction_api.PgPending`` in a dict (the PostgreSQL one: tests/integration/test_redaction_pending.py)."""
+
+    def __init__(self):
+        self.rows: dict[tuple, dict] = {}
+
+    def add(self, case_id, version, target):
+        self.rows[(case_id, version)] = target
+
+    def done(self, case_id, version):
+        self.rows.pop((case_id, version), None)
+
+    def due(self, older_than=0):
+        return [(c, v, t) for (c, v), t in self.rows.items()]
+
+
 class NoDatabase:
     """The walls' directory lives in memory here: the pool hands out no connection."""
 
@@ -65,7 +81,8 @@ def case_id(app):
 def _redact(app, vault, case_id, body, actor=SARI):
     version = app.get_case(case_id).version
     body = {"reason": "nama pelapor", "spans": [], "passages": [], **body}
-    return redact(app, NoDatabase(), lambda _conn: FakeDirectory(), vault, actor, str(case_id), version, body)
+    return redact(app, NoDatabase(), lambda _conn: FakeDirectory(), vault, actor, str(case_id), version, body,
+                  pending=MemoryPending())
 
 
 def _every_stored_text(app, case_id) -> str:
@@ -216,7 +233,7 @@ def test_a_stale_version_seals_nothing(app, vault, case_id):
     with pytest.raises(DomainError) as err:
         redact(app, NoDatabase(), lambda _conn: FakeDirectory(), vault, SARI, str(case_id), 99,
                {"target": {"kind": "report", "field": "what"}, "spans": [], "passages": ["Bambang"],
-                "reason": "nama"})
+                "reason": "nama"}, pending=MemoryPending())
     assert err.value.code == "stale_version" and vault.kept == {}
 
 
@@ -240,3 +257,16 @@ def test_an_unredaction_outside_the_walls_never_reaches_the_vault(app, vault, ca
             request_disclosure(NoVault(), app, NoDatabase(), lambda _conn: FakeDirectory(), actor, str(case_id), ref,
                                args)
         assert err.value.code == code, actor
+
+
+def test_a_redaction_a_crash_cut_short_is_finished_by_the_sweep(app, case_id):
+    """The event stored, the process gone before forgetting: the debt row makes the sweep forget."""
+    pending, target = MemoryPending(), {"kind": "report", "field": "what"}
+    case = app.get_case(case_id)
+    pending.add(case.id, case.version + 1, target)
+    app.execute(case.id, case.version, "redact", SARI.record(), target=target, reason="nama", text="[disamarkan]",
+                passages=[{"start": 0, "end": 1, "hmac": "00", "original_ref": "r" * 20}])
+    assert NAME in _every_stored_text(app, case_id)  # the crash: still readable
+    pending.add(case.id, case.version + 2, target)  # and one whose event never came: just struck off
+    assert sweep(app, pending) == 2
+    assert NAME not in _every_stored_text(app, case_id) and pending.rows == {}
