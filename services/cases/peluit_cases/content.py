@@ -31,6 +31,7 @@ Field paths (``CONTENT``): an event attribute's name (``"text"``,
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import threading
 import time
@@ -39,6 +40,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from uuid import UUID, uuid4
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import (
@@ -52,7 +54,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
-from peluit_common.keyring import GCM_NONCE, Keyring, UnwrapError, unwrap_key, wrap_key
+from peluit_common.keyring import GCM_NONCE, Keyring, unwrap_key, wrap_key
 
 from .domain import CASE_TOPIC, Case, DomainError
 
@@ -97,20 +99,35 @@ class NotSealed(LookupError):
 # -- field paths ----------------------------------------------------------------------------
 
 
-def _expand(state: dict, pattern: str) -> list[tuple[str, ...]]:
-    """Concrete paths (as key tuples) under ``pattern`` that exist in ``state``."""
-    paths: list[tuple] = [()]
-    for part in pattern.split("."):
-        nxt = []
-        for path in paths:
-            node = _get(state, path)
+@functools.lru_cache(maxsize=None)
+def _parts(pattern: str) -> tuple[str, ...]:
+    return tuple(pattern.split("."))
+
+
+def _slots(state: dict, pattern: str):
+    """(container, key, path) of every place under ``pattern`` in ``state`` (a value may be set in place)."""
+    parts = _parts(pattern)
+    nodes = [(state, ())]
+    for depth, part in enumerate(parts):
+        last, nxt = depth == len(parts) - 1, []
+        for node, path in nodes:
             if part == "*":
-                keys = range(len(node)) if isinstance(node, list) else node.keys() if isinstance(node, dict) else ()
-                nxt.extend((*path, k) for k in keys)
-            elif isinstance(node, dict) and part in node:
-                nxt.append((*path, part))
-        paths = nxt
-    return paths
+                keys = node.keys() if isinstance(node, dict) else range(len(node)) if isinstance(node, list) else ()
+            else:
+                keys = (part,) if isinstance(node, dict) and part in node else ()
+            for key in keys:
+                if last:
+                    yield node, key, (*path, key)
+                else:
+                    nxt.append((node[key], (*path, key)))
+        nodes = nxt
+
+
+def _case_slots(topic: str, state: dict):
+    """``_slots`` of every content field of a stored case event (none for other topics)."""
+    if topic.startswith(CASE_TOPIC):
+        for pattern in CONTENT.get(topic[len(CASE_TOPIC):], ()):
+            yield from _slots(state, pattern)
 
 
 def _get(state, path: tuple):
@@ -143,10 +160,6 @@ def path_name(path: tuple) -> str:
 
 def _parse_path(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in name.split("."))
-
-
-def content_paths(event_name: str, state: dict) -> list[tuple]:
-    return [p for pattern in CONTENT.get(event_name, ()) for p in _expand(state, pattern)]
 
 
 # -- crypto -------------------------------------------------------------------------------------
@@ -277,11 +290,14 @@ class ContentKeys:
             case_key = self.case_key(case_id)
             if case_key is None or case_key is ENDED:
                 continue
+            cipher = AESGCM(case_key)  # once per case: a replay unwraps many item keys under it
             for item_id in ids:
-                if wrapped.get(item_id) is not None:
+                sealed = wrapped.get(item_id)
+                if sealed is not None:
                     try:
-                        out[item_id] = unwrap_key(case_key, _item_aad(case_id, item_id), wrapped[item_id])
-                    except UnwrapError:
+                        out[item_id] = cipher.decrypt(sealed[:GCM_NONCE], sealed[GCM_NONCE:],
+                                                      _item_aad(case_id, item_id).encode())
+                    except InvalidTag:
                         continue  # a stale cached case key (ended meanwhile): unavailable, like the rest
         return out
 
@@ -535,7 +551,7 @@ class ContentMapper(Mapper):
         if class_version > 1:
             state["class_version"] = class_version
         if topic.startswith(CASE_TOPIC):
-            state = self._seal_fields(topic[len(CASE_TOPIC):], case_id, version, state, pending)
+            state = self._seal_fields(topic, case_id, version, state, pending)
         elif topic == SNAPSHOT_TOPIC and state.get("topic") == CASE_AGGREGATE_TOPIC:
             key = self._live_key(case_id)
             plain = self.transcoder.encode(state["state"])
@@ -549,8 +565,8 @@ class ContentMapper(Mapper):
             raise ContentEnded()
         return key
 
-    def _seal_fields(self, name: str, case_id: UUID, version: int, state: dict, pending: list) -> dict:
-        paths = [p for p in content_paths(name, state) if isinstance(_get(state, p), str)]
+    def _seal_fields(self, topic: str, case_id: UUID, version: int, state: dict, pending: list) -> dict:
+        paths = [path for node, key, path in _case_slots(topic, state) if isinstance(node[key], str)]
         if not paths:
             return state
         case_key = self._live_key(case_id)
@@ -572,43 +588,34 @@ class ContentMapper(Mapper):
         ``content=False``: every content field reads ``UNAVAILABLE`` and no key
         is read (what only needs the skeleton: envelopes, timelines)."""
         decoded = [(s, resolve_topic(s.topic), self._decode(s)) for s in stored_events]
-        sealed: dict[UUID, list] = {}  # case -> [(state, path, marker)]
+        sealed: dict[UUID, list] = {}  # case -> [(container, key, path, version, marker)]
         clear: set[UUID] = set()  # cases with fields stored before encryption
         for stored, cls, state in decoded:
             case_id = stored.originator_id
-            if stored.topic.startswith(CASE_TOPIC):
-                for path in content_paths(stored.topic[len(CASE_TOPIC):], state):
-                    value = _get(state, path)
-                    if isinstance(value, dict) and SEALED in value:
-                        sealed.setdefault(case_id, []).append((state, path, value))
-                    elif isinstance(value, str):
-                        clear.add(case_id)
-                        if not content:
-                            _set(state, path, UNAVAILABLE)
-        keys, ended = {}, set()
-        if content:
-            wanted = {c: [m[SEALED] for _, _, m in fields] for c, fields in sealed.items()}
-            keys = self.keys.item_keys(wanted, wrapped) if wanted else {}
-            ended = {c for c in clear if self.keys.case_key(c) is ENDED}  # in clear from before encryption
+            for node, key, path in _case_slots(stored.topic, state):
+                value = node[key]
+                if not content and isinstance(value, (str, dict)):
+                    node[key] = UNAVAILABLE
+                elif isinstance(value, dict) and SEALED in value:
+                    sealed.setdefault(case_id, []).append((node, key, path, stored.originator_version, value))
+                elif isinstance(value, str):
+                    clear.add(case_id)
+        if not content:
+            return [self._finish(stored, cls, state) for stored, cls, state in decoded]
+        wanted = {c: [f[4][SEALED] for f in fields] for c, fields in sealed.items()}
+        keys = self.keys.item_keys(wanted, wrapped) if wanted else {}
         for case_id, fields in sealed.items():
-            for state, path, marker in fields:
-                _set(state, path, self._open(keys.get(marker[SEALED]), case_id, state, path, marker))
-        for case_id in ended:
-            self._unavailable(decoded, case_id)
+            for node, key, path, version, marker in fields:
+                item_key = keys.get(marker[SEALED])
+                node[key] = UNAVAILABLE if item_key is None else _decrypt(
+                    item_key, marker["c"], _field_aad(case_id, version, path_name(path))).decode()
+        for case_id in clear:
+            if self.keys.case_key(case_id) is ENDED:  # in clear from before encryption, but ended
+                for stored, _, state in decoded:
+                    if stored.originator_id == case_id:
+                        for node, key, _ in _case_slots(stored.topic, state):
+                            node[key] = UNAVAILABLE
         return [self._finish(stored, cls, state) for stored, cls, state in decoded]
-
-    def _open(self, item_key, case_id, state, path, marker) -> str:
-        if item_key is None:
-            return UNAVAILABLE
-        version = state["__version__"]
-        return _decrypt(item_key, marker["c"], _field_aad(case_id, version, path_name(path))).decode()
-
-    @staticmethod
-    def _unavailable(decoded, case_id) -> None:
-        for stored, _, state in decoded:
-            if stored.originator_id == case_id and stored.topic.startswith(CASE_TOPIC):
-                for path in content_paths(stored.topic[len(CASE_TOPIC):], state):
-                    _set(state, path, UNAVAILABLE)
 
     def _decode(self, stored: StoredEvent) -> dict:
         try:
@@ -616,7 +623,6 @@ class ContentMapper(Mapper):
         except Exception as e:
             raise MapperDeserialisationError(f"Failed to deserialise stored event {stored.topic} "
                                              f"{stored.originator_id} v{stored.originator_version}: {e}") from e
-        state["__version__"] = stored.originator_version
         if stored.topic == SNAPSHOT_TOPIC and isinstance(state.get("state"), dict) and SEALED in state["state"]:
             state["state"] = self._open_snapshot(stored, state["state"])
         return state
@@ -630,7 +636,6 @@ class ContentMapper(Mapper):
 
     def _finish(self, stored: StoredEvent, cls, state: dict):
         """The rest of ``Mapper.to_domain_event`` (eventsourcing 9.5): ids, upcasting, the object."""
-        state.pop("__version__", None)
         state["originator_id"] = find_id_convertor(cls, type(stored.originator_id))(stored.originator_id)
         state["originator_version"] = stored.originator_version
         class_version = getattr(cls, "class_version", 1)

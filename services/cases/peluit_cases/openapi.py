@@ -25,6 +25,7 @@ WHY = {
     403: "The officer's role or grant does not allow this",
     404: "No such case (or outside the officer's tenant: recorded in the case's access log)",
     409: "Conflict: someone changed it first, or its state does not allow this now",
+    410: "The case's content ended with its retention period (`content_ended`): no text is kept or added",
     413: "The body is larger than this operation accepts",
     415: "The body is not application/json",
     422: "Refused by the rules (workflow step, unknown reference, ...)",
@@ -135,7 +136,8 @@ def _operations() -> dict:
             "attachment with nosniff and Content-Security-Policy: sandbox",
             {"200": {"description": "The stripped copy; its type is the one detected from its content",
                      "content": {mime: {"schema": {"type": "string", "format": "binary"}} for mime in ALLOWED_MIME}}},
-            _errors(401, 404, s404="No such case or attachment, or outside the officer's tenant"),
+            _errors(401, 404, 410, s404="No such case or attachment, or outside the officer's tenant",
+                    s410="The copy was erased with the case's content (`content_ended`)"),
             params=[CASE_ID, EVIDENCE_ID]),
         ("/api/v1/cases/{case_id}/evidence/{evidence_id}/disclosure-requests", "post"): _op(
             "Request the untouched original of one attachment (investigator of the case's tenant); then "
@@ -192,7 +194,7 @@ def _operations() -> dict:
         ops[(f"/api/v1/cases/{{case_id}}/{name}", "post")] = _op(
             f"{name} (roles: {', '.join(sorted(kind.roles))})",
             _ok(200, contract.CommandResult, "Recorded", ETAG),
-            {**_errors(*BODY, 401, 403, 404, 422, 428,
+            {**_errors(*BODY, 401, 403, 404, 410, 422, 428,
                        s422="Refused by the workflow (illegal transition, team not of this tenant, ...)"), **STALE},
             params=[CASE_ID, IF_MATCH], body=contract.COMMANDS[name])
     ops.update(_account_operations())

@@ -161,6 +161,11 @@ def test_settings_change_all_or_nothing(conn, inspect):
                            also=lambda: {"from": 5, "to": 7})
     assert log(inspect, "35.07")[-1][2]["changes"] == {"disclosure_notice": {"from": True, "to": False},
                                                        "retention_years": {"from": 5, "to": 7}}
+    # the content's retention (``retention``): the default until set, then recorded like the rest
+    assert tenant_settings.read(conn, "35.07")["content_retention_years"] == 5
+    after = tenant_settings.change(conn, PROV.officer_id, "35.07", {"content_retention_years": 3})
+    assert after["content_retention_years"] == 3
+    assert log(inspect, "35.07")[-1][2]["changes"] == {"content_retention_years": {"from": None, "to": 3}}
 
 
 def test_holidays_and_categories(conn, inspect):

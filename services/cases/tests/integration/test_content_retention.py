@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
 
@@ -41,7 +42,7 @@ def dump(conn) -> str:
 def everything(conn) -> bytes:
     """Every bytea and text column as raw bytes, and the ``\\x`` hex of bytea decoded (sealed bytes stay sealed)."""
     text = dump(conn)
-    hexes = [bytes.fromhex(h) for h in __import__("re").findall(r"\\\\x([0-9a-f]+)", text)]
+    hexes = [bytes.fromhex(h) for h in re.findall(r"\\\\x([0-9a-f]+)", text)]
     return text.encode() + b"".join(hexes)
 
 
@@ -87,7 +88,12 @@ def test_content_is_sealed_in_every_table_and_ends_with_retention(store):
     app, pool, dbname = store
     case_id = _case_with_canary(app, pool)
     with psycopg.connect(dsn_for(dbname), autocommit=True) as conn:
-        assert CANARY.encode() not in everything(conn)  # a DBA reads no content: no key is in the database
+        # a DBA reads no content: the text is not there, and neither is a key that opens it
+        seen = everything(conn)
+        assert CANARY.encode() not in seen
+        case_key, kek = app.mapper.keys.case_key(case_id), app.mapper.keys.keyring.current
+        assert case_key not in seen and case_key.hex().encode() not in seen
+        assert kek not in seen and kek.hex().encode() not in seen
         assert conn.execute("SELECT count(*) FROM content_item_key WHERE case_id = %s", (case_id,)).fetchone()[0] == 7
     case, history, messages = app.transcript(case_id)
     assert CANARY in case.report["what"] and CANARY in messages[-1]["text"] and CANARY in history[-1]["reason"]
