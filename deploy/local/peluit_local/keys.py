@@ -15,6 +15,8 @@ from nacl.signing import SigningKey
 # The vault sees no officer token: it verifies vault-call tokens (vault-call.key
 # in cases, vault-call.pub in the vault), one per command.
 OFFICER_TOKEN_VERIFIERS = ("cases", "intake", "reporting")
+# who seals to the vault's public key: intake (identities, originals), cases (redacted passages)
+VAULT_SEALERS = ("intake", "cases")
 
 
 def _write(path: Path, value: str) -> None:
@@ -31,9 +33,12 @@ def ensure_keys(root: Path) -> Path:
     if not (vault / "vault-x25519.key").exists():
         key = PrivateKey.generate()
         _write(vault / "vault-x25519.key", bytes(key).hex())
-        if (intake / "vault-x25519.pub").exists():
-            (intake / "vault-x25519.pub").unlink()
-        _write(intake / "vault-x25519.pub", bytes(key.public_key).hex())
+        for sealer in VAULT_SEALERS:
+            (root / sealer / "vault-x25519.pub").unlink(missing_ok=True)
+    public = bytes(PrivateKey(bytes.fromhex((vault / "vault-x25519.key").read_text().strip())).public_key).hex()
+    for sealer in VAULT_SEALERS:  # cases too: it seals redacted passages (an older key dir lacks its copy)
+        if not (root / sealer / "vault-x25519.pub").exists():
+            _write(root / sealer / "vault-x25519.pub", public)
     if not (vault / "vault-kek.key").exists():
         _write(vault / "vault-kek.key", secrets.token_hex(32))
     if not (root / "cases" / "content-kek.key").exists():

@@ -58,7 +58,7 @@ from peluit_common.keyring import GCM_NONCE, Keyring, wrap_key
 from .content_keys import CASE_AGGREGATE_TOPIC, ENDED, KEY_BYTES, ContentKeys, _item_aad
 from .domain import CASE_TOPIC, DomainError
 
-REDACTED = "[disamarkan]"  # what a redacted passage reads as (``redaction``)
+from .redaction import REDACTED  # noqa: F401 - what a redacted passage reads as (defined in ``redaction``)
 UNAVAILABLE = "[dihapus]"  # what a field reads as once its key is gone
 
 # the content fields of each case event (see the module docstring for paths); an event class that carries
@@ -68,7 +68,7 @@ CONTENT: dict[str, tuple[str, ...]] = {
     "InformationRequested": ("question",),
     "ReporterMessage": ("text",),
     "OfficerMessage": ("text",),
-    "NoteAdded": ("text",),
+    "NoteAdded": ("text",), "PassageRedacted": ("reason", "text"),  # a redaction's passages: in the vault
     "Forwarded": ("reason",), "Rejected": ("reason",), "Archived": ("reason",),
     "Closed": ("reason", "feedback"),
     "Accepted": ("note",),

@@ -4,10 +4,9 @@ Ids are derived (uuid5) so that the same submission, the same tenant-year
 sequence and the same receipt always land on the same aggregate: a duplicate
 is then an optimistic-concurrency conflict in the event store, not a second case.
 
-Every workflow event records who acted (``actor``) and, where docs/domain.md asks
-for it, why (``reason``). Illegal transitions raise ``DomainError`` with a
-stable code; nothing is recorded then. The aggregates beside the case
-(registration sequence, receipt index, access log) are in ``ledgers``.
+Every workflow event records who acted (``actor``) and, where docs/domain.md asks for it, why
+(``reason``). Illegal transitions raise ``DomainError`` with a stable code; nothing is recorded
+then. Beside the case: ``ledgers`` (sequence, receipts, access log), ``redaction``.
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ from peluit_contracts.events import TERMINAL_STATUSES
 from peluit_contracts.i18n import message
 from peluit_contracts.reports import case_id_for
 
+from . import redaction
 from .bodies import external_codes
-
-from .errors import CasesError
+from .errors import DomainError  # noqa: F401 - its home was here; callers import it from here
 from .transitions import STARTS_FROM
 
 CASE_TOPIC = "peluit_cases.domain:Case."  # stored topics of the case's events start so
@@ -57,13 +56,6 @@ def bilingual_reason(code: str) -> str:
     """A reason the system records itself, as one text (Bahasa Indonesia / English)."""
     text = message(code)
     return f"{text['id']} / {text['en']}"
-
-
-class DomainError(CasesError):
-    """A command the aggregate refuses; ``code`` is stable for clients."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
 
 
 def _require(condition: bool, code: str) -> None:
@@ -563,6 +555,15 @@ class Case(Aggregate):
         self.deadline_notices.append([rule, notice])
         self._step(f"deadline_{notice}", {"id": "system"}, visible=False, rule=rule, due_at=due_at)
 
+    # -- redaction (the plan and its checks: redaction.py) -----------------------
+    def redact(self, actor: dict, target: dict, reason: str, passages: list, text: str | None) -> None:
+        self._actor_may_act(actor)
+        self._passage_redacted(actor=actor, target=target, reason=_reason(reason), passages=passages, text=text)
+
+    @event("PassageRedacted")
+    def _passage_redacted(self, actor: dict, target: dict, reason: str, passages: list, text: str | None) -> None:
+        redaction.apply(self, target, text)
+        self._step("redacted", actor, visible=False, reason=reason, target=target, passages=passages)
 
 
 def transcript(events) -> tuple[Case | None, list[dict], list[dict]]:
@@ -570,10 +571,11 @@ def transcript(events) -> tuple[Case | None, list[dict], list[dict]]:
     case, history, messages = None, [], []
     for stored in events:
         case = stored.mutate(case)
-        if case._last_step:
-            history.append(case._last_step)
-        if case._last_message:
-            messages.append(case._last_message)
+        for entry, into in ((case._last_step, history), (case._last_message, messages)):
+            if entry:  # the event's version names its message or note (a redaction's target)
+                into.append({**entry, "event_version": stored.originator_version})
+        if isinstance(stored, Case.PassageRedacted):
+            redaction.patch(history, messages, stored.target, stored.text)
     return case, history, messages
 
 
@@ -583,7 +585,7 @@ def reporter_timeline(history: list[dict]) -> list[dict]:
 
 
 def reporter_messages(messages: list[dict]) -> list[dict]:
-    return [{k: v for k, v in m.items() if k != "officer_id"} for m in messages]
+    return [{k: v for k, v in m.items() if k not in ("officer_id", "event_version")} for m in messages]
 
 
 # history kinds -> deadline clock events (see Case.clock_events for the special cases)

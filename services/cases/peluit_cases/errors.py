@@ -13,3 +13,10 @@ class CasesError(Exception):
     def __init__(self, code: str, *, text: str | None = None, fields: dict | None = None, **params):
         super().__init__(code)
         self.code, self.text, self.fields, self.params = code, text, fields, params
+
+
+class DomainError(CasesError):
+    """A command the aggregate refuses; ``code`` is stable for clients."""
+
+    def __init__(self, code: str):
+        super().__init__(code)

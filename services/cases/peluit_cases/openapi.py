@@ -12,6 +12,7 @@ from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import notify as notify_contract
 from peluit_contracts import officer_api as contract
 from peluit_contracts import officer_accounts as accounts_contract
+from peluit_contracts import redaction as redaction_contract
 from peluit_contracts.evidence import ALLOWED_MIME
 
 from .commands import COMMANDS
@@ -59,6 +60,8 @@ def _path(name: str, description: str) -> dict:
 CASE_ID = _path("case_id", "the case")
 REQUEST_ID = _path("request_id", "the disclosure request")
 EVIDENCE_ID = _path("evidence_id", "the attachment (evidence_id in the case document)")
+ORIGINAL_REF = {**_path("original_ref", "a redacted passage (original_ref in the redaction's history step)"),
+                "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_\-]{20,64}$"}}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
             "schema": {"type": "string", "pattern": r'^(W/)?"[0-9]{1,9}"$'},
             "description": "the case version the officer acted on (the ETag of GET /cases/{case_id}), e.g. \"3\""}
@@ -89,6 +92,12 @@ def _op(summary: str, ok: dict, errors: dict, *, params: list | None = None, bod
         op["requestBody"] = _body(body)
     op["responses"] = {**ok, **errors}
     return op
+
+
+def _redaction_replies(why_422: str) -> tuple[dict, dict]:
+    """A redaction's (ok, errors): as a command's, the sealing may meet an absent vault (503)."""
+    return (_ok(200, redaction_contract.RedactionResult, "Recorded", ETAG),
+            {**_errors(*BODY, 401, 403, 404, 422, 428, 503, s422=why_422), **STALE})
 
 
 def _operations() -> dict:
@@ -135,6 +144,24 @@ def _operations() -> dict:
             "approve/refuse/view as for an identity: the view returns `sealed_original`",
             _ok(201, disclosure_contract.DisclosureReply, "Filed"),
             DISCLOSURE_STEP, params=[CASE_ID, EVIDENCE_ID], body=disclosure_contract.DisclosureRequestBody),
+        ("/api/v1/cases/{case_id}/redactions", "post"): _op(
+            "Redact passages of a report field, a dialogue message or a note (penerima, penelaah of the case's "
+            "tenant): each becomes `[disamarkan]` everywhere from now on; each original passage is sealed into the "
+            "identity vault and the event keeps its span, a salted HMAC-SHA256 and the vault's `original_ref`. A "
+            "later redaction of the redacted text widens it; only a disclosure brings a passage back",
+            *_redaction_replies("Unknown target, a span outside the text, a passage not in it, nothing new to "
+                                "redact"), params=[CASE_ID, IF_MATCH], body=redaction_contract.Redact),
+        ("/api/v1/cases/{case_id}/evidence/{evidence_id}/redactions", "post"): _op(
+            "Redact a stripped copy (penerima, penelaah): black out a region of an image or drop a page of a PDF; "
+            "the new copy replaces it and the previous copy is sealed into the identity vault",
+            *_redaction_replies("Not an image or PDF, a region outside the image, no such page or a single page"),
+            params=[CASE_ID, EVIDENCE_ID, IF_MATCH], body=redaction_contract.RedactEvidence),
+        ("/api/v1/cases/{case_id}/redactions/{original_ref}/disclosure-requests", "post"): _op(
+            "Un-redaction: request one sealed passage (or earlier copy) by its `original_ref` (investigator of the "
+            "case's team, inspektur); then approve/refuse/view as for an identity: the view's `sealed_original` "
+            "is the passage with the salt that proves its HMAC",
+            _ok(201, disclosure_contract.DisclosureReply, "Filed"),
+            DISCLOSURE_STEP, params=[CASE_ID, ORIGINAL_REF], body=disclosure_contract.DisclosureRequestBody),
         ("/api/v1/cases/{case_id}/disclosure-requests", "post"): _op(
             "Request disclosure of the reporter's identity (investigator of the case's tenant); expires after "
             "PELUIT_DISCLOSURE_REQUEST_HOURS (72)",

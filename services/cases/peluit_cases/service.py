@@ -29,6 +29,7 @@ from peluit_common.vault_call import load_signer
 from peluit_common.web import http, json_response, read_json
 from peluit_contracts import disclosure as disclosure_contract
 from peluit_contracts import officer_api as api_contract
+from peluit_contracts import redaction as redaction_contract
 from peluit_contracts.i18n import bilingual_errors
 from peluit_contracts.inbound import CASES_INBOUND
 from peluit_contracts.reports import STORE_IDENTITY_VERSION, RegisterReportCommand
@@ -38,6 +39,7 @@ from . import audit, chain  # tamper evidence and auditor replay
 from . import checkpoint_stream, inbound, partners  # the stream's checkpoints; partner systems
 from . import desk  # the officers' desk: work queue, case page, forms
 from . import notify_api, notify_directory  # whom notifications tells, and their choices
+from . import evidence_redaction, redaction_api  # masking passages and copies, each original sealed to the vault
 from . import retention  # case content ends with its tenant's retention period
 from .access import Access, Actor, PgDirectory
 from .application import CasesApplication
@@ -67,6 +69,7 @@ def migrate(conn) -> None:
     envelope_log.migrate(conn)
     evidence.migrate(conn)
     disclosure_api.migrate(conn)
+    redaction_api.migrate(conn)
     notify_directory.migrate(conn)
     chain.migrate(conn)  # checkpoint tables; the chain trigger once the event table exists (CasesApp)
 
@@ -112,6 +115,8 @@ class OfficerKeys(DependencyProvider):
         self.issuer = TokenIssuer(load_signing_key())
         self.vault_calls = load_signer()
         self.totp_key = bytes.fromhex(secret_bytes("PELUIT_OFFICER_TOTP_KEY_FILE", "officer-totp.key").decode())
+        # public: cases seals redacted passages to the vault (it holds no key that opens them)
+        self.vault_public_key = bytes.fromhex(secret_bytes("PELUIT_VAULT_PUBLIC_KEY_FILE", "vault-x25519.pub").decode())
 
     def get_dependency(self, worker_ctx):
         return self
@@ -273,6 +278,11 @@ class CasesService:
         """End the content of cases whose tenant's retention period has passed (retention.py)."""
         retention.run_once(self.db, self.app, datetime.now(timezone.utc))
 
+    @timer(interval=env_float("PELUIT_REDACTION_SWEEP_INTERVAL", 60))
+    def redaction_sweep(self):
+        """Redactions a crash interrupted between their event and forgetting the old text (redaction_api)."""
+        redaction_api.sweep(self.app, redaction_api.PgPending(self.db))
+
     @timer(interval=env_float("PELUIT_DEADLINE_INTERVAL", 30))
     def deadlines(self):
         while scheduler.run_once(self.db, self.app, self.deadline_config) >= 200:
@@ -351,6 +361,44 @@ class CasesService:
         actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
         out = evidence.request_disclosure(self._vault(), self.app, self.db, actor, case_id, evidence_id, args)
         return json_response(201, out)
+
+    @http("POST", "/api/v1/cases/<string:case_id>/redactions")
+    @officer_endpoint
+    def redact(self, request, case_id):
+        """Mask passages of the report, a message or a note (penerima, penelaah; redaction_api.py)."""
+        actor = self._actor(request)
+        version = expected_version(request.headers.get("If-Match"))
+        body = load(redaction_contract.Redact, read_json(request, 256 * 1024))
+        return self._redacted(version, case_id, lambda: redaction_api.redact(
+            self.app, self.db, PgDirectory, self._sealer(), actor, case_id, version, body))
+
+    @http("POST", "/api/v1/cases/<string:case_id>/evidence/<string:evidence_id>/redactions")
+    @officer_endpoint
+    def redact_evidence(self, request, case_id, evidence_id):
+        """Black out a region of an image copy or drop a page of a PDF copy (evidence_redaction.py)."""
+        actor = self._actor(request)
+        version = expected_version(request.headers.get("If-Match"))
+        body = load(redaction_contract.RedactEvidence, read_json(request, 8192))
+        return self._redacted(version, case_id, lambda: evidence_redaction.redact_evidence(
+            self.app, self.db, PgDirectory, self._sealer(), actor, case_id, evidence_id, version, body))
+
+    def _redacted(self, version, case_id, act):
+        try:
+            case, passages = act()
+        except DomainError as err:
+            if err.code != "stale_version":
+                raise
+            return stale_response(*desk.changes_since(self.app, case_id, version))
+        return json_response(200, {"case_id": str(case.id), "version": case.version, "status": case.status,
+                                   "passages": passages}, headers={"ETag": f'"{case.version}"'})
+
+    @http("POST", "/api/v1/cases/<string:case_id>/redactions/<string:original_ref>/disclosure-requests")
+    @officer_endpoint
+    def request_redaction_disclosure(self, request, case_id, original_ref):
+        """An un-redaction: dual-control disclosure of one sealed passage (the vault decides)."""
+        actor, args = self._signed(request, disclosure_contract.DisclosureRequestBody, 8192)
+        return json_response(201, redaction_api.request_disclosure(self._vault(), self.app, self.db, PgDirectory,
+                                                                   actor, case_id, original_ref, args))
 
     # only the commands are routed: POST on /timeline or /audit-bundle is a 405
     @http("POST", "/api/v1/cases/<string:case_id>/<any(%s):command>" % COMMAND_NAMES)
@@ -485,6 +533,10 @@ class CasesService:
         """The actor (a bad or stale token is a 401 here: nothing reaches the vault), then the body."""
         actor = self._actor(request)
         return actor, load(schema, read_json(request, limit))
+
+    def _sealer(self) -> redaction_api.VaultSealer:
+        """Seals a passage to the vault's public key before it crosses the broker."""
+        return redaction_api.VaultSealer(self.vault, RPC_TIMEOUT, self.keys.vault_public_key)
 
     def _vault(self) -> VaultClient:
         """Each call carries a token signed for it alone, never the officer's own (vault.py)."""

@@ -228,6 +228,14 @@ class Api:
         return self.post("cases", f"/api/v1/cases/{_segment(case_id)}/{_segment(name)}", body,
                          headers={"If-Match": f'"{int(version)}"'})
 
+    def redact(self, case_id: str, body: dict, version: int) -> dict:
+        return self.post("cases", f"/api/v1/cases/{_segment(case_id)}/redactions", body,
+                         headers={"If-Match": f'"{int(version)}"'})
+
+    def redact_evidence(self, case_id: str, evidence_id: str, body: dict, version: int) -> dict:
+        return self.post("cases", f"/api/v1/cases/{_segment(case_id)}/evidence/{_segment(evidence_id)}/redactions",
+                         body, headers={"If-Match": f'"{int(version)}"'})
+
     def evidence(self, case_id: str, evidence_id: str) -> Download:
         return self.download("cases", f"/api/v1/cases/{_segment(case_id)}/evidence/{_segment(evidence_id)}")
 
@@ -237,10 +245,14 @@ class Api:
     def disclosure_events(self, tenant: str) -> dict:
         return self.get("cases", "/api/v1/disclosure-events", tenant=tenant)
 
-    def request_disclosure(self, case_id: str, reason: str, legal_basis: str, evidence_id: str | None = None) -> dict:
+    def request_disclosure(self, case_id: str, reason: str, legal_basis: str, evidence_id: str | None = None,
+                           original_ref: str | None = None) -> dict:
+        """The identity, an attachment's original (``evidence_id``) or a redacted passage (``original_ref``)."""
         path = f"/api/v1/cases/{_segment(case_id)}"
         if evidence_id:
             path += f"/evidence/{_segment(evidence_id)}"
+        elif original_ref:
+            path += f"/redactions/{_segment(original_ref)}"
         return self.post("cases", path + "/disclosure-requests", {"reason": reason, "legal_basis": legal_basis})
 
     def grant_audit(self, officer_id: str, tenant: str, days: int, reason: str) -> dict:

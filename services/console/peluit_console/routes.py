@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .dispatch import Route
-from .pages import accounts, admin, audit, case, disclosure, inbox, intake, queue, signin, stats
+from .pages import accounts, admin, audit, case, disclosure, inbox, intake, queue, redact, signin, stats
 
 ROUTES = (
     Route("GET", "/", signin.home, signed_in=False),
@@ -13,6 +13,8 @@ ROUTES = (
     Route("GET", "/antrean", queue.work_queue),
     Route("GET", "/kasus/<string:case_id>", case.case_page),
     Route("POST", "/kasus/<string:case_id>/perintah/<string:command>", case.run_command),
+    Route("POST", "/kasus/<string:case_id>/samarkan", redact.redact_submit),
+    Route("POST", "/kasus/<string:case_id>/bukti/<string:evidence_id>/samarkan", redact.redact_evidence_submit),
     Route("GET", "/kasus/<string:case_id>/bukti/<string:evidence_id>", case.evidence_download),
     Route("GET", "/kasus/<string:case_id>/bukti/<string:evidence_id>/pratinjau", case.evidence_preview),
     Route("GET", "/kasus/<string:case_id>/riwayat", audit.timeline),

@@ -65,6 +65,10 @@ T = {
     "cmd_add-note": N_("Add an internal note"),
     "cmd_recuse": N_("Recuse yourself"),
     "command_done": N_("Done: %(command)s."),
+    "redact_done": N_("Redacted: the passage now reads [disamarkan] everywhere; the original is sealed in the vault."),
+    "redact_message": N_("Message"),
+    "redact_note": N_("Note"),
+    "redact_evidence": N_("Evidence copy"),
     "command_no_longer": N_("This action is no longer offered for the case as it is now. Your entry is kept below."),
     # history kinds
     "kind_registered": N_("Registered"),

@@ -21,7 +21,8 @@ def operations():
 
 # a command's stale version says what changed
 STALE = {"$ref": "#/components/schemas/StaleVersion"}
-COMMAND_OPERATIONS = {(f"/api/v1/cases/{{case_id}}/{name}", "post") for name in COMMANDS}
+COMMAND_OPERATIONS = {(f"/api/v1/cases/{{case_id}}/{name}", "post") for name in COMMANDS} | {
+    ("/api/v1/cases/{case_id}/redactions", "post"), ("/api/v1/cases/{case_id}/evidence/{evidence_id}/redactions", "post")}
 
 
 def test_every_operation_documents_its_replies_and_errors():
@@ -42,8 +43,9 @@ def test_every_operation_documents_its_replies_and_errors():
             assert {"400", "413", "415"} <= set(responses), path
             schema = operation["requestBody"]["content"]["application/json"]["schema"]
             assert schema["$ref"].startswith("#/components/schemas/"), path
-    # 19: accounts, sessions, administration; 2: the desk; 5: notification choices, the inbox and the address
-    assert len(seen) == 14 + 19 + 2 + 5 + len(COMMANDS)
+    # 19: accounts, sessions, administration; 2: the desk; 5: notification choices, the inbox and the address;
+    # 3: redaction (text, an evidence copy, the un-redaction's disclosure request)
+    assert len(seen) == 14 + 19 + 2 + 5 + 3 + len(COMMANDS)
 
 
 def test_commands_need_if_match_and_answer_the_workflows_refusals():

@@ -16,6 +16,7 @@ from peluit_common.web import SECURITY_HEADERS
 from .. import rules
 from ..api import Conflict, Forbidden, Refused
 from ..web import Page, PageError, View
+from . import redactable
 from .common import case_path, category_names, label
 from .forms import RECOMMENDATION_ROWS, TEXT_FIELDS, body_of, choices, form_values
 
@@ -29,6 +30,8 @@ def case_page(page: Page, case_id: str) -> View:
     done = page.request.args.get("ok", "")
     if done in TEXT_FIELDS:
         notices.append(page.t("command_done", command=page.t(f"cmd_{done}")))
+    elif done in ("redact", "redact-evidence"):
+        notices.append(page.t("redact_done"))
     return case_view(page, doc, errors=errors, notices=notices)
 
 
@@ -52,7 +55,7 @@ def case_view(page: Page, doc: dict, status: int = 200, *, errors=None, general=
     officer = page.officer
     commands = rules.allowed_commands(doc)
     kept = kept or {}
-    if kept and kept["command"] not in commands:
+    if kept and kept["command"] not in commands and not kept["command"].startswith("redact"):
         commands = [*commands, kept["command"]]
         notices = [*notices, page.t("command_no_longer")]
     names = _who(doc)
@@ -73,7 +76,9 @@ def case_view(page: Page, doc: dict, status: int = 200, *, errors=None, general=
         "as_of_text": page.moment(doc.get("as_of"))["text"] if doc.get("as_of") else "",
         "information_due": page.day(doc.get("information_due")),
         "auditor": officer.has("auditor"),
-        "may_disclose": officer.has("investigator") and bool(not doc.get("anonymous") or doc.get("evidence")),
+        "may_disclose": officer.has("investigator") and bool(not doc.get("anonymous") or doc.get("evidence") or any(
+            h.get("kind") == "redacted" for h in doc.get("history", []))),
+        "redact_targets": redactable.targets(page, doc) if redactable.may_redact(page, doc) else [],
     }, status)
 
 

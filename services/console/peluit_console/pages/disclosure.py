@@ -30,23 +30,44 @@ PUBLIC_KEY = re.compile(r"[A-Za-z0-9+/_-]{43}=?")
 def request_form(page: Page, case_id: str, status: int = 200, *, errors=None, general=(), form=None) -> View:
     doc = page.api.case(case_id)
     originals = [(e["evidence_id"], e.get("label") or e["evidence_id"]) for e in doc.get("evidence", [])]
-    first = originals[0][0] if doc.get("anonymous") and originals else "identity"
+    passages = redacted_passages(page, doc)
+    first = (originals or passages)[0][0] if doc.get("anonymous") and (originals or passages) else "identity"
     return View("disclosure_request.html", {
         "page": "pengungkapan", "doc": doc, "errors": errors or {}, "general": list(general),
         "form": form or {"subject": first, "legal_basis": "", "reason": ""}, "originals": originals,
+        "passages": passages,
         "bases": [(b, label(page, "basis", b)) for b in LEGAL_BASES]}, status)
+
+
+def redacted_passages(page: Page, doc: dict) -> list[tuple[str, str]]:
+    """("redaction:<original_ref>", label) of each passage (or earlier copy) a redaction sealed in the vault."""
+    out = []
+    for step in doc.get("history", []):
+        if step.get("kind") != "redacted":
+            continue
+        target = step.get("target") or {}
+        what = page.t(f"fact_{target['field']}") if target.get("kind") == "report" else \
+            page.t(f"redact_{target.get('kind')}") if target.get("kind") in ("message", "note") else \
+            page.t("redact_evidence")
+        for n, passage in enumerate(step.get("passages") or [], start=1):
+            out.append((f"redaction:{passage['original_ref']}",
+                        f"{what} · {page.moment(step.get('at'))['text']} · {n}"))
+    return out
 
 
 def request_submit(page: Page, case_id: str):
     form = page.values("subject", "legal_basis", "reason")
-    evidence_id = form["subject"] if form["subject"] != "identity" else None
+    subject = form["subject"]
+    original_ref = subject.partition(":")[2] if subject.startswith("redaction:") else None
+    evidence_id = subject if subject != "identity" and original_ref is None else None
     body, errors = checked(page, DisclosureRequestBody, {"reason": form["reason"], "legal_basis": form["legal_basis"]})
     if not form["subject"]:
         errors["subject"] = [page.message("required")]
     if errors:
         return request_form(page, case_id, 400, errors=errors, form=form)
     try:
-        page.api.request_disclosure(case_id, body["reason"], body["legal_basis"], evidence_id=evidence_id)
+        page.api.request_disclosure(case_id, body["reason"], body["legal_basis"], evidence_id=evidence_id,
+                                    original_ref=original_ref)
     except (Refused, Forbidden) as err:
         return request_form(page, case_id, err.status, **refused(page, err), form=form)
     return page.redirect("/pengungkapan", ok="requested")
