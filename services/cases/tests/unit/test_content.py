@@ -188,7 +188,9 @@ SKELETON = {"originator_topic", "submission_id", "fingerprint", "tenant", "regis
             "retention_years",
             # structured, reviewed: officer ids and roles, partner references, deadline outcomes, evidence
             # metadata (generic labels), team ids, a personnel agency's decision (codes, dates, decree number)
-            "actor", "assisted_by", "source", "deadlines", "attachments", "items", "team", "follow_up"}
+            "actor", "assisted_by", "source", "deadlines", "attachments", "items", "team", "follow_up",
+            # a redaction's target (kind, field or event version) and its passages' spans, fingerprints, vault refs
+            "target", "passages"}
 
 
 def test_every_text_a_case_event_carries_is_sealed_or_reviewed_skeleton():
