@@ -296,14 +296,16 @@ def desk(run: Run, case_id: str, people: dict, newcomer: dict, bodies_file: str)
     run.check(new, "23-disclosure-mine")
 
     # dual control: one inspektur approves the identity, another the original, each with a fresh code
-    for short, what in (("wati", "identitas pelapor"), ("hadi", "berkas asli lampiran")):
+    # other tests' requests may wait in the same tenant: each item is found by its subject and its reason
+    for short, what, reason in (("wati", "identitas pelapor", "perlindungan saksi"),
+                                ("hadi", "berkas asli lampiran", "foto asli sebagai alat bukti")):
         ctx, inspektur = run.context()
         ctx.on("response", keep)
         run.sign_in(inspektur, people[short])
         inspektur.goto(f"{base}/pengungkapan")
         if short == "wati":
             run.check(inspektur, "24-disclosure-approvals")
-        item = inspektur.locator("li", has_text=what)
+        item = inspektur.locator("li", has_text=what).filter(has_text=reason)
         item.locator("input[name=totp]").fill(code(people[short]))
         item.locator("form[action*='/setujui'] button[type=submit]").click()
         inspektur.wait_for_load_state()
