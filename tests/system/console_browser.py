@@ -281,8 +281,10 @@ def desk(run: Run, case_id: str, people: dict, newcomer: dict, bodies_file: str)
     new_ctx, new = run.context()
     new_ctx.on("response", keep)
     enrol(run, new, newcomer)
-    for subject, reason in (("identity", "Perintah Pengadilan Negeri Malang untuk perlindungan saksi."),
-                            ("original", "Perintah Pengadilan Negeri Malang: foto asli sebagai alat bukti.")):
+    # reasons name this case: other tests' requests (the restore drill's, for one) wait in the same tenant
+    reasons = {"identity": f"Perintah Pengadilan Negeri Malang untuk perlindungan saksi, kasus {case_id[:8]}.",
+               "original": f"Perintah Pengadilan Negeri Malang: foto asli sebagai alat bukti, kasus {case_id[:8]}."}
+    for subject, reason in reasons.items():
         new.goto(f"{base}/kasus/{case_id}")
         new.click(f"a[href^='/kasus/{case_id}/pengungkapan']")
         if subject == "identity":
@@ -296,9 +298,8 @@ def desk(run: Run, case_id: str, people: dict, newcomer: dict, bodies_file: str)
     run.check(new, "23-disclosure-mine")
 
     # dual control: one inspektur approves the identity, another the original, each with a fresh code
-    # other tests' requests may wait in the same tenant: each item is found by its subject and its reason
-    for short, what, reason in (("wati", "identitas pelapor", "perlindungan saksi"),
-                                ("hadi", "berkas asli lampiran", "foto asli sebagai alat bukti")):
+    for short, what, reason in (("wati", "identitas pelapor", reasons["identity"]),
+                                ("hadi", "berkas asli lampiran", reasons["original"])):
         ctx, inspektur = run.context()
         ctx.on("response", keep)
         run.sign_in(inspektur, people[short])
